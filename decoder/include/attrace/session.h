@@ -1,0 +1,175 @@
+/*
+ * attrace/session.h - the session layer: both directions of one channel in,
+ * exchanges out.
+ *
+ * It owns one at_stream per direction, classifies lines (echo, information
+ * response, intermediate, final result, secure-command result, URC), pairs
+ * each command with its responses and final result, decodes secure-command
+ * frames with the frame codec and parses the lines the library knows
+ * (^SBNR, +CIEV, ^SIS, ^SISR/^SISW, results). Events are delivered through
+ * one callback as they become known, so a consumer can stream its output;
+ * pointers inside an event are valid only during the callback.
+ *
+ * Feed records in capture order (both directions interleaved by
+ * timestamp): cross-direction facts (an AT^SISR was sent, the module
+ * answered) are passed between the two tokenizers at those points.
+ */
+#ifndef ATTRACE_SESSION_H
+#define ATTRACE_SESSION_H
+
+#include "attrace/frame.h"
+#include "attrace/lines.h"
+#include "attrace/profile.h"
+#include "attrace/stream.h"
+#include "attrace/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum at_event_kind {
+    AT_EV_COMMAND = 1,   /**< TE command line: an exchange begins */
+    AT_EV_ECHO,          /**< ME echo of the command */
+    AT_EV_RESPONSE,      /**< information response inside an exchange */
+    AT_EV_INTERMEDIATE,  /**< CONNECT, SECURE CMD READY */
+    AT_EV_SECURE_RESULT, /**< SECURE CMD END OK / ERROR / ... */
+    AT_EV_FRAME,         /**< a secure-command frame (either direction) */
+    AT_EV_PAYLOAD,       /**< a block of ^SISW / ^SISR payload */
+    AT_EV_TRANSPARENT,   /**< a block of transparent-mode data */
+    AT_EV_END,           /**< an exchange ends (final result, or why not) */
+    AT_EV_URC,           /**< unsolicited result code */
+    AT_EV_UNEXPECTED,    /**< a ME line outside any exchange that is no URC, or TE text that is no command */
+    AT_EV_INVALID        /**< bytes that could not be decoded (reason + offset) */
+} at_event_kind;
+
+typedef enum at_end_reason {
+    AT_END_RESULT = 0,     /**< the module gave a final result */
+    AT_END_SUPERSEDED,     /**< the host sent the next command first */
+    AT_END_STREAM_END,     /**< the trace ended */
+    AT_END_GAP             /**< bytes were lost */
+} at_end_reason;
+
+/** What the session made of a text line. */
+typedef enum at_line_kind {
+    AT_LK_TEXT = 0,        /**< plain text, no specific parser */
+    AT_LK_RESULT,          /**< u.result */
+    AT_LK_SECURE,          /**< u.secure */
+    AT_LK_SBNR,            /**< u.sbnr */
+    AT_LK_CIEV_IS_CERT,    /**< u.ciev_cert */
+    AT_LK_CIEV,            /**< u.ciev (other indicators) */
+    AT_LK_SIS,             /**< u.sis */
+    AT_LK_SIS_RW,          /**< u.sis_rw (^SISR / ^SISW) */
+    AT_LK_IMEI             /**< u.imei: 15 digits answering AT+CGSN / AT+GSN */
+} at_line_kind;
+
+typedef struct at_line_info {
+    at_line_kind kind;
+    at_str text;           /**< the whole line (terminator excluded) */
+    at_str prefix;         /**< "+CIEV", "^SBNR", ... or ptr NULL */
+    bool parse_error;      /**< a known prefix whose body did not parse */
+    uint64_t err_off;      /**< stream offset of the offending byte */
+    union {
+        at_result result;
+        at_secure_result secure;
+        at_sbnr sbnr;
+        at_ciev_is_cert ciev_cert;
+        struct { at_str name, rest; } ciev;
+        at_sis sis;
+        at_sis_rw sis_rw;
+        at_str imei;
+    } u;
+} at_line_info;
+
+/** One command and what belongs to it. */
+typedef struct at_exchange {
+    uint32_t id;               /**< 1, 2, ... in order of commands */
+    at_str line;               /**< the command line (session-owned copy) */
+    at_cmdline cmdline;        /**< parsed; n_cmds 0 if unparsable */
+    bool parse_ok;
+    uint64_t ts_start;         /**< first byte of the command */
+    uint64_t ts_end;           /**< last byte of the final result (END event) */
+    at_span span;              /**< the command line in the TE stream */
+    bool secure;               /**< AT^SBNW: a secure-command exchange */
+    at_secure_result secure_result; /**< last SECURE CMD result seen */
+    uint64_t ts_ready;         /**< when SECURE CMD READY arrived (0 = not seen) */
+    unsigned n_responses;
+    unsigned n_frames;
+    unsigned n_urcs;           /**< URCs interleaved while it ran */
+    uint64_t payload_bytes[2]; /**< per direction: ^SISW/^SISR payload and transparent data */
+    bool has_final;
+    at_result final;           /**< valid if has_final */
+    at_end_reason end_reason;  /**< valid in the END event */
+} at_exchange;
+
+/** One event. */
+typedef struct at_event {
+    at_event_kind kind;
+    at_dir dir;
+    uint16_t channel;
+    uint64_t ts;               /**< when its first byte arrived */
+    uint64_t ts_end;           /**< when its last byte arrived */
+    at_span span;              /**< its bytes in the @c dir stream */
+    const uint8_t *data;       /**< those bytes (lines without terminator) */
+    size_t len;
+    const at_exchange *exchange; /**< the exchange it belongs to, or NULL */
+    const at_token *tok;       /**< the token it was made from (NULL for END without a line) */
+
+    at_line_info line;         /**< ECHO, RESPONSE, INTERMEDIATE, SECURE_RESULT, URC, UNEXPECTED, END (final line) */
+    const at_frame *frame;     /**< FRAME */
+    uint64_t block_off;        /**< PAYLOAD / TRANSPARENT: block offset within its run */
+    bool last_block;           /**< PAYLOAD / TRANSPARENT */
+    at_tok_reason invalid_reason; /**< INVALID; also set on cut FRAME/PAYLOAD */
+    uint64_t duration_ns;      /**< END: ts_end - ts_start */
+} at_event;
+
+typedef void (*at_event_cb)(void *ctx, const at_event *ev);
+
+typedef struct at_session_config {
+    const at_profile *profile;   /**< limits for frame checks; NULL = legacy */
+    at_stream_config stream;
+    uint16_t channel;
+} at_session_config;
+
+/** The session state. Fields are private; the struct may be copied. */
+typedef struct at_session {
+    at_session_config cfg;
+    at_stream te, me;
+    at_event_cb cb;
+    void *ctx;
+    bool numeric_results;      /**< ATV0 in effect */
+    bool in_exchange;
+    bool in_transparent;
+    uint32_t next_id;
+    at_exchange x;
+    char line_copy[AT_STREAM_LINE_MAX];
+    at_frame frame;            /**< scratch for the frame being reported */
+    at_event ev;               /**< scratch for the event being reported */
+} at_session;
+
+at_session_config at_session_default_config(void);
+
+/** Initializes @p s; events go to @p cb with @p ctx. @p cfg may be NULL. */
+void at_session_init(at_session *s, const at_session_config *cfg,
+                     at_event_cb cb, void *ctx);
+
+/** Feeds bytes of one direction that arrived at @p ts_ns. */
+void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
+                     const uint8_t *data, size_t len);
+
+/** Bytes were lost in @p dir before the next feed (trace flag / overrun). */
+void at_session_gap(at_session *s, at_dir dir, uint64_t ts_ns);
+
+/** End of the trace: flushes both directions and ends any open exchange. */
+void at_session_finish(at_session *s, uint64_t ts_ns);
+
+/** Stable name of an event kind ("command", "urc", ...). */
+const char *at_event_kind_name(at_event_kind k);
+/** Stable name of an end reason ("result", "superseded", ...). */
+const char *at_end_reason_name(at_end_reason r);
+/** Stable name of a line kind ("sbnr", "ciev_is_cert", ...). */
+const char *at_line_kind_name(at_line_kind k);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,190 @@
+/*
+ * attrace/stream.h - the per-direction byte-stream tokenizer.
+ *
+ * One at_stream per direction turns raw bytes into tokens: text lines,
+ * secure-command frames, ^SISW/^SISR payload blocks, transparent-mode data
+ * blocks, and invalid runs. It is incremental and chunk-agnostic: feeding
+ * the same bytes split at any points yields the same tokens (timestamps
+ * aside). Binary parts are delimited by their length fields or escapes,
+ * never by CR/LF, so binary bytes are never taken for lines.
+ *
+ * The state is a plain struct with fixed-size buffers: it can be copied
+ * with assignment (Wireshark's first pass may snapshot it) and needs no
+ * allocation. Buffer sizes are compile-time constants a firmware build may
+ * lower (-DAT_STREAM_LINE_MAX=... -DAT_STREAM_BIN_MAX=...).
+ *
+ * The tokenizer decides on its own direction's bytes. Facts only the other
+ * direction knows arrive as hints from the session layer (at_stream_hint).
+ */
+#ifndef ATTRACE_STREAM_H
+#define ATTRACE_STREAM_H
+
+#include "attrace/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AT_STREAM_LINE_MAX
+#define AT_STREAM_LINE_MAX 4096u /**< longest line kept whole; longer ones are cut */
+#endif
+#ifndef AT_STREAM_BIN_MAX
+#define AT_STREAM_BIN_MAX 16384u /**< largest secure-command frame accepted (plus trailer) */
+#endif
+#ifndef AT_STREAM_BLOCK
+#define AT_STREAM_BLOCK 2048u /**< payload/transparent data is reported in blocks of this size */
+#endif
+
+typedef enum at_tok_kind {
+    AT_TOK_LINE = 1,     /**< a text line, terminator excluded */
+    AT_TOK_FRAME,        /**< a secure-command frame (+ any bytes after it, see frame_len) */
+    AT_TOK_PAYLOAD,      /**< a block of ^SISW (TE) / ^SISR (ME) payload */
+    AT_TOK_TRANSPARENT,  /**< a block of transparent-mode (AT^SIST) data */
+    AT_TOK_INVALID       /**< bytes that could not be placed; see reason */
+} at_tok_kind;
+
+typedef enum at_tok_reason {
+    AT_TR_NONE = 0,
+    AT_TR_LINE_TOO_LONG,   /**< line longer than AT_STREAM_LINE_MAX: this is its overflow */
+    AT_TR_CUT_BY_GAP,      /**< the trace says bytes were lost here */
+    AT_TR_CUT_BY_END,      /**< the stream ended inside the element */
+    AT_TR_FRAME_TOO_LONG   /**< frame/trailer beyond AT_STREAM_BIN_MAX */
+} at_tok_reason;
+
+/** Token flags. */
+enum {
+    AT_TOKF_INCOMPLETE = 1u << 0,  /**< the element stopped before its announced end */
+    AT_TOKF_TRUNCATED = 1u << 1,   /**< line cut at AT_STREAM_LINE_MAX (rest follows as INVALID) */
+    AT_TOKF_NONTEXT = 1u << 2,     /**< line contains control/non-ASCII bytes */
+    AT_TOKF_CR = 1u << 3,          /**< line ended by CR */
+    AT_TOKF_LF = 1u << 4,          /**< line ended by LF (after CR: both set) */
+    AT_TOKF_UNTERMINATED = 1u << 5,/**< line ended by a hint or the end, not a terminator */
+    AT_TOKF_LAST_BLOCK = 1u << 6,  /**< last block of a payload / transparent run */
+    AT_TOKF_FLUSHED = 1u << 7      /**< frame ended by the peer's answer before TotalLen arrived */
+};
+
+typedef struct at_token {
+    at_tok_kind kind;
+    at_dir dir;
+    uint32_t flags;
+    at_tok_reason reason;
+    uint64_t off;          /**< stream offset of data[0] */
+    const uint8_t *data;   /**< token bytes; valid only during the callback */
+    size_t len;
+    uint32_t frame_len;    /**< FRAME: bytes of the frame proper (TotalLen, or fewer if cut); the rest of data are trailing bytes */
+    uint64_t block_off;    /**< PAYLOAD/TRANSPARENT: offset of this block within its run */
+    uint64_t run_len;      /**< PAYLOAD: announced length of the run */
+    uint64_t ts_first;     /**< timestamp of the feed that brought data[0] */
+    uint64_t ts_last;      /**< timestamp of the feed that brought the last byte */
+    uint64_t max_gap_ns;   /**< FRAME: largest pause between feeds inside the token */
+} at_token;
+
+typedef void (*at_token_cb)(void *ctx, const at_token *tok);
+
+/** Hints from the session layer about what the peer direction did. */
+typedef enum at_stream_hint_kind {
+    /** ME: the host sent AT^SISR: a "^SISR: id,n" answer announces n bytes. */
+    AT_HINT_EXPECT_SISR = 1,
+    /** ME: the host sent AT^SIST: the next CONNECT starts transparent mode. */
+    AT_HINT_EXPECT_TRANSPARENT,
+    /** ME: the host sent the +++ escape: "OK" now also ends transparent mode. */
+    AT_HINT_PEER_ESCAPED,
+    /** ME: the host's pending command is over (a new command started). */
+    AT_HINT_PEER_IDLE,
+    /**
+     * TE: the module answered (final result, SECURE CMD result, NO CARRIER).
+     * A frame still waiting for bytes, a pending trailer, an unstarted
+     * payload or transparent run ends here.
+     */
+    AT_HINT_PEER_ANSWERED,
+    /** ME: the host's ^SISW announced @p value bytes (not used by ME itself). */
+    AT_HINT_RESERVED_
+} at_stream_hint_kind;
+
+typedef enum at_stream_mode {
+    AT_SM_LINE = 0,
+    AT_SM_FRAME_EXPECT,  /**< after AT^SBNW (TE) / SECURE CMD READY (ME): deciding */
+    AT_SM_FRAME,         /**< collecting TotalLen bytes */
+    AT_SM_FRAME_TRAILER, /**< TE: frame complete, collecting bytes until the next command */
+    AT_SM_PAYLOAD,       /**< counted payload */
+    AT_SM_TRANSPARENT,
+    AT_SM_DISCARD        /**< rest of an over-long line */
+} at_stream_mode;
+
+/** Tokenizer configuration. */
+typedef struct at_stream_config {
+    uint32_t max_frame; /**< largest TotalLen taken as a frame (<= AT_STREAM_BIN_MAX) */
+} at_stream_config;
+
+/** The tokenizer state. Treat fields as private; copy freely. */
+typedef struct at_stream {
+    at_dir dir;
+    at_stream_config cfg;
+    at_stream_mode mode;
+    uint64_t off;            /**< bytes consumed so far */
+    uint64_t ts;             /**< timestamp of the current feed */
+
+    /* line collection */
+    uint8_t line[AT_STREAM_LINE_MAX];
+    uint32_t line_len;
+    uint64_t line_off;
+    uint64_t line_ts;
+    bool line_nontext;
+    bool after_cr;           /**< previous byte was a CR terminator: swallow one LF */
+    uint64_t discard_off, discard_len;
+
+    /* binary collection (frame, trailer, payload block, transparent block) */
+    uint8_t bin[AT_STREAM_BIN_MAX];
+    uint32_t bin_len;
+    uint64_t bin_off;
+    uint64_t bin_ts_first, bin_ts_last, bin_max_gap;
+    uint32_t frame_total;    /**< TotalLen of the frame being collected */
+    uint64_t run_len, run_done; /**< payload: announced and delivered bytes */
+    uint8_t tail_match;      /**< bytes of an end pattern matched at the end of bin */
+    bool frame_lf_skipped;
+
+    /* pending expectations set by own lines or hints */
+    uint64_t pending_payload;   /**< TE: bytes announced by AT^SISW */
+    bool pending_frame;         /**< TE: AT^SBNW sent; ME: SECURE CMD READY seen */
+    bool pending_transparent;   /**< TE: AT^SIST sent; ME: hint + CONNECT */
+    bool expect_sisr;           /**< ME: AT^SISR pending */
+    bool expect_transparent;    /**< ME: AT^SIST pending */
+    bool peer_escaped;          /**< ME: +++ sent by TE */
+} at_stream;
+
+/** Default configuration (max_frame = AT_STREAM_BIN_MAX). */
+at_stream_config at_stream_default_config(void);
+
+/** Initializes @p s for direction @p dir. @p cfg may be NULL. */
+void at_stream_init(at_stream *s, at_dir dir, const at_stream_config *cfg);
+
+/**
+ * Feeds @p len bytes that arrived at @p ts_ns. Tokens completed by these
+ * bytes are passed to @p cb (pointers valid only during the call).
+ */
+void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
+                    size_t len, at_token_cb cb, void *ctx);
+
+/** Applies a hint (see at_stream_hint_kind); may emit tokens. */
+void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
+                    void *ctx);
+
+/**
+ * The trace says bytes were lost before the next feed: whatever element is
+ * in progress is emitted as cut (AT_TR_CUT_BY_GAP) and the tokenizer
+ * returns to line mode.
+ */
+void at_stream_gap(at_stream *s, at_token_cb cb, void *ctx);
+
+/** End of stream: emits any element in progress (cut if incomplete). */
+void at_stream_finish(at_stream *s, at_token_cb cb, void *ctx);
+
+/** Stable name of a token kind ("line", "frame", ...). */
+const char *at_tok_kind_name(at_tok_kind k);
+/** Stable name of a token reason. */
+const char *at_tok_reason_name(at_tok_reason r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,147 @@
+/*
+ * attrace/trace.h - reading and writing traces (../shared/TRACE-FORMAT.md)
+ * with libpcap. This is the trace I/O layer, not part of the pure core.
+ *
+ * Files are classic pcap with nanosecond timestamps, link type 252
+ * (LINKTYPE_WIRESHARK_UPPER_PDU): exported-PDU TLVs naming the dissector
+ * "attrace" and the direction, then a 12-byte UART pseudo-header, then the
+ * event payload. The reader also accepts LINKTYPE_RTAC_SERIAL (250) and
+ * `text2pcap -D ... -P at` exports (252 without the pseudo-header).
+ */
+#ifndef ATTRACE_TRACE_H
+#define ATTRACE_TRACE_H
+
+#include "attrace/types.h"
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AT_TRACE_LINKTYPE_UPPER_PDU 252
+#define AT_TRACE_LINKTYPE_RTAC_SERIAL 250
+#define AT_TRACE_DISSECTOR_NAME "attrace"
+#define AT_TRACE_UART_VERSION 1
+#define AT_TRACE_UART_HEADER_LEN 12u
+#define AT_TRACE_SNAPLEN 262144u
+
+/** UART pseudo-header event types. */
+typedef enum at_trace_event {
+    AT_TEV_DATA = 0,
+    AT_TEV_BREAK = 1,
+    AT_TEV_FRAMING_ERROR = 2,
+    AT_TEV_PARITY_ERROR = 3,
+    AT_TEV_OVERRUN = 4,
+    AT_TEV_LINE_CHANGE = 5,
+    AT_TEV_SETTINGS = 6,
+    AT_TEV_NOTE = 7
+} at_trace_event;
+
+/** Line-state bits (pseudo-header "line state"). */
+enum {
+    AT_LINE_RTS = 1u << 0,
+    AT_LINE_CTS = 1u << 1,
+    AT_LINE_DTR = 1u << 2,
+    AT_LINE_DSR = 1u << 3,
+    AT_LINE_DCD = 1u << 4,
+    AT_LINE_RI = 1u << 5,
+    AT_LINE_UNKNOWN = 1u << 15
+};
+
+/** Pseudo-header flag bits. */
+enum { AT_TFLAG_BYTES_MISSING = 1u << 0 };
+
+/** One record, as read or to be written. */
+typedef struct at_trace_record {
+    uint64_t ts_ns;        /**< nanoseconds since the Unix epoch */
+    at_dir dir;
+    at_trace_event event;
+    uint16_t channel;
+    uint16_t line_state;
+    uint16_t flags;
+    uint32_t baud;
+    const uint8_t *payload; /**< reader: valid until the next call */
+    size_t len;
+    uint64_t record_no;    /**< reader: 1-based record number in the file */
+} at_trace_record;
+
+/** Name of an event type ("data", "break", ...), "unknown" otherwise. */
+const char *at_trace_event_name(unsigned event);
+
+/* ------------------------------------------------------------------ */
+/* Reader                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct at_trace_reader at_trace_reader;
+
+typedef enum at_trace_input {
+    AT_TIN_ATTRACE = 0,   /**< TRACE-FORMAT.md */
+    AT_TIN_RTAC_SERIAL,   /**< LINKTYPE 250 */
+    AT_TIN_EXPORTED_AT    /**< text2pcap -P at: exported PDU without pseudo-header */
+} at_trace_input;
+
+/**
+ * Opens @p path ("-" = standard input, read as a stream). On failure
+ * returns NULL and writes a message naming the file into @p err.
+ */
+at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap);
+
+/** Same, from an already open stream; @p name is used in messages. */
+at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
+                                      size_t err_cap);
+
+/**
+ * Reads the next record. Returns 1 with @p rec filled, 0 at a clean end of
+ * file, -1 on damage (truncated record, unknown pseudo-header version, bad
+ * TLVs, unsupported link type): at_trace_error() then names the file and
+ * the record number. After -1 the reader is finished.
+ */
+int at_trace_next(at_trace_reader *r, at_trace_record *rec);
+
+const char *at_trace_error(const at_trace_reader *r);
+at_trace_input at_trace_input_kind(const at_trace_reader *r);
+int at_trace_linktype(const at_trace_reader *r);
+void at_trace_close(at_trace_reader *r);
+
+/* ------------------------------------------------------------------ */
+/* Writer                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct at_trace_writer at_trace_writer;
+
+/**
+ * Creates @p path with mode 0600 (a trace may hold private keys); "-"
+ * writes to standard output. Refuses to follow a symlink at @p path. On
+ * failure returns NULL with a message in @p err.
+ */
+at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap);
+
+/** Writes to an open stream (not closed by at_trace_finish). */
+at_trace_writer *at_trace_create_stream(FILE *fp, const char *name, char *err,
+                                        size_t err_cap);
+
+/** Appends one record (payload up to AT_TRACE_SNAPLEN - headers). 0 or -1. */
+int at_trace_write(at_trace_writer *w, const at_trace_record *rec);
+
+/** Pushes buffered records to the file. 0 or -1. */
+int at_trace_flush(at_trace_writer *w);
+
+/** Last error of the writer (names the file). */
+const char *at_trace_writer_error(const at_trace_writer *w);
+
+/** Flushes and closes; returns 0, or -1 if anything failed. Frees @p w. */
+int at_trace_finish(at_trace_writer *w);
+
+/**
+ * Serializes one record's packet bytes (TLVs + pseudo-header + payload)
+ * into @p out; returns the length or 0 if @p cap is too small. Used by the
+ * writer and by tests that build files by hand.
+ */
+size_t at_trace_encode_packet(const at_trace_record *rec, uint8_t *out,
+                              size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
