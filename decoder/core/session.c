@@ -1,1 +1,549 @@
-typedef int at_placeholder_;
+/*
+ * The session layer: pairs commands with their answers. See
+ * attrace/session.h for the contract.
+ *
+ * Each direction's tokenizer decides on its own bytes; this layer is the
+ * only place that sees both, so it carries the cross-direction facts
+ * between them (the host asked for ^SISR data, the module answered) at the
+ * points in the capture where they happen.
+ */
+#include "attrace/session.h"
+
+#include <string.h>
+
+/* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
+ * these prefixes is unsolicited unless the running command asked for it. */
+static const char *const urc_prefixes[] = {
+    "+CIEV", "^SIS", "^SISR", "^SISW", "^SISX", "+CREG", "+CGREG", "+CEREG",
+    "+CRING", "+CMTI", "+CMT", "+CDS", "+CDSI", "+CBM", "+CTZV", "+CTZE",
+    "+CTZU", "+CUSD", "+CCWA", "+CLIP", "+CSSU", "^SBC", "^SCTM_A", "^SCTM_B",
+    "^SCKS", "^SRVCFG", "^SYSLOADING", "^SHUTDOWN", "+CALA", "+CGEV", "^SLCC",
+    "^SIND",
+};
+
+/* URCs that are bare words, without "<name>:". */
+static const char *const urc_words[] = {
+    "^SYSSTART", "^SYSLOADING", "^SHUTDOWN", "RING", "+PBREADY", "^SYSSTART AIRPLANE MODE",
+};
+
+at_session_config at_session_default_config(void)
+{
+    at_session_config c;
+    memset(&c, 0, sizeof c);
+    c.profile = at_profile_get(AT_PROFILE_LEGACY);
+    c.stream = at_stream_default_config();
+    return c;
+}
+
+static void on_te_token(void *ctx, const at_token *t);
+static void on_me_token(void *ctx, const at_token *t);
+
+void at_session_init(at_session *s, const at_session_config *cfg,
+                     at_event_cb cb, void *ctx)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = cfg ? *cfg : at_session_default_config();
+    if (!s->cfg.profile)
+        s->cfg.profile = at_profile_get(AT_PROFILE_LEGACY);
+    at_stream_init(&s->te, AT_DIR_TE_TO_ME, &s->cfg.stream);
+    at_stream_init(&s->me, AT_DIR_ME_TO_TE, &s->cfg.stream);
+    s->cb = cb;
+    s->ctx = ctx;
+    s->next_id = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                             */
+/* ------------------------------------------------------------------ */
+
+static at_event *new_event(at_session *s, at_event_kind kind, const at_token *t)
+{
+    at_event *ev = &s->ev;
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->channel = s->cfg.channel;
+    ev->exchange = s->in_exchange ? &s->x : NULL;
+    if (t) {
+        ev->dir = t->dir;
+        ev->ts = t->ts_first;
+        ev->ts_end = t->ts_last;
+        ev->span.off = t->off;
+        ev->span.len = (uint32_t)t->len;
+        ev->data = t->data;
+        ev->len = t->len;
+        ev->tok = t;
+        ev->invalid_reason = t->reason;
+    }
+    return ev;
+}
+
+static void deliver(at_session *s)
+{
+    if (s->cb)
+        s->cb(s->ctx, &s->ev);
+}
+
+static void end_exchange(at_session *s, at_end_reason reason, uint64_t ts,
+                         const at_token *t, const at_line_info *final)
+{
+    if (!s->in_exchange)
+        return;
+    s->x.end_reason = reason;
+    s->x.ts_end = ts;
+    at_event *ev = new_event(s, AT_EV_END, t);
+    if (final)
+        ev->line = *final;
+    if (!t) {
+        ev->ts = ts;
+        ev->ts_end = ts;
+    }
+    ev->duration_ns = ts >= s->x.ts_start ? ts - s->x.ts_start : 0;
+    deliver(s);
+    s->in_exchange = false;
+    s->in_transparent = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Host side                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool has_command(const at_exchange *x, const char *name)
+{
+    for (unsigned i = 0; i < x->cmdline.n_cmds; i++)
+        if (at_name_is(&x->cmdline.cmds[i].name, name))
+            return true;
+    return false;
+}
+
+static bool is_command_text(const uint8_t *p, size_t n)
+{
+    if (n < 2)
+        return false;
+    bool a = p[0] == 'A' || p[0] == 'a';
+    return a && (p[1] == 'T' || p[1] == 't' || p[1] == '/');
+}
+
+/* Tracks ATV0/ATV1: the module's result format changes with it. */
+static void note_verbose_setting(at_session *s)
+{
+    for (unsigned i = 0; i < s->x.cmdline.n_cmds; i++) {
+        const at_command *c = &s->x.cmdline.cmds[i];
+        if (c->type == AT_CMDT_EXEC && at_name_is(&c->name, "V")) {
+            bool zero = c->basic_value.len == 0 ||
+                        (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
+            s->numeric_results = zero;
+        } else if (at_name_is(&c->name, "Z") || at_name_is(&c->name, "&F")) {
+            s->numeric_results = false;
+        }
+    }
+}
+
+static void begin_exchange(at_session *s, const at_token *t)
+{
+    if (s->in_exchange)
+        end_exchange(s, AT_END_SUPERSEDED, t->ts_first, NULL, NULL);
+
+    at_exchange *x = &s->x;
+    memset(x, 0, sizeof *x);
+    x->id = s->next_id++;
+    size_t n = t->len < sizeof s->line_copy ? t->len : sizeof s->line_copy;
+    memcpy(s->line_copy, t->data, n);
+    x->line.ptr = s->line_copy;
+    x->line.len = n;
+    x->line.span.off = t->off;
+    x->line.span.len = (uint32_t)n;
+    x->span = x->line.span;
+    x->ts_start = t->ts_first;
+    x->parse_ok = at_parse_cmdline(s->line_copy, n, t->off, &x->cmdline, NULL) == AT_OK;
+    if (!x->parse_ok)
+        x->cmdline.n_cmds = 0;
+    x->secure = has_command(x, "^SBNW");
+    s->in_exchange = true;
+    note_verbose_setting(s);
+
+    /* Tell the module's tokenizer what this command makes it send. */
+    at_stream_hint(&s->me, AT_HINT_PEER_IDLE, on_me_token, s);
+    if (has_command(x, "^SISR"))
+        at_stream_hint(&s->me, AT_HINT_EXPECT_SISR, on_me_token, s);
+    if (has_command(x, "^SIST")) {
+        at_stream_hint(&s->me, AT_HINT_EXPECT_TRANSPARENT, on_me_token, s);
+        s->in_transparent = true;
+    }
+
+    new_event(s, AT_EV_COMMAND, t);
+    deliver(s);
+}
+
+static void on_te_token(void *ctx, const at_token *t)
+{
+    at_session *s = ctx;
+    at_event *ev;
+    switch (t->kind) {
+    case AT_TOK_LINE:
+        if (is_command_text(t->data, t->len)) {
+            begin_exchange(s, t);
+            return;
+        }
+        ev = new_event(s, AT_EV_UNEXPECTED, t);
+        ev->line.text.ptr = (const char *)t->data;
+        ev->line.text.len = t->len;
+        ev->line.text.span = ev->span;
+        if (s->in_transparent && t->len == 3 && memcmp(t->data, "+++", 3) == 0) {
+            /* The escape back to command mode: the module's OK now ends
+             * transparent data. */
+            ev->kind = AT_EV_INTERMEDIATE;
+            at_stream_hint(&s->me, AT_HINT_PEER_ESCAPED, on_me_token, s);
+        }
+        deliver(s);
+        return;
+    case AT_TOK_FRAME:
+        at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
+        ev = new_event(s, AT_EV_FRAME, t);
+        ev->frame = &s->frame;
+        if (s->in_exchange)
+            s->x.n_frames++;
+        deliver(s);
+        return;
+    case AT_TOK_PAYLOAD:
+    case AT_TOK_TRANSPARENT:
+        ev = new_event(s, t->kind == AT_TOK_PAYLOAD ? AT_EV_PAYLOAD : AT_EV_TRANSPARENT, t);
+        ev->block_off = t->block_off;
+        ev->last_block = (t->flags & AT_TOKF_LAST_BLOCK) != 0;
+        if (s->in_exchange)
+            s->x.payload_bytes[t->dir] += t->len;
+        deliver(s);
+        return;
+    case AT_TOK_INVALID:
+        new_event(s, AT_EV_INVALID, t);
+        deliver(s);
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Module side                                                        */
+/* ------------------------------------------------------------------ */
+
+static bool same_ci(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++) {
+        char ca = a[i], cb = b[i];
+        if (ca >= 'a' && ca <= 'z') ca = (char)(ca - 32);
+        if (cb >= 'a' && cb <= 'z') cb = (char)(cb - 32);
+        if (ca != cb)
+            return false;
+    }
+    return true;
+}
+
+static bool in_list(const char *p, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (same_ci(p, n, list[i], strlen(list[i])))
+            return true;
+    return false;
+}
+
+/* An IMEI answer: 14 to 17 digits, bare or as "+CGSN: <digits>" (quotes allowed). */
+static bool parse_imei(const at_token *t, const at_str *prefix, at_str *out)
+{
+    const char *p = (const char *)t->data;
+    size_t n = t->len, i = 0;
+    if (prefix->ptr) {
+        i = prefix->len + 1; /* past "<name>:" */
+        while (i < n && p[i] == ' ')
+            i++;
+    }
+    size_t end = n;
+    if (i < end && p[i] == '"' && p[end - 1] == '"' && end - i >= 2) {
+        i++;
+        end--;
+    }
+    if (end - i < 14 || end - i > 17)
+        return false;
+    for (size_t k = i; k < end; k++)
+        if (p[k] < '0' || p[k] > '9')
+            return false;
+    out->ptr = p + i;
+    out->len = end - i;
+    out->span.off = t->off + i;
+    out->span.len = (uint32_t)(end - i);
+    return true;
+}
+
+/* Fills @p li with what the library knows about this line's contents. */
+static void parse_known_line(const at_session *s, const at_token *t, at_line_info *li)
+{
+    const char *p = (const char *)t->data;
+    size_t n = t->len;
+    li->text.ptr = p;
+    li->text.len = n;
+    li->text.span.off = t->off;
+    li->text.span.len = (uint32_t)n;
+    li->prefix = at_line_prefix(p, n, t->off);
+
+    const at_str *pre = &li->prefix;
+    at_status st = AT_OK;
+    if (!pre->ptr) {
+        /* no prefix */
+    } else if (at_name_is(pre, "^SBNR")) {
+        li->kind = AT_LK_SBNR;
+        st = at_parse_sbnr(p, n, t->off, &li->u.sbnr, &li->err_off);
+    } else if (at_name_is(pre, "+CIEV")) {
+        at_str name, rest;
+        st = at_parse_ciev(p, n, t->off, &name, &rest, &li->err_off);
+        if (st == AT_OK && at_name_is(&name, "is_cert")) {
+            li->kind = AT_LK_CIEV_IS_CERT;
+            st = at_parse_ciev_is_cert(p, n, t->off, &li->u.ciev_cert, &li->err_off);
+        } else {
+            li->kind = AT_LK_CIEV;
+            li->u.ciev.name = name;
+            li->u.ciev.rest = rest;
+        }
+    } else if (at_name_is(pre, "^SIS")) {
+        li->kind = AT_LK_SIS;
+        st = at_parse_sis(p, n, t->off, &li->u.sis, &li->err_off);
+    } else if (at_name_is(pre, "^SISR") || at_name_is(pre, "^SISW")) {
+        li->kind = AT_LK_SIS_RW;
+        st = at_parse_sis_rw(p, n, t->off, &li->u.sis_rw, &li->err_off);
+    }
+    if (st != AT_OK) {
+        li->parse_error = true;
+        li->kind = AT_LK_TEXT;
+        return;
+    }
+    if (li->kind == AT_LK_TEXT && s->in_exchange &&
+        (has_command(&s->x, "+CGSN") || has_command(&s->x, "+GSN")) &&
+        parse_imei(t, pre, &li->u.imei))
+        li->kind = AT_LK_IMEI;
+}
+
+/* Whether a prefixed line answers the running command rather than
+ * announcing something on its own: "^SISR: 1,20" answers AT^SISR, but the
+ * same line while AT^SBNR runs is the data-available URC. */
+static bool answers_running_command(const at_session *s, const at_str *prefix)
+{
+    if (!s->in_exchange)
+        return false;
+    if (!prefix->ptr)
+        return true;
+    for (unsigned i = 0; i < s->x.cmdline.n_cmds; i++) {
+        const at_str *name = &s->x.cmdline.cmds[i].name;
+        if (same_ci(name->ptr, name->len, prefix->ptr, prefix->len))
+            return true;
+    }
+    return !in_list(prefix->ptr, prefix->len, urc_prefixes,
+                    sizeof urc_prefixes / sizeof urc_prefixes[0]);
+}
+
+static void me_line(at_session *s, const at_token *t)
+{
+    const char *p = (const char *)t->data;
+    size_t n = t->len;
+    at_event *ev;
+
+    if (is_command_text(t->data, n)) {
+        ev = new_event(s, AT_EV_ECHO, t);
+        ev->line.text.ptr = p;
+        ev->line.text.len = n;
+        ev->line.text.span = ev->span;
+        deliver(s);
+        return;
+    }
+
+    at_secure_result sec = at_parse_secure_result(p, n);
+    if (sec != AT_SEC_NONE) {
+        if (sec != AT_SEC_READY)
+            at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
+        ev = new_event(s, sec == AT_SEC_READY ? AT_EV_INTERMEDIATE : AT_EV_SECURE_RESULT, t);
+        ev->line.kind = AT_LK_SECURE;
+        ev->line.text.ptr = p;
+        ev->line.text.len = n;
+        ev->line.text.span = ev->span;
+        ev->line.u.secure = sec;
+        if (s->in_exchange) {
+            if (sec == AT_SEC_READY)
+                s->x.ts_ready = t->ts_first;
+            else
+                s->x.secure_result = sec;
+        }
+        deliver(s);
+        return;
+    }
+
+    /* The answer to ATV0/ATV1 itself may come in either format. */
+    bool numeric = s->numeric_results || (s->in_exchange && has_command(&s->x, "V"));
+    at_result res;
+    if (at_parse_result(p, n, t->off, numeric, &res) == AT_OK &&
+        res.kind != AT_RES_NONE) {
+        at_line_info li;
+        memset(&li, 0, sizeof li);
+        li.kind = AT_LK_RESULT;
+        li.text.ptr = p;
+        li.text.len = n;
+        li.text.span.off = t->off;
+        li.text.span.len = (uint32_t)n;
+        li.u.result = res;
+        if (res.kind == AT_RES_RING) {
+            ev = new_event(s, AT_EV_URC, t);
+            ev->exchange = NULL;
+            ev->line = li;
+            if (s->in_exchange)
+                s->x.n_urcs++;
+            deliver(s);
+            return;
+        }
+        if (s->in_exchange && at_result_is_final(res.kind)) {
+            at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
+            s->x.has_final = true;
+            s->x.final = res;
+            end_exchange(s, AT_END_RESULT, t->ts_last, t, &li);
+            return;
+        }
+        ev = new_event(s, s->in_exchange ? AT_EV_INTERMEDIATE : AT_EV_UNEXPECTED, t);
+        ev->line = li;
+        deliver(s);
+        return;
+    }
+
+    at_line_info li;
+    memset(&li, 0, sizeof li);
+    parse_known_line(s, t, &li);
+    at_event_kind kind;
+    if (answers_running_command(s, &li.prefix))
+        kind = AT_EV_RESPONSE;
+    else if (li.prefix.ptr || in_list(p, n, urc_words, sizeof urc_words / sizeof urc_words[0]))
+        kind = AT_EV_URC;
+    else
+        kind = AT_EV_UNEXPECTED;
+    ev = new_event(s, kind, t);
+    ev->line = li;
+    if (kind == AT_EV_URC) {
+        ev->exchange = NULL;
+        if (s->in_exchange)
+            s->x.n_urcs++;
+    } else if (kind == AT_EV_RESPONSE) {
+        s->x.n_responses++;
+    }
+    deliver(s);
+}
+
+static void on_me_token(void *ctx, const at_token *t)
+{
+    at_session *s = ctx;
+    at_event *ev;
+    switch (t->kind) {
+    case AT_TOK_LINE:
+        me_line(s, t);
+        return;
+    case AT_TOK_FRAME:
+        at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
+        ev = new_event(s, AT_EV_FRAME, t);
+        ev->frame = &s->frame;
+        if (s->in_exchange)
+            s->x.n_frames++;
+        deliver(s);
+        return;
+    case AT_TOK_PAYLOAD:
+    case AT_TOK_TRANSPARENT:
+        ev = new_event(s, t->kind == AT_TOK_PAYLOAD ? AT_EV_PAYLOAD : AT_EV_TRANSPARENT, t);
+        ev->block_off = t->block_off;
+        ev->last_block = (t->flags & AT_TOKF_LAST_BLOCK) != 0;
+        if (s->in_exchange)
+            s->x.payload_bytes[t->dir] += t->len;
+        deliver(s);
+        return;
+    case AT_TOK_INVALID:
+        new_event(s, AT_EV_INVALID, t);
+        deliver(s);
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Feeding                                                            */
+/* ------------------------------------------------------------------ */
+
+void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
+                     const uint8_t *data, size_t len)
+{
+    if (dir == AT_DIR_TE_TO_ME)
+        at_stream_feed(&s->te, ts_ns, data, len, on_te_token, s);
+    else
+        at_stream_feed(&s->me, ts_ns, data, len, on_me_token, s);
+}
+
+void at_session_gap(at_session *s, at_dir dir, uint64_t ts_ns)
+{
+    at_stream *st = dir == AT_DIR_TE_TO_ME ? &s->te : &s->me;
+    st->ts = ts_ns;
+    at_stream_gap(st, dir == AT_DIR_TE_TO_ME ? on_te_token : on_me_token, s);
+    at_event *ev = new_event(s, AT_EV_INVALID, NULL);
+    ev->dir = dir;
+    ev->ts = ts_ns;
+    ev->ts_end = ts_ns;
+    ev->span.off = st->off;
+    ev->invalid_reason = AT_TR_CUT_BY_GAP;
+    deliver(s);
+}
+
+void at_session_finish(at_session *s, uint64_t ts_ns)
+{
+    s->te.ts = s->te.ts > ts_ns ? s->te.ts : ts_ns;
+    s->me.ts = s->me.ts > ts_ns ? s->me.ts : ts_ns;
+    at_stream_finish(&s->te, on_te_token, s);
+    at_stream_finish(&s->me, on_me_token, s);
+    end_exchange(s, AT_END_STREAM_END, ts_ns, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Names                                                              */
+/* ------------------------------------------------------------------ */
+
+const char *at_event_kind_name(at_event_kind k)
+{
+    switch (k) {
+    case AT_EV_COMMAND: return "command";
+    case AT_EV_ECHO: return "echo";
+    case AT_EV_RESPONSE: return "response";
+    case AT_EV_INTERMEDIATE: return "intermediate";
+    case AT_EV_SECURE_RESULT: return "secure_result";
+    case AT_EV_FRAME: return "frame";
+    case AT_EV_PAYLOAD: return "payload";
+    case AT_EV_TRANSPARENT: return "transparent";
+    case AT_EV_END: return "end";
+    case AT_EV_URC: return "urc";
+    case AT_EV_UNEXPECTED: return "unexpected";
+    case AT_EV_INVALID: return "invalid";
+    }
+    return "unknown";
+}
+
+const char *at_end_reason_name(at_end_reason r)
+{
+    switch (r) {
+    case AT_END_RESULT: return "result";
+    case AT_END_SUPERSEDED: return "superseded";
+    case AT_END_STREAM_END: return "stream_end";
+    case AT_END_GAP: return "gap";
+    }
+    return "unknown";
+}
+
+const char *at_line_kind_name(at_line_kind k)
+{
+    switch (k) {
+    case AT_LK_TEXT: return "text";
+    case AT_LK_RESULT: return "result";
+    case AT_LK_SECURE: return "secure";
+    case AT_LK_SBNR: return "sbnr";
+    case AT_LK_CIEV_IS_CERT: return "ciev_is_cert";
+    case AT_LK_CIEV: return "ciev";
+    case AT_LK_SIS: return "sis";
+    case AT_LK_SIS_RW: return "sis_rw";
+    case AT_LK_IMEI: return "imei";
+    }
+    return "unknown";
+}

@@ -1,1 +1,813 @@
-typedef int at_placeholder_;
+/*
+ * The per-direction tokenizer. See attrace/stream.h for the contract.
+ *
+ * Chunk-agnosticism is the design constraint everything here serves: a
+ * decision never depends on where a feed ends. Whenever the next bytes are
+ * needed to decide (is this a frame header? is this LF part of the CR LF?),
+ * the bytes are held in the state until enough have arrived, and emitted
+ * blocks are cut at fixed offsets within their run, never at feed ends.
+ */
+#include "attrace/stream.h"
+
+#include "attrace/lines.h"
+
+#include <string.h>
+
+#define FRAME_HDR 6u
+#define AT_CMD_READ_ 2u
+#define AT_CMD_READ_FILE_ 0x12u
+/* Longest end-of-transparent pattern ("\r\nNO CARRIER\r\n") minus one: the
+ * bytes a transparent block holds back until it is known they are data. */
+#define TRANSPARENT_HOLD 13u
+
+static const char pat_no_carrier[] = "\r\nNO CARRIER\r\n";
+static const char pat_ok[] = "\r\nOK\r\n";
+static const char pat_escape[] = "+++";
+
+typedef struct emitter {
+    at_token_cb cb;
+    void *ctx;
+} emitter;
+
+static void process(at_stream *s, const uint8_t *p, size_t n, const emitter *em);
+
+at_stream_config at_stream_default_config(void)
+{
+    at_stream_config c;
+    c.max_frame = AT_STREAM_BIN_MAX;
+    return c;
+}
+
+void at_stream_init(at_stream *s, at_dir dir, const at_stream_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->dir = dir;
+    s->cfg = cfg ? *cfg : at_stream_default_config();
+    if (s->cfg.max_frame > AT_STREAM_BIN_MAX || s->cfg.max_frame == 0)
+        s->cfg.max_frame = AT_STREAM_BIN_MAX;
+    if (s->cfg.max_frame < FRAME_HDR)
+        s->cfg.max_frame = FRAME_HDR;
+    s->mode = AT_SM_LINE;
+}
+
+static void emit(at_stream *s, const emitter *em, at_tok_kind kind,
+                 uint32_t flags, at_tok_reason reason, uint64_t off,
+                 const uint8_t *data, size_t len, uint64_t ts_first)
+{
+    at_token t;
+    memset(&t, 0, sizeof t);
+    t.kind = kind;
+    t.dir = s->dir;
+    t.flags = flags;
+    t.reason = reason;
+    t.off = off;
+    t.data = data;
+    t.len = len;
+    t.ts_first = ts_first;
+    t.ts_last = s->ts;
+    if (em->cb)
+        em->cb(em->ctx, &t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Recognizing the commands and answers that switch modes             */
+/* ------------------------------------------------------------------ */
+
+static int lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+static bool starts_with_ci(const uint8_t *p, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (n < k)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        if (lower(p[i]) != lower((unsigned char)lit[i]))
+            return false;
+    return true;
+}
+
+/* The last command of a command line ("AT+A;^SISW=1,5" -> "^SISW=1,5"):
+ * only the last one can be followed by binary data. */
+static const uint8_t *last_command(const uint8_t *p, size_t n, size_t *len)
+{
+    if (n < 2 || lower(p[0]) != 'a' || lower(p[1]) != 't')
+        return NULL;
+    size_t start = 2;
+    bool quoted = false;
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] == '"')
+            quoted = !quoted;
+        else if (p[i] == ';' && !quoted)
+            start = i + 1;
+    }
+    while (start < n && p[start] == ' ')
+        start++;
+    *len = n - start;
+    return p + start;
+}
+
+/* Parses "<digits>" at p (bounded); returns digits consumed, 0 if none or
+ * if the value does not fit a 32-bit count. */
+static size_t parse_count(const uint8_t *p, size_t n, uint32_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    while (i < n && p[i] == ' ')
+        i++;
+    size_t d0 = i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        v = v * 10 + (uint64_t)(p[i] - '0');
+        if (v > UINT32_MAX)
+            return 0;
+        i++;
+    }
+    if (i == d0)
+        return 0;
+    *out = (uint32_t)v;
+    return i;
+}
+
+/* "^SISW=<id>,<n>" -> n (0 if not that form). */
+static uint32_t sisw_count(const uint8_t *cmd, size_t n)
+{
+    if (!starts_with_ci(cmd, n, "^SISW="))
+        return 0;
+    cmd += 6;
+    n -= 6;
+    uint32_t id, count;
+    size_t k = parse_count(cmd, n, &id);
+    if (!k)
+        return 0;
+    while (k < n && cmd[k] == ' ')
+        k++;
+    if (k >= n || cmd[k] != ',')
+        return 0;
+    k++;
+    size_t k2 = parse_count(cmd + k, n - k, &count);
+    return k2 ? count : 0;
+}
+
+/* Called for each complete TE line: decides what the host sends next. */
+static void te_line_done(at_stream *s, const uint8_t *line, size_t len)
+{
+    size_t clen;
+    const uint8_t *cmd = last_command(line, len, &clen);
+    if (!cmd)
+        return;
+    if (starts_with_ci(cmd, clen, "^SBNW=")) {
+        s->mode = AT_SM_FRAME_EXPECT;
+    } else if (starts_with_ci(cmd, clen, "^SIST=")) {
+        s->mode = AT_SM_TRANSPARENT;
+        s->run_done = 0;
+    } else {
+        uint32_t count = sisw_count(cmd, clen);
+        if (count) {
+            s->mode = AT_SM_PAYLOAD;
+            s->run_len = count;
+            s->run_done = 0;
+        }
+    }
+}
+
+/* Called for each complete ME line. */
+static void me_line_done(at_stream *s, const uint8_t *line, size_t len)
+{
+    if (at_parse_secure_result((const char *)line, len) == AT_SEC_READY) {
+        s->mode = AT_SM_FRAME_EXPECT;
+        return;
+    }
+    if (s->expect_transparent) {
+        at_result r;
+        if (at_parse_result((const char *)line, len, 0, false, &r) == AT_OK &&
+            r.kind == AT_RES_CONNECT) {
+            s->expect_transparent = false;
+            s->peer_escaped = false;
+            s->mode = AT_SM_TRANSPARENT;
+            s->run_done = 0;
+        }
+        return;
+    }
+    if (s->expect_sisr && starts_with_ci(line, len, "^SISR:")) {
+        at_sis_rw rw;
+        s->expect_sisr = false;
+        if (at_parse_sis_rw((const char *)line, len, 0, &rw, NULL) == AT_OK &&
+            rw.count > 0) {
+            s->mode = AT_SM_PAYLOAD;
+            s->run_len = rw.count;
+            s->run_done = 0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Line mode                                                          */
+/* ------------------------------------------------------------------ */
+
+static void emit_line(at_stream *s, const emitter *em, uint32_t flags)
+{
+    if (s->line_nontext)
+        flags |= AT_TOKF_NONTEXT;
+    size_t len = s->line_len;
+    s->line_len = 0;
+    s->line_nontext = false;
+    emit(s, em, AT_TOK_LINE, flags, AT_TR_NONE, s->line_off, s->line, len,
+         s->line_ts);
+    if (s->dir == AT_DIR_TE_TO_ME)
+        te_line_done(s, s->line, len);
+    else
+        me_line_done(s, s->line, len);
+}
+
+static void emit_discard(at_stream *s, const emitter *em)
+{
+    emit(s, em, AT_TOK_INVALID, 0, AT_TR_LINE_TOO_LONG, s->discard_off, NULL,
+         (size_t)s->discard_len, s->line_ts);
+    s->discard_len = 0;
+}
+
+static bool is_control(uint8_t c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* Consumes bytes in line (or discard) mode; returns how many. Stops early
+ * when a completed line switches the mode. */
+static size_t feed_line(at_stream *s, const uint8_t *p, size_t n,
+                        const emitter *em)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s->after_cr) {
+            s->after_cr = false;
+            if (p[i] == '\n') {
+                i++;
+                s->off++;
+                continue;
+            }
+        }
+        /* Find the terminator in this chunk. */
+        size_t j = i;
+        while (j < n && p[j] != '\r' && p[j] != '\n')
+            j++;
+        size_t run = j - i;
+        if (run) {
+            if (s->mode == AT_SM_DISCARD) {
+                s->discard_len += run;
+            } else {
+                if (s->line_len == 0) {
+                    s->line_off = s->off;
+                    s->line_ts = s->ts;
+                }
+                size_t room = AT_STREAM_LINE_MAX - s->line_len;
+                size_t take = run < room ? run : room;
+                for (size_t k = 0; k < take; k++)
+                    if (is_control(p[i + k]))
+                        s->line_nontext = true;
+                memcpy(s->line + s->line_len, p + i, take);
+                s->line_len += (uint32_t)take;
+                if (take < run) {
+                    /* Cut: report the kept part now, count the rest. */
+                    uint64_t cut_off = s->line_off + s->line_len;
+                    emit_line(s, em, AT_TOKF_TRUNCATED);
+                    s->mode = AT_SM_DISCARD;
+                    s->discard_off = cut_off;
+                    s->discard_len = run - take;
+                }
+            }
+            s->off += run;
+            i = j;
+        }
+        if (j == n)
+            break;
+        /* Terminator. */
+        uint8_t term = p[j];
+        i++;
+        s->off++;
+        s->after_cr = term == '\r';
+        if (s->mode == AT_SM_DISCARD) {
+            emit_discard(s, em);
+            s->mode = AT_SM_LINE;
+            continue;
+        }
+        if (s->line_len == 0)
+            continue; /* empty line: the CR LF framing of responses */
+        emit_line(s, em, term == '\r' ? AT_TOKF_CR : AT_TOKF_LF);
+        if (s->mode != AT_SM_LINE)
+            return i;
+    }
+    return i;
+}
+
+/* ------------------------------------------------------------------ */
+/* Secure-command frames                                              */
+/* ------------------------------------------------------------------ */
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static bool known_cmd(uint16_t c)
+{
+    return (c >= 1 && c <= 4) || c == 0x12;
+}
+
+static bool looks_like_command(const uint8_t *p, size_t n)
+{
+    if (n < 1 || lower(p[0]) != 'a')
+        return false;
+    if (n < 2)
+        return true; /* undecided: treated as text by the caller */
+    return lower(p[1]) == 't' || p[1] == '/';
+}
+
+/*
+ * How convincing a frame header at p is: 0 not a frame, 1 a length the
+ * module would accept, 2 plus a CmdId known when read big-endian (a real
+ * field bug), 3 plus a known little-endian CmdId. The ME only ever sends
+ * READ responses, so it needs the strongest form.
+ */
+static int header_score(const at_stream *s, const uint8_t *p, size_t n)
+{
+    if (looks_like_command(p, n))
+        return 0;
+    if (n < 2)
+        return 0;
+    uint16_t total = le16(p);
+    if (total < FRAME_HDR || total > s->cfg.max_frame)
+        return 0;
+    if (n < 4)
+        return s->dir == AT_DIR_ME_TO_TE ? 0 : 1;
+    uint16_t cmd = le16(p + 2);
+    if (s->dir == AT_DIR_ME_TO_TE)
+        return (cmd == AT_CMD_READ_ || cmd == AT_CMD_READ_FILE_) ? 3 : 0;
+    if (known_cmd(cmd))
+        return 3;
+    return known_cmd(be16(p + 2)) ? 2 : 1;
+}
+
+static void start_frame(at_stream *s, uint64_t off, uint64_t ts)
+{
+    s->mode = AT_SM_FRAME;
+    s->bin_len = 0;
+    s->bin_off = off;
+    s->bin_ts_first = ts;
+    s->bin_ts_last = ts;
+    s->bin_max_gap = 0;
+    s->frame_total = 0;
+}
+
+static void bin_append(at_stream *s, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (s->bin_len == 0) {
+        s->bin_ts_first = s->ts;
+    } else if (s->ts > s->bin_ts_last && s->ts - s->bin_ts_last > s->bin_max_gap) {
+        s->bin_max_gap = s->ts - s->bin_ts_last;
+    }
+    s->bin_ts_last = s->ts;
+    memcpy(s->bin + s->bin_len, p, n);
+    s->bin_len += (uint32_t)n;
+}
+
+static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
+                       at_tok_reason reason, uint32_t frame_len)
+{
+    at_token t;
+    memset(&t, 0, sizeof t);
+    t.kind = AT_TOK_FRAME;
+    t.dir = s->dir;
+    t.flags = flags;
+    t.reason = reason;
+    t.off = s->bin_off;
+    t.data = s->bin;
+    t.len = s->bin_len;
+    t.frame_len = frame_len;
+    t.ts_first = s->bin_ts_first;
+    t.ts_last = s->bin_ts_last;
+    t.max_gap_ns = s->bin_max_gap;
+    s->mode = AT_SM_LINE;
+    s->bin_len = 0;
+    if (em->cb)
+        em->cb(em->ctx, &t);
+}
+
+/*
+ * FRAME_EXPECT: bytes after AT^SBNW (TE) or SECURE CMD READY (ME) are held
+ * in bin until the header decides. The CR that ended the line may be
+ * followed by an LF that belongs to it (the vendor tool sends CR LF) or by
+ * a frame whose TotalLen starts with 0x0A; the header scores decide.
+ * Returns bytes consumed.
+ */
+static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
+                                const emitter *em, bool final)
+{
+    size_t need = FRAME_HDR + 1;
+    size_t take = 0;
+    if (s->bin_len == 0)
+        s->bin_off = s->off;
+    while (s->bin_len < need && take < n) {
+        s->bin[s->bin_len++] = p[take++];
+        if (s->bin_len == 1)
+            s->bin_ts_first = s->ts;
+    }
+    if (s->bin_len < need && !final)
+        return take; /* wait for more */
+
+    uint8_t held[FRAME_HDR + 1];
+    size_t nheld = s->bin_len;
+    memcpy(held, s->bin, nheld);
+    bool lf_first = s->after_cr && nheld > 0 && held[0] == '\n';
+    int at0 = header_score(s, held, nheld);
+    int at1 = lf_first ? header_score(s, held + 1, nheld - 1) : 0;
+    s->bin_len = 0;
+    s->after_cr = false;
+
+    size_t frame_at;
+    /* The vendor tool ends the command with CR LF: on a tie the LF is the
+     * terminator. */
+    if (lf_first && at1 > 0 && at1 >= at0)
+        frame_at = 1;
+    else if (at0 > 0)
+        frame_at = 0;
+    else {
+        /* Not a frame: the host typed a command or text instead. */
+        s->mode = AT_SM_LINE;
+        s->after_cr = lf_first;
+        s->off = s->bin_off;
+        process(s, held, nheld, em);
+        return take;
+    }
+    s->off = s->bin_off + frame_at;
+    start_frame(s, s->off, s->bin_ts_first);
+    s->frame_lf_skipped = frame_at == 1;
+    process(s, held + frame_at, nheld - frame_at, em);
+    return take;
+}
+
+static size_t feed_frame(at_stream *s, const uint8_t *p, size_t n,
+                         const emitter *em)
+{
+    size_t take = 0;
+    if (s->bin_len < 2) {
+        /* The length field has to be complete before anything else. */
+        take = 2 - s->bin_len < n ? 2 - s->bin_len : n;
+        bin_append(s, p, take);
+        s->off += take;
+        if (s->bin_len < 2)
+            return take;
+        s->frame_total = le16(s->bin);
+        p += take;
+        n -= take;
+    }
+    size_t want = s->frame_total - s->bin_len;
+    size_t k = want < n ? want : n;
+    bin_append(s, p, k);
+    s->off += k;
+    take += k;
+    if (s->bin_len == s->frame_total) {
+        if (s->dir == AT_DIR_TE_TO_ME) {
+            s->mode = AT_SM_FRAME_TRAILER;
+            s->tail_match = 0;
+        } else {
+            emit_frame(s, em, 0, AT_TR_NONE, s->frame_total);
+        }
+    }
+    return take;
+}
+
+/*
+ * TE after a complete frame: anything before the next command belongs to
+ * the frame as trailing bytes (a CR LF appended, a TotalLen that left out
+ * bytes). An 'A' is held (tail_match) until the next byte shows whether a
+ * command starts.
+ */
+static size_t feed_trailer(at_stream *s, const uint8_t *p, size_t n,
+                           const emitter *em)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (s->tail_match) {
+            if (lower(c) == 't' || c == '/') {
+                /* The held 'A' starts a command. */
+                uint8_t a = s->bin[s->bin_len - 1];
+                s->bin_len--;
+                uint64_t a_off = s->off - 1;
+                emit_frame(s, em, 0, AT_TR_NONE, s->frame_total);
+                s->off = a_off;
+                process(s, &a, 1, em);
+                return i; /* c is handled by the caller's next round */
+            }
+            s->tail_match = 0;
+        }
+        if (s->bin_len >= AT_STREAM_BIN_MAX) {
+            emit_frame(s, em, 0, AT_TR_FRAME_TOO_LONG, s->frame_total);
+            return i;
+        }
+        bin_append(s, &c, 1);
+        s->off++;
+        i++;
+        if (lower(c) == 'a')
+            s->tail_match = 1;
+    }
+    return i;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counted payloads and transparent data                              */
+/* ------------------------------------------------------------------ */
+
+static void emit_block(at_stream *s, const emitter *em, at_tok_kind kind,
+                       size_t len, uint32_t flags, at_tok_reason reason)
+{
+    at_token t;
+    memset(&t, 0, sizeof t);
+    t.kind = kind;
+    t.dir = s->dir;
+    t.flags = flags;
+    t.reason = reason;
+    t.off = s->bin_off;
+    t.data = s->bin;
+    t.len = len;
+    t.block_off = s->run_done;
+    t.run_len = kind == AT_TOK_PAYLOAD ? s->run_len : 0;
+    t.ts_first = s->bin_ts_first;
+    t.ts_last = s->bin_ts_last;
+    if (em->cb)
+        em->cb(em->ctx, &t);
+    s->run_done += len;
+    s->bin_off += len;
+    memmove(s->bin, s->bin + len, s->bin_len - len);
+    s->bin_len -= (uint32_t)len;
+}
+
+static size_t feed_payload(at_stream *s, const uint8_t *p, size_t n,
+                           const emitter *em)
+{
+    if (s->bin_len == 0)
+        s->bin_off = s->off;
+    uint64_t left = s->run_len - s->run_done - s->bin_len;
+    size_t room = AT_STREAM_BLOCK - s->bin_len;
+    size_t k = n;
+    if (k > left)
+        k = (size_t)left;
+    if (k > room)
+        k = room;
+    bin_append(s, p, k);
+    s->off += k;
+    bool last = s->run_done + s->bin_len == s->run_len;
+    if (last || s->bin_len == AT_STREAM_BLOCK) {
+        emit_block(s, em, AT_TOK_PAYLOAD, s->bin_len,
+                   last ? AT_TOKF_LAST_BLOCK : 0, AT_TR_NONE);
+        if (last)
+            s->mode = AT_SM_LINE;
+    }
+    return k;
+}
+
+static bool ends_with(const uint8_t *b, size_t n, const char *pat)
+{
+    size_t k = strlen(pat);
+    return n >= k && memcmp(b + n - k, pat, k) == 0;
+}
+
+/* The end pattern that closes transparent mode at the end of bin, or NULL. */
+static const char *transparent_end(const at_stream *s)
+{
+    const uint8_t *b = s->bin;
+    size_t n = s->bin_len;
+    if (s->dir == AT_DIR_TE_TO_ME)
+        return ends_with(b, n, pat_escape) ? pat_escape : NULL;
+    if (b[n - 1] != '\n')
+        return NULL;
+    if (ends_with(b, n, pat_no_carrier))
+        return pat_no_carrier;
+    if (s->peer_escaped && ends_with(b, n, pat_ok))
+        return pat_ok;
+    return NULL;
+}
+
+static size_t feed_transparent(at_stream *s, const uint8_t *p, size_t n,
+                               const emitter *em)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s->bin_len == 0)
+            s->bin_off = s->off;
+        bin_append(s, p + i, 1);
+        s->off++;
+        i++;
+        const char *end = transparent_end(s);
+        if (end) {
+            size_t plen = strlen(end);
+            size_t data = s->bin_len - plen;
+            uint64_t pat_off = s->bin_off + data;
+            if (data || s->run_done)
+                emit_block(s, em, AT_TOK_TRANSPARENT, data, AT_TOKF_LAST_BLOCK,
+                           AT_TR_NONE);
+            s->bin_len = 0;
+            s->mode = AT_SM_LINE;
+            /* The pattern's text is the answer that ended the mode: hand it
+             * to the line machine so it becomes an ordinary line token. */
+            s->off = pat_off;
+            if (end == pat_escape) {
+                memcpy(s->line, end, plen);
+                s->line_len = (uint32_t)plen;
+                s->line_off = pat_off;
+                s->line_ts = s->ts;
+                s->off = pat_off + plen;
+                emit_line(s, em, AT_TOKF_UNTERMINATED);
+            } else {
+                process(s, (const uint8_t *)end, plen, em);
+            }
+            return i;
+        }
+        if (s->bin_len >= AT_STREAM_BLOCK + TRANSPARENT_HOLD)
+            emit_block(s, em, AT_TOK_TRANSPARENT, AT_STREAM_BLOCK, 0, AT_TR_NONE);
+    }
+    return i;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver                                                             */
+/* ------------------------------------------------------------------ */
+
+static void process(at_stream *s, const uint8_t *p, size_t n, const emitter *em)
+{
+    while (n > 0) {
+        if (s->after_cr && s->mode != AT_SM_FRAME_EXPECT && s->mode != AT_SM_LINE &&
+            s->mode != AT_SM_DISCARD) {
+            /* The LF of a CR LF that ended the command before binary data. */
+            s->after_cr = false;
+            if (p[0] == '\n') {
+                p++;
+                n--;
+                s->off++;
+                continue;
+            }
+        }
+        size_t used;
+        switch (s->mode) {
+        case AT_SM_LINE:
+        case AT_SM_DISCARD:
+            used = feed_line(s, p, n, em);
+            break;
+        case AT_SM_FRAME_EXPECT:
+            used = feed_frame_expect(s, p, n, em, false);
+            break;
+        case AT_SM_FRAME:
+            used = feed_frame(s, p, n, em);
+            break;
+        case AT_SM_FRAME_TRAILER:
+            used = feed_trailer(s, p, n, em);
+            break;
+        case AT_SM_PAYLOAD:
+            used = feed_payload(s, p, n, em);
+            break;
+        case AT_SM_TRANSPARENT:
+            used = feed_transparent(s, p, n, em);
+            break;
+        default:
+            used = n;
+            break;
+        }
+        p += used;
+        n -= used;
+    }
+}
+
+void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
+                    size_t len, at_token_cb cb, void *ctx)
+{
+    emitter em = {cb, ctx};
+    s->ts = ts_ns;
+    if (data && len)
+        process(s, data, len, &em);
+}
+
+/*
+ * Ends whatever element is in progress: @p reason says why (the peer
+ * answered, bytes were lost, the stream ended). Leaves line mode.
+ */
+static void cut(at_stream *s, const emitter *em, at_tok_reason reason,
+                bool peer_answered)
+{
+    switch (s->mode) {
+    case AT_SM_LINE:
+        if (peer_answered)
+            break; /* the host may still be typing its next command */
+        if (s->line_len)
+            emit_line(s, em, AT_TOKF_UNTERMINATED |
+                                 (reason == AT_TR_NONE ? 0 : AT_TOKF_INCOMPLETE));
+        if (s->mode != AT_SM_LINE && !peer_answered)
+            cut(s, em, reason, peer_answered);
+        break;
+    case AT_SM_DISCARD:
+        emit_discard(s, em);
+        break;
+    case AT_SM_FRAME_EXPECT:
+        if (s->bin_len == 0) {
+            if (peer_answered)
+                break; /* the module refused before any byte: no frame */
+        } else {
+            feed_frame_expect(s, NULL, 0, em, true);
+            cut(s, em, reason, peer_answered);
+            return;
+        }
+        break;
+    case AT_SM_FRAME: {
+        uint32_t flags = AT_TOKF_INCOMPLETE | (peer_answered ? AT_TOKF_FLUSHED : 0);
+        emit_frame(s, em, flags, reason, s->bin_len);
+        break;
+    }
+    case AT_SM_FRAME_TRAILER:
+        emit_frame(s, em, 0, AT_TR_NONE, s->frame_total);
+        break;
+    case AT_SM_PAYLOAD:
+        if (s->bin_len || s->run_done)
+            emit_block(s, em, AT_TOK_PAYLOAD, s->bin_len,
+                       AT_TOKF_LAST_BLOCK | AT_TOKF_INCOMPLETE, reason);
+        break;
+    case AT_SM_TRANSPARENT:
+        if (s->bin_len || s->run_done)
+            emit_block(s, em, AT_TOK_TRANSPARENT, s->bin_len, AT_TOKF_LAST_BLOCK,
+                       reason);
+        break;
+    }
+    s->mode = AT_SM_LINE;
+    s->bin_len = 0;
+    s->tail_match = 0;
+}
+
+void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
+                    void *ctx)
+{
+    emitter em = {cb, ctx};
+    switch (hint) {
+    case AT_HINT_EXPECT_SISR:
+        s->expect_sisr = true;
+        break;
+    case AT_HINT_EXPECT_TRANSPARENT:
+        s->expect_transparent = true;
+        break;
+    case AT_HINT_PEER_ESCAPED:
+        s->peer_escaped = true;
+        break;
+    case AT_HINT_PEER_IDLE:
+        s->expect_sisr = false;
+        s->expect_transparent = false;
+        break;
+    case AT_HINT_PEER_ANSWERED:
+        /* Only binary expectations end here; a half-typed command line
+         * goes on (the host may still be typing it). */
+        if (s->mode != AT_SM_LINE && s->mode != AT_SM_DISCARD)
+            cut(s, &em, AT_TR_NONE, true);
+        break;
+    default:
+        break;
+    }
+}
+
+void at_stream_gap(at_stream *s, at_token_cb cb, void *ctx)
+{
+    emitter em = {cb, ctx};
+    cut(s, &em, AT_TR_CUT_BY_GAP, false);
+    s->after_cr = false;
+    s->expect_sisr = false;
+    s->expect_transparent = false;
+}
+
+void at_stream_finish(at_stream *s, at_token_cb cb, void *ctx)
+{
+    emitter em = {cb, ctx};
+    cut(s, &em, AT_TR_CUT_BY_END, false);
+    if (s->line_len)
+        cut(s, &em, AT_TR_CUT_BY_END, false);
+}
+
+const char *at_tok_kind_name(at_tok_kind k)
+{
+    switch (k) {
+    case AT_TOK_LINE: return "line";
+    case AT_TOK_FRAME: return "frame";
+    case AT_TOK_PAYLOAD: return "payload";
+    case AT_TOK_TRANSPARENT: return "transparent";
+    case AT_TOK_INVALID: return "invalid";
+    }
+    return "unknown";
+}
+
+const char *at_tok_reason_name(at_tok_reason r)
+{
+    switch (r) {
+    case AT_TR_NONE: return "none";
+    case AT_TR_LINE_TOO_LONG: return "line_too_long";
+    case AT_TR_CUT_BY_GAP: return "cut_by_gap";
+    case AT_TR_CUT_BY_END: return "cut_by_end";
+    case AT_TR_FRAME_TOO_LONG: return "frame_too_long";
+    }
+    return "unknown";
+}

@@ -1,1 +1,476 @@
-int main(void) { return 0; }
+/* Tests of the session layer: pairing, classification, cross-direction
+ * hints, and the same events however the records are split. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrace/session.h"
+#include "testutil.h"
+
+typedef struct rec {
+    char *buf;
+    size_t len, cap;
+    unsigned count;
+    bool with_ts;
+} rec;
+
+static void rec_printf(rec *r, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < r->cap - r->len) {
+            r->len += (size_t)n;
+            return;
+        }
+        r->cap = r->cap ? r->cap * 2 : 4096;
+        r->buf = realloc(r->buf, r->cap);
+        assert_non_null(r->buf);
+    }
+}
+
+static void rec_str(rec *r, const at_str *s)
+{
+    rec_printf(r, "%.*s", (int)s->len, s->ptr ? s->ptr : "");
+}
+
+/* One line per event with the values the tests assert on. */
+static void record_event(void *ctx, const at_event *ev)
+{
+    rec *r = ctx;
+    r->count++;
+    rec_printf(r, "%s %s x=%u @%llu+%u", at_event_kind_name(ev->kind),
+               ev->dir == AT_DIR_TE_TO_ME ? "TE" : "ME",
+               ev->exchange ? ev->exchange->id : 0, (unsigned long long)ev->span.off,
+               ev->span.len);
+    if (r->with_ts)
+        rec_printf(r, " ts=%llu..%llu", (unsigned long long)ev->ts,
+                   (unsigned long long)ev->ts_end);
+    switch (ev->kind) {
+    case AT_EV_COMMAND: {
+        const at_exchange *x = ev->exchange;
+        rec_printf(r, " cmds=%u", x->cmdline.n_cmds);
+        for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
+            rec_printf(r, " ");
+            rec_str(r, &x->cmdline.cmds[i].name);
+        }
+        rec_printf(r, " secure=%d", x->secure);
+        break;
+    }
+    case AT_EV_FRAME:
+        rec_printf(r, " cmd=%u total=%u units=%u problems=%u frame_len=%u",
+                   ev->frame->cmd_id, ev->frame->total_len, ev->frame->n_units,
+                   ev->frame->n_problems, ev->tok->frame_len);
+        for (unsigned i = 0; i < ev->frame->n_problems; i++)
+            rec_printf(r, " %s@%llu", at_frame_problem_name(ev->frame->problems[i].code),
+                       (unsigned long long)ev->frame->problems[i].off);
+        break;
+    case AT_EV_PAYLOAD:
+    case AT_EV_TRANSPARENT:
+        rec_printf(r, " block=%llu last=%d", (unsigned long long)ev->block_off, ev->last_block);
+        break;
+    case AT_EV_END:
+        rec_printf(r, " reason=%s", at_end_reason_name(ev->exchange->end_reason));
+        if (ev->exchange->has_final)
+            rec_printf(r, " final=%s", at_result_name(ev->exchange->final.kind));
+        if (r->with_ts)
+            rec_printf(r, " duration=%llu", (unsigned long long)ev->duration_ns);
+        break;
+    case AT_EV_INVALID:
+        rec_printf(r, " reason=%s", at_tok_reason_name(ev->invalid_reason));
+        break;
+    default:
+        rec_printf(r, " %s |", at_line_kind_name(ev->line.kind));
+        rec_str(r, &ev->line.text);
+        rec_printf(r, "|");
+        if (ev->line.kind == AT_LK_IMEI) {
+            rec_printf(r, " imei=");
+            rec_str(r, &ev->line.u.imei);
+        } else if (ev->line.kind == AT_LK_SECURE) {
+            rec_printf(r, " sec=%s", at_secure_result_name(ev->line.u.secure));
+        }
+        break;
+    }
+    rec_printf(r, "\n");
+}
+
+/* A capture as the tests write it: records of one direction each. */
+typedef struct record {
+    at_dir dir;
+    const uint8_t *data;
+    size_t len;
+} record;
+
+#define TE(s) {AT_DIR_TE_TO_ME, (const uint8_t *)(s), sizeof(s) - 1}
+#define ME(s) {AT_DIR_ME_TO_TE, (const uint8_t *)(s), sizeof(s) - 1}
+
+/* Feeds the records, each cut into pieces of @p piece bytes (0 = whole).
+ * Timestamps advance 1 ms per record. */
+static void run(const record *recs, size_t n, size_t piece, rec *out)
+{
+    at_session *s = malloc(sizeof *s);
+    assert_non_null(s);
+    at_session_init(s, NULL, record_event, out);
+    uint64_t ts = 1000000;
+    for (size_t i = 0; i < n; i++, ts += 1000000) {
+        size_t step = piece ? piece : recs[i].len;
+        for (size_t off = 0; off < recs[i].len; off += step) {
+            size_t k = recs[i].len - off < step ? recs[i].len - off : step;
+            at_session_feed(s, recs[i].dir, ts, recs[i].data + off, k);
+        }
+    }
+    at_session_finish(s, ts);
+    free(s);
+}
+
+static void expect_events(const record *recs, size_t n, const char *expected)
+{
+    rec whole = {0};
+    run(recs, n, 0, &whole);
+    if (strcmp(whole.buf, expected) != 0)
+        fprintf(stderr, "got:\n%s\nexpected:\n%s\n", whole.buf, expected);
+    assert_string_equal(whole.buf, expected);
+    for (size_t piece = 1; piece <= 7; piece++) {
+        rec r = {0};
+        run(recs, n, piece, &r);
+        assert_string_equal(r.buf, whole.buf);
+        free(r.buf);
+    }
+    free(whole.buf);
+}
+
+static void test_imei_query(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        TE("AT+CGSN\r"),
+        ME("AT+CGSN\r\r\n358240051111110\r\n\r\nOK\r\n"),
+    };
+    expect_events(recs, 2,
+                  "command TE x=1 @0+7 cmds=1 +CGSN secure=0\n"
+                  "echo ME x=1 @0+7 text |AT+CGSN|\n"
+                  "response ME x=1 @10+15 imei |358240051111110| imei=358240051111110\n"
+                  "end ME x=1 @29+2 reason=result final=OK\n");
+    rec r = {.with_ts = true};
+    run(recs, 2, 0, &r);
+    assert_non_null(strstr(r.buf, "end ME x=1 @29+2 ts=2000000..2000000 reason=result final=OK duration=1000000"));
+    free(r.buf);
+}
+
+static void test_urcs_interleaved_and_outside(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        ME("\r\n^SYSSTART\r\n"),
+        TE("AT+CREG?\r"),
+        ME("AT+CREG?\r\r\n+CIEV: service,1\r\n"),
+        ME("\r\n+CREG: 0,1\r\n"),
+        ME("\r\n+CREG: 1\r\n"),
+        ME("\r\nOK\r\n"),
+        ME("\r\nRING\r\n"),
+    };
+    expect_events(recs, 7,
+                  "urc ME x=0 @2+9 text |^SYSSTART|\n"
+                  "command TE x=1 @0+8 cmds=1 +CREG secure=0\n"
+                  "echo ME x=1 @13+8 text |AT+CREG?|\n"
+                  "urc ME x=0 @24+16 ciev |+CIEV: service,1|\n"
+                  "response ME x=1 @44+10 text |+CREG: 0,1|\n"
+                  "response ME x=1 @58+8 text |+CREG: 1|\n"
+                  "end ME x=1 @70+2 reason=result final=OK\n"
+                  "urc ME x=0 @76+4 result |RING|\n");
+}
+
+static void test_numeric_results_after_atv0(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        TE("ATE0V0\r"), ME("ATE0V0\r0\r"),
+        TE("AT+CMEE=2;+CPIN?\r"), ME("+CME ERROR: SIM not inserted\r"),
+        TE("ATV1\r"), ME("0\r"),
+        TE("AT+CGSN\r"), ME("\r\n358240051111110\r\n\r\nOK\r\n"),
+    };
+    expect_events(recs, 8,
+                  "command TE x=1 @0+6 cmds=2 E V secure=0\n"
+                  "echo ME x=1 @0+6 text |ATE0V0|\n"
+                  "end ME x=1 @7+1 reason=result final=OK\n"
+                  "command TE x=2 @7+16 cmds=2 +CMEE +CPIN secure=0\n"
+                  "end ME x=2 @9+28 reason=result final=+CME ERROR\n"
+                  "command TE x=3 @24+4 cmds=1 V secure=0\n"
+                  "end ME x=3 @38+1 reason=result final=OK\n"
+                  "command TE x=4 @29+7 cmds=1 +CGSN secure=0\n"
+                  "response ME x=4 @42+15 imei |358240051111110| imei=358240051111110\n"
+                  "end ME x=4 @61+2 reason=result final=OK\n");
+}
+
+/* DELETE index 2 with IMEI and signature (41 bytes). */
+static const char delete_frame_hex[] =
+    "29 00 03 00 03 00 06 00 01 00 02 00"
+    "14 00 04 00 33 35 38 32 34 30 30 35 31 31 31 31 31 31 30 00"
+    "09 00 03 00 51 55 4a 44 00";
+
+static void test_secure_exchange(void **state)
+{
+    (void)state;
+    uint8_t frame[64];
+    size_t flen = tu_hex(delete_frame_hex, frame, sizeof frame);
+    const record recs[] = {
+        TE("AT^SBNW=is_cert,1\r\n"),
+        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n"),
+        ME("\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, frame, flen},
+        ME("\r\nSECURE CMD END OK\r\n"),
+        ME("\r\nOK\r\n"),
+        TE("AT^SBNR=is_cert\r"),
+    };
+    expect_events(recs, 7,
+                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
+                  "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n"
+                  "intermediate ME x=1 @20+7 result |CONNECT|\n"
+                  "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  "frame TE x=1 @19+41 cmd=3 total=41 units=3 problems=0 frame_len=41\n"
+                  "secure_result ME x=1 @69+17 secure |SECURE CMD END OK| sec=end_ok\n"
+                  "end ME x=1 @90+2 reason=result final=OK\n"
+                  "command TE x=2 @60+15 cmds=1 ^SBNR secure=0\n"
+                  "end TE x=2 @0+0 reason=stream_end\n");
+}
+
+/* TotalLen leaves out its own two bytes: the module reads 39 bytes, the
+ * last two are "too many data". The frame event carries them and comes
+ * before the module's answer. */
+static void test_totallen_short_frame_has_trailer(void **state)
+{
+    (void)state;
+    uint8_t frame[64];
+    size_t flen = tu_hex(delete_frame_hex, frame, sizeof frame);
+    frame[0] = (uint8_t)(flen - 2);
+    const record recs[] = {
+        TE("AT^SBNW=is_cert,1\r\n"),
+        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, frame, flen},
+        ME("\r\nSECURE CMD TOO MANY DATA ERROR\r\n\r\nERROR\r\n"),
+    };
+    expect_events(recs, 4,
+                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
+                  "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n"
+                  "intermediate ME x=1 @20+7 result |CONNECT|\n"
+                  "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  "frame TE x=1 @19+41 cmd=3 total=39 units=3 problems=1 frame_len=39 totallen_short@19\n"
+                  "secure_result ME x=1 @69+30 secure |SECURE CMD TOO MANY DATA ERROR| sec=too_many_data\n"
+                  "end ME x=1 @103+5 reason=result final=ERROR\n");
+}
+
+static void test_sisr_response_and_urc(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        ME("\r\n^SISR: 1,1\r\n"),
+        TE("AT^SISR=1,10\r"),
+        ME("AT^SISR=1,10\r\r\n^SISR: 1,10\r\n0123\r\nOK\r\n\r\n\r\nOK\r\n"),
+        TE("AT^SISW=1,4\r"),
+        ME("AT^SISW=1,4\r\r\n^SISW: 1,4,0\r\n"),
+        TE("\r\n\r\n"),
+        ME("\r\nOK\r\n"),
+    };
+    expect_events(recs, 7,
+                  "urc ME x=0 @2+10 sis_rw |^SISR: 1,1|\n"
+                  "command TE x=1 @0+12 cmds=1 ^SISR secure=0\n"
+                  "echo ME x=1 @14+12 text |AT^SISR=1,10|\n"
+                  "response ME x=1 @29+11 sis_rw |^SISR: 1,10|\n"
+                  "payload ME x=1 @42+10 block=0 last=1\n"
+                  "end ME x=1 @56+2 reason=result final=OK\n"
+                  "command TE x=2 @13+11 cmds=1 ^SISW secure=0\n"
+                  "echo ME x=2 @60+11 text |AT^SISW=1,4|\n"
+                  "response ME x=2 @74+12 sis_rw |^SISW: 1,4,0|\n"
+                  "payload TE x=2 @25+4 block=0 last=1\n"
+                  "end ME x=2 @90+2 reason=result final=OK\n");
+}
+
+static void test_transparent_mode_both_ways(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        TE("AT^SIST=1\r"),
+        ME("AT^SIST=1\r\r\nCONNECT\r\n"),
+        TE("GET /\r\n"),
+        ME("HTTP/1.0 200 OK\r\n"),
+        TE("+++"),
+        ME("\r\nOK\r\n"),
+        TE("AT^SISC=1\r"),
+        ME("AT^SISC=1\r\r\nOK\r\n"),
+    };
+    expect_events(recs, 8,
+                  "command TE x=1 @0+9 cmds=1 ^SIST secure=0\n"
+                  "echo ME x=1 @0+9 text |AT^SIST=1|\n"
+                  "intermediate ME x=1 @12+7 result |CONNECT|\n"
+                  "transparent TE x=1 @10+7 block=0 last=1\n"
+                  "intermediate TE x=1 @17+3 text |+++|\n"
+                  "transparent ME x=1 @21+17 block=0 last=1\n"
+                  "end ME x=1 @40+2 reason=result final=OK\n"
+                  "command TE x=2 @20+9 cmds=1 ^SISC secure=0\n"
+                  "echo ME x=2 @44+9 text |AT^SISC=1|\n"
+                  "end ME x=2 @56+2 reason=result final=OK\n");
+}
+
+static void test_superseded_and_unexpected(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        ME("\r\nOK\r\n"),
+        TE("AT\r"),
+        TE("AT+CSQ\r"),
+        ME("\r\n+CSQ: 20,99\r\n\r\nOK\r\n"),
+        TE("hello\r"),
+    };
+    expect_events(recs, 5,
+                  "unexpected ME x=0 @2+2 result |OK|\n"
+                  "command TE x=1 @0+2 cmds=0 secure=0\n"
+                  "end TE x=1 @0+0 reason=superseded\n"
+                  "command TE x=2 @3+6 cmds=1 +CSQ secure=0\n"
+                  "response ME x=2 @8+11 text |+CSQ: 20,99|\n"
+                  "end ME x=2 @23+2 reason=result final=OK\n"
+                  "unexpected TE x=0 @10+5 text |hello|\n");
+}
+
+static void test_sbnr_listing_and_ciev_parsed(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        TE("AT^SBNR=is_cert\r"),
+        ME("\r\n^SBNR: 0, size: \"599\", issuer: \"/C=DE/O=Example, Inc./CN=a/b\", serial number: "
+           "\"4F2182FE\", subject: \"/C=DE/CN=x\", signature: \"sha1RSA\", thumbprint algorithm: "
+           "\"sha1\", thumbprint: \"8CE388D8553D11F7E3BF64B6AA27C2C314B106D4\"\r\n"
+           "^SBNR: 1, size: \"0\", issuer: \"\", serial number: \"\", subject: \"\", signature: \"\", "
+           "thumbprint algorithm: \"\", thumbprint: \"\"\r\n\r\nOK\r\n"),
+        ME("\r\n+CIEV: is_cert,1,/O=Example, Inc./CN=ca,00F1F4,/O=Example, Inc./CN=srv,sha256RSA,sha1,"
+           "8CE388D8553D11F7E3BF64B6AA27C2C314B106D4\r\n"),
+    };
+    rec r = {0};
+    run(recs, 3, 0, &r);
+    assert_non_null(strstr(r.buf, "response ME x=1 @2+219 sbnr |^SBNR: 0"));
+    assert_non_null(strstr(r.buf, "response ME x=1 @223+120 sbnr |^SBNR: 1"));
+    assert_non_null(strstr(r.buf, "urc ME x=0 @353+126 ciev_is_cert |+CIEV: is_cert,1,"));
+    free(r.buf);
+}
+
+/* The parsed values themselves, through the event. */
+typedef struct capture {
+    at_sbnr sbnr;
+    bool got_sbnr;
+    at_ciev_is_cert ciev;
+    bool got_ciev;
+    char serial[64], issuer[128];
+} capture;
+
+static void capture_event(void *ctx, const at_event *ev)
+{
+    capture *c = ctx;
+    if (ev->line.kind == AT_LK_SBNR && !c->got_sbnr) {
+        c->sbnr = ev->line.u.sbnr;
+        c->got_sbnr = true;
+        snprintf(c->serial, sizeof c->serial, "%.*s", (int)c->sbnr.serial.len, c->sbnr.serial.ptr);
+    }
+    if (ev->line.kind == AT_LK_CIEV_IS_CERT) {
+        c->ciev = ev->line.u.ciev_cert;
+        c->got_ciev = true;
+        snprintf(c->issuer, sizeof c->issuer, "%.*s", (int)c->ciev.issuer.len, c->ciev.issuer.ptr);
+    }
+}
+
+static void test_parsed_values_reach_the_consumer(void **state)
+{
+    (void)state;
+    at_session s;
+    capture c;
+    memset(&c, 0, sizeof c);
+    at_session_init(&s, NULL, capture_event, &c);
+    const char *te = "AT^SBNR=is_cert\r";
+    const char *me = "\r\n^SBNR: 3, size: \"1234\", issuer: \"/CN=a\", serial number: \"00F1F4565330802E0B\", "
+                     "subject: \"/CN=b\", signature: \"sha256RSA\", thumbprint algorithm: \"sha1\", "
+                     "thumbprint: \"8CE388D8553D11F7E3BF64B6AA27C2C314B106D4\", expiry date: \"2035,10,29\"\r\n"
+                     "\r\nOK\r\n\r\n+CIEV: \"is_cert\",2,/O=A, B/CN=c,0A1B,/CN=d,sha1RSA,sha1,"
+                     "8CE388D8553D11F7E3BF64B6AA27C2C314B106D4\r\n";
+    at_session_feed(&s, AT_DIR_TE_TO_ME, 1, (const uint8_t *)te, strlen(te));
+    at_session_feed(&s, AT_DIR_ME_TO_TE, 2, (const uint8_t *)me, strlen(me));
+    at_session_finish(&s, 3);
+    assert_true(c.got_sbnr);
+    assert_int_equal(c.sbnr.index, 3);
+    assert_int_equal(c.sbnr.size, 1234);
+    assert_string_equal(c.serial, "00F1F4565330802E0B");
+    assert_true(c.sbnr.has_expiry);
+    assert_int_equal(c.sbnr.expiry_year, 2035);
+    assert_true(c.got_ciev);
+    assert_int_equal(c.ciev.srv_profile, 2);
+    assert_string_equal(c.issuer, "/O=A, B/CN=c");
+}
+
+/* A READ: the module's binary answer is a frame too. */
+static void test_read_response_frame(void **state)
+{
+    (void)state;
+    uint8_t req[64], resp[64];
+    size_t rlen = tu_hex("0c 00 02 00 01 00 06 00 01 00 01 00", req, sizeof req);
+    size_t plen = tu_hex("2d 00 02 00 03 00 06 00 01 00 01 00 09 00 02 00 30 0d 0a 0d 0a"
+                         "18 00 03 00 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13",
+                         resp, sizeof resp);
+    const record recs[] = {
+        TE("AT^SBNW=is_cert,1\r"),
+        ME("\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, req, rlen},
+        {AT_DIR_ME_TO_TE, resp, plen},
+        ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
+    };
+    expect_events(recs, 5,
+                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
+                  "intermediate ME x=1 @2+7 result |CONNECT|\n"
+                  "intermediate ME x=1 @13+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  "frame ME x=1 @49+45 cmd=2 total=45 units=3 problems=0 frame_len=45\n"
+                  "frame TE x=1 @18+12 cmd=2 total=12 units=1 problems=0 frame_len=12\n"
+                  "secure_result ME x=1 @96+17 secure |SECURE CMD END OK| sec=end_ok\n"
+                  "end ME x=1 @117+2 reason=result final=OK\n");
+}
+
+static void test_gap_is_reported(void **state)
+{
+    (void)state;
+    at_session s;
+    rec r = {0};
+    at_session_init(&s, NULL, record_event, &r);
+    at_session_feed(&s, AT_DIR_TE_TO_ME, 1, (const uint8_t *)"AT+CGSN\r", 8);
+    at_session_feed(&s, AT_DIR_ME_TO_TE, 2, (const uint8_t *)"\r\n3582400", 9);
+    at_session_gap(&s, AT_DIR_ME_TO_TE, 3);
+    at_session_feed(&s, AT_DIR_ME_TO_TE, 4, (const uint8_t *)"10\r\n\r\nOK\r\n", 10);
+    at_session_finish(&s, 5);
+    assert_string_equal(r.buf, "command TE x=1 @0+7 cmds=1 +CGSN secure=0\n"
+                               "response ME x=1 @2+7 text |3582400|\n"
+                               "invalid ME x=1 @9+0 reason=cut_by_gap\n"
+                               "response ME x=1 @9+2 text |10|\n"
+                               "end ME x=1 @15+2 reason=result final=OK\n");
+    free(r.buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_imei_query),
+        cmocka_unit_test(test_urcs_interleaved_and_outside),
+        cmocka_unit_test(test_numeric_results_after_atv0),
+        cmocka_unit_test(test_secure_exchange),
+        cmocka_unit_test(test_totallen_short_frame_has_trailer),
+        cmocka_unit_test(test_sisr_response_and_urc),
+        cmocka_unit_test(test_transparent_mode_both_ways),
+        cmocka_unit_test(test_superseded_and_unexpected),
+        cmocka_unit_test(test_sbnr_listing_and_ciev_parsed),
+        cmocka_unit_test(test_parsed_values_reach_the_consumer),
+        cmocka_unit_test(test_read_response_frame),
+        cmocka_unit_test(test_gap_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

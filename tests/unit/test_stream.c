@@ -1,1 +1,504 @@
-int main(void) { return 0; }
+/* Tests of the per-direction tokenizer: exact tokens, and the same tokens
+ * for every way of splitting the same bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrace/stream.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------------------ */
+/* Recording tokens as text, so whole runs compare with one strcmp    */
+/* ------------------------------------------------------------------ */
+
+typedef struct rec {
+    char *buf;
+    size_t len, cap;
+    unsigned count;
+} rec;
+
+static void rec_printf(rec *r, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < r->cap - r->len) {
+            r->len += (size_t)n;
+            return;
+        }
+        r->cap = r->cap ? r->cap * 2 : 4096;
+        r->buf = realloc(r->buf, r->cap);
+        assert_non_null(r->buf);
+    }
+}
+
+static void record_token(void *ctx, const at_token *t)
+{
+    rec *r = ctx;
+    r->count++;
+    rec_printf(r, "%s off=%llu len=%zu flags=%x reason=%s", at_tok_kind_name(t->kind),
+               (unsigned long long)t->off, t->len, t->flags, at_tok_reason_name(t->reason));
+    if (t->kind == AT_TOK_FRAME)
+        rec_printf(r, " frame_len=%u", t->frame_len);
+    if (t->kind == AT_TOK_PAYLOAD || t->kind == AT_TOK_TRANSPARENT)
+        rec_printf(r, " block_off=%llu run_len=%llu", (unsigned long long)t->block_off,
+                   (unsigned long long)t->run_len);
+    rec_printf(r, " |");
+    for (size_t i = 0; t->data && i < t->len; i++) {
+        uint8_t c = t->data[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            rec_printf(r, "%c", c);
+        else
+            rec_printf(r, "\\x%02x", c);
+    }
+    rec_printf(r, "|\n");
+}
+
+static void rec_free(rec *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+typedef void (*prep_fn)(at_stream *s, rec *r);
+
+/* Feeds @p data in pieces cut at the offsets in @p cuts (ascending). */
+static void run_split(at_dir dir, prep_fn prep, const uint8_t *data, size_t len,
+                      const size_t *cuts, size_t ncuts, rec *out)
+{
+    at_stream *s = malloc(sizeof *s);
+    assert_non_null(s);
+    at_stream_init(s, dir, NULL);
+    if (prep)
+        prep(s, out);
+    size_t pos = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        at_stream_feed(s, 1000 + i, data + pos, end - pos, record_token, out);
+        pos = end;
+    }
+    at_stream_finish(s, record_token, out);
+    free(s);
+}
+
+/* Whole, every single split point, every byte alone, and seeded random
+ * splits must all give the same tokens. */
+static void assert_chunk_invariant(at_dir dir, prep_fn prep, const uint8_t *data,
+                                   size_t len, const char *expected)
+{
+    rec whole = {0};
+    run_split(dir, prep, data, len, NULL, 0, &whole);
+    if (expected) {
+        if (strcmp(whole.buf ? whole.buf : "", expected) != 0)
+            fprintf(stderr, "got:\n%s\nexpected:\n%s\n", whole.buf, expected);
+        assert_string_equal(whole.buf ? whole.buf : "", expected);
+    }
+    for (size_t cut = 1; cut < len; cut++) {
+        rec r = {0};
+        run_split(dir, prep, data, len, &cut, 1, &r);
+        if (strcmp(r.buf ? r.buf : "", whole.buf ? whole.buf : "") != 0)
+            fprintf(stderr, "split at %zu differs:\n%s\n", cut, r.buf);
+        assert_string_equal(r.buf ? r.buf : "", whole.buf ? whole.buf : "");
+        rec_free(&r);
+    }
+    size_t *cuts = malloc(len * sizeof *cuts);
+    assert_non_null(cuts);
+    for (size_t i = 0; i + 1 < len; i++)
+        cuts[i] = i + 1;
+    rec bytes = {0};
+    run_split(dir, prep, data, len, cuts, len ? len - 1 : 0, &bytes);
+    assert_string_equal(bytes.buf ? bytes.buf : "", whole.buf ? whole.buf : "");
+    rec_free(&bytes);
+
+    unsigned seed = 12345;
+    for (int round = 0; round < 50; round++) {
+        size_t n = 0, pos = 0;
+        while (pos < len) {
+            seed = seed * 1103515245u + 12345u;
+            pos += 1 + (seed >> 16) % 97;
+            if (pos < len)
+                cuts[n++] = pos;
+        }
+        rec r = {0};
+        run_split(dir, prep, data, len, cuts, n, &r);
+        assert_string_equal(r.buf ? r.buf : "", whole.buf ? whole.buf : "");
+        rec_free(&r);
+    }
+    free(cuts);
+    rec_free(&whole);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixtures                                                           */
+/* ------------------------------------------------------------------ */
+
+/* DELETE index 2, IMEI 358240051111110, signature "QUJD": 41 bytes. */
+static const char delete_frame_hex[] =
+    "29 00 03 00 03 00"
+    "06 00 01 00 02 00"
+    "14 00 04 00 33 35 38 32 34 30 30 35 31 31 31 31 31 31 30 00"
+    "09 00 03 00 51 55 4a 44 00";
+
+/* READ response: index 1, cert with CR LF inside, raw 20-byte digest. */
+static const char read_response_hex[] =
+    "2d 00 02 00 03 00"
+    "06 00 01 00 01 00"
+    "09 00 02 00 30 0d 0a 0d 0a"
+    "18 00 03 00 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13";
+
+static size_t append(uint8_t *buf, size_t pos, const void *p, size_t n)
+{
+    memcpy(buf + pos, p, n);
+    return pos + n;
+}
+
+static size_t append_str(uint8_t *buf, size_t pos, const char *s)
+{
+    return append(buf, pos, s, strlen(s));
+}
+
+static size_t append_hex(uint8_t *buf, size_t pos, const char *hex)
+{
+    return pos + tu_hex(hex, buf + pos, 65536);
+}
+
+/* ------------------------------------------------------------------ */
+/* Host side                                                          */
+/* ------------------------------------------------------------------ */
+
+static void test_te_session_tokens(void **state)
+{
+    (void)state;
+    uint8_t buf[1024];
+    size_t n = 0;
+    n = append_str(buf, n, "AT\r");
+    n = append_str(buf, n, "AT+CGSN;+CREG?\r\n");
+    n = append_str(buf, n, "AT^SBNW=is_cert,1\r\n");
+    n = append_hex(buf, n, delete_frame_hex);
+    n = append_str(buf, n, "\r\n"); /* appended by a careless host */
+    n = append_str(buf, n, "AT^SISW=1,10\r");
+    n = append(buf, n, "\x00\r\nAT\x11\x13\xff\r\n", 10);
+    n = append_str(buf, n, "at^sist=1\r");
+    n = append_str(buf, n, "GET / HTTP/1.1\r\n\r\n+++");
+    n = append_str(buf, n, "A/\r");
+
+    const char *expected =
+        "line off=0 len=2 flags=8 reason=none |AT|\n"
+        "line off=3 len=14 flags=8 reason=none |AT+CGSN;+CREG?|\n"
+        "line off=19 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+        "frame off=38 len=43 flags=0 reason=none frame_len=41 |)\\x00\\x03\\x00\\x03\\x00"
+        "\\x06\\x00\\x01\\x00\\x02\\x00\\x14\\x00\\x04\\x00358240051111110\\x00\\x09\\x00"
+        "\\x03\\x00QUJD\\x00\\x0d\\x0a|\n"
+        "line off=81 len=12 flags=8 reason=none |AT^SISW=1,10|\n"
+        "payload off=94 len=10 flags=40 reason=none block_off=0 run_len=10 "
+        "|\\x00\\x0d\\x0aAT\\x11\\x13\\xff\\x0d\\x0a|\n"
+        "line off=104 len=9 flags=8 reason=none |at^sist=1|\n"
+        "transparent off=114 len=18 flags=40 reason=none block_off=0 run_len=0 "
+        "|GET / HTTP/1.1\\x0d\\x0a\\x0d\\x0a|\n"
+        "line off=132 len=3 flags=20 reason=none |+++|\n"
+        "line off=135 len=2 flags=8 reason=none |A/|\n";
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, buf, n, expected);
+}
+
+/* A frame whose TotalLen low byte is 0x0A right after a bare CR: the 0x0A
+ * is the frame's, not a line feed. */
+static void test_te_frame_starting_with_lf_byte(void **state)
+{
+    (void)state;
+    uint8_t buf[600];
+    size_t n = append_str(buf, 0, "AT^SBNW=is_cert,1\r");
+    size_t frame_at = n;
+    /* TotalLen 266 = 0x010A, WRITE index 3 with a 250-byte cert, unsigned. */
+    uint8_t frame[266];
+    memset(frame, 0x55, sizeof frame);
+    memcpy(frame, "\x0a\x01\x01\x00\x02\x00" "\x06\x00\x01\x00\x03\x00" "\xfe\x00\x02\x00", 16);
+    n = append(buf, n, frame, sizeof frame);
+    n = append_str(buf, n, "AT\r");
+    rec r = {0};
+    run_split(AT_DIR_TE_TO_ME, NULL, buf, n, NULL, 0, &r);
+    char want[128];
+    snprintf(want, sizeof want, "frame off=%zu len=266 flags=0 reason=none frame_len=266", frame_at);
+    assert_non_null(strstr(r.buf, want));
+    assert_non_null(strstr(r.buf, "line off=284 len=2 flags=8 reason=none |AT|"));
+    rec_free(&r);
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, buf, n, NULL);
+
+    /* Same frame after CR LF: the LF is the terminator's. */
+    n = append_str(buf, 0, "AT^SBNW=is_cert,1\r\n");
+    n = append(buf, n, frame, sizeof frame);
+    r = (rec){0};
+    run_split(AT_DIR_TE_TO_ME, NULL, buf, n, NULL, 0, &r);
+    assert_non_null(strstr(r.buf, "frame off=19 len=266 flags=0 reason=none frame_len=266"));
+    rec_free(&r);
+}
+
+/* The module refused AT^SBNW and the host typed its next command: text,
+ * not a frame. ASCII hex instead of binary is text too. */
+static void test_te_no_frame_after_sbnw(void **state)
+{
+    (void)state;
+    const char *in = "AT^SBNW=is_cert,1\r\nAT+CGSN\r";
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, (const uint8_t *)in, strlen(in),
+                           "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+                           "line off=19 len=7 flags=8 reason=none |AT+CGSN|\n");
+    const char *hex = "AT^SBNW=is_cert,1\r0C0003000100060001000200\r";
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, (const uint8_t *)hex, strlen(hex),
+                           "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+                           "line off=18 len=24 flags=8 reason=none |0C0003000100060001000200|\n");
+}
+
+static void test_te_frame_cut_by_peer_answer(void **state)
+{
+    (void)state;
+    /* Big-endian lengths: the module reads TotalLen 0x0C00 and waits until
+     * its service timeout; the answer ends the frame for the decoder. */
+    at_stream s;
+    rec r = {0};
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    const char *cmd = "AT^SBNW=is_cert,1\r\n";
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    uint8_t be[12];
+    tu_hex("00 0C 00 03 00 01 00 06 00 01 00 02", be, sizeof be);
+    at_stream_feed(&s, 2, be, sizeof be, record_token, &r);
+    assert_int_equal(r.count, 1);
+    at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r);
+    const char *next = "AT\r";
+    at_stream_feed(&s, 3, (const uint8_t *)next, 3, record_token, &r);
+    at_stream_finish(&s, record_token, &r);
+    assert_string_equal(r.buf,
+                        "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+                        "frame off=19 len=12 flags=81 reason=none frame_len=12 "
+                        "|\\x00\\x0c\\x00\\x03\\x00\\x01\\x00\\x06\\x00\\x01\\x00\\x02|\n"
+                        "line off=31 len=2 flags=8 reason=none |AT|\n");
+    rec_free(&r);
+}
+
+static void test_te_payload_cancelled_by_error(void **state)
+{
+    (void)state;
+    at_stream s;
+    rec r = {0};
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    const char *cmd = "AT^SISW=1,100\r";
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r); /* ERROR */
+    const char *next = "AT+CEER\r";
+    at_stream_feed(&s, 2, (const uint8_t *)next, strlen(next), record_token, &r);
+    assert_string_equal(r.buf, "line off=0 len=13 flags=8 reason=none |AT^SISW=1,100|\n"
+                               "line off=14 len=7 flags=8 reason=none |AT+CEER|\n");
+    rec_free(&r);
+}
+
+static void test_long_line_is_cut_and_counted(void **state)
+{
+    (void)state;
+    size_t n = AT_STREAM_LINE_MAX + 100;
+    uint8_t *buf = malloc(n + 4);
+    assert_non_null(buf);
+    memset(buf, 'x', n);
+    memcpy(buf + n, "\rOK\r", 4);
+    rec r = {0};
+    run_split(AT_DIR_ME_TO_TE, NULL, buf, n + 4, NULL, 0, &r);
+    char want[256];
+    snprintf(want, sizeof want, "invalid off=%u len=100 flags=0 reason=line_too_long ||\n"
+                                "line off=%zu len=2 flags=8 reason=none |OK|\n",
+             AT_STREAM_LINE_MAX, n + 1);
+    assert_non_null(strstr(r.buf, want));
+    assert_int_equal(r.count, 3);
+    assert_non_null(strstr(r.buf, "line off=0 len=4096 flags=2 reason=none |xxx")); /* cut, rest counted */
+    rec_free(&r);
+    free(buf);
+}
+
+static void test_finish_inside_frame_and_gap(void **state)
+{
+    (void)state;
+    at_stream s;
+    rec r = {0};
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    const char *cmd = "AT^SBNW=is_cert,1\r\n";
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    uint8_t part[64];
+    assert_int_equal(tu_hex(delete_frame_hex, part, sizeof part), 41);
+    at_stream_feed(&s, 2, part, 20, record_token, &r);
+    at_stream_finish(&s, record_token, &r);
+    assert_non_null(strstr(r.buf, "frame off=19 len=20 flags=1 reason=cut_by_end frame_len=20"));
+    rec_free(&r);
+
+    at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
+    at_stream_feed(&s, 1, (const uint8_t *)"+CREG: 0,", 9, record_token, &r);
+    at_stream_gap(&s, record_token, &r);
+    at_stream_feed(&s, 2, (const uint8_t *)"\r\nOK\r\n", 6, record_token, &r);
+    assert_string_equal(r.buf, "line off=0 len=9 flags=21 reason=none |+CREG: 0,|\n"
+                               "line off=11 len=2 flags=8 reason=none |OK|\n");
+    rec_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Module side                                                        */
+/* ------------------------------------------------------------------ */
+
+static void prep_expect_sisr(at_stream *s, rec *r)
+{
+    at_stream_hint(s, AT_HINT_EXPECT_SISR, record_token, r);
+}
+
+static void test_me_read_response_frame(void **state)
+{
+    (void)state;
+    uint8_t buf[512];
+    size_t n = 0;
+    n = append_str(buf, n, "AT^SBNW=is_cert,1\r\r\nCONNECT\r\n");
+    n = append_str(buf, n, "\r\nSECURE CMD READY: SEND COMMAND ...\r\n");
+    n = append_hex(buf, n, read_response_hex);
+    n = append_str(buf, n, "\r\nSECURE CMD END OK\r\n\r\nOK\r\n");
+    const char *expected =
+        "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+        "line off=20 len=7 flags=8 reason=none |CONNECT|\n"
+        "line off=31 len=34 flags=8 reason=none |SECURE CMD READY: SEND COMMAND ...|\n"
+        "frame off=67 len=45 flags=0 reason=none frame_len=45 |-\\x00\\x02\\x00\\x03\\x00"
+        "\\x06\\x00\\x01\\x00\\x01\\x00\\x09\\x00\\x02\\x000\\x0d\\x0a\\x0d\\x0a\\x18\\x00\\x03\\x00"
+        "\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x09\\x0a\\x0b\\x0c\\x0d\\x0e\\x0f\\x10"
+        "\\x11\\x12\\x13|\n"
+        "line off=114 len=17 flags=8 reason=none |SECURE CMD END OK|\n"
+        "line off=135 len=2 flags=8 reason=none |OK|\n";
+    assert_chunk_invariant(AT_DIR_ME_TO_TE, NULL, buf, n, expected);
+
+    /* WRITE: text follows READY, no frame. */
+    const char *w = "\r\nSECURE CMD READY: SEND COMMAND ...\r\n\r\nSECURE CMD ERROR\r\n\r\nERROR\r\n";
+    assert_chunk_invariant(AT_DIR_ME_TO_TE, NULL, (const uint8_t *)w, strlen(w),
+                           "line off=2 len=34 flags=8 reason=none |SECURE CMD READY: SEND COMMAND ...|\n"
+                           "line off=40 len=16 flags=8 reason=none |SECURE CMD ERROR|\n"
+                           "line off=60 len=5 flags=8 reason=none |ERROR|\n");
+}
+
+static void test_me_sisr_payload_blocks(void **state)
+{
+    (void)state;
+    size_t plen = 5000;
+    uint8_t *buf = malloc(plen + 64);
+    assert_non_null(buf);
+    size_t n = append_str(buf, 0, "\r\n^SISR: 1,5000\r\n");
+    for (size_t i = 0; i < plen; i++)
+        buf[n + i] = (uint8_t)(i * 7 + (i >> 8)); /* CR/LF bytes included */
+    n += plen;
+    n = append_str(buf, n, "\r\nOK\r\n");
+    rec r = {0};
+    run_split(AT_DIR_ME_TO_TE, prep_expect_sisr, buf, n, NULL, 0, &r);
+    assert_non_null(strstr(r.buf, "payload off=17 len=2048 flags=0 reason=none block_off=0 run_len=5000"));
+    assert_non_null(strstr(r.buf, "payload off=2065 len=2048 flags=0 reason=none block_off=2048 run_len=5000"));
+    assert_non_null(strstr(r.buf, "payload off=4113 len=904 flags=40 reason=none block_off=4096 run_len=5000"));
+    assert_non_null(strstr(r.buf, "line off=5019 len=2 flags=8 reason=none |OK|"));
+    assert_int_equal(r.count, 5);
+    rec_free(&r);
+    /* Every split of a shorter run. */
+    n = append_str(buf, 0, "\r\n^SISR: 1,40\r\n");
+    n += 40;
+    n = append_str(buf, n, "\r\n^SISR: 1,1\r\n\r\nOK\r\n");
+    assert_chunk_invariant(AT_DIR_ME_TO_TE, prep_expect_sisr, buf, n, NULL);
+    free(buf);
+}
+
+/* Without a pending AT^SISR, "^SISR: 1,1" is the data-available URC. */
+static void test_me_sisr_urc_is_a_line(void **state)
+{
+    (void)state;
+    const char *in = "\r\n^SISR: 1,1\r\n\r\n^SIS: 1,0,66,\"peer certificate is not confirmed\"\r\n";
+    assert_chunk_invariant(AT_DIR_ME_TO_TE, NULL, (const uint8_t *)in, strlen(in),
+                           "line off=2 len=10 flags=8 reason=none |^SISR: 1,1|\n"
+                           "line off=16 len=48 flags=8 reason=none |^SIS: 1,0,66,\"peer certificate is not confirmed\"|\n");
+}
+
+static void prep_transparent(at_stream *s, rec *r)
+{
+    at_stream_hint(s, AT_HINT_EXPECT_TRANSPARENT, record_token, r);
+}
+
+static void test_me_transparent(void **state)
+{
+    (void)state;
+    const char *in = "\r\nCONNECT\r\nHTTP/1.1 200 OK\r\n\r\nOK\r\nbody\r\nNO CARRIER\r\n";
+    assert_chunk_invariant(AT_DIR_ME_TO_TE, prep_transparent, (const uint8_t *)in, strlen(in),
+                           "line off=2 len=7 flags=8 reason=none |CONNECT|\n"
+                           "transparent off=11 len=27 flags=40 reason=none block_off=0 run_len=0 "
+                           "|HTTP/1.1 200 OK\\x0d\\x0a\\x0d\\x0aOK\\x0d\\x0abody|\n"
+                           "line off=40 len=10 flags=8 reason=none |NO CARRIER|\n");
+    /* Before the host's +++, OK is data; after it, OK ends the mode. */
+    at_stream s;
+    rec r = {0};
+    at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
+    prep_transparent(&s, &r);
+    const char *a = "\r\nCONNECT\r\nabc\r\nOK\r\n", *b = "xyz\r\nOK\r\n";
+    at_stream_feed(&s, 1, (const uint8_t *)a, strlen(a), record_token, &r);
+    at_stream_hint(&s, AT_HINT_PEER_ESCAPED, record_token, &r);
+    at_stream_feed(&s, 2, (const uint8_t *)b, strlen(b), record_token, &r);
+    at_stream_finish(&s, record_token, &r);
+    assert_string_equal(r.buf, "line off=2 len=7 flags=8 reason=none |CONNECT|\n"
+                               "transparent off=11 len=12 flags=40 reason=none block_off=0 run_len=0 "
+                               "|abc\\x0d\\x0aOK\\x0d\\x0axyz|\n"
+                               "line off=25 len=2 flags=8 reason=none |OK|\n");
+    rec_free(&r);
+}
+
+static void test_transparent_blocks_are_split_at_fixed_offsets(void **state)
+{
+    (void)state;
+    size_t dlen = 3 * AT_STREAM_BLOCK + 17;
+    uint8_t *buf = malloc(dlen + 32);
+    assert_non_null(buf);
+    size_t n = append_str(buf, 0, "AT^SIST=1\r");
+    for (size_t i = 0; i < dlen; i++)
+        buf[n + i] = (uint8_t)('a' + i % 26);
+    n += dlen;
+    n = append_str(buf, n, "+++AT\r");
+    rec r = {0};
+    run_split(AT_DIR_TE_TO_ME, NULL, buf, n, NULL, 0, &r);
+    assert_int_equal(r.count, 7); /* line, 4 blocks, +++, AT */
+    assert_non_null(strstr(r.buf, "transparent off=6154 len=17 flags=40 reason=none block_off=6144"));
+    rec_free(&r);
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, buf, 10 + 2 * AT_STREAM_BLOCK + 40, NULL);
+    free(buf);
+}
+
+/* Hostile bytes: every byte value, NULs, lone CRs, never a hang. */
+static void test_garbage_does_not_break_framing(void **state)
+{
+    (void)state;
+    uint8_t buf[2048];
+    unsigned seed = 7;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(seed >> 16);
+    }
+    memcpy(buf + 100, "AT^SBNW=is_cert,1\r", 18);
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, buf, 600, NULL);
+    assert_chunk_invariant(AT_DIR_ME_TO_TE, NULL, buf, 600, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_te_session_tokens),
+        cmocka_unit_test(test_te_frame_starting_with_lf_byte),
+        cmocka_unit_test(test_te_no_frame_after_sbnw),
+        cmocka_unit_test(test_te_frame_cut_by_peer_answer),
+        cmocka_unit_test(test_te_payload_cancelled_by_error),
+        cmocka_unit_test(test_long_line_is_cut_and_counted),
+        cmocka_unit_test(test_finish_inside_frame_and_gap),
+        cmocka_unit_test(test_me_read_response_frame),
+        cmocka_unit_test(test_me_sisr_payload_blocks),
+        cmocka_unit_test(test_me_sisr_urc_is_a_line),
+        cmocka_unit_test(test_me_transparent),
+        cmocka_unit_test(test_transparent_blocks_are_split_at_fixed_offsets),
+        cmocka_unit_test(test_garbage_does_not_break_framing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
