@@ -103,6 +103,40 @@ static void end_exchange(at_session *s, at_end_reason reason, uint64_t ts,
     s->in_transparent = false;
 }
 
+static bool same_ci(const char *a, size_t alen, const char *b, size_t blen);
+
+static void emit_echo(at_session *s, const at_token *t, const char *text,
+                      size_t len, at_span span, uint64_t ts, uint64_t ts_end,
+                      bool attach)
+{
+    at_event *ev = new_event(s, AT_EV_ECHO, t);
+    ev->dir = AT_DIR_ME_TO_TE;
+    ev->exchange = attach ? &s->x : NULL;
+    ev->span = span;
+    ev->data = (const uint8_t *)text;
+    ev->len = len;
+    ev->ts = ts;
+    ev->ts_end = ts_end;
+    ev->line.text.ptr = text;
+    ev->line.text.len = len;
+    ev->line.text.span = span;
+    if (attach)
+        s->x.echoed = true;
+    deliver(s);
+}
+
+/* Emits the held echo: attached to the running exchange if it echoes it. */
+static void flush_pending_echo(at_session *s)
+{
+    if (!s->echo_pending)
+        return;
+    s->echo_pending = false;
+    bool match = s->in_exchange && !s->x.echoed &&
+                 same_ci(s->echo_copy, s->echo_len, s->x.line.ptr, s->x.line.len);
+    emit_echo(s, NULL, s->echo_copy, s->echo_len, s->echo_span, s->echo_ts,
+              s->echo_ts_end, match);
+}
+
 /* ------------------------------------------------------------------ */
 /* Host side                                                          */
 /* ------------------------------------------------------------------ */
@@ -172,6 +206,7 @@ static void begin_exchange(at_session *s, const at_token *t)
 
     new_event(s, AT_EV_COMMAND, t);
     deliver(s);
+    flush_pending_echo(s);
 }
 
 static void on_te_token(void *ctx, const at_token *t)
@@ -345,13 +380,23 @@ static void me_line(at_session *s, const at_token *t)
     at_event *ev;
 
     if (is_command_text(t->data, n)) {
-        ev = new_event(s, AT_EV_ECHO, t);
-        ev->line.text.ptr = p;
-        ev->line.text.len = n;
-        ev->line.text.span = ev->span;
-        deliver(s);
+        at_span span = {t->off, (uint32_t)n};
+        flush_pending_echo(s);
+        if (s->in_exchange && !s->x.echoed &&
+            same_ci(p, n, s->x.line.ptr, s->x.line.len)) {
+            emit_echo(s, t, p, n, span, t->ts_first, t->ts_last, true);
+            return;
+        }
+        /* Its command has not arrived yet: hold it for the command. */
+        s->echo_pending = true;
+        s->echo_len = n < sizeof s->echo_copy ? n : sizeof s->echo_copy;
+        memcpy(s->echo_copy, p, s->echo_len);
+        s->echo_span = span;
+        s->echo_ts = t->ts_first;
+        s->echo_ts_end = t->ts_last;
         return;
     }
+    flush_pending_echo(s);
 
     at_secure_result sec = at_parse_secure_result(p, n);
     if (sec != AT_SEC_NONE) {
@@ -439,6 +484,8 @@ static void on_me_token(void *ctx, const at_token *t)
         me_line(s, t);
         return;
     case AT_TOK_FRAME:
+        /* A READ response answers the host's frame: report that first. */
+        at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
         at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
         ev = new_event(s, AT_EV_FRAME, t);
         ev->frame = &s->frame;
@@ -495,6 +542,7 @@ void at_session_finish(at_session *s, uint64_t ts_ns)
     s->me.ts = s->me.ts > ts_ns ? s->me.ts : ts_ns;
     at_stream_finish(&s->te, on_te_token, s);
     at_stream_finish(&s->me, on_me_token, s);
+    flush_pending_echo(s);
     end_exchange(s, AT_END_STREAM_END, ts_ns, NULL, NULL);
 }
 

@@ -165,6 +165,28 @@ static void test_imei_query(void **state)
     free(r.buf);
 }
 
+/* The echo's record can carry an earlier timestamp than the command's
+ * (two ports, two buffers): it is held and attached to its command. */
+static void test_echo_before_its_command(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        TE("AT\r"), ME("AT\r\r\nOK\r\n"),
+        ME("AT+CG"), TE("AT+CGSN\r"), ME("SN\r"),
+        ME("\r\n358240051111110\r\n\r\nOK\r\n"),
+        ME("ATI\r"),
+    };
+    expect_events(recs, 7,
+                  "command TE x=1 @0+2 cmds=0 secure=0\n"
+                  "echo ME x=1 @0+2 text |AT|\n"
+                  "end ME x=1 @5+2 reason=result final=OK\n"
+                  "command TE x=2 @3+7 cmds=1 +CGSN secure=0\n"
+                  "echo ME x=2 @9+7 text |AT+CGSN|\n"
+                  "response ME x=2 @19+15 imei |358240051111110| imei=358240051111110\n"
+                  "end ME x=2 @38+2 reason=result final=OK\n"
+                  "echo ME x=0 @42+3 text |ATI|\n");
+}
+
 static void test_urcs_interleaved_and_outside(void **state)
 {
     (void)state;
@@ -431,8 +453,8 @@ static void test_read_response_frame(void **state)
                   "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
                   "intermediate ME x=1 @2+7 result |CONNECT|\n"
                   "intermediate ME x=1 @13+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
-                  "frame ME x=1 @49+45 cmd=2 total=45 units=3 problems=0 frame_len=45\n"
                   "frame TE x=1 @18+12 cmd=2 total=12 units=1 problems=0 frame_len=12\n"
+                  "frame ME x=1 @49+45 cmd=2 total=45 units=3 problems=0 frame_len=45\n"
                   "secure_result ME x=1 @96+17 secure |SECURE CMD END OK| sec=end_ok\n"
                   "end ME x=1 @117+2 reason=result final=OK\n");
 }
@@ -460,6 +482,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_imei_query),
+        cmocka_unit_test(test_echo_before_its_command),
         cmocka_unit_test(test_urcs_interleaved_and_outside),
         cmocka_unit_test(test_numeric_results_after_atv0),
         cmocka_unit_test(test_secure_exchange),

@@ -92,6 +92,7 @@ typedef struct at_exchange {
     bool secure;               /**< AT^SBNW: a secure-command exchange */
     at_secure_result secure_result; /**< last SECURE CMD result seen */
     uint64_t ts_ready;         /**< when SECURE CMD READY arrived (0 = not seen) */
+    bool echoed;               /**< the module's echo of this command was seen */
     unsigned n_responses;
     unsigned n_frames;
     unsigned n_urcs;           /**< URCs interleaved while it ran */
@@ -142,6 +143,13 @@ typedef struct at_session {
     uint32_t next_id;
     at_exchange x;
     char line_copy[AT_STREAM_LINE_MAX];
+    /* An echo that completed before its command did (the two directions'
+     * clocks and buffers disagree by a little): held for the command. */
+    bool echo_pending;
+    char echo_copy[AT_STREAM_LINE_MAX];
+    size_t echo_len;
+    at_span echo_span;
+    uint64_t echo_ts, echo_ts_end;
     at_frame frame;            /**< scratch for the frame being reported */
     at_event ev;               /**< scratch for the event being reported */
 } at_session;
