@@ -486,7 +486,7 @@ static void on_me_token(void *ctx, const at_token *t)
     case AT_TOK_FRAME:
         /* A READ response answers the host's frame: report that first. */
         at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
-        at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
+        at_frame_decode_response(t->data, t->len, t->off, s->cfg.profile, &s->frame);
         ev = new_event(s, AT_EV_FRAME, t);
         ev->frame = &s->frame;
         if (s->in_exchange)

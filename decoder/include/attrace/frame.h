@@ -71,7 +71,8 @@ typedef enum at_frame_problem_code {
     AT_FP_INDEX_MISSING = 20,    /**< no index unit */
     AT_FP_CERT_MISSING = 21,     /**< WRITE without certificate data */
     AT_FP_BIG_ENDIAN = 22,       /**< header only makes sense read big-endian (detail: BE TotalLen) */
-    AT_FP_TOO_MANY_UNITS = 23    /**< more units than AT_FRAME_MAX_UNITS; the rest not listed */
+    AT_FP_TOO_MANY_UNITS = 23,   /**< more units than AT_FRAME_MAX_UNITS; the rest not listed (detail: units found) */
+    AT_FP_UNUSED_BYTES = 24      /**< bytes inside TotalLen that no unit covers (detail: how many) */
 } at_frame_problem_code;
 
 typedef struct at_frame_problem {
@@ -90,9 +91,17 @@ typedef struct at_frame_unit {
     uint32_t value_len;   /**< bytes of value present (may be < param_len-4 if cut) */
 } at_frame_unit;
 
+/** What the signature unit (ParamId 3) of a frame holds. */
+typedef enum at_sig_kind {
+    AT_SIG_NONE = 0,       /**< no signature unit */
+    AT_SIG_BASE64,         /**< base64 text + NUL (requests; some responses) */
+    AT_SIG_RAW_DIGEST      /**< raw 20- or 32-byte digest (READ responses, PROTOCOL.md section 5) */
+} at_sig_kind;
+
 /** A decoded frame. Pointers refer to the buffer given to at_frame_decode. */
 typedef struct at_frame {
     uint16_t total_len, cmd_id, param_num;
+    bool big_endian;       /**< u16 fields were read big-endian (see AT_FP_BIG_ENDIAN) */
     at_span total_len_span, cmd_id_span, param_num_span;
     at_span span;          /**< the frame: min(TotalLen, bytes present) bytes */
     uint32_t bytes_present;/**< bytes handed to the decoder (frame and anything after) */
@@ -103,6 +112,9 @@ typedef struct at_frame {
 
     /* Index into units[] of the first unit of each ParamId, or -1. */
     int unit_of[AT_PARAM_ID_MAX_ + 1];
+
+    bool response;         /**< decoded as the module's answer (at_frame_decode_response) */
+    at_sig_kind sig_kind;  /**< what unit 3 holds */
 
     bool has_index;
     uint16_t index;
@@ -118,10 +130,23 @@ typedef struct at_frame {
  * bytes that followed it). @p base_off is the stream offset of buf[0]; all
  * spans in @p out are stream offsets. @p profile selects the limits (NULL =
  * legacy). Always fills @p out as far as the bytes allow; the problems list
- * says what is wrong. Returns AT_OK, or AT_ERR_ARG for NULL arguments.
+ * says what is wrong. Returns AT_OK, or AT_ERR_ARG for NULL arguments
+ * (@p buf may be NULL when @p len is 0).
  */
 at_status at_frame_decode(const uint8_t *buf, size_t len, uint64_t base_off,
                           const at_profile *profile, at_frame *out);
+
+/**
+ * Decodes the module's binary answer to a READ (PROTOCOL.md section 5, low
+ * confidence): as at_frame_decode, except that unit 3 may hold a raw 20- or
+ * 32-byte digest instead of base64 text; sig_kind says which was seen.
+ */
+at_status at_frame_decode_response(const uint8_t *buf, size_t len,
+                                   uint64_t base_off, const at_profile *profile,
+                                   at_frame *out);
+
+/** Stable name of an at_sig_kind ("none", "base64", "raw_digest"). */
+const char *at_sig_kind_name(at_sig_kind k);
 
 /** The unit with @p param_id, or NULL. */
 const at_frame_unit *at_frame_find(const at_frame *f, at_param_id param_id);
@@ -175,7 +200,9 @@ typedef struct at_frame_spec {
  * Encodes @p spec into @p out (capacity @p cap), length into @p out_len.
  * @p sign / @p sign_ctx are used only when spec->sign is true.
  * Returns AT_OK, AT_ERR_SPACE, AT_ERR_TOO_LONG (over 65535 bytes),
- * AT_ERR_SIGN or AT_ERR_ARG.
+ * AT_ERR_SIGN or AT_ERR_ARG. The signer writes straight into @p out and is
+ * given the room left there (at most AT_FRAME_SIG_MAX); a signer that cannot
+ * fit its text should fail, which is reported as AT_ERR_SIGN.
  */
 at_status at_frame_encode(const at_frame_spec *spec, at_sign_fn sign,
                           void *sign_ctx, uint8_t *out, size_t cap,
@@ -186,6 +213,10 @@ at_status at_frame_encode(const at_frame_spec *spec, at_sign_fn sign,
  * buffer; strings are NOT NUL-terminated copies, so @p strbuf of size
  * @p strbuf_cap receives NUL-terminated copies of mode/thumbprint/imei).
  * With this, decode(encode(x)) == x is checkable and replay can re-sign.
+ * Unknown and duplicate units are left out. Returns AT_OK, AT_ERR_ARG,
+ * AT_ERR_SPACE (strbuf too small) or AT_ERR_SYNTAX when no spec encodes to
+ * the frame: no index, a cut cert/key/text unit, or a text value that lacks
+ * its final NUL or holds one inside.
  */
 at_status at_frame_to_spec(const at_frame *f, at_frame_spec *spec,
                            char *strbuf, size_t strbuf_cap);
