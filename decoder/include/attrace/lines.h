@@ -210,6 +210,8 @@ typedef struct at_sis_rw {
     bool has_unack;
     unsigned long unack;
     at_span count_span;
+    int count_negative;    /**< ^SISR <cnfReadLength> below 0 as written (-1: HTTP cannot
+                                tell the size, -2: end of data); count is 0 then. 0 otherwise */
 } at_sis_rw;
 
 /** Parses a ^SISR or ^SISW line (prefix checked case-insensitively). */
