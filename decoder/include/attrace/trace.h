@@ -87,7 +87,11 @@ typedef enum at_trace_input {
  */
 at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap);
 
-/** Same, from an already open stream; @p name is used in messages. */
+/**
+ * Same, from an already open stream; @p name is used in messages. The
+ * reader takes @p fp over: at_trace_close() closes it, and so does a failed
+ * open (stdin excepted in both cases).
+ */
 at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
                                       size_t err_cap);
 
@@ -96,10 +100,20 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
  * file, -1 on damage (truncated record, unknown pseudo-header version, bad
  * TLVs, unsupported link type): at_trace_error() then names the file and
  * the record number. After -1 the reader is finished.
+ *
+ * Foreign inputs: RTAC serial records map TX to TE->ME and RX to ME->TE
+ * (the RTAC is the host side); its receive errors, breaks, overflows and
+ * control-line changes are ME->TE. `text2pcap -P at` records take their
+ * direction from a P2P tag if there is one; text2pcap writes none to pcap,
+ * so otherwise a record that starts with "AT"/"at"/"A/" and holds no LF is
+ * taken as TE->ME and anything else as ME->TE (a guess). Both give channel
+ * 0 and baud 0; "at" records have line state AT_LINE_UNKNOWN.
  */
 int at_trace_next(at_trace_reader *r, at_trace_record *rec);
 
 const char *at_trace_error(const at_trace_reader *r);
+/** Kind of the last record returned; before the first, guessed from the
+ * link type (AT_TIN_ATTRACE for 252). */
 at_trace_input at_trace_input_kind(const at_trace_reader *r);
 int at_trace_linktype(const at_trace_reader *r);
 void at_trace_close(at_trace_reader *r);
@@ -117,14 +131,24 @@ typedef struct at_trace_writer at_trace_writer;
  */
 at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap);
 
-/** Writes to an open stream (not closed by at_trace_finish). */
+/**
+ * Writes to an open stream (not closed by at_trace_finish). If libpcap
+ * cannot write the file header it closes @p fp itself (stdout excepted):
+ * the message then says the header could not be written.
+ */
 at_trace_writer *at_trace_create_stream(FILE *fp, const char *name, char *err,
                                         size_t err_cap);
 
-/** Appends one record (payload up to AT_TRACE_SNAPLEN - headers). 0 or -1. */
+/**
+ * Appends one record (payload up to AT_TRACE_SNAPLEN - headers). 0 or -1.
+ * A record the format cannot hold (payload too large: never truncated;
+ * undefined event or direction; a time past 2106) is refused and nothing
+ * is written; later records still can be, but at_trace_finish() returns
+ * -1. After a write error on the stream every later call fails.
+ */
 int at_trace_write(at_trace_writer *w, const at_trace_record *rec);
 
-/** Pushes buffered records to the file. 0 or -1. */
+/** Pushes buffered records to the file. 0, or -1 if the stream failed. */
 int at_trace_flush(at_trace_writer *w);
 
 /** Last error of the writer (names the file). */
@@ -134,9 +158,17 @@ const char *at_trace_writer_error(const at_trace_writer *w);
 int at_trace_finish(at_trace_writer *w);
 
 /**
+ * Same as at_trace_finish(), and on -1 copies the failure's message (it
+ * names the file) into @p err, which at_trace_writer_error() can no longer
+ * give once @p w is freed.
+ */
+int at_trace_finish_err(at_trace_writer *w, char *err, size_t err_cap);
+
+/**
  * Serializes one record's packet bytes (TLVs + pseudo-header + payload)
- * into @p out; returns the length or 0 if @p cap is too small. Used by the
- * writer and by tests that build files by hand.
+ * into @p out; returns the length or 0 if @p cap is too small (or @p rec
+ * cannot be encoded: direction not 0/1, event above 255, payload NULL with
+ * len > 0). Used by the writer and by tests that build files by hand.
  */
 size_t at_trace_encode_packet(const at_trace_record *rec, uint8_t *out,
                               size_t cap);
