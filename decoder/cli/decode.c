@@ -1,1 +1,499 @@
-typedef int at_placeholder_;
+/*
+ * decode.c - `attrace decode TRACE|-`: reads a trace record by record,
+ * runs one decoder session per channel and hands the events to the text or
+ * the JSON renderer. Memory stays bounded: one record, one session per
+ * channel, and one exchange's worth of renderer state at a time.
+ */
+#define _GNU_SOURCE /* getopt_long, gmtime_r, fstat, isatty */
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A trace with more channels than this is almost certainly damaged or
+ * hostile; each channel costs a session (tens of KiB). */
+#define CLI_MAX_CHANNELS 256u
+
+/* ------------------------------------------------------------------ */
+/* Formatting helpers shared by the renderers                         */
+/* ------------------------------------------------------------------ */
+
+static struct tm utc_tm(uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        memset(&tm, 0, sizeof tm);
+    return tm;
+}
+
+void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
+{
+    struct tm tm = utc_tm(ts_ns);
+    snprintf(buf, cap, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min,
+             tm.tm_sec, (unsigned)(ts_ns % 1000000000u / 1000u));
+}
+
+void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap)
+{
+    struct tm tm = utc_tm(ts_ns);
+    snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday);
+}
+
+void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
+{
+    struct tm tm = utc_tm(ts_ns);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (unsigned)(ts_ns % 1000000000u));
+}
+
+void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
+{
+    char sign = '+';
+    uint64_t d = (uint64_t)delta_ns;
+    if (delta_ns < 0) {
+        sign = '-';
+        d = (uint64_t)0 - d;
+    }
+    snprintf(buf, cap, "%c%llu.%06llu", sign,
+             (unsigned long long)(d / 1000000000u),
+             (unsigned long long)(d % 1000000000u / 1000u));
+}
+
+void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)
+{
+    if (ns < 1000000000u)
+        snprintf(buf, cap, "%llu.%03llu ms", (unsigned long long)(ns / 1000000u),
+                 (unsigned long long)(ns % 1000000u / 1000u));
+    else
+        snprintf(buf, cap, "%llu.%06llu s", (unsigned long long)(ns / 1000000000u),
+                 (unsigned long long)(ns % 1000000000u / 1000u));
+}
+
+int32_t cli_day(uint64_t ts_ns)
+{
+    return (int32_t)(ts_ns / 1000000000u / 86400u);
+}
+
+const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len)
+{
+    const at_token *t = ev->tok;
+    if (t && t->data && off >= t->off && off - t->off <= t->len &&
+        len <= t->len - (off - t->off))
+        return t->data + (off - t->off);
+    if (ev->data && off >= ev->span.off && off - ev->span.off <= ev->len &&
+        len <= ev->len - (off - ev->span.off))
+        return ev->data + (off - ev->span.off);
+    return NULL;
+}
+
+size_t cli_cstr_len(const uint8_t *p, size_t len)
+{
+    const uint8_t *nul = p ? memchr(p, 0, len) : NULL;
+    return nul ? (size_t)(nul - p) : len;
+}
+
+bool cli_exchange_failed(const at_exchange *x)
+{
+    switch (x->secure_result) {
+    case AT_SEC_NONE:
+    case AT_SEC_READY:
+    case AT_SEC_END_OK:
+        break;
+    default:
+        return true;
+    }
+    if (!x->has_final)
+        return false;
+    switch (x->final.kind) {
+    case AT_RES_ERROR:
+    case AT_RES_CME_ERROR:
+    case AT_RES_CMS_ERROR:
+    case AT_RES_NO_DIALTONE:
+    case AT_RES_BUSY:
+    case AT_RES_NO_ANSWER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+const char *cli_result_meaning(const at_result *r)
+{
+    if (r->kind == AT_RES_CME_ERROR && r->has_code)
+        return at_cme_error_text(r->code);
+    return NULL;
+}
+
+const char *cli_cmd_type_name(at_cmd_type t)
+{
+    switch (t) {
+    case AT_CMDT_EXEC: return "exec";
+    case AT_CMDT_SET: return "set";
+    case AT_CMDT_READ: return "read";
+    case AT_CMDT_TEST: return "test";
+    case AT_CMDT_REPEAT: return "repeat";
+    }
+    return "unknown";
+}
+
+const char *cli_dir_key(at_dir d)
+{
+    return d == AT_DIR_TE_TO_ME ? "te_to_me" : "me_to_te";
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+/* ------------------------------------------------------------------ */
+
+static void decode_help(FILE *fp)
+{
+    fprintf(fp,
+        "Usage: " CLI_PROG " decode [OPTIONS] TRACE\n"
+        "       " CLI_PROG " decode [OPTIONS] -      (read a pcap stream from standard input)\n"
+        "\n"
+        "Decodes a trace (pcap, link type 252 as written by attrace; also link type\n"
+        "250 and text2pcap exports) into an annotated AT session: one block per\n"
+        "command with its echo, responses, secure-command frames field by field,\n"
+        "payloads, final result and duration; URCs and trace events on their own.\n"
+        "Output is streamed as records arrive.\n"
+        "\n"
+        "Options:\n"
+        "  --json             one JSON object per line (NDJSON): exchange, urc, frame,\n"
+        "                     invalid, unexpected, trace_event, and a final summary\n"
+        "  --hex              add the bytes of every element, with their stream offsets\n"
+        "  --show-secrets     show private-key bytes (redacted by default, even with\n"
+        "                     --hex: only their size is printed)\n"
+        "  --color[=WHEN]     colorize the text output: auto (default: when standard\n"
+        "                     output is a terminal, TERM is not 'dumb' and NO_COLOR is\n"
+        "                     unset), always, never\n"
+        "  --profile=NAME     module family for the frame checks: legacy, newer\n"
+        "                     (default: legacy limits)\n"
+        "  -h, --help         show this help\n"
+        "\n"
+        "Offsets count the bytes of one direction from the start of the trace.\n"
+        "\n"
+        "Exit status: 0 decoded; 2 usage error; 3 trace unreadable or damaged\n"
+        "(everything before the damage is decoded and printed first).\n");
+}
+
+static int decode_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, CLI_PROG " decode: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '" CLI_PROG " decode --help' for more information.\n");
+    return 2;
+}
+
+enum {
+    OPT_JSON = 256,
+    OPT_HEX,
+    OPT_SHOW_SECRETS,
+    OPT_COLOR,
+    OPT_PROFILE
+};
+
+static bool color_auto(void)
+{
+    const char *term = getenv("TERM");
+    return isatty(STDOUT_FILENO) && !(term && strcmp(term, "dumb") == 0) &&
+           getenv("NO_COLOR") == NULL;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, cli_opts *opt)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"hex", no_argument, NULL, OPT_HEX},
+        {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+        {"color", optional_argument, NULL, OPT_COLOR},
+        {"colour", optional_argument, NULL, OPT_COLOR},
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *color = "auto";
+    bool help = false;
+
+    memset(opt, 0, sizeof *opt);
+    opterr = 0;
+    optind = 1;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", longopts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_JSON: opt->json = true; break;
+        case OPT_HEX: opt->hex = true; break;
+        case OPT_SHOW_SECRETS: opt->show_secrets = true; break;
+        case OPT_COLOR: color = optarg ? optarg : "always"; break;
+        case OPT_PROFILE:
+            opt->profile = at_profile_by_name(optarg);
+            if (!opt->profile)
+                return decode_usage_error(
+                    "unknown profile '%s' (known: legacy, newer)", optarg);
+            break;
+        case 'h': help = true; break;
+        case ':':
+            return decode_usage_error("option '%s' needs an argument",
+                                      argv[optind - 1]);
+        default:
+            if (optopt > 0 && optopt < 256) {
+                char shortopt[3] = {'-', (char)optopt, '\0'};
+                return decode_usage_error("unknown option '%s'", shortopt);
+            }
+            return decode_usage_error("unknown or malformed option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (help) {
+        decode_help(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (strcmp(color, "always") == 0)
+        opt->color = true;
+    else if (strcmp(color, "never") == 0)
+        opt->color = false;
+    else if (strcmp(color, "auto") == 0)
+        opt->color = color_auto();
+    else
+        return decode_usage_error(
+            "invalid --color value '%s' (auto, always or never)", color);
+    if (opt->json)
+        opt->color = false;
+
+    if (optind >= argc)
+        return decode_usage_error("%s", "missing TRACE argument (a file, or - for standard input)");
+    if (argc - optind > 1)
+        return decode_usage_error("unexpected argument '%s'", argv[optind + 1]);
+    opt->path = argv[optind];
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Channels and events                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct chan_table {
+    cli_chan **v;
+    unsigned n, cap;
+    bool warned;
+} chan_table;
+
+static void count_event(cli_summary *s, const at_event *ev)
+{
+    switch (ev->kind) {
+    case AT_EV_COMMAND: s->exchanges++; break;
+    case AT_EV_END:
+        if (ev->exchange && cli_exchange_failed(ev->exchange))
+            s->errors++;
+        if (ev->exchange && ev->exchange->end_reason != AT_END_RESULT)
+            s->unanswered++;
+        break;
+    case AT_EV_URC: s->urcs++; break;
+    case AT_EV_FRAME:
+        s->frames++;
+        if (ev->frame && (ev->frame->n_problems || ev->frame->problems_dropped))
+            s->frames_with_problems++;
+        break;
+    case AT_EV_INVALID: s->invalid++; break;
+    case AT_EV_UNEXPECTED: s->unexpected++; break;
+    case AT_EV_ECHO:
+    case AT_EV_RESPONSE:
+    case AT_EV_INTERMEDIATE:
+    case AT_EV_SECURE_RESULT:
+        /* outside any exchange (an echo seen before its command) */
+        if (!ev->exchange)
+            s->unexpected++;
+        break;
+    default: break;
+    }
+}
+
+static void on_event(void *ctxp, const at_event *ev)
+{
+    cli_chan *ch = ctxp;
+    cli_ctx *c = ch->ctx;
+    count_event(&c->sum, ev);
+    if (c->opt->json)
+        json_event(ch, ev);
+    else
+        text_event(ch, ev);
+    c->wrote = true;
+}
+
+static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->v[i]->channel == channel)
+            return t->v[i];
+    if (t->n >= CLI_MAX_CHANNELS) {
+        if (!t->warned)
+            fprintf(stderr, CLI_PROG ": warning: more than %u channels; "
+                    "records of further channels are skipped\n", CLI_MAX_CHANNELS);
+        t->warned = true;
+        return NULL;
+    }
+    if (t->n == t->cap) {
+        unsigned cap = t->cap ? t->cap * 2 : 4;
+        cli_chan **v = realloc(t->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        t->v = v;
+        t->cap = cap;
+    }
+    cli_chan *ch = calloc(1, sizeof *ch);
+    at_session *s = ch ? malloc(sizeof *s) : NULL;
+    if (!s) {
+        free(ch);
+        return NULL;
+    }
+    at_session_config cfg = at_session_default_config();
+    cfg.channel = channel;
+    if (c->opt->profile)
+        cfg.profile = c->opt->profile;
+    ch->channel = channel;
+    ch->ctx = c;
+    ch->session = s;
+    at_session_init(s, &cfg, on_event, ch);
+    t->v[t->n++] = ch;
+    c->sum.channels = t->n;
+    return ch;
+}
+
+static void trace_event(cli_ctx *c, cli_chan *ch, unsigned event,
+                        const at_trace_record *rec)
+{
+    cli_trace_event te = {event, rec};
+    c->sum.trace_events++;
+    if (c->opt->json)
+        json_trace_event(c, ch, &te);
+    else
+        text_trace_event(c, ch, &te);
+    c->wrote = true;
+}
+
+static void handle_record(cli_ctx *c, cli_chan *ch, const at_trace_record *rec)
+{
+    at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+    bool missing = (rec->flags & AT_TFLAG_BYTES_MISSING) != 0;
+
+    /* Whatever was in progress is cut before the gap is reported. */
+    if (missing || rec->event == AT_TEV_OVERRUN)
+        at_session_gap(ch->session, dir, rec->ts_ns);
+
+    if (rec->event == AT_TEV_DATA) {
+        if (missing)
+            trace_event(c, ch, CLI_TEV_BYTES_MISSING, rec);
+        c->sum.bytes[dir] += rec->len;
+        at_session_feed(ch->session, dir, rec->ts_ns, rec->payload, rec->len);
+    } else {
+        trace_event(c, ch, rec->event, rec);
+    }
+}
+
+static bool stdout_is_file(void)
+{
+    struct stat st;
+    return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int cli_decode_main(int argc, char **argv)
+{
+    cli_opts opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc >= 0)
+        return rc;
+
+    char err[512];
+    at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, CLI_PROG ": %s\n", err);
+        return 3;
+    }
+
+    cli_ctx c;
+    memset(&c, 0, sizeof c);
+    c.opt = &opt;
+    c.out = stdout;
+    c.last_day = -1;
+    c.next_frame_id = c.next_urc_id = c.next_invalid_id = 1;
+    bool flush_each = !stdout_is_file();
+
+    chan_table chans = {0};
+    at_trace_record rec;
+    uint64_t last_ts = 0;
+    int st;
+    bool oom = false;
+    while ((st = at_trace_next(r, &rec)) == 1) {
+        c.sum.records++;
+        if (!c.have_t0) {
+            c.have_t0 = true;
+            c.t0 = rec.ts_ns;
+        }
+        last_ts = rec.ts_ns;
+        cli_chan *ch = chan_get(&c, &chans, rec.channel);
+        if (!ch) {
+            if (!chans.warned) {
+                oom = true;
+                break;
+            }
+            c.sum.skipped_records++;
+            continue;
+        }
+        handle_record(&c, ch, &rec);
+        if (flush_each && c.wrote) {
+            fflush(c.out);
+            c.wrote = false;
+        }
+    }
+
+    for (unsigned i = 0; i < chans.n; i++) {
+        cli_chan *ch = chans.v[i];
+        at_session_finish(ch->session, last_ts);
+        if (opt.json)
+            json_channel_done(ch);
+        else
+            text_channel_done(ch);
+    }
+
+    int status = 0;
+    if (oom) {
+        c.sum.damaged = true;
+        c.sum.error = "out of memory";
+    } else if (st < 0) {
+        c.sum.damaged = true;
+        c.sum.error = at_trace_error(r);
+    }
+    if (opt.json)
+        json_summary(&c);
+    else
+        text_summary(&c);
+
+    if (fflush(c.out) != 0 || ferror(c.out)) {
+        fprintf(stderr, CLI_PROG ": error writing the output: %s\n",
+                strerror(errno));
+        status = 1;
+    }
+    if (c.sum.damaged) {
+        fprintf(stderr, CLI_PROG ": %s\n", c.sum.error ? c.sum.error : "damaged trace");
+        status = 3;
+    }
+
+    for (unsigned i = 0; i < chans.n; i++) {
+        free(chans.v[i]->session);
+        free(chans.v[i]);
+    }
+    free(chans.v);
+    at_trace_close(r);
+    return status;
+}

@@ -1,1 +1,76 @@
-int main(void) { return 0; }
+/*
+ * main.c - `attrace`: dispatches to its subcommands.
+ *
+ * Each subcommand is one row of the table below with its own entry point,
+ * which receives argv starting at the subcommand's name and parses its own
+ * options.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+static const cli_command commands[] = {
+    {"decode", "decode a trace into a readable, annotated session (or NDJSON)",
+     cli_decode_main},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: " CLI_PROG " COMMAND [OPTIONS] [ARGS]\n"
+            "       " CLI_PROG " --help | --version\n"
+            "\n"
+            "Serial-line protocol analyzer for the AT interface of Cinterion\n"
+            "wireless modules.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n"
+                "Run '" CLI_PROG " COMMAND --help' for the options of a command.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, CLI_PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '" CLI_PROG " --help' for more information.\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s", "missing command");
+
+    const char *arg = argv[1];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        if (argc > 2)
+            return usage_error("unexpected argument '%s'", argv[2]);
+        usage(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+        if (argc > 2)
+            return usage_error("unexpected argument '%s'", argv[2]);
+        printf(CLI_PROG " " ATTRACE_VERSION_STRING "\n");
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (arg[0] == '-')
+        return usage_error("unknown option '%s'", arg);
+
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(arg, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+
+    return usage_error("unknown command '%s'", arg);
+}

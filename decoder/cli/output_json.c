@@ -1,1 +1,773 @@
-typedef int at_placeholder_;
+/*
+ * output_json.c - `attrace decode --json`: NDJSON, one object per line,
+ * written with jansson (compact, keys in insertion order).
+ *
+ * Objects, by "type":
+ *   exchange     one command with its echo, responses (parsed fields as
+ *                separate values), intermediate results, secure result, the
+ *                ids of its frame/urc/invalid objects, payload byte counts,
+ *                final result and end reason; written when it ends
+ *   urc          an unsolicited result code (with "exchange" when it arrived
+ *                while one ran)
+ *   frame        a secure-command frame, unit by unit, with its problems
+ *   invalid      bytes that could not be decoded
+ *   unexpected   a line outside any exchange that is no URC / TE text that is
+ *                no command
+ *   trace_event  a non-data record (break, note, ...) or a data record
+ *                flagged "bytes missing"
+ *   summary      the last line
+ *
+ * Offsets are stream offsets (bytes of that direction since the start).
+ * Text from the trace is passed through when it is valid UTF-8; otherwise
+ * each byte becomes the character of the same number (Latin-1), so no
+ * byte is ever dropped. Private-key bytes appear only with --show-secrets.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* At most this many responses are kept for one exchange; the rest are
+ * counted ("responses_dropped"). Keeps memory bounded on hostile traces. */
+#define MAX_RESPONSES 4096u
+
+#define SET(o, k, v) json_object_set_new((o), (k), (v))
+
+/* ------------------------------------------------------------------ */
+/* Values                                                             */
+/* ------------------------------------------------------------------ */
+
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t b = p[0];
+    size_t len;
+    uint32_t cp;
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF) { len = 2; cp = b & 0x1Fu; }
+    else if (b >= 0xE0 && b <= 0xEF) { len = 3; cp = b & 0x0Fu; }
+    else if (b >= 0xF0 && b <= 0xF4) { len = 4; cp = b & 0x07u; }
+    else return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3Fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+static json_t *jtext(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    if (!p)
+        return json_null();
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k)
+            break;
+        i += k;
+    }
+    if (i == n)
+        return json_stringn((const char *)p, n);
+
+    /* Not UTF-8: every byte is its Latin-1 character. */
+    char *buf = malloc(2 * n + 1);
+    if (!buf)
+        return json_null();
+    size_t o = 0;
+    for (i = 0; i < n; i++) {
+        if (p[i] < 0x80) {
+            buf[o++] = (char)p[i];
+        } else {
+            buf[o++] = (char)(0xC0 | p[i] >> 6);
+            buf[o++] = (char)(0x80 | (p[i] & 0x3F));
+        }
+    }
+    json_t *s = json_stringn(buf, o);
+    free(buf);
+    return s ? s : json_null();
+}
+
+static json_t *jstr(const at_str *s)
+{
+    return s->ptr ? jtext(s->ptr, s->len) : json_null();
+}
+
+static json_t *jhex(const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (!p)
+        return json_null();
+    char *buf = malloc(2 * n + 1);
+    if (!buf)
+        return json_null();
+    for (size_t i = 0; i < n; i++) {
+        buf[2 * i] = digits[p[i] >> 4];
+        buf[2 * i + 1] = digits[p[i] & 15];
+    }
+    json_t *s = json_stringn(buf, 2 * n);
+    free(buf);
+    return s ? s : json_null();
+}
+
+static json_t *jint(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+static json_t *jiso(uint64_t ts)
+{
+    char b[48];
+    cli_fmt_iso(ts, b, sizeof b);
+    return json_string(b);
+}
+
+static json_t *jid(uint32_t id)
+{
+    return id ? jint(id) : json_null();
+}
+
+static void emit(cli_ctx *c, json_t *o)
+{
+    if (!o)
+        return;
+    json_dumpf(o, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', c->out);
+    json_decref(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A result's text: the meaning of a +CME ERROR number, the verbose text
+ * of +CME/+CMS ERROR, CONNECT's text; null otherwise. */
+static json_t *result_text(const at_result *r)
+{
+    if (r->has_code) {
+        const char *meaning = cli_result_meaning(r);
+        return meaning ? json_string(meaning) : json_null();
+    }
+    if (r->text.ptr && r->text.len)
+        return jstr(&r->text);
+    return json_null();
+}
+
+static void result_fields(json_t *o, const at_result *r)
+{
+    SET(o, "result", json_string(at_result_name(r->kind)));
+    SET(o, "code", r->has_code ? jint(r->code) : json_null());
+    SET(o, "result_text", result_text(r));
+    SET(o, "numeric", json_boolean(r->numeric));
+}
+
+static json_t *expiry(const at_sbnr *b)
+{
+    char d[32];
+    if (!b->has_expiry)
+        return json_null();
+    snprintf(d, sizeof d, "%04u-%02u-%02u", b->expiry_year % 10000u,
+             b->expiry_month % 100u, b->expiry_day % 100u);
+    return json_string(d);
+}
+
+static void line_fields(json_t *o, const at_line_info *li, bool urc)
+{
+    SET(o, "kind", json_string(at_line_kind_name(li->kind)));
+    switch (li->kind) {
+    case AT_LK_TEXT:
+        break;
+    case AT_LK_RESULT:
+        result_fields(o, &li->u.result);
+        break;
+    case AT_LK_SECURE:
+        SET(o, "secure_result", json_string(at_secure_result_name(li->u.secure)));
+        break;
+    case AT_LK_SBNR: {
+        const at_sbnr *b = &li->u.sbnr;
+        SET(o, "index", jint(b->index));
+        SET(o, "entry", json_string(b->kind == AT_SBNR_ENTRY ? "certificate"
+                                    : b->kind == AT_SBNR_EMPTY ? "empty"
+                                                               : "corrupted"));
+        if (b->kind == AT_SBNR_CORRUPTED)
+            break;
+        SET(o, "size", jint(b->size));
+        SET(o, "issuer", jstr(&b->issuer));
+        SET(o, "serial", jstr(&b->serial));
+        SET(o, "subject", jstr(&b->subject));
+        SET(o, "signature", jstr(&b->signature));
+        SET(o, "thumbprint_alg", jstr(&b->thumb_alg));
+        SET(o, "thumbprint", jstr(&b->thumbprint));
+        SET(o, "expiry", expiry(b));
+        break;
+    }
+    case AT_LK_CIEV_IS_CERT: {
+        const at_ciev_is_cert *v = &li->u.ciev_cert;
+        SET(o, "indicator", json_string("is_cert"));
+        SET(o, "srv_profile", jint(v->srv_profile));
+        SET(o, "issuer", jstr(&v->issuer));
+        SET(o, "serial", jstr(&v->serial));
+        SET(o, "subject", jstr(&v->subject));
+        SET(o, "signature", jstr(&v->sig_alg));
+        SET(o, "thumbprint_alg", jstr(&v->thumb_alg));
+        SET(o, "thumbprint", jstr(&v->thumbprint));
+        break;
+    }
+    case AT_LK_CIEV:
+        SET(o, "indicator", jstr(&li->u.ciev.name));
+        SET(o, "value", jstr(&li->u.ciev.rest));
+        break;
+    case AT_LK_SIS: {
+        const at_sis *s = &li->u.sis;
+        const char *m = s->has_info_id ? at_sis_info_text(s->info_id) : NULL;
+        SET(o, "srv_profile", jint(s->srv_profile));
+        SET(o, "urc_cause", jint(s->urc_cause));
+        SET(o, "info_id", s->has_info_id ? jint(s->info_id) : json_null());
+        SET(o, "info_text", s->has_info_text ? jstr(&s->info_text) : json_null());
+        SET(o, "info_meaning", m ? json_string(m) : json_null());
+        SET(o, "tls", json_boolean(s->has_info_id && at_sis_info_is_tls(s->info_id)));
+        break;
+    }
+    case AT_LK_SIS_RW: {
+        const at_sis_rw *rw = &li->u.sis_rw;
+        SET(o, "command", jstr(&li->prefix));
+        SET(o, "srv_profile", jint(rw->srv_profile));
+        if (urc)
+            SET(o, "urc_cause", jint(rw->count));
+        else if (rw->count_negative)
+            SET(o, "count", json_integer(rw->count_negative));
+        else
+            SET(o, "count", jint(rw->count));
+        SET(o, "unack", rw->has_unack ? jint(rw->unack) : json_null());
+        break;
+    }
+    case AT_LK_IMEI:
+        SET(o, "imei", jstr(&li->u.imei));
+        break;
+    }
+    if (li->parse_error) {
+        json_t *e = json_object();
+        SET(e, "offset", jint(li->err_off));
+        SET(o, "parse_error", e);
+    }
+}
+
+/* {"offset","length","ts_ns","text"} of a line element. */
+static json_t *element(const at_event *ev)
+{
+    json_t *o = json_object();
+    SET(o, "offset", jint(ev->span.off));
+    SET(o, "length", jint(ev->span.len));
+    SET(o, "ts_ns", jint(ev->ts));
+    if (ev->data)
+        SET(o, "text", jtext(ev->data, ev->len));
+    else
+        SET(o, "text", jstr(&ev->line.text));
+    if (ev->tok) {
+        /* Only when true: cut at the line limit, cut by a gap or the end,
+         * ended without CR/LF. */
+        if (ev->tok->flags & AT_TOKF_TRUNCATED)
+            SET(o, "truncated", json_true());
+        if (ev->tok->flags & AT_TOKF_INCOMPLETE)
+            SET(o, "incomplete", json_true());
+        if (ev->tok->flags & AT_TOKF_UNTERMINATED)
+            SET(o, "unterminated", json_true());
+    }
+    return o;
+}
+
+static json_t *line_element(const at_event *ev, bool urc)
+{
+    json_t *o = element(ev);
+    line_fields(o, &ev->line, urc);
+    return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exchanges                                                          */
+/* ------------------------------------------------------------------ */
+
+static void chan_reset(cli_json_chan *j)
+{
+    json_decref(j->echo);
+    json_decref(j->responses);
+    json_decref(j->intermediate);
+    json_decref(j->secure_result);
+    json_decref(j->frames);
+    json_decref(j->urcs);
+    json_decref(j->invalid);
+    memset(j, 0, sizeof *j);
+}
+
+static void chan_open(cli_json_chan *j, uint32_t id)
+{
+    chan_reset(j);
+    j->open_id = id;
+    j->responses = json_array();
+    j->intermediate = json_array();
+    j->frames = json_array();
+    j->urcs = json_array();
+    j->invalid = json_array();
+}
+
+static json_t *take(json_t **slot, json_t *(*empty)(void))
+{
+    json_t *v = *slot ? *slot : empty();
+    *slot = NULL;
+    return v;
+}
+
+static json_t *commands(const at_exchange *x)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; x->parse_ok && i < x->cmdline.n_cmds; i++) {
+        const at_command *cmd = &x->cmdline.cmds[i];
+        json_t *o = json_object();
+        json_t *params = json_array();
+        SET(o, "name", jstr(&cmd->name));
+        SET(o, "type", json_string(cli_cmd_type_name(cmd->type)));
+        SET(o, "offset", jint(cmd->span.off));
+        SET(o, "basic_value", jstr(&cmd->basic_value));
+        for (unsigned k = 0; k < cmd->n_params; k++)
+            json_array_append_new(params, jstr(&cmd->params[k]));
+        SET(o, "params", params);
+        if (cmd->params_dropped)
+            SET(o, "params_dropped", json_true());
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *final_result(const at_event *ev, const at_exchange *x)
+{
+    if (!x->has_final)
+        return json_null();
+    const at_result *r = &x->final;
+    json_t *o = json_object();
+    SET(o, "kind", json_string(at_result_name(r->kind)));
+    SET(o, "code", r->has_code ? jint(r->code) : json_null());
+    SET(o, "text", result_text(r));
+    SET(o, "numeric", json_boolean(r->numeric));
+    SET(o, "line", ev->data ? jtext(ev->data, ev->len) : json_null());
+    SET(o, "offset", ev->data ? jint(ev->span.off) : json_null());
+    SET(o, "ts_ns", ev->data ? jint(ev->ts) : json_null());
+    return o;
+}
+
+static void exchange_end(cli_chan *ch, const at_event *ev)
+{
+    cli_json_chan *j = &ch->json;
+    const at_exchange *x = ev->exchange;
+    if (!x) {
+        chan_reset(j);
+        return;
+    }
+    if (j->open_id != x->id)
+        chan_open(j, x->id);
+
+    json_t *o = json_object();
+    SET(o, "type", json_string("exchange"));
+    SET(o, "id", jint(x->id));
+    SET(o, "channel", jint(ch->channel));
+    SET(o, "ts_start", jiso(x->ts_start));
+    SET(o, "ts_start_ns", jint(x->ts_start));
+    SET(o, "ts_end", jiso(x->ts_end));
+    SET(o, "ts_end_ns", jint(x->ts_end));
+    SET(o, "duration_ns", jint(ev->duration_ns));
+    SET(o, "command", jstr(&x->line));
+    SET(o, "offset", jint(x->span.off));
+    SET(o, "length", jint(x->span.len));
+    SET(o, "parse_ok", json_boolean(x->parse_ok));
+    SET(o, "commands", commands(x));
+    if (x->cmdline.cmds_dropped)
+        SET(o, "commands_dropped", json_true());
+    SET(o, "secure", json_boolean(x->secure));
+    SET(o, "echo", j->echo ? j->echo : json_null());
+    j->echo = NULL;
+    SET(o, "responses", take(&j->responses, json_array));
+    if (j->responses_dropped)
+        SET(o, "responses_dropped", jint(j->responses_dropped));
+    SET(o, "intermediate", take(&j->intermediate, json_array));
+    SET(o, "secure_result", j->secure_result ? j->secure_result : json_null());
+    j->secure_result = NULL;
+    SET(o, "frames", take(&j->frames, json_array));
+    SET(o, "urcs", take(&j->urcs, json_array));
+    SET(o, "invalid", take(&j->invalid, json_array));
+    json_t *pb = json_object();
+    SET(pb, "te_to_me", jint(x->payload_bytes[AT_DIR_TE_TO_ME]));
+    SET(pb, "me_to_te", jint(x->payload_bytes[AT_DIR_ME_TO_TE]));
+    SET(o, "payload_bytes", pb);
+    SET(o, "final", final_result(ev, x));
+    SET(o, "end_reason", json_string(at_end_reason_name(x->end_reason)));
+    SET(o, "failed", json_boolean(cli_exchange_failed(x)));
+    emit(ch->ctx, o);
+    chan_reset(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames                                                             */
+/* ------------------------------------------------------------------ */
+
+static bool all_b64(const uint8_t *p, size_t n)
+{
+    if (!p || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = p[i];
+        if (!((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
+              (b >= '0' && b <= '9') || b == '+' || b == '/' || b == '='))
+            return false;
+    }
+    return true;
+}
+
+static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
+{
+    const uint8_t *v = u->value;
+    size_t n = u->value_len;
+    json_t *o;
+    switch (u->param_id) {
+    case AT_PARAM_INDEX:
+        if (v && n == 2)
+            return jint((unsigned)(v[0] | v[1] << 8));
+        o = json_object();
+        SET(o, "size", jint(n));
+        SET(o, "hex", jhex(v, n));
+        return o;
+    case AT_PARAM_CERT:
+        o = json_object();
+        SET(o, "size", jint(n));
+        if (c->opt->hex)
+            SET(o, "hex", jhex(v, n));
+        return o;
+    case AT_PARAM_KEY:
+        o = json_object();
+        SET(o, "size", jint(n));
+        SET(o, "redacted", json_boolean(!c->opt->show_secrets));
+        if (c->opt->show_secrets)
+            SET(o, "hex", jhex(v, n));
+        return o;
+    case AT_PARAM_IMEI:
+    case AT_PARAM_THUMBPRINT:
+    case AT_PARAM_MODE:
+        return v ? jtext(v, cli_cstr_len(v, n)) : json_null();
+    case AT_PARAM_SIGNATURE: {
+        size_t sl = cli_cstr_len(v, n);
+        if (all_b64(v, sl))
+            return jtext(v, sl);
+        /* A raw digest (READ response) or garbage: not text. */
+        o = json_object();
+        SET(o, "size", jint(n));
+        SET(o, "hex", jhex(v, n));
+        return o;
+    }
+    default:
+        o = json_object();
+        SET(o, "size", jint(n));
+        if (c->opt->hex)
+            SET(o, "hex", jhex(v, n));
+        return o;
+    }
+}
+
+static json_t *span_obj(uint64_t off, uint64_t len)
+{
+    json_t *o = json_object();
+    SET(o, "offset", jint(off));
+    SET(o, "length", jint(len));
+    return o;
+}
+
+static void frame_obj(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    const at_frame *f = ev->frame;
+    uint64_t id = c->next_frame_id++;
+    json_t *o = json_object();
+
+    SET(o, "type", json_string("frame"));
+    SET(o, "id", jint(id));
+    SET(o, "channel", jint(ch->channel));
+    SET(o, "exchange", jid(ch->json.open_id));
+    SET(o, "dir", json_string(cli_dir_key(ev->dir)));
+    SET(o, "ts", jiso(ev->ts));
+    SET(o, "ts_ns", jint(ev->ts));
+    if (!f) {
+        SET(o, "offset", jint(ev->span.off));
+        SET(o, "length", jint(ev->span.len));
+    } else {
+        const char *cmd = at_cmd_name(f->cmd_id);
+        SET(o, "offset", jint(f->span.off));
+        SET(o, "length", jint(f->span.len));
+        SET(o, "bytes_present", jint(f->bytes_present));
+        SET(o, "total_len", jint(f->total_len));
+        SET(o, "cmd_id", jint(f->cmd_id));
+        SET(o, "cmd_name", cmd ? json_string(cmd) : json_null());
+        SET(o, "param_num", jint(f->param_num));
+        json_t *units = json_array();
+        for (unsigned i = 0; i < f->n_units; i++) {
+            const at_frame_unit *u = &f->units[i];
+            const char *name = at_param_name(u->param_id);
+            json_t *uo = json_object();
+            SET(uo, "id", jint(u->param_id));
+            SET(uo, "name", name ? json_string(name) : json_null());
+            SET(uo, "len", jint(u->param_len));
+            SET(uo, "offset", jint(u->span.off));
+            SET(uo, "value_offset", jint(u->value_span.off));
+            SET(uo, "value_len", jint(u->value_len));
+            SET(uo, "complete",
+                json_boolean(u->param_len >= AT_FRAME_UNIT_HEADER_LEN &&
+                             u->value_len >= (uint32_t)u->param_len - AT_FRAME_UNIT_HEADER_LEN));
+            SET(uo, "value", unit_value(c, u));
+            json_array_append_new(units, uo);
+        }
+        SET(o, "units", units);
+        SET(o, "signed_region", f->signed_region.len
+                                    ? span_obj(f->signed_region.off, f->signed_region.len)
+                                    : json_null());
+        SET(o, "trailing", f->bytes_present > f->span.len
+                               ? span_obj(f->span.off + f->span.len,
+                                          f->bytes_present - f->span.len)
+                               : json_null());
+        json_t *probs = json_array();
+        for (unsigned i = 0; i < f->n_problems; i++) {
+            const at_frame_problem *p = &f->problems[i];
+            json_t *po = json_object();
+            SET(po, "code", jint((unsigned)p->code));
+            SET(po, "name", json_string(at_frame_problem_name(p->code)));
+            SET(po, "offset", jint(p->off));
+            SET(po, "detail", jint(p->detail));
+            SET(po, "text", json_string(at_frame_problem_text(p->code)));
+            json_array_append_new(probs, po);
+        }
+        SET(o, "problems", probs);
+        SET(o, "problems_dropped", jint(f->problems_dropped));
+    }
+    SET(o, "cut", ev->invalid_reason != AT_TR_NONE
+                      ? json_string(at_tok_reason_name(ev->invalid_reason))
+                      : json_null());
+    SET(o, "ended_by_answer",
+        json_boolean(ev->tok && (ev->tok->flags & AT_TOKF_FLUSHED)));
+    emit(c, o);
+    if (ch->json.open_id && ch->json.frames)
+        json_array_append_new(ch->json.frames, jint(id));
+}
+
+/* ------------------------------------------------------------------ */
+/* Other top-level objects                                            */
+/* ------------------------------------------------------------------ */
+
+/* Common head: type, [id], channel, exchange, dir, ts, ts_ns. */
+static json_t *head(const cli_chan *ch, const char *type, uint64_t id,
+                    at_dir dir, uint64_t ts)
+{
+    json_t *o = json_object();
+    SET(o, "type", json_string(type));
+    if (id)
+        SET(o, "id", jint(id));
+    SET(o, "channel", jint(ch->channel));
+    SET(o, "exchange", jid(ch->json.open_id));
+    SET(o, "dir", json_string(cli_dir_key(dir)));
+    SET(o, "ts", jiso(ts));
+    SET(o, "ts_ns", jint(ts));
+    return o;
+}
+
+static void merge(json_t *dst, json_t *src)
+{
+    json_object_update(dst, src);
+    json_decref(src);
+}
+
+static void urc_obj(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    uint64_t id = c->next_urc_id++;
+    json_t *o = head(ch, "urc", id, ev->dir, ev->ts);
+    merge(o, line_element(ev, true));
+    emit(c, o);
+    if (ch->json.open_id && ch->json.urcs)
+        json_array_append_new(ch->json.urcs, jint(id));
+}
+
+/* A line outside any exchange: "event" is "unexpected", or the kind the
+ * session gave it when it belongs to no exchange (an echo that arrived
+ * before its command, ...). */
+static void unexpected_obj(cli_chan *ch, const at_event *ev)
+{
+    json_t *o = head(ch, "unexpected", 0, ev->dir, ev->ts);
+    SET(o, "event", json_string(at_event_kind_name(ev->kind)));
+    merge(o, line_element(ev, false));
+    emit(ch->ctx, o);
+}
+
+static void invalid_obj(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    uint64_t id = c->next_invalid_id++;
+    json_t *o = head(ch, "invalid", id, ev->dir, ev->ts);
+    SET(o, "offset", jint(ev->span.off));
+    SET(o, "length", jint(ev->span.len));
+    SET(o, "reason", json_string(at_tok_reason_name(ev->invalid_reason)));
+    if (c->opt->hex)
+        SET(o, "hex", jhex(ev->data, ev->len));
+    emit(c, o);
+    if (ch->json.open_id && ch->json.invalid)
+        json_array_append_new(ch->json.invalid, jint(id));
+}
+
+void json_event(cli_chan *ch, const at_event *ev)
+{
+    cli_json_chan *j = &ch->json;
+    /* Parts of an exchange; without one they are reported as unexpected. */
+    bool in_exchange = j->open_id != 0 && ev->exchange != NULL;
+
+    switch (ev->kind) {
+    case AT_EV_COMMAND:
+        chan_open(j, ev->exchange ? ev->exchange->id : UINT32_MAX);
+        break;
+    case AT_EV_ECHO:
+        if (!in_exchange) {
+            unexpected_obj(ch, ev);
+            break;
+        }
+        json_decref(j->echo);
+        j->echo = ev->data ? jtext(ev->data, ev->len) : jstr(&ev->line.text);
+        break;
+    case AT_EV_RESPONSE:
+        if (!in_exchange)
+            unexpected_obj(ch, ev);
+        else if (json_array_size(j->responses) >= MAX_RESPONSES)
+            j->responses_dropped++;
+        else
+            json_array_append_new(j->responses, line_element(ev, false));
+        break;
+    case AT_EV_INTERMEDIATE:
+        if (!in_exchange)
+            unexpected_obj(ch, ev);
+        else if (json_array_size(j->intermediate) < MAX_RESPONSES)
+            json_array_append_new(j->intermediate, line_element(ev, false));
+        break;
+    case AT_EV_SECURE_RESULT:
+        if (!in_exchange) {
+            unexpected_obj(ch, ev);
+        } else {
+            json_t *o = element(ev);
+            SET(o, "result", json_string(at_secure_result_name(ev->line.u.secure)));
+            json_decref(j->secure_result);
+            j->secure_result = o;
+        }
+        break;
+    case AT_EV_FRAME:
+        frame_obj(ch, ev);
+        break;
+    case AT_EV_PAYLOAD:
+    case AT_EV_TRANSPARENT:
+        /* counted in the exchange's payload_bytes */
+        break;
+    case AT_EV_END:
+        exchange_end(ch, ev);
+        break;
+    case AT_EV_URC:
+        urc_obj(ch, ev);
+        break;
+    case AT_EV_UNEXPECTED:
+        unexpected_obj(ch, ev);
+        break;
+    case AT_EV_INVALID:
+        invalid_obj(ch, ev);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Trace events and summary                                           */
+/* ------------------------------------------------------------------ */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
+{
+    const at_trace_record *rec = te->rec;
+    at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+    json_t *o = head(ch, "trace_event", 0, dir, rec->ts_ns);
+    SET(o, "record", jint(rec->record_no));
+    SET(o, "event", json_string(te->event == CLI_TEV_BYTES_MISSING
+                                    ? "bytes_missing"
+                                    : at_trace_event_name(te->event)));
+    SET(o, "bytes_missing", json_boolean(rec->flags & AT_TFLAG_BYTES_MISSING));
+    switch (te->event) {
+    case AT_TEV_OVERRUN:
+        SET(o, "lost", rec->len >= 4 ? jint(be32(rec->payload)) : json_null());
+        break;
+    case AT_TEV_LINE_CHANGE:
+        if (rec->line_state & AT_LINE_UNKNOWN) {
+            SET(o, "lines", json_null());
+        } else {
+            json_t *l = json_object();
+            SET(l, "rts", json_boolean(rec->line_state & AT_LINE_RTS));
+            SET(l, "cts", json_boolean(rec->line_state & AT_LINE_CTS));
+            SET(l, "dtr", json_boolean(rec->line_state & AT_LINE_DTR));
+            SET(l, "dsr", json_boolean(rec->line_state & AT_LINE_DSR));
+            SET(l, "dcd", json_boolean(rec->line_state & AT_LINE_DCD));
+            SET(l, "ri", json_boolean(rec->line_state & AT_LINE_RI));
+            SET(o, "lines", l);
+        }
+        break;
+    case AT_TEV_SETTINGS:
+        SET(o, "settings", jtext(rec->payload, rec->len));
+        SET(o, "baud", rec->baud ? jint(rec->baud) : json_null());
+        break;
+    case AT_TEV_NOTE:
+        SET(o, "text", jtext(rec->payload, rec->len));
+        break;
+    case AT_TEV_FRAMING_ERROR:
+    case AT_TEV_PARITY_ERROR:
+        SET(o, "bytes", jhex(rec->payload, rec->len));
+        break;
+    default:
+        break;
+    }
+    emit(c, o);
+}
+
+void json_channel_done(cli_chan *ch)
+{
+    chan_reset(&ch->json);
+}
+
+void json_summary(cli_ctx *c)
+{
+    const cli_summary *s = &c->sum;
+    json_t *o = json_object();
+    json_t *b = json_object();
+    SET(o, "type", json_string("summary"));
+    SET(o, "records", jint(s->records));
+    SET(o, "channels", jint(s->channels));
+    SET(b, "te_to_me", jint(s->bytes[AT_DIR_TE_TO_ME]));
+    SET(b, "me_to_te", jint(s->bytes[AT_DIR_ME_TO_TE]));
+    SET(o, "bytes", b);
+    SET(o, "exchanges", jint(s->exchanges));
+    SET(o, "errors", jint(s->errors));
+    SET(o, "unanswered", jint(s->unanswered));
+    SET(o, "urcs", jint(s->urcs));
+    SET(o, "frames", jint(s->frames));
+    SET(o, "frames_with_problems", jint(s->frames_with_problems));
+    SET(o, "invalid", jint(s->invalid));
+    SET(o, "unexpected", jint(s->unexpected));
+    SET(o, "trace_events", jint(s->trace_events));
+    SET(o, "skipped_records", jint(s->skipped_records));
+    SET(o, "complete", json_boolean(!s->damaged));
+    SET(o, "error", s->damaged ? json_string(s->error ? s->error : "damaged trace")
+                               : json_null());
+    emit(c, o);
+}

@@ -1,1 +1,1073 @@
-typedef int at_placeholder_;
+/*
+ * output_text.c - the human view of `attrace decode`.
+ *
+ * Layout (stable: golden files test it). An exchange is a header (id, UTC
+ * clock of the command, time since the first record), then one line per
+ * element (ms since the command, direction, text) with its decoded fields
+ * indented below, and the final result with the duration:
+ *
+ *   #4  12:00:00.303000  +0.303000
+ *       +0.000ms  -> AT+CGSN
+ *                    +CGSN exec
+ *       +1.000ms  <- AT+CGSN  (echo)
+ *       +2.000ms  <- 358240051111110
+ *                    IMEI 358240051111110
+ *       +3.000ms  <- OK
+ *                    = OK in 3.000 ms
+ *
+ * Anything outside an exchange (URC, trace event, unexpected line) gets a
+ * header of its own; a URC that arrives while a command runs stays in the
+ * block, marked "(URC)". Items of several channels are told apart by
+ * "ch N"; a block interrupted by another channel goes on under a
+ * "(continued)" header:
+ *
+ *   URC  12:00:01.000000  +1.000000
+ *                 <- ^SIS: 0,0,66,"..."
+ *                    ^SIS service profile 0, cause 0, info 66: peer ...
+ *
+ * Text from the trace is printed with control and non-ASCII bytes escaped
+ * (\r \n \t \\ \xHH) so a trace cannot drive the terminal. --hex adds a
+ * hexdump (stream offsets) under every element; private-key bytes are
+ * never printed unless --show-secrets.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+#define TIME_W 10                 /* width of the "+3.000ms" column */
+#define CONTENT_COL (2 + TIME_W + 2 + 3)
+#define DETAIL_STEP 2
+
+/* SGR sequences */
+#define C_RESET "\033[0m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_MAGENTA "\033[35m"
+#define C_CYAN "\033[36m"
+#define C_BOLD_RED "\033[1;31m"
+#define C_BOLD_GREEN "\033[1;32m"
+#define C_BOLD_YELLOW "\033[1;33m"
+#define C_BOLD_MAGENTA "\033[1;35m"
+
+/* ------------------------------------------------------------------ */
+/* Low-level printing                                                 */
+/* ------------------------------------------------------------------ */
+
+static void sgr(cli_ctx *c, const char *seq)
+{
+    if (c->opt->color && *seq) {
+        fputs(seq, c->out);
+        c->sgr_active = true;
+    }
+}
+
+static void reset(cli_ctx *c)
+{
+    if (c->sgr_active)
+        fputs(C_RESET, c->out);
+    c->sgr_active = false;
+}
+
+static void put_escaped(FILE *f, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = p[i];
+        switch (b) {
+        case '\r': fputs("\\r", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\\': fputs("\\\\", f); break;
+        default:
+            if (b >= 0x20 && b < 0x7f)
+                fputc(b, f);
+            else
+                fprintf(f, "\\x%02X", b);
+        }
+    }
+}
+
+static void put_str(FILE *f, const at_str *s)
+{
+    if (s->ptr)
+        put_escaped(f, s->ptr, s->len);
+}
+
+static void indent(cli_ctx *c, unsigned depth)
+{
+    fprintf(c->out, "%*s", (int)(CONTENT_COL + depth * DETAIL_STEP), "");
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+/* A hexdump of @p n bytes at stream offset @p off, 16 bytes a line. */
+static void hexdump(cli_ctx *c, unsigned depth, uint64_t off,
+                    const uint8_t *p, size_t n)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < n; i += 16) {
+        size_t k = n - i < 16 ? n - i : 16;
+        indent(c, depth);
+        sgr(c, C_DIM);
+        fprintf(c->out, "%08llx ", (unsigned long long)(off + i));
+        for (size_t j = 0; j < 16; j++) {
+            if (j == 8)
+                fputc(' ', c->out);
+            if (j < k)
+                fprintf(c->out, " %02x", p[i + j]);
+            else
+                fputs("   ", c->out);
+        }
+        fputs("  |", c->out);
+        for (size_t j = 0; j < k; j++)
+            fputc(p[i + j] >= 0x20 && p[i + j] < 0x7f ? p[i + j] : '.', c->out);
+        fputc('|', c->out);
+        reset(c);
+        fputc('\n', c->out);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Item headers and element lines                                     */
+/* ------------------------------------------------------------------ */
+
+static void date_line(cli_ctx *c, uint64_t ts)
+{
+    int32_t day = cli_day(ts);
+    if (day == c->last_day)
+        return;
+    char d[40];
+    cli_fmt_date(ts, d, sizeof d);
+    if (c->text_started)
+        fputc('\n', c->out);
+    sgr(c, C_BOLD);
+    fprintf(c->out, "Date %s (UTC)", d);
+    reset(c);
+    fputc('\n', c->out);
+    c->last_day = day;
+    c->text_started = true;
+}
+
+/* "<title>  HH:MM:SS.uuuuuu  +S.uuuuuu[  ch N]" after a blank line. */
+static void header(cli_ctx *c, const cli_chan *ch, uint64_t ts,
+                   const char *color, const char *title, const char *suffix)
+{
+    char clock[40], rel[40];
+    date_line(c, ts);
+    if (c->text_started)
+        fputc('\n', c->out);
+    c->text_started = true;
+    cli_fmt_clock(ts, clock, sizeof clock);
+    cli_fmt_rel((int64_t)(ts - c->t0), rel, sizeof rel);
+    sgr(c, color);
+    fprintf(c->out, "%s  %s  %s", title, clock, rel);
+    if (ch->channel)
+        fprintf(c->out, "  ch %u", ch->channel);
+    if (suffix)
+        fprintf(c->out, "  %s", suffix);
+    reset(c);
+    fputc('\n', c->out);
+}
+
+static bool in_block(const cli_chan *ch)
+{
+    return ch->text.open_id != 0;
+}
+
+/* Makes sure the element about to be printed sits under the right
+ * header: the channel's open exchange block, or a header of its own. */
+static void place(cli_chan *ch, uint64_t ts, const char *color,
+                  const char *title)
+{
+    cli_ctx *c = ch->ctx;
+    if (in_block(ch)) {
+        if (c->text_block != ch) {
+            char t[40];
+            snprintf(t, sizeof t, "#%u", (unsigned)ch->text.open_id);
+            header(c, ch, ch->text.open_ts, C_BOLD, t, "(continued)");
+            c->text_block = ch;
+        }
+        return;
+    }
+    header(c, ch, ts, color, title, NULL);
+    c->text_block = NULL;
+}
+
+/* Starts an element line: time column, arrow. The caller prints the rest
+ * and the newline. */
+static void elem_begin(cli_chan *ch, uint64_t ts, at_dir dir)
+{
+    cli_ctx *c = ch->ctx;
+    char t[48] = "";
+    if (in_block(ch)) {
+        int64_t d = (int64_t)(ts - ch->text.open_ts);
+        uint64_t a = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+        snprintf(t, sizeof t, "%c%llu.%03llums", d < 0 ? '-' : '+',
+                 (unsigned long long)(a / 1000000u),
+                 (unsigned long long)(a % 1000000u / 1000u));
+    }
+    fprintf(c->out, "  %*s  ", TIME_W, t);
+    sgr(c, dir == AT_DIR_TE_TO_ME ? C_CYAN : C_GREEN);
+    fputs(dir == AT_DIR_TE_TO_ME ? "->" : "<-", c->out);
+    reset(c);
+    fputc(' ', c->out);
+}
+
+static void tag(cli_ctx *c, const char *color, const char *text)
+{
+    fputs("  ", c->out);
+    sgr(c, color);
+    fprintf(c->out, "(%s)", text);
+    reset(c);
+}
+
+/* Marks about how a line token ended: cut at AT_STREAM_LINE_MAX, cut by
+ * a gap or the end of the trace, or ended without CR/LF (by the peer's
+ * answer: the +++ escape never has one, so it is not marked). */
+static void line_flags(cli_ctx *c, const at_event *ev)
+{
+    if (!ev->tok)
+        return;
+    uint32_t f = ev->tok->flags;
+    if (f & AT_TOKF_TRUNCATED)
+        tag(c, C_RED, "line too long: cut");
+    if (f & AT_TOKF_INCOMPLETE)
+        tag(c, C_RED, "cut");
+    else if ((f & AT_TOKF_UNTERMINATED) && ev->kind != AT_EV_INTERMEDIATE)
+        tag(c, C_DIM, "no terminator");
+}
+
+/* The element's own bytes, with --hex. */
+static void elem_hex(const cli_chan *ch, const at_event *ev, unsigned depth)
+{
+    if (ch->ctx->opt->hex && ev->data)
+        hexdump(ch->ctx, depth, ev->span.off, ev->data, ev->len);
+}
+
+/* One text line element: "<- text  (tag)". */
+static void line_elem(cli_chan *ch, const at_event *ev, const char *color,
+                      const char *tagcolor, const char *tagtext)
+{
+    cli_ctx *c = ch->ctx;
+    elem_begin(ch, ev->ts, ev->dir);
+    sgr(c, color);
+    if (ev->data)
+        put_escaped(c->out, ev->data, ev->len);
+    else
+        put_str(c->out, &ev->line.text);
+    reset(c);
+    if (tagtext)
+        tag(c, tagcolor, tagtext);
+    line_flags(c, ev);
+    fputc('\n', c->out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoded line contents                                              */
+/* ------------------------------------------------------------------ */
+
+static void field(cli_ctx *c, unsigned depth, const char *name,
+                  const at_str *value)
+{
+    indent(c, depth);
+    fprintf(c->out, "%-16s", name);
+    put_str(c->out, value);
+    fputc('\n', c->out);
+}
+
+static void result_detail(cli_ctx *c, unsigned depth, const at_result *r)
+{
+    indent(c, depth);
+    fputs(at_result_name(r->kind), c->out);
+    if (r->has_code) {
+        const char *meaning = cli_result_meaning(r);
+        fprintf(c->out, " %u", r->code);
+        if (meaning)
+            fprintf(c->out, ": %s", meaning);
+    } else if (r->text.ptr && r->text.len) {
+        fputs(" ", c->out);
+        put_str(c->out, &r->text);
+    }
+    if (r->numeric)
+        fputs(" (numeric form)", c->out);
+    fputc('\n', c->out);
+}
+
+static void sbnr_detail(cli_ctx *c, unsigned depth, const at_sbnr *b)
+{
+    indent(c, depth);
+    fprintf(c->out, "^SBNR index %u: ", b->index);
+    switch (b->kind) {
+    case AT_SBNR_EMPTY:
+        fputs("empty\n", c->out);
+        return;
+    case AT_SBNR_CORRUPTED:
+        sgr(c, C_RED);
+        fputs("certificate is corrupted", c->out);
+        reset(c);
+        fputc('\n', c->out);
+        return;
+    case AT_SBNR_ENTRY:
+        break;
+    }
+    fprintf(c->out, "certificate of %lu bytes\n", (unsigned long)b->size);
+    field(c, depth + 1, "issuer", &b->issuer);
+    field(c, depth + 1, "serial number", &b->serial);
+    field(c, depth + 1, "subject", &b->subject);
+    field(c, depth + 1, "signature", &b->signature);
+    indent(c, depth + 1);
+    fprintf(c->out, "%-16s", "thumbprint");
+    put_str(c->out, &b->thumb_alg);
+    fputc(' ', c->out);
+    put_str(c->out, &b->thumbprint);
+    fputc('\n', c->out);
+    if (b->has_expiry) {
+        indent(c, depth + 1);
+        fprintf(c->out, "%-16s%04u-%02u-%02u\n", "expiry date", b->expiry_year,
+                b->expiry_month, b->expiry_day);
+    }
+}
+
+static void ciev_cert_detail(cli_ctx *c, unsigned depth,
+                             const at_ciev_is_cert *v)
+{
+    indent(c, depth);
+    fprintf(c->out, "+CIEV is_cert: server certificate of service profile %u\n",
+            v->srv_profile);
+    field(c, depth + 1, "issuer", &v->issuer);
+    field(c, depth + 1, "serial number", &v->serial);
+    field(c, depth + 1, "subject", &v->subject);
+    field(c, depth + 1, "signature", &v->sig_alg);
+    indent(c, depth + 1);
+    fprintf(c->out, "%-16s", "thumbprint");
+    put_str(c->out, &v->thumb_alg);
+    fputc(' ', c->out);
+    put_str(c->out, &v->thumbprint);
+    fputc('\n', c->out);
+}
+
+static void sis_detail(cli_ctx *c, unsigned depth, const at_sis *s)
+{
+    indent(c, depth);
+    fprintf(c->out, "^SIS service profile %u, cause %u", s->srv_profile,
+            s->urc_cause);
+    if (s->has_info_id) {
+        const char *m = at_sis_info_text(s->info_id);
+        fprintf(c->out, ", info %u", s->info_id);
+        if (m) {
+            fputs(": ", c->out);
+            sgr(c, at_sis_info_is_tls(s->info_id) ? C_YELLOW : "");
+            fputs(m, c->out);
+            reset(c);
+        }
+        if (at_sis_info_is_tls(s->info_id))
+            fputs(" (TLS)", c->out);
+    }
+    fputc('\n', c->out);
+    if (s->has_info_text) {
+        indent(c, depth + 1);
+        fputs("info text \"", c->out);
+        put_str(c->out, &s->info_text);
+        fputs("\"\n", c->out);
+    }
+}
+
+static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
+                        bool urc)
+{
+    switch (li->kind) {
+    case AT_LK_TEXT:
+        break;
+    case AT_LK_RESULT:
+        /* The line says it all unless it is a number. */
+        if (li->u.result.numeric || li->u.result.has_code)
+            result_detail(c, depth, &li->u.result);
+        break;
+    case AT_LK_SECURE:
+        indent(c, depth);
+        fputs("secure command: ", c->out);
+        sgr(c, li->u.secure == AT_SEC_END_OK || li->u.secure == AT_SEC_READY
+                   ? C_GREEN : C_RED);
+        fputs(at_secure_result_name(li->u.secure), c->out);
+        reset(c);
+        fputc('\n', c->out);
+        break;
+    case AT_LK_SBNR:
+        sbnr_detail(c, depth, &li->u.sbnr);
+        break;
+    case AT_LK_CIEV_IS_CERT:
+        ciev_cert_detail(c, depth, &li->u.ciev_cert);
+        break;
+    case AT_LK_CIEV:
+        indent(c, depth);
+        fputs("+CIEV indicator ", c->out);
+        put_str(c->out, &li->u.ciev.name);
+        fputs(": ", c->out);
+        put_str(c->out, &li->u.ciev.rest);
+        fputc('\n', c->out);
+        break;
+    case AT_LK_SIS:
+        sis_detail(c, depth, &li->u.sis);
+        break;
+    case AT_LK_SIS_RW: {
+        const at_sis_rw *rw = &li->u.sis_rw;
+        indent(c, depth);
+        put_str(c->out, &li->prefix);
+        if (urc)
+            fprintf(c->out, " service profile %u, cause %lu", rw->srv_profile,
+                    rw->count);
+        else if (rw->count_negative == -1)
+            fprintf(c->out, " service profile %u: -1, data size not known yet",
+                    rw->srv_profile);
+        else if (rw->count_negative == -2)
+            fprintf(c->out, " service profile %u: -2, end of data", rw->srv_profile);
+        else if (rw->count_negative)
+            fprintf(c->out, " service profile %u: %d", rw->srv_profile,
+                    rw->count_negative);
+        else
+            fprintf(c->out, " service profile %u: %lu %s", rw->srv_profile,
+                    rw->count, plural(rw->count, "byte", "bytes"));
+        if (rw->has_unack)
+            fprintf(c->out, ", %lu unacknowledged", rw->unack);
+        fputc('\n', c->out);
+        break;
+    }
+    case AT_LK_IMEI:
+        indent(c, depth);
+        fputs("IMEI ", c->out);
+        put_str(c->out, &li->u.imei);
+        fputc('\n', c->out);
+        break;
+    }
+    if (li->parse_error) {
+        indent(c, depth);
+        sgr(c, C_RED);
+        fputs("malformed ", c->out);
+        if (li->prefix.ptr)
+            put_str(c->out, &li->prefix);
+        else
+            fputs("line", c->out);
+        fprintf(c->out, ": unexpected byte at offset %llu",
+                (unsigned long long)li->err_off);
+        reset(c);
+        fputc('\n', c->out);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                           */
+/* ------------------------------------------------------------------ */
+
+static void command_detail(cli_ctx *c, const at_exchange *x)
+{
+    if (!x->parse_ok) {
+        indent(c, 0);
+        sgr(c, C_RED);
+        fputs("not a parsable command line", c->out);
+        reset(c);
+        fputc('\n', c->out);
+        return;
+    }
+    if (x->cmdline.n_cmds == 0) {
+        indent(c, 0);
+        fputs("no command (attention only)\n", c->out);
+    }
+    for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
+        const at_command *cmd = &x->cmdline.cmds[i];
+        indent(c, 0);
+        sgr(c, C_BOLD);
+        put_str(c->out, &cmd->name);
+        reset(c);
+        fprintf(c->out, " %s", cli_cmd_type_name(cmd->type));
+        if (cmd->basic_value.ptr) {
+            fputc(' ', c->out);
+            put_str(c->out, &cmd->basic_value);
+        }
+        for (unsigned k = 0; k < cmd->n_params; k++) {
+            fputs(k == 0 ? ": " : ", ", c->out);
+            if (cmd->param_quoted[k])
+                fputc('"', c->out);
+            put_str(c->out, &cmd->params[k]);
+            if (cmd->param_quoted[k])
+                fputc('"', c->out);
+        }
+        if (cmd->params_dropped)
+            fputs(", ... (more parameters not listed)", c->out);
+        fputc('\n', c->out);
+    }
+    if (x->cmdline.cmds_dropped) {
+        indent(c, 0);
+        fputs("... (more commands not listed)\n", c->out);
+    }
+    if (x->secure) {
+        indent(c, 0);
+        fputs("starts a secure-command transfer\n", c->out);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames                                                             */
+/* ------------------------------------------------------------------ */
+
+static bool is_b64(uint8_t b)
+{
+    return (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
+           (b >= '0' && b <= '9') || b == '+' || b == '/' || b == '=';
+}
+
+static void unit_value(cli_ctx *c, const at_frame_unit *u)
+{
+    size_t n = u->value_len;
+    switch (u->param_id) {
+    case AT_PARAM_INDEX:
+        if (n == 2 && u->value)
+            fprintf(c->out, "%u", (unsigned)(u->value[0] | u->value[1] << 8));
+        else
+            fprintf(c->out, "%zu %s (not a 2-byte index)", n, plural(n, "byte", "bytes"));
+        break;
+    case AT_PARAM_CERT:
+        fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        break;
+    case AT_PARAM_KEY:
+        fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        if (!c->opt->show_secrets) {
+            fputs(", ", c->out);
+            sgr(c, C_BOLD_YELLOW);
+            fputs("REDACTED", c->out);
+            reset(c);
+        }
+        break;
+    case AT_PARAM_IMEI:
+    case AT_PARAM_THUMBPRINT:
+    case AT_PARAM_MODE:
+        if (u->value) {
+            fputc('"', c->out);
+            put_escaped(c->out, u->value, cli_cstr_len(u->value, n));
+            fputc('"', c->out);
+        }
+        break;
+    case AT_PARAM_SIGNATURE: {
+        size_t sl = cli_cstr_len(u->value, n);
+        bool b64 = sl > 0;
+        for (size_t i = 0; i < sl && b64; i++)
+            b64 = is_b64(u->value[i]);
+        if (b64)
+            fprintf(c->out, "%zu characters of base64", sl);
+        else if (n == 20 || n == 32) /* a READ response's raw digest */
+            fprintf(c->out, "%zu bytes, raw (%s-sized digest, not base64 text)", n,
+                    n == 20 ? "SHA-1" : "SHA-256");
+        else
+            fprintf(c->out, "%zu %s (not base64 text)", n, plural(n, "byte", "bytes"));
+        break;
+    }
+    default:
+        fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        break;
+    }
+    if (u->param_len >= AT_FRAME_UNIT_HEADER_LEN &&
+        u->value_len < (uint32_t)u->param_len - AT_FRAME_UNIT_HEADER_LEN)
+        fprintf(c->out, " (cut: %lu of %u value bytes present)",
+                (unsigned long)u->value_len,
+                (unsigned)(u->param_len - AT_FRAME_UNIT_HEADER_LEN));
+}
+
+static void span_hex(cli_ctx *c, const at_event *ev, unsigned depth,
+                     uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return;
+    hexdump(c, depth, off, cli_event_bytes(ev, off, (size_t)len), (size_t)len);
+}
+
+static void frame_details(const cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    const at_frame *f = ev->frame;
+    bool hex = c->opt->hex;
+    uint64_t base = f->span.off;
+    const char *cmd = at_cmd_name(f->cmd_id);
+    uint64_t hdr_len = f->bytes_present < AT_FRAME_HEADER_LEN ? f->bytes_present
+                                                              : AT_FRAME_HEADER_LEN;
+
+    indent(c, 0);
+    fprintf(c->out, "%-10s%u\n", "TotalLen", f->total_len);
+    indent(c, 0);
+    fprintf(c->out, "%-10s%u (%s)\n", "CmdId", f->cmd_id, cmd ? cmd : "unknown");
+    indent(c, 0);
+    fprintf(c->out, "%-10s%u\n", "ParamNum", f->param_num);
+    if (hex)
+        span_hex(c, ev, 1, base, hdr_len);
+
+    for (unsigned i = 0; i < f->n_units; i++) {
+        const at_frame_unit *u = &f->units[i];
+        const char *name = at_param_name(u->param_id);
+        indent(c, 0);
+        fprintf(c->out, "unit %u at %llu: ", i + 1, (unsigned long long)u->span.off);
+        if (name)
+            fputs(name, c->out);
+        else
+            fprintf(c->out, "unknown ParamId %u", u->param_id);
+        fprintf(c->out, ", ParamLen %u: ", u->param_len);
+        unit_value(c, u);
+        fputc('\n', c->out);
+        if (!hex)
+            continue;
+        if (u->param_id == AT_PARAM_KEY && !c->opt->show_secrets) {
+            uint64_t h = u->span.len < AT_FRAME_UNIT_HEADER_LEN ? u->span.len
+                                                                : AT_FRAME_UNIT_HEADER_LEN;
+            span_hex(c, ev, 1, u->span.off, h);
+            if (u->value_len) {
+                indent(c, 1);
+                sgr(c, C_YELLOW);
+                fprintf(c->out, "(%lu key bytes redacted; --show-secrets shows them)",
+                        (unsigned long)u->value_len);
+                reset(c);
+                fputc('\n', c->out);
+            }
+        } else {
+            span_hex(c, ev, 1, u->span.off, u->span.len);
+        }
+    }
+
+    /* Bytes inside the frame that no unit covers. */
+    uint64_t units_end = base + f->units_end;
+    uint64_t frame_end = base + f->span.len;
+    if (f->n_units && units_end < frame_end) {
+        indent(c, 0);
+        fprintf(c->out, "%llu %s after the last unit\n",
+                (unsigned long long)(frame_end - units_end),
+                plural(frame_end - units_end, "byte", "bytes"));
+        if (hex)
+            span_hex(c, ev, 1, units_end, frame_end - units_end);
+    }
+
+    if (f->signed_region.len) {
+        indent(c, 0);
+        fprintf(c->out, "signed region: %lu bytes at %llu\n",
+                (unsigned long)f->signed_region.len,
+                (unsigned long long)f->signed_region.off);
+    }
+    if (f->bytes_present > f->span.len) {
+        uint64_t n = f->bytes_present - f->span.len;
+        indent(c, 0);
+        fprintf(c->out, "trailing: %llu %s at %llu after TotalLen\n",
+                (unsigned long long)n, plural(n, "byte", "bytes"),
+                (unsigned long long)frame_end);
+        if (hex)
+            span_hex(c, ev, 1, frame_end, n);
+    }
+    if (ev->tok && (ev->tok->flags & AT_TOKF_FLUSHED)) {
+        indent(c, 0);
+        fputs("ended by the module's answer before TotalLen bytes arrived\n", c->out);
+    }
+    for (unsigned i = 0; i < f->n_problems; i++) {
+        const at_frame_problem *p = &f->problems[i];
+        indent(c, 0);
+        sgr(c, C_RED);
+        fprintf(c->out, "problem %s at %llu (detail %lu): %s",
+                at_frame_problem_name(p->code), (unsigned long long)p->off,
+                (unsigned long)p->detail, at_frame_problem_text(p->code));
+        reset(c);
+        fputc('\n', c->out);
+    }
+    if (f->problems_dropped) {
+        indent(c, 0);
+        sgr(c, C_RED);
+        fprintf(c->out, "... and %u more %s not listed", f->problems_dropped,
+                plural(f->problems_dropped, "problem", "problems"));
+        reset(c);
+        fputc('\n', c->out);
+    }
+}
+
+static void frame_elem(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    const at_frame *f = ev->frame;
+    place(ch, ev->ts, C_BOLD, "FRAME");
+    elem_begin(ch, ev->ts, ev->dir);
+    sgr(c, C_BOLD);
+    fputs("secure-command frame", c->out);
+    reset(c);
+    if (f)
+        fprintf(c->out, ", %lu %s at %llu", (unsigned long)f->span.len,
+                plural(f->span.len, "byte", "bytes"),
+                (unsigned long long)f->span.off);
+    if (f && (f->n_problems || f->problems_dropped)) {
+        char t[48];
+        unsigned n = f->n_problems + f->problems_dropped;
+        snprintf(t, sizeof t, "%u %s", n, plural(n, "problem", "problems"));
+        tag(c, C_BOLD_RED, t);
+    }
+    if (ev->invalid_reason != AT_TR_NONE) {
+        char t[64];
+        snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(ev->invalid_reason));
+        tag(c, C_RED, t);
+    }
+    fputc('\n', c->out);
+    if (f)
+        frame_details(ch, ev);
+    else
+        elem_hex(ch, ev, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Payload and transparent runs                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *run_name(at_event_kind k)
+{
+    return k == AT_EV_TRANSPARENT ? "transparent data" : "payload";
+}
+
+static void run_flush(cli_chan *ch, at_dir dir)
+{
+    cli_ctx *c = ch->ctx;
+    cli_run *r = &ch->text.run[dir];
+    if (!r->active)
+        return;
+    place(ch, r->ts, C_BOLD, "DATA");
+    elem_begin(ch, r->ts, dir);
+    fprintf(c->out, "%s: %llu %s at %llu", run_name(r->kind),
+            (unsigned long long)r->bytes, plural(r->bytes, "byte", "bytes"),
+            (unsigned long long)r->off);
+    if (r->cut != AT_TR_NONE) {
+        char t[64];
+        snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(r->cut));
+        tag(c, C_RED, t);
+    }
+    fputc('\n', c->out);
+    r->active = false;
+}
+
+static void run_block(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    at_dir dir = ev->dir;
+    cli_run *r = &ch->text.run[dir];
+    if (r->active && r->kind != ev->kind)
+        run_flush(ch, dir);
+    if (!r->active) {
+        r->active = true;
+        r->kind = ev->kind;
+        r->off = ev->span.off;
+        r->bytes = 0;
+        r->ts = ev->ts;
+        r->cut = AT_TR_NONE;
+    }
+    r->bytes += ev->len;
+    if (ev->invalid_reason != AT_TR_NONE)
+        r->cut = ev->invalid_reason;
+    if (c->opt->hex) {
+        place(ch, ev->ts, C_BOLD, "DATA");
+        elem_begin(ch, ev->ts, dir);
+        fprintf(c->out, "%s block: %zu %s at %llu", run_name(ev->kind), ev->len,
+                plural(ev->len, "byte", "bytes"), (unsigned long long)ev->span.off);
+        fputc('\n', c->out);
+        elem_hex(ch, ev, 0);
+    }
+    if (ev->last_block || ev->invalid_reason != AT_TR_NONE)
+        run_flush(ch, dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                             */
+/* ------------------------------------------------------------------ */
+
+static void command_elem(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    const at_exchange *x = ev->exchange;
+    char title[32];
+    uint64_t ts = x ? x->ts_start : ev->ts;
+
+    run_flush(ch, AT_DIR_TE_TO_ME);
+    run_flush(ch, AT_DIR_ME_TO_TE);
+    snprintf(title, sizeof title, "#%u", x ? (unsigned)x->id : 0u);
+    header(c, ch, ts, C_BOLD, title, NULL);
+    ch->text.open_id = x ? x->id : UINT32_MAX;
+    ch->text.open_ts = ts;
+    c->text_block = ch;
+
+    elem_begin(ch, ev->ts, AT_DIR_TE_TO_ME);
+    sgr(c, C_BOLD);
+    if (ev->data)
+        put_escaped(c->out, ev->data, ev->len);
+    else if (x)
+        put_str(c->out, &x->line);
+    reset(c);
+    line_flags(c, ev);
+    fputc('\n', c->out);
+    if (x)
+        command_detail(c, x);
+    elem_hex(ch, ev, 0);
+}
+
+static void end_elem(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    const at_exchange *x = ev->exchange;
+    char dur[48];
+
+    run_flush(ch, AT_DIR_TE_TO_ME);
+    run_flush(ch, AT_DIR_ME_TO_TE);
+    place(ch, ev->ts, C_BOLD, "END");
+    bool failed = x && cli_exchange_failed(x);
+    if (ev->data && ev->len) {
+        line_elem(ch, ev, failed ? C_RED : "", NULL, NULL);
+        if (ev->line.kind == AT_LK_RESULT &&
+            (ev->line.u.result.has_code || ev->line.u.result.numeric))
+            result_detail(c, 0, &ev->line.u.result);
+        else if (ev->line.kind != AT_LK_RESULT)
+            line_detail(c, 0, &ev->line, false);
+        elem_hex(ch, ev, 0);
+    }
+
+    cli_fmt_duration(ev->duration_ns, dur, sizeof dur);
+    indent(c, 0);
+    fputs("= ", c->out);
+    if (x && x->has_final) {
+        sgr(c, failed ? C_BOLD_RED : C_BOLD_GREEN);
+        fputs(at_result_name(x->final.kind), c->out);
+        if (x->final.has_code)
+            fprintf(c->out, " %u", x->final.code);
+        reset(c);
+    } else {
+        sgr(c, C_BOLD_YELLOW);
+        fputs("no final result", c->out);
+        reset(c);
+        if (x)
+            fprintf(c->out, " (%s)", at_end_reason_name(x->end_reason));
+    }
+    if (x && x->secure) {
+        fputs(", secure command ", c->out);
+        sgr(c, x->secure_result == AT_SEC_END_OK ? C_GREEN : C_RED);
+        fputs(x->secure_result == AT_SEC_NONE ? "without result"
+                                               : at_secure_result_name(x->secure_result),
+              c->out);
+        reset(c);
+    }
+    if (x && (x->payload_bytes[0] || x->payload_bytes[1]))
+        fprintf(c->out, ", data %llu sent / %llu received",
+                (unsigned long long)x->payload_bytes[0],
+                (unsigned long long)x->payload_bytes[1]);
+    fprintf(c->out, " in %s\n", dur);
+
+    ch->text.open_id = 0;
+    c->text_block = NULL;
+}
+
+static void urc_elem(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    bool inside = in_block(ch);
+    place(ch, ev->ts, C_BOLD_YELLOW, "URC");
+    line_elem(ch, ev, C_YELLOW, C_BOLD_YELLOW, inside ? "URC" : NULL);
+    line_detail(c, 0, &ev->line, true);
+    elem_hex(ch, ev, 0);
+}
+
+static void unexpected_elem(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    place(ch, ev->ts, C_BOLD_MAGENTA, "UNEXPECTED");
+    line_elem(ch, ev, C_MAGENTA, C_MAGENTA,
+              ev->dir == AT_DIR_TE_TO_ME ? "not a command" : "unexpected");
+    line_detail(c, 0, &ev->line, false);
+    elem_hex(ch, ev, 0);
+}
+
+static void invalid_elem(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    place(ch, ev->ts, C_BOLD_RED, "INVALID");
+    elem_begin(ch, ev->ts, ev->dir);
+    sgr(c, C_RED);
+    if (ev->span.len == 0 && ev->invalid_reason == AT_TR_CUT_BY_GAP)
+        fprintf(c->out, "bytes lost at %llu (gap in the trace)",
+                (unsigned long long)ev->span.off);
+    else
+        fprintf(c->out, "%llu undecodable %s at %llu: %s",
+            (unsigned long long)ev->span.len, plural(ev->span.len, "byte", "bytes"),
+            (unsigned long long)ev->span.off, at_tok_reason_name(ev->invalid_reason));
+    reset(c);
+    fputc('\n', c->out);
+    elem_hex(ch, ev, 0);
+}
+
+void text_event(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
+    switch (ev->kind) {
+    case AT_EV_COMMAND:
+        command_elem(ch, ev);
+        break;
+    case AT_EV_ECHO:
+        place(ch, ev->ts, C_BOLD, "ECHO");
+        line_elem(ch, ev, C_DIM, C_DIM, "echo");
+        elem_hex(ch, ev, 0);
+        break;
+    case AT_EV_RESPONSE:
+        place(ch, ev->ts, C_BOLD, "RESPONSE");
+        line_elem(ch, ev, "", NULL, NULL);
+        line_detail(c, 0, &ev->line, false);
+        elem_hex(ch, ev, 0);
+        break;
+    case AT_EV_INTERMEDIATE:
+        place(ch, ev->ts, C_BOLD, "INTERMEDIATE");
+        line_elem(ch, ev, C_BOLD, C_DIM, "intermediate");
+        if (ev->line.kind != AT_LK_RESULT || ev->line.u.result.text.len)
+            line_detail(c, 0, &ev->line, false);
+        elem_hex(ch, ev, 0);
+        break;
+    case AT_EV_SECURE_RESULT:
+        place(ch, ev->ts, C_BOLD, "SECURE RESULT");
+        line_elem(ch, ev, C_BOLD, NULL, NULL);
+        line_detail(c, 0, &ev->line, false);
+        elem_hex(ch, ev, 0);
+        break;
+    case AT_EV_FRAME:
+        frame_elem(ch, ev);
+        break;
+    case AT_EV_PAYLOAD:
+    case AT_EV_TRANSPARENT:
+        run_block(ch, ev);
+        break;
+    case AT_EV_END:
+        end_elem(ch, ev);
+        break;
+    case AT_EV_URC:
+        urc_elem(ch, ev);
+        break;
+    case AT_EV_UNEXPECTED:
+        unexpected_elem(ch, ev);
+        break;
+    case AT_EV_INVALID:
+        invalid_elem(ch, ev);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Trace events                                                       */
+/* ------------------------------------------------------------------ */
+
+static void line_state(cli_ctx *c, uint16_t st)
+{
+    static const struct { uint16_t bit; const char *name; } lines[] = {
+        {AT_LINE_RTS, "RTS"}, {AT_LINE_CTS, "CTS"}, {AT_LINE_DTR, "DTR"},
+        {AT_LINE_DSR, "DSR"}, {AT_LINE_DCD, "DCD"}, {AT_LINE_RI, "RI"},
+    };
+    if (st & AT_LINE_UNKNOWN) {
+        fputs("unknown", c->out);
+        return;
+    }
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        fprintf(c->out, "%s%s%s", i ? " " : "", st & lines[i].bit ? "" : "-",
+                lines[i].name);
+}
+
+void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
+{
+    const at_trace_record *rec = te->rec;
+    at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+
+    place(ch, rec->ts_ns, C_BOLD_MAGENTA, "EVENT");
+    elem_begin(ch, rec->ts_ns, dir);
+    sgr(c, C_MAGENTA);
+    fputs("! ", c->out);
+    switch (te->event) {
+    case CLI_TEV_BYTES_MISSING:
+        fprintf(c->out, "bytes missing before record %llu",
+                (unsigned long long)rec->record_no);
+        break;
+    case AT_TEV_OVERRUN:
+        if (rec->len >= 4)
+            fprintf(c->out, "overrun: %lu bytes lost",
+                    (unsigned long)((uint32_t)rec->payload[0] << 24 |
+                                    (uint32_t)rec->payload[1] << 16 |
+                                    (uint32_t)rec->payload[2] << 8 | rec->payload[3]));
+        else
+            fputs("overrun: bytes lost", c->out);
+        break;
+    case AT_TEV_LINE_CHANGE:
+        fputs("control lines: ", c->out);
+        line_state(c, rec->line_state);
+        break;
+    case AT_TEV_SETTINGS:
+        fputs("settings: ", c->out);
+        put_escaped(c->out, rec->payload, rec->len);
+        break;
+    case AT_TEV_NOTE:
+        fputs("note: ", c->out);
+        put_escaped(c->out, rec->payload, rec->len);
+        break;
+    case AT_TEV_BREAK:
+        fputs("break", c->out);
+        break;
+    case AT_TEV_FRAMING_ERROR:
+    case AT_TEV_PARITY_ERROR:
+        fputs(te->event == AT_TEV_FRAMING_ERROR ? "framing error" : "parity error",
+              c->out);
+        for (size_t i = 0; i < rec->len; i++)
+            fprintf(c->out, "%s%02x", i ? " " : ": ", rec->payload[i]);
+        break;
+    default:
+        fprintf(c->out, "trace event %u (%s)", te->event, at_trace_event_name(te->event));
+        break;
+    }
+    if (te->event != CLI_TEV_BYTES_MISSING && (rec->flags & AT_TFLAG_BYTES_MISSING))
+        fputs(", bytes missing before it", c->out);
+    reset(c);
+    fputc('\n', c->out);
+}
+
+void text_channel_done(cli_chan *ch)
+{
+    run_flush(ch, AT_DIR_TE_TO_ME);
+    run_flush(ch, AT_DIR_ME_TO_TE);
+    ch->text.open_id = 0;
+}
+
+void text_summary(cli_ctx *c)
+{
+    const cli_summary *s = &c->sum;
+    if (c->text_started)
+        fputc('\n', c->out);
+    sgr(c, C_BOLD);
+    fputs("Summary:", c->out);
+    reset(c);
+    fprintf(c->out, " %llu %s, %u %s; TE->ME %llu %s, ME->TE %llu %s\n",
+            (unsigned long long)s->records, plural(s->records, "record", "records"),
+            s->channels, plural(s->channels, "channel", "channels"),
+            (unsigned long long)s->bytes[0], plural(s->bytes[0], "byte", "bytes"),
+            (unsigned long long)s->bytes[1], plural(s->bytes[1], "byte", "bytes"));
+    fprintf(c->out, "         %llu %s (%llu failed, %llu without final result), "
+            "%llu %s, %llu %s (%llu with problems)\n",
+            (unsigned long long)s->exchanges, plural(s->exchanges, "exchange", "exchanges"),
+            (unsigned long long)s->errors, (unsigned long long)s->unanswered,
+            (unsigned long long)s->urcs, plural(s->urcs, "URC", "URCs"),
+            (unsigned long long)s->frames, plural(s->frames, "frame", "frames"),
+            (unsigned long long)s->frames_with_problems);
+    fprintf(c->out, "         %llu invalid %s, %llu unexpected %s, %llu trace %s\n",
+            (unsigned long long)s->invalid, plural(s->invalid, "run", "runs"),
+            (unsigned long long)s->unexpected, plural(s->unexpected, "line", "lines"),
+            (unsigned long long)s->trace_events,
+            plural(s->trace_events, "event", "events"));
+    if (s->skipped_records)
+        fprintf(c->out, "         %llu %s of further channels skipped\n",
+                (unsigned long long)s->skipped_records,
+                plural(s->skipped_records, "record", "records"));
+    if (s->damaged) {
+        sgr(c, C_BOLD_RED);
+        fprintf(c->out, "Stopped early: %s\n", s->error ? s->error : "damaged trace");
+        reset(c);
+    }
+}

@@ -206,14 +206,23 @@ static void me_line_done(at_stream *s, const uint8_t *line, size_t len)
 /* Line mode                                                          */
 /* ------------------------------------------------------------------ */
 
+static void emit_line_reason(at_stream *s, const emitter *em, uint32_t flags,
+                             at_tok_reason reason);
+
 static void emit_line(at_stream *s, const emitter *em, uint32_t flags)
+{
+    emit_line_reason(s, em, flags, AT_TR_NONE);
+}
+
+static void emit_line_reason(at_stream *s, const emitter *em, uint32_t flags,
+                             at_tok_reason reason)
 {
     if (s->line_nontext)
         flags |= AT_TOKF_NONTEXT;
     size_t len = s->line_len;
     s->line_len = 0;
     s->line_nontext = false;
-    emit(s, em, AT_TOK_LINE, flags, AT_TR_NONE, s->line_off, s->line, len,
+    emit(s, em, AT_TOK_LINE, flags, reason, s->line_off, s->line, len,
          s->line_ts);
     if (s->dir == AT_DIR_TE_TO_ME)
         te_line_done(s, s->line, len);
@@ -253,6 +262,19 @@ static size_t feed_line(at_stream *s, const uint8_t *p, size_t n,
         while (j < n && p[j] != '\r' && p[j] != '\n')
             j++;
         size_t run = j - i;
+        bool repeat = false;
+        if (s->dir == AT_DIR_TE_TO_ME && s->mode == AT_SM_LINE && s->line_len < 2 &&
+            s->line_len + run >= 2) {
+            /* V.250: A/ repeats the last command as soon as the '/' arrives,
+             * with no terminator. */
+            uint8_t c0 = s->line_len ? s->line[0] : p[i];
+            uint8_t c1 = s->line_len ? p[i] : p[i + 1];
+            if (lower(c0) == 'a' && c1 == '/') {
+                repeat = true;
+                run = 2 - s->line_len;
+                j = i + run;
+            }
+        }
         if (run) {
             if (s->mode == AT_SM_DISCARD) {
                 s->discard_len += run;
@@ -279,6 +301,12 @@ static size_t feed_line(at_stream *s, const uint8_t *p, size_t n,
             }
             s->off += run;
             i = j;
+        }
+        if (repeat) {
+            emit_line(s, em, AT_TOKF_UNTERMINATED);
+            if (s->mode != AT_SM_LINE)
+                return i;
+            continue;
         }
         if (j == n)
             break;
@@ -585,7 +613,10 @@ static const char *transparent_end(const at_stream *s)
         return NULL;
     if (ends_with(b, n, pat_no_carrier))
         return pat_no_carrier;
-    if (s->peer_escaped && ends_with(b, n, pat_ok))
+    /* Only an OK that starts after the escape was sent ends the mode:
+     * the same bytes earlier were the remote's data. */
+    if (s->peer_escaped && ends_with(b, n, pat_ok) &&
+        s->bin_off + n - (sizeof pat_ok - 1) >= s->escape_off)
         return pat_ok;
     return NULL;
 }
@@ -700,8 +731,10 @@ static void cut(at_stream *s, const emitter *em, at_tok_reason reason,
         if (peer_answered)
             break; /* the host may still be typing its next command */
         if (s->line_len)
-            emit_line(s, em, AT_TOKF_UNTERMINATED |
-                                 (reason == AT_TR_NONE ? 0 : AT_TOKF_INCOMPLETE));
+            emit_line_reason(s, em,
+                             AT_TOKF_UNTERMINATED |
+                                 (reason == AT_TR_NONE ? 0 : AT_TOKF_INCOMPLETE),
+                             reason);
         if (s->mode != AT_SM_LINE && !peer_answered)
             cut(s, em, reason, peer_answered);
         break;
@@ -755,6 +788,7 @@ void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
         break;
     case AT_HINT_PEER_ESCAPED:
         s->peer_escaped = true;
+        s->escape_off = s->mode == AT_SM_TRANSPARENT ? s->bin_off + s->bin_len : s->off;
         break;
     case AT_HINT_PEER_IDLE:
         s->expect_sisr = false;

@@ -204,7 +204,7 @@ static void test_te_session_tokens(void **state)
         "transparent off=114 len=18 flags=40 reason=none block_off=0 run_len=0 "
         "|GET / HTTP/1.1\\x0d\\x0a\\x0d\\x0a|\n"
         "line off=132 len=3 flags=20 reason=none |+++|\n"
-        "line off=135 len=2 flags=8 reason=none |A/|\n";
+        "line off=135 len=2 flags=20 reason=none |A/|\n";
     assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, buf, n, expected);
 }
 
@@ -337,7 +337,7 @@ static void test_finish_inside_frame_and_gap(void **state)
     at_stream_feed(&s, 1, (const uint8_t *)"+CREG: 0,", 9, record_token, &r);
     at_stream_gap(&s, record_token, &r);
     at_stream_feed(&s, 2, (const uint8_t *)"\r\nOK\r\n", 6, record_token, &r);
-    assert_string_equal(r.buf, "line off=0 len=9 flags=21 reason=none |+CREG: 0,|\n"
+    assert_string_equal(r.buf, "line off=0 len=9 flags=21 reason=cut_by_gap |+CREG: 0,|\n"
                                "line off=11 len=2 flags=8 reason=none |OK|\n");
     rec_free(&r);
 }
@@ -483,6 +483,38 @@ static void test_garbage_does_not_break_framing(void **state)
     assert_chunk_invariant(AT_DIR_ME_TO_TE, NULL, buf, 600, NULL);
 }
 
+/* V.250: A/ runs when the '/' arrives; what follows is the next line. */
+static void test_repeat_without_terminator(void **state)
+{
+    (void)state;
+    const char *in = "A/AT\ra/\rAT+CSQ\r";
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, (const uint8_t *)in, strlen(in),
+                           "line off=0 len=2 flags=20 reason=none |A/|\n"
+                           "line off=2 len=2 flags=8 reason=none |AT|\n"
+                           "line off=5 len=2 flags=20 reason=none |a/|\n"
+                           "line off=8 len=6 flags=8 reason=none |AT+CSQ|\n");
+}
+
+/* Remote data ending in "\r\nOK" before the host's +++ stays data even
+ * when the module's real OK completes the pattern after the escape. */
+static void test_ok_in_data_before_escape(void **state)
+{
+    (void)state;
+    at_stream s;
+    rec r = {0};
+    at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
+    prep_transparent(&s, &r);
+    const char *a = "\r\nCONNECT\r\nHTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nOK";
+    at_stream_feed(&s, 1, (const uint8_t *)a, strlen(a), record_token, &r);
+    at_stream_hint(&s, AT_HINT_PEER_ESCAPED, record_token, &r);
+    at_stream_feed(&s, 2, (const uint8_t *)"\r\nOK\r\n", 6, record_token, &r);
+    at_stream_finish(&s, record_token, &r);
+    assert_non_null(strstr(r.buf, "transparent off=11 len=40 flags=40 reason=none"));
+    assert_non_null(strstr(r.buf, "line off=53 len=2 flags=8 reason=none |OK|\n"));
+    assert_int_equal(r.count, 3);
+    rec_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +531,8 @@ int main(void)
         cmocka_unit_test(test_me_transparent),
         cmocka_unit_test(test_transparent_blocks_are_split_at_fixed_offsets),
         cmocka_unit_test(test_garbage_does_not_break_framing),
+        cmocka_unit_test(test_repeat_without_terminator),
+        cmocka_unit_test(test_ok_in_data_before_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,7 @@ typedef struct at_stream {
     bool expect_sisr;           /**< ME: AT^SISR pending */
     bool expect_transparent;    /**< ME: AT^SIST pending */
     bool peer_escaped;          /**< ME: +++ sent by TE */
+    uint64_t escape_off;        /**< ME: stream offset when +++ was seen; an OK before it is data */
 } at_stream;
 
 /** Default configuration (max_frame = AT_STREAM_BIN_MAX). */

@@ -1,0 +1,157 @@
+/*
+ * cli.h - private interface of the attrace command-line front end.
+ *
+ * decode.c reads the trace, runs one at_session per channel and hands every
+ * session event and every non-data trace record to one of two renderers:
+ * output_text.c (the human view) or output_json.c (NDJSON). The renderers
+ * keep a little per-channel state (the exchange being printed) and never
+ * hold more than one exchange's worth of data.
+ */
+#ifndef ATTRACE_CLI_H
+#define ATTRACE_CLI_H
+
+#include "attrace/attrace.h"
+#include "attrace/trace.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_PROG "attrace"
+
+/* Options of `attrace decode`. */
+typedef struct cli_opts {
+    const char *path;          /* trace file, "-" = standard input */
+    bool json;
+    bool hex;
+    bool show_secrets;
+    bool color;                /* resolved from --color */
+    const at_profile *profile; /* NULL = the session's default */
+} cli_opts;
+
+/* Totals of one run, printed by both renderers at the end. */
+typedef struct cli_summary {
+    uint64_t records;
+    uint64_t bytes[2];       /* data bytes per direction (at_dir index) */
+    unsigned channels;
+    uint64_t exchanges;
+    uint64_t errors;         /* error final result or failed secure command */
+    uint64_t unanswered;     /* exchanges ended without a final result */
+    uint64_t urcs;
+    uint64_t frames;
+    uint64_t frames_with_problems;
+    uint64_t invalid;
+    uint64_t unexpected;
+    uint64_t trace_events;
+    uint64_t skipped_records;/* records of channels beyond the table's limit */
+    bool damaged;            /* the reader stopped on damage */
+    const char *error;       /* its message when damaged */
+} cli_summary;
+
+/* A trace-level event: a non-data record, or a data record's
+ * "bytes missing" flag (then event is CLI_TEV_BYTES_MISSING). */
+#define CLI_TEV_BYTES_MISSING 0x100u
+typedef struct cli_trace_event {
+    unsigned event;            /* at_trace_event or CLI_TEV_BYTES_MISSING */
+    const at_trace_record *rec;
+} cli_trace_event;
+
+/* An open payload or transparent run in one direction (text renderer). */
+typedef struct cli_run {
+    bool active;
+    at_event_kind kind;        /* AT_EV_PAYLOAD or AT_EV_TRANSPARENT */
+    uint64_t off;              /* stream offset of its first byte */
+    uint64_t bytes;
+    uint64_t ts;
+    at_tok_reason cut;         /* why it stopped early, if it did */
+} cli_run;
+
+/* Per-channel state of the text renderer. */
+typedef struct cli_text_chan {
+    uint32_t open_id;          /* exchange being printed, 0 = none */
+    uint64_t open_ts;          /* its start, for the relative column */
+    cli_run run[2];
+} cli_text_chan;
+
+/* Per-channel state of the JSON renderer: the exchange being collected. */
+typedef struct cli_json_chan {
+    uint32_t open_id;
+    json_t *echo;              /* string or NULL */
+    json_t *responses;         /* array */
+    json_t *intermediate;      /* array */
+    json_t *secure_result;     /* object or NULL */
+    json_t *frames;            /* array of frame ids */
+    json_t *urcs;              /* array of URC ids */
+    json_t *invalid;           /* array of invalid-run ids */
+    unsigned responses_dropped;
+} cli_json_chan;
+
+struct cli_ctx;
+
+/* One channel: its session and the renderers' state. */
+typedef struct cli_chan {
+    uint16_t channel;
+    struct cli_ctx *ctx;
+    at_session *session;
+    cli_text_chan text;
+    cli_json_chan json;
+} cli_chan;
+
+/* The whole decoding run. */
+typedef struct cli_ctx {
+    const cli_opts *opt;
+    FILE *out;
+    bool have_t0;
+    uint64_t t0;               /* first record's timestamp: relative times */
+    cli_summary sum;
+    bool wrote;                /* output produced since the last flush */
+    /* text renderer */
+    bool text_started;         /* something printed: separate items */
+    bool sgr_active;           /* a color/attribute is on: reset it */
+    int32_t last_day;          /* days since the epoch of the last date line */
+    struct cli_chan *text_block; /* channel whose block was printed last, or NULL */
+    /* JSON renderer: object ids */
+    uint64_t next_frame_id, next_urc_id, next_invalid_id;
+} cli_ctx;
+
+/* decode.c */
+int cli_decode_main(int argc, char **argv);
+
+/* Time formatting (decode.c). Buffers of at least 40 bytes. */
+void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
+void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
+void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap);       /* ISO-8601 UTC, ns */
+void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap);     /* +S.uuuuuu */
+void cli_fmt_duration(uint64_t ns, char *buf, size_t cap);     /* 3.000 ms / 1.500 s */
+int32_t cli_day(uint64_t ts_ns);
+
+/* Helpers on events (decode.c). */
+
+/* Finds @p len bytes at stream offset @p off in the event's buffers
+ * (its token, else its data); NULL if they are not all there. */
+const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len);
+/* Length of a NUL-terminated string value (up to the NUL, or all). */
+size_t cli_cstr_len(const uint8_t *p, size_t len);
+/* Whether the exchange ended in an error (final or secure result). */
+bool cli_exchange_failed(const at_exchange *x);
+/* Meaning of a numeric +CME ERROR (at_cme_error_text), else NULL. */
+const char *cli_result_meaning(const at_result *r);
+/* Name of an at_cmd_type ("exec", "set", ...). */
+const char *cli_cmd_type_name(at_cmd_type t);
+/* "te_to_me" / "me_to_te". */
+const char *cli_dir_key(at_dir d);
+
+/* output_text.c */
+void text_event(cli_chan *ch, const at_event *ev);
+void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
+void text_channel_done(cli_chan *ch);
+void text_summary(cli_ctx *c);
+
+/* output_json.c */
+void json_event(cli_chan *ch, const at_event *ev);
+void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
+void json_channel_done(cli_chan *ch);
+void json_summary(cli_ctx *c);
+
+#endif
