@@ -120,7 +120,8 @@ int cli_decode_main(int argc, char **argv);
 
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
-void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
+void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);
+void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */      /* YYYY-MM-DD */
 void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap);       /* ISO-8601 UTC, ns */
 void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap);     /* +S.uuuuuu */
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap);     /* 3.000 ms / 1.500 s */

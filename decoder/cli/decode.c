@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,11 +34,46 @@ static struct tm utc_tm(uint64_t ts_ns)
     return tm;
 }
 
+/* These formatters run for every element printed: they write digits
+ * directly rather than through snprintf and gmtime. */
+static char *put_fixed(char *p, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+static char *put_uint(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
 {
-    struct tm tm = utc_tm(ts_ns);
-    snprintf(buf, cap, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min,
-             tm.tm_sec, (unsigned)(ts_ns % 1000000000u / 1000u));
+    if (cap < 16) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    uint64_t sec = ts_ns / 1000000000u % 86400u;
+    char *p = put_fixed(buf, sec / 3600, 2);
+    *p++ = ':';
+    p = put_fixed(p, sec / 60 % 60, 2);
+    *p++ = ':';
+    p = put_fixed(p, sec % 60, 2);
+    *p++ = '.';
+    p = put_fixed(p, ts_ns % 1000000000u / 1000u, 6);
+    *p = 0;
 }
 
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap)
@@ -57,15 +93,38 @@ void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
 
 void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
 {
-    char sign = '+';
-    uint64_t d = (uint64_t)delta_ns;
-    if (delta_ns < 0) {
-        sign = '-';
-        d = (uint64_t)0 - d;
+    if (cap < 29) {
+        if (cap)
+            buf[0] = 0;
+        return;
     }
-    snprintf(buf, cap, "%c%llu.%06llu", sign,
-             (unsigned long long)(d / 1000000000u),
-             (unsigned long long)(d % 1000000000u / 1000u));
+    uint64_t d = (uint64_t)delta_ns;
+    char *p = buf;
+    *p++ = delta_ns < 0 ? '-' : '+';
+    if (delta_ns < 0)
+        d = (uint64_t)0 - d;
+    p = put_uint(p, d / 1000000000u);
+    *p++ = '.';
+    p = put_fixed(p, d % 1000000000u / 1000u, 6);
+    *p = 0;
+}
+
+void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap)
+{
+    if (cap < 28) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    uint64_t a = delta_ns < 0 ? (uint64_t)0 - (uint64_t)delta_ns : (uint64_t)delta_ns;
+    char *p = buf;
+    *p++ = delta_ns < 0 ? '-' : '+';
+    p = put_uint(p, a / 1000000u);
+    *p++ = '.';
+    p = put_fixed(p, a % 1000000u / 1000u, 3);
+    *p++ = 'm';
+    *p++ = 's';
+    *p = 0;
 }
 
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)
@@ -401,10 +460,27 @@ static void handle_record(cli_ctx *c, cli_chan *ch, const at_trace_record *rec)
     }
 }
 
-static bool stdout_is_file(void)
+/* How output keeps up with a live input (`capture -w - | attrace decode -`):
+ * a regular file is all there already, so stdio's buffering is right; from
+ * a pipe, output is flushed whenever the input has nothing more waiting,
+ * i.e. just before the decoder would block for the next record. */
+typedef enum flush_policy { FLUSH_BUFFERED, FLUSH_WHEN_INPUT_IDLE, FLUSH_EACH } flush_policy;
+
+static flush_policy choose_flush_policy(const char *path)
 {
     struct stat st;
-    return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+    if (strcmp(path, "-") == 0)
+        return fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? FLUSH_BUFFERED
+                                                                     : FLUSH_WHEN_INPUT_IDLE;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return FLUSH_BUFFERED;
+    return FLUSH_EACH; /* a named FIFO or device: no descriptor to poll here */
+}
+
+static bool stdin_idle(void)
+{
+    struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0;
 }
 
 int cli_decode_main(int argc, char **argv)
@@ -427,7 +503,9 @@ int cli_decode_main(int argc, char **argv)
     c.out = stdout;
     c.last_day = -1;
     c.next_frame_id = c.next_urc_id = c.next_invalid_id = 1;
-    bool flush_each = !stdout_is_file();
+    flush_policy flush = choose_flush_policy(opt.path);
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 
     chan_table chans = {0};
     at_trace_record rec;
@@ -451,7 +529,8 @@ int cli_decode_main(int argc, char **argv)
             continue;
         }
         handle_record(&c, ch, &rec);
-        if (flush_each && c.wrote) {
+        if (c.wrote && (flush == FLUSH_EACH ||
+                        (flush == FLUSH_WHEN_INPUT_IDLE && stdin_idle()))) {
             fflush(c.out);
             c.wrote = false;
         }

@@ -74,19 +74,29 @@ static void reset(cli_ctx *c)
 static void put_escaped(FILE *f, const void *data, size_t n)
 {
     const uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = p[i];
+    size_t i = 0;
+    while (i < n) {
+        /* Printable runs go out in one write: this is the hot path. */
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\\')
+            j++;
+        if (j > i)
+            fwrite(p + i, 1, j - i, f);
+        if (j == n)
+            break;
+        uint8_t b = p[j];
         switch (b) {
         case '\r': fputs("\\r", f); break;
         case '\n': fputs("\\n", f); break;
         case '\t': fputs("\\t", f); break;
         case '\\': fputs("\\\\", f); break;
-        default:
-            if (b >= 0x20 && b < 0x7f)
-                fputc(b, f);
-            else
-                fprintf(f, "\\x%02X", b);
+        default: {
+            static const char hex[] = "0123456789ABCDEF";
+            char esc[4] = {'\\', 'x', hex[b >> 4], hex[b & 15]};
+            fwrite(esc, 1, sizeof esc, f);
         }
+        }
+        i = j + 1;
     }
 }
 
@@ -98,7 +108,13 @@ static void put_str(FILE *f, const at_str *s)
 
 static void indent(cli_ctx *c, unsigned depth)
 {
-    fprintf(c->out, "%*s", (int)(CONTENT_COL + depth * DETAIL_STEP), "");
+    static const char spaces[] = "                                                                ";
+    size_t n = CONTENT_COL + depth * DETAIL_STEP;
+    while (n > 0) {
+        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
+        fwrite(spaces, 1, k, c->out);
+        n -= k;
+    }
 }
 
 static const char *plural(uint64_t n, const char *one, const char *many)
@@ -167,7 +183,11 @@ static void header(cli_ctx *c, const cli_chan *ch, uint64_t ts,
     cli_fmt_clock(ts, clock, sizeof clock);
     cli_fmt_rel((int64_t)(ts - c->t0), rel, sizeof rel);
     sgr(c, color);
-    fprintf(c->out, "%s  %s  %s", title, clock, rel);
+    fputs(title, c->out);
+    fputs("  ", c->out);
+    fputs(clock, c->out);
+    fputs("  ", c->out);
+    fputs(rel, c->out);
     if (ch->channel)
         fprintf(c->out, "  ch %u", ch->channel);
     if (suffix)
@@ -206,14 +226,14 @@ static void elem_begin(cli_chan *ch, uint64_t ts, at_dir dir)
 {
     cli_ctx *c = ch->ctx;
     char t[48] = "";
-    if (in_block(ch)) {
-        int64_t d = (int64_t)(ts - ch->text.open_ts);
-        uint64_t a = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
-        snprintf(t, sizeof t, "%c%llu.%03llums", d < 0 ? '-' : '+',
-                 (unsigned long long)(a / 1000000u),
-                 (unsigned long long)(a % 1000000u / 1000u));
-    }
-    fprintf(c->out, "  %*s  ", TIME_W, t);
+    if (in_block(ch))
+        cli_fmt_offset_ms((int64_t)(ts - ch->text.open_ts), t, sizeof t);
+    size_t tl = strlen(t);
+    fputs("  ", c->out);
+    for (size_t i = tl; i < TIME_W; i++)
+        fputc(' ', c->out);
+    fputs(t, c->out);
+    fputs("  ", c->out);
     sgr(c, dir == AT_DIR_TE_TO_ME ? C_CYAN : C_GREEN);
     fputs(dir == AT_DIR_TE_TO_ME ? "->" : "<-", c->out);
     reset(c);
