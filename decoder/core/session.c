@@ -209,6 +209,37 @@ static void begin_exchange(at_session *s, const at_token *t)
     flush_pending_echo(s);
 }
 
+/* Frames, payload and transparent blocks, and invalid runs: the same in
+ * both directions, except that the module's frames are READ answers. */
+static void binary_token(at_session *s, const at_token *t)
+{
+    at_event *ev;
+    switch (t->kind) {
+    case AT_TOK_FRAME:
+        if (t->dir == AT_DIR_ME_TO_TE)
+            at_frame_decode_response(t->data, t->len, t->off, s->cfg.profile, &s->frame);
+        else
+            at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
+        ev = new_event(s, AT_EV_FRAME, t);
+        ev->frame = &s->frame;
+        if (s->in_exchange)
+            s->x.n_frames++;
+        break;
+    case AT_TOK_PAYLOAD:
+    case AT_TOK_TRANSPARENT:
+        ev = new_event(s, t->kind == AT_TOK_PAYLOAD ? AT_EV_PAYLOAD : AT_EV_TRANSPARENT, t);
+        ev->block_off = t->block_off;
+        ev->last_block = (t->flags & AT_TOKF_LAST_BLOCK) != 0;
+        if (s->in_exchange)
+            s->x.payload_bytes[t->dir] += t->len;
+        break;
+    default:
+        new_event(s, AT_EV_INVALID, t);
+        break;
+    }
+    deliver(s);
+}
+
 static void on_te_token(void *ctx, const at_token *t)
 {
     at_session *s = ctx;
@@ -231,26 +262,8 @@ static void on_te_token(void *ctx, const at_token *t)
         }
         deliver(s);
         return;
-    case AT_TOK_FRAME:
-        at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
-        ev = new_event(s, AT_EV_FRAME, t);
-        ev->frame = &s->frame;
-        if (s->in_exchange)
-            s->x.n_frames++;
-        deliver(s);
-        return;
-    case AT_TOK_PAYLOAD:
-    case AT_TOK_TRANSPARENT:
-        ev = new_event(s, t->kind == AT_TOK_PAYLOAD ? AT_EV_PAYLOAD : AT_EV_TRANSPARENT, t);
-        ev->block_off = t->block_off;
-        ev->last_block = (t->flags & AT_TOKF_LAST_BLOCK) != 0;
-        if (s->in_exchange)
-            s->x.payload_bytes[t->dir] += t->len;
-        deliver(s);
-        return;
-    case AT_TOK_INVALID:
-        new_event(s, AT_EV_INVALID, t);
-        deliver(s);
+    default:
+        binary_token(s, t);
         return;
     }
 }
@@ -478,35 +491,14 @@ static void me_line(at_session *s, const at_token *t)
 static void on_me_token(void *ctx, const at_token *t)
 {
     at_session *s = ctx;
-    at_event *ev;
-    switch (t->kind) {
-    case AT_TOK_LINE:
+    if (t->kind == AT_TOK_LINE) {
         me_line(s, t);
         return;
-    case AT_TOK_FRAME:
-        /* A READ response answers the host's frame: report that first. */
-        at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
-        at_frame_decode_response(t->data, t->len, t->off, s->cfg.profile, &s->frame);
-        ev = new_event(s, AT_EV_FRAME, t);
-        ev->frame = &s->frame;
-        if (s->in_exchange)
-            s->x.n_frames++;
-        deliver(s);
-        return;
-    case AT_TOK_PAYLOAD:
-    case AT_TOK_TRANSPARENT:
-        ev = new_event(s, t->kind == AT_TOK_PAYLOAD ? AT_EV_PAYLOAD : AT_EV_TRANSPARENT, t);
-        ev->block_off = t->block_off;
-        ev->last_block = (t->flags & AT_TOKF_LAST_BLOCK) != 0;
-        if (s->in_exchange)
-            s->x.payload_bytes[t->dir] += t->len;
-        deliver(s);
-        return;
-    case AT_TOK_INVALID:
-        new_event(s, AT_EV_INVALID, t);
-        deliver(s);
-        return;
     }
+    /* A READ response answers the host's frame: report that first. */
+    if (t->kind == AT_TOK_FRAME)
+        at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
+    binary_token(s, t);
 }
 
 /* ------------------------------------------------------------------ */

@@ -400,21 +400,29 @@ static void bin_append(at_stream *s, const uint8_t *p, size_t n)
     s->bin_len += (uint32_t)n;
 }
 
-static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
-                       at_tok_reason reason, uint32_t frame_len)
+/* A token over the first @p len bytes of the binary buffer. */
+static at_token bin_token(const at_stream *s, at_tok_kind kind, size_t len,
+                          uint32_t flags, at_tok_reason reason)
 {
     at_token t;
     memset(&t, 0, sizeof t);
-    t.kind = AT_TOK_FRAME;
+    t.kind = kind;
     t.dir = s->dir;
     t.flags = flags;
     t.reason = reason;
     t.off = s->bin_off;
     t.data = s->bin;
-    t.len = s->bin_len;
-    t.frame_len = frame_len;
+    t.len = len;
     t.ts_first = s->bin_ts_first;
     t.ts_last = s->bin_ts_last;
+    return t;
+}
+
+static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
+                       at_tok_reason reason, uint32_t frame_len)
+{
+    at_token t = bin_token(s, AT_TOK_FRAME, s->bin_len, flags, reason);
+    t.frame_len = frame_len;
     t.max_gap_ns = s->bin_max_gap;
     s->mode = AT_SM_LINE;
     s->bin_len = 0;
@@ -551,19 +559,9 @@ static size_t feed_trailer(at_stream *s, const uint8_t *p, size_t n,
 static void emit_block(at_stream *s, const emitter *em, at_tok_kind kind,
                        size_t len, uint32_t flags, at_tok_reason reason)
 {
-    at_token t;
-    memset(&t, 0, sizeof t);
-    t.kind = kind;
-    t.dir = s->dir;
-    t.flags = flags;
-    t.reason = reason;
-    t.off = s->bin_off;
-    t.data = s->bin;
-    t.len = len;
+    at_token t = bin_token(s, kind, len, flags, reason);
     t.block_off = s->run_done;
     t.run_len = kind == AT_TOK_PAYLOAD ? s->run_len : 0;
-    t.ts_first = s->bin_ts_first;
-    t.ts_last = s->bin_ts_last;
     if (em->cb)
         em->cb(em->ctx, &t);
     s->run_done += len;

@@ -84,21 +84,6 @@ struct at_trace_reader {
     char err[READER_MSG_CAP];
 };
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * Ends the read with "NAME: record N: <fmt>" (or "NAME: <fmt>" for N = 0,
@@ -136,7 +121,7 @@ static void close_input(FILE *fp)
 at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap)
 {
     if (!path) {
-        set_err(err, err_cap, "no trace file name given");
+        at_trace_set_err(err, err_cap, "no trace file name given");
         return NULL;
     }
     if (strcmp(path, "-") == 0)
@@ -146,12 +131,12 @@ at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap)
      * helper processes, which must not inherit the trace. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
         return NULL;
     }
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {
-        set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
@@ -164,14 +149,14 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
     if (!name)
         name = "stream";
     if (!fp) {
-        set_err(err, err_cap, "%s: no stream given", name);
+        at_trace_set_err(err, err_cap, "%s: no stream given", name);
         return NULL;
     }
 
     at_trace_reader *r = calloc(1, sizeof *r);
     char *copy = strdup(name);
     if (!r || !copy) {
-        set_err(err, err_cap, "%s: out of memory", name);
+        at_trace_set_err(err, err_cap, "%s: out of memory", name);
         free(r);
         free(copy);
         close_input(fp);
@@ -185,7 +170,7 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
         fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!r->pcap) {
         /* libpcap leaves the stream open on failure; we took ownership. */
-        set_err(err, err_cap, "%s: not a readable pcap or pcapng file (%s)",
+        at_trace_set_err(err, err_cap, "%s: not a readable pcap or pcapng file (%s)",
                 name, ebuf[0] ? ebuf : "libpcap gave no reason");
         close_input(fp);
         free(r->name);

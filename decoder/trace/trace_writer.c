@@ -47,21 +47,6 @@ struct at_trace_writer {
     char err[WRITER_MSG_CAP];
 };
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* Records a failure "NAME: <fmt>" and returns -1. */
 static int wfail(at_trace_writer *w, const char *fmt, ...)
@@ -114,7 +99,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
         w->buf = malloc(AT_TRACE_SNAPLEN);
     }
     if (!w || !w->name || !w->buf) {
-        set_err(err, err_cap, "%s: out of memory", name);
+        at_trace_set_err(err, err_cap, "%s: out of memory", name);
         if (w)
             free_writer(w);
         if (own && fp != stdout)
@@ -128,7 +113,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
         AT_TRACE_LINKTYPE_UPPER_PDU, (int)AT_TRACE_SNAPLEN,
         PCAP_TSTAMP_PRECISION_NANO);
     if (!w->dead) {
-        set_err(err, err_cap, "%s: libpcap cannot describe the file", name);
+        at_trace_set_err(err, err_cap, "%s: libpcap cannot describe the file", name);
         free_writer(w);
         if (own && fp != stdout)
             fclose(fp);
@@ -138,7 +123,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
     /* A stream already in error would make libpcap fail the header write
      * and close it; refuse first so a caller's stream stays open. */
     if (ferror(fp)) {
-        set_err(err, err_cap, "%s: the stream is already in an error state",
+        at_trace_set_err(err, err_cap, "%s: the stream is already in an error state",
                 name);
         free_writer(w);
         if (own && fp != stdout)
@@ -150,7 +135,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
     if (!w->dumper) {
         /* libpcap's only failure here is the header write, after which it
          * has closed fp (except stdout). */
-        set_err(err, err_cap, "%s: cannot write the pcap file header (%s)",
+        at_trace_set_err(err, err_cap, "%s: cannot write the pcap file header (%s)",
                 name, pcap_geterr(w->dead));
         free_writer(w);
         return NULL;
@@ -161,7 +146,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
 at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
 {
     if (!path) {
-        set_err(err, err_cap, "no trace file name given");
+        at_trace_set_err(err, err_cap, "no trace file name given");
         return NULL;
     }
     if (strcmp(path, "-") == 0)
@@ -171,12 +156,12 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
                   TRACE_FILE_MODE);
     if (fd < 0) {
         if (errno == ELOOP)
-            set_err(err, err_cap,
+            at_trace_set_err(err, err_cap,
                     "%s: is a symbolic link; refusing to write a trace "
                     "through it",
                     path);
         else
-            set_err(err, err_cap, "%s: %s", path, strerror(errno));
+            at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
         return NULL;
     }
 
@@ -186,13 +171,13 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
      * caller's choice and must not have its permissions rewritten. */
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
     if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != TRACE_FILE_MODE &&
         fchmod(fd, TRACE_FILE_MODE) != 0) {
-        set_err(err, err_cap,
+        at_trace_set_err(err, err_cap,
                 "%s: cannot restrict its permissions to 0600 (%s); a trace "
                 "may hold private keys",
                 path, strerror(errno));
@@ -202,7 +187,7 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
 
     FILE *fp = fdopen(fd, "wb");
     if (!fp) {
-        set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
@@ -215,7 +200,7 @@ at_trace_writer *at_trace_create_stream(FILE *fp, const char *name, char *err,
     if (!name)
         name = "stream";
     if (!fp) {
-        set_err(err, err_cap, "%s: no stream given", name);
+        at_trace_set_err(err, err_cap, "%s: no stream given", name);
         return NULL;
     }
     return writer_on(fp, name, false, err, err_cap);
@@ -308,7 +293,7 @@ int at_trace_finish_err(at_trace_writer *w, char *err, size_t err_cap)
     if (err && err_cap > 0)
         err[0] = '\0';
     if (!w) {
-        set_err(err, err_cap, "no trace writer");
+        at_trace_set_err(err, err_cap, "no trace writer");
         return -1;
     }
 

@@ -10,13 +10,16 @@
  * tap capture at 115200 baud: both directions are split into records the
  * way UART reads return them, bytes take 10 bit times each, the module
  * echoes command lines and answers after a few milliseconds, and the host
- * waits about 100 ms between commands.
+ * waits about 100 ms between commands (capture_model.c, shared with the
+ * benchmark generator).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "attrace/frame.h"
 #include "attrace/profile.h"
 #include "attrace/trace.h"
+
+#include "capture_model.h"
 
 #include <openssl/asn1.h>
 #include <openssl/err.h>
@@ -26,26 +29,16 @@
 #include <openssl/x509.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+const char gen_program_name[] = "attrace-gen-samples";
+
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
 /* ------------------------------------------------------------------ */
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("attrace-gen-samples: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 static void die_ssl(const char *what)
 {
@@ -54,66 +47,6 @@ static void die_ssl(const char *what)
     if (e)
         ERR_error_string_n(e, buf, sizeof buf);
     die("%s: %s", what, buf);
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        die("out of memory");
-    return q;
-}
-
-/* A growable byte string, always NUL-terminated for convenience. */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void buf_add(buf *b, const void *data, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_addf(buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        die("formatting failed");
-    char *tmp = xrealloc(NULL, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(tmp, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    buf_add(b, tmp, (size_t)n);
-    free(tmp);
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-static void hex_upper(const unsigned char *in, size_t n, buf *out)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        char two[2] = {digits[in[i] >> 4], digits[in[i] & 15]};
-        buf_add(out, two, 2);
-    }
 }
 
 static unsigned char *read_file(const char *dir, const char *name, size_t *len)
@@ -144,226 +77,29 @@ static unsigned char *read_file(const char *dir, const char *name, size_t *len)
 }
 
 /* ------------------------------------------------------------------ */
-/* Deterministic PRNG (SplitMix64)                                    */
+/* The capture (the model itself is in capture_model.c)               */
 /* ------------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-/* Uniform enough in [lo, hi] for a traffic model. */
-static uint64_t rng_range(uint64_t *state, uint64_t lo, uint64_t hi)
-{
-    return lo + rng_next(state) % (hi - lo + 1);
-}
-
-/* ------------------------------------------------------------------ */
-/* The capture model                                                  */
-/* ------------------------------------------------------------------ */
-
-#define BAUD 115200u
-#define BITS_PER_BYTE 10u /* 8N1: start bit, 8 data bits, stop bit */
-#define NS_PER_US UINT64_C(1000)
-#define NS_PER_MS UINT64_C(1000000)
-#define NS_PER_S UINT64_C(1000000000)
-#define START_TS (UINT64_C(1793610000) * NS_PER_S) /* 2026-11-02T09:00:00Z */
+/* The capture host's largest read: small reads, as a tap at 115200 sees. */
 #define MAX_CHUNK 64u
-#define LINE_STATE (AT_LINE_RTS | AT_LINE_CTS | AT_LINE_DTR | AT_LINE_DSR)
 
-/* Time for @p n bytes on the line. */
-static uint64_t byte_time(uint64_t n)
+/* Opens a fresh capture (the file is replaced, not overwritten in place). */
+static void sample_capture_open(capture *c, const char *path, uint64_t seed)
 {
-    return n * BITS_PER_BYTE * NS_PER_S / BAUD;
-}
-
-typedef struct pending {
-    uint64_t ts, seq;
-    at_dir dir;
-    at_trace_event event;
-    size_t off, len; /* into capture.pool */
-} pending;
-
-typedef struct capture {
-    at_trace_writer *w;
-    uint64_t rng;
-    uint64_t line_free[2]; /* when the last byte queued per direction arrives */
-    uint64_t last_ts[2];   /* last record timestamp per direction */
-    pending *recs;
-    size_t n_recs, cap_recs;
-    uint64_t seq;
-    buf pool;
-} capture;
-
-static void queue_record(capture *c, uint64_t ts, at_dir dir,
-                         at_trace_event event, const void *data, size_t len)
-{
-    if (c->n_recs == c->cap_recs) {
-        c->cap_recs = c->cap_recs ? c->cap_recs * 2 : 256;
-        c->recs = xrealloc(c->recs, c->cap_recs * sizeof *c->recs);
-    }
-    pending *p = &c->recs[c->n_recs++];
-    p->ts = ts;
-    p->seq = c->seq++;
-    p->dir = dir;
-    p->event = event;
-    p->off = c->pool.len;
-    p->len = len;
-    buf_add(&c->pool, data, len);
-}
-
-static int cmp_pending(const void *a, const void *b)
-{
-    const pending *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Writes the queued records in time order. */
-static void capture_flush(capture *c)
-{
-    qsort(c->recs, c->n_recs, sizeof *c->recs, cmp_pending);
-    for (size_t i = 0; i < c->n_recs; i++) {
-        const pending *p = &c->recs[i];
-        at_trace_record rec = {
-            .ts_ns = p->ts,
-            .dir = p->dir,
-            .event = p->event,
-            .channel = 0,
-            .line_state = LINE_STATE,
-            .flags = 0,
-            .baud = BAUD,
-            .payload = (const uint8_t *)c->pool.p + p->off,
-            .len = p->len,
-        };
-        if (at_trace_write(c->w, &rec) != 0)
-            die("%s", at_trace_writer_error(c->w));
-    }
-    c->n_recs = 0;
-    c->pool.len = 0;
-}
-
-/*
- * Puts @p len bytes on the line in direction @p dir, the first starting at
- * @p start (or when the line is free). The capture host reads them in
- * chunks of 1..MAX_CHUNK bytes, each read returning shortly after its last
- * byte arrived. Returns the arrival time of the last byte.
- */
-static uint64_t line_send(capture *c, at_dir dir, const void *data, size_t len,
-                          uint64_t start)
-{
-    const uint8_t *bytes = data;
-    if (start < c->line_free[dir])
-        start = c->line_free[dir];
-    for (size_t i = 0; i < len;) {
-        size_t n = (size_t)rng_range(&c->rng, 1, MAX_CHUNK);
-        if (n > len - i)
-            n = len - i;
-        uint64_t ts = start + byte_time(i + n) +
-                      rng_range(&c->rng, 20, 400) * NS_PER_US; /* read latency */
-        if (ts <= c->last_ts[dir])
-            ts = c->last_ts[dir] + NS_PER_US;
-        c->last_ts[dir] = ts;
-        queue_record(c, ts, dir, AT_TEV_DATA, bytes + i, n);
-        i += n;
-    }
-    c->line_free[dir] = start + byte_time(len);
-    return c->line_free[dir];
-}
-
-static void note(capture *c, uint64_t ts, at_trace_event event, const char *text)
-{
-    queue_record(c, ts, AT_DIR_TE_TO_ME, event, text, strlen(text));
-}
-
-/* The host's pause after a final result before its next command. */
-static uint64_t next_command_time(capture *c, uint64_t result_end)
-{
-    return result_end + rng_range(&c->rng, 95, 140) * NS_PER_MS;
-}
-
-/*
- * One command: the host sends @p cmdline, the module echoes it up to and
- * including its CR (echo starts as the first byte arrives) and answers
- * @p response after @p lo_ms..@p hi_ms. Returns when the host may send
- * the next command.
- */
-static uint64_t command(capture *c, uint64_t t, const char *cmdline,
-                        const char *response, unsigned lo_ms, unsigned hi_ms)
-{
-    size_t n = strlen(cmdline);
-    const char *cr = memchr(cmdline, '\r', n);
-    size_t echo_len = cr ? (size_t)(cr - cmdline) + 1 : n;
-    uint64_t te_end = line_send(c, AT_DIR_TE_TO_ME, cmdline, n, t);
-    line_send(c, AT_DIR_ME_TO_TE, cmdline, echo_len, t + byte_time(1));
-    uint64_t think = rng_range(&c->rng, lo_ms * NS_PER_MS, hi_ms * NS_PER_MS);
-    uint64_t me_end = line_send(c, AT_DIR_ME_TO_TE, response, strlen(response),
-                                te_end + think);
-    capture_flush(c);
-    return next_command_time(c, me_end);
-}
-
-/* A URC while the line is idle; returns when it has arrived. */
-static uint64_t urc(capture *c, uint64_t t, const char *text)
-{
-    uint64_t end = line_send(c, AT_DIR_ME_TO_TE, text, strlen(text), t);
-    capture_flush(c);
-    return end;
-}
-
-/*
- * The secure-command exchange of PROTOCOL.md section 2, sent the way the
- * vendor tool does (command line ends in CR LF). @p result is everything
- * the module prints after the frame (result string and final result).
- */
-static uint64_t secure_command(capture *c, uint64_t t, const uint8_t *frame,
-                               size_t frame_len, const char *result,
-                               unsigned proc_ms)
-{
-    static const char cmdline[] = "AT^SBNW=is_cert,1\r\n";
-    static const char echo[] = "AT^SBNW=is_cert,1\r";
-    static const char connect[] = "\r\nCONNECT\r\n";
-    static const char ready[] = "\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
-
-    uint64_t te_end = line_send(c, AT_DIR_TE_TO_ME, cmdline, strlen(cmdline), t);
-    line_send(c, AT_DIR_ME_TO_TE, echo, strlen(echo), t + byte_time(1));
-    uint64_t me_end = line_send(c, AT_DIR_ME_TO_TE, connect, strlen(connect),
-                                te_end + rng_range(&c->rng, 3, 7) * NS_PER_MS);
-    me_end = line_send(c, AT_DIR_ME_TO_TE, ready, strlen(ready),
-                       me_end + rng_range(&c->rng, 200, 900) * NS_PER_US);
-    /* The tool waits for READY, then writes the whole frame at once. */
-    te_end = line_send(c, AT_DIR_TE_TO_ME, frame, frame_len,
-                       me_end + rng_range(&c->rng, 8, 20) * NS_PER_MS);
-    uint64_t proc = proc_ms * NS_PER_MS + rng_range(&c->rng, 0, 30) * NS_PER_MS;
-    me_end = line_send(c, AT_DIR_ME_TO_TE, result, strlen(result), te_end + proc);
-    capture_flush(c);
-    return next_command_time(c, me_end);
-}
-
-static void capture_open(capture *c, const char *path, uint64_t seed)
-{
-    char err[512];
-    memset(c, 0, sizeof *c);
-    c->rng = seed;
     if (unlink(path) != 0 && errno != ENOENT)
         die("%s: %s", path, strerror(errno));
-    c->w = at_trace_create(path, err, sizeof err);
-    if (!c->w)
-        die("%s", err);
+    capture_open(c, path, seed, MAX_CHUNK);
 }
 
-static void capture_close(capture *c)
+/*
+ * A secure command whose frame the module processes for @p proc_ms plus up
+ * to 30 ms before it prints @p result (see secure_command).
+ */
+static uint64_t sample_secure_command(capture *c, uint64_t t, const uint8_t *frame,
+                                      size_t frame_len, const char *result,
+                                      unsigned proc_ms)
 {
-    char err[512];
-    capture_flush(c);
-    if (at_trace_finish_err(c->w, err, sizeof err) != 0)
-        die("%s", err);
-    free(c->recs);
-    buf_free(&c->pool);
+    return secure_command(c, t, frame, frame_len, result, proc_ms, proc_ms + 30);
 }
 
 /* ------------------------------------------------------------------ */
@@ -458,7 +194,7 @@ static void serial_hex(const X509 *x, buf *out)
         hdr += der[1] & 0x7f;
     if ((size_t)len < hdr)
         die("serial number: bad DER");
-    hex_upper(der + hdr, (size_t)len - hdr, out);
+    buf_add_hex(out, der + hdr, (size_t)len - hdr);
     OPENSSL_free(der);
 }
 
@@ -501,7 +237,7 @@ static void sbnr_line(unsigned index, const cert *ct, buf *out)
     dn_oneline(X509_get_subject_name(ct->x509), out);
     buf_addf(out, "\", signature: \"%s\", thumbprint algorithm: \"sha1\", thumbprint: \"",
              sig_alg_name(ct->x509));
-    hex_upper(md, md_len, out);
+    buf_add_hex(out, md, md_len);
     buf_add(out, "\"", 1);
 }
 
@@ -596,24 +332,23 @@ static size_t write_frame(const material *m, uint16_t index, const cert *ct,
 static uint64_t session_start(capture *c)
 {
     uint64_t t = START_TS;
-    note(c, t, AT_TEV_NOTE, "capture start");
-    note(c, t + 50 * NS_PER_US, AT_TEV_SETTINGS, "115200 8N1 rtscts");
+    capture_note_start(c, t);
     t = urc(c, t + 1850 * NS_PER_MS, "\r\n^SYSSTART\r\n");
     t += 420 * NS_PER_MS;
-    t = command(c, t, "ATE1\r", "\r\nOK\r\n", 2, 4);
-    t = command(c, t, "AT\r", "\r\nOK\r\n", 2, 4);
-    t = command(c, t, "AT+CREG=1\r", "\r\nOK\r\n", 3, 6);
-    t = command(c, t, "AT+CGSN\r", "\r\n" IMEI "\r\n\r\nOK\r\n", 3, 6);
+    t = command_text(c, t, "ATE1\r", "\r\nOK\r\n", 2, 4);
+    t = command_text(c, t, "AT\r", "\r\nOK\r\n", 2, 4);
+    t = command_text(c, t, "AT+CREG=1\r", "\r\nOK\r\n", 3, 6);
+    t = command_text(c, t, "AT+CGSN\r", "\r\n" IMEI "\r\n\r\nOK\r\n", 3, 6);
     /* The network registration arrives while the host is idle. */
     urc(c, t - 60 * NS_PER_MS, "\r\n+CREG: 1\r\n");
-    t = command(c, t, "AT^SIND=is_cert,1\r", "\r\n^SIND: is_cert,1\r\n\r\nOK\r\n", 4, 8);
-    t = command(c, t, "AT+CMER=3,0,0,2\r", "\r\nOK\r\n", 3, 6);
+    t = command_text(c, t, "AT^SIND=is_cert,1\r", "\r\n^SIND: is_cert,1\r\n\r\nOK\r\n", 4, 8);
+    t = command_text(c, t, "AT+CMER=3,0,0,2\r", "\r\nOK\r\n", 3, 6);
     return t;
 }
 
 static void session_end(capture *c, uint64_t t)
 {
-    note(c, t + 400 * NS_PER_MS, AT_TEV_NOTE, "capture stop");
+    capture_note_stop(c, t + 400 * NS_PER_MS);
 }
 
 static const char end_ok[] = "\r\nSECURE CMD END OK\r\n\r\nOK\r\n";
@@ -624,19 +359,19 @@ static void sample_provisioning_ok(const material *m, const char *path)
     uint8_t frame[8192];
     buf sbnr = {0};
 
-    capture_open(&c, path, UINT64_C(0x5A3B1E0001));
+    sample_capture_open(&c, path, UINT64_C(0x5A3B1E0001));
     uint64_t t = session_start(&c);
 
     size_t n = write_frame(m, 0, &m->client, frame, sizeof frame);
-    t = secure_command(&c, t, frame, n, end_ok, 420);
+    t = sample_secure_command(&c, t, frame, n, end_ok, 420);
     n = write_frame(m, 1, &m->ca1, frame, sizeof frame);
-    t = secure_command(&c, t, frame, n, end_ok, 260);
+    t = sample_secure_command(&c, t, frame, n, end_ok, 260);
     n = write_frame(m, 2, &m->ca2, frame, sizeof frame);
-    t = secure_command(&c, t, frame, n, end_ok, 260);
+    t = sample_secure_command(&c, t, frame, n, end_ok, 260);
 
     const cert *store[11] = {&m->client, &m->ca1, &m->ca2};
     sbnr_response(store, &sbnr);
-    t = command(&c, t, "AT^SBNR=is_cert\r", sbnr.p, 25, 40);
+    t = command_text(&c, t, "AT^SBNR=is_cert\r", sbnr.p, 25, 40);
 
     session_end(&c, t);
     capture_close(&c);
@@ -649,7 +384,7 @@ static void sample_totallen_excludes_self(const material *m, const char *path)
     uint8_t frame[8192];
     buf sbnr = {0};
 
-    capture_open(&c, path, UINT64_C(0x5A3B1E0002));
+    sample_capture_open(&c, path, UINT64_C(0x5A3B1E0002));
     uint64_t t = session_start(&c);
 
     /* TotalLen leaves out its own two bytes. It is not signed, so the
@@ -659,13 +394,13 @@ static void sample_totallen_excludes_self(const material *m, const char *path)
     uint16_t wrong = (uint16_t)(n - 2);
     frame[0] = (uint8_t)(wrong & 0xff);
     frame[1] = (uint8_t)(wrong >> 8);
-    t = secure_command(&c, t, frame, n,
-                       "\r\nSECURE CMD TOO MANY DATA ERROR\r\n\r\nERROR\r\n", 40);
+    t = sample_secure_command(&c, t, frame, n,
+                              "\r\nSECURE CMD TOO MANY DATA ERROR\r\n\r\nERROR\r\n", 40);
 
     /* The engineer checks the store: nothing was written. */
     const cert *store[11] = {0};
     sbnr_response(store, &sbnr);
-    t = command(&c, t, "AT^SBNR=is_cert\r", sbnr.p, 25, 40);
+    t = command_text(&c, t, "AT^SBNR=is_cert\r", sbnr.p, 25, 40);
 
     session_end(&c, t);
     capture_close(&c);

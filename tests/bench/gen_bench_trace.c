@@ -21,50 +21,22 @@
 #include "attrace/frame.h"
 #include "attrace/trace.h"
 
+#include "capture_model.h"
+
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("attrace-bench-gen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        die("out of memory");
-    return q;
-}
+const char gen_program_name[] = "attrace-bench-gen";
 
 /* ------------------------------------------------------------------ */
-/* PRNG (SplitMix64)                                                  */
+/* Random content                                                     */
 /* ------------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-static uint64_t rng_range(uint64_t *s, uint64_t lo, uint64_t hi)
-{
-    return lo + rng_next(s) % (hi - lo + 1);
-}
-
+/* Fills @p out from the PRNG, eight bytes per draw. */
 static void rng_bytes(uint64_t *s, uint8_t *out, size_t n)
 {
     while (n >= 8) {
@@ -79,195 +51,34 @@ static void rng_bytes(uint64_t *s, uint8_t *out, size_t n)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* Text buffer                                                        */
-/* ------------------------------------------------------------------ */
-
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void buf_add(buf *b, const void *data, size_t n)
+/* Appends @p n_bytes random bytes as hex, one draw per byte. */
+static void buf_add_random_hex(buf *b, uint64_t *rng, size_t n_bytes)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_addf(buf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        die("formatted text too long");
-    buf_add(b, tmp, (size_t)n);
-}
-
-static void buf_hex(buf *b, uint64_t *rng, size_t n_bytes)
-{
-    static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n_bytes; i++) {
         uint8_t v = (uint8_t)rng_next(rng);
-        char two[2] = {digits[v >> 4], digits[v & 15]};
-        buf_add(b, two, 2);
+        buf_add_hex(b, &v, 1);
     }
 }
 
 /* ------------------------------------------------------------------ */
-/* Capture model: 115200 8N1, reads of 1..256 bytes                    */
+/* Capture model (capture_model.c), with reads of 1..256 bytes        */
 /* ------------------------------------------------------------------ */
 
-#define BAUD 115200u
-#define BITS_PER_BYTE 10u
-#define NS_PER_US UINT64_C(1000)
-#define NS_PER_MS UINT64_C(1000000)
-#define NS_PER_S UINT64_C(1000000000)
-#define START_TS (UINT64_C(1793610000) * NS_PER_S) /* 2026-11-02T09:00:00Z */
+/* Large reads, so the benchmark also sees records holding several lines. */
 #define MAX_CHUNK 256u
-#define LINE_STATE (AT_LINE_RTS | AT_LINE_CTS | AT_LINE_DTR | AT_LINE_DSR)
 #define PCAP_RECORD_HEADER 16u
 #define PCAP_FILE_HEADER 24u
 
-static uint64_t byte_time(uint64_t n)
-{
-    return n * BITS_PER_BYTE * NS_PER_S / BAUD;
-}
-
-typedef struct pending {
-    uint64_t ts, seq;
-    at_dir dir;
-    at_trace_event event;
-    size_t off, len;
-} pending;
-
-typedef struct capture {
-    at_trace_writer *w;
-    uint64_t rng;
-    uint64_t line_free[2], last_ts[2];
-    pending *recs;
-    size_t n_recs, cap_recs;
-    uint64_t seq;
-    buf pool;
-    uint64_t record_overhead; /* file bytes per record besides the payload */
-    uint64_t file_bytes, records;
-} capture;
-
-static void queue_record(capture *c, uint64_t ts, at_dir dir,
-                         at_trace_event event, const void *data, size_t len)
-{
-    if (c->n_recs == c->cap_recs) {
-        c->cap_recs = c->cap_recs ? c->cap_recs * 2 : 256;
-        c->recs = xrealloc(c->recs, c->cap_recs * sizeof *c->recs);
-    }
-    pending *p = &c->recs[c->n_recs++];
-    p->ts = ts;
-    p->seq = c->seq++;
-    p->dir = dir;
-    p->event = event;
-    p->off = c->pool.len;
-    p->len = len;
-    buf_add(&c->pool, data, len);
-}
-
-static int cmp_pending(const void *a, const void *b)
-{
-    const pending *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void capture_flush(capture *c)
-{
-    qsort(c->recs, c->n_recs, sizeof *c->recs, cmp_pending);
-    for (size_t i = 0; i < c->n_recs; i++) {
-        const pending *p = &c->recs[i];
-        at_trace_record rec = {
-            .ts_ns = p->ts,
-            .dir = p->dir,
-            .event = p->event,
-            .line_state = LINE_STATE,
-            .baud = BAUD,
-            .payload = (const uint8_t *)c->pool.p + p->off,
-            .len = p->len,
-        };
-        if (at_trace_write(c->w, &rec) != 0)
-            die("%s", at_trace_writer_error(c->w));
-        c->file_bytes += c->record_overhead + p->len;
-        c->records++;
-    }
-    c->n_recs = 0;
-    c->pool.len = 0;
-}
-
-static uint64_t line_send(capture *c, at_dir dir, const void *data, size_t len,
-                          uint64_t start)
-{
-    const uint8_t *bytes = data;
-    if (start < c->line_free[dir])
-        start = c->line_free[dir];
-    for (size_t i = 0; i < len;) {
-        size_t n = (size_t)rng_range(&c->rng, 1, MAX_CHUNK);
-        if (n > len - i)
-            n = len - i;
-        uint64_t ts = start + byte_time(i + n) + rng_range(&c->rng, 20, 400) * NS_PER_US;
-        if (ts <= c->last_ts[dir])
-            ts = c->last_ts[dir] + NS_PER_US;
-        c->last_ts[dir] = ts;
-        queue_record(c, ts, dir, AT_TEV_DATA, bytes + i, n);
-        i += n;
-    }
-    c->line_free[dir] = start + byte_time(len);
-    return c->line_free[dir];
-}
-
-static void note(capture *c, uint64_t ts, at_trace_event event, const char *text)
-{
-    queue_record(c, ts, AT_DIR_TE_TO_ME, event, text, strlen(text));
-}
-
-static uint64_t gap(capture *c, uint64_t t)
-{
-    return t + rng_range(&c->rng, 95, 140) * NS_PER_MS;
-}
-
-/* Command line with echo (up to its CR) and a response after lo..hi ms. */
-static uint64_t command(capture *c, uint64_t t, const char *cmdline,
-                        const void *resp, size_t resp_len, unsigned lo_ms,
-                        unsigned hi_ms)
-{
-    size_t n = strlen(cmdline);
-    const char *cr = memchr(cmdline, '\r', n);
-    size_t echo_len = cr ? (size_t)(cr - cmdline) + 1 : n;
-    uint64_t te_end = line_send(c, AT_DIR_TE_TO_ME, cmdline, n, t);
-    line_send(c, AT_DIR_ME_TO_TE, cmdline, echo_len, t + byte_time(1));
-    uint64_t me_end = line_send(c, AT_DIR_ME_TO_TE, resp, resp_len,
-                                te_end + rng_range(&c->rng, lo_ms * NS_PER_MS, hi_ms * NS_PER_MS));
-    capture_flush(c);
-    return gap(c, me_end);
-}
-
+/* Host commands without their own timing: the module answers in 2..8 ms. */
 static uint64_t command_s(capture *c, uint64_t t, const char *cmdline, const char *resp)
 {
-    return command(c, t, cmdline, resp, strlen(resp), 2, 8);
+    return command_text(c, t, cmdline, resp, 2, 8);
 }
 
-static uint64_t urc(capture *c, uint64_t t, const char *text)
+/* A URC, after which the host pauses as after a final result. */
+static uint64_t urc_then_pause(capture *c, uint64_t t, const char *text)
 {
-    uint64_t end = line_send(c, AT_DIR_ME_TO_TE, text, strlen(text), t);
-    capture_flush(c);
-    return gap(c, end);
+    return next_command_time(c, urc(c, t, text));
 }
 
 /* ------------------------------------------------------------------ */
@@ -295,7 +106,14 @@ typedef struct bench {
     slot store[11];
     char imei[16];
     uint64_t t;
+    uint64_t record_overhead; /* file bytes per record besides the payload */
 } bench;
+
+/* The size of the file once everything written so far is flushed. */
+static uint64_t file_bytes(const bench *b)
+{
+    return PCAP_FILE_HEADER + b->c.records * b->record_overhead + b->c.payload_bytes;
+}
 
 /* A Luhn-valid IMEI with a random serial part. */
 static void make_imei(bench *b)
@@ -340,35 +158,21 @@ static int fake_sign(void *ctx, const uint8_t *region, size_t region_len,
     return 0;
 }
 
-static uint64_t secure_command(bench *b, const at_frame_spec *spec, bool fail)
+/* Encodes @p spec and sends it as a secure command; the module takes
+ * 150..450 ms to process the frame and then reports @p fail or success. */
+static uint64_t send_secure_frame(bench *b, const at_frame_spec *spec, bool fail)
 {
-    static const char cmdline[] = "AT^SBNW=is_cert,1\r\n";
-    static const char echo[] = "AT^SBNW=is_cert,1\r";
-    static const char connect[] = "\r\nCONNECT\r\n";
-    static const char ready[] = "\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
     static const char ok[] = "\r\nSECURE CMD END OK\r\n\r\nOK\r\n";
     static const char err[] = "\r\nSECURE CMD ERROR\r\n\r\nERROR\r\n";
     static uint8_t frame[8192];
     capture *c = &b->c;
     size_t frame_len = 0;
 
+    /* Signing draws from the capture's PRNG, before the exchange does. */
     at_status st = at_frame_encode(spec, fake_sign, &c->rng, frame, sizeof frame, &frame_len);
     if (st != AT_OK)
         die("at_frame_encode: %s", at_status_str(st));
-
-    uint64_t te_end = line_send(c, AT_DIR_TE_TO_ME, cmdline, strlen(cmdline), b->t);
-    line_send(c, AT_DIR_ME_TO_TE, echo, strlen(echo), b->t + byte_time(1));
-    uint64_t me_end = line_send(c, AT_DIR_ME_TO_TE, connect, strlen(connect),
-                                te_end + rng_range(&c->rng, 3, 7) * NS_PER_MS);
-    me_end = line_send(c, AT_DIR_ME_TO_TE, ready, strlen(ready),
-                       me_end + rng_range(&c->rng, 200, 900) * NS_PER_US);
-    te_end = line_send(c, AT_DIR_TE_TO_ME, frame, frame_len,
-                       me_end + rng_range(&c->rng, 8, 20) * NS_PER_MS);
-    const char *res = fail ? err : ok;
-    me_end = line_send(c, AT_DIR_ME_TO_TE, res, strlen(res),
-                       te_end + rng_range(&c->rng, 150, 450) * NS_PER_MS);
-    capture_flush(c);
-    return gap(c, me_end);
+    return secure_command(c, b->t, frame, frame_len, fail ? err : ok, 150, 450);
 }
 
 static void write_cert(bench *b, uint16_t index)
@@ -394,7 +198,7 @@ static void write_cert(bench *b, uint16_t index)
         .sign = true,
     };
     bool fail = rng_range(rng, 0, 9) == 0;
-    b->t = secure_command(b, &spec, fail);
+    b->t = send_secure_frame(b, &spec, fail);
     if (!fail) {
         slot *s = &b->store[index];
         s->size = (uint32_t)cert_len;
@@ -402,19 +206,19 @@ static void write_cert(bench *b, uint16_t index)
         s->subject = index == 0 ? 2 : s->issuer;
         s->sig = (unsigned)rng_range(rng, 0, 3);
         buf t = {0};
-        buf_hex(&t, rng, (size_t)rng_range(rng, 4, 16));
+        buf_add_random_hex(&t, rng, (size_t)rng_range(rng, 4, 16));
         snprintf(s->serial, sizeof s->serial, "%s", t.p);
         t.len = 0;
-        buf_hex(&t, rng, 20);
+        buf_add_random_hex(&t, rng, 20);
         memcpy(s->thumb, t.p, 41);
-        free(t.p);
+        buf_free(&t);
     }
 }
 
 static void delete_cert(bench *b, uint16_t index)
 {
     at_frame_spec spec = {.cmd_id = AT_CMD_DELETE, .index = index, .imei = b->imei, .sign = true};
-    b->t = secure_command(b, &spec, false);
+    b->t = send_secure_frame(b, &spec, false);
     b->store[index].size = 0;
 }
 
@@ -437,7 +241,7 @@ static void list_certs(bench *b)
     }
     buf_add(&r, "\r\nOK\r\n", 6);
     b->t = command(&b->c, b->t, "AT^SBNR=is_cert\r", r.p, r.len, 20, 40);
-    free(r.p);
+    buf_free(&r);
 }
 
 /* A TLS download: open, +CIEV: is_cert, reads of 1500 bytes, close. */
@@ -462,17 +266,17 @@ static void download(bench *b)
     buf_addf(&u, "\r\n+CIEV: is_cert,1,%s,%s,%s,%s,sha1,", dns[issuer],
              s->size ? s->serial : "00F1F4565330802E0B", dns[issuer],
              sig_algs[s->size ? s->sig : 0]);
-    buf_hex(&u, rng, 20);
+    buf_add_random_hex(&u, rng, 20);
     buf_add(&u, "\r\n", 2);
-    b->t = urc(c, b->t - 80 * NS_PER_MS, u.p);
-    free(u.p);
+    b->t = urc_then_pause(c, b->t - 80 * NS_PER_MS, u.p);
+    buf_free(&u);
 
     if (rng_range(rng, 0, 7) == 0) { /* the server is not trusted */
-        b->t = urc(c, b->t, "\r\n^SIS: 1,0,66,\"peer certificate is not confirmed\"\r\n");
+        b->t = urc_then_pause(c, b->t, "\r\n^SIS: 1,0,66,\"peer certificate is not confirmed\"\r\n");
         b->t = command_s(c, b->t, "AT^SISC=1\r", "\r\nOK\r\n");
         return;
     }
-    b->t = urc(c, b->t, "\r\n^SISW: 1,1\r\n");
+    b->t = urc_then_pause(c, b->t, "\r\n^SISW: 1,1\r\n");
 
     /* An HTTP request through AT^SISW: TE writes exactly n bytes. */
     static const char req[] = "GET /firmware/image.bin HTTP/1.1\r\nHost: updates.example.net\r\n\r\n";
@@ -485,8 +289,8 @@ static void download(bench *b)
     te_end = line_send(c, AT_DIR_TE_TO_ME, req, req_len, me_end + 2 * NS_PER_MS);
     me_end = line_send(c, AT_DIR_ME_TO_TE, "\r\nOK\r\n", 6, te_end + 4 * NS_PER_MS);
     capture_flush(c);
-    b->t = gap(c, me_end);
-    b->t = urc(c, b->t, "\r\n^SISR: 1,1\r\n");
+    b->t = next_command_time(c, me_end);
+    b->t = urc_then_pause(c, b->t, "\r\n^SISR: 1,1\r\n");
 
     unsigned reads = (unsigned)rng_range(rng, 5, 30);
     for (unsigned i = 0; i < reads; i++) {
@@ -507,7 +311,7 @@ static void session(bench *b)
 
     memset(b->store, 0, sizeof b->store);
     make_imei(b);
-    b->t = urc(c, b->t + 1800 * NS_PER_MS, "\r\n^SYSSTART\r\n");
+    b->t = urc_then_pause(c, b->t + 1800 * NS_PER_MS, "\r\n^SYSSTART\r\n");
     b->t = command_s(c, b->t, "ATE1\r", "\r\nOK\r\n");
     b->t = command_s(c, b->t, "AT+CREG=1\r", "\r\nOK\r\n");
     snprintf(resp, sizeof resp, "\r\n%s\r\n\r\nOK\r\n", b->imei);
@@ -524,7 +328,7 @@ static void session(bench *b)
                  (unsigned)rng_range(rng, 5, 31));
         b->t = command_s(c, b->t, "AT+CSQ\r", resp);
         if (reg)
-            b->t = urc(c, b->t, "\r\n+CREG: 1\r\n");
+            b->t = urc_then_pause(c, b->t, "\r\n+CREG: 1\r\n");
     }
 
     /* Provisioning: client certificate and key, then some server CAs. */
@@ -582,39 +386,29 @@ int main(int argc, char **argv)
     }
 
     static bench b;
-    char err[512];
-    b.c.rng = seed;
-    b.c.w = at_trace_create(out, err, sizeof err);
-    if (!b.c.w)
-        die("%s", err);
+    capture_open(&b.c, out, seed, MAX_CHUNK);
     {
         at_trace_record probe = {.dir = AT_DIR_ME_TO_TE, .event = AT_TEV_DATA};
         uint8_t tmp[256];
         size_t n = at_trace_encode_packet(&probe, tmp, sizeof tmp);
         if (n == 0)
             die("at_trace_encode_packet failed");
-        b.c.record_overhead = PCAP_RECORD_HEADER + n;
-        b.c.file_bytes = PCAP_FILE_HEADER;
+        b.record_overhead = PCAP_RECORD_HEADER + n;
     }
 
     const uint64_t target = mb * UINT64_C(1000000);
     uint64_t sessions = 0;
     b.t = START_TS;
-    note(&b.c, b.t, AT_TEV_NOTE, "capture start");
-    note(&b.c, b.t + 50 * NS_PER_US, AT_TEV_SETTINGS, "115200 8N1 rtscts");
+    capture_note_start(&b.c, b.t);
     capture_flush(&b.c);
-    while (b.c.file_bytes < target) {
+    while (file_bytes(&b) < target) {
         session(&b);
         sessions++;
     }
-    note(&b.c, b.t, AT_TEV_NOTE, "capture stop");
-    capture_flush(&b.c);
-    if (at_trace_finish_err(b.c.w, err, sizeof err) != 0)
-        die("%s", err);
-    free(b.c.recs);
-    free(b.c.pool.p);
+    capture_note_stop(&b.c, b.t);
+    capture_close(&b.c);
     fprintf(stderr, "attrace-bench-gen: %s: %" PRIu64 " bytes, %" PRIu64
                     " records, %" PRIu64 " sessions\n",
-            out, b.c.file_bytes, b.c.records, sessions);
+            out, file_bytes(&b), b.c.records, sessions);
     return 0;
 }

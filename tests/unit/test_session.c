@@ -13,29 +13,9 @@
 #include "attrace/session.h"
 #include "testutil.h"
 
-typedef struct rec {
-    char *buf;
-    size_t len, cap;
-    unsigned count;
-    bool with_ts;
-} rec;
+typedef tu_text rec;
 
-static void rec_printf(rec *r, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < r->cap - r->len) {
-            r->len += (size_t)n;
-            return;
-        }
-        r->cap = r->cap ? r->cap * 2 : 4096;
-        r->buf = realloc(r->buf, r->cap);
-        assert_non_null(r->buf);
-    }
-}
+#define rec_printf tu_text_printf
 
 static void rec_str(rec *r, const at_str *s)
 {
@@ -51,7 +31,7 @@ static void record_event(void *ctx, const at_event *ev)
                ev->dir == AT_DIR_TE_TO_ME ? "TE" : "ME",
                ev->exchange ? ev->exchange->id : 0, (unsigned long long)ev->span.off,
                ev->span.len);
-    if (r->with_ts)
+    if (r->verbose)
         rec_printf(r, " ts=%llu..%llu", (unsigned long long)ev->ts,
                    (unsigned long long)ev->ts_end);
     switch (ev->kind) {
@@ -81,7 +61,7 @@ static void record_event(void *ctx, const at_event *ev)
         rec_printf(r, " reason=%s", at_end_reason_name(ev->exchange->end_reason));
         if (ev->exchange->has_final)
             rec_printf(r, " final=%s", at_result_name(ev->exchange->final.kind));
-        if (r->with_ts)
+        if (r->verbose)
             rec_printf(r, " duration=%llu", (unsigned long long)ev->duration_ns);
         break;
     case AT_EV_INVALID:
@@ -159,7 +139,7 @@ static void test_imei_query(void **state)
                   "echo ME x=1 @0+7 text |AT+CGSN|\n"
                   "response ME x=1 @10+15 imei |358240051111110| imei=358240051111110\n"
                   "end ME x=1 @29+2 reason=result final=OK\n");
-    rec r = {.with_ts = true};
+    rec r = {.verbose = true};
     run(recs, 2, 0, &r);
     assert_non_null(strstr(r.buf, "end ME x=1 @29+2 ts=2000000..2000000 reason=result final=OK duration=1000000"));
     free(r.buf);

@@ -17,28 +17,9 @@
 /* Recording tokens as text, so whole runs compare with one strcmp    */
 /* ------------------------------------------------------------------ */
 
-typedef struct rec {
-    char *buf;
-    size_t len, cap;
-    unsigned count;
-} rec;
+typedef tu_text rec;
 
-static void rec_printf(rec *r, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < r->cap - r->len) {
-            r->len += (size_t)n;
-            return;
-        }
-        r->cap = r->cap ? r->cap * 2 : 4096;
-        r->buf = realloc(r->buf, r->cap);
-        assert_non_null(r->buf);
-    }
-}
+#define rec_printf tu_text_printf
 
 static void record_token(void *ctx, const at_token *t)
 {
@@ -62,11 +43,7 @@ static void record_token(void *ctx, const at_token *t)
     rec_printf(r, "|\n");
 }
 
-static void rec_free(rec *r)
-{
-    free(r->buf);
-    memset(r, 0, sizeof *r);
-}
+#define rec_free tu_text_free
 
 typedef void (*prep_fn)(at_stream *s, rec *r);
 

@@ -1,6 +1,8 @@
 #include "testutil.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,4 +66,37 @@ uint8_t *tu_read_file(const char *path, size_t *len)
     fclose(fp);
     *len = n;
     return buf;
+}
+
+void tu_text_printf(tu_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            abort();
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap ? t->cap * 2 : 4096;
+        while (t->cap - t->len <= (size_t)n)
+            t->cap *= 2;
+        t->buf = realloc(t->buf, t->cap);
+        if (!t->buf)
+            abort();
+    }
+}
+
+const char *tu_text_str(const tu_text *t)
+{
+    return t->buf ? t->buf : "";
+}
+
+void tu_text_free(tu_text *t)
+{
+    free(t->buf);
+    memset(t, 0, sizeof *t);
 }
