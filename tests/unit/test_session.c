@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attrace/session.h"
+#include "attrace/trace.h"
 #include "testutil.h"
 
 typedef tu_text rec;
@@ -458,6 +459,108 @@ static void test_gap_is_reported(void **state)
     free(r.buf);
 }
 
+/* ------------------------------------------------------------------ */
+/* A realistic session: the committed provisioning sample              */
+/* ------------------------------------------------------------------ */
+
+typedef struct owned_record {
+    at_dir dir;
+    uint64_t ts;
+    uint8_t *data;
+    size_t len;
+} owned_record;
+
+static owned_record *load_data_records(const char *path, size_t *n)
+{
+    char err[256];
+    at_trace_reader *r = at_trace_open(path, err, sizeof err);
+    if (!r)
+        fprintf(stderr, "%s\n", err);
+    assert_non_null(r);
+    owned_record *v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    at_trace_record rec;
+    int st;
+    while ((st = at_trace_next(r, &rec)) == 1) {
+        if (rec.event != AT_TEV_DATA)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = realloc(v, cap * sizeof *v);
+            assert_non_null(v);
+        }
+        owned_record *o = &v[(*n)++];
+        o->dir = rec.dir;
+        o->ts = rec.ts_ns;
+        o->len = rec.len;
+        o->data = malloc(rec.len ? rec.len : 1);
+        assert_non_null(o->data);
+        memcpy(o->data, rec.payload, rec.len);
+    }
+    assert_int_equal(st, 0);
+    at_trace_close(r);
+    return v;
+}
+
+/* Feeds the records; record @p split_rec is fed in two parts cut at
+ * @p split_at (both parts keep the record's timestamp). */
+static void run_owned(const owned_record *v, size_t n, size_t split_rec, size_t split_at,
+                      rec *out)
+{
+    at_session *s = malloc(sizeof *s);
+    assert_non_null(s);
+    at_session_init(s, NULL, record_event, out);
+    for (size_t i = 0; i < n; i++) {
+        if (i == split_rec) {
+            at_session_feed(s, v[i].dir, v[i].ts, v[i].data, split_at);
+            at_session_feed(s, v[i].dir, v[i].ts, v[i].data + split_at, v[i].len - split_at);
+        } else {
+            at_session_feed(s, v[i].dir, v[i].ts, v[i].data, v[i].len);
+        }
+    }
+    at_session_finish(s, v[n - 1].ts);
+    free(s);
+}
+
+static void test_sample_session_every_split_point(void **state)
+{
+    (void)state;
+    size_t n;
+    owned_record *v = load_data_records(ATTRACE_SAMPLES_DIR "/provisioning-ok.pcap", &n);
+    assert_true(n > 50);
+    rec whole = {.verbose = true};
+    run_owned(v, n, SIZE_MAX, 0, &whole);
+    /* The session's shape: 10 exchanges, 3 frames without problems. */
+    assert_non_null(strstr(tu_text_str(&whole), "command TE x=10 "));
+    assert_null(strstr(tu_text_str(&whole), "command TE x=11 "));
+    assert_null(strstr(tu_text_str(&whole), "invalid "));
+    assert_null(strstr(tu_text_str(&whole), "unexpected "));
+    size_t frames = 0;
+    for (const char *p = tu_text_str(&whole); (p = strstr(p, "\nframe TE")); p++)
+        frames++;
+    assert_int_equal(frames, 3);
+    assert_null(strstr(tu_text_str(&whole), "problems=1"));
+
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 1; k < v[i].len; k++) {
+            rec r = {.verbose = true};
+            run_owned(v, n, i, k, &r);
+            if (strcmp(tu_text_str(&r), tu_text_str(&whole)) != 0)
+                fprintf(stderr, "record %zu split at %zu differs\n", i, k);
+            assert_string_equal(tu_text_str(&r), tu_text_str(&whole));
+            tu_text_free(&r);
+            runs++;
+        }
+    }
+    assert_true(runs > 1000);
+    tu_text_free(&whole);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].data);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_parsed_values_reach_the_consumer),
         cmocka_unit_test(test_read_response_frame),
         cmocka_unit_test(test_gap_is_reported),
+        cmocka_unit_test(test_sample_session_every_split_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
