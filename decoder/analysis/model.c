@@ -1,0 +1,1 @@
+typedef int at_placeholder_;

@@ -1,0 +1,143 @@
+/*
+ * attrace/analysis.h - the session model and the diagnosis.
+ *
+ * An at_analyzer is fed every event of one channel's at_session, in order.
+ * It keeps a model of what the trace shows (the module's IMEI, its
+ * certificate store, the client certificate, flow control, secOpt per
+ * service profile, TLS outcomes), guesses the module profile unless told,
+ * describes each frame (certificate summary, key type, signature verdict),
+ * and explains failures as findings: a stable rule id, a severity, the
+ * byte offset, what is wrong and what to do.
+ */
+#ifndef ATTRACE_ANALYSIS_H
+#define ATTRACE_ANALYSIS_H
+
+#include "attrace/cert.h"
+#include "attrace/crypto.h"
+#include "attrace/session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum at_severity {
+    AT_SEV_INFO = 0,
+    AT_SEV_WARNING = 1,
+    AT_SEV_ERROR = 2
+} at_severity;
+
+/** "info", "warning", "error". */
+const char *at_severity_name(at_severity s);
+
+#define AT_FINDING_TEXT_MAX 400u
+
+/** One finding. */
+typedef struct at_finding {
+    const char *rule;     /**< stable id, e.g. "totallen_excludes_self" */
+    at_severity severity;
+    uint32_t exchange;    /**< the exchange it is about (0 = none) */
+    at_dir dir;           /**< stream of @c off */
+    uint64_t off;         /**< the byte it points at */
+    uint64_t ts;          /**< when that happened */
+    char what[AT_FINDING_TEXT_MAX]; /**< one sentence: what is wrong */
+    char fix[AT_FINDING_TEXT_MAX];  /**< one sentence: what to do */
+} at_finding;
+
+typedef void (*at_finding_cb)(void *ctx, const at_finding *f);
+
+/** What the analyzer learned about one frame (see at_analyzer_frame). */
+typedef struct at_frame_details {
+    bool has_cert;
+    bool cert_ok;               /**< the cert unit parsed as a DER certificate */
+    at_cert_summary cert;       /**< valid if cert_ok */
+    bool cert_is_pem;           /**< the cert unit holds PEM text, not DER */
+    bool has_key;
+    bool key_ok;                /**< the key unit parsed (PKCS#8 / PKCS#1 DER) */
+    at_key_info key;            /**< valid if key_ok */
+    bool key_matches_cert;      /**< index-0 write: key and certificate belong together */
+    bool sig_checked;           /**< a verifying key was known */
+    at_sig_verdict sig;         /**< valid if the frame has a signature */
+    const char *verify_source;  /**< where the verifying key came from, e.g. "the certificate in this frame" */
+} at_frame_details;
+
+/** Store slot as the trace shows it. */
+typedef enum at_slot_state {
+    AT_SLOT_UNKNOWN = 0,  /**< nothing in the trace says */
+    AT_SLOT_EMPTY,        /**< deleted, or listed empty */
+    AT_SLOT_WRITTEN,      /**< written by a WRITE answered END OK */
+    AT_SLOT_LISTED        /**< seen in a ^SBNR listing (not written in the trace) */
+} at_slot_state;
+
+#define AT_MODEL_SLOTS 31u
+#define AT_MODEL_SERVICES 12u
+
+typedef struct at_store_slot {
+    at_slot_state state;
+    uint32_t size;
+    char thumbprint[41];
+    char subject[AT_CERT_DN_MAX];
+    char issuer[AT_CERT_DN_MAX];
+    uint32_t exchange;    /**< the exchange that wrote or listed it */
+} at_store_slot;
+
+typedef struct at_service {
+    bool has_secopt;
+    char secopt[64];      /**< as given to AT^SISS: "", "-1", "1", "1,5,9" */
+    bool has_server_cert; /**< a +CIEV: is_cert for this profile was seen */
+    char server_issuer[AT_CERT_DN_MAX];
+    char server_subject[AT_CERT_DN_MAX];
+    char server_thumbprint[41];
+} at_service;
+
+typedef struct at_model {
+    bool has_imei;
+    char imei[18];
+    const at_profile *profile;   /**< given or guessed */
+    bool profile_given;
+    at_store_slot store[AT_MODEL_SLOTS];
+    bool has_client_cert;        /**< the index-0 certificate is known (trace or --client-cert) */
+    bool xonxoff;                /**< AT\Q1 in effect */
+    at_service services[AT_MODEL_SERVICES];
+} at_model;
+
+typedef struct at_analyzer_config {
+    const at_profile *profile;   /**< NULL: guess from the trace */
+    X509 *client_cert;           /**< --client-cert (borrowed), or NULL */
+    uint32_t pause_warn_ms;      /**< a pause inside a frame at least this long is a finding (default 1000) */
+} at_analyzer_config;
+
+typedef struct at_analyzer at_analyzer;
+
+/** Defaults: guess the profile, no client certificate, 1000 ms. */
+at_analyzer_config at_analyzer_default_config(void);
+
+/** A new analyzer (NULL on allocation failure); findings go to @p cb. */
+at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
+                             void *ctx);
+
+/**
+ * Feeds one session event (call it from the at_session callback for every
+ * event). Findings it completes are delivered through the callback before
+ * this returns: an exchange's findings with its AT_EV_END event, those of
+ * a ^SIS URC or a ^SBNR line with that event.
+ */
+void at_analyzer_event(at_analyzer *an, const at_event *ev);
+
+/**
+ * Details of the frame of the last AT_EV_FRAME event fed (valid until the
+ * next call of at_analyzer_event), or NULL if the last event was no frame.
+ */
+const at_frame_details *at_analyzer_frame(const at_analyzer *an);
+
+/** The model so far. */
+const at_model *at_analyzer_model(const at_analyzer *an);
+
+/** End of the trace: findings that wait for more evidence are delivered. */
+void at_analyzer_finish(at_analyzer *an);
+
+void at_analyzer_free(at_analyzer *an);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,124 @@
+/*
+ * attrace/crypto.h - the crypto adapter (OpenSSL 3, EVP interfaces only):
+ * passwords, private keys in the formats users have, and frame signatures
+ * exactly as the module computes them (PROTOCOL.md section 4).
+ *
+ * Not part of the pure core: the core only sees at_sign_fn.
+ */
+#ifndef ATTRACE_CRYPTO_H
+#define ATTRACE_CRYPTO_H
+
+#include "attrace/frame.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Passwords, like OpenSSL's -passin                                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Resolves a password source: "env:VAR", "file:PATH" (first line, without
+ * its line end), "pass:TEXT", or NULL / "prompt" to ask on the controlling
+ * terminal without echo (@p prompt is shown; fails cleanly when there is no
+ * terminal). Writes a NUL-terminated password into @p out. Returns 0, or -1
+ * with a message in @p err that never contains the password.
+ */
+int at_passin_read(const char *spec, const char *prompt, char *out, size_t cap,
+                   char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* Private keys                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct at_key_info {
+    char type[8];       /**< "RSA", "EC", ... */
+    int bits;           /**< key size */
+    char container[24]; /**< "PKCS#8", "PKCS#1", "PKCS#12", "SEC1", "keytool PKCS12" */
+    char encoding[4];   /**< "PEM" or "DER" */
+    bool encrypted;     /**< the file needed a password */
+} at_key_info;
+
+/**
+ * Loads a private key from @p path: PEM or DER; PKCS#1 or PKCS#8, plain or
+ * encrypted; PKCS#12 (.p12/.pfx, keytool's default keystore) with the entry
+ * chosen by @p alias (friendly name; NULL = the only/first key entry).
+ * Passwords come from @p passin (see at_passin_read), asked only when
+ * needed. A legacy JKS keystore is refused with a message giving the
+ * `keytool -importkeystore` command that converts it. If @p cert_out is
+ * not NULL and the file is PKCS#12, the entry's certificate is returned
+ * there (caller frees). Returns the key (caller frees with EVP_PKEY_free)
+ * or NULL with a message naming the file in @p err.
+ */
+EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
+                      at_key_info *info, X509 **cert_out, char *err,
+                      size_t err_cap);
+
+/**
+ * Parses an unencrypted DER private key as carried in a frame's key unit
+ * (PKCS#8 or PKCS#1). Returns the key or NULL; fills @p info when not NULL.
+ */
+EVP_PKEY *at_key_from_der(const uint8_t *der, size_t len, at_key_info *info);
+
+/**
+ * Serializes @p key as the DER a frame carries (PKCS#8, unencrypted).
+ * Returns a malloc'd buffer (caller frees with OPENSSL_free) and its length.
+ */
+uint8_t *at_key_to_frame_der(EVP_PKEY *key, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* Frame signatures (PROTOCOL.md section 4)                           */
+/* ------------------------------------------------------------------ */
+
+/** Digest of the signed region: its length in bytes names it. */
+typedef enum at_digest_alg {
+    AT_DIGEST_SHA1 = 20,
+    AT_DIGEST_SHA256 = 32
+} at_digest_alg;
+
+/** Context of at_sign_frame: the key and the digest to use. */
+typedef struct at_signer {
+    EVP_PKEY *key;
+    at_digest_alg digest;
+} at_signer;
+
+/**
+ * An at_sign_fn for at_frame_encode: digest of @p region (SHA-1 or SHA-256
+ * per the at_signer in @p ctx), RSA PKCS#1 v1.5 type-1 padding applied to
+ * the raw digest (no DigestInfo), standard base64 without line breaks.
+ */
+int at_sign_frame(void *ctx, const uint8_t *region, size_t region_len,
+                  char *out, size_t cap, size_t *out_len);
+
+/** The outcome of checking a frame's signature. */
+typedef struct at_sig_verdict {
+    bool present;            /**< the frame has a signature unit */
+    bool base64_ok;          /**< it decodes as base64 */
+    size_t sig_len;          /**< decoded signature bytes */
+    size_t key_len;          /**< RSA modulus bytes of the verifying key (0 = no key) */
+    bool length_ok;          /**< sig_len == key_len */
+    bool recovered;          /**< the public-key operation gave valid type-1 padding */
+    size_t digest_len;       /**< recovered digest length: 20 SHA-1, 32 SHA-256, other */
+    const char *digest_name; /**< "SHA-1", "SHA-256" or "unknown" */
+    bool matches;            /**< recovered digest == digest of the signed region */
+    uint8_t recovered_digest[64];
+    uint8_t region_digest[64];
+} at_sig_verdict;
+
+/**
+ * Verifies frame @p f, decoded from @p buf (@p len bytes, buf[0] = the
+ * frame's first byte), with public key @p pub (NULL: only the key-free
+ * checks are done). Always fills @p out; returns 0, or -1 on an internal
+ * error.
+ */
+int at_verify_frame(const at_frame *f, const uint8_t *buf, size_t len,
+                    EVP_PKEY *pub, at_sig_verdict *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
