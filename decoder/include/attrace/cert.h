@@ -27,11 +27,14 @@ typedef struct at_cert_summary {
     int valid_from_year, valid_from_month, valid_from_day; /**< notBefore (UTC) */
     char key_type[8];           /**< public key: "RSA", "EC", ... */
     int key_bits;
+    bool truncated;             /**< a field did not fit its array and was cut
+                                     (DNs at a UTF-8 character boundary) */
 } at_cert_summary;
 
 /**
  * Summarizes a DER certificate. Returns 0, or -1 with a message in @p err
- * when the bytes are not a certificate (@p err may be NULL).
+ * when the bytes are not a certificate (@p err may be NULL). Bytes after
+ * the certificate are an error; size and thumbprint cover @p der as given.
  */
 int at_cert_summarize(const uint8_t *der, size_t len, at_cert_summary *out,
                       char *err, size_t err_cap);
@@ -50,7 +53,8 @@ X509 *at_cert_load(const char *path, char *err, size_t err_cap);
  * Writes the exact line a module prints for @p index in its ^SBNR is_cert
  * listing (no line end): the certificate's line, or with @p s NULL the
  * empty-slot line. @p profile selects the format (newer: with expiry
- * date). Returns the line length, or 0 if @p cap is too small.
+ * date; NULL: legacy). Returns the line length, or 0 (and "" in @p out)
+ * if @p cap is too small.
  */
 size_t at_sbnr_format(unsigned index, const at_cert_summary *s,
                       const at_profile *profile, char *out, size_t cap);
