@@ -356,10 +356,22 @@ static bool looks_like_command(const uint8_t *p, size_t n)
  * field bug), 3 plus a known little-endian CmdId. The ME only ever sends
  * READ responses, so it needs the strongest form.
  */
+/* A header written with big-endian lengths (a real field bug): both its
+ * TotalLen and CmdId make sense only when read that way. */
+static bool big_endian_header(const at_stream *s, const uint8_t *p, size_t n)
+{
+    if (s->dir != AT_DIR_TE_TO_ME || n < 4 || known_cmd(le16(p + 2)))
+        return false;
+    uint16_t total = be16(p);
+    return total >= FRAME_HDR && total <= s->cfg.max_frame && known_cmd(be16(p + 2));
+}
+
 static int header_score(const at_stream *s, const uint8_t *p, size_t n)
 {
     if (looks_like_command(p, n))
         return 0;
+    if (big_endian_header(s, p, n))
+        return 2;
     if (n < 2)
         return 0;
     uint16_t total = le16(p);
@@ -370,12 +382,12 @@ static int header_score(const at_stream *s, const uint8_t *p, size_t n)
     uint16_t cmd = le16(p + 2);
     if (s->dir == AT_DIR_ME_TO_TE)
         return (cmd == AT_CMD_READ_ || cmd == AT_CMD_READ_FILE_) ? 3 : 0;
-    if (known_cmd(cmd))
-        return 3;
-    return known_cmd(be16(p + 2)) ? 2 : 1;
+    return known_cmd(cmd) ? 3 : 1;
 }
 
-static void start_frame(at_stream *s, uint64_t off, uint64_t ts)
+/* @p total: the frame's length if the header has been read already (the
+ * big-endian case), 0 to take it from the little-endian TotalLen. */
+static void start_frame(at_stream *s, uint64_t off, uint64_t ts, uint16_t total)
 {
     s->mode = AT_SM_FRAME;
     s->bin_len = 0;
@@ -383,7 +395,7 @@ static void start_frame(at_stream *s, uint64_t off, uint64_t ts)
     s->bin_ts_first = ts;
     s->bin_ts_last = ts;
     s->bin_max_gap = 0;
-    s->frame_total = 0;
+    s->frame_total = total;
 }
 
 static void bin_append(at_stream *s, const uint8_t *p, size_t n)
@@ -477,7 +489,10 @@ static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
         return take;
     }
     s->off = s->bin_off + frame_at;
-    start_frame(s, s->off, s->bin_ts_first);
+    const uint8_t *hdr = held + frame_at;
+    size_t nhdr = nheld - frame_at;
+    start_frame(s, s->off, s->bin_ts_first,
+                big_endian_header(s, hdr, nhdr) ? be16(hdr) : 0);
     s->frame_lf_skipped = frame_at == 1;
     process(s, held + frame_at, nheld - frame_at, em);
     return take;
@@ -494,7 +509,8 @@ static size_t feed_frame(at_stream *s, const uint8_t *p, size_t n,
         s->off += take;
         if (s->bin_len < 2)
             return take;
-        s->frame_total = le16(s->bin);
+        if (s->frame_total == 0)
+            s->frame_total = le16(s->bin);
         p += take;
         n -= take;
     }

@@ -235,16 +235,16 @@ static void test_te_no_frame_after_sbnw(void **state)
 static void test_te_frame_cut_by_peer_answer(void **state)
 {
     (void)state;
-    /* Big-endian lengths: the module reads TotalLen 0x0C00 and waits until
-     * its service timeout; the answer ends the frame for the decoder. */
+    /* The frame stops short of its TotalLen (41): the module runs into its
+     * service timeout, and its answer ends the frame for the decoder. */
     at_stream s;
     rec r = {0};
     at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
     const char *cmd = "AT^SBNW=is_cert,1\r\n";
     at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
-    uint8_t be[12];
-    tu_hex("00 0C 00 03 00 01 00 06 00 01 00 02", be, sizeof be);
-    at_stream_feed(&s, 2, be, sizeof be, record_token, &r);
+    uint8_t frame[64];
+    assert_int_equal(tu_hex(delete_frame_hex, frame, sizeof frame), 41);
+    at_stream_feed(&s, 2, frame, 12, record_token, &r);
     assert_int_equal(r.count, 1);
     at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r);
     const char *next = "AT\r";
@@ -253,6 +253,21 @@ static void test_te_frame_cut_by_peer_answer(void **state)
     assert_string_equal(r.buf,
                         "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
                         "frame off=19 len=12 flags=81 reason=none frame_len=12 "
+                        "|)\\x00\\x03\\x00\\x03\\x00\\x06\\x00\\x01\\x00\\x02\\x00|\n"
+                        "line off=31 len=2 flags=8 reason=none |AT|\n");
+    rec_free(&r);
+
+    /* Big-endian lengths: complete at the big-endian TotalLen (12). */
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    uint8_t be[12];
+    tu_hex("00 0C 00 03 00 01 00 06 00 01 00 02", be, sizeof be);
+    at_stream_feed(&s, 2, be, sizeof be, record_token, &r);
+    at_stream_feed(&s, 3, (const uint8_t *)next, 3, record_token, &r);
+    at_stream_finish(&s, record_token, &r);
+    assert_string_equal(r.buf,
+                        "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+                        "frame off=19 len=12 flags=0 reason=none frame_len=12 "
                         "|\\x00\\x0c\\x00\\x03\\x00\\x01\\x00\\x06\\x00\\x01\\x00\\x02|\n"
                         "line off=31 len=2 flags=8 reason=none |AT|\n");
     rec_free(&r);
@@ -492,6 +507,27 @@ static void test_ok_in_data_before_escape(void **state)
     rec_free(&r);
 }
 
+/* Lengths written big-endian: the frame ends where the big-endian
+ * TotalLen says, whatever the little-endian reading would be. */
+static void test_big_endian_frame_is_delimited(void **state)
+{
+    (void)state;
+    uint8_t buf[2048];
+    size_t n = append_str(buf, 0, "AT^SBNW=is_cert,1\r\n");
+    /* 0x05E9 = 1513 bytes big-endian: 0xE905 little-endian is no length. */
+    uint8_t frame[1513];
+    memset(frame, 0x41, sizeof frame);
+    memcpy(frame, "\x05\xe9\x00\x01\x00\x05", 6);
+    n = append(buf, n, frame, sizeof frame);
+    n = append_str(buf, n, "AT^SBNR=is_cert\r");
+    rec r = {0};
+    run_split(AT_DIR_TE_TO_ME, NULL, buf, n, NULL, 0, &r);
+    assert_non_null(strstr(r.buf, "frame off=19 len=1513 flags=0 reason=none frame_len=1513"));
+    assert_non_null(strstr(r.buf, "line off=1532 len=15 flags=8 reason=none |AT^SBNR=is_cert|"));
+    rec_free(&r);
+    assert_chunk_invariant(AT_DIR_TE_TO_ME, NULL, buf, 19 + 40, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_garbage_does_not_break_framing),
         cmocka_unit_test(test_repeat_without_terminator),
         cmocka_unit_test(test_ok_in_data_before_escape),
+        cmocka_unit_test(test_big_endian_frame_is_delimited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

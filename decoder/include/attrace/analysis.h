@@ -77,7 +77,13 @@ typedef struct at_store_slot {
     char thumbprint[41];
     char subject[AT_CERT_DN_MAX];
     char issuer[AT_CERT_DN_MAX];
-    uint32_t exchange;    /**< the exchange that wrote or listed it */
+    uint32_t exchange;    /**< the exchange that wrote, deleted or listed it */
+    bool deleted;         /**< AT_SLOT_EMPTY because a DELETE in the trace emptied it */
+    bool corrupted;       /**< ^SBNR said "certificate is corrupted" */
+    bool has_expiry;      /**< expiry date known (written certificate, or ^SBNR expiry date) */
+    int expiry_year, expiry_month, expiry_day;
+    bool has_valid_from;  /**< notBefore known (written certificate) */
+    int valid_from_year, valid_from_month, valid_from_day;
 } at_store_slot;
 
 typedef struct at_service {
@@ -96,6 +102,7 @@ typedef struct at_model {
     bool profile_given;
     at_store_slot store[AT_MODEL_SLOTS];
     bool has_client_cert;        /**< the index-0 certificate is known (trace or --client-cert) */
+    uint32_t client_cert_exchange; /**< the WRITE that stored it (0: --client-cert or none) */
     bool xonxoff;                /**< AT\Q1 in effect */
     at_service services[AT_MODEL_SERVICES];
 } at_model;
@@ -103,7 +110,7 @@ typedef struct at_model {
 typedef struct at_analyzer_config {
     const at_profile *profile;   /**< NULL: guess from the trace */
     X509 *client_cert;           /**< --client-cert (borrowed), or NULL */
-    uint32_t pause_warn_ms;      /**< a pause inside a frame at least this long is a finding (default 1000) */
+    uint32_t pause_warn_ms;      /**< a pause inside a frame at least this long is a finding (default 1000; 0 = default) */
 } at_analyzer_config;
 
 typedef struct at_analyzer at_analyzer;
