@@ -51,7 +51,7 @@ typedef struct an_exchange {
     uint32_t tok_flags;
     at_tok_reason tok_reason;
     uint64_t frame_off;        /* TE stream offset of its first byte */
-    uint64_t frame_ts_first, frame_ts_last, frame_max_gap;
+    uint64_t frame_ts_first, frame_ts_last, frame_max_gap, frame_max_gap_off;
     at_frame_details det;      /* computed at the FRAME event */
     char verify_source[96];
     char verify_subject[AT_CERT_DN_MAX];

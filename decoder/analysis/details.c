@@ -140,6 +140,7 @@ void an_frame_event(at_analyzer *an, const at_event *ev)
         x->frame_ts_first = ev->tok->ts_first;
         x->frame_ts_last = ev->tok->ts_last;
         x->frame_max_gap = ev->tok->max_gap_ns;
+        x->frame_max_gap_off = ev->tok->max_gap_off;
         an->cur = x->det;
         if (an->cur.verify_source) {
             an_copy(an->cur_source, sizeof an->cur_source, x->verify_source,

@@ -473,11 +473,12 @@ static void rule_pause(const ctx *c)
     if (x->frame_max_gap < limit)
         return;
     at_finding fd;
-    start(c, &fd, "frame_pause", AT_SEV_WARNING, x->frame_off);
-    an_what(&fd, "The host paused %.3f s while sending the %zu-byte frame (stream offsets "
-                 "%llu..%llu, %.3f s from first to last byte).",
-            secs(x->frame_max_gap), c->len, (unsigned long long)x->frame_off,
-            (unsigned long long)(x->frame_off + c->len - 1),
+    start(c, &fd, "frame_pause", AT_SEV_WARNING, x->frame_max_gap_off);
+    an_what(&fd, "The host paused %.3f s before byte %llu of the %zu-byte frame (stream "
+                 "offsets %llu..%llu, %.3f s from first to last byte).",
+            secs(x->frame_max_gap),
+            (unsigned long long)(x->frame_max_gap_off - x->frame_off), c->len,
+            (unsigned long long)x->frame_off, (unsigned long long)(x->frame_off + c->len - 1),
             secs(x->frame_ts_last - x->frame_ts_first));
     an_fix(&fd, "Write the whole frame in one go so that the module does not run into its "
                 "service timeout; check the host's serial buffering and flow control.");

@@ -406,6 +406,7 @@ static void bin_append(at_stream *s, const uint8_t *p, size_t n)
         s->bin_ts_first = s->ts;
     } else if (s->ts > s->bin_ts_last && s->ts - s->bin_ts_last > s->bin_max_gap) {
         s->bin_max_gap = s->ts - s->bin_ts_last;
+        s->bin_max_gap_off = s->bin_off + s->bin_len;
     }
     s->bin_ts_last = s->ts;
     memcpy(s->bin + s->bin_len, p, n);
@@ -436,6 +437,7 @@ static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
     at_token t = bin_token(s, AT_TOK_FRAME, s->bin_len, flags, reason);
     t.frame_len = frame_len;
     t.max_gap_ns = s->bin_max_gap;
+    t.max_gap_off = s->bin_max_gap_off;
     s->mode = AT_SM_LINE;
     s->bin_len = 0;
     if (em->cb)

@@ -690,8 +690,9 @@ static void test_frame_pause(void **state)
     feed_at(c, AT_DIR_TE_TO_ME, fr.b + 100, fr.n - 100, 1500 * NS_MS);
     answer(c, "SECURE CMD END OK", "OK");
     close_chan(c);
-    const at_finding *f = must_find(c, "frame_pause", AT_SEV_WARNING, AT_DIR_TE_TO_ME, off);
-    has_text(f->what, num(0, "paused 1.500 s while sending the %llu-byte frame", fr.n));
+    /* The finding points at the first byte after the pause. */
+    const at_finding *f = must_find(c, "frame_pause", AT_SEV_WARNING, AT_DIR_TE_TO_ME, off + 100);
+    has_text(f->what, num(0, "paused 1.500 s before byte 100 of the %llu-byte frame", fr.n));
     assert_int_equal(c->n, 1);
     free_chan(c);
 

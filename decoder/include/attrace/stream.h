@@ -77,6 +77,7 @@ typedef struct at_token {
     uint64_t ts_first;     /**< timestamp of the feed that brought data[0] */
     uint64_t ts_last;      /**< timestamp of the feed that brought the last byte */
     uint64_t max_gap_ns;   /**< FRAME: largest pause between feeds inside the token */
+    uint64_t max_gap_off;  /**< FRAME: stream offset of the first byte after that pause */
 } at_token;
 
 typedef void (*at_token_cb)(void *ctx, const at_token *tok);
@@ -137,7 +138,7 @@ typedef struct at_stream {
     uint8_t bin[AT_STREAM_BIN_MAX];
     uint32_t bin_len;
     uint64_t bin_off;
-    uint64_t bin_ts_first, bin_ts_last, bin_max_gap;
+    uint64_t bin_ts_first, bin_ts_last, bin_max_gap, bin_max_gap_off;
     uint32_t frame_total;    /**< TotalLen of the frame being collected */
     uint64_t run_len, run_done; /**< payload: announced and delivered bytes */
     uint8_t tail_match;      /**< bytes of an end pattern matched at the end of bin */
