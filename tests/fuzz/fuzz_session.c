@@ -4,18 +4,29 @@
  *
  * Input layout: a sequence of records, each one byte header (bit 7 =
  * direction, bit 6 = gap before it, bits 0..5 = length) then that many
- * bytes. Checks that every event's bytes lie in the span it claims.
+ * bytes. Checks that every event's bytes lie in the span it claims, and
+ * runs the analyzer (model, frame details, every diagnosis rule) on the
+ * events, so hostile certificates, keys and signatures inside frames reach
+ * the crypto adapter too.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "attrace/analysis.h"
 #include "attrace/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void on_event(void *ctx, const at_event *ev)
+static void on_finding(void *ctx, const at_finding *f)
 {
     (void)ctx;
+    if (!f->rule || f->what[0] == 0 || f->fix[0] == 0)
+        abort();
+}
+
+static void on_event(void *ctx, const at_event *ev)
+{
+    at_analyzer_event(ctx, ev);
     if (ev->data && ev->len != ev->span.len)
         abort();
     if (ev->kind == AT_EV_FRAME) {
@@ -36,7 +47,10 @@ static void on_event(void *ctx, const at_event *ev)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static at_session s;
-    at_session_init(&s, NULL, on_event, NULL);
+    at_analyzer *an = at_analyzer_new(NULL, on_finding, NULL);
+    if (!an)
+        abort();
+    at_session_init(&s, NULL, on_event, an);
     size_t pos = 0;
     uint64_t ts = 0;
     while (pos < size) {
@@ -52,5 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ts += 1000;
     }
     at_session_finish(&s, ts);
+    at_analyzer_finish(an);
+    at_analyzer_free(an);
     return 0;
 }
