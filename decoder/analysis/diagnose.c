@@ -407,7 +407,8 @@ static void rule_bytes_lost(const ctx *c)
         if (an->model.xonxoff)
             an_fmt(why, sizeof why, "AT\\Q1 (XON/XOFF flow control) is in effect");
         else
-            an_fmt(why, sizeof why, "the bytes sent hold %u XON/XOFF bytes (0x11/0x13)", flow);
+            an_fmt(why, sizeof why, "the bytes sent hold %u XON/XOFF %s (0x11/0x13)", flow,
+                   flow == 1 ? "byte" : "bytes");
         an_what(&fd, "The frame stopped after %zu of its %u bytes (TotalLen): %s, so the "
                      "flow control likely ate the missing bytes.",
                 c->len, c->f->total_len, why);
@@ -439,9 +440,9 @@ static void rule_xonxoff(const ctx *c)
     if (c->an->xonxoff_exchange)
         an_fmt(since, sizeof since, " (exchange #%u)", (unsigned)c->an->xonxoff_exchange);
     an_what(&fd, "AT\\Q1 (XON/XOFF flow control) is in effect%s and the frame holds %u "
-                 "XON/XOFF bytes (%u x 0x11, %u x 0x13), the first at frame offset %zu: the "
+                 "XON/XOFF %s (%u x 0x11, %u x 0x13), the first at frame offset %zu: the "
                  "module takes them for flow control and drops them.",
-            since, k, xon, xoff, first);
+            since, k, k == 1 ? "byte" : "bytes", xon, xoff, first);
     an_fix(&fd, "Switch to hardware flow control with AT\\Q3 (RTS/CTS) before AT^SBNW; "
                 "XON/XOFF cannot carry binary frames.");
     an_deliver(c->an, &fd);

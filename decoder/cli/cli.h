@@ -1,15 +1,19 @@
 /*
  * cli.h - private interface of the attrace command-line front end.
  *
- * decode.c reads the trace, runs one at_session per channel and hands every
- * session event and every non-data trace record to one of two renderers:
- * output_text.c (the human view) or output_json.c (NDJSON). The renderers
- * keep a little per-channel state (the exchange being printed) and never
- * hold more than one exchange's worth of data.
+ * decode.c reads the trace, runs one at_session and one at_analyzer per
+ * channel and hands every session event, the analyzer's view of each frame,
+ * the analyzer's findings and every non-data trace record to one of two
+ * renderers: output_text.c (the human view) or output_json.c (NDJSON). The
+ * renderers keep a little per-channel state (the exchange being printed)
+ * and never hold more than one exchange's worth of data.
+ *
+ * encode.c is `attrace encode`: one frame to a file.
  */
 #ifndef ATTRACE_CLI_H
 #define ATTRACE_CLI_H
 
+#include "attrace/analysis.h"
 #include "attrace/attrace.h"
 #include "attrace/trace.h"
 
@@ -27,7 +31,11 @@ typedef struct cli_opts {
     bool hex;
     bool show_secrets;
     bool color;                /* resolved from --color */
-    const at_profile *profile; /* NULL = the session's default */
+    const at_profile *profile; /* NULL = the session's default, analyzer guesses */
+    bool check;                /* --check: exit 1 on error findings */
+    X509 *client_cert;         /* --client-cert, or NULL */
+    bool have_pause_warn;
+    uint32_t pause_warn_ms;    /* --pause-warn-ms */
 } cli_opts;
 
 /* Totals of one run, printed by both renderers at the end. */
@@ -45,6 +53,7 @@ typedef struct cli_summary {
     uint64_t unexpected;
     uint64_t trace_events;
     uint64_t skipped_records;/* records of channels beyond the table's limit */
+    uint64_t findings[3];    /* by at_severity */
     bool damaged;            /* the reader stopped on damage */
     const char *error;       /* its message when damaged */
 } cli_summary;
@@ -89,11 +98,20 @@ typedef struct cli_json_chan {
 
 struct cli_ctx;
 
-/* One channel: its session and the renderers' state. */
+/* Findings delivered while one event was fed, printed after it. */
+typedef struct cli_findings {
+    at_finding *v;
+    size_t n, cap;
+    bool oom;                  /* one could not be kept */
+} cli_findings;
+
+/* One channel: its session, its analyzer and the renderers' state. */
 typedef struct cli_chan {
     uint16_t channel;
     struct cli_ctx *ctx;
     at_session *session;
+    at_analyzer *an;
+    cli_findings pending;
     cli_text_chan text;
     cli_json_chan json;
 } cli_chan;
@@ -111,6 +129,7 @@ typedef struct cli_ctx {
     bool sgr_active;           /* a color/attribute is on: reset it */
     int32_t last_day;          /* days since the epoch of the last date line */
     struct cli_chan *text_block; /* channel whose block was printed last, or NULL */
+    struct cli_chan *text_last;  /* channel whose item was printed last */
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
 } cli_ctx;
@@ -118,10 +137,13 @@ typedef struct cli_ctx {
 /* decode.c */
 int cli_decode_main(int argc, char **argv);
 
+/* encode.c */
+int cli_encode_main(int argc, char **argv);
+
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
-void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);
-void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */      /* YYYY-MM-DD */
+void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
+void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */
 void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap);       /* ISO-8601 UTC, ns */
 void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap);     /* +S.uuuuuu */
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap);     /* 3.000 ms / 1.500 s */
@@ -143,14 +165,23 @@ const char *cli_cmd_type_name(at_cmd_type t);
 /* "te_to_me" / "me_to_te". */
 const char *cli_dir_key(at_dir d);
 
+/* "TE" / "ME": the stream an offset counts in. */
+const char *cli_dir_short(at_dir d);
+/* The analyzer's details of the frame event just fed, or NULL. */
+const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev);
+
 /* output_text.c */
 void text_event(cli_chan *ch, const at_event *ev);
+/* Findings delivered with the event just printed (@p after_event), or at
+ * the end of the trace. */
+void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event);
 void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
 void text_channel_done(cli_chan *ch);
 void text_summary(cli_ctx *c);
 
 /* output_json.c */
 void json_event(cli_chan *ch, const at_event *ev);
+void json_findings(cli_chan *ch, const at_finding *f, size_t n);
 void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
 void json_channel_done(cli_chan *ch);
 void json_summary(cli_ctx *c);

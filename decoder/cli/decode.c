@@ -1,8 +1,9 @@
 /*
  * decode.c - `attrace decode TRACE|-`: reads a trace record by record,
- * runs one decoder session per channel and hands the events to the text or
- * the JSON renderer. Memory stays bounded: one record, one session per
- * channel, and one exchange's worth of renderer state at a time.
+ * runs one decoder session and one analyzer per channel and hands the
+ * events and findings to the text or the JSON renderer. Memory stays
+ * bounded: one record, one session and analyzer per channel, and one
+ * exchange's worth of renderer state at a time.
  */
 #define _GNU_SOURCE /* getopt_long, gmtime_r, fstat, isatty */
 
@@ -209,6 +210,18 @@ const char *cli_dir_key(at_dir d)
     return d == AT_DIR_TE_TO_ME ? "te_to_me" : "me_to_te";
 }
 
+const char *cli_dir_short(at_dir d)
+{
+    return d == AT_DIR_TE_TO_ME ? "TE" : "ME";
+}
+
+const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev)
+{
+    if (!ch->an || ev->kind != AT_EV_FRAME)
+        return NULL;
+    return at_analyzer_frame(ch->an);
+}
+
 /* ------------------------------------------------------------------ */
 /* Options                                                            */
 /* ------------------------------------------------------------------ */
@@ -227,21 +240,37 @@ static void decode_help(FILE *fp)
         "\n"
         "Options:\n"
         "  --json             one JSON object per line (NDJSON): exchange, urc, frame,\n"
-        "                     invalid, unexpected, trace_event, and a final summary\n"
+        "                     invalid, unexpected, trace_event, finding, and a final\n"
+        "                     summary\n"
         "  --hex              add the bytes of every element, with their stream offsets\n"
         "  --show-secrets     show private-key bytes (redacted by default, even with\n"
         "                     --hex: only their size is printed)\n"
         "  --color[=WHEN]     colorize the text output: auto (default: when standard\n"
         "                     output is a terminal, TERM is not 'dumb' and NO_COLOR is\n"
         "                     unset), always, never\n"
-        "  --profile=NAME     module family for the frame checks: legacy, newer\n"
-        "                     (default: legacy limits)\n"
+        "  --profile=NAME     module family: legacy, newer (default: frame checks\n"
+        "                     with legacy limits; the diagnosis guesses the family\n"
+        "                     from the trace)\n"
+        "  --client-cert=FILE the client certificate (PEM or DER) whose key signs\n"
+        "                     the frames, when the trace does not show its WRITE\n"
+        "  --pause-warn-ms=N  a pause of N ms or more inside a frame is a finding\n"
+        "                     (default 1000)\n"
+        "  --check            exit with status 1 when there is an error finding\n"
         "  -h, --help         show this help\n"
         "\n"
-        "Offsets count the bytes of one direction from the start of the trace.\n"
+        "Under each frame: the certificate it carries in the module's ^SBNR terms,\n"
+        "the private key's size and type (never its bytes without --show-secrets),\n"
+        "and whether the signature matches, with the key it was checked against.\n"
+        "Findings (what went wrong and how to fix it) follow the exchange, URC or\n"
+        "^SBNR line they are about, each with a stable rule id and a severity\n"
+        "(error, warning, info); the summary counts them.\n"
+        "Offsets count the bytes of one direction from the start of the trace\n"
+        "(TE+79: byte 79 sent by the host; ME+12: byte 12 sent by the module).\n"
         "\n"
-        "Exit status: 0 decoded; 2 usage error; 3 trace unreadable or damaged\n"
-        "(everything before the damage is decoded and printed first).\n");
+        "Exit status: 0 decoded; 1 with --check: an error finding (or the output\n"
+        "could not be written); 2 usage error; 3 trace unreadable or damaged, which\n"
+        "takes precedence over 1 (everything before the damage is decoded and\n"
+        "printed first).\n");
 }
 
 static int decode_usage_error(const char *fmt, const char *arg)
@@ -257,7 +286,10 @@ enum {
     OPT_HEX,
     OPT_SHOW_SECRETS,
     OPT_COLOR,
-    OPT_PROFILE
+    OPT_PROFILE,
+    OPT_CLIENT_CERT,
+    OPT_PAUSE_WARN_MS,
+    OPT_CHECK
 };
 
 static bool color_auto(void)
@@ -277,10 +309,14 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         {"color", optional_argument, NULL, OPT_COLOR},
         {"colour", optional_argument, NULL, OPT_COLOR},
         {"profile", required_argument, NULL, OPT_PROFILE},
+        {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
+        {"pause-warn-ms", required_argument, NULL, OPT_PAUSE_WARN_MS},
+        {"check", no_argument, NULL, OPT_CHECK},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *color = "auto";
+    const char *client_cert = NULL;
     bool help = false;
 
     memset(opt, 0, sizeof *opt);
@@ -301,6 +337,21 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
                 return decode_usage_error(
                     "unknown profile '%s' (known: legacy, newer)", optarg);
             break;
+        case OPT_CLIENT_CERT: client_cert = optarg; break;
+        case OPT_PAUSE_WARN_MS: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno ||
+                v == 0 || v > UINT32_MAX)
+                return decode_usage_error(
+                    "invalid --pause-warn-ms value '%s' (milliseconds, 1 or more)",
+                    optarg);
+            opt->have_pause_warn = true;
+            opt->pause_warn_ms = (uint32_t)v;
+            break;
+        }
+        case OPT_CHECK: opt->check = true; break;
         case 'h': help = true; break;
         case ':':
             return decode_usage_error("option '%s' needs an argument",
@@ -335,6 +386,15 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
     if (argc - optind > 1)
         return decode_usage_error("unexpected argument '%s'", argv[optind + 1]);
     opt->path = argv[optind];
+
+    if (client_cert) {
+        char err[512];
+        opt->client_cert = at_cert_load(client_cert, err, sizeof err);
+        if (!opt->client_cert) {
+            fprintf(stderr, CLI_PROG " decode: --client-cert: %s\n", err);
+            return 2;
+        }
+    }
     return -1;
 }
 
@@ -378,15 +438,64 @@ static void count_event(cli_summary *s, const at_event *ev)
     }
 }
 
+/* The analyzer's callback: findings are kept until the event that
+ * completed them has been printed. */
+static void on_finding(void *ctxp, const at_finding *f)
+{
+    cli_chan *ch = ctxp;
+    cli_findings *q = &ch->pending;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 4;
+        at_finding *v = realloc(q->v, cap * sizeof *v);
+        if (!v) {
+            q->oom = true;
+            return;
+        }
+        q->v = v;
+        q->cap = cap;
+    }
+    q->v[q->n++] = *f;
+}
+
+/* Prints and counts the findings kept so far. */
+static void flush_findings(cli_chan *ch, bool after_event)
+{
+    cli_ctx *c = ch->ctx;
+    cli_findings *q = &ch->pending;
+    if (q->oom) {
+        fprintf(stderr, CLI_PROG ": out of memory: findings were lost\n");
+        q->oom = false;
+        c->sum.damaged = true;
+        c->sum.error = "out of memory";
+    }
+    if (!q->n)
+        return;
+    for (size_t i = 0; i < q->n; i++) {
+        unsigned sev = (unsigned)q->v[i].severity;
+        c->sum.findings[sev <= AT_SEV_ERROR ? sev : AT_SEV_ERROR]++;
+    }
+    if (c->opt->json)
+        json_findings(ch, q->v, q->n);
+    else
+        text_findings(ch, q->v, q->n, after_event);
+    q->n = 0;
+    c->wrote = true;
+}
+
 static void on_event(void *ctxp, const at_event *ev)
 {
     cli_chan *ch = ctxp;
     cli_ctx *c = ch->ctx;
+    /* First the analyzer: the renderers show what it made of a frame, and
+     * its findings about this event follow the event. */
+    if (ch->an)
+        at_analyzer_event(ch->an, ev);
     count_event(&c->sum, ev);
     if (c->opt->json)
         json_event(ch, ev);
     else
         text_event(ch, ev);
+    flush_findings(ch, true);
     c->wrote = true;
 }
 
@@ -412,7 +521,14 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     }
     cli_chan *ch = calloc(1, sizeof *ch);
     at_session *s = ch ? malloc(sizeof *s) : NULL;
-    if (!s) {
+    at_analyzer_config acfg = at_analyzer_default_config();
+    acfg.profile = c->opt->profile;
+    acfg.client_cert = c->opt->client_cert;
+    if (c->opt->have_pause_warn)
+        acfg.pause_warn_ms = c->opt->pause_warn_ms;
+    at_analyzer *an = s ? at_analyzer_new(&acfg, on_finding, ch) : NULL;
+    if (!an) {
+        free(s);
         free(ch);
         return NULL;
     }
@@ -423,6 +539,7 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     ch->channel = channel;
     ch->ctx = c;
     ch->session = s;
+    ch->an = an;
     at_session_init(s, &cfg, on_event, ch);
     t->v[t->n++] = ch;
     c->sum.channels = t->n;
@@ -494,6 +611,7 @@ int cli_decode_main(int argc, char **argv)
     at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);
     if (!r) {
         fprintf(stderr, CLI_PROG ": %s\n", err);
+        X509_free(opt.client_cert);
         return 3;
     }
 
@@ -536,16 +654,6 @@ int cli_decode_main(int argc, char **argv)
         }
     }
 
-    for (unsigned i = 0; i < chans.n; i++) {
-        cli_chan *ch = chans.v[i];
-        at_session_finish(ch->session, last_ts);
-        if (opt.json)
-            json_channel_done(ch);
-        else
-            text_channel_done(ch);
-    }
-
-    int status = 0;
     if (oom) {
         c.sum.damaged = true;
         c.sum.error = "out of memory";
@@ -553,6 +661,21 @@ int cli_decode_main(int argc, char **argv)
         c.sum.damaged = true;
         c.sum.error = at_trace_error(r);
     }
+    for (unsigned i = 0; i < chans.n; i++) {
+        cli_chan *ch = chans.v[i];
+        at_session_finish(ch->session, last_ts);
+        if (opt.json)
+            json_channel_done(ch);
+        else
+            text_channel_done(ch);
+        /* Findings that waited for more evidence than the trace holds. */
+        at_analyzer_finish(ch->an);
+        flush_findings(ch, false);
+    }
+
+    int status = 0;
+    if (opt.check && c.sum.findings[AT_SEV_ERROR])
+        status = 1;
     if (opt.json)
         json_summary(&c);
     else
@@ -569,10 +692,13 @@ int cli_decode_main(int argc, char **argv)
     }
 
     for (unsigned i = 0; i < chans.n; i++) {
+        at_analyzer_free(chans.v[i]->an);
+        free(chans.v[i]->pending.v);
         free(chans.v[i]->session);
         free(chans.v[i]);
     }
     free(chans.v);
+    X509_free(opt.client_cert);
     at_trace_close(r);
     return status;
 }

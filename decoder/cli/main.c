@@ -19,6 +19,8 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"decode", "decode a trace into a readable, annotated session (or NDJSON)",
      cli_decode_main},
+    {"encode", "write one secure-command frame (WRITE, READ, DELETE) to a file",
+     cli_encode_main},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -9,7 +9,15 @@
  *                final result and end reason; written when it ends
  *   urc          an unsolicited result code (with "exchange" when it arrived
  *                while one ran)
- *   frame        a secure-command frame, unit by unit, with its problems
+ *   frame        a secure-command frame, unit by unit, with its problems,
+ *                and what the analyzer made of it: "certificate" (the
+ *                module's ^SBNR terms), "key" (size and type; bytes only
+ *                with --show-secrets, in the key unit), "signature" (the
+ *                verdict and the key it was checked against)
+ *   finding      a diagnosis: stable rule id, severity, the byte it points
+ *                at, what is wrong and the fix; written right after the
+ *                object of the event that completed it (an exchange's after
+ *                the exchange)
  *   invalid      bytes that could not be decoded
  *   unexpected   a line outside any exchange that is no URC / TE text that is
  *                no command
@@ -476,6 +484,85 @@ static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* What the analyzer made of a frame                                  */
+/* ------------------------------------------------------------------ */
+
+static json_t *jdate(int y, int m, int d)
+{
+    char b[32];
+    if (!y)
+        return json_null();
+    snprintf(b, sizeof b, "%04d-%02d-%02d", y % 10000, m % 100, d % 100);
+    return json_string(b);
+}
+
+static json_t *cert_obj(const at_frame *f, const at_frame_details *d)
+{
+    const at_frame_unit *u = at_frame_find(f, AT_PARAM_CERT);
+    if (!d || !d->has_cert || !u)
+        return json_null();
+    json_t *o = json_object();
+    bool ok = d->cert_ok;
+    const at_cert_summary *s = &d->cert;
+    SET(o, "size", jint(ok ? s->size : u->value_len));
+    SET(o, "parsed", json_boolean(ok));
+    SET(o, "pem", json_boolean(d->cert_is_pem));
+    SET(o, "issuer", ok ? jtext(s->issuer, strlen(s->issuer)) : json_null());
+    SET(o, "subject", ok ? jtext(s->subject, strlen(s->subject)) : json_null());
+    SET(o, "serial", ok ? json_string(s->serial) : json_null());
+    SET(o, "signature", ok ? json_string(s->sig_alg) : json_null());
+    SET(o, "thumbprint_alg", ok ? json_string(s->thumb_alg) : json_null());
+    SET(o, "thumbprint", ok ? json_string(s->thumbprint) : json_null());
+    SET(o, "expiry", ok ? jdate(s->expiry_year, s->expiry_month, s->expiry_day)
+                        : json_null());
+    SET(o, "key_type", ok ? json_string(s->key_type) : json_null());
+    SET(o, "key_bits", ok ? json_integer(s->key_bits) : json_null());
+    return o;
+}
+
+static json_t *key_obj(const cli_ctx *c, const at_frame *f,
+                       const at_frame_details *d)
+{
+    const at_frame_unit *u = at_frame_find(f, AT_PARAM_KEY);
+    if (!d || !d->has_key || !u)
+        return json_null();
+    json_t *o = json_object();
+    bool ok = d->key_ok;
+    SET(o, "size", jint(u->value_len));
+    SET(o, "parsed", json_boolean(ok));
+    SET(o, "type", ok ? json_string(d->key.type) : json_null());
+    SET(o, "bits", ok ? json_integer(d->key.bits) : json_null());
+    SET(o, "container", ok ? json_string(d->key.container) : json_null());
+    SET(o, "matches_cert", ok && d->has_cert && d->cert_ok
+                               ? json_boolean(d->key_matches_cert) : json_null());
+    SET(o, "redacted", json_boolean(!c->opt->show_secrets));
+    return o;
+}
+
+static json_t *sig_obj(const at_frame *f, const at_frame_details *d)
+{
+    if (!d || !at_frame_find(f, AT_PARAM_SIGNATURE))
+        return json_null();
+    const at_sig_verdict *v = &d->sig;
+    bool checked = d->sig_checked && v->base64_ok && v->key_len > 0;
+    json_t *o = json_object();
+    SET(o, "present", json_boolean(v->present));
+    SET(o, "kind", json_string(at_sig_kind_name(f->sig_kind)));
+    SET(o, "base64_ok", json_boolean(v->base64_ok));
+    SET(o, "length", jint(v->sig_len));
+    SET(o, "checked", json_boolean(checked));
+    SET(o, "key_length", checked ? jint(v->key_len) : json_null());
+    SET(o, "length_ok", checked ? json_boolean(v->length_ok) : json_null());
+    SET(o, "recovered", checked ? json_boolean(v->recovered) : json_null());
+    SET(o, "digest", checked && v->recovered && v->digest_name
+                         ? json_string(v->digest_name) : json_null());
+    SET(o, "matches", checked ? json_boolean(v->matches) : json_null());
+    SET(o, "verify_source", checked && d->verify_source ? json_string(d->verify_source)
+                                                        : json_null());
+    return o;
+}
+
 static json_t *span_obj(uint64_t off, uint64_t len)
 {
     json_t *o = json_object();
@@ -548,6 +635,10 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
         }
         SET(o, "problems", probs);
         SET(o, "problems_dropped", jint(f->problems_dropped));
+        const at_frame_details *d = cli_frame_details(ch, ev);
+        SET(o, "certificate", cert_obj(f, d));
+        SET(o, "key", key_obj(c, f, d));
+        SET(o, "signature", sig_obj(f, d));
     }
     SET(o, "cut", ev->invalid_reason != AT_TR_NONE
                       ? json_string(at_tok_reason_name(ev->invalid_reason))
@@ -686,6 +777,30 @@ void json_event(cli_chan *ch, const at_event *ev)
     }
 }
 
+void json_findings(cli_chan *ch, const at_finding *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const at_finding *x = &f[i];
+        const char *what_end = memchr(x->what, 0, sizeof x->what);
+        const char *fix_end = memchr(x->fix, 0, sizeof x->fix);
+        json_t *o = json_object();
+        SET(o, "type", json_string("finding"));
+        SET(o, "rule", json_string(x->rule ? x->rule : "unknown"));
+        SET(o, "severity", json_string(at_severity_name(x->severity)));
+        SET(o, "channel", jint(ch->channel));
+        SET(o, "exchange", jid(x->exchange));
+        SET(o, "dir", json_string(cli_dir_key(x->dir)));
+        SET(o, "offset", jint(x->off));
+        SET(o, "ts", jiso(x->ts));
+        SET(o, "ts_ns", jint(x->ts));
+        SET(o, "what", jtext(x->what, what_end ? (size_t)(what_end - x->what)
+                                               : sizeof x->what));
+        SET(o, "fix", jtext(x->fix, fix_end ? (size_t)(fix_end - x->fix)
+                                            : sizeof x->fix));
+        emit(ch->ctx, o);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Trace events and summary                                           */
 /* ------------------------------------------------------------------ */
@@ -766,6 +881,11 @@ void json_summary(cli_ctx *c)
     SET(o, "unexpected", jint(s->unexpected));
     SET(o, "trace_events", jint(s->trace_events));
     SET(o, "skipped_records", jint(s->skipped_records));
+    json_t *fo = json_object();
+    SET(fo, "error", jint(s->findings[AT_SEV_ERROR]));
+    SET(fo, "warning", jint(s->findings[AT_SEV_WARNING]));
+    SET(fo, "info", jint(s->findings[AT_SEV_INFO]));
+    SET(o, "findings", fo);
     SET(o, "complete", json_boolean(!s->damaged));
     SET(o, "error", s->damaged ? json_string(s->error ? s->error : "damaged trace")
                                : json_null());

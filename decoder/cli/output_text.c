@@ -25,8 +25,17 @@
  *                 <- ^SIS: 0,0,66,"..."
  *                    ^SIS service profile 0, cause 0, info 66: peer ...
  *
+ * Under a frame's units: the certificate it carries in the module's ^SBNR
+ * terms, the key's size and type, the signature verdict with the key it was
+ * checked against. Findings of the analyzer follow the event that completed
+ * them (an exchange's after its final result), each as
+ *
+ *                  error totallen_excludes_self at TE+79: <what>
+ *                    fix: <fix>
+ *
  * Text from the trace is printed with control and non-ASCII bytes escaped
- * (\r \n \t \\ \xHH) so a trace cannot drive the terminal. --hex adds a
+ * (\r \n \t \\ \xHH) so a trace cannot drive the terminal; the findings'
+ * sentences keep a backslash as it is (AT\Q3). --hex adds a
  * hexdump (stream offsets) under every element; private-key bytes are
  * never printed unless --show-secrets.
  */
@@ -96,6 +105,25 @@ static void put_escaped(FILE *f, const void *data, size_t n)
             fwrite(esc, 1, sizeof esc, f);
         }
         }
+        i = j + 1;
+    }
+}
+
+/* The analyzer's sentences: as put_escaped, but a backslash is printed as
+ * itself (they name commands such as AT\Q3). */
+static void put_prose(FILE *f, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && ((uint8_t)s[j] == '\\' ||
+                         ((uint8_t)s[j] >= 0x20 && (uint8_t)s[j] < 0x7f)))
+            j++;
+        if (j > i)
+            fwrite(s + i, 1, j - i, f);
+        if (j == n)
+            break;
+        put_escaped(f, s + j, 1);
         i = j + 1;
     }
 }
@@ -172,10 +200,11 @@ static void date_line(cli_ctx *c, uint64_t ts)
 }
 
 /* "<title>  HH:MM:SS.uuuuuu  +S.uuuuuu[  ch N]" after a blank line. */
-static void header(cli_ctx *c, const cli_chan *ch, uint64_t ts,
+static void header(cli_ctx *c, cli_chan *ch, uint64_t ts,
                    const char *color, const char *title, const char *suffix)
 {
     char clock[40], rel[40];
+    c->text_last = ch;
     date_line(c, ts);
     if (c->text_started)
         fputc('\n', c->out);
@@ -542,7 +571,9 @@ static bool is_b64(uint8_t b)
            (b >= '0' && b <= '9') || b == '+' || b == '/' || b == '=';
 }
 
-static void unit_value(cli_ctx *c, const at_frame_unit *u)
+/* @p d: the analyzer's details when @p u is the unit they describe. */
+static void unit_value(cli_ctx *c, const at_frame_unit *u,
+                       const at_frame_details *d)
 {
     size_t n = u->value_len;
     switch (u->param_id) {
@@ -554,9 +585,25 @@ static void unit_value(cli_ctx *c, const at_frame_unit *u)
         break;
     case AT_PARAM_CERT:
         fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        if (d && d->has_cert && !d->cert_ok) {
+            fputs(", ", c->out);
+            sgr(c, C_RED);
+            fputs(d->cert_is_pem ? "PEM text, not DER (the module wants DER)"
+                                 : "not a DER certificate", c->out);
+            reset(c);
+        }
         break;
     case AT_PARAM_KEY:
         fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        if (d && d->has_key && d->key_ok) {
+            fprintf(c->out, ", %s %d (%s)", d->key.type, d->key.bits,
+                    d->key.container);
+        } else if (d && d->has_key) {
+            fputs(", ", c->out);
+            sgr(c, C_RED);
+            fputs("not a PKCS#8 or PKCS#1 DER private key", c->out);
+            reset(c);
+        }
         if (!c->opt->show_secrets) {
             fputs(", ", c->out);
             sgr(c, C_BOLD_YELLOW);
@@ -598,6 +645,89 @@ static void unit_value(cli_ctx *c, const at_frame_unit *u)
                 (unsigned)(u->param_len - AT_FRAME_UNIT_HEADER_LEN));
 }
 
+/* The certificate in the module's ^SBNR terms, under its unit. */
+static void cert_summary(cli_ctx *c, unsigned depth, const at_cert_summary *s)
+{
+    indent(c, depth);
+    fprintf(c->out, "%-16s", "issuer");
+    put_escaped(c->out, s->issuer, strlen(s->issuer));
+    fputc('\n', c->out);
+    indent(c, depth);
+    fprintf(c->out, "%-16s%s\n", "serial number", s->serial);
+    indent(c, depth);
+    fprintf(c->out, "%-16s", "subject");
+    put_escaped(c->out, s->subject, strlen(s->subject));
+    fputc('\n', c->out);
+    indent(c, depth);
+    fprintf(c->out, "%-16s%s\n", "signature", s->sig_alg);
+    indent(c, depth);
+    fprintf(c->out, "%-16s%s %s\n", "thumbprint", s->thumb_alg, s->thumbprint);
+    if (s->expiry_year) {
+        indent(c, depth);
+        fprintf(c->out, "%-16s%04d-%02d-%02d\n", "expiry date", s->expiry_year,
+                s->expiry_month, s->expiry_day);
+    }
+    indent(c, depth);
+    fprintf(c->out, "%-16s%s %d\n", "public key", s->key_type, s->key_bits);
+}
+
+/* Whether the index-0 WRITE's key belongs to its certificate. */
+static void key_cert_match(cli_ctx *c, unsigned depth, const at_frame_details *d)
+{
+    if (!d->has_cert || !d->cert_ok || !d->has_key || !d->key_ok)
+        return;
+    indent(c, depth);
+    if (d->key_matches_cert) {
+        sgr(c, C_GREEN);
+        fputs("belongs to the certificate in this frame", c->out);
+    } else {
+        sgr(c, C_RED);
+        fputs("does NOT belong to the certificate in this frame", c->out);
+    }
+    reset(c);
+    fputc('\n', c->out);
+}
+
+/* The signature verdict, under the signature unit. */
+static void sig_verdict(cli_ctx *c, unsigned depth, const at_frame *f,
+                        const at_frame_details *d)
+{
+    const at_sig_verdict *v = &d->sig;
+    if (!v->present || f->sig_kind == AT_SIG_RAW_DIGEST)
+        return;
+    const char *src = d->verify_source ? d->verify_source : "unknown";
+    indent(c, depth);
+    if (!v->base64_ok) {
+        sgr(c, C_RED);
+        fputs("not base64 text: the signature cannot be checked", c->out);
+    } else if (!d->sig_checked || v->key_len == 0) {
+        sgr(c, C_YELLOW);
+        fprintf(c->out, "RSA PKCS#1 v1.5, %zu bytes: not checked (no key known; "
+                "--client-cert FILE gives the client certificate)", v->sig_len);
+    } else if (!v->length_ok) {
+        sgr(c, C_RED);
+        fprintf(c->out, "RSA PKCS#1 v1.5: does NOT match: %zu-byte signature, "
+                "%zu-byte key (key: %s)", v->sig_len, v->key_len, src);
+    } else if (!v->recovered) {
+        sgr(c, C_RED);
+        fprintf(c->out, "RSA PKCS#1 v1.5: does NOT match: no valid type-1 padding "
+                "(key: %s)", src);
+    } else if (v->digest_len != AT_DIGEST_SHA1 && v->digest_len != AT_DIGEST_SHA256) {
+        sgr(c, C_RED);
+        fprintf(c->out, "RSA PKCS#1 v1.5 over a %zu-byte digest (neither SHA-1 nor "
+                "SHA-256): does NOT match (key: %s)", v->digest_len, src);
+    } else {
+        fprintf(c->out, "RSA PKCS#1 v1.5 over %s of the region: ",
+                v->digest_name ? v->digest_name : "unknown");
+        sgr(c, v->matches ? C_BOLD_GREEN : C_BOLD_RED);
+        fputs(v->matches ? "matches" : "does NOT match", c->out);
+        reset(c);
+        fprintf(c->out, " (key: %s)", src);
+    }
+    reset(c);
+    fputc('\n', c->out);
+}
+
 static void span_hex(cli_ctx *c, const at_event *ev, unsigned depth,
                      uint64_t off, uint64_t len)
 {
@@ -610,6 +740,7 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
 {
     cli_ctx *c = ch->ctx;
     const at_frame *f = ev->frame;
+    const at_frame_details *d = cli_frame_details(ch, ev);
     bool hex = c->opt->hex;
     uint64_t base = f->span.off;
     const char *cmd = at_cmd_name(f->cmd_id);
@@ -635,8 +766,17 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         else
             fprintf(c->out, "unknown ParamId %u", u->param_id);
         fprintf(c->out, ", ParamLen %u: ", u->param_len);
-        unit_value(c, u);
+        /* The analyzer describes the first unit of each ParamId. */
+        bool described = d && u->param_id <= AT_PARAM_ID_MAX_ &&
+                         f->unit_of[u->param_id] == (int)i;
+        unit_value(c, u, described ? d : NULL);
         fputc('\n', c->out);
+        if (described && u->param_id == AT_PARAM_CERT && d->has_cert && d->cert_ok)
+            cert_summary(c, 1, &d->cert);
+        if (described && u->param_id == AT_PARAM_KEY)
+            key_cert_match(c, 1, d);
+        if (described && u->param_id == AT_PARAM_SIGNATURE)
+            sig_verdict(c, 1, f, d);
         if (!hex)
             continue;
         if (u->param_id == AT_PARAM_KEY && !c->opt->show_secrets) {
@@ -976,6 +1116,58 @@ void text_event(cli_chan *ch, const at_event *ev)
 }
 
 /* ------------------------------------------------------------------ */
+/* Findings                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Length of a NUL-terminated text in a fixed array. */
+static size_t text_len(const char *s, size_t cap)
+{
+    const char *z = memchr(s, 0, cap);
+    return z ? (size_t)(z - s) : cap;
+}
+
+static const char *severity_color(at_severity s)
+{
+    switch (s) {
+    case AT_SEV_ERROR: return C_BOLD_RED;
+    case AT_SEV_WARNING: return C_BOLD_YELLOW;
+    case AT_SEV_INFO: return C_BOLD;
+    }
+    return "";
+}
+
+void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
+{
+    cli_ctx *c = ch->ctx;
+    if (!n)
+        return;
+    /* Right under the item just printed; else in the channel's open block
+     * (continued if need be) or under a header of their own. */
+    if (!(after_event && !in_block(ch) && c->text_last == ch))
+        place(ch, f[0].ts, severity_color(f[0].severity),
+              n == 1 ? "FINDING" : "FINDINGS");
+    for (size_t i = 0; i < n; i++) {
+        const at_finding *x = &f[i];
+        indent(c, 0);
+        sgr(c, severity_color(x->severity));
+        fputs(at_severity_name(x->severity), c->out);
+        reset(c);
+        fputc(' ', c->out);
+        sgr(c, C_BOLD);
+        fputs(x->rule ? x->rule : "unknown", c->out);
+        reset(c);
+        fprintf(c->out, " at %s+%llu: ", cli_dir_short(x->dir),
+                (unsigned long long)x->off);
+        put_prose(c->out, x->what, text_len(x->what, sizeof x->what));
+        fputc('\n', c->out);
+        indent(c, 0);
+        fputs("  fix: ", c->out);
+        put_prose(c->out, x->fix, text_len(x->fix, sizeof x->fix));
+        fputc('\n', c->out);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Trace events                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -1081,6 +1273,18 @@ void text_summary(cli_ctx *c)
             (unsigned long long)s->unexpected, plural(s->unexpected, "line", "lines"),
             (unsigned long long)s->trace_events,
             plural(s->trace_events, "event", "events"));
+    uint64_t nf = s->findings[AT_SEV_ERROR] + s->findings[AT_SEV_WARNING] +
+                  s->findings[AT_SEV_INFO];
+    fprintf(c->out, "         %llu %s: ", (unsigned long long)nf,
+            plural(nf, "finding", "findings"));
+    sgr(c, s->findings[AT_SEV_ERROR] ? C_BOLD_RED : "");
+    fprintf(c->out, "%llu %s", (unsigned long long)s->findings[AT_SEV_ERROR],
+            plural(s->findings[AT_SEV_ERROR], "error", "errors"));
+    reset(c);
+    fprintf(c->out, ", %llu %s, %llu info\n",
+            (unsigned long long)s->findings[AT_SEV_WARNING],
+            plural(s->findings[AT_SEV_WARNING], "warning", "warnings"),
+            (unsigned long long)s->findings[AT_SEV_INFO]);
     if (s->skipped_records)
         fprintf(c->out, "         %llu %s of further channels skipped\n",
                 (unsigned long long)s->skipped_records,

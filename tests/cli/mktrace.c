@@ -7,6 +7,9 @@
  *   < TEXT            ME->TE data
  *   > hex: 0C 00 ...  binary data (spaces optional)
  *   > fill: N HH      N bytes of value 0xHH
+ *   > file: PATH      the bytes of a file (a frame from `attrace encode`);
+ *                     a relative PATH is taken from the script's folder.
+ *                     (64 KiB a record)
  *   @+5ms             the next record comes 5 ms after the previous one
  *                     (units ns, us, ms, s; default 1 ms per record)
  *   @=SECONDS[.FRAC]  the next record's absolute time (Unix epoch, UTC)
@@ -188,11 +191,64 @@ static void write_record(script *s, at_dir dir, at_trace_event ev,
         die(s, "%s", at_trace_writer_error(s->w));
 }
 
+static void write_record(script *s, at_dir dir, at_trace_event ev,
+                         const uint8_t *payload, size_t len);
+
+/* "> file: PATH": the file's bytes, in records of at most the snap length. */
+static void file_data(script *s, at_dir dir, const char *p)
+{
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        die(s, "file: PATH expected");
+    char *path;
+    const char *slash = strrchr(s->name, '/');
+    if (*p == '/' || !slash) {
+        path = strdup(p);
+    } else {
+        size_t dl = (size_t)(slash - s->name) + 1;
+        path = malloc(dl + strlen(p) + 1);
+        if (path) {
+            memcpy(path, s->name, dl);
+            strcpy(path + dl, p);
+        }
+    }
+    if (!path)
+        die(s, "out of memory");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die(s, "%s: %s", path, strerror(errno));
+    size_t n = 0;
+    for (;;) {
+        reserve(s, n + 4096);
+        size_t got = fread(s->buf + n, 1, s->cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad)
+        die(s, "%s: read error", path);
+    free(path);
+    if (n == 0)
+        die(s, "file: the file is empty");
+    const size_t chunk = 65536; /* well under the snap length with headers */
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        write_record(s, dir, AT_TEV_DATA, s->buf + off, k);
+    }
+}
+
 static void data_line(script *s, at_dir dir, const char *p)
 {
     size_t n;
     if (*p == ' ')
         p++;
+    if (strncmp(p, "file:", 5) == 0) {
+        file_data(s, dir, p + 5);
+        return;
+    }
     if (strncmp(p, "hex:", 4) == 0) {
         n = parse_hex(s, p + 4);
     } else if (strncmp(p, "fill:", 5) == 0) {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end tests of `attrace decode`.
+# End-to-end tests of `attrace decode` and `attrace encode`.
 #
 #   run.sh ATTRACE MKTRACE SRCDIR WORKDIR
 #
@@ -9,14 +9,18 @@
 # JSON field by field: generic consistency plus the exact values asserted
 # in cases/NAME.check. A "# attrace-flags: ..." line in a script adds
 # options to both runs. The committed samples/*.pcap are decoded the same
-# way (golden/sample-NAME.*, cases/sample-NAME.check). Then: standard
-# input, streaming, key redaction, usage errors (exit 2), unreadable and
-# damaged traces (exit 3).
+# way (golden/sample-NAME.*, cases/sample-NAME.check). Then: `attrace
+# encode` (frames from samples/keys and keys made here with openssl:
+# the sample's frame reproduced, determinism, mode 0600, every refusal
+# with and without --force, unusable inputs, the frames decoded back with
+# golden/encode-roundtrip.* and golden/client-cert.*), --client-cert,
+# --check exit codes, standard input, streaming, key redaction, usage
+# errors (exit 2), unreadable and damaged traces (exit 3).
 #
 # UPDATE_GOLDEN=1 rewrites the golden files from the current output (read
 # every changed line before committing them).
 #
-# Needs: bash, coreutils, diff, grep, python3 (json module only).
+# Needs: bash, coreutils, diff, grep, python3, openssl.
 
 set -u
 
@@ -79,7 +83,7 @@ CHECKER=$WORK/checkjson.py
 cat > "$CHECKER" <<'PYEOF'
 import json, sys
 
-TYPES = {"exchange", "urc", "frame", "invalid", "unexpected", "trace_event", "summary"}
+TYPES = {"exchange", "urc", "frame", "invalid", "unexpected", "trace_event", "finding", "summary"}
 PROBLEMS = {1: "header_truncated", 2: "totallen_short", 3: "totallen_long",
             4: "paramnum_mismatch", 5: "unit_len_under_4", 6: "unit_past_frame",
             7: "unknown_param", 8: "duplicate_param", 9: "index_range",
@@ -175,6 +179,45 @@ for fr in of("frame"):
     for p in fr["problems"]:
         if PROBLEMS.get(p["code"]) != p["name"]:
             err("frame %d: problem code %d has name %r" % (fr["id"], p["code"], p["name"]))
+    # What the analyzer made of it: present for every decoded frame, and
+    # only for units the frame has; the key's bytes never.
+    names = {u["name"] for u in fr["units"]}
+    for k, unit_name in (("certificate", "cert"), ("key", "key"), ("signature", "signature")):
+        if k not in fr:
+            err("frame %d: no %r" % (fr["id"], k))
+        elif fr[k] is not None and unit_name not in names:
+            err("frame %d: %r without a %s unit" % (fr["id"], k, unit_name))
+    key = fr.get("key")
+    if key is not None and (key.get("redacted") is not (not secrets) or "hex" in key):
+        err("frame %d: the key object must say redacted=%s and hold no bytes" % (fr["id"], not secrets))
+    sig = fr.get("signature")
+    if sig is not None and sig["matches"] is not None and not sig["checked"]:
+        err("frame %d: a signature verdict without a check" % fr["id"])
+
+# Findings: complete, stable rule ids, counted in the summary, pointing
+# at exchanges that exist.
+import re
+FINDING_KEYS = ["type", "rule", "severity", "channel", "exchange", "dir", "offset", "ts", "ts_ns", "what", "fix"]
+exchange_ids = {(x["channel"], x["id"]) for x in of("exchange")}
+by_sev = {"error": 0, "warning": 0, "info": 0}
+for fd in of("finding"):
+    if list(fd) != FINDING_KEYS:
+        err("finding keys %r, expected %r" % (list(fd), FINDING_KEYS))
+        continue
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", fd["rule"]):
+        err("finding rule id %r is not a stable identifier" % fd["rule"])
+    if fd["severity"] not in by_sev:
+        err("finding %s: severity %r" % (fd["rule"], fd["severity"]))
+    else:
+        by_sev[fd["severity"]] += 1
+    if fd["dir"] not in ("te_to_me", "me_to_te"):
+        err("finding %s: dir %r" % (fd["rule"], fd["dir"]))
+    if not fd["what"] or not fd["fix"]:
+        err("finding %s: empty what or fix" % fd["rule"])
+    if fd["exchange"] is not None and (fd["channel"], fd["exchange"]) not in exchange_ids:
+        err("finding %s: exchange %r does not exist" % (fd["rule"], fd["exchange"]))
+if summary.get("findings") != by_sev:
+    err("summary findings %r, the stream has %r" % (summary.get("findings"), by_sev))
 
 # Time stamps: ISO text and integer agree.
 import datetime
@@ -199,9 +242,11 @@ def unexpected(n): return of("unexpected")[n - 1]
 def tev(n): return of("trace_event")[n - 1]
 def problems(n): return [p["name"] for p in frames[n]["problems"]]
 def unit(n, name): return [u for u in frames[n]["units"] if u["name"] == name][0]
+def findings(): return of("finding")
+def rules(): return [(f["rule"], f["severity"]) for f in of("finding")]
 env = {"ex": ex, "urc": urc, "frame": frame, "inv": inv, "unexpected": unexpected,
        "tev": tev, "problems": problems, "unit": unit, "summary": summary,
-       "objs": objs, "of": of}
+       "objs": objs, "of": of, "findings": findings, "rules": rules}
 nchecks = 0
 if check:
     with open(check, encoding="utf-8") as f:
@@ -309,6 +354,357 @@ for sample in "$SRC"/samples/*.pcap; do
     decode_pair "sample-$(basename "$sample" .pcap)" "$sample"
 done
 [ $nsamples -eq 0 ] && echo "note  no samples/*.pcap: sample decoding not tested"
+
+# ------------------------------------------------------------------
+# attrace encode: frames made from the test keys (samples/keys), decoded
+# back; refusals, --force, file mode, determinism; --client-cert; --check
+# ------------------------------------------------------------------
+KEYS=$SRC/samples/keys
+IMEI=358240051111110
+ENC=$WORK/enc
+mkdir -p "$ENC" || exit 1
+
+# enc_ok NAME ARGS...: `attrace encode ARGS` must succeed silently.
+enc_ok() {
+    local name=$1 rc
+    shift
+    "$ATTRACE" encode "$@" > "$ENC/out" 2> "$ENC/err"
+    rc=$?
+    if [ $rc -eq 0 ] && [ ! -s "$ENC/err" ]; then
+        return 0
+    fi
+    bad "encode: $name" "exit status $rc; stderr: $(cat "$ENC/err")"
+    return 1
+}
+
+# The stream bytes of one direction of a trace (python: pcap records,
+# exported-PDU TLVs, the UART pseudo-header; data records only).
+cat > "$WORK/stream.py" <<'PYEOF'
+import struct, sys
+path, want_dir, off, length = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+d = open(path, "rb").read()
+e = "<" if struct.unpack("<I", d[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+pos, out = 24, b""
+while pos + 16 <= len(d):
+    incl = struct.unpack(e + "I", d[pos + 8:pos + 12])[0]
+    rec, pos, p, dirn = d[pos + 16:pos + 16 + incl], pos + 16 + incl, 0, None
+    while True:
+        tag, ln = struct.unpack(">HH", rec[p:p + 4])
+        if tag == 35:
+            dirn = struct.unpack(">I", rec[p + 4:p + 8])[0]
+        p += 4 + ln
+        if tag == 0:
+            break
+    if rec[p + 1] == 0 and dirn == want_dir:
+        out += rec[p + 12:]
+sys.stdout.buffer.write(out[off:off + length])
+PYEOF
+
+# The index-0 WRITE is the frame of samples/provisioning-ok.pcap byte for
+# byte (the sample generator signs like the vendor tool, with these keys).
+if enc_ok "write index 0" write --index 0 --cert "$KEYS/client.crt.pem" --key "$KEYS/client.key.pem" \
+       --imei $IMEI -o "$ENC/w0.bin"; then
+    python3 "$WORK/stream.py" "$SRC/samples/provisioning-ok.pcap" 0 79 1513 > "$ENC/sample-w0.bin"
+    if cmp -s "$ENC/w0.bin" "$ENC/sample-w0.bin"; then
+        ok "encode: write index 0 equals the frame in samples/provisioning-ok.pcap"
+    else
+        bad "encode: write index 0 equals the frame in samples/provisioning-ok.pcap" \
+            "$(cmp "$ENC/w0.bin" "$ENC/sample-w0.bin" 2>&1)"
+    fi
+fi
+enc_ok "write index 1" write --index 1 --cert "$KEYS/ca1.crt.der" --key "$KEYS/client.key.der" \
+    --imei $IMEI -o "$ENC/w1.bin"
+enc_ok "delete index 1" delete --index 1 --key "$KEYS/client.key.pem" --imei $IMEI -o "$ENC/d1.bin"
+enc_ok "unsigned delete (newer)" delete --index 2 --profile newer --sig none --mode preconfig_cert \
+    --thumbprint --cert "$KEYS/ca2.crt.pem" -o "$ENC/dn.bin"
+
+# Determinism, standard output, file mode.
+if enc_ok "write index 0, again" write --index 0 --cert "$KEYS/client.crt.der" \
+       --key "$KEYS/client.key.der" --imei $IMEI -o "$ENC/w0-again.bin" &&
+   "$ATTRACE" encode write --index 0 --cert "$KEYS/client.crt.pem" --key "$KEYS/client.key.pem" \
+       --imei $IMEI -o - 2> /dev/null | cat > "$ENC/w0-stdout.bin" &&
+   cmp -s "$ENC/w0.bin" "$ENC/w0-again.bin" && cmp -s "$ENC/w0.bin" "$ENC/w0-stdout.bin"; then
+    ok "encode: identical inputs give identical bytes (PEM or DER inputs, file or -o -)"
+else
+    bad "encode: identical inputs give identical bytes (PEM or DER inputs, file or -o -)"
+fi
+for _ in $(seq 1 100); do printf 'old and longer than the frame '; done > "$ENC/existing.bin"
+chmod 644 "$ENC/existing.bin"
+( umask 022
+  "$ATTRACE" encode write --index 0 --cert "$KEYS/client.crt.pem" --key "$KEYS/client.key.pem" \
+      --imei $IMEI -o "$ENC/mode.bin" &&
+  "$ATTRACE" encode write --index 0 --cert "$KEYS/client.crt.pem" --key "$KEYS/client.key.pem" \
+      --imei $IMEI -o "$ENC/existing.bin" ) 2> "$ENC/mode.err"
+if [ "$(stat -c %a "$ENC/mode.bin" 2>/dev/null)" = 600 ] &&
+   [ "$(stat -c %a "$ENC/existing.bin")" = 600 ] &&
+   cmp -s "$ENC/mode.bin" "$ENC/w0.bin" && cmp -s "$ENC/existing.bin" "$ENC/w0.bin"; then
+    ok "encode: output file mode 0600 (new under umask 022, and a replaced 0644 file)"
+else
+    bad "encode: output file mode 0600 (new under umask 022, and a replaced 0644 file)" \
+        "modes $(stat -c %a "$ENC/mode.bin" "$ENC/existing.bin" 2>&1 | tr '\n' ' '); $(cat "$ENC/mode.err")"
+fi
+if msg=$(python3 - "$ATTRACE" "$KEYS" <<'PYEOF'
+import os, pty, subprocess, sys
+attrace, keys = sys.argv[1], sys.argv[2]
+master, slave = pty.openpty()
+p = subprocess.run([attrace, "encode", "delete", "--index", "1", "--key", keys + "/client.key.pem",
+                    "--imei", "358240051111110", "-o", "-"],
+                   stdout=slave, stderr=subprocess.PIPE)
+os.close(slave)
+os.set_blocking(master, False)
+try:
+    out = os.read(master, 4096)
+except OSError:
+    out = b""
+os.close(master)
+if p.returncode != 2 or out or b"terminal" not in p.stderr:
+    print("exit %d, %d bytes on the terminal, stderr %r" % (p.returncode, len(out), p.stderr))
+    sys.exit(1)
+PYEOF
+); then ok "encode: -o - to a terminal refused (exit 2, nothing written)"
+else bad "encode: -o - to a terminal refused (exit 2, nothing written)" "$msg"; fi
+
+# What the module would refuse: exit 2 and no file; with --force, a
+# warning and the frame. A certificate over the legacy limit (2048 bytes)
+# is made here with openssl (long subjectAltName).
+BIG=$ENC/big.crt.pem
+sans=$(for i in $(seq 1 60); do printf 'DNS:host%03d.a-rather-long-domain-name.example.com,' "$i"; done)
+if ! openssl req -x509 -newkey rsa:1024 -nodes -keyout "$ENC/big.key.pem" -subj "/CN=big" \
+        -days 3650 -addext "subjectAltName=${sans%,}" -out "$BIG" 2> "$ENC/big.err"; then
+    bad "openssl: a certificate over 2048 bytes" "$(cat "$ENC/big.err")"
+fi
+refusal() { # NAME PATTERN ARGS...
+    local name=$1 pat=$2 rc
+    shift 2
+    rm -f "$ENC/refused.bin"
+    "$ATTRACE" encode "$@" -o "$ENC/refused.bin" > "$ENC/out" 2> "$ENC/err"
+    rc=$?
+    if [ $rc -ne 2 ] || [ -e "$ENC/refused.bin" ] || ! grep -q -- "refused: .*$pat" "$ENC/err" ||
+       ! grep -q -- '--force' "$ENC/err"; then
+        bad "encode refuses: $name" "exit status $rc; stderr: $(cat "$ENC/err")"
+        return
+    fi
+    "$ATTRACE" encode "$@" --force -o "$ENC/forced-$name.bin" > "$ENC/out" 2> "$ENC/err"
+    rc=$?
+    if [ $rc -eq 0 ] && [ -s "$ENC/forced-$name.bin" ] && grep -q -- "warning: .*$pat" "$ENC/err" &&
+       ! grep -q refused "$ENC/err"; then
+        ok "encode refuses: $name (exit 2; --force writes it)"
+    else
+        bad "encode refuses: $name (exit 2; --force writes it)" "exit status $rc; stderr: $(cat "$ENC/err")"
+    fi
+}
+C1=(--cert "$KEYS/ca1.crt.pem")
+K=(--key "$KEYS/client.key.pem")
+refusal index-legacy "index 11 is outside the legacy profile's range 0..10" \
+    write --index 11 "${C1[@]}" "${K[@]}" --imei $IMEI
+refusal index-newer "index 31 is outside the newer profile's range 0..30" \
+    delete --index 31 --profile newer --sig none
+refusal key-index "a private key travels only in a write of index 0" \
+    write --index 1 "${C1[@]}" "${K[@]}" --include-key --imei $IMEI
+refusal cert-size "the certificate is [0-9]* bytes, over the legacy profile's limit of 2048 bytes" \
+    write --index 1 --cert "$BIG" "${K[@]}" --imei $IMEI
+refusal no-cert "a write carries the certificate to store" \
+    write --index 1 "${K[@]}" --imei $IMEI
+refusal imei-short "IMEI '35824005111111' is not 15 digits" \
+    delete --index 1 "${K[@]}" --imei 35824005111111
+refusal imei-letters "IMEI '35824005111111X' is not 15 digits" \
+    delete --index 1 "${K[@]}" --imei 35824005111111X
+refusal no-imei "a signed frame carries the module's IMEI" \
+    delete --index 1 "${K[@]}"
+refusal unsigned-legacy "legacy modules accept only signed frames" \
+    delete --index 2 --sig none
+refusal key-not-cert "does not belong to the certificate of index 0" \
+    write --index 0 "${C1[@]}" "${K[@]}" --imei $IMEI
+
+# The forced frames decode with the problem the module would see.
+{
+    printf '@=1793610000\n'
+    for f in index-legacy key-index cert-size; do
+        printf '%s\n' '> AT^SBNW=is_cert,1\r' \
+            '< AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n' \
+            "> file: forced-$f.bin" '@+200ms' '< \r\nSECURE CMD ERROR\r\n\r\nERROR\r\n' '@+100ms'
+    done
+} > "$ENC/forced.script"
+printf '%s\n' \
+    'problems(1) == ["index_range"]' \
+    'unit(1, "index")["value"] == 11' \
+    'problems(2) == ["key_index_not_0"]' \
+    '[u["name"] for u in frame(2)["units"]] == ["index", "cert", "key", "imei", "signature"]' \
+    'problems(3) == ["cert_too_large"]' \
+    'frame(3)["certificate"]["size"] > 2048' > "$ENC/forced.check"
+if "$MKTRACE" "$ENC/forced.script" "$ENC/forced.pcap" 2> "$ENC/err" &&
+   "$ATTRACE" decode --json "$ENC/forced.pcap" > "$ENC/forced.json" 2>> "$ENC/err"; then
+    check_json "encode --force: the frames decode with the module's objection" "$ENC/forced.json" "$ENC/forced.check"
+else
+    bad "encode --force: the frames decode with the module's objection" "$(cat "$ENC/err")"
+fi
+
+# Inputs that cannot be used: exit 3, no file.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ENC/ec.key.pem" 2> /dev/null
+PWK=$ENC/client.enc.pem
+PW=test-password-1 openssl pkcs8 -topk8 -in "$KEYS/client.key.pem" -passout env:PW -out "$PWK" 2> /dev/null
+unusable() { # NAME PATTERN ARGS...
+    local name=$1 pat=$2 rc
+    shift 2
+    rm -f "$ENC/unusable.bin"
+    "$ATTRACE" encode "$@" -o "$ENC/unusable.bin" > "$ENC/out" 2> "$ENC/err"
+    rc=$?
+    if [ $rc -eq 3 ] && [ ! -e "$ENC/unusable.bin" ] && grep -q -- "$pat" "$ENC/err" &&
+       ! grep -q 'wrong-password-2' "$ENC/err"; then
+        ok "encode: exit 3: $name"
+    else
+        bad "encode: exit 3: $name" "exit status $rc; stderr: $(cat "$ENC/err")"
+    fi
+}
+unusable "missing certificate file" "no-such.crt" \
+    write --index 1 --cert "$ENC/no-such.crt" "${K[@]}" --imei $IMEI
+unusable "missing key file" "no-such.key" \
+    write --index 1 "${C1[@]}" --key "$ENC/no-such.key" --imei $IMEI
+unusable "certificate file that is no certificate" "client.key.der" \
+    write --index 1 --cert "$KEYS/client.key.der" "${K[@]}" --imei $IMEI
+PW=wrong-password-2 unusable "wrong password (env:)" "client.enc.pem" \
+    write --index 1 "${C1[@]}" --key "$PWK" --passin env:PW --imei $IMEI
+unusable "EC key for an RSA signature" "RSA" \
+    delete --index 1 --key "$ENC/ec.key.pem" --imei $IMEI
+if PW=test-password-1 "$ATTRACE" encode delete --index 1 --key "$PWK" --passin env:PW --imei $IMEI \
+       -o "$ENC/d1-enc.bin" 2> "$ENC/err" && cmp -s "$ENC/d1-enc.bin" "$ENC/d1.bin"; then
+    ok "encode: encrypted key with --passin env: signs like the plain key"
+else
+    bad "encode: encrypted key with --passin env: signs like the plain key" "$(cat "$ENC/err")"
+fi
+
+# Round trip: the frames wrapped in secure-command exchanges (mktrace's
+# "> file:"), decoded with golden output and field checks.
+secure_exchange() { # FRAME-FILE RESULT
+    printf '%s\n' '@+100ms' '> AT^SBNW=is_cert,1\r' '@+1ms' \
+        '< AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n' '@+20ms' \
+        "> file: $1" '@+200ms' "< \\r\\n$2\\r\\n\\r\\nOK\\r\\n"
+}
+imei_exchange() {
+    printf '%s\n' '> AT+CGSN\r' '@+1ms' "< AT+CGSN\\r\\r\\n$IMEI\\r\\n\\r\\nOK\\r\\n"
+}
+{ printf '@=1793610000\n'; imei_exchange
+  secure_exchange w0.bin "SECURE CMD END OK"
+  secure_exchange w1.bin "SECURE CMD END OK"
+  secure_exchange d1.bin "SECURE CMD END OK"; } > "$ENC/roundtrip.script"
+if "$MKTRACE" "$ENC/roundtrip.script" "$ENC/roundtrip.pcap" 2> "$ENC/err"; then
+    decode_pair encode-roundtrip "$ENC/roundtrip.pcap"
+else
+    bad "encode-roundtrip: build trace" "$(cat "$ENC/err")"
+fi
+{ printf '@=1793610000\n'; secure_exchange dn.bin "SECURE CMD END OK"; } > "$ENC/newer.script"
+thumb=$(openssl x509 -in "$KEYS/ca2.crt.pem" -outform DER | sha1sum | cut -c1-40)
+printf '%s\n' \
+    '[u["name"] for u in frame(1)["units"]] == ["mode", "thumbprint", "index"]' \
+    'unit(1, "mode")["value"] == "preconfig_cert"' \
+    "unit(1, \"thumbprint\")[\"value\"] == \"$thumb\"" \
+    'unit(1, "index")["value"] == 2' \
+    'frame(1)["cmd_name"] == "DELETE"' \
+    'frame(1)["problems"] == []' \
+    'frame(1)["signature"] == None' \
+    'summary["findings"]["error"] == 0' > "$ENC/newer.check"
+if [ ${#thumb} -eq 40 ] && "$MKTRACE" "$ENC/newer.script" "$ENC/newer.pcap" 2> "$ENC/err" &&
+   "$ATTRACE" decode --json --profile=newer "$ENC/newer.pcap" > "$ENC/newer.json" 2>> "$ENC/err"; then
+    check_json "encode: unsigned DELETE with mode and thumbprint decodes back" "$ENC/newer.json" "$ENC/newer.check"
+else
+    bad "encode: unsigned DELETE with mode and thumbprint decodes back" "$(cat "$ENC/err")"
+fi
+
+# --pause-warn-ms: the DELETE frame sent in two halves 1.5 s apart.
+head -c 100 "$ENC/d1.bin" > "$ENC/d1-a.bin"
+tail -c +101 "$ENC/d1.bin" > "$ENC/d1-b.bin"
+{ printf '@=1793610000\n'; imei_exchange
+  printf '%s\n' '@+100ms' '> AT^SBNW=is_cert,1\r' '@+1ms' \
+      '< AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n' '@+20ms' \
+      '> file: d1-a.bin' '@+1500ms' '> file: d1-b.bin' '@+200ms' '< \r\nSECURE CMD ERROR\r\n\r\nERROR\r\n'
+} > "$ENC/pause.script"
+if "$MKTRACE" "$ENC/pause.script" "$ENC/pause.pcap" 2> "$ENC/err"; then
+    for ms in default 1500 1501; do
+        flags=()
+        [ $ms != default ] && flags=(--pause-warn-ms=$ms)
+        "$ATTRACE" decode --json "${flags[@]}" "$ENC/pause.pcap" > "$ENC/pause-$ms.json" 2> "$ENC/err"
+        want=1
+        [ $ms = 1501 ] && want=0
+        printf '%s\n' "len([f for f in findings() if f[\"rule\"] == \"frame_pause\"]) == $want" \
+            'frame(1)["problems"] == []' 'frame(1)["length"] == 209' > "$ENC/pause-$ms.check"
+        [ $want = 1 ] && printf '%s\n' \
+            '[(f["severity"], f["exchange"], f["dir"]) for f in findings() if f["rule"] == "frame_pause"] == [("warning", 2, "te_to_me")]' \
+            '"1.500 s" in [f for f in findings() if f["rule"] == "frame_pause"][0]["what"]' >> "$ENC/pause-$ms.check"
+        check_json "--pause-warn-ms ${ms}: a 1.5 s pause inside a frame is reported: $([ $want = 1 ] && echo yes || echo no)" \
+            "$ENC/pause-$ms.json" "$ENC/pause-$ms.check"
+    done
+else
+    bad "pause: build trace" "$(cat "$ENC/err")"
+fi
+
+# --client-cert: a server-certificate WRITE signed by the client key, in a
+# trace that does not show the client certificate. Only the given
+# certificate verifies it.
+{ printf '@=1793610000\n'; imei_exchange; secure_exchange w1.bin "SECURE CMD END OK"; } > "$ENC/clientcert.script"
+openssl req -x509 -newkey rsa:1024 -nodes -keyout "$ENC/other.key.pem" -subj "/CN=other" \
+    -days 3650 -out "$ENC/other.crt.pem" 2> /dev/null
+if "$MKTRACE" "$ENC/clientcert.script" "$ENC/clientcert.pcap" 2> "$ENC/err"; then
+    decode_pair client-cert "$ENC/clientcert.pcap" --client-cert "$KEYS/client.crt.der"
+    printf '%s\n' \
+        'frame(1)["signature"]["checked"] == False' \
+        'frame(1)["signature"]["matches"] == None' \
+        'frame(1)["signature"]["base64_ok"] == True' > "$ENC/nocert.check"
+    "$ATTRACE" decode --json "$ENC/clientcert.pcap" > "$ENC/nocert.json" 2> "$ENC/err"
+    check_json "--client-cert absent: the signature is not checked" "$ENC/nocert.json" "$ENC/nocert.check"
+    printf '%s\n' \
+        'frame(1)["signature"]["checked"] == True' \
+        'frame(1)["signature"]["length_ok"] == True' \
+        'frame(1)["signature"]["matches"] == False' > "$ENC/othercert.check"
+    "$ATTRACE" decode --json --client-cert "$ENC/other.crt.pem" "$ENC/clientcert.pcap" \
+        > "$ENC/othercert.json" 2> "$ENC/err"
+    check_json "--client-cert of another key: the signature does not match" "$ENC/othercert.json" "$ENC/othercert.check"
+else
+    bad "client-cert: build trace" "$(cat "$ENC/err")"
+fi
+"$ATTRACE" decode --client-cert "$ENC/no-such.pem" "$SRC/samples/provisioning-ok.pcap" > "$ENC/out" 2> "$ENC/err"
+rc=$?
+if [ $rc -eq 2 ] && [ ! -s "$ENC/out" ] && grep -q 'no-such.pem' "$ENC/err"; then
+    ok "exit 2: --client-cert of a missing file"
+else
+    bad "exit 2: --client-cert of a missing file" "exit status $rc; stderr: $(cat "$ENC/err")"
+fi
+
+# --check: exit 1 when there is an error finding; damaged input (3) wins.
+check_exit() { # NAME WANT ARGS...
+    local name=$1 want=$2 rc
+    shift 2
+    "$ATTRACE" decode "$@" > "$WORK/check.out" 2> "$WORK/check.err"
+    rc=$?
+    if [ $rc -eq "$want" ]; then ok "--check: exit $want: $name"
+    else bad "--check: exit $want: $name" "exit status $rc; stderr: $(cat "$WORK/check.err")"; fi
+}
+FAILING=$SRC/samples/totallen-excludes-self.pcap
+GOOD=$SRC/samples/provisioning-ok.pcap
+check_exit "failing sample, text" 1 --check --color=never "$FAILING"
+if cmp -s "$WORK/check.out" "$WORK/sample-totallen-excludes-self.txt"; then
+    ok "--check: the output is the same as without it"
+else
+    bad "--check: the output is the same as without it"
+fi
+check_exit "failing sample, --json" 1 --check --json "$FAILING"
+"$ATTRACE" decode --color=always "$FAILING" > "$WORK/failing.color" 2>&1
+if grep -q -F $'\e[1;31merror\e[0m \e[1mtotallen_excludes_self\e[0m at TE+79: ' "$WORK/failing.color" &&
+   grep -q -F $'1 finding: \e[1;31m1 error\e[0m, 0 warnings, 0 info' "$WORK/failing.color"; then
+    ok "findings colored by severity (--color=always)"
+else
+    bad "findings colored by severity (--color=always)" "$(grep -a -E 'totallen_excludes_self|finding' "$WORK/failing.color" | cat -v)"
+fi
+check_exit "failing sample without --check" 0 --color=never "$FAILING"
+check_exit "good sample" 0 --check "$GOOD"
+check_exit "good sample, --json" 0 --check --json "$GOOD"
+size=$(stat -c %s "$FAILING")
+head -c $((size - 3)) "$FAILING" > "$WORK/failing-truncated.pcap"
+check_exit "damaged trace with an error finding" 3 --check --color=never "$WORK/failing-truncated.pcap"
+if grep -q '^ *error ' "$WORK/check.out" && grep -q 'Stopped early' "$WORK/check.out"; then
+    ok "--check: damaged trace: the findings before the damage are printed"
+else
+    bad "--check: damaged trace: the findings before the damage are printed" "$(cat "$WORK/check.out")"
+fi
 
 # ------------------------------------------------------------------
 # Standard input: same output as the file, for every crafted case
@@ -555,6 +951,23 @@ usage_case "decode --color=sometimes" decode --color=sometimes "$any"
 usage_case "decode --profile=ancient" decode --profile=ancient "$any"
 usage_case "decode --profile without value" decode "$any" --profile
 usage_case "decode --json=yes" decode --json=yes "$any"
+usage_case "decode --pause-warn-ms=0" decode --pause-warn-ms=0 "$any"
+usage_case "decode --pause-warn-ms=soon" decode --pause-warn-ms=soon "$any"
+usage_case "encode without operation" encode --index 1 -o "$WORK/u.bin"
+usage_case "encode with an unknown operation" encode revise --index 1 -o "$WORK/u.bin"
+usage_case "encode with two operations" encode delete read --index 1 -o "$WORK/u.bin"
+usage_case "encode without --index" encode delete --sig none -o "$WORK/u.bin"
+usage_case "encode --index 70000" encode delete --index 70000 --sig none -o "$WORK/u.bin"
+usage_case "encode --index -1" encode delete --index -1 --sig none -o "$WORK/u.bin"
+usage_case "encode without -o" encode delete --index 1 --sig none --profile newer
+usage_case "encode --sig md5" encode delete --index 1 --sig md5 -o "$WORK/u.bin"
+usage_case "encode --profile ancient" encode delete --index 1 --profile ancient -o "$WORK/u.bin"
+usage_case "encode signed without --key" encode delete --index 1 --imei 358240051111110 -o "$WORK/u.bin"
+usage_case "encode --passin without --key" encode delete --index 1 --sig none --passin env:X -o "$WORK/u.bin"
+usage_case "encode delete with --cert" encode delete --index 1 --cert "$SRC/samples/keys/ca1.crt.pem" --sig none -o "$WORK/u.bin"
+usage_case "encode with an unknown option" encode delete --index 1 --frobnicate -o "$WORK/u.bin"
+if [ -e "$WORK/u.bin" ]; then bad "encode: usage errors write no file" "$WORK/u.bin exists"
+else ok "encode: usage errors write no file"; fi
 
 # Help and version: exit 0 on stdout.
 if out=$("$ATTRACE" --help 2>&1) && grep -q '^  decode ' <<< "$out"; then ok "attrace --help"
@@ -563,6 +976,17 @@ if out=$("$ATTRACE" decode --help 2>&1) && grep -q -- '--json' <<< "$out" &&
    grep -q -- '--show-secrets' <<< "$out" && grep -q -- '--color' <<< "$out"; then
     ok "attrace decode --help"
 else bad "attrace decode --help" "$out"; fi
+if out=$("$ATTRACE" --help 2>&1) && grep -q '^  encode ' <<< "$out"; then ok "attrace --help lists encode"
+else bad "attrace --help lists encode" "$out"; fi
+if out=$("$ATTRACE" decode --help 2>&1) && grep -q -- '--check' <<< "$out" &&
+   grep -q -- '--client-cert' <<< "$out" && grep -q -- '--pause-warn-ms' <<< "$out"; then
+    ok "attrace decode --help: --check, --client-cert, --pause-warn-ms"
+else bad "attrace decode --help: --check, --client-cert, --pause-warn-ms" "$out"; fi
+if out=$("$ATTRACE" encode --help 2>&1) && grep -q -- '--passin' <<< "$out" &&
+   grep -q -- '--force' <<< "$out" && grep -q 'passin env:' <<< "$out" &&
+   ! grep -q -- '--passin pass:' <<< "$out"; then
+    ok "attrace encode --help (examples take passwords from env: or file:)"
+else bad "attrace encode --help" "$out"; fi
 if out=$("$ATTRACE" --version 2>&1) && grep -q -E '^attrace [0-9]+\.[0-9]+\.[0-9]+$' <<< "$out"; then
     ok "attrace --version"
 else bad "attrace --version" "$out"; fi
