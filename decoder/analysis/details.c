@@ -51,12 +51,9 @@ static void describe(at_analyzer *an, const at_frame *f, const uint8_t *buf,
         if (cu->value && an_starts_pem(cu->value, cu->value_len))
             d->cert_is_pem = true;
         const at_frame_unit *w = whole_unit(f, AT_PARAM_CERT);
-        if (w && !d->cert_is_pem &&
-            at_cert_summarize(w->value, w->value_len, &d->cert, NULL, 0) == 0) {
-            d->cert_ok = true;
-            const unsigned char *p = w->value;
-            *cert = d2i_X509(NULL, &p, (long)w->value_len);
-        }
+        if (w && !d->cert_is_pem)
+            d->cert_ok = at_cert_parse(w->value, w->value_len, &d->cert, cert,
+                                       d->cert_error, sizeof d->cert_error) == 0;
     }
 
     EVP_PKEY *key = NULL;

@@ -770,10 +770,7 @@ static void rule_cert(const ctx *c)
                     "and put those bytes in the unit.");
         an_deliver(c->an, &fd);
     } else if (whole && !x->det.cert_ok) {
-        char err[160] = "";
-        at_cert_summary tmp;
-        if (at_cert_summarize(u->value, u->value_len, &tmp, err, sizeof err) == 0)
-            err[0] = '\0';
+        const char *err = x->det.cert_error;
         start(c, &fd, "cert_unparsable", AT_SEV_ERROR, u->value_span.off);
         an_what(&fd, "The certificate unit's %u bytes do not parse as a DER X.509 "
                      "certificate%s%s.", u->value_len, err[0] ? ": " : "", err);

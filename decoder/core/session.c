@@ -13,17 +13,30 @@
 
 /* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
  * these prefixes is unsolicited unless the running command asked for it. */
-static const char *const urc_prefixes[] = {
-    "+CIEV", "^SIS", "^SISR", "^SISW", "^SISX", "+CREG", "+CGREG", "+CEREG",
-    "+CRING", "+CMTI", "+CMT", "+CDS", "+CDSI", "+CBM", "+CTZV", "+CTZE",
-    "+CTZU", "+CUSD", "+CCWA", "+CLIP", "+CSSU", "^SBC", "^SCTM_A", "^SCTM_B",
-    "^SCKS", "^SRVCFG", "^SYSLOADING", "^SHUTDOWN", "+CALA", "+CGEV", "^SLCC",
-    "^SIND",
+/* A name with its length: the tables below are searched for every line. */
+typedef struct at_name {
+    const char *s;
+    size_t len;
+} at_name;
+
+#define NAME(lit) {lit, sizeof lit - 1}
+
+/* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
+ * these prefixes is unsolicited unless the running command asked for it. */
+static const at_name urc_prefixes[] = {
+    NAME("+CIEV"), NAME("^SIS"), NAME("^SISR"), NAME("^SISW"), NAME("^SISX"),
+    NAME("+CREG"), NAME("+CGREG"), NAME("+CEREG"), NAME("+CRING"), NAME("+CMTI"),
+    NAME("+CMT"), NAME("+CDS"), NAME("+CDSI"), NAME("+CBM"), NAME("+CTZV"),
+    NAME("+CTZE"), NAME("+CTZU"), NAME("+CUSD"), NAME("+CCWA"), NAME("+CLIP"),
+    NAME("+CSSU"), NAME("^SBC"), NAME("^SCTM_A"), NAME("^SCTM_B"), NAME("^SCKS"),
+    NAME("^SRVCFG"), NAME("^SYSLOADING"), NAME("^SHUTDOWN"), NAME("+CALA"),
+    NAME("+CGEV"), NAME("^SLCC"), NAME("^SIND"),
 };
 
 /* URCs that are bare words, without "<name>:". */
-static const char *const urc_words[] = {
-    "^SYSSTART", "^SYSLOADING", "^SHUTDOWN", "RING", "+PBREADY", "^SYSSTART AIRPLANE MODE",
+static const at_name urc_words[] = {
+    NAME("^SYSSTART"), NAME("^SYSLOADING"), NAME("^SHUTDOWN"), NAME("RING"),
+    NAME("+PBREADY"), NAME("^SYSSTART AIRPLANE MODE"),
 };
 
 at_session_config at_session_default_config(void)
@@ -191,7 +204,11 @@ static void begin_exchange(at_session *s, const at_token *t)
     x->parse_ok = at_parse_cmdline(s->line_copy, n, t->off, &x->cmdline, NULL) == AT_OK;
     if (!x->parse_ok)
         x->cmdline.n_cmds = 0;
+    /* What the session needs to know of the command for every answer
+     * line, decided once. */
     x->secure = has_command(x, "^SBNW");
+    x->asks_imei = has_command(x, "+CGSN") || has_command(x, "+GSN");
+    x->sets_verbose = has_command(x, "V");
     s->in_exchange = true;
     note_verbose_setting(s);
 
@@ -286,10 +303,10 @@ static bool same_ci(const char *a, size_t alen, const char *b, size_t blen)
     return true;
 }
 
-static bool in_list(const char *p, size_t n, const char *const *list, size_t count)
+static bool in_list(const char *p, size_t n, const at_name *list, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        if (same_ci(p, n, list[i], strlen(list[i])))
+        if (same_ci(p, n, list[i].s, list[i].len))
             return true;
     return false;
 }
@@ -363,7 +380,7 @@ static void parse_known_line(const at_session *s, const at_token *t, at_line_inf
         return;
     }
     if (li->kind == AT_LK_TEXT && s->in_exchange &&
-        (has_command(&s->x, "+CGSN") || has_command(&s->x, "+GSN")) &&
+        s->x.asks_imei &&
         parse_imei(t, pre, &li->u.imei))
         li->kind = AT_LK_IMEI;
 }
@@ -432,7 +449,7 @@ static void me_line(at_session *s, const at_token *t)
     }
 
     /* The answer to ATV0/ATV1 itself may come in either format. */
-    bool numeric = s->numeric_results || (s->in_exchange && has_command(&s->x, "V"));
+    bool numeric = s->numeric_results || (s->in_exchange && s->x.sets_verbose);
     at_result res;
     if (at_parse_result(p, n, t->off, numeric, &res) == AT_OK &&
         res.kind != AT_RES_NONE) {

@@ -402,6 +402,14 @@ static bool date_of(const ASN1_TIME *t, int *y, int *m, int *d)
 int at_cert_summarize(const uint8_t *der, size_t len, at_cert_summary *out,
                       char *err, size_t err_cap)
 {
+    return at_cert_parse(der, len, out, NULL, err, err_cap);
+}
+
+int at_cert_parse(const uint8_t *der, size_t len, at_cert_summary *out,
+                  X509 **cert_out, char *err, size_t err_cap)
+{
+    if (cert_out)
+        *cert_out = NULL;
     if (!out)
         return fail(err, err_cap, "no summary to fill");
     memset(out, 0, sizeof *out);
@@ -472,7 +480,10 @@ oom:
     fail(err, err_cap, "out of memory");
 done:
     free(b.p);
-    X509_free(x);
+    if (rc == 0 && cert_out)
+        *cert_out = x;
+    else
+        X509_free(x);
     ERR_clear_error();
     if (rc != 0) {
         /* Never hand out half a summary. */

@@ -151,9 +151,49 @@ static EVP_PKEY *decode_pkcs8(const uint8_t *der, size_t len, bool *is_p8)
 }
 
 /* An unencrypted key: PKCS#8, PKCS#1 or SEC1. @p container gets its name. */
+/* Reads a DER tag-length header at p[0..n); returns the header size and
+ * the content length, or 0 if it is not a complete definite-length one. */
+static size_t der_header(const uint8_t *p, size_t n, uint8_t *tag, size_t *content)
+{
+    if (n < 2)
+        return 0;
+    *tag = p[0];
+    if (p[1] < 0x80) {
+        *content = p[1];
+        return 2;
+    }
+    size_t k = p[1] & 0x7f;
+    if (k == 0 || k > sizeof(size_t) || n < 2 + k)
+        return 0;
+    size_t v = 0;
+    for (size_t i = 0; i < k; i++)
+        v = v << 8 | p[2 + i];
+    *content = v;
+    return 2 + k;
+}
+
+/*
+ * Every unencrypted key container a frame can carry (PKCS#8, PKCS#1, SEC1)
+ * is one SEQUENCE spanning the whole value that starts with a small INTEGER
+ * version. Checking that first keeps OpenSSL's decoder set-up, which is
+ * costly, away from the random or damaged bytes a trace can hold.
+ */
+static bool looks_like_der_key(const uint8_t *der, size_t len)
+{
+    uint8_t tag;
+    size_t content;
+    size_t h = der_header(der, len, &tag, &content);
+    if (!h || tag != 0x30 || content != len - h)
+        return false;
+    size_t h2 = der_header(der + h, len - h, &tag, &content);
+    return h2 && tag == 0x02 && content == 1 && len - h >= h2 + 1 && der[h + h2] <= 1;
+}
+
 static EVP_PKEY *decode_plain_der(const uint8_t *der, size_t len,
                                   const char **container)
 {
+    if (!looks_like_der_key(der, len))
+        return NULL;
     bool is_p8 = false;
     EVP_PKEY *k = decode_pkcs8(der, len, &is_p8);
     if (is_p8) {

@@ -50,6 +50,7 @@ typedef struct at_frame_details {
     bool has_cert;
     bool cert_ok;               /**< the cert unit parsed as a DER certificate */
     at_cert_summary cert;       /**< valid if cert_ok */
+    char cert_error[160];       /**< why the cert unit did not parse (when !cert_ok) */
     bool cert_is_pem;           /**< the cert unit holds PEM text, not DER */
     bool has_key;
     bool key_ok;                /**< the key unit parsed (PKCS#8 / PKCS#1 DER) */

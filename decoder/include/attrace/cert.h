@@ -40,6 +40,14 @@ int at_cert_summarize(const uint8_t *der, size_t len, at_cert_summary *out,
                       char *err, size_t err_cap);
 
 /**
+ * The same, also handing back the parsed certificate in @p cert_out (caller
+ * frees with X509_free; NULL on failure), for callers that need both
+ * without parsing twice.
+ */
+int at_cert_parse(const uint8_t *der, size_t len, at_cert_summary *out,
+                  X509 **cert_out, char *err, size_t err_cap);
+
+/**
  * Reads a certificate file, PEM or DER, into a malloc'd DER buffer (caller
  * frees). Returns 0, or -1 with a message naming the file.
  */

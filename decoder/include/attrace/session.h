@@ -90,6 +90,8 @@ typedef struct at_exchange {
     uint64_t ts_end;           /**< last byte of the final result (END event) */
     at_span span;              /**< the command line in the TE stream */
     bool secure;               /**< AT^SBNW: a secure-command exchange */
+    bool asks_imei;            /**< AT+CGSN / AT+GSN: a digit line is the IMEI */
+    bool sets_verbose;         /**< ATV0/ATV1: its own result may come in either format */
     at_secure_result secure_result; /**< last SECURE CMD result seen */
     uint64_t ts_ready;         /**< when SECURE CMD READY arrived (0 = not seen) */
     bool echoed;               /**< the module's echo of this command was seen */
