@@ -16,6 +16,7 @@
  *    prints); algorithms without such a name fall back to OpenSSL's long
  *    name, unknown OIDs to their dotted form.
  */
+#include "errbuf.h"
 #include "attrace/cert.h"
 
 #include <openssl/asn1.h>
@@ -46,12 +47,10 @@ __attribute__((format(printf, 3, 4)))
 #endif
 static int fail(char *err, size_t cap, const char *fmt, ...)
 {
-    if (err && cap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    at_err_vset(err, cap, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -7,6 +7,7 @@
  * The format is told by the content, never by the file name. A password
  * is asked for only when the file turns out to be encrypted.
  */
+#include "errbuf.h"
 #include "attrace/crypto.h"
 
 #include <ctype.h>
@@ -38,44 +39,7 @@
 /* Small helpers                                                      */
 /* ------------------------------------------------------------------ */
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* Appends to a message already in @p err. */
-static void add_err(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void add_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    size_t used = 0;
-    while (used < cap && err[used])
-        used++;
-    if (used + 1 >= cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + used, cap - used, fmt, ap);
-    va_end(ap);
-}
-
 static bool ascii_case_equal(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++)
@@ -268,7 +232,7 @@ static int need_password(loader *L)
     snprintf(prompt, sizeof prompt, "Enter the password for %s: ", L->path);
     if (at_passin_read(L->passin, prompt, L->pw, sizeof L->pw, perr,
                        sizeof perr) != 0) {
-        set_err(L->err, L->err_cap, "%s is encrypted and needs a password: %s",
+        at_err_set(L->err, L->err_cap, "%s is encrypted and needs a password: %s",
                 L->path, perr);
         return -1;
     }
@@ -278,7 +242,7 @@ static int need_password(loader *L)
 
 static void wrong_password(loader *L)
 {
-    set_err(L->err, L->err_cap,
+    at_err_set(L->err, L->err_cap,
             "wrong password for %s (or the file is damaged)", L->path);
 }
 
@@ -311,7 +275,7 @@ static EVP_PKEY *decrypt_pkcs8(loader *L, const X509_SIG *p8e)
     EVP_PKEY *k = EVP_PKCS82PKEY(p8);
     PKCS8_PRIV_KEY_INFO_free(p8);
     if (!k)
-        set_err(L->err, L->err_cap,
+        at_err_set(L->err, L->err_cap,
                 "%s: the decrypted key uses an algorithm attrace cannot read",
                 L->path);
     return k;
@@ -447,7 +411,7 @@ static bool p12_walk_all(loader *L, PKCS12 *p12, const char *pass, p12_walk *w)
     int passlen = pass ? (int)strlen(pass) : 0;
     STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
     if (!safes) {
-        set_err(L->err, L->err_cap, "%s: the PKCS#12 contents cannot be read",
+        at_err_set(L->err, L->err_cap, "%s: the PKCS#12 contents cannot be read",
                 L->path);
         return false;
     }
@@ -470,11 +434,11 @@ static bool p12_walk_all(loader *L, PKCS12 *p12, const char *pass, p12_walk *w)
             continue; /* public-key protected safes: not used by keystores */
         }
         if (!bags) {
-            set_err(L->err, L->err_cap, "%s: a PKCS#12 safe cannot be read",
+            at_err_set(L->err, L->err_cap, "%s: a PKCS#12 safe cannot be read",
                     L->path);
             ok = false;
         } else if (!keep_stack(w, bags) || !collect_bags(w, bags, 0)) {
-            set_err(L->err, L->err_cap, "out of memory reading %s", L->path);
+            at_err_set(L->err, L->err_cap, "out of memory reading %s", L->path);
             ok = false;
         }
     }
@@ -511,9 +475,9 @@ static void list_names(char *err, size_t cap, const p12_bag *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (b[i].name)
-            add_err(err, cap, "%s\"%s\"", i ? ", " : "", b[i].name);
+            at_err_add(err, cap, "%s\"%s\"", i ? ", " : "", b[i].name);
         else
-            add_err(err, cap, "%s(no alias)", i ? ", " : "");
+            at_err_add(err, cap, "%s(no alias)", i ? ", " : "");
     }
 }
 
@@ -530,7 +494,7 @@ static size_t list_cert_only(char *err, size_t cap, const p12_walk *w)
                      ascii_case_equal(w->keys[k].name, w->certs[i].name));
         if (owned || !w->certs[i].name)
             continue;
-        add_err(err, cap, "%s\"%s\"", listed ? ", " : "", w->certs[i].name);
+        at_err_add(err, cap, "%s\"%s\"", listed ? ", " : "", w->certs[i].name);
         listed++;
     }
     return listed;
@@ -539,12 +503,12 @@ static size_t list_cert_only(char *err, size_t cap, const p12_walk *w)
 static const p12_bag *p12_choose(loader *L, const p12_walk *w, const char *alias)
 {
     if (w->n_keys == 0) {
-        set_err(L->err, L->err_cap, "%s holds no private key", L->path);
+        at_err_set(L->err, L->err_cap, "%s holds no private key", L->path);
         if (w->n_certs) {
-            add_err(L->err, L->err_cap, " (only certificates: ");
+            at_err_add(L->err, L->err_cap, " (only certificates: ");
             if (list_cert_only(L->err, L->err_cap, w) == 0)
-                add_err(L->err, L->err_cap, "without aliases");
-            add_err(L->err, L->err_cap, ")");
+                at_err_add(L->err, L->err_cap, "without aliases");
+            at_err_add(L->err, L->err_cap, ")");
         }
         return NULL;
     }
@@ -554,12 +518,12 @@ static const p12_bag *p12_choose(loader *L, const p12_walk *w, const char *alias
         if (w->keys[i].name && ascii_case_equal(w->keys[i].name, alias))
             return &w->keys[i];
 
-    set_err(L->err, L->err_cap, "%s has no key entry with the alias \"%s\"; key entries: ",
+    at_err_set(L->err, L->err_cap, "%s has no key entry with the alias \"%s\"; key entries: ",
             L->path, alias);
     list_names(L->err, L->err_cap, w->keys, w->n_keys);
     char more[256] = "";
     if (list_cert_only(more, sizeof more, w) > 0)
-        add_err(L->err, L->err_cap, "; certificate entries (no key): %s", more);
+        at_err_add(L->err, L->err_cap, "; certificate entries (no key): %s", more);
     return NULL;
 }
 
@@ -585,7 +549,7 @@ static EVP_PKEY *p12_key_of(loader *L, const p12_bag *b, const char *pass,
         PKCS8_PRIV_KEY_INFO_free(p8);
     }
     if (!k)
-        set_err(L->err, L->err_cap,
+        at_err_set(L->err, L->err_cap,
                 "%s: the key entry uses an algorithm attrace cannot read", L->path);
     return k;
 }
@@ -654,7 +618,7 @@ static EVP_PKEY *load_p12(loader *L, PKCS12 *p12, const char *alias,
         if (asked && !mac)
             wrong_password(L);
         else
-            set_err(L->err, L->err_cap,
+            at_err_set(L->err, L->err_cap,
                     "%s: an encrypted PKCS#12 safe cannot be opened: its "
                     "algorithm is not available in this OpenSSL", L->path);
         p12_walk_free(&w);
@@ -678,7 +642,7 @@ static EVP_PKEY *load_p12(loader *L, PKCS12 *p12, const char *alias,
         if (locked && asked && !mac)
             wrong_password(L);
         else if (locked)
-            set_err(L->err, L->err_cap,
+            at_err_set(L->err, L->err_cap,
                     "%s: the key entry %s%s%s cannot be decrypted with the "
                     "keystore password (a separate key password is not "
                     "supported)",
@@ -728,11 +692,11 @@ static EVP_PKEY *load_der(loader *L, const uint8_t *der, size_t len,
         return k;
     }
     if (container) {
-        set_err(L->err, L->err_cap,
+        at_err_set(L->err, L->err_cap,
                 "%s: PKCS#8 key of an algorithm attrace cannot read", L->path);
         return NULL;
     }
-    set_err(L->err, L->err_cap,
+    at_err_set(L->err, L->err_cap,
             "%s is DER but not a private key (PKCS#8, PKCS#1, SEC1) or PKCS#12 "
             "keystore", L->path);
     return NULL;
@@ -785,7 +749,7 @@ static EVP_PKEY *pem_block_key(loader *L, pem_kind kind, char *header,
         /* PKCS#1 or SEC1, maybe with legacy "Proc-Type: 4,ENCRYPTED". */
         EVP_CIPHER_INFO ci;
         if (!PEM_get_EVP_CIPHER_INFO(header, &ci)) {
-            set_err(L->err, L->err_cap,
+            at_err_set(L->err, L->err_cap,
                     "%s: the PEM encryption header names a cipher attrace cannot use",
                     L->path);
             return NULL;
@@ -795,7 +759,7 @@ static EVP_PKEY *pem_block_key(loader *L, pem_kind kind, char *header,
             EVP_CIPHER *fetched =
                 EVP_CIPHER_fetch(NULL, EVP_CIPHER_get0_name(ci.cipher), NULL);
             if (!fetched) {
-                set_err(L->err, L->err_cap,
+                at_err_set(L->err, L->err_cap,
                         "%s is encrypted with %s, which this OpenSSL does not "
                         "provide; convert it to PKCS#8 with AES",
                         L->path, EVP_CIPHER_get0_name(ci.cipher));
@@ -818,7 +782,7 @@ static EVP_PKEY *pem_block_key(loader *L, pem_kind kind, char *header,
         }
     }
     if (!k) {
-        set_err(L->err, L->err_cap, "%s: the PEM key block cannot be read", L->path);
+        at_err_set(L->err, L->err_cap, "%s: the PEM key block cannot be read", L->path);
         return NULL;
     }
     fill_info(info, k, container, "PEM", encrypted);
@@ -830,7 +794,7 @@ static EVP_PKEY *load_pem(loader *L, const uint8_t *data, size_t len,
 {
     BIO *bio = BIO_new_mem_buf(data, (int)len);
     if (!bio) {
-        set_err(L->err, L->err_cap, "out of memory reading %s", L->path);
+        at_err_set(L->err, L->err_cap, "out of memory reading %s", L->path);
         return NULL;
     }
     char seen[160] = "";
@@ -859,10 +823,10 @@ static EVP_PKEY *load_pem(loader *L, const uint8_t *data, size_t len,
     BIO_free(bio);
     if (!found) {
         if (seen[0])
-            set_err(L->err, L->err_cap, "%s holds no private key (PEM blocks: %s)",
+            at_err_set(L->err, L->err_cap, "%s holds no private key (PEM blocks: %s)",
                     L->path, seen);
         else
-            set_err(L->err, L->err_cap, "%s: no PEM block can be read", L->path);
+            at_err_set(L->err, L->err_cap, "%s: no PEM block can be read", L->path);
     }
     return k;
 }
@@ -883,7 +847,7 @@ static uint8_t *read_key_file(const char *path, size_t *len, size_t *buf_cap,
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        set_err(err, err_cap, "cannot open %s: %s", path, strerror(errno));
+        at_err_set(err, err_cap, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     setvbuf(fp, NULL, _IONBF, 0); /* no stdio copy of the key to wipe */
@@ -892,7 +856,7 @@ static uint8_t *read_key_file(const char *path, size_t *len, size_t *buf_cap,
     while (buf) {
         if (n == cap) {
             if (cap >= KEY_FILE_MAX) {
-                set_err(err, err_cap, "%s is too large for a key file", path);
+                at_err_set(err, err_cap, "%s is too large for a key file", path);
                 OPENSSL_clear_free(buf, cap);
                 buf = NULL;
                 break;
@@ -910,7 +874,7 @@ static uint8_t *read_key_file(const char *path, size_t *len, size_t *buf_cap,
         n += got;
         if (got == 0) {
             if (ferror(fp)) {
-                set_err(err, err_cap, "cannot read %s: %s", path, strerror(errno));
+                at_err_set(err, err_cap, "cannot read %s: %s", path, strerror(errno));
                 OPENSSL_clear_free(buf, cap);
                 buf = NULL;
             }
@@ -918,7 +882,7 @@ static uint8_t *read_key_file(const char *path, size_t *len, size_t *buf_cap,
         }
     }
     if (!buf && err && err_cap && !err[0])
-        set_err(err, err_cap, "out of memory reading %s", path);
+        at_err_set(err, err_cap, "out of memory reading %s", path);
     fclose(fp);
     *len = n;
     *buf_cap = cap;
@@ -936,7 +900,7 @@ EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
     if (cert_out)
         *cert_out = NULL;
     if (!path) {
-        set_err(err, err_cap, "no key file given");
+        at_err_set(err, err_cap, "no key file given");
         return NULL;
     }
 
@@ -955,15 +919,15 @@ EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
     EVP_PKEY *k = NULL;
     ERR_set_mark();
     if (len == 0) {
-        set_err(err, err_cap, "%s is empty", path);
+        at_err_set(err, err_cap, "%s is empty", path);
     } else if (len >= 4 && memcmp(data, "\xFE\xED\xFE\xED", 4) == 0) {
-        set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "%s is a Java JKS keystore, which OpenSSL cannot read; convert it "
                 "with: keytool -importkeystore -srckeystore %s -destkeystore %s.p12 "
                 "-deststoretype PKCS12",
                 path, path, path);
     } else if (len >= 4 && memcmp(data, "\xCE\xCE\xCE\xCE", 4) == 0) {
-        set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "%s is a Java JCEKS keystore, which OpenSSL cannot read; convert it "
                 "with: keytool -importkeystore -srckeystore %s -destkeystore %s.p12 "
                 "-deststoretype PKCS12 -srcstoretype JCEKS",
@@ -973,7 +937,7 @@ EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
     } else if (looks_like_pem(data, len)) {
         k = load_pem(&L, data, len, info);
     } else {
-        set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "%s is not a key file attrace knows (PEM, DER, PKCS#12; JKS is "
                 "recognized and refused)", path);
     }

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "errbuf.h"
 #include "attrace/crypto.h"
 
 #include <errno.h>
@@ -28,22 +29,6 @@
 
 static const char SOURCES[] = "use env:VAR, file:PATH, pass:TEXT or prompt";
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies @p s (@p n bytes) as the password; fails when it does not fit. */
 static int put_password(const char *s, size_t n, char *out, size_t cap,
                         char *err, size_t err_cap)
@@ -51,7 +36,7 @@ static int put_password(const char *s, size_t n, char *out, size_t cap,
     if (n >= cap) {
         OPENSSL_cleanse(out, cap);
         out[0] = '\0';
-        set_err(err, err_cap, "the password is longer than %zu characters",
+        at_err_set(err, err_cap, "the password is longer than %zu characters",
                 cap - 1);
         return -1;
     }
@@ -130,12 +115,12 @@ static int from_env(const char *var, char *out, size_t cap, char *err,
                     size_t err_cap)
 {
     if (!*var) {
-        set_err(err, err_cap, "env: needs the name of an environment variable (env:VAR)");
+        at_err_set(err, err_cap, "env: needs the name of an environment variable (env:VAR)");
         return -1;
     }
     const char *v = getenv(var);
     if (!v) {
-        set_err(err, err_cap, "environment variable %s is not set", var);
+        at_err_set(err, err_cap, "environment variable %s is not set", var);
         return -1;
     }
     return put_password(v, strlen(v), out, cap, err, err_cap);
@@ -145,12 +130,12 @@ static int from_file(const char *path, char *out, size_t cap, char *err,
                      size_t err_cap)
 {
     if (!*path) {
-        set_err(err, err_cap, "file: needs a path (file:PATH)");
+        at_err_set(err, err_cap, "file: needs a path (file:PATH)");
         return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_cap, "cannot open password file %s: %s", path,
+        at_err_set(err, err_cap, "cannot open password file %s: %s", path,
                 strerror(errno));
         return -1;
     }
@@ -161,10 +146,10 @@ static int from_file(const char *path, char *out, size_t cap, char *err,
     case LINE_OK:
         return 0;
     case LINE_EMPTY_INPUT:
-        set_err(err, err_cap, "password file %s is empty", path);
+        at_err_set(err, err_cap, "password file %s is empty", path);
         return -1;
     case LINE_TOO_LONG:
-        set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "the first line of password file %s is longer than %zu characters",
                 path, cap - 1);
         return -1;
@@ -172,7 +157,7 @@ static int from_file(const char *path, char *out, size_t cap, char *err,
     case LINE_INTERRUPTED:
         break;
     }
-    set_err(err, err_cap, "cannot read password file %s: %s", path,
+    at_err_set(err, err_cap, "cannot read password file %s: %s", path,
             strerror(saved));
     return -1;
 }
@@ -206,7 +191,7 @@ static int prompt_tty(const char *prompt, char *out, size_t cap, char *err,
 {
     int fd = open(TTY_PATH, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "no terminal to ask for the password on; use --passin env:VAR, "
                 "file:PATH or pass:TEXT");
         return -1;
@@ -214,7 +199,7 @@ static int prompt_tty(const char *prompt, char *out, size_t cap, char *err,
     struct termios saved_tio, quiet_tio;
     if (tcgetattr(fd, &saved_tio) != 0) {
         close(fd);
-        set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "no terminal to ask for the password on; use --passin env:VAR, "
                 "file:PATH or pass:TEXT");
         return -1;
@@ -234,7 +219,7 @@ static int prompt_tty(const char *prompt, char *out, size_t cap, char *err,
     quiet_tio.c_lflag |= ICANON;
     int rc = -1;
     if (tcsetattr(fd, TCSAFLUSH, &quiet_tio) != 0) {
-        set_err(err, err_cap, "cannot turn off echo on the terminal: %s",
+        at_err_set(err, err_cap, "cannot turn off echo on the terminal: %s",
                 strerror(errno));
     } else {
         write_all(fd, prompt ? prompt : "Password: ");
@@ -246,17 +231,17 @@ static int prompt_tty(const char *prompt, char *out, size_t cap, char *err,
             rc = 0;
             break;
         case LINE_EMPTY_INPUT:
-            set_err(err, err_cap, "no password entered (end of input)");
+            at_err_set(err, err_cap, "no password entered (end of input)");
             break;
         case LINE_TOO_LONG:
-            set_err(err, err_cap, "the password is longer than %zu characters",
+            at_err_set(err, err_cap, "the password is longer than %zu characters",
                     cap - 1);
             break;
         case LINE_INTERRUPTED:
-            set_err(err, err_cap, "password prompt interrupted");
+            at_err_set(err, err_cap, "password prompt interrupted");
             break;
         case LINE_IO_ERROR:
-            set_err(err, err_cap, "cannot read the password from the terminal: %s",
+            at_err_set(err, err_cap, "cannot read the password from the terminal: %s",
                     strerror(saved_errno));
             break;
         }
@@ -281,7 +266,7 @@ int at_passin_read(const char *spec, const char *prompt, char *out, size_t cap,
     if (err && err_cap)
         err[0] = '\0';
     if (!out || cap == 0) {
-        set_err(err, err_cap, "no room for the password");
+        at_err_set(err, err_cap, "no room for the password");
         return -1;
     }
     out[0] = '\0';
@@ -297,6 +282,6 @@ int at_passin_read(const char *spec, const char *prompt, char *out, size_t cap,
 
     /* The text may be the password itself, typed without a scheme: it is
      * not repeated here. */
-    set_err(err, err_cap, "unknown password source; %s", SOURCES);
+    at_err_set(err, err_cap, "unknown password source; %s", SOURCES);
     return -1;
 }

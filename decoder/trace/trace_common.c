@@ -4,8 +4,6 @@
  */
 #include "trace_internal.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 /* The writer's size checks rely on this being the TLV block encode writes. */
@@ -95,12 +93,3 @@ void at_trace_copy_msg(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-void at_trace_set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}

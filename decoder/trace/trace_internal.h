@@ -21,6 +21,7 @@
 #define ATTRACE_TRACE_INTERNAL_H
 
 #include "attrace/trace.h"
+#include "errbuf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -81,11 +82,5 @@ static inline void at_trace_put_be32(uint8_t *p, uint32_t v)
  * than none. */
 void at_trace_copy_msg(char *dst, size_t cap, const char *src);
 
-/* Formats a message into @p err (capacity @p cap); NULL or 0 is allowed. */
-void at_trace_set_err(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 #endif

@@ -121,7 +121,7 @@ static void close_input(FILE *fp)
 at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap)
 {
     if (!path) {
-        at_trace_set_err(err, err_cap, "no trace file name given");
+        at_err_set(err, err_cap, "no trace file name given");
         return NULL;
     }
     if (strcmp(path, "-") == 0)
@@ -131,12 +131,12 @@ at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap)
      * helper processes, which must not inherit the trace. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
         return NULL;
     }
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {
-        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
@@ -149,14 +149,14 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
     if (!name)
         name = "stream";
     if (!fp) {
-        at_trace_set_err(err, err_cap, "%s: no stream given", name);
+        at_err_set(err, err_cap, "%s: no stream given", name);
         return NULL;
     }
 
     at_trace_reader *r = calloc(1, sizeof *r);
     char *copy = strdup(name);
     if (!r || !copy) {
-        at_trace_set_err(err, err_cap, "%s: out of memory", name);
+        at_err_set(err, err_cap, "%s: out of memory", name);
         free(r);
         free(copy);
         close_input(fp);
@@ -170,7 +170,7 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
         fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!r->pcap) {
         /* libpcap leaves the stream open on failure; we took ownership. */
-        at_trace_set_err(err, err_cap, "%s: not a readable pcap or pcapng file (%s)",
+        at_err_set(err, err_cap, "%s: not a readable pcap or pcapng file (%s)",
                 name, ebuf[0] ? ebuf : "libpcap gave no reason");
         close_input(fp);
         free(r->name);

@@ -99,7 +99,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
         w->buf = malloc(AT_TRACE_SNAPLEN);
     }
     if (!w || !w->name || !w->buf) {
-        at_trace_set_err(err, err_cap, "%s: out of memory", name);
+        at_err_set(err, err_cap, "%s: out of memory", name);
         if (w)
             free_writer(w);
         if (own && fp != stdout)
@@ -113,7 +113,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
         AT_TRACE_LINKTYPE_UPPER_PDU, (int)AT_TRACE_SNAPLEN,
         PCAP_TSTAMP_PRECISION_NANO);
     if (!w->dead) {
-        at_trace_set_err(err, err_cap, "%s: libpcap cannot describe the file", name);
+        at_err_set(err, err_cap, "%s: libpcap cannot describe the file", name);
         free_writer(w);
         if (own && fp != stdout)
             fclose(fp);
@@ -123,7 +123,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
     /* A stream already in error would make libpcap fail the header write
      * and close it; refuse first so a caller's stream stays open. */
     if (ferror(fp)) {
-        at_trace_set_err(err, err_cap, "%s: the stream is already in an error state",
+        at_err_set(err, err_cap, "%s: the stream is already in an error state",
                 name);
         free_writer(w);
         if (own && fp != stdout)
@@ -135,7 +135,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
     if (!w->dumper) {
         /* libpcap's only failure here is the header write, after which it
          * has closed fp (except stdout). */
-        at_trace_set_err(err, err_cap, "%s: cannot write the pcap file header (%s)",
+        at_err_set(err, err_cap, "%s: cannot write the pcap file header (%s)",
                 name, pcap_geterr(w->dead));
         free_writer(w);
         return NULL;
@@ -146,7 +146,7 @@ static at_trace_writer *writer_on(FILE *fp, const char *name, bool own,
 at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
 {
     if (!path) {
-        at_trace_set_err(err, err_cap, "no trace file name given");
+        at_err_set(err, err_cap, "no trace file name given");
         return NULL;
     }
     if (strcmp(path, "-") == 0)
@@ -156,12 +156,12 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
                   TRACE_FILE_MODE);
     if (fd < 0) {
         if (errno == ELOOP)
-            at_trace_set_err(err, err_cap,
+            at_err_set(err, err_cap,
                     "%s: is a symbolic link; refusing to write a trace "
                     "through it",
                     path);
         else
-            at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
+            at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
         return NULL;
     }
 
@@ -171,13 +171,13 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
      * caller's choice and must not have its permissions rewritten. */
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
     if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != TRACE_FILE_MODE &&
         fchmod(fd, TRACE_FILE_MODE) != 0) {
-        at_trace_set_err(err, err_cap,
+        at_err_set(err, err_cap,
                 "%s: cannot restrict its permissions to 0600 (%s); a trace "
                 "may hold private keys",
                 path, strerror(errno));
@@ -187,7 +187,7 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
 
     FILE *fp = fdopen(fd, "wb");
     if (!fp) {
-        at_trace_set_err(err, err_cap, "%s: %s", path, strerror(errno));
+        at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
@@ -200,7 +200,7 @@ at_trace_writer *at_trace_create_stream(FILE *fp, const char *name, char *err,
     if (!name)
         name = "stream";
     if (!fp) {
-        at_trace_set_err(err, err_cap, "%s: no stream given", name);
+        at_err_set(err, err_cap, "%s: no stream given", name);
         return NULL;
     }
     return writer_on(fp, name, false, err, err_cap);
@@ -293,7 +293,7 @@ int at_trace_finish_err(at_trace_writer *w, char *err, size_t err_cap)
     if (err && err_cap > 0)
         err[0] = '\0';
     if (!w) {
-        at_trace_set_err(err, err_cap, "no trace writer");
+        at_err_set(err, err_cap, "no trace writer");
         return -1;
     }
 
