@@ -34,6 +34,54 @@ typedef struct sim_io {
 
 typedef struct sim_engine sim_engine;
 
+/* ------------------------------------------------------------------ */
+/* Internet services (AT^SISO, ^SISW, ^SISR, ^SISC)                   */
+/* ------------------------------------------------------------------ */
+
+#define SIM_SERVICES 10u          /**< service profiles 0..9 */
+#define SIM_PEER_CERT_MAX 16384u  /**< largest server certificate reported */
+
+/** What AT^SISO asks the network layer to open. The engine has already
+ *  checked that the host is a loopback literal. */
+typedef struct sim_svc_request {
+    unsigned id;
+    const char *host;   /**< "127.x.y.z" or "::1" ("localhost" is passed as 127.0.0.1) */
+    unsigned port;
+    bool tls;           /**< TLS on top of TCP */
+    bool verify;        /**< check the server chain against the anchors */
+    const uint8_t *const *anchors; /**< DER certificates: trust anchors */
+    const size_t *anchor_lens;
+    unsigned n_anchors;
+} sim_svc_request;
+
+/** The result of an open. */
+typedef struct sim_svc_outcome {
+    unsigned info_id;   /**< 0 = connected; else the ^SIS info id (14, 64, 65, 66, 74 ...) */
+    char detail[256];   /**< for the log */
+    uint8_t peer_der[SIM_PEER_CERT_MAX]; /**< the server's leaf certificate (TLS) */
+    size_t peer_len;    /**< 0 = none seen */
+} sim_svc_outcome;
+
+/** The network behind the services; every call is for service @p id. */
+typedef struct sim_svc_io {
+    /** Connects (and for TLS handshakes) synchronously with a short
+     *  timeout; fills @p out (info_id 0 = connected). */
+    void (*open)(void *ctx, const sim_svc_request *req, sim_svc_outcome *out);
+    /** Sends all @p len bytes; 0, or -1 with a message in @p err. */
+    int (*write)(void *ctx, unsigned id, const uint8_t *data, size_t len, char *err,
+                 size_t err_cap);
+    /** Takes up to @p cap received bytes (0 = none buffered); *left = bytes
+     *  still buffered after the call. */
+    size_t (*read)(void *ctx, unsigned id, uint8_t *buf, size_t cap, size_t *left);
+    /** Closes the connection (no-op if none). */
+    void (*close)(void *ctx, unsigned id);
+} sim_svc_io;
+
+typedef enum sim_svc_event {
+    SIM_SVC_DATA = 1,  /**< new bytes were buffered for the service */
+    SIM_SVC_CLOSED     /**< the peer closed (after the buffered bytes) */
+} sim_svc_event;
+
 /** Fills @p cfg with the defaults for @p profile (a Luhn-valid IMEI). */
 void sim_config_defaults(sim_config *cfg, const at_profile *profile);
 
@@ -54,6 +102,14 @@ uint64_t sim_engine_deadline(const sim_engine *e);
 /** True while AT\Q1 (XON/XOFF) is in effect: the engine then drops 0x11
  *  and 0x13 from the host's bytes, as a real module does. */
 bool sim_engine_xonxoff(const sim_engine *e);
+
+/** Gives the engine its network (borrowed); without one AT^SISO fails. */
+void sim_engine_set_services(sim_engine *e, const sim_svc_io *svc, void *ctx);
+
+/** The network layer saw @p ev on service @p id's connection at @p now_ns:
+ *  the engine sends the ^SISR URCs (queued while a binary transfer runs). */
+void sim_engine_service_event(sim_engine *e, uint64_t now_ns, unsigned id,
+                              sim_svc_event ev);
 
 void sim_engine_free(sim_engine *e);
 

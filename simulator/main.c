@@ -12,6 +12,7 @@
 #define _GNU_SOURCE /* getopt_long, posix_openpt, CRTSCTS, cfmakeraw */
 
 #include "engine.h"
+#include "net.h"
 #include "store.h"
 
 #include "attrace/profile.h"
@@ -66,10 +67,16 @@ static void usage(FILE *fp)
         "An emulated Cinterion module: answers AT commands (echo, ATV, ATI,\n"
         "AT+CGSN, AT+CMEE, ...), runs the secure-command exchange of\n"
         "AT^SBNW=is_cert,1 with real signature checks and lists the store with\n"
-        "AT^SBNR=is_cert. By default it serves a new pseudo-terminal and prints\n"
-        "one line, \"" PROG ": module on /dev/pts/N\", naming the device the host\n"
-        "opens. It runs until SIGINT, SIGTERM or SIGHUP, then closes cleanly\n"
-        "(trace finished, link removed) and exits 0. Several instances can run\n"
+        "AT^SBNR=is_cert. The internet services (AT^SICS, AT^SISS, AT^SISO,\n"
+        "AT^SISW, AT^SISR, AT^SISC, AT^SISI) make real TCP and TLS connections,\n"
+        "to loopback addresses only (127.0.0.0/8, localhost, ::1): secOpt selects\n"
+        "the stored certificates that must confirm the server, +CIEV: is_cert\n"
+        "reports its certificate, ^SIS its failures.\n"
+        "\n"
+        "By default it serves a new pseudo-terminal and prints one line,\n"
+        "\"" PROG ": module on /dev/pts/N\", naming the device the host opens.\n"
+        "It runs until SIGINT, SIGTERM or SIGHUP, then closes cleanly (trace\n"
+        "finished, link removed) and exits 0. Several instances can run\n"
         "side by side.\n"
         "\n"
         "Options:\n"
@@ -264,6 +271,7 @@ typedef struct sim_prog {
     uint64_t last_flush_ns;
     sim_store *store;
     sim_engine *eng;
+    sim_net *net;            /* the services' connections */
     uint64_t now_ns;         /* time of the current engine call */
     bool in_engine;
     outseg *head, *tail;
@@ -326,6 +334,32 @@ static void logf_(sim_prog *p, const char *fmt, ...)
 static void eng_log(void *ctx, const char *line)
 {
     logf_(ctx, "%s", line);
+}
+
+/* The services' network (net.c) behind the engine's sim_svc_io. */
+static void svc_open(void *ctx, const sim_svc_request *req, sim_svc_outcome *out)
+{
+    sim_prog *p = ctx;
+    sim_net_open(p->net, req, out);
+}
+
+static int svc_write(void *ctx, unsigned id, const uint8_t *data, size_t len, char *err,
+                     size_t cap)
+{
+    sim_prog *p = ctx;
+    return sim_net_write(p->net, id, data, len, err, cap);
+}
+
+static size_t svc_read(void *ctx, unsigned id, uint8_t *buf, size_t cap, size_t *left)
+{
+    sim_prog *p = ctx;
+    return sim_net_read(p->net, id, buf, cap, left);
+}
+
+static void svc_close(void *ctx, unsigned id)
+{
+    sim_prog *p = ctx;
+    sim_net_close(p->net, id);
 }
 
 /* ------------------------------------------------------------------ */
@@ -741,11 +775,33 @@ static void remove_link(sim_prog *p)
 /* Main loop                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Received bytes or a close on a service connection go to the engine. */
+static void pump_service(sim_prog *p, unsigned id)
+{
+    char why[300] = "";
+    int got = sim_net_pump(p->net, id, why, sizeof why);
+    if (!got)
+        return;
+    uint64_t t = now_ns();
+    engine_begin(p, t);
+    if (got & SIM_NET_GOT_DATA)
+        sim_engine_service_event(p->eng, t, id, SIM_SVC_DATA);
+    if (got & SIM_NET_GOT_CLOSE) {
+        if (!strstr(why, "peer closed")) /* the engine logs an orderly close */
+            logf_(p, "service %u: connection ended: %s", id, why);
+        sim_engine_service_event(p->eng, t, id, SIM_SVC_CLOSED);
+    }
+    engine_end(p);
+}
+
 static int run(sim_prog *p)
 {
     uint8_t buf[4096];
     bool read_ok = true;
     while (!g_stop && !p->failed) {
+        for (unsigned id = 0; id < SIM_SERVICES; id++)
+            if (sim_net_ready(p->net, id))
+                pump_service(p, id);
         uint64_t t = now_ns();
         engine_begin(p, t);
         sim_engine_tick(p->eng, t);
@@ -767,12 +823,18 @@ static int run(sim_prog *p)
             uint64_t ms = dl > t ? (dl - t + NS_PER_MS - 1) / NS_PER_MS : 0;
             timeout = ms > 60000 ? 60000 : (int)ms;
         }
-        struct pollfd pf[2] = {
+        struct pollfd pf[2 + SIM_SERVICES] = {
             {.fd = g_sigpipe[0], .events = POLLIN},
             {.fd = p->fd, .events = (short)((read_ok ? POLLIN : 0) | (want_out ? POLLOUT : 0))}};
         if (!read_ok && !want_out)
             pf[1].fd = -1; /* a hung-up PTY would wake poll at once */
-        int r = poll(pf, 2, timeout);
+        for (unsigned id = 0; id < SIM_SERVICES; id++) {
+            pf[2 + id].fd = sim_net_poll_fd(p->net, id);
+            pf[2 + id].events = POLLIN;
+            if (sim_net_ready(p->net, id))
+                timeout = 0;
+        }
+        int r = poll(pf, 2 + SIM_SERVICES, timeout);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -782,6 +844,9 @@ static int run(sim_prog *p)
         read_ok = true;
         if (pf[0].revents)
             break;
+        for (unsigned id = 0; id < SIM_SERVICES; id++)
+            if (pf[2 + id].fd >= 0 && pf[2 + id].revents)
+                pump_service(p, id);
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n;
             if (p->port) {
@@ -860,10 +925,13 @@ int main(int argc, char **argv)
         cfg.timeout_ms = p.o.timeout_ms;
     static const sim_io io = {eng_write, eng_log};
     p.eng = sim_engine_new(&cfg, p.store, &io, &p);
-    if (!p.eng) {
+    p.net = sim_net_new();
+    if (!p.eng || !p.net) {
         fprintf(stderr, PROG ": out of memory\n");
         goto out;
     }
+    static const sim_svc_io svc = {svc_open, svc_write, svc_read, svc_close};
+    sim_engine_set_services(p.eng, &svc, &p);
 
     if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
@@ -930,6 +998,7 @@ out:
         pop_head(&p);
     if (p.eng)
         sim_engine_free(p.eng);
+    sim_net_free(p.net);
     if (p.store)
         sim_store_close(p.store);
     if (p.port) {

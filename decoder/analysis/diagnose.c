@@ -402,22 +402,24 @@ static void rule_bytes_lost(const ctx *c)
         an_what(&fd, "The frame stopped after %zu byte, before its TotalLen was complete: the "
                      "module waited for the rest until its service timeout.", c->len);
         an_fix(&fd, "Send the whole frame in one go, right after SECURE CMD READY.");
-    } else if (an->model.xonxoff || flow) {
-        char why[128];
-        if (an->model.xonxoff)
-            an_fmt(why, sizeof why, "AT\\Q1 (XON/XOFF flow control) is in effect");
-        else
-            an_fmt(why, sizeof why, "the bytes sent hold %u XON/XOFF %s (0x11/0x13)", flow,
-                   flow == 1 ? "byte" : "bytes");
-        an_what(&fd, "The frame stopped after %zu of its %u bytes (TotalLen): %s, so the "
+    } else if (an->model.xonxoff) {
+        an_what(&fd, "The frame stopped after %zu of its %u bytes (TotalLen): AT\\Q1 (XON/XOFF "
+                     "flow control) is in effect and the bytes sent hold %u 0x11/0x13, so the "
                      "flow control likely ate the missing bytes.",
-                c->len, c->f->total_len, why);
+                c->len, c->f->total_len, flow);
         an_fix(&fd, "Use hardware flow control (AT\\Q3, RTS/CTS) on both ends and send the "
                     "frame again.");
     } else {
+        /* Without AT\Q1 in the trace, flow control is only a possibility. */
+        char maybe[160] = "";
+        if (flow)
+            an_fmt(maybe, sizeof maybe,
+                   " (if software flow control was on without the trace showing AT\\Q1, "
+                   "its %u 0x11/0x13 %s would also have been dropped)",
+                   flow, flow == 1 ? "byte" : "bytes");
         an_what(&fd, "The frame stopped after %zu of its %u bytes (TotalLen): the module "
-                     "waited for the other %zu until its service timeout.",
-                c->len, c->f->total_len, (size_t)c->f->total_len - c->len);
+                     "waited for the other %zu until its service timeout%s.",
+                c->len, c->f->total_len, (size_t)c->f->total_len - c->len, maybe);
         an_fix(&fd, "Send the whole frame (%u bytes) in one go, without stopping, right after "
                     "SECURE CMD READY.", c->f->total_len);
     }
@@ -550,7 +552,11 @@ static void rule_no_client_cert(const ctx *c)
     at_finding fd;
     bool empty = s0->state == AT_SLOT_EMPTY ||
                  (s0->state == AT_SLOT_LISTED && s0->corrupted);
-    start(c, &fd, "no_client_cert", empty ? AT_SEV_ERROR : AT_SEV_WARNING,
+    /* The module refused the WRITE (the rule runs only then): a legacy
+     * module verifies every frame with the index-0 certificate, so without
+     * one that is the explanation, not a suspicion. */
+    bool must_verify = !an->model.profile->unsigned_ok;
+    start(c, &fd, "no_client_cert", empty || must_verify ? AT_SEV_ERROR : AT_SEV_WARNING,
           iu ? iu->value_span.off : c->x->frame_off);
     char why[96];
     if (s0->state == AT_SLOT_EMPTY && s0->deleted)

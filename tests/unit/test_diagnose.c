@@ -944,16 +944,29 @@ static void test_no_client_cert(void **state)
     frame fr;
     write_frame(&fr, 1, &fx.ca_der, NULL);
 
-    /* Nothing in the trace says what index 0 holds: a warning. */
+    /* Nothing in the trace says what index 0 holds, and a legacy module
+     * refused the WRITE: it verifies every frame with that certificate, so
+     * its absence is the explanation (an error, nothing left unexplained). */
     chan *c = open_chan();
     cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
     uint64_t off = secure(c, &fr, "SECURE CMD ERROR");
     close_chan(c);
-    const at_finding *f = must_find(c, "no_client_cert", AT_SEV_WARNING, AT_DIR_TE_TO_ME,
+    const at_finding *f = must_find(c, "no_client_cert", AT_SEV_ERROR, AT_DIR_TE_TO_ME,
                                     off + 10);
     has_text(f->what, "server certificate at index 1");
     has_text(f->what, "nothing in the trace shows one");
     has_text(f->fix, "--client-cert");
+    silent(c, "secure_failure_unexplained");
+    free_chan(c);
+
+    /* A newer module need not verify (unsigned frames): only a warning. */
+    at_analyzer_config newer = at_analyzer_default_config();
+    newer.profile = at_profile_get(AT_PROFILE_NEWER);
+    c = open_chan_cfg(&newer);
+    cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
+    off = secure(c, &fr, "SECURE CMD ERROR");
+    close_chan(c);
+    must_find(c, "no_client_cert", AT_SEV_WARNING, AT_DIR_TE_TO_ME, off + 10);
     free_chan(c);
 
     /* The listing shows index 0 empty: an error. */
@@ -1819,6 +1832,8 @@ static void test_sample_provisioning_ok(void **state)
     assert_string_equal(c->det_source[1], want);
     assert_string_equal(c->det_source[2], want);
     assert_string_equal(c->det[1].cert.subject,
+                        "/C=DE/O=attrace test/CN=attrace Test TLS CA");
+    assert_string_equal(c->det[2].cert.subject,
                         "/C=DE/O=Example Trust Services/CN=Example Root CA R1");
     for (unsigned i = 0; i <= 2; i++)
         assert_int_equal(m->store[i].state, AT_SLOT_WRITTEN);

@@ -1,9 +1,9 @@
 /*
- * The capture model shared by the trace generators: the sample generator
- * (samples/gen/gen_samples.c) and the benchmark input generator
- * (tests/bench/gen_bench_trace.c).
+ * The capture model of the benchmark input generator
+ * (tests/bench/gen_bench_trace.c). (The samples are real sessions against
+ * attrace-sim now: samples/regenerate.sh.)
  *
- * Both write what a tap on a 115200 baud 8N1 UART would record while a host
+ * It writes what a tap on a 115200 baud 8N1 UART would record while a host
  * talks AT commands to a module: every byte takes 10 bit times on the line,
  * the capture host reads each direction in chunks of 1..max_chunk bytes
  * (each read returning shortly after its last byte arrived), the module

@@ -1,10 +1,9 @@
 /*
- * The capture model shared by the trace generators (see capture_model.h).
+ * The capture model of the benchmark generator (see capture_model.h).
  *
  * The order of the rng_* calls in this file is part of the output: the
- * committed samples and the benchmark's seeded traces are reproduced byte
- * for byte only as long as every exchange draws the same numbers in the
- * same order.
+ * benchmark's seeded traces are reproduced byte for byte only as long as
+ * every exchange draws the same numbers in the same order.
  */
 #include "capture_model.h"
 
