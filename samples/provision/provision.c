@@ -544,7 +544,10 @@ static void tls_service(prov *p, int secopt, int want_info)
     at_expect(p, "AT^SISC=1", "OK", NULL);
 }
 
-static void scenario_ok(prov *p, bool tls)
+/* The provisioning every TLS scenario starts from: the +CIEV: is_cert
+ * indication on, the client certificate and key at 0, the TLS test CA at 1
+ * and an unrelated CA at 2. */
+static void provision_store(prov *p)
 {
     start(p);
     at_expect(p, "AT^SIND=is_cert,1", "OK", NULL);
@@ -552,6 +555,11 @@ static void scenario_ok(prov *p, bool tls)
     write_client(p);
     write_server(p, 1, &p->tlsca_crt);
     write_server(p, 2, &p->ca1_crt);
+}
+
+static void scenario_ok(prov *p, bool tls)
+{
+    provision_store(p);
     listing(p);
     if (tls)
         tls_service(p, 1, 0);
@@ -632,12 +640,7 @@ static void run(prov *p, const char *name)
         secure(p, f, len, len, "SECURE CMD ERROR", "ERROR");
         listing(p);
     } else if (strcmp(name, "sis66-wrong-secopt") == 0) {
-        start(p);
-        at_expect(p, "AT^SIND=is_cert,1", "OK", NULL);
-        at_expect(p, "AT+CMER=3,0,0,2", "OK", NULL);
-        write_client(p);
-        write_server(p, 1, &p->tlsca_crt);
-        write_server(p, 2, &p->ca1_crt);
+        provision_store(p);
         tls_service(p, 2, 66);
     } else if (strcmp(name, "service-timeout") == 0) {
         start(p);
