@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end test of attrace-sim on pseudo-terminals.
 
-Usage: test_sim.py SIM ATTRACE WORKDIR
+Usage: test_sim.py SIM ATTRACE WORKDIR [TEST...]   (TEST: run only these, by name)
 
 Starts the real simulator (temporary stores under WORKDIR, --link to a
 symlink there), talks AT to it through the PTY like a host would, and
@@ -11,175 +11,25 @@ by `attrace decode --json`), the fault injections and a clean stop.
 Timeouts are generous: nothing depends on timing tighter than ~0.5 s.
 """
 
-import json
 import os
 import re
-import select
-import shutil
 import signal
 import struct
-import subprocess
 import sys
-import termios
 import time
-import traceback
 
-SIM, ATTRACE, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simlib import (FINAL_RE, Host, Simulator, TestRunner, check, check_trace_commands,  # noqa: E402
+                    decode_trace_json, encode_write_frame, final_result, fresh_workdir,
+                    make_self_signed, openssl, parse_args, run)
+
+SIM, ATTRACE, WORK, ONLY = parse_args("test_sim.py SIM ATTRACE WORKDIR [TEST...]")
 IMEI = "358240051111110"
 OTHER_IMEI = "490154203237518"
 
-FINAL_RE = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r\n]*|NO CARRIER)\r\n")
+# a numeric result code (ATV0): digit and CR at the end of what arrived
 NUMERIC_RE = re.compile(rb"[\r\n][0-9]\r$")
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-class Sim:
-    """One running attrace-sim."""
-
-    def __init__(self, name, store, *extra, link=True):
-        self.name = name
-        self.link = os.path.join(WORK, name + "-modem") if link else None
-        self.log = os.path.join(WORK, name + ".log")
-        args = [SIM, "--store", store, "--log", self.log] + list(extra)
-        if self.link:
-            args += ["--link", self.link]
-        self.errf = open(os.path.join(WORK, name + ".stderr"), "wb")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errf)
-        r, _, _ = select.select([self.proc.stdout], [], [], 10)
-        check(r, f"{name}: no path line within 10 s")
-        line = self.proc.stdout.readline().decode()
-        m = re.fullmatch(r"attrace-sim: module on (/dev/\S+)\n", line)
-        check(m, f"{name}: unexpected first line {line!r}")
-        self.pty = m.group(1)
-        if self.link:
-            check(os.path.islink(self.link), f"{name}: link {self.link} missing")
-            check(os.path.realpath(self.link) == os.path.realpath(self.pty),
-                  f"{name}: link does not point to {self.pty}")
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise Fail(f"{self.name}: did not stop within 10 s of signal {sig}")
-        self.errf.close()
-        return rc
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if not self.errf.closed:
-            self.errf.close()
-
-    def logtext(self):
-        with open(self.log, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-
-def open_pty(path, rtscts=False):
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    a = termios.tcgetattr(fd)
-    # raw mode (cfmakeraw)
-    a[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP |
-              termios.INLCR | termios.IGNCR | termios.ICRNL | termios.IXON)
-    a[1] &= ~termios.OPOST
-    a[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
-    a[2] &= ~(termios.CSIZE | termios.PARENB)
-    a[2] |= termios.CS8 | termios.CLOCAL | termios.CREAD
-    if rtscts:
-        a[2] |= termios.CRTSCTS
-    else:
-        a[2] &= ~termios.CRTSCTS
-    a[4] = a[5] = termios.B115200
-    a[6][termios.VMIN] = 0
-    a[6][termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, a)
-    return fd
-
-
-def read_until(fd, pred, timeout):
-    """Reads until pred(buf) holds; returns (buf, ok)."""
-    buf = b""
-    end = time.monotonic() + timeout
-    while not pred(buf):
-        left = end - time.monotonic()
-        if left <= 0:
-            return buf, False
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                buf += os.read(fd, 4096)
-            except BlockingIOError:
-                pass
-    return buf, True
-
-
-def drain(fd, quiet=0.2):
-    """Discards whatever arrives until the line is quiet."""
-    while select.select([fd], [], [], quiet)[0]:
-        if not os.read(fd, 4096):
-            break
-
-
-def has_final(buf):
-    return FINAL_RE.search(buf) is not None
-
-
-class Host:
-    """The host side of one PTY; remembers every command line it sent."""
-
-    def __init__(self, path, rtscts=False):
-        self.fd = open_pty(path, rtscts)
-        self.sent = []
-
-    def close(self):
-        os.close(self.fd)
-
-    def at(self, cmd, timeout=5.0, pred=has_final):
-        os.write(self.fd, cmd.encode() + b"\r")
-        self.sent.append(cmd)
-        buf, ok = read_until(self.fd, pred, timeout)
-        check(ok, f"{cmd!r}: no final result within {timeout} s, got {buf!r}")
-        time.sleep(0.1)  # PROTOCOL.md 10: ~100 ms between commands
-        return buf
-
-    def final(self, buf):
-        return FINAL_RE.findall(buf)[-1].decode()
-
-    def secure(self, frame, cut=None, timeout=8.0):
-        """AT^SBNW=is_cert,1, the frame (or its first `cut` bytes); returns
-        (secure result line, final result)."""
-        cmd = "AT^SBNW=is_cert,1"
-        os.write(self.fd, cmd.encode() + b"\r")
-        self.sent.append(cmd)
-        buf, ok = read_until(self.fd, lambda b: re.search(rb"SECURE CMD READY[^\r\n]*\r\n", b)
-                             or has_final(b), 5.0)
-        check(ok and b"SECURE CMD READY" in buf, f"no SECURE CMD READY: {buf!r}")
-        os.write(self.fd, frame if cut is None else frame[:cut])
-        rest, ok = read_until(self.fd, has_final, timeout)
-        check(ok, f"secure command: no final result within {timeout} s: {rest!r}")
-        m = re.search(rb"SECURE CMD [^\r\n]*", rest)
-        check(m, f"secure command: no SECURE CMD result line: {rest!r}")
-        time.sleep(0.1)
-        return m.group(0).decode(), self.final(rest)
-
-
-def run(args, **kw):
-    return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+NUMERIC_OR_FINAL_RE = re.compile(NUMERIC_RE.pattern + b"|" + FINAL_RE.pattern)
 
 
 def sbnr_lines(buf):
@@ -188,27 +38,17 @@ def sbnr_lines(buf):
 
 # ---------------------------------------------------------------- setup
 
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+fresh_workdir(WORK)
 KEY = os.path.join(WORK, "client.key.pem")
 CERT = os.path.join(WORK, "client.crt.pem")
 CERT_DER = os.path.join(WORK, "client.crt.der")
-r = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", KEY,
-         "-out", CERT, "-days", "3650", "-subj", "/C=DE/O=attrace test/CN=sim e2e client"])
-if r.returncode != 0:
-    sys.exit("openssl req failed: " + r.stderr.decode())
-run(["openssl", "x509", "-in", CERT, "-outform", "DER", "-out", CERT_DER], check=True)
+make_self_signed(KEY, CERT, "/C=DE/O=attrace test/CN=sim e2e client")
+openssl("x509", "-in", CERT, "-outform", "DER", "-out", CERT_DER)
 CERT_SIZE = os.path.getsize(CERT_DER)
 
 
 def encode(name, imei):
-    out = os.path.join(WORK, name)
-    r = run([ATTRACE, "encode", "write", "--index", "0", "--cert", CERT, "--key", KEY,
-             "--imei", imei, "-o", out])
-    if r.returncode != 0:
-        sys.exit("attrace encode failed: " + r.stderr.decode())
-    with open(out, "rb") as f:
-        return f.read()
+    return encode_write_frame(ATTRACE, os.path.join(WORK, name), 0, CERT, KEY, imei)
 
 
 FRAME = encode("write0.bin", IMEI)
@@ -220,30 +60,12 @@ FRAME_LONG = struct.pack("<H", len(FRAME) - 2) + FRAME[2:]
 STORE = os.path.join(WORK, "store")
 TRACE = os.path.join(WORK, "main.pcap")
 
-passed = 0
-failed = 0
-sims = []
 state = {}
 
 
-def test(fn):
-    global passed, failed
-    try:
-        fn()
-        passed += 1
-        print(f"ok   {fn.__name__}")
-    except Exception as e:  # a broken test must not hide the others
-        failed += 1
-        print(f"FAIL {fn.__name__}: {e}")
-        if not isinstance(e, Fail):
-            traceback.print_exc()
-    sys.stdout.flush()
-
-
-def start(name, store, *extra, link=True):
-    s = Sim(name, store, *extra, link=link)
-    sims.append(s)
-    return s
+def start(name, store, *extra):
+    """An attrace-sim with its log, stderr and --link WORK/NAME-modem."""
+    return Simulator(SIM, WORK, name, store, *extra)
 
 
 # ---------------------------------------------------------------- tests
@@ -262,22 +84,22 @@ def t_start_main():
 
 def t_echo():
     b = host.at("AT")
-    check(b.startswith(b"AT\r") and host.final(b) == "OK", f"AT with echo: {b!r}")
+    check(b.startswith(b"AT\r") and final_result(b) == "OK", f"AT with echo: {b!r}")
     b = host.at("ATE0")
-    check(host.final(b) == "OK", f"ATE0: {b!r}")
+    check(final_result(b) == "OK", f"ATE0: {b!r}")
     b = host.at("AT")
     check(b == b"\r\nOK\r\n", f"AT after ATE0 (no echo expected): {b!r}")
     b = host.at("ATE1")
-    check(host.final(b) == "OK", f"ATE1: {b!r}")
+    check(final_result(b) == "OK", f"ATE1: {b!r}")
     b = host.at("AT")
     check(b.startswith(b"AT\r") and b.endswith(b"\r\nOK\r\n"), f"AT after ATE1: {b!r}")
 
 
 def t_verbose_off():
-    host.at("ATV0", pred=lambda b: NUMERIC_RE.search(b) is not None or has_final(b))
-    b = host.at("AT", pred=lambda b: NUMERIC_RE.search(b) is not None)
+    host.at("ATV0", final=NUMERIC_OR_FINAL_RE)
+    b = host.at("AT", final=NUMERIC_RE)
     check(b.endswith(b"0\r") and b"OK" not in b, f"AT after ATV0: {b!r}")
-    b = host.at("ATV1", pred=lambda b: NUMERIC_RE.search(b) is not None or has_final(b))
+    b = host.at("ATV1", final=NUMERIC_OR_FINAL_RE)
     b = host.at("AT")
     check(b == b"AT\r\r\nOK\r\n", f"AT after ATV1: {b!r}")
 
@@ -285,29 +107,29 @@ def t_verbose_off():
 def t_ati():
     b = host.at("ATI")
     lines = [l for l in b.split(b"\r\n") if l and l != b"ATI\r" and l != b"OK"]
-    check(host.final(b) == "OK" and lines, f"ATI: {b!r}")
+    check(final_result(b) == "OK" and lines, f"ATI: {b!r}")
 
 
 def t_cgsn():
     b = host.at("AT+CGSN")
-    check(host.final(b) == "OK" and f"\r\n{IMEI}\r\n".encode() in b, f"AT+CGSN: {b!r}")
+    check(final_result(b) == "OK" and f"\r\n{IMEI}\r\n".encode() in b, f"AT+CGSN: {b!r}")
 
 
 def t_unknown():
     b = host.at("AT+XYZZY")
-    check(host.final(b) == "ERROR", f"unknown command: {b!r}")
+    check(final_result(b) == "ERROR", f"unknown command: {b!r}")
 
 
 def t_cmee():
     b = host.at("AT+CMEE=2")
-    check(host.final(b) == "OK", f"AT+CMEE=2: {b!r}")
+    check(final_result(b) == "OK", f"AT+CMEE=2: {b!r}")
     # a known command with an invalid parameter: a text +CME ERROR
     b = host.at("AT^SBNR=no_such_store")
-    f = host.final(b)
+    f = final_result(b)
     check(re.fullmatch(r"\+CME ERROR: .*[A-Za-z].*", f), f"CMEE=2 error not text: {b!r}")
     b = host.at("AT+CMEE=1")
     b = host.at("AT^SBNR=no_such_store")
-    check(re.fullmatch(r"\+CME ERROR: [0-9]+", host.final(b)), f"CMEE=1 error not numeric: {b!r}")
+    check(re.fullmatch(r"\+CME ERROR: [0-9]+", final_result(b)), f"CMEE=1 error not numeric: {b!r}")
     host.at("AT+CMEE=0")
 
 
@@ -320,7 +142,7 @@ def t_secure_write():
     check(res == "SECURE CMD END OK" and fin == "OK", f"WRITE index 0: {res!r} {fin!r}")
     b = host.at("AT^SBNR=is_cert")
     lines = sbnr_lines(b)
-    check(host.final(b) == "OK" and lines, f"AT^SBNR=is_cert: {b!r}")
+    check(final_result(b) == "OK" and lines, f"AT^SBNR=is_cert: {b!r}")
     check(lines[0].startswith(f'^SBNR: 0, size: "{CERT_SIZE}"'),
           f"index 0 not listed with size {CERT_SIZE}: {lines[0]!r}")
     check("sim e2e client" in lines[0], f"subject missing: {lines[0]!r}")
@@ -340,7 +162,7 @@ def t_service_timeout():
     check(res == "SECURE CMD SERVICE TIMEOUT ERROR", f"cut frame: {res!r} {fin!r}")
     check(time.monotonic() - t0 >= 0.6, "service timeout came before --timeout-ms 800")
     b = host.at("AT")  # the module is back in command mode
-    check(host.final(b) == "OK", f"AT after the timeout: {b!r}")
+    check(final_result(b) == "OK", f"AT after the timeout: {b!r}")
 
 
 def t_wrong_imei():
@@ -362,12 +184,9 @@ def t_sigterm():
 
 
 def t_trace_decodes():
-    r = run([ATTRACE, "decode", "--json", TRACE])
-    check(r.returncode in (0, 1), f"decode exit {r.returncode}: {r.stderr.decode()}")
-    objs = [json.loads(l) for l in r.stdout.decode().splitlines() if l.strip()]
+    objs = decode_trace_json(ATTRACE, TRACE)
     ex = [o for o in objs if o.get("type") == "exchange"]
-    cmds = [o["command"] for o in ex]
-    check(cmds == host.sent, f"trace commands differ:\n  trace {cmds}\n  sent  {host.sent}")
+    check_trace_commands(objs, host.sent)
     sec = [o["secure_result"]["result"] for o in ex if o.get("secure_result")]
     check(sec == state["secure"], f"trace secure results {sec} != {state['secure']}")
     notes = [o.get("text", "") for o in objs
@@ -391,14 +210,14 @@ def t_drop_rate():
     s1 = start("drop1", os.path.join(WORK, "store-drop"), "--drop-rate", "1", "--seed", "7")
     h = Host(s1.link)
     os.write(h.fd, b"AT\r")
-    buf, ok = read_until(h.fd, lambda b: len(b) > 0, 1.5)
-    check(not ok and buf == b"", f"--drop-rate 1 still answered: {buf!r}")
+    buf = h.poll(1.5)
+    check(buf == b"", f"--drop-rate 1 still answered: {buf!r}")
     h.close()
     check(s1.stop() == 0, "drop1 exit status")
     check("fault: dropped" in s1.logtext(), "drop not logged")
     s0 = start("drop0", os.path.join(WORK, "store-drop"), "--drop-rate", "0")
     h = Host(s0.link)
-    check(h.final(h.at("AT")) == "OK", "--drop-rate 0 did not answer")
+    check(final_result(h.at("AT")) == "OK", "--drop-rate 0 did not answer")
     h.close()
     check(s0.stop() == 0, "drop0 exit status")
 
@@ -408,7 +227,7 @@ def t_corrupt_rate():
     h = Host(s.link)
     os.write(h.fd, b"AT+CGSN\r")
     time.sleep(0.5)
-    drain(h.fd)
+    h.drain(0.2)
     h.close()
     check(s.stop() == 0, "corrupt exit status")
     check(len(re.findall(r"fault: corrupted", s.logtext())) == 8, "8 corruptions not logged")
@@ -433,7 +252,7 @@ def t_delay():
     t0 = time.monotonic()
     b = h.at("AT")
     dt = time.monotonic() - t0 - 0.1
-    check(h.final(b) == "OK" and dt >= 0.5, f"--delay-ms 600 answered in {dt * 1000:.0f} ms")
+    check(final_result(b) == "OK" and dt >= 0.5, f"--delay-ms 600 answered in {dt * 1000:.0f} ms")
     h.close()
     check(s.stop() == 0, "delayed exit status")
 
@@ -463,7 +282,7 @@ def t_side_by_side():
     # host close and reopen: the simulator keeps serving
     ha.close()
     ha = Host(a.link)
-    check(ha.final(ha.at("AT")) == "OK", "no answer after the host reopened the PTY")
+    check(final_result(ha.at("AT")) == "OK", "no answer after the host reopened the PTY")
     ha.close()
     hb.close()
     check(a.stop() == 0 and b.stop() == 0, "exit status of the pair")
@@ -496,19 +315,13 @@ TESTS = [t_start_main, t_echo, t_verbose_off, t_ati, t_cgsn, t_unknown, t_cmee,
 # these talk to the main instance started by t_start_main
 MAIN_TESTS = TESTS[1:13]
 
-if len(sys.argv) > 4:  # run only the named tests (by hand)
-    TESTS = [t for t in TESTS if t.__name__ in sys.argv[4:]]
+if ONLY:  # run only the named tests (by hand)
+    TESTS = [t for t in TESTS if t.__name__ in ONLY]
 
-try:
-    for t in TESTS:
-        if t in MAIN_TESTS and main_sim is None:
-            failed += 1
-            print(f"FAIL {t.__name__}: the main simulator did not start")
-            continue
-        test(t)
-finally:
-    for s in sims:
-        s.kill()
-
-print(f"sim: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+runner = TestRunner("sim")
+for t in TESTS:
+    if t in MAIN_TESTS and main_sim is None:
+        runner.fail(t.__name__, "the main simulator did not start")
+        continue
+    runner.run(t)
+runner.finish()

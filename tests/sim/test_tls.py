@@ -17,43 +17,21 @@ with `attrace decode --json`. Nothing depends on timing tighter than ~0.5 s.
 Every server listens on 127.0.0.1 only.
 """
 
-import json
 import os
 import re
-import select
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import termios
 import threading
 import time
-import traceback
 
-SIM, ATTRACE, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simlib import (COMMAND_PAUSE_S, Host, Simulator, TestRunner, check, check_trace_commands,  # noqa: E402
+                    decode_trace_json, encode_write_frame, fresh_workdir, make_self_signed,
+                    openssl, parse_args, start_process)
+
+SIM, ATTRACE, WORK, _ = parse_args("test_tls.py SIM ATTRACE WORKDIR")
 IMEI = "358240051111110"
-FINAL_RE = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r\n]*)\r\n")
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def run(args, **kw):
-    return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-
-
-def openssl(*args):
-    r = run(["openssl"] + list(args))
-    if r.returncode != 0:
-        sys.exit(f"openssl {' '.join(args)} failed: {r.stderr.decode()}")
-    return r.stdout.decode()
 
 
 def free_port():
@@ -90,110 +68,18 @@ def der_serial_hex(der):
     return der[v0:v1].hex().upper()
 
 
-# ---------------------------------------------------------------- PTY
+# ---------------------------------------------------------------- internet services
 
 
-def open_pty(path):
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    a = termios.tcgetattr(fd)
-    a[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP |
-              termios.INLCR | termios.IGNCR | termios.ICRNL | termios.IXON)
-    a[1] &= ~termios.OPOST
-    a[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
-    a[2] &= ~(termios.CSIZE | termios.PARENB)
-    a[2] |= termios.CS8 | termios.CLOCAL | termios.CREAD
-    a[4] = a[5] = termios.B115200
-    a[6][termios.VMIN] = 0
-    a[6][termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, a)
-    return fd
-
-
-class Host:
-    def __init__(self, path):
-        self.fd = open_pty(path)
-        self.pending = b""  # read but not yet consumed (URCs after a final result)
-        self.sent = []      # every command line, for the trace check
-        self.closed = False
-
-    def close(self):
-        os.close(self.fd)
-        self.closed = True
-
-    def send_line(self, cmd):
-        os.write(self.fd, cmd.encode() + b"\r")
-        self.sent.append(cmd)
-
-    def read_until(self, pred, timeout):
-        end = time.monotonic() + timeout
-        while True:
-            r = pred(self.pending)
-            if r is not None:
-                return r
-            left = end - time.monotonic()
-            if left <= 0:
-                raise Fail(f"timeout after {timeout} s; have {self.pending!r}")
-            rd, _, _ = select.select([self.fd], [], [], left)
-            if rd:
-                try:
-                    self.pending += os.read(self.fd, 4096)
-                except BlockingIOError:
-                    pass
-
-    def take(self, n):
-        b, self.pending = self.pending[:n], self.pending[n:]
-        return b
-
-    def wait_for(self, regex, timeout=10.0):
-        """Consumes up to and including the first match of regex."""
-        rx = re.compile(regex)
-
-        def pred(buf):
-            m = rx.search(buf)
-            return m if m else None
-        m = self.read_until(pred, timeout)
-        self.take(m.end())
-        return m
-
-    def at(self, cmd, timeout=10.0):
-        """Sends a command line; returns everything up to its final result."""
-        self.send_line(cmd)
-
-        def pred(buf):
-            m = FINAL_RE.search(buf)
-            return m if m else None
-        m = self.read_until(pred, timeout)
-        out = self.take(m.end())
-        time.sleep(0.1)
-        return out
-
-    def ok(self, cmd, timeout=10.0):
-        b = self.at(cmd, timeout)
-        check(b.endswith(b"\r\nOK\r\n"), f"{cmd}: {b!r}")
-        return b
-
-    def drain(self, quiet=0.3):
-        if self.closed:
-            return
-        while select.select([self.fd], [], [], quiet)[0]:
-            if not os.read(self.fd, 4096):
-                break
-        self.pending = b""
-
-    def secure(self, frame):
-        self.send_line("AT^SBNW=is_cert,1")
-        self.wait_for(rb"SECURE CMD READY[^\r\n]*\r\n", 5.0)
-        os.write(self.fd, frame)
-        m = self.wait_for(rb"(SECURE CMD [^\r\n]*)\r\n\r\n(OK|ERROR)\r\n", 8.0)
-        time.sleep(0.1)
-        return m.group(1).decode()
+class ServiceHost(Host):
+    """A Host that also moves data through the internet services (^SISW/^SISR)."""
 
     def sisw(self, sid, data):
         self.send_line(f"AT^SISW={sid},{len(data)}")
         self.wait_for(rf"\^SISW: {sid},{len(data)},0\r\n".encode(), 5.0)
         os.write(self.fd, data)
         self.wait_for(rb"\r\nOK\r\n", 5.0)
-        time.sleep(0.1)
+        time.sleep(COMMAND_PAUSE_S)
 
     def sisr(self, sid, n=1500):
         """One AT^SISR; returns the m bytes it carried."""
@@ -203,7 +89,7 @@ class Host:
         self.read_until(lambda b: True if len(b) >= cnt + 6 else None, 5.0)
         data = self.take(cnt)
         check(self.take(6) == b"\r\nOK\r\n", f"AT^SISR: no OK after {cnt} bytes")
-        time.sleep(0.1)
+        time.sleep(COMMAND_PAUSE_S)
         return data
 
     def read_all(self, sid, want, timeout=8.0):
@@ -220,8 +106,7 @@ class Host:
 
 # ---------------------------------------------------------------- setup
 
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+fresh_workdir(WORK)
 
 
 def p(name):
@@ -229,18 +114,13 @@ def p(name):
 
 
 CLIENT_KEY, CLIENT_CERT = p("client.key"), p("client.pem")
-openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", CLIENT_KEY, "-out",
-        CLIENT_CERT, "-days", "3650", "-subj", "/C=DE/O=attrace test/CN=tls e2e client")
+make_self_signed(CLIENT_KEY, CLIENT_CERT, "/C=DE/O=attrace test/CN=tls e2e client")
 CA_KEY, CA = p("ca.key"), p("ca.pem")
-openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", CA_KEY, "-out", CA,
-        "-days", "3650", "-subj", "/C=DE/O=attrace test/CN=tls e2e CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+CA_EXTENSIONS = ("-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+make_self_signed(CA_KEY, CA, "/C=DE/O=attrace test/CN=tls e2e CA", *CA_EXTENSIONS)
 OTHER_KEY, OTHER_CA = p("other.key"), p("other.pem")
-openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", OTHER_KEY, "-out",
-        OTHER_CA, "-days", "3650", "-subj", "/C=DE/O=unrelated/CN=other CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+make_self_signed(OTHER_KEY, OTHER_CA, "/C=DE/O=unrelated/CN=other CA", *CA_EXTENSIONS)
 SRV_KEY, SRV_CSR, SRV = p("server.key"), p("server.csr"), p("server.pem")
 # a comma inside a DN value: the +CIEV fields are unquoted
 openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", SRV_KEY, "-out", SRV_CSR,
@@ -277,27 +157,18 @@ EXP_CIEV = (f"+CIEV: is_cert,1,{EXP_ISSUER},{EXP_SERIAL},{EXP_SUBJECT},sha256RSA
 
 
 def encode(index, cert):
-    out = p(f"write{index}.bin")
-    r = run([ATTRACE, "encode", "write", "--index", str(index), "--cert", cert, "--key",
-             CLIENT_KEY, "--imei", IMEI, "-o", out])
-    if r.returncode != 0:
-        sys.exit("attrace encode failed: " + r.stderr.decode())
-    with open(out, "rb") as f:
-        return f.read()
+    return encode_write_frame(ATTRACE, p(f"write{index}.bin"), index, cert, CLIENT_KEY, IMEI)
 
 
 FRAMES = [encode(0, CLIENT_CERT), encode(1, CA), encode(2, OTHER_CA)]
-
-procs = []
 
 
 def start_tls_server():
     port = free_port()
     out = open(p("s_server.out"), "wb")
-    proc = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
-                             SRV, "-key", SRV_KEY, "-rev"], stdin=subprocess.DEVNULL,
-                            stdout=out, stderr=subprocess.STDOUT)
-    procs.append(proc)
+    proc = start_process(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
+                          SRV, "-key", SRV_KEY, "-rev"], stdin=subprocess.DEVNULL,
+                         stdout=out, stderr=subprocess.STDOUT)
     end = time.monotonic() + 10
     while time.monotonic() < end:
         with open(p("s_server.out"), "rb") as f:
@@ -341,35 +212,15 @@ class PlainServer:
 
 STORE = p("store")
 TRACE = p("tls.pcap")
-LOG = p("sim.log")
-errf = open(p("sim.stderr"), "wb")
-sim = subprocess.Popen([SIM, "--store", STORE, "--imei", IMEI, "--log", LOG, "-w", TRACE,
-                        "--timeout-ms", "1500"], stdout=subprocess.PIPE, stderr=errf)
-procs.append(sim)
-r, _, _ = select.select([sim.stdout], [], [], 10)
-if not r:
-    sys.exit("attrace-sim printed no device line")
-m = re.fullmatch(r"attrace-sim: module on (/dev/\S+)\n", sim.stdout.readline().decode())
-if not m:
-    sys.exit("attrace-sim: unexpected first line")
-host = Host(m.group(1))
-
-passed = failed = 0
+sim = Simulator(SIM, WORK, "sim", STORE, "--imei", IMEI, "-w", TRACE, "--timeout-ms", "1500",
+                link=False)
+LOG = sim.log
+host = ServiceHost(sim.pty)
 
 
-def test(fn):
-    global passed, failed
-    try:
-        fn()
-        passed += 1
-        print(f"ok   {fn.__name__}")
-    except Exception as e:
-        failed += 1
-        print(f"FAIL {fn.__name__}: {e}")
-        if not isinstance(e, Fail):
-            traceback.print_exc()
-        host.drain()
-    sys.stdout.flush()
+def reset_consumed():
+    """wait_for consumes text; each test looks at what it consumed itself."""
+    host.consumed = b""
 
 
 def siss(sid, **kv):
@@ -397,7 +248,7 @@ def t_setup():
     host.ok("ATE0")
     host.ok("AT+CMEE=2")
     for i, fr in enumerate(FRAMES):
-        check(host.secure(fr) == "SECURE CMD END OK", f"write index {i} refused")
+        check(host.secure(fr) == ("SECURE CMD END OK", "OK"), f"write index {i} refused")
     b = host.ok("AT^SBNR=is_cert").decode()
     check("tls e2e CA" in b.split("^SBNR: 1,")[1].split("\r\n")[0], f"index 1: {b!r}")
     check("other CA" in b.split("^SBNR: 2,")[1].split("\r\n")[0], f"index 2: {b!r}")
@@ -425,8 +276,8 @@ def t_verified():
     check(not ciev_lines(ok.decode()), f"+CIEV before OK: {ok!r}")
     log = open(LOG).read()
     check("trust anchors at index 1" in log, "log lacks the verification")
-    check(EXP_CIEV.encode() + b"\r\n" in state["consumed"], f"+CIEV mismatch: want {EXP_CIEV!r} in "
-          f"{state['consumed']!r}")
+    check(EXP_CIEV.encode() + b"\r\n" in host.consumed, f"+CIEV mismatch: want {EXP_CIEV!r} in "
+          f"{host.consumed!r}")
     host.sisw(1, b"hello attrace\n")
     got = host.read_all(1, len(b"ecartta olleh\n"))
     check(got == b"ecartta olleh\n", f"reversed echo: {got!r}")
@@ -443,8 +294,8 @@ def t_untrusted():
     _, m = open_service(1)
     check(m.group(1) == b'^SIS: 1,0,66,"peer certificate is not confirmed"',
           f"secOpt 2: {m.group(1)!r}")
-    check(EXP_CIEV.encode() in state["consumed"], "no +CIEV for the refused server certificate")
-    check(b"^SISW: 1,1" not in state["consumed"], "^SISW after a failed check")
+    check(EXP_CIEV.encode() in host.consumed, "no +CIEV for the refused server certificate")
+    check(b"^SISW: 1,1" not in host.consumed, "^SISW after a failed check")
     check(b"+CME ERROR" in host.at("AT^SISW=1,5"), "AT^SISW on a refused service")
     check(re.search(rb"\^SISI: 1,6,", host.ok("AT^SISI=1")), "srvState not down")
     host.ok("AT^SISC=1")
@@ -464,7 +315,7 @@ def t_empty_slot():
     _, m = open_service(1)
     check(m.group(1) == b'^SIS: 1,0,77,"the certificate does not exist"',
           f"secOpt 5 (empty): {m.group(1)!r}")
-    check(b"+CIEV" not in state["consumed"], "+CIEV without a connection")
+    check(b"+CIEV" not in host.consumed, "+CIEV without a connection")
     host.ok("AT^SISC=1")
 
 
@@ -472,7 +323,7 @@ def t_no_verify():
     host.ok("AT^SISS=1,secOpt,-1")
     _, m = open_service(1)
     check(m.group(1) == b"^SISW: 1,1", f"secOpt -1: {m.group(1)!r}")
-    check(EXP_CIEV.encode() in state["consumed"], "no +CIEV with secOpt -1")
+    check(EXP_CIEV.encode() in host.consumed, "no +CIEV with secOpt -1")
     host.sisw(1, b"abc\n")
     check(host.read_all(1, 4) == b"cba\n", "secOpt -1 round trip")
     # a payload that stops short: nothing is sent, +CME ERROR after the
@@ -495,7 +346,7 @@ def t_plain_close():
     siss(2, srvType="Socket", conId="0", address=f"socktcp://127.0.0.1:{srv.port}")
     _, m = open_service(2)
     check(m.group(1) == b"^SISW: 2,1", f"plain TCP: {m.group(1)!r}")
-    check(b"+CIEV" not in state["consumed"], "+CIEV for plain TCP")
+    check(b"+CIEV" not in host.consumed, "+CIEV for plain TCP")
     host.sisw(2, b"ping\x00\x11\r\n")  # binary payload, CR LF inside
     got = host.read_all(2, 8)
     check(got == b"PING\x00\x11\r\n", f"plain echo: {got!r}")
@@ -543,11 +394,8 @@ def t_not_loopback():
 
 def t_trace_decodes():
     host.close()
-    sim.send_signal(signal.SIGTERM)
-    check(sim.wait(timeout=10) == 0, "simulator exit status")
-    r = run([ATTRACE, "decode", "--json", TRACE])
-    check(r.returncode in (0, 1), f"decode exit {r.returncode}: {r.stderr.decode()}")
-    objs = [json.loads(l) for l in r.stdout.decode().splitlines() if l.strip()]
+    check(sim.stop() == 0, "simulator exit status")
+    objs = decode_trace_json(ATTRACE, TRACE)
 
     def walk(o):
         if isinstance(o, dict):
@@ -570,43 +418,12 @@ def t_trace_decodes():
     rules = [o.get("rule") for o in objs if o.get("type") == "finding"]
     check("tls_server_not_trusted" in rules, f"findings: {rules}")
     # the binary payloads did not derail the command tokenizer
-    cmds = [o.get("command", "") for o in objs if o.get("type") == "exchange"]
-    check(cmds == host.sent, f"trace commands differ:\n  trace {cmds}\n  sent  {host.sent}")
-
-
-# wait_for consumes text; keep a copy of everything consumed per open
-state = {"consumed": b""}
-_orig_take = Host.take
-
-
-def _take(self, n):
-    b = _orig_take(self, n)
-    state["consumed"] += b
-    return b
-
-
-Host.take = _take
-
-
-def reset_consumed(fn):
-    def w():
-        state["consumed"] = b""
-        fn()
-    w.__name__ = fn.__name__
-    return w
+    check_trace_commands(objs, host.sent)
 
 
 TESTS = [t_setup, t_verified, t_untrusted, t_list, t_empty_slot, t_no_verify, t_plain_close,
          t_http, t_not_loopback, t_trace_decodes]
-try:
-    for t in TESTS:
-        test(reset_consumed(t))
-finally:
-    for pr in procs:
-        if pr.poll() is None:
-            pr.kill()
-            pr.wait()
-    errf.close()
-
-print(f"tls: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+runner = TestRunner("tls", before_each=reset_consumed, after_failure=host.drain)
+for t in TESTS:
+    runner.run(t)
+runner.finish()
