@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
+
 typedef struct cli_command {
     const char *name;
     const char *summary;
@@ -21,6 +23,8 @@ static const cli_command commands[] = {
      cli_decode_main},
     {"encode", "write one secure-command frame (WRITE, READ, DELETE) to a file",
      cli_encode_main},
+    {"capture", "record live UART traffic into a trace (proxy, tap, exec)",
+     cli_capture_main},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

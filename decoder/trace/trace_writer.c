@@ -191,6 +191,10 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
         close(fd);
         return NULL;
     }
+    /* A capture writes a record per read: with stdio's default buffer that
+     * is a write(2) every few KiB. Callers bound their losses with
+     * at_trace_flush (every 100 ms in attrace capture), not with this. */
+    setvbuf(fp, NULL, _IOFBF, 256u * 1024u);
     return writer_on(fp, path, true, err, err_cap);
 }
 

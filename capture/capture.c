@@ -1,0 +1,931 @@
+/*
+ * capture.c - at_capture_run(): proxy, tap and exec captures into a trace
+ * (capture.h). One poll() loop over every port of every channel; each read
+ * becomes one data record (timestamped right after read() returns) and, in
+ * proxy/exec mode, is queued for the other side. A side whose queue is not
+ * empty is not read again until the queue drains, so a slow reader slows
+ * the line down instead of losing bytes.
+ */
+#define _GNU_SOURCE 1
+
+#include "capture.h"
+#include "serial.h"
+
+#include "attrace/session.h"
+#include "attrace/trace.h"
+#include "errbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/serial.h>
+#endif
+
+#define PEND_CAP 16384u
+#define TICK_NS 100000000ull       /* flush / poll settings every 100 ms */
+#define PROBE_NS 200000000ull      /* reconnect probe every 200 ms */
+#define EXEC_DRAIN_NS 300000000ull /* keep relaying this long after exec ends */
+#define REC_OVERHEAD 56u           /* pcap record header + TLVs + pseudo-header */
+
+struct cap;
+
+typedef struct chan {
+    struct cap *c;
+    uint16_t no;
+    const at_capture_pair *pair;
+    cap_port module;        /* proxy/exec: the module; tap: TE->ME listener */
+    cap_port hostp;         /* proxy: host port; tap: ME->TE listener */
+    int master, slave;      /* host PTY (proxy without host port, exec) */
+    char pty_path[128];
+    bool link_made;
+    at_capture_line line;   /* current settings of the module port */
+    tcflag_t host_cflag, host_iflag;
+    speed_t host_speed;
+    uint8_t pend[2][PEND_CAP]; /* [dir]: bytes read in dir, to be written */
+    size_t pend_off[2], pend_len[2];
+    at_session *sess;
+    bool mline_ok;
+    int mline;
+#ifdef __linux__
+    bool ic_ok;
+    struct serial_icounter_struct ic;
+#endif
+    cap_port *lost;         /* the port that is gone (reconnect), or NULL */
+    uint64_t next_probe;
+} chan;
+
+typedef struct cap {
+    const at_capture_config *cfg;
+    at_capture_stats *st;
+    at_trace_writer *w;
+    const char *out_name;
+    uint64_t file_bytes;
+    unsigned file_no;
+    bool dirty, flush_now;
+    bool rotating;          /* writing the head of a new file */
+    bool failed;
+    bool closing;           /* writing the stop notes, even after a fault */
+    char *err;
+    size_t err_cap;
+    chan *ch;
+    size_t n;
+    pid_t child;
+    bool child_done;
+    uint64_t drain_until;
+} cap;
+
+static uint64_t now_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void at_capture_default_config(at_capture_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = AT_CAPTURE_PROXY;
+    cfg->line.baud = 115200;
+    cfg->line.data_bits = 8;
+    cfg->line.parity = 'N';
+    cfg->line.stop_bits = 1;
+    cfg->line.flow = AT_CAPTURE_FLOW_NONE;
+    cfg->log = stderr;
+}
+
+int at_capture_parse_flow(const char *s, at_capture_flow *out)
+{
+    if (strcmp(s, "none") == 0)
+        *out = AT_CAPTURE_FLOW_NONE;
+    else if (strcmp(s, "rtscts") == 0)
+        *out = AT_CAPTURE_FLOW_RTSCTS;
+    else if (strcmp(s, "xonxoff") == 0)
+        *out = AT_CAPTURE_FLOW_XONXOFF;
+    else
+        return -1;
+    return 0;
+}
+
+const char *at_capture_flow_name(at_capture_flow f)
+{
+    switch (f) {
+    case AT_CAPTURE_FLOW_RTSCTS: return "rtscts";
+    case AT_CAPTURE_FLOW_XONXOFF: return "xonxoff";
+    default: return "none";
+    }
+}
+
+static void logmsg(cap *c, const char *fmt, ...) AT_PRINTF(2, 3);
+static void logmsg(cap *c, const char *fmt, ...)
+{
+    if (!c->cfg->log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("attrace capture: ", c->cfg->log);
+    vfprintf(c->cfg->log, fmt, ap);
+    fputc('\n', c->cfg->log);
+    fflush(c->cfg->log);
+    va_end(ap);
+}
+
+static void fail(cap *c, const char *fmt, ...) AT_PRINTF(2, 3);
+static void fail(cap *c, const char *fmt, ...)
+{
+    if (c->failed)
+        return;
+    c->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    at_err_vset(c->err, c->err_cap, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output: records, flushing, rotation                                 */
+/* ------------------------------------------------------------------ */
+
+static void file_name(const cap *c, unsigned no, char *buf, size_t cap)
+{
+    const at_capture_config *cfg = c->cfg;
+    if (cfg->rotate_files > 0)
+        snprintf(buf, cap, "%s%u", cfg->out_path, no % cfg->rotate_files);
+    else if (no == 0)
+        snprintf(buf, cap, "%s", cfg->out_path);
+    else
+        snprintf(buf, cap, "%s%u", cfg->out_path, no);
+}
+
+static int open_output(cap *c)
+{
+    const at_capture_config *cfg = c->cfg;
+    char e[512];
+    if (cfg->out_stream) {
+        c->out_name = cfg->out_path ? cfg->out_path : "stream";
+        c->w = at_trace_create_stream(cfg->out_stream, c->out_name, e, sizeof e);
+    } else {
+        char name[4096];
+        file_name(c, c->file_no, name, sizeof name);
+        c->out_name = cfg->out_path;
+        c->w = at_trace_create(name, e, sizeof e);
+    }
+    if (!c->w) {
+        fail(c, "%s", e);
+        return -1;
+    }
+    c->file_bytes = 24;
+    c->st->files++;
+    return 0;
+}
+
+static uint16_t line_state(const chan *ch)
+{
+    if (!ch->mline_ok)
+        return AT_LINE_UNKNOWN;
+    uint16_t s = 0;
+    if (ch->mline & TIOCM_RTS) s |= AT_LINE_RTS;
+    if (ch->mline & TIOCM_CTS) s |= AT_LINE_CTS;
+    if (ch->mline & TIOCM_DTR) s |= AT_LINE_DTR;
+    if (ch->mline & TIOCM_DSR) s |= AT_LINE_DSR;
+    if (ch->mline & TIOCM_CAR) s |= AT_LINE_DCD;
+    if (ch->mline & TIOCM_RNG) s |= AT_LINE_RI;
+    return s;
+}
+
+static void emit_settings_all(cap *c, uint64_t ts);
+
+static int rotate(cap *c)
+{
+    char e[512];
+    if (at_trace_finish_err(c->w, e, sizeof e) != 0) {
+        c->w = NULL;
+        fail(c, "%s", e);
+        return -1;
+    }
+    c->w = NULL;
+    c->file_no++;
+    if (open_output(c) != 0)
+        return -1;
+    /* Each file stands alone: it starts with the current settings. */
+    c->rotating = true;
+    emit_settings_all(c, now_real());
+    c->rotating = false;
+    return c->failed ? -1 : 0;
+}
+
+static int put(cap *c, const chan *ch, at_dir dir, at_trace_event ev, uint64_t ts,
+               const void *data, size_t len, uint16_t flags)
+{
+    if (!c->w || (c->failed && !c->closing))
+        return -1;
+    at_trace_record r;
+    memset(&r, 0, sizeof r);
+    r.ts_ns = ts;
+    r.dir = dir;
+    r.event = ev;
+    r.channel = ch ? ch->no : 0;
+    r.line_state = ch ? line_state(ch) : AT_LINE_UNKNOWN;
+    r.flags = flags;
+    r.baud = ch ? ch->line.baud : c->cfg->line.baud;
+    r.payload = data;
+    r.len = len;
+    if (at_trace_write(c->w, &r) != 0) {
+        fail(c, "cannot write the trace: %s", at_trace_writer_error(c->w));
+        return -1;
+    }
+    c->st->records++;
+    c->dirty = true;
+    c->file_bytes += REC_OVERHEAD + len;
+    if (c->cfg->rotate_bytes && c->file_bytes >= c->cfg->rotate_bytes &&
+        !c->cfg->out_stream && !c->rotating)
+        return rotate(c);
+    return 0;
+}
+
+static void note(cap *c, const chan *ch, const char *fmt, ...) AT_PRINTF(3, 4);
+static void note(cap *c, const chan *ch, const char *fmt, ...)
+{
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    put(c, ch, AT_DIR_TE_TO_ME, AT_TEV_NOTE, now_real(), text, strlen(text), 0);
+}
+
+static void emit_settings(cap *c, const chan *ch, uint64_t ts)
+{
+    char text[80];
+    cap_line_text(&ch->line, text, sizeof text);
+    put(c, ch, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, ts, text, strlen(text), 0);
+}
+
+static void emit_settings_all(cap *c, uint64_t ts)
+{
+    for (size_t i = 0; i < c->n; i++)
+        emit_settings(c, &c->ch[i], ts);
+}
+
+static void flush_out(cap *c)
+{
+    if (c->w && c->dirty && !c->failed) {
+        if (at_trace_flush(c->w) != 0)
+            fail(c, "cannot write the trace: %s", at_trace_writer_error(c->w));
+        c->dirty = false;
+    }
+    c->flush_now = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Live view                                                           */
+/* ------------------------------------------------------------------ */
+
+static void put_clean(FILE *fp, const char *s, size_t len, size_t max)
+{
+    for (size_t i = 0; i < len && i < max; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        fputc(ch >= 0x20 && ch < 0x7f ? ch : '.', fp);
+    }
+    if (len > max)
+        fputs("...", fp);
+}
+
+static void on_event(void *ctx, const at_event *ev)
+{
+    chan *ch = ctx;
+    cap *c = ch->c;
+    if (ev->kind != AT_EV_END || !ev->exchange)
+        return;
+    c->st->exchanges++;
+    if (ev->exchange->end_reason == AT_END_RESULT)
+        c->flush_now = true;
+    FILE *fp = c->cfg->log;
+    if (c->cfg->quiet || !fp)
+        return;
+    time_t sec = (time_t)(ev->exchange->ts_start / 1000000000ull);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    fprintf(fp, "%02d:%02d:%02d.%03u ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            (unsigned)(ev->exchange->ts_start % 1000000000ull / 1000000u));
+    if (c->n > 1)
+        fprintf(fp, "ch%u ", (unsigned)ch->no);
+    put_clean(fp, ev->exchange->line.ptr, ev->exchange->line.len, 60);
+    fputs(" -> ", fp);
+    if (ev->line.text.ptr && ev->line.text.len)
+        put_clean(fp, ev->line.text.ptr, ev->line.text.len, 60);
+    else
+        fprintf(fp, "(%s)", at_end_reason_name(ev->exchange->end_reason));
+    fprintf(fp, "  %.1f ms  [%llu rec, %llu B sent, %llu B recv]\n",
+            (double)ev->duration_ns / 1e6, (unsigned long long)c->st->records,
+            (unsigned long long)c->st->bytes[0], (unsigned long long)c->st->bytes[1]);
+    fflush(fp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ports                                                               */
+/* ------------------------------------------------------------------ */
+
+static bool relaying(const cap *c)
+{
+    return c->cfg->mode != AT_CAPTURE_TAP;
+}
+
+/* The fd bytes of @p dir are read from / written to. */
+static int src_fd(const chan *ch, at_dir dir)
+{
+    if (!relaying(ch->c))
+        return dir == AT_DIR_TE_TO_ME ? ch->module.fd : ch->hostp.fd;
+    if (dir == AT_DIR_TE_TO_ME)
+        return ch->master >= 0 ? ch->master : ch->hostp.fd;
+    return ch->module.fd;
+}
+
+static int dst_fd(const chan *ch, at_dir dir)
+{
+    return src_fd(ch, dir == AT_DIR_TE_TO_ME ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME);
+}
+
+static cap_port *src_port(chan *ch, at_dir dir)
+{
+    if (!relaying(ch->c))
+        return dir == AT_DIR_TE_TO_ME ? &ch->module : &ch->hostp;
+    if (dir == AT_DIR_TE_TO_ME)
+        return ch->master >= 0 ? NULL : &ch->hostp;
+    return &ch->module;
+}
+
+static void port_lost(cap *c, chan *ch, cap_port *p, const char *why)
+{
+    if (!p) {
+        fail(c, "host pseudo-terminal of channel %u failed: %s", (unsigned)ch->no, why);
+        return;
+    }
+    note(c, ch, "port lost: %s: %s", p->path, why);
+    flush_out(c);
+    cap_port_close(p);
+    ch->pend_len[0] = ch->pend_len[1] = 0;
+    ch->mline_ok = false;
+#ifdef __linux__
+    ch->ic_ok = false;
+#endif
+    if (c->cfg->reconnect) {
+        ch->lost = p;
+        ch->next_probe = now_mono() + PROBE_NS;
+        logmsg(c, "port %s lost (%s); waiting for it to come back (--reconnect)",
+               p->path, why);
+    } else {
+        fail(c, "port %s lost (%s); capture ended", p->path, why);
+    }
+}
+
+static void probe_ports(cap *c, chan *ch)
+{
+    /* Reads status ioctls of a real port once; a PTY answers ENOTTY/EINVAL
+     * and the feature stays off. */
+    int m;
+    ch->mline_ok = ch->module.fd >= 0 && ioctl(ch->module.fd, TIOCMGET, &m) == 0;
+    if (ch->mline_ok)
+        ch->mline = m;
+#ifdef __linux__
+    ch->ic_ok = ch->module.fd >= 0 && ioctl(ch->module.fd, TIOCGICOUNT, &ch->ic) == 0;
+#endif
+    (void)c;
+}
+
+static void poll_status(cap *c, chan *ch)
+{
+    if (ch->module.fd < 0)
+        return;
+    at_dir rx = relaying(c) ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+    int m;
+    if (ch->mline_ok && ioctl(ch->module.fd, TIOCMGET, &m) == 0 && m != ch->mline) {
+        ch->mline = m;
+        put(c, ch, rx, AT_TEV_LINE_CHANGE, now_real(), NULL, 0, 0);
+    }
+#ifdef __linux__
+    struct serial_icounter_struct ic;
+    if (ch->ic_ok && ioctl(ch->module.fd, TIOCGICOUNT, &ic) == 0) {
+        uint64_t ts = now_real();
+        for (int i = ic.brk - ch->ic.brk; i > 0; i--)
+            put(c, ch, rx, AT_TEV_BREAK, ts, NULL, 0, 0);
+        for (int i = ic.frame - ch->ic.frame; i > 0; i--)
+            put(c, ch, rx, AT_TEV_FRAMING_ERROR, ts, NULL, 0, 0);
+        for (int i = ic.parity - ch->ic.parity; i > 0; i--)
+            put(c, ch, rx, AT_TEV_PARITY_ERROR, ts, NULL, 0, 0);
+        int lost = (ic.overrun - ch->ic.overrun) + (ic.buf_overrun - ch->ic.buf_overrun);
+        if (lost > 0)
+            put(c, ch, rx, AT_TEV_OVERRUN, ts, NULL, 0, AT_TFLAG_BYTES_MISSING);
+        ch->ic = ic;
+    }
+#endif
+}
+
+/* The host program changed its PTY's speed or flow control: apply to the
+ * module's port and record it. */
+static void poll_host_termios(cap *c, chan *ch)
+{
+    struct termios t;
+    if (ch->master < 0 || tcgetattr(ch->master, &t) != 0)
+        return;
+    speed_t sp = cfgetospeed(&t);
+    tcflag_t cf = t.c_cflag & CRTSCTS, inf = t.c_iflag & (IXON | IXOFF);
+    if (sp == ch->host_speed && cf == ch->host_cflag && inf == ch->host_iflag)
+        return;
+    ch->host_speed = sp;
+    ch->host_cflag = cf;
+    ch->host_iflag = inf;
+    unsigned long baud = cap_speed_to_baud(sp);
+    if (baud)
+        ch->line.baud = (uint32_t)baud;
+    ch->line.flow = cf ? AT_CAPTURE_FLOW_RTSCTS
+                    : inf ? AT_CAPTURE_FLOW_XONXOFF
+                          : AT_CAPTURE_FLOW_NONE;
+    char e[300];
+    if (cap_port_set_baud_flow(&ch->module, ch->line.baud, ch->line.flow, e, sizeof e) != 0)
+        note(c, ch, "cannot apply the host's settings: %s", e);
+    emit_settings(c, ch, now_real());
+    char text[80];
+    cap_line_text(&ch->line, text, sizeof text);
+    if (!c->cfg->quiet)
+        logmsg(c, "host changed the line settings: %s", text);
+}
+
+static void try_reconnect(cap *c, chan *ch)
+{
+    cap_port *p = ch->lost;
+    char path[sizeof p->path];
+    memcpy(path, p->path, sizeof path);
+    if (access(path, F_OK) != 0)
+        return;
+    char e[300];
+    bool ro = !relaying(c);
+    if (cap_port_open(p, path, &ch->line, ro, e, sizeof e) != 0) {
+        snprintf(p->path, sizeof p->path, "%s", path);
+        return;
+    }
+    ch->lost = NULL;
+    probe_ports(c, ch);
+    note(c, ch, "reconnect: %s", path);
+    emit_settings(c, ch, now_real());
+    flush_out(c);
+    logmsg(c, "port %s is back: capture resumed", path);
+}
+
+static void try_write(cap *c, chan *ch, at_dir dir)
+{
+    int fd = dst_fd(ch, dir);
+    while (ch->pend_len[dir] > 0 && fd >= 0) {
+        ssize_t n = write(fd, ch->pend[dir] + ch->pend_off[dir], ch->pend_len[dir]);
+        if (n > 0) {
+            ch->pend_off[dir] += (size_t)n;
+            ch->pend_len[dir] -= (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            at_dir other = dir == AT_DIR_TE_TO_ME ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+            port_lost(c, ch, src_port(ch, other), n < 0 ? strerror(errno) : "write returned 0");
+            return;
+        }
+    }
+}
+
+static void on_readable(cap *c, chan *ch, at_dir dir)
+{
+    int fd = src_fd(ch, dir);
+    ssize_t n = read(fd, ch->pend[dir], PEND_CAP);
+    uint64_t ts = now_real();
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        port_lost(c, ch, src_port(ch, dir), n == 0 ? "end of file (hang-up)" : strerror(errno));
+        return;
+    }
+    c->st->bytes[dir] += (uint64_t)n;
+    put(c, ch, dir, AT_TEV_DATA, ts, ch->pend[dir], (size_t)n, 0);
+    at_session_feed(ch->sess, dir, ts, ch->pend[dir], (size_t)n);
+    if (relaying(c)) {
+        ch->pend_off[dir] = 0;
+        ch->pend_len[dir] = (size_t)n;
+        try_write(c, ch, dir);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                              */
+/* ------------------------------------------------------------------ */
+
+static int make_pty(cap *c, chan *ch)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
+        fail(c, "cannot create a pseudo-terminal: %s", strerror(errno));
+        if (m >= 0)
+            close(m);
+        return -1;
+    }
+    const char *name = ptsname(m);
+    if (!name) {
+        fail(c, "ptsname: %s", strerror(errno));
+        close(m);
+        return -1;
+    }
+    snprintf(ch->pty_path, sizeof ch->pty_path, "%s", name);
+    /* Our own slave fd: the host program may close and reopen its side
+     * without the master seeing a hang-up. */
+    int s = open(ch->pty_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        fail(c, "%s: cannot open: %s", ch->pty_path, strerror(errno));
+        close(m);
+        return -1;
+    }
+    if (cap_termios_apply(s, &c->cfg->line) != 0) {
+        fail(c, "%s: cannot apply the line settings: %s", ch->pty_path, strerror(errno));
+        close(s);
+        close(m);
+        return -1;
+    }
+    int fl = fcntl(m, F_GETFL);
+    fcntl(m, F_SETFL, fl | O_NONBLOCK);
+    ch->master = m;
+    ch->slave = s;
+    struct termios t;
+    if (tcgetattr(m, &t) == 0) {
+        ch->host_speed = cfgetospeed(&t);
+        ch->host_cflag = t.c_cflag & CRTSCTS;
+        ch->host_iflag = t.c_iflag & (IXON | IXOFF);
+    }
+    const char *link = ch->pair->link;
+    if (link) {
+        struct stat st;
+        if (lstat(link, &st) == 0) {
+            if (!S_ISLNK(st.st_mode)) {
+                fail(c, "--link %s: exists and is not a symlink; not replaced", link);
+                return -1;
+            }
+            unlink(link);
+        }
+        if (symlink(ch->pty_path, link) != 0) {
+            fail(c, "--link %s: %s", link, strerror(errno));
+            return -1;
+        }
+        ch->link_made = true;
+    }
+    if (c->cfg->mode == AT_CAPTURE_PROXY) {
+        if (c->n > 1)
+            logmsg(c, "host side of channel %u on %s", (unsigned)ch->no, ch->pty_path);
+        else
+            logmsg(c, "host side on %s", ch->pty_path);
+    }
+    if (c->cfg->on_host_ready)
+        c->cfg->on_host_ready(c->cfg->cb_ctx, ch->no, ch->pty_path);
+    return 0;
+}
+
+static char *subst_cmd(const char *cmd, const char *path)
+{
+    size_t n = 0, pl = strlen(path);
+    for (const char *p = cmd; *p; p++)
+        n += (p[0] == '{' && p[1] == '}') ? (p++, pl) : 1;
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = cmd; *p; p++) {
+        if (p[0] == '{' && p[1] == '}') {
+            memcpy(o, path, pl);
+            o += pl;
+            p++;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static int start_child(cap *c, chan *ch)
+{
+    char *cmd = subst_cmd(c->cfg->exec_cmd, ch->pty_path);
+    if (!cmd) {
+        fail(c, "out of memory");
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(cmd);
+        fail(c, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        /* The trace may be on our standard output: keep the program's
+         * output out of it. */
+        bool trace_on_stdout = c->cfg->out_stream == stdout ||
+                               (!c->cfg->out_stream && c->cfg->out_path &&
+                                strcmp(c->cfg->out_path, "-") == 0);
+        if (trace_on_stdout)
+            dup2(STDERR_FILENO, STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    note(c, ch, "exec: %s", cmd);
+    free(cmd);
+    c->child = pid;
+    return 0;
+}
+
+static int check_config(const at_capture_config *cfg, char *err, size_t cap)
+{
+    if (cfg->n_pairs < 1 || cfg->n_pairs > AT_CAPTURE_MAX_PAIRS || !cfg->pairs) {
+        at_err_set(err, cap, "between 1 and %d port pairs are needed", AT_CAPTURE_MAX_PAIRS);
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_pairs; i++) {
+        const at_capture_pair *p = &cfg->pairs[i];
+        if (!p->module) {
+            at_err_set(err, cap, cfg->mode == AT_CAPTURE_TAP ? "tap mode needs --tap-te"
+                                                             : "channel %zu has no module port", i);
+            return -1;
+        }
+        if (cfg->mode == AT_CAPTURE_TAP && !p->host) {
+            at_err_set(err, cap, "tap mode needs --tap-me as well as --tap-te");
+            return -1;
+        }
+        if (cfg->mode == AT_CAPTURE_EXEC && p->host) {
+            at_err_set(err, cap, "exec mode gives the program a PTY: no host port");
+            return -1;
+        }
+        if (p->host && p->link) {
+            at_err_set(err, cap, "--link names the host PTY: not with a host port");
+            return -1;
+        }
+    }
+    if (cfg->mode == AT_CAPTURE_EXEC && (cfg->n_pairs != 1 || !cfg->exec_cmd)) {
+        at_err_set(err, cap, "exec mode needs one --module and a command");
+        return -1;
+    }
+    if (!cap_baud_to_speed(cfg->line.baud)) {
+        at_err_set(err, cap, "%u is not a supported baud rate", (unsigned)cfg->line.baud);
+        return -1;
+    }
+    if (cfg->line.data_bits < 5 || cfg->line.data_bits > 8 || cfg->line.stop_bits < 1 ||
+        cfg->line.stop_bits > 2 || !strchr("NEOMS", cfg->line.parity) || !cfg->line.parity) {
+        at_err_set(err, cap, "invalid data bits, parity or stop bits");
+        return -1;
+    }
+    if (!cfg->out_stream && !cfg->out_path) {
+        at_err_set(err, cap, "no output: name a file (-w FILE, or - for standard output)");
+        return -1;
+    }
+    if (cfg->rotate_bytes && (cfg->out_stream || strcmp(cfg->out_path, "-") == 0)) {
+        at_err_set(err, cap, "rotation needs an output file, not a stream");
+        return -1;
+    }
+    return 0;
+}
+
+static void teardown(cap *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        chan *ch = &c->ch[i];
+        cap_port_close(&ch->module);
+        cap_port_close(&ch->hostp);
+        if (ch->master >= 0)
+            close(ch->master);
+        if (ch->slave >= 0)
+            close(ch->slave);
+        if (ch->link_made)
+            unlink(ch->pair->link);
+        free(ch->sess);
+    }
+    free(c->ch);
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                            */
+/* ------------------------------------------------------------------ */
+
+int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
+                   at_capture_stats *stats, char *err, size_t err_cap)
+{
+    at_capture_stats st_local;
+    at_capture_stats *st = stats ? stats : &st_local;
+    memset(st, 0, sizeof *st);
+    st->exec_status = -1;
+    if (check_config(cfg, err, err_cap) != 0)
+        return AT_CAPTURE_BAD_CONFIG;
+
+    cap c;
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.st = st;
+    c.err = err;
+    c.err_cap = err_cap;
+    c.child = -1;
+    c.ch = calloc(cfg->n_pairs, sizeof *c.ch);
+    if (!c.ch) {
+        at_err_set(err, err_cap, "out of memory");
+        return AT_CAPTURE_FAILED;
+    }
+    c.n = cfg->n_pairs;
+    for (size_t i = 0; i < c.n; i++) {
+        chan *ch = &c.ch[i];
+        ch->c = &c;
+        ch->no = (uint16_t)i;
+        ch->pair = &cfg->pairs[i];
+        ch->module.fd = ch->hostp.fd = ch->master = ch->slave = -1;
+        ch->line = cfg->line;
+        ch->sess = malloc(sizeof *ch->sess);
+        if (!ch->sess) {
+            teardown(&c);
+            at_err_set(err, err_cap, "out of memory");
+            return AT_CAPTURE_FAILED;
+        }
+        at_session_config sc = at_session_default_config();
+        sc.channel = ch->no;
+        at_session_init(ch->sess, &sc, on_event, ch);
+    }
+
+    /* Ports first: a capture that cannot open them writes no file. */
+    bool tap = cfg->mode == AT_CAPTURE_TAP;
+    for (size_t i = 0; i < c.n && !c.failed; i++) {
+        chan *ch = &c.ch[i];
+        char e[400];
+        if (cap_port_open(&ch->module, ch->pair->module, &cfg->line, tap, e, sizeof e) != 0) {
+            fail(&c, "%s", e);
+            break;
+        }
+        if (ch->pair->host) {
+            if (cap_port_open(&ch->hostp, ch->pair->host, &cfg->line, tap, e, sizeof e) != 0) {
+                fail(&c, "%s", e);
+                break;
+            }
+        } else if (make_pty(&c, ch) != 0) {
+            break;
+        }
+        probe_ports(&c, ch);
+    }
+    if (c.failed) {
+        teardown(&c);
+        return AT_CAPTURE_FAILED;
+    }
+    if (open_output(&c) != 0) {
+        teardown(&c);
+        return AT_CAPTURE_FAILED;
+    }
+    static const char *const mode_names[] = {"proxy", "tap", "exec"};
+    uint64_t t0 = now_real();
+    for (size_t i = 0; i < c.n; i++) {
+        chan *ch = &c.ch[i];
+        emit_settings(&c, ch, t0);
+        if (tap)
+            note(&c, ch, "capture start: tap, TE->ME on %s, ME->TE on %s",
+                 ch->module.path, ch->hostp.path);
+        else {
+            char real[4096];
+            bool resolved = realpath(ch->module.path, real) && strcmp(real, ch->module.path) != 0;
+            note(&c, ch, "capture start: %s, module %s%s%s%s, host %s", mode_names[cfg->mode],
+                 ch->module.path, resolved ? " (" : "", resolved ? real : "",
+                 resolved ? ")" : "", ch->master >= 0 ? ch->pty_path : ch->hostp.path);
+        }
+    }
+    if (cfg->mode == AT_CAPTURE_EXEC)
+        start_child(&c, &c.ch[0]);
+    flush_out(&c);
+
+    uint64_t next_tick = now_mono() + TICK_NS;
+    struct pollfd pfd[AT_CAPTURE_MAX_PAIRS * 4];
+    struct { chan *ch; int role; } who[AT_CAPTURE_MAX_PAIRS * 4];
+    /* roles: 0/1 = read dir, 2/3 = write dir (role - 2) */
+    while (!c.failed && !(stop && *stop)) {
+        size_t np = 0;
+        for (size_t i = 0; i < c.n; i++) {
+            chan *ch = &c.ch[i];
+            if (ch->lost)
+                continue;
+            for (int d = 0; d < 2; d++) {
+                if (ch->pend_len[d] == 0) {
+                    pfd[np] = (struct pollfd){.fd = src_fd(ch, (at_dir)d), .events = POLLIN};
+                    who[np].ch = ch;
+                    who[np++].role = d;
+                } else {
+                    pfd[np] = (struct pollfd){.fd = dst_fd(ch, (at_dir)d), .events = POLLOUT};
+                    who[np].ch = ch;
+                    who[np++].role = 2 + d;
+                }
+            }
+        }
+        uint64_t m = now_mono();
+        int timeout = next_tick > m ? (int)((next_tick - m) / 1000000u) + 1 : 0;
+        int r = poll(pfd, np, timeout);
+        if (r < 0 && errno != EINTR) {
+            fail(&c, "poll: %s", strerror(errno));
+            break;
+        }
+        for (size_t k = 0; r > 0 && k < np && !c.failed; k++) {
+            if (!pfd[k].revents || who[k].ch->lost)
+                continue;
+            chan *ch = who[k].ch;
+            if (who[k].role < 2)
+                on_readable(&c, ch, (at_dir)who[k].role);
+            else
+                try_write(&c, ch, (at_dir)(who[k].role - 2));
+        }
+        if (c.flush_now)
+            flush_out(&c);
+        m = now_mono();
+        if (m >= next_tick) {
+            next_tick = m + TICK_NS;
+            for (size_t i = 0; i < c.n && !c.failed; i++) {
+                chan *ch = &c.ch[i];
+                if (ch->lost) {
+                    if (m >= ch->next_probe) {
+                        ch->next_probe = m + PROBE_NS;
+                        try_reconnect(&c, ch);
+                    }
+                    continue;
+                }
+                poll_host_termios(&c, ch);
+                poll_status(&c, ch);
+            }
+            flush_out(&c);
+        }
+        if (c.child > 0 && !c.child_done) {
+            int status;
+            pid_t w = waitpid(c.child, &status, WNOHANG);
+            if (w == c.child) {
+                c.child_done = true;
+                st->exec_status = WIFEXITED(status)     ? WEXITSTATUS(status)
+                                  : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                                        : 1;
+                c.drain_until = now_mono() + EXEC_DRAIN_NS;
+            }
+        }
+        if (c.child_done && now_mono() >= c.drain_until) {
+            note(&c, &c.ch[0], "exec: program exited with status %d", st->exec_status);
+            break;
+        }
+    }
+    if (c.child > 0 && !c.child_done) {
+        /* Stopped (or failed) while the program runs: end it. */
+        int status = 0;
+        pid_t w = 0;
+        kill(c.child, SIGTERM);
+        for (int i = 0; i < 40 && w == 0; i++) { /* 2 s, then SIGKILL */
+            w = waitpid(c.child, &status, WNOHANG);
+            if (w == 0)
+                nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+        }
+        if (w == 0) {
+            kill(c.child, SIGKILL);
+            w = waitpid(c.child, &status, 0);
+        }
+        if (w == c.child)
+            st->exec_status = WIFEXITED(status) ? WEXITSTATUS(status)
+                              : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+    }
+
+    uint64_t tend = now_real();
+    for (size_t i = 0; i < c.n; i++)
+        at_session_finish(c.ch[i].sess, tend);
+    c.closing = true; /* a lost port still gets its stop note */
+    for (size_t i = 0; i < c.n; i++)
+        note(&c, &c.ch[i], "capture stop");
+    if (c.w) {
+        char e[512];
+        if (at_trace_finish_err(c.w, e, sizeof e) != 0)
+            fail(&c, "%s", e);
+        c.w = NULL;
+    }
+    if (cfg->log) {
+        fprintf(cfg->log,
+                "attrace capture: %llu records, %llu bytes TE->ME, %llu bytes ME->TE, "
+                "%llu exchanges, %u file%s (%s)\n",
+                (unsigned long long)st->records, (unsigned long long)st->bytes[0],
+                (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges,
+                st->files, st->files == 1 ? "" : "s",
+                c.out_name ? c.out_name : "no output");
+        fflush(cfg->log);
+    }
+    teardown(&c);
+    return c.failed ? AT_CAPTURE_FAILED : AT_CAPTURE_OK;
+}
