@@ -5,6 +5,7 @@
 #define _GNU_SOURCE 1
 
 #include "capture.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -85,14 +86,6 @@ static void usage(FILE *fp)
         "1 on a runtime error (port lost, write error); 2 on a usage error.\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-    return 2;
-}
-
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
     char *end;
@@ -146,7 +139,7 @@ int cli_capture_main(int argc, char **argv)
         switch (o) {
         case OPT_MODULE:
             if (n == AT_CAPTURE_MAX_PAIRS)
-                return usage_error("at most 16 --module ports ('%s')", optarg);
+                return cli_usage_error(PROG, "at most 16 --module ports ('%s')", optarg);
             pairs[n++].module = optarg;
             break;
         case OPT_HOST:
@@ -155,7 +148,7 @@ int cli_capture_main(int argc, char **argv)
             const char **slot = n ? (o == OPT_HOST ? &pairs[n - 1].host : &pairs[n - 1].link)
                                   : (o == OPT_HOST ? &host_before : &link_before);
             if (*slot)
-                return usage_error("two --host/--link for one --module ('%s')", optarg);
+                return cli_usage_error(PROG, "two --host/--link for one --module ('%s')", optarg);
             *slot = optarg;
             break;
         }
@@ -164,26 +157,26 @@ int cli_capture_main(int argc, char **argv)
         case OPT_EXEC: cfg.exec_cmd = optarg; break;
         case OPT_BAUD:
             if (parse_uint(optarg, 4000000, &v) != 0 || v == 0)
-                return usage_error("--baud: '%s' is not a baud rate", optarg);
+                return cli_usage_error(PROG, "--baud: '%s' is not a baud rate", optarg);
             cfg.line.baud = (uint32_t)v;
             break;
         case OPT_FLOW:
             if (at_capture_parse_flow(optarg, &cfg.line.flow) != 0)
-                return usage_error("--flow: '%s' is not none, rtscts or xonxoff", optarg);
+                return cli_usage_error(PROG, "--flow: '%s' is not none, rtscts or xonxoff", optarg);
             break;
         case OPT_DATA_BITS:
             if (parse_uint(optarg, 8, &v) != 0 || v < 5)
-                return usage_error("--data-bits: '%s' is not 5..8", optarg);
+                return cli_usage_error(PROG, "--data-bits: '%s' is not 5..8", optarg);
             cfg.line.data_bits = (unsigned)v;
             break;
         case OPT_PARITY:
             if (strlen(optarg) != 1 || !strchr("NEOMSneoms", optarg[0]))
-                return usage_error("--parity: '%s' is not N, E, O, M or S", optarg);
+                return cli_usage_error(PROG, "--parity: '%s' is not N, E, O, M or S", optarg);
             cfg.line.parity = (char)(optarg[0] & ~0x20);
             break;
         case OPT_STOP_BITS:
             if (parse_uint(optarg, 2, &v) != 0 || v < 1)
-                return usage_error("--stop-bits: '%s' is not 1 or 2", optarg);
+                return cli_usage_error(PROG, "--stop-bits: '%s' is not 1 or 2", optarg);
             cfg.line.stop_bits = (unsigned)v;
             break;
         case OPT_RECONNECT: cfg.reconnect = true; break;
@@ -193,7 +186,7 @@ int cli_capture_main(int argc, char **argv)
             errno = 0;
             double mb = strtod(optarg, &end);
             if (errno || *end || !(mb > 0) || mb > 1e9)
-                return usage_error("-C: '%s' is not a positive size in millions of bytes", optarg);
+                return cli_usage_error(PROG, "-C: '%s' is not a positive size in millions of bytes", optarg);
             cfg.rotate_bytes = (uint64_t)(mb * 1e6);
             if (cfg.rotate_bytes == 0)
                 cfg.rotate_bytes = 1;
@@ -201,22 +194,22 @@ int cli_capture_main(int argc, char **argv)
         }
         case 'W':
             if (parse_uint(optarg, 100000, &v) != 0 || v == 0)
-                return usage_error("-W: '%s' is not a positive number of files", optarg);
+                return cli_usage_error(PROG, "-W: '%s' is not a positive number of files", optarg);
             cfg.rotate_files = (unsigned)v;
             break;
         case 'q': cfg.quiet = true; break;
         case 'h': usage(stdout); return fflush(stdout) == 0 ? 0 : 1;
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     if (host_before || link_before) {
         if (!n)
-            return usage_error("%s", "--host/--link need a --module");
+            return cli_usage_error(PROG, "%s", "--host/--link need a --module");
         if ((host_before && pairs[0].host) || (link_before && pairs[0].link))
-            return usage_error("%s", "two --host/--link for one --module");
+            return cli_usage_error(PROG, "%s", "two --host/--link for one --module");
         if (host_before)
             pairs[0].host = host_before;
         if (link_before)
@@ -224,9 +217,9 @@ int cli_capture_main(int argc, char **argv)
     }
     if (tap_te || tap_me) {
         if (n || cfg.exec_cmd)
-            return usage_error("%s", "--tap-te/--tap-me exclude --module and --exec");
+            return cli_usage_error(PROG, "%s", "--tap-te/--tap-me exclude --module and --exec");
         if (!tap_te || !tap_me)
-            return usage_error("%s", "tap mode needs both --tap-te and --tap-me");
+            return cli_usage_error(PROG, "%s", "tap mode needs both --tap-te and --tap-me");
         cfg.mode = AT_CAPTURE_TAP;
         pairs[0].module = tap_te;
         pairs[0].host = tap_me;
@@ -234,14 +227,14 @@ int cli_capture_main(int argc, char **argv)
     } else if (cfg.exec_cmd) {
         cfg.mode = AT_CAPTURE_EXEC;
         if (n != 1 || pairs[0].host)
-            return usage_error("%s", "--exec needs exactly one --module and no --host");
+            return cli_usage_error(PROG, "%s", "--exec needs exactly one --module and no --host");
     } else if (!n) {
-        return usage_error("%s", "name the module's port (--module) or use --tap-te/--tap-me");
+        return cli_usage_error(PROG, "%s", "name the module's port (--module) or use --tap-te/--tap-me");
     }
     if (!cfg.out_path)
-        return usage_error("%s", "no output: -w FILE (or -w - for standard output)");
+        return cli_usage_error(PROG, "%s", "no output: -w FILE (or -w - for standard output)");
     if (cfg.rotate_files && !cfg.rotate_bytes)
-        return usage_error("%s", "-W needs -C");
+        return cli_usage_error(PROG, "%s", "-W needs -C");
     cfg.pairs = pairs;
     cfg.n_pairs = n;
 

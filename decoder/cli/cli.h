@@ -135,6 +135,17 @@ typedef struct cli_ctx {
 } cli_ctx;
 
 /* decode.c */
+/* A usage error of subcommand @p prog ("attrace decode"): the message and
+ * the hint to --help on stderr; returns 2, the usage-error exit status. */
+int cli_usage_error(const char *prog, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The subcommands' entry points (main.c dispatches to them). */
+int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
+
 int cli_decode_main(int argc, char **argv);
 
 /* encode.c */

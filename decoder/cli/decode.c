@@ -273,14 +273,6 @@ static void decode_help(FILE *fp)
         "printed first).\n");
 }
 
-static int decode_usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, CLI_PROG " decode: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" CLI_PROG " decode --help' for more information.\n");
-    return 2;
-}
-
 enum {
     OPT_JSON = 256,
     OPT_HEX,
@@ -334,7 +326,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         case OPT_PROFILE:
             opt->profile = at_profile_by_name(optarg);
             if (!opt->profile)
-                return decode_usage_error(
+                return cli_usage_error(CLI_PROG " decode", 
                     "unknown profile '%s' (known: legacy, newer)", optarg);
             break;
         case OPT_CLIENT_CERT: client_cert = optarg; break;
@@ -344,7 +336,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
             unsigned long long v = strtoull(optarg, &end, 10);
             if (!(*optarg >= '0' && *optarg <= '9') || *end || errno ||
                 v == 0 || v > UINT32_MAX)
-                return decode_usage_error(
+                return cli_usage_error(CLI_PROG " decode", 
                     "invalid --pause-warn-ms value '%s' (milliseconds, 1 or more)",
                     optarg);
             opt->have_pause_warn = true;
@@ -354,14 +346,14 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         case OPT_CHECK: opt->check = true; break;
         case 'h': help = true; break;
         case ':':
-            return decode_usage_error("option '%s' needs an argument",
+            return cli_usage_error(CLI_PROG " decode", "option '%s' needs an argument",
                                       argv[optind - 1]);
         default:
             if (optopt > 0 && optopt < 256) {
                 char shortopt[3] = {'-', (char)optopt, '\0'};
-                return decode_usage_error("unknown option '%s'", shortopt);
+                return cli_usage_error(CLI_PROG " decode", "unknown option '%s'", shortopt);
             }
-            return decode_usage_error("unknown or malformed option '%s'",
+            return cli_usage_error(CLI_PROG " decode", "unknown or malformed option '%s'",
                                       argv[optind - 1]);
         }
     }
@@ -376,15 +368,15 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
     else if (strcmp(color, "auto") == 0)
         opt->color = color_auto();
     else
-        return decode_usage_error(
+        return cli_usage_error(CLI_PROG " decode", 
             "invalid --color value '%s' (auto, always or never)", color);
     if (opt->json)
         opt->color = false;
 
     if (optind >= argc)
-        return decode_usage_error("%s", "missing TRACE argument (a file, or - for standard input)");
+        return cli_usage_error(CLI_PROG " decode", "%s", "missing TRACE argument (a file, or - for standard input)");
     if (argc - optind > 1)
-        return decode_usage_error("unexpected argument '%s'", argv[optind + 1]);
+        return cli_usage_error(CLI_PROG " decode", "unexpected argument '%s'", argv[optind + 1]);
     opt->path = argv[optind];
 
     if (client_cert) {

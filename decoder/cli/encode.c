@@ -113,17 +113,6 @@ static void encode_help(FILE *fp)
         "--force); 3 a certificate, key or password could not be read or used.\n");
 }
 
-static int encode_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, ENC_PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '" ENC_PROG " --help' for more information.\n");
-    return 2;
-}
-
 /* What the module would refuse: refused (exit 2), or written anyway
  * with a warning under --force. */
 typedef struct refusals {
@@ -193,7 +182,7 @@ static int parse_options(int argc, char **argv, enc_opts *o)
             errno = 0;
             unsigned long v = strtoul(optarg, &end, 10);
             if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > 65535)
-                return encode_usage_error("invalid --index '%s' (0..65535)", optarg);
+                return cli_usage_error(ENC_PROG, "invalid --index '%s' (0..65535)", optarg);
             o->have_index = true;
             o->index = (uint16_t)v;
             break;
@@ -206,19 +195,19 @@ static int parse_options(int argc, char **argv, enc_opts *o)
         case OPT_SIG:
             if (strcmp(optarg, "sha1") != 0 && strcmp(optarg, "sha256") != 0 &&
                 strcmp(optarg, "none") != 0)
-                return encode_usage_error("invalid --sig '%s' (sha1, sha256 or none)",
+                return cli_usage_error(ENC_PROG, "invalid --sig '%s' (sha1, sha256 or none)",
                                           optarg);
             o->sig = optarg;
             break;
         case OPT_PROFILE:
             o->profile = at_profile_by_name(optarg);
             if (!o->profile)
-                return encode_usage_error("unknown profile '%s' (known: legacy, newer)",
+                return cli_usage_error(ENC_PROG, "unknown profile '%s' (known: legacy, newer)",
                                           optarg);
             break;
         case OPT_MODE:
             if (!*optarg)
-                return encode_usage_error("%s", "--mode needs a store name");
+                return cli_usage_error(ENC_PROG, "%s", "--mode needs a store name");
             o->mode = optarg;
             break;
         case OPT_THUMBPRINT: o->thumbprint = true; break;
@@ -227,12 +216,12 @@ static int parse_options(int argc, char **argv, enc_opts *o)
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
         case ':':
-            return encode_usage_error("option '%s' needs an argument",
+            return cli_usage_error(ENC_PROG, "option '%s' needs an argument",
                                       argv[optind - 1]);
         default:
             if (optopt > 0 && optopt < 256)
-                return encode_usage_error("unknown option '-%c'", optopt);
-            return encode_usage_error("unknown or malformed option '%s'",
+                return cli_usage_error(ENC_PROG, "unknown option '-%c'", optopt);
+            return cli_usage_error(ENC_PROG, "unknown or malformed option '%s'",
                                       argv[optind - 1]);
         }
     }
@@ -242,7 +231,7 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     }
 
     if (optind >= argc)
-        return encode_usage_error("%s", "missing operation: write, read or delete");
+        return cli_usage_error(ENC_PROG, "%s", "missing operation: write, read or delete");
     o->op = argv[optind];
     if (strcmp(o->op, "write") == 0)
         o->cmd = AT_CMD_WRITE;
@@ -251,15 +240,15 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     else if (strcmp(o->op, "delete") == 0)
         o->cmd = AT_CMD_DELETE;
     else
-        return encode_usage_error("unknown operation '%s' (write, read or delete)",
+        return cli_usage_error(ENC_PROG, "unknown operation '%s' (write, read or delete)",
                                   o->op);
     if (argc - optind > 1)
-        return encode_usage_error("unexpected argument '%s'", argv[optind + 1]);
+        return cli_usage_error(ENC_PROG, "unexpected argument '%s'", argv[optind + 1]);
 
     if (!o->have_index)
-        return encode_usage_error("%s", "missing --index N");
+        return cli_usage_error(ENC_PROG, "%s", "missing --index N");
     if (!o->out)
-        return encode_usage_error("%s", "missing -o FILE (- for standard output)");
+        return cli_usage_error(ENC_PROG, "%s", "missing -o FILE (- for standard output)");
     if (!o->profile)
         o->profile = at_profile_get(AT_PROFILE_LEGACY);
     if (!o->sig)
@@ -267,14 +256,14 @@ static int parse_options(int argc, char **argv, enc_opts *o)
 
     bool sign = strcmp(o->sig, "none") != 0;
     if (o->cert && o->cmd != AT_CMD_WRITE && !o->thumbprint)
-        return encode_usage_error("--cert with %s: only a write carries a certificate "
+        return cli_usage_error(ENC_PROG, "--cert with %s: only a write carries a certificate "
                                   "(with --thumbprint it gives the thumbprint)", o->op);
     if (!o->key && (o->passin || o->alias))
-        return encode_usage_error("%s", "--passin and --alias belong to --key");
+        return cli_usage_error(ENC_PROG, "%s", "--passin and --alias belong to --key");
     if (!o->key && o->include_key)
-        return encode_usage_error("%s", "--include-key needs --key");
+        return cli_usage_error(ENC_PROG, "%s", "--include-key needs --key");
     if (sign && !o->key)
-        return encode_usage_error(
+        return cli_usage_error(ENC_PROG, 
             "--sig %s needs --key: the client key (of the index-0 certificate) signs "
             "the frame; --sig none writes an unsigned frame", o->sig);
     if (o->passin && strncmp(o->passin, "pass:", 5) == 0)

@@ -7,10 +7,11 @@
  */
 #include "cli.h"
 
+#include <stdarg.h>
+
 #include <stdio.h>
 #include <string.h>
 
-int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 
 typedef struct cli_command {
     const char *name;
@@ -79,4 +80,15 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
 
     return usage_error("unknown command '%s'", arg);
+}
+
+int cli_usage_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    return 2;
 }
