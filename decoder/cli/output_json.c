@@ -185,6 +185,20 @@ static json_t *expiry(const at_sbnr *b)
     return json_string(d);
 }
 
+/* The certificate description both ^SBNR entries and +CIEV: is_cert
+ * give, as the same JSON keys. */
+static void set_cert_fields(json_t *o, const at_str *issuer, const at_str *serial,
+                            const at_str *subject, const at_str *sig_alg,
+                            const at_str *thumb_alg, const at_str *thumbprint)
+{
+    SET(o, "issuer", jstr(issuer));
+    SET(o, "serial", jstr(serial));
+    SET(o, "subject", jstr(subject));
+    SET(o, "signature", jstr(sig_alg));
+    SET(o, "thumbprint_alg", jstr(thumb_alg));
+    SET(o, "thumbprint", jstr(thumbprint));
+}
+
 static void line_fields(json_t *o, const at_line_info *li, bool urc)
 {
     SET(o, "kind", json_string(at_line_kind_name(li->kind)));
@@ -206,12 +220,8 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
         if (b->kind == AT_SBNR_CORRUPTED)
             break;
         SET(o, "size", jint(b->size));
-        SET(o, "issuer", jstr(&b->issuer));
-        SET(o, "serial", jstr(&b->serial));
-        SET(o, "subject", jstr(&b->subject));
-        SET(o, "signature", jstr(&b->signature));
-        SET(o, "thumbprint_alg", jstr(&b->thumb_alg));
-        SET(o, "thumbprint", jstr(&b->thumbprint));
+        set_cert_fields(o, &b->issuer, &b->serial, &b->subject, &b->signature,
+                        &b->thumb_alg, &b->thumbprint);
         SET(o, "expiry", expiry(b));
         break;
     }
@@ -219,12 +229,8 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
         const at_ciev_is_cert *v = &li->u.ciev_cert;
         SET(o, "indicator", json_string("is_cert"));
         SET(o, "srv_profile", jint(v->srv_profile));
-        SET(o, "issuer", jstr(&v->issuer));
-        SET(o, "serial", jstr(&v->serial));
-        SET(o, "subject", jstr(&v->subject));
-        SET(o, "signature", jstr(&v->sig_alg));
-        SET(o, "thumbprint_alg", jstr(&v->thumb_alg));
-        SET(o, "thumbprint", jstr(&v->thumbprint));
+        set_cert_fields(o, &v->issuer, &v->serial, &v->subject, &v->sig_alg,
+                        &v->thumb_alg, &v->thumbprint);
         break;
     }
     case AT_LK_CIEV:
