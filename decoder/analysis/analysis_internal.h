@@ -5,6 +5,7 @@
  *   diagnose.c - findings plumbing and the rules of a secure exchange
  *   tls.c      - the ^SIS rule (server not trusted)
  *   listing.c  - ^SBNR lines: the listing rule and the store they show
+ *   rules.c    - the table of rules (ids, severities, summaries, fixes)
  *
  * Memory is bounded per channel: one copy of the running exchange's host
  * frame (AT_STREAM_BIN_MAX), per-slot summaries, the one client
@@ -103,7 +104,8 @@ struct at_analyzer {
 
 /* ---- diagnose.c ---- */
 
-/* Starts a finding (texts empty). */
+/* Starts a finding (texts empty); @p rule must be an id of the rule table
+ * (f->rule then points into the table). */
 void an_finding_init(at_finding *f, const char *rule, at_severity sev,
                      uint32_t exchange, at_dir dir, uint64_t off, uint64_t ts);
 void an_what(at_finding *f, const char *fmt, ...)
@@ -116,6 +118,9 @@ void an_fix(at_finding *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Sets the fix to the rule's template (for rules whose fix has no
+ * placeholder). */
+void an_fix_template(at_finding *f);
 /* Delivers @p f (and counts it for the running exchange). */
 void an_deliver(at_analyzer *an, const at_finding *f);
 

@@ -27,7 +27,8 @@ void an_finding_init(at_finding *f, const char *rule, at_severity sev,
                      uint32_t exchange, at_dir dir, uint64_t off, uint64_t ts)
 {
     memset(f, 0, sizeof *f);
-    f->rule = rule;
+    const at_rule *r = at_rule_find(rule);
+    f->rule = r ? r->id : rule; /* an unknown id is a bug the rule-table test catches */
     f->severity = sev;
     f->exchange = exchange;
     f->dir = dir;
@@ -49,6 +50,12 @@ void an_fix(at_finding *f, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(f->fix, sizeof f->fix, fmt, ap);
     va_end(ap);
+}
+
+void an_fix_template(at_finding *f)
+{
+    const at_rule *r = at_rule_find(f->rule);
+    an_copy(f->fix, sizeof f->fix, r ? r->fix : "", r ? strlen(r->fix) : 0);
 }
 
 void an_deliver(at_analyzer *an, const at_finding *f)
@@ -165,8 +172,7 @@ static bool rules_text(const ctx *c)
             fd.ts = x->pem_ts;
         an_what(&fd, "After AT^SBNW the host sent PEM text (\"-----BEGIN ...\") instead of a "
                      "binary secure-command frame.");
-        an_fix(&fd, "Send a binary frame (TotalLen, CmdId, ParamNum, then the units) whose "
-                    "certificate unit holds the DER bytes, e.g. one written by attrace encode.");
+        an_fix_template(&fd);
         an_deliver(c->an, &fd);
         return true;
     }
@@ -299,8 +305,7 @@ static bool rule_unit_length(const ctx *c, bool cut)
                      "past the end of the %u-byte frame.",
                 what_unit, rel(c, p->off), p->detail, rel(c, p->off) + p->detail,
                 (unsigned)(f->total_len > c->len ? c->len : f->total_len));
-    an_fix(&fd, "Set every ParamLen to 4 (its header) plus the length of the unit's value, "
-                "so that the units end exactly at TotalLen.");
+    an_fix_template(&fd);
     an_deliver(c->an, &fd);
     return true;
 }
@@ -445,8 +450,7 @@ static void rule_xonxoff(const ctx *c)
                  "XON/XOFF %s (%u x 0x11, %u x 0x13), the first at frame offset %zu: the "
                  "module takes them for flow control and drops them.",
             since, k, k == 1 ? "byte" : "bytes", xon, xoff, first);
-    an_fix(&fd, "Switch to hardware flow control with AT\\Q3 (RTS/CTS) before AT^SBNW; "
-                "XON/XOFF cannot carry binary frames.");
+    an_fix_template(&fd);
     an_deliver(c->an, &fd);
 }
 
@@ -464,8 +468,7 @@ static void rule_before_ready(const ctx *c)
         an_what(&fd, "The host started sending the frame %.3f s before the module finished "
                      "printing SECURE CMD READY.",
                 secs(x->ready_ts_end - x->frame_ts_first));
-    an_fix(&fd, "Wait for \"SECURE CMD READY: SEND COMMAND ...\" after AT^SBNW before sending "
-                "the first byte of the frame.");
+    an_fix_template(&fd);
     an_deliver(c->an, &fd);
 }
 
@@ -483,8 +486,7 @@ static void rule_pause(const ctx *c)
             (unsigned long long)(x->frame_max_gap_off - x->frame_off), c->len,
             (unsigned long long)x->frame_off, (unsigned long long)(x->frame_off + c->len - 1),
             secs(x->frame_ts_last - x->frame_ts_first));
-    an_fix(&fd, "Write the whole frame in one go so that the module does not run into its "
-                "service timeout; check the host's serial buffering and flow control.");
+    an_fix_template(&fd);
     an_deliver(c->an, &fd);
 }
 
@@ -696,8 +698,7 @@ static void rule_signature(const ctx *c)
         else
             an_what(&fd, "The signature unit is not padded base64 text: its %u characters are "
                          "not a whole number of 4-character groups.", p->detail);
-        an_fix(&fd, "Encode the RSA signature as standard base64 with '=' padding and no line "
-                    "breaks, followed by one NUL byte.");
+        an_fix_template(&fd);
         an_deliver(c->an, &fd);
         return;
     }
@@ -772,16 +773,14 @@ static void rule_cert(const ctx *c)
         start(c, &fd, "cert_is_pem", AT_SEV_ERROR, u->value_span.off);
         an_what(&fd, "The certificate unit holds %u bytes of PEM text (\"-----BEGIN ...\") "
                      "instead of DER.", u->value_len);
-        an_fix(&fd, "Convert the certificate to DER (openssl x509 -in cert.pem -outform DER) "
-                    "and put those bytes in the unit.");
+        an_fix_template(&fd);
         an_deliver(c->an, &fd);
     } else if (whole && !x->det.cert_ok) {
         const char *err = x->det.cert_error;
         start(c, &fd, "cert_unparsable", AT_SEV_ERROR, u->value_span.off);
         an_what(&fd, "The certificate unit's %u bytes do not parse as a DER X.509 "
                      "certificate%s%s.", u->value_len, err[0] ? ": " : "", err);
-        an_fix(&fd, "Put the certificate file's DER bytes in the unit, unchanged (convert "
-                    "PEM with openssl x509 -outform DER).");
+        an_fix_template(&fd);
         an_deliver(c->an, &fd);
     }
 }
@@ -809,7 +808,7 @@ static void rule_key(const ctx *c)
         an_what(&fd, "The private key (%s, %d bits) does not belong to the certificate in the "
                      "same frame (subject %s, thumbprint %s).",
                 x->det.key.type, x->det.key.bits, x->det.cert.subject, x->det.cert.thumbprint);
-        an_fix(&fd, "Send the client certificate together with its own private key.");
+        an_fix_template(&fd);
         an_deliver(c->an, &fd);
     }
 }

@@ -33,6 +33,7 @@ typedef struct cli_opts {
     bool color;                /* resolved from --color */
     const at_profile *profile; /* NULL = the session's default, analyzer guesses */
     bool check;                /* --check: exit 1 on error findings */
+    bool list_rules;           /* --list-rules: print the rule table, no TRACE */
     X509 *client_cert;         /* --client-cert, or NULL */
     bool have_pause_warn;
     uint32_t pause_warn_ms;    /* --pause-warn-ms */

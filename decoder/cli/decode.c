@@ -256,6 +256,9 @@ static void decode_help(FILE *fp)
         "  --pause-warn-ms=N  a pause of N ms or more inside a frame is a finding\n"
         "                     (default 1000)\n"
         "  --check            exit with status 1 when there is an error finding\n"
+        "  --list-rules       print the diagnosis rules (id, severity, what each\n"
+        "                     detects, its fix) instead of decoding; with --json as\n"
+        "                     one JSON object per line\n"
         "  -h, --help         show this help\n"
         "\n"
         "Under each frame: the certificate it carries in the module's ^SBNR terms,\n"
@@ -281,7 +284,8 @@ enum {
     OPT_PROFILE,
     OPT_CLIENT_CERT,
     OPT_PAUSE_WARN_MS,
-    OPT_CHECK
+    OPT_CHECK,
+    OPT_LIST_RULES
 };
 
 static bool color_auto(void)
@@ -304,6 +308,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
         {"pause-warn-ms", required_argument, NULL, OPT_PAUSE_WARN_MS},
         {"check", no_argument, NULL, OPT_CHECK},
+        {"list-rules", no_argument, NULL, OPT_LIST_RULES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -344,6 +349,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
             break;
         }
         case OPT_CHECK: opt->check = true; break;
+        case OPT_LIST_RULES: opt->list_rules = true; break;
         case 'h': help = true; break;
         case ':':
             return cli_usage_error(CLI_PROG " decode", "option '%s' needs an argument",
@@ -373,6 +379,12 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
     if (opt->json)
         opt->color = false;
 
+    if (opt->list_rules) {
+        if (optind < argc)
+            return cli_usage_error(CLI_PROG " decode", "--list-rules takes no TRACE ('%s')",
+                                   argv[optind]);
+        return -1;
+    }
     if (optind >= argc)
         return cli_usage_error(CLI_PROG " decode", "%s", "missing TRACE argument (a file, or - for standard input)");
     if (argc - optind > 1)
@@ -592,12 +604,46 @@ static bool stdin_idle(void)
     return poll(&pfd, 1, 0) == 0;
 }
 
+/* `--list-rules [--json]`: the analyzer's rule table. */
+static int list_rules(bool json)
+{
+    size_t n;
+    const at_rule *r = at_rules(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (json) {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "rule", "id", r[i].id,
+                                  "severity", at_severity_name(r[i].severity), "summary",
+                                  r[i].summary, "fix", r[i].fix);
+            char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(o);
+            if (!text) {
+                fprintf(stderr, CLI_PROG ": out of memory\n");
+                return 1;
+            }
+            printf("%s\n", text);
+            free(text);
+        } else {
+            printf("%s (%s)\n    %s\n    fix: %s\n", r[i].id,
+                   at_severity_name(r[i].severity), r[i].summary, r[i].fix);
+        }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, CLI_PROG ": error writing the output: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int cli_decode_main(int argc, char **argv)
 {
     cli_opts opt;
     int rc = parse_options(argc, argv, &opt);
     if (rc >= 0)
         return rc;
+    if (opt.list_rules) {
+        X509_free(opt.client_cert);
+        return list_rules(opt.json);
+    }
 
     char err[512];
     at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);

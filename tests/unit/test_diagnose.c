@@ -222,6 +222,12 @@ typedef struct chan {
 static void on_finding(void *ctx, const at_finding *f)
 {
     chan *c = ctx;
+    /* Every finding of every test names a rule of the table. */
+    const at_rule *r = at_rule_find(f->rule);
+    if (!r)
+        fprintf(stderr, "finding with rule id %s, which is not in the rule table\n", f->rule);
+    assert_non_null(r);
+    assert_ptr_equal(r->id, f->rule);
     assert_true(c->n < MAXF);
     c->f[c->n++] = *f;
 }
@@ -1843,9 +1849,38 @@ static void test_sample_provisioning_ok(void **state)
     free_chan(c);
 }
 
+/* The rule table: unique stable ids, every field filled, lookups work. */
+static void test_rule_table(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const at_rule *r = at_rules(&n);
+    assert_non_null(r);
+    assert_true(n >= 34);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(r[i].id);
+        for (const char *p = r[i].id; *p; p++)
+            assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_');
+        assert_true(r[i].severity == AT_SEV_INFO || r[i].severity == AT_SEV_WARNING ||
+                    r[i].severity == AT_SEV_ERROR);
+        assert_true(r[i].summary && r[i].summary[0]);
+        assert_true(r[i].fix && r[i].fix[0]);
+        assert_ptr_equal(at_rule_find(r[i].id), &r[i]);
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(r[k].id, r[i].id);
+    }
+    const at_rule *t = at_rule_find("totallen_excludes_self");
+    assert_non_null(t);
+    assert_int_equal(t->severity, AT_SEV_ERROR);
+    has_text(t->fix, "including the TotalLen field itself (<frame length>)");
+    assert_null(at_rule_find("no_such_rule"));
+    assert_null(at_rule_find(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_totallen_excludes_self),
         cmocka_unit_test(test_totallen_excludes_header),
         cmocka_unit_test(test_totallen_mismatch),

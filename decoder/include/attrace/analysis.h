@@ -29,11 +29,30 @@ typedef enum at_severity {
 /** "info", "warning", "error". */
 const char *at_severity_name(at_severity s);
 
+/**
+ * One diagnosis rule. Every finding's rule id is one of the table's (see
+ * at_rules); a finding may have another severity than the default (the
+ * summary says when), and its fix is the template with the placeholders
+ * (in <angle brackets>) filled in.
+ */
+typedef struct at_rule {
+    const char *id;          /**< stable id, e.g. "totallen_excludes_self" */
+    at_severity severity;    /**< default severity */
+    const char *summary;     /**< one line: what the rule detects */
+    const char *fix;         /**< fix template; <...> stands for what the finding fills in */
+} at_rule;
+
+/** All rules, in a stable order; their number in @p n (may be NULL). */
+const at_rule *at_rules(size_t *n);
+
+/** The rule with id @p id, or NULL if unknown. */
+const at_rule *at_rule_find(const char *id);
+
 #define AT_FINDING_TEXT_MAX 400u
 
 /** One finding. */
 typedef struct at_finding {
-    const char *rule;     /**< stable id, e.g. "totallen_excludes_self" */
+    const char *rule;     /**< stable id from the rule table (at_rule_find finds it) */
     at_severity severity;
     uint32_t exchange;    /**< the exchange it is about (0 = none) */
     at_dir dir;           /**< stream of @c off */
