@@ -155,12 +155,6 @@ const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len)
     return NULL;
 }
 
-size_t cli_cstr_len(const uint8_t *p, size_t len)
-{
-    const uint8_t *nul = p ? memchr(p, 0, len) : NULL;
-    return nul ? (size_t)(nul - p) : len;
-}
-
 bool cli_exchange_failed(const at_exchange *x)
 {
     switch (x->secure_result) {

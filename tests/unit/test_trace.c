@@ -144,6 +144,15 @@ static void expect_same_record(const at_trace_record *got,
     if (want->len > 0)
         assert_memory_equal(got->payload, want->payload, want->len);
     assert_int_equal(got->record_no, record_no);
+    /* The reader decodes an overrun's count (u32 big-endian) once. */
+    bool counted = want->event == AT_TEV_OVERRUN && want->len >= 4;
+    assert_int_equal(got->has_lost, counted);
+    if (counted)
+        assert_int_equal(got->lost, (uint32_t)want->payload[0] << 24 |
+                                        (uint32_t)want->payload[1] << 16 |
+                                        (uint32_t)want->payload[2] << 8 | want->payload[3]);
+    else
+        assert_int_equal(got->lost, 0);
 }
 
 static void write_trace(const char *path, const at_trace_record *recs,

@@ -64,6 +64,8 @@ typedef struct at_trace_record {
     const uint8_t *payload; /**< reader: valid until the next call */
     size_t len;
     uint64_t record_no;    /**< reader: 1-based record number in the file */
+    bool has_lost;         /**< reader: an AT_TEV_OVERRUN record that gives its count */
+    uint32_t lost;         /**< reader: that count of lost bytes */
 } at_trace_record;
 
 /** Name of an event type ("data", "break", ...), "unknown" otherwise. */
