@@ -22,9 +22,15 @@ static const at_rule rules[] = {
      "with no line end."},
     {"host_side_missing", AT_SEV_WARNING,
      "A secure command failed and the trace holds no byte the host sent after SECURE CMD "
-     "READY: only the module's side was captured.",
-     "Capture the host's side too (attrace capture in proxy or tap mode, or both lines of the "
-     "serial port) and run the failing command again; the diagnosis needs the frame's bytes."},
+     "READY (the host sent no frame, or only the module's side was captured).",
+     "If the host did send a frame, capture its side too (attrace capture as a proxy or a "
+     "tap) and run the command again: the diagnosis needs the frame's bytes; if it did not, "
+     "send the frame right after SECURE CMD READY."},
+    {"profile_guessed_newer", AT_SEV_INFO,
+     "The module accepted a frame a legacy module refuses (unsigned, index above 10, "
+     "SHA-256, a large certificate): from then on the newer profile's limits apply.",
+     "Pass --profile newer to check every frame with the newer module's limits from the "
+     "start."},
 
     /* How the frame was built */
     {"big_endian_lengths", AT_SEV_ERROR,

@@ -524,6 +524,7 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     acfg.client_cert = c->opt->client_cert;
     if (c->opt->have_pause_warn)
         acfg.pause_warn_ms = c->opt->pause_warn_ms;
+    acfg.session = s; /* its frame checks follow the analyzer's profile guess */
     at_analyzer *an = s ? at_analyzer_new(&acfg, on_finding, ch) : NULL;
     if (!an) {
         free(s);

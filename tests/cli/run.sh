@@ -726,6 +726,11 @@ fi
 check_exit "failing sample without --check" 0 --color=never "$FAILING"
 check_exit "good sample" 0 --check "$GOOD"
 check_exit "good sample, --json" 0 --check --json "$GOOD"
+# A successful session with a newer module (unsigned frames, index 15),
+# no --profile: the module's acceptance makes it "newer", nothing is an
+# error.
+check_exit "newer module, guessed from its answers" 0 --check --color=never "$WORK/newer-unsigned.pcap"
+check_exit "newer module, guessed from its answers, --json" 0 --check --json "$WORK/newer-unsigned.pcap"
 size=$(stat -c %s "$FAILING")
 head -c $((size - 3)) "$FAILING" > "$WORK/failing-truncated.pcap"
 check_exit "damaged trace with an error finding" 3 --check --color=never "$WORK/failing-truncated.pcap"

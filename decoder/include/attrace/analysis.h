@@ -8,6 +8,13 @@
  * describes each frame (certificate summary, key type, signature verdict),
  * and explains failures as findings: a stable rule id, a severity, the
  * byte offset, what is wrong and what to do.
+ *
+ * The module's answers are evidence: a frame a legacy module refuses
+ * (unsigned, index above 10, SHA-256, a certificate over 2048 bytes)
+ * answered SECURE CMD END OK makes the guess "newer" from that exchange
+ * on, and its findings and the session's later frame checks follow (a
+ * profile given in the config wins). A finding that contradicts the
+ * module's acceptance of a frame is at most info.
  */
 #ifndef ATTRACE_ANALYSIS_H
 #define ATTRACE_ANALYSIS_H
@@ -131,6 +138,8 @@ typedef struct at_analyzer_config {
     const at_profile *profile;   /**< NULL: guess from the trace */
     X509 *client_cert;           /**< --client-cert (borrowed), or NULL */
     uint32_t pause_warn_ms;      /**< a pause inside a frame at least this long is a finding (default 1000; 0 = default) */
+    at_session *session;         /**< the session feeding it (borrowed), or NULL: its frame
+                                      checks follow the profile guess (at_session_set_profile) */
 } at_analyzer_config;
 
 typedef struct at_analyzer at_analyzer;
