@@ -812,12 +812,10 @@ void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
             SET(o, "lines", json_null());
         } else {
             json_t *l = json_object();
-            SET(l, "rts", json_boolean(rec->line_state & AT_LINE_RTS));
-            SET(l, "cts", json_boolean(rec->line_state & AT_LINE_CTS));
-            SET(l, "dtr", json_boolean(rec->line_state & AT_LINE_DTR));
-            SET(l, "dsr", json_boolean(rec->line_state & AT_LINE_DSR));
-            SET(l, "dcd", json_boolean(rec->line_state & AT_LINE_DCD));
-            SET(l, "ri", json_boolean(rec->line_state & AT_LINE_RI));
+            size_t n;
+            const at_trace_line *lines = at_trace_lines(&n);
+            for (size_t i = 0; i < n; i++)
+                SET(l, lines[i].key, json_boolean(rec->line_state & lines[i].bit));
             SET(o, "lines", l);
         }
         break;

@@ -1158,15 +1158,13 @@ void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event
 
 static void line_state(cli_ctx *c, uint16_t st)
 {
-    static const struct { uint16_t bit; const char *name; } lines[] = {
-        {AT_LINE_RTS, "RTS"}, {AT_LINE_CTS, "CTS"}, {AT_LINE_DTR, "DTR"},
-        {AT_LINE_DSR, "DSR"}, {AT_LINE_DCD, "DCD"}, {AT_LINE_RI, "RI"},
-    };
+    size_t n;
+    const at_trace_line *lines = at_trace_lines(&n);
     if (st & AT_LINE_UNKNOWN) {
         fputs("unknown", c->out);
         return;
     }
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+    for (size_t i = 0; i < n; i++)
         fprintf(c->out, "%s%s%s", i ? " " : "", st & lines[i].bit ? "" : "-",
                 lines[i].name);
 }

@@ -244,6 +244,19 @@ static void test_event_names(void **state)
     assert_int_equal(AT_TEV_NOTE, 7);
     assert_string_equal(at_trace_event_name(8), "unknown");
     assert_string_equal(at_trace_event_name(255), "unknown");
+    /* The control lines: every bit once, in the order the outputs use. */
+    size_t n = 0;
+    const at_trace_line *lines = at_trace_lines(&n);
+    static const char *const names[] = {"RTS", "CTS", "DTR", "DSR", "DCD", "RI"};
+    static const char *const keys[] = {"rts", "cts", "dtr", "dsr", "dcd", "ri"};
+    const uint16_t bits[] = {AT_LINE_RTS, AT_LINE_CTS, AT_LINE_DTR,
+                             AT_LINE_DSR, AT_LINE_DCD, AT_LINE_RI};
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(lines[i].bit, bits[i]);
+        assert_string_equal(lines[i].name, names[i]);
+        assert_string_equal(lines[i].key, keys[i]);
+    }
     assert_string_equal(at_trace_event_name(~0u), "unknown");
 }
 

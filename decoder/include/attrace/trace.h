@@ -49,6 +49,16 @@ enum {
     AT_LINE_UNKNOWN = 1u << 15
 };
 
+/** One control line of a line state. */
+typedef struct at_trace_line {
+    uint16_t bit;          /**< AT_LINE_RTS, ... */
+    const char *name;      /**< "RTS", "CTS", "DTR", "DSR", "DCD", "RI" */
+    const char *key;       /**< the same in lower case, as JSON keys */
+} at_trace_line;
+
+/** The control lines (AT_LINE_UNKNOWN excluded), in that stable order. */
+const at_trace_line *at_trace_lines(size_t *n);
+
 /** Pseudo-header flag bits. */
 enum { AT_TFLAG_BYTES_MISSING = 1u << 0 };
 
