@@ -1919,10 +1919,10 @@ static void test_accepted_unsigned_is_newer(void **state)
  * session checks the following frames with the newer limits (index 16
  * has no index_range problem); the first frame's problem, judged with
  * the legacy limits before the answer came, is explained. */
-static void test_accepted_index_frames_follow_guess(void **state)
+/* Provisioning, then WRITEs of index 15 and 16 answered END OK; returns
+ * the TE offset of the index-15 frame. */
+static uint64_t write_15_and_16(chan *c)
 {
-    (void)state;
-    chan *c = open_chan();
     frame fr;
     provision(c);
     write_frame(&fr, 15, &fx.ca2_der, NULL);
@@ -1930,6 +1930,14 @@ static void test_accepted_index_frames_follow_guess(void **state)
     write_frame(&fr, 16, &fx.ca_der, NULL);
     secure(c, &fr, "SECURE CMD END OK");
     close_chan(c);
+    return off;
+}
+
+static void test_accepted_index_frames_follow_guess(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    uint64_t off = write_15_and_16(c);
     assert_int_equal(c->ndet, 4);
     assert_true(c->det_problems[2] & 1u << AT_FP_INDEX_RANGE);
     assert_int_equal(c->det_problems[3], 0);
@@ -1946,12 +1954,7 @@ static void test_accepted_index_frames_follow_guess(void **state)
     at_analyzer_config cfg = at_analyzer_default_config();
     cfg.profile = at_profile_get(AT_PROFILE_LEGACY);
     c = open_chan_cfg(&cfg);
-    provision(c);
-    write_frame(&fr, 15, &fx.ca2_der, NULL);
-    secure(c, &fr, "SECURE CMD END OK");
-    write_frame(&fr, 16, &fx.ca_der, NULL);
-    secure(c, &fr, "SECURE CMD END OK");
-    close_chan(c);
+    write_15_and_16(c);
     assert_string_equal(at_analyzer_model(c->an)->profile->name, "legacy");
     assert_true(c->det_problems[3] & 1u << AT_FP_INDEX_RANGE);
     silent(c, "profile_guessed_newer");
