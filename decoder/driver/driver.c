@@ -178,6 +178,21 @@ static void on_event(void *ctx, const at_event *ev)
         r->secure = ev->line.u.secure;
         copy_text(r->secure_text, sizeof r->secure_text, &ev->line.text);
         break;
+    case AT_EV_FRAME:
+        /* The module's answer to a READ: keep the certificate it carries. */
+        if (ev->dir == AT_DIR_ME_TO_TE && ev->frame && !r->frame_cert) {
+            const at_frame_unit *u = at_frame_find(ev->frame, AT_PARAM_CERT);
+            if (u && u->value && u->value_len) {
+                r->frame_cert = malloc(u->value_len);
+                if (r->frame_cert) {
+                    memcpy(r->frame_cert, u->value, u->value_len);
+                    r->frame_cert_len = u->value_len;
+                } else {
+                    r->lines_dropped = true;
+                }
+            }
+        }
+        break;
     case AT_EV_PAYLOAD:
         if (ev->dir == AT_DIR_ME_TO_TE && ev->len) {
             uint8_t *p = realloc(r->data, r->data_len + ev->len);
@@ -513,8 +528,11 @@ void at_driver_reply_free(at_driver_reply *r)
         free(r->lines[i]);
     free(r->lines);
     free(r->data);
+    free(r->frame_cert);
     r->lines = NULL;
     r->data = NULL;
+    r->frame_cert = NULL;
+    r->frame_cert_len = 0;
     r->n_lines = r->data_len = 0;
 }
 

@@ -83,6 +83,9 @@ typedef struct at_driver_reply {
     size_t n_lines;              /**< information responses, in order */
     char **lines;                /**< NUL-terminated, owned by the reply */
     char imei[16];               /**< the IMEI line of AT+CGSN / AT+GSN, or "" */
+    uint8_t *frame_cert;         /**< the certificate unit of the module's response
+                                      frame (the answer to a READ), owned, or NULL */
+    size_t frame_cert_len;
     uint8_t *data;               /**< ^SISR payload bytes received, owned */
     size_t data_len;
     uint64_t bytes_in;           /**< bytes the module sent during the exchange */
