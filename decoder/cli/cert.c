@@ -346,7 +346,7 @@ static int answered_otherwise(cli_live *l, const at_driver_reply *r, const char 
 {
     if (r->status != AT_DRV_DONE) {
         cli_live_show(l, stdout);
-        cli_live_report_failure(l, r, CERT_PROG);
+        cli_live_report_failure(l, r, CERT_PROG, stderr);
         return 3;
     }
     char words[2 * AT_DRIVER_TEXT_MAX + 32];

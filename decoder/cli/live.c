@@ -68,6 +68,12 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
             return 2;
         }
         return 1;
+    case CLI_OPT_GAP_MS:
+        if (parse_u32(arg, 0, 60000, &o->drv.gap_ms) != 0) {
+            cli_usage_error(prog, "invalid --gap-ms '%s' (0..60000)", arg);
+            return 2;
+        }
+        return 1;
     case CLI_OPT_VERBOSE: o->verbose = true; return 1;
     case CLI_OPT_JSON: o->json = true; return 1;
     case 'w':
@@ -207,16 +213,17 @@ void cli_live_words(const at_driver_reply *r, char *buf, size_t cap)
         snprintf(buf, cap, "no final result");
 }
 
-void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *prog)
+void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *prog,
+                             FILE *to)
 {
-    fprintf(stderr, "%s: %s\n", prog, at_driver_error(l->drv));
+    fprintf(to, "%s: %s\n", prog, at_driver_error(l->drv));
     if (r->status == AT_DRV_TIMEOUT && r->bytes_in == 0)
-        fprintf(stderr, "%s: hint: a module in data mode (after CONNECT, transparent "
+        fprintf(to, "%s: hint: a module in data mode (after CONNECT, transparent "
                 "mode) takes commands as data: leave it with +++ (a second of silence "
                 "before and after) or by toggling DTR; check the port, the baud rate "
                 "and the flow control too\n", prog);
     else if (r->status == AT_DRV_TIMEOUT && !r->echoed && !r->has_final)
-        fprintf(stderr, "%s: hint: the module sent something but no answer attrace "
+        fprintf(to, "%s: hint: the module sent something but no answer attrace "
                 "knows (%llu bytes): is it in another state (data mode, a different "
                 "baud rate)?\n", prog, (unsigned long long)r->bytes_in);
 }

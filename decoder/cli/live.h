@@ -25,7 +25,8 @@ enum {
     CLI_OPT_TIMEOUT_MS,
     CLI_OPT_PROFILE,
     CLI_OPT_VERBOSE,
-    CLI_OPT_JSON
+    CLI_OPT_JSON,
+    CLI_OPT_GAP_MS
 };
 
 /* The rows of struct option for the port options (and -w, --profile,
@@ -40,6 +41,7 @@ enum {
     {"profile", required_argument, NULL, CLI_OPT_PROFILE},       \
     {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},             \
     {"json", no_argument, NULL, CLI_OPT_JSON},                   \
+    {"gap-ms", required_argument, NULL, CLI_OPT_GAP_MS},         \
     {"write", required_argument, NULL, 'w'}
 
 /* The help text of those options. */
@@ -54,6 +56,8 @@ enum {
     "                     gets CR LF, as the vendor tool sends it)\n"          \
     "  --timeout-ms N     wait N ms for a final result (default 5000; 15000\n" \
     "                     after a frame)\n"                                    \
+    "  --gap-ms N         wait N ms after a final result before the next\n"    \
+    "                     command (default 100, as modules need)\n"           \
     "  --profile NAME     module family: legacy, newer (default: guessed by the\n" \
     "                     diagnosis; frame limits of legacy)\n"                \
     "  -w, --write TRACE  record the session (pcap, mode 0600: it may hold\n"   \
@@ -104,8 +108,9 @@ void cli_live_discard(cli_live *l);
 int cli_live_close(cli_live *l, const char *prog);
 
 /* The message for a failed exchange (timeout, lost port) with hints: a
- * silent module may be in data mode; written to stderr prefixed @p prog. */
-void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *prog);
+ * silent module may be in data mode; written to @p to prefixed @p prog. */
+void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *prog,
+                             FILE *to);
 
 /* The module's words of an exchange in one line: "SECURE CMD ERROR, then OK". */
 void cli_live_words(const at_driver_reply *r, char *buf, size_t cap);

@@ -27,6 +27,7 @@ struct at_driver {
     at_analyzer *an;
     at_trace_writer *tw;
     bool lost;
+    int64_t last_end_ms;      /* CLOCK_MONOTONIC of the last exchange's end, 0 = none */
     char err[768];
 
     /* The exchange being driven. */
@@ -62,6 +63,7 @@ at_driver_config at_driver_default_config(void)
     c.baud = 115200;
     c.timeout_ms = 5000;
     c.secure_timeout_ms = 15000;
+    c.gap_ms = 100;
     return c;
 }
 
@@ -140,38 +142,27 @@ static bool is_current(const at_driver *d, const at_event *ev)
            ev->exchange->id == d->cur->exchange;
 }
 
-static void on_event(void *ctx, const at_event *ev)
+void at_driver_reply_event(at_driver_reply *r, const at_event *ev)
 {
-    at_driver *d = ctx;
-    at_analyzer_event(d->an, ev);
-    if (d->cfg.on_event)
-        d->cfg.on_event(d->cfg.ctx, ev);
-
-    if (ev->kind == AT_EV_URC)
-        keep_urc(d, &ev->line.text);
-    if (!d->waiting)
-        return;
-    at_driver_reply *r = d->cur;
-    if (ev->kind == AT_EV_COMMAND && ev->exchange && !r->exchange) {
-        r->exchange = ev->exchange->id;
-        r->secure_cmd = ev->exchange->secure;
-        return;
-    }
-    if (!is_current(d, ev))
-        return;
     switch (ev->kind) {
+    case AT_EV_COMMAND:
+        if (ev->exchange) {
+            r->exchange = ev->exchange->id;
+            r->secure_cmd = ev->exchange->secure;
+        }
+        break;
     case AT_EV_ECHO: r->echoed = true; break;
     case AT_EV_INTERMEDIATE:
         if (ev->line.kind == AT_LK_SECURE && ev->line.u.secure == AT_SEC_READY)
-            d->prompt_seen = r->ready = true;
+            r->ready = true;
         break;
     case AT_EV_RESPONSE:
         if (ev->line.kind == AT_LK_IMEI)
             copy_text(r->imei, sizeof r->imei, &ev->line.u.imei);
         /* The ^SISW: line answering AT^SISW is the prompt for its data. */
         if (ev->line.kind == AT_LK_SIS_RW && ev->line.prefix.ptr &&
-            at_name_is(&ev->line.prefix, "^SISW") && d->want_payload)
-            d->prompt_seen = r->ready = true;
+            at_name_is(&ev->line.prefix, "^SISW"))
+            r->ready = true;
         keep_line(r, &ev->line.text);
         break;
     case AT_EV_SECURE_RESULT:
@@ -206,16 +197,41 @@ static void on_event(void *ctx, const at_event *ev)
         }
         break;
     case AT_EV_END:
-        if (ev->exchange->has_final) {
+        if (ev->exchange && ev->exchange->has_final) {
             r->has_final = true;
             r->final = ev->exchange->final.kind;
             copy_text(r->final_text, sizeof r->final_text, &ev->line.text);
         }
         r->ts_end = ev->ts_end;
-        d->done = true;
         break;
     default: break;
     }
+}
+
+static void on_event(void *ctx, const at_event *ev)
+{
+    at_driver *d = ctx;
+    at_analyzer_event(d->an, ev);
+    if (d->cfg.on_event)
+        d->cfg.on_event(d->cfg.ctx, ev);
+
+    if (ev->kind == AT_EV_URC)
+        keep_urc(d, &ev->line.text);
+    if (!d->waiting)
+        return;
+    at_driver_reply *r = d->cur;
+    if (ev->kind == AT_EV_COMMAND && ev->exchange && !r->exchange) {
+        at_driver_reply_event(r, ev);
+        return;
+    }
+    if (!is_current(d, ev))
+        return;
+    at_driver_reply_event(r, ev);
+    /* Only a command sent with a payload has a prompt to answer. */
+    if (r->ready && d->want_payload)
+        d->prompt_seen = true;
+    if (ev->kind == AT_EV_END)
+        d->done = true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -376,6 +392,16 @@ int at_driver_send(at_driver *d, const uint8_t *line, size_t line_len,
                    what);
         return -1;
     }
+    /* The pause a module needs after a final result (PROTOCOL.md 10),
+     * reading whatever arrives meanwhile. */
+    if (d->last_end_ms && d->cfg.gap_ms) {
+        int64_t left;
+        while ((left = d->last_end_ms + d->cfg.gap_ms - now_mono_ms()) > 0)
+            if (pump(d, (int)left) < 0) {
+                r->status = AT_DRV_PORT_LOST;
+                return -1;
+            }
+    }
     d->cur = r;
     d->waiting = true;
     d->done = false;
@@ -434,6 +460,7 @@ out:
     }
     d->waiting = false;
     d->cur = NULL;
+    d->last_end_ms = now_mono_ms();
     return rc;
 }
 

@@ -63,7 +63,7 @@ typedef struct prov {
 } prov;
 
 /* ------------------------------------------------------------------ */
-/* Errors, time                                                       */
+/* Errors                                                             */
 /* ------------------------------------------------------------------ */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -76,13 +76,6 @@ static void fail(const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     exit(1);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -120,7 +113,8 @@ static void answered(prov *p, const char *cmd, int rc)
         fail("%s: %s", cmd, at_driver_error(p->drv));
 }
 
-/* One command whose final result must be @p want; the pause after it. */
+/* One command whose final result must be @p want (the driver pauses
+ * PAUSE_MS before the next one). */
 static void at_expect(prov *p, const char *cmd, const char *want, at_driver_reply *r)
 {
     at_driver_reply local;
@@ -132,7 +126,6 @@ static void at_expect(prov *p, const char *cmd, const char *want, at_driver_repl
         fail("%s: the module answered %s, expected %s", cmd, r->final_text, want);
     if (r == &local)
         at_driver_reply_free(r);
-    sleep_ms(PAUSE_MS);
 }
 
 /* Waits for a URC starting with @p prefix; copies it into @p out. */
@@ -180,7 +173,6 @@ static void secure(prov *p, const uint8_t *frame, size_t len, size_t send,
     if (strcmp(r.final_text, want_final) != 0)
         fail("%s: final result %s, expected %s", cmd, r.final_text, want_final);
     at_driver_reply_free(&r);
-    sleep_ms(PAUSE_MS);
 }
 
 /* A WRITE of @p index, signed with @p key over a @p digest digest. */
@@ -355,7 +347,6 @@ static void tls_service(prov *p, int secopt, int want_info)
     if (strcmp(r.final_text, "OK") != 0)
         fail("%s: final result %s, expected OK", cmd, r.final_text);
     at_driver_reply_free(&r);
-    sleep_ms(PAUSE_MS);
 
     /* The server answers the line reversed: wait for it, then read it. */
     await_urc(p, "^SISR: 1,1", urc, sizeof urc, TLS_TIMEOUT_MS);
@@ -589,6 +580,7 @@ int main(int argc, char **argv)
     dcfg.rtscts = rtscts;
     dcfg.timeout_ms = CMD_TIMEOUT_MS;
     dcfg.secure_timeout_ms = SECURE_TIMEOUT_MS;
+    dcfg.gap_ms = PAUSE_MS;
     dcfg.on_event = on_event;
     char err[768];
     p.drv = at_driver_open(port, &dcfg, err, sizeof err);

@@ -43,6 +43,9 @@ typedef struct at_driver_config {
     uint32_t timeout_ms;        /**< final result of a command (default 5000) */
     uint32_t secure_timeout_ms; /**< SECURE CMD result after a frame (default 15000,
                                      above a module's service timeout) */
+    uint32_t gap_ms;            /**< the least time between a final result and the
+                                     next command (default 100, PROTOCOL.md 10: a
+                                     module may not take a command sooner) */
     const at_profile *profile;  /**< module family for the session and the
                                      analyzer; NULL = the analyzer guesses */
     X509 *client_cert;          /**< the signing certificate when the session does
@@ -95,7 +98,8 @@ typedef struct at_driver_reply {
 
 typedef struct at_driver at_driver;
 
-/** 115200, no flow control, CR, 5000 / 15000 ms, no trace, channel 0. */
+/** 115200, no flow control, CR, 5000 / 15000 ms, gap 100 ms, no trace,
+ *  channel 0. */
 at_driver_config at_driver_default_config(void);
 
 /**
@@ -146,6 +150,14 @@ int at_driver_drain(at_driver *d, uint32_t ms);
 
 /** Writes a note record into the trace (no-op without one). */
 void at_driver_note(at_driver *d, const char *text);
+
+/**
+ * Applies one session event of @p r's exchange to @p r (the driver does it
+ * for every event of the exchange it drives; `attrace replay` reads the
+ * recorded answers of a trace into replies the same way). AT_EV_COMMAND
+ * starts it; AT_EV_END completes it.
+ */
+void at_driver_reply_event(at_driver_reply *r, const at_event *ev);
 
 /** True for a final OK, and for a secure command also SECURE CMD END OK. */
 bool at_driver_reply_ok(const at_driver_reply *r);
