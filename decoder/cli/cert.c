@@ -132,10 +132,8 @@ static int parse_options(int argc, char **argv, cert_opts *o)
             continue;
         switch (c) {
         case OPT_INDEX: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > 65535)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 0, 65535, &v) != 0)
                 return cli_usage_error(CERT_PROG, "invalid --index '%s'", optarg);
             o->have_index = true;
             o->index = (uint16_t)v;
@@ -156,14 +154,7 @@ static int parse_options(int argc, char **argv, cert_opts *o)
         case OPT_CLIENT_CERT: o->client_cert = optarg; break;
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(CERT_PROG, "option '%s' needs an argument",
-                                   argv[optind - 1]);
-        default:
-            if (optopt > 0 && optopt < 256)
-                return cli_usage_error(CERT_PROG, "unknown option '-%c'", optopt);
-            return cli_usage_error(CERT_PROG, "unknown or malformed option '%s'",
-                                   argv[optind - 1]);
+        default: return cli_option_error(CERT_PROG, c, argv);
         }
     }
     if (help) {

@@ -19,7 +19,7 @@ void cli_live_opts_init(cli_live_opts *o)
     o->drv = at_driver_default_config();
 }
 
-static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
+int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
 {
     char *end;
     errno = 0;
@@ -45,7 +45,7 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
         o->ports[o->n_ports++] = arg;
         return 1;
     case CLI_OPT_BAUD:
-        if (parse_u32(arg, 50, 4000000, &o->drv.baud) != 0) {
+        if (cli_parse_u32(arg, 50, 4000000, &o->drv.baud) != 0) {
             cli_usage_error(prog, "invalid --baud '%s'", arg);
             return 2;
         }
@@ -54,7 +54,7 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
     case CLI_OPT_NO_FLOW: o->drv.rtscts = false; return 1;
     case CLI_OPT_CRLF: o->drv.crlf = true; return 1;
     case CLI_OPT_TIMEOUT_MS:
-        if (parse_u32(arg, 1, 3600000, &o->drv.timeout_ms) != 0) {
+        if (cli_parse_u32(arg, 1, 3600000, &o->drv.timeout_ms) != 0) {
             cli_usage_error(prog, "invalid --timeout-ms '%s' (1..3600000)", arg);
             return 2;
         }
@@ -69,7 +69,7 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
         }
         return 1;
     case CLI_OPT_GAP_MS:
-        if (parse_u32(arg, 0, 60000, &o->drv.gap_ms) != 0) {
+        if (cli_parse_u32(arg, 0, 60000, &o->drv.gap_ms) != 0) {
             cli_usage_error(prog, "invalid --gap-ms '%s' (0..60000)", arg);
             return 2;
         }
@@ -226,4 +226,13 @@ void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *
         fprintf(to, "%s: hint: the module sent something but no answer attrace "
                 "knows (%llu bytes): is it in another state (data mode, a different "
                 "baud rate)?\n", prog, (unsigned long long)r->bytes_in);
+}
+
+int cli_option_error(const char *prog, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
+    if (optopt > 0 && optopt < 256)
+        return cli_usage_error(prog, "unknown option '-%c'", optopt);
+    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
 }

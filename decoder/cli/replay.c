@@ -368,10 +368,8 @@ static int parse_options(int argc, char **argv, rp_opts *o)
                                        optarg);
             break;
         case OPT_CHANNEL: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > 65535)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 0, 65535, &v) != 0)
                 return cli_usage_error(RP_PROG, "invalid --channel '%s'", optarg);
             o->channel = (int)v;
             break;
@@ -383,13 +381,7 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         case OPT_PASSIN: o->passin = optarg; break;
         case OPT_ALIAS: o->alias = optarg; break;
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(RP_PROG, "option '%s' needs an argument", argv[optind - 1]);
-        default:
-            if (optopt > 0 && optopt < 256)
-                return cli_usage_error(RP_PROG, "unknown option '-%c'", optopt);
-            return cli_usage_error(RP_PROG, "unknown or malformed option '%s'",
-                                   argv[optind - 1]);
+        default: return cli_option_error(RP_PROG, c, argv);
         }
     }
     if (help) {

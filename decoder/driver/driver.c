@@ -464,7 +464,9 @@ out:
     return rc;
 }
 
-int at_driver_command(at_driver *d, const char *cmd, at_driver_reply *r)
+/* @p cmd with CR (CR LF with @p crlf), @p payload at the prompt. */
+static int send_cmdline(at_driver *d, const char *cmd, bool crlf, const uint8_t *payload,
+                        size_t len, at_driver_reply *r)
 {
     size_t n = strlen(cmd);
     uint8_t buf[AT_DRIVER_TEXT_MAX + 2];
@@ -477,27 +479,20 @@ int at_driver_command(at_driver *d, const char *cmd, at_driver_reply *r)
     }
     memcpy(buf, cmd, n);
     buf[n++] = '\r';
-    if (d->cfg.crlf)
+    if (crlf)
         buf[n++] = '\n';
-    return at_driver_send(d, buf, n, NULL, 0, 0, r);
+    return at_driver_send(d, buf, n, payload, len, 0, r);
+}
+
+int at_driver_command(at_driver *d, const char *cmd, at_driver_reply *r)
+{
+    return send_cmdline(d, cmd, d->cfg.crlf, NULL, 0, r);
 }
 
 int at_driver_secure(at_driver *d, const char *cmd, const uint8_t *frame, size_t len,
                      at_driver_reply *r)
 {
-    size_t n = strlen(cmd);
-    uint8_t buf[AT_DRIVER_TEXT_MAX + 2];
-    if (n > AT_DRIVER_TEXT_MAX) {
-        memset(r, 0, sizeof *r);
-        r->status = AT_DRV_TIMEOUT;
-        at_err_set(d->err, sizeof d->err, "command line longer than %u bytes",
-                   AT_DRIVER_TEXT_MAX);
-        return -1;
-    }
-    memcpy(buf, cmd, n);
-    buf[n++] = '\r';
-    buf[n++] = '\n';
-    return at_driver_send(d, buf, n, frame, len, 0, r);
+    return send_cmdline(d, cmd, true, frame, len, r);
 }
 
 int at_driver_wait_urc(at_driver *d, const char *prefix, char *out, size_t cap,

@@ -22,7 +22,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import (Host, Simulator, TestRunner, check, decode_trace_json,  # noqa: E402
+from simlib import (Host, Simulator, TestRunner, check, decode_trace_json, expect_exit,  # noqa: E402
                     fresh_workdir, run)
 
 if len(sys.argv) != 5:
@@ -54,12 +54,6 @@ def cert(*args):
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
-def expect(rc_want, res, what):
-    rc, out, err = res
-    check(rc == rc_want, f"{what}: exit {rc}, expected {rc_want}\nstdout:\n{out}\nstderr:\n{err}")
-    return out, err
-
-
 def thumb(path):
     r = run(["openssl", "x509", "-inform", "DER", "-in", path, "-noout", "-fingerprint", "-sha1"])
     return r.stdout.decode().strip().split("=")[1].replace(":", "")
@@ -75,25 +69,25 @@ def round_trip(profile, extra):
     s = sim(profile=profile)
     port = s.path
     trace = os.path.join(WORK, f"write0-{profile}.pcap")
-    out, _ = expect(0, cert("write", "--port", port, "--index", "0", "--cert", CLIENT_CRT,
+    out, _ = expect_exit(0, cert("write", "--port", port, "--index", "0", "--cert", CLIENT_CRT,
                             "--key", CLIENT_KEY, "-w", trace, *extra), "write 0")
     check("write of index 0: SECURE CMD END OK" in out, out)
     check(f"index 0: listed with size {os.path.getsize(CLIENT_CRT)} and thumbprint "
           f"{thumb(CLIENT_CRT)}" in out, out)
-    expect(0, cert("write", "--port", port, "--index", "1", "--cert", TLSCA, "--key",
+    expect_exit(0, cert("write", "--port", port, "--index", "1", "--cert", TLSCA, "--key",
                    CLIENT_KEY, *extra), "write 1")
-    out, _ = expect(0, cert("list", "--port", port, *extra), "list")
+    out, _ = expect_exit(0, cert("list", "--port", port, *extra), "list")
     line = sbnr_line(out, 1)
     check(f'size: "{os.path.getsize(TLSCA)}"' in line and thumb(TLSCA) in line, line)
     check(f'size: "{os.path.getsize(CLIENT_CRT)}"' in sbnr_line(out, 0), out)
     got = os.path.join(WORK, f"read1-{profile}.der")
-    expect(0, cert("read", "--port", port, "--index", "1", "--key", CLIENT_KEY, "-o", got,
+    expect_exit(0, cert("read", "--port", port, "--index", "1", "--key", CLIENT_KEY, "-o", got,
                    *extra), "read 1")
     with open(got, "rb") as a, open(TLSCA, "rb") as b:
         check(a.read() == b.read(), "read 1: not the certificate written")
-    expect(0, cert("delete", "--port", port, "--index", "1", "--key", CLIENT_KEY, *extra),
+    expect_exit(0, cert("delete", "--port", port, "--index", "1", "--key", CLIENT_KEY, *extra),
            "delete 1")
-    out, _ = expect(0, cert("list", "--port", port, *extra), "list after delete")
+    out, _ = expect_exit(0, cert("list", "--port", port, *extra), "list after delete")
     check('size: "0"' in sbnr_line(out, 1), out)
     # The trace of the first write: ATE... AT, AT+CGSN, AT^SBNR, AT^SBNW, AT^SBNR.
     events = decode_trace_json(ATTRACE, trace)
@@ -122,14 +116,14 @@ def test_round_trip_newer():
 
 def provisioned(*extra):
     s = sim(*extra)
-    expect(0, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT, "--key",
+    expect_exit(0, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT, "--key",
                    CLIENT_KEY), "write 0")
     return s
 
 
 def test_wrong_key():
     s = provisioned()
-    out, err = expect(1, cert("write", "--port", s.path, "--index", "1", "--cert", TLSCA,
+    out, err = expect_exit(1, cert("write", "--port", s.path, "--index", "1", "--cert", TLSCA,
                               "--key", WRONG_KEY, "--client-cert", CLIENT_CRT), "wrong key")
     check("the module answered SECURE CMD ERROR, then ERROR" in err, err)
     check("signature_wrong_key" in out, f"finding signature_wrong_key missing:\n{out}")
@@ -139,7 +133,7 @@ def test_wrong_key():
 
 def test_sha256_to_legacy():
     s = sim()
-    out, err = expect(1, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT,
+    out, err = expect_exit(1, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT,
                               "--key", CLIENT_KEY, "--sig", "sha256"), "sha256 to legacy")
     check("SECURE CMD ERROR" in err, err)
     check("signature_digest" in out, f"finding signature_digest missing:\n{out}")
@@ -148,7 +142,7 @@ def test_sha256_to_legacy():
 
 def test_ok_after_error_is_a_failure():
     s = provisioned("--ok-after-error")
-    out, err = expect(1, cert("write", "--port", s.path, "--index", "1", "--cert", TLSCA,
+    out, err = expect_exit(1, cert("write", "--port", s.path, "--index", "1", "--cert", TLSCA,
                               "--key", WRONG_KEY, "--client-cert", CLIENT_CRT),
                       "OK after SECURE CMD ERROR")
     check("the module answered SECURE CMD ERROR, then OK" in err, err)
@@ -158,7 +152,7 @@ def test_ok_after_error_is_a_failure():
 
 def test_other_imei_refused():
     s = sim()
-    _, err = expect(2, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT,
+    _, err = expect_exit(2, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT,
                             "--key", CLIENT_KEY, "--imei", OTHER_IMEI), "other IMEI")
     check(f"--imei {OTHER_IMEI}, but the module on {s.path} is {IMEI} (nothing sent)" in err,
           err)
@@ -168,15 +162,15 @@ def test_other_imei_refused():
 
 def test_imei_given_and_matching():
     s = sim()
-    expect(0, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT, "--key",
+    expect_exit(0, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT, "--key",
                    CLIENT_KEY, "--imei", IMEI), "matching --imei")
     s.stop()
 
 
 def test_no_port():
-    _, err = expect(3, cert("list", "--port", os.path.join(WORK, "nothing-here")), "no port")
+    _, err = expect_exit(3, cert("list", "--port", os.path.join(WORK, "nothing-here")), "no port")
     check("nothing-here" in err, err)
-    _, err = expect(2, cert("list"), "missing --port")
+    _, err = expect_exit(2, cert("list"), "missing --port")
     check("missing --port" in err, err)
 
 
@@ -185,7 +179,7 @@ def test_port_busy():
     fd = os.open(s.path, os.O_RDWR | os.O_NOCTTY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        _, err = expect(3, cert("list", "--port", s.path), "busy port")
+        _, err = expect_exit(3, cert("list", "--port", s.path), "busy port")
         check("port busy" in err, err)
     finally:
         os.close(fd)
@@ -196,7 +190,7 @@ def test_silent_module():
     s = sim()
     s.proc.send_signal(signal.SIGSTOP)
     try:
-        _, err = expect(3, cert("list", "--port", s.path, "--timeout-ms", "700"), "silent")
+        _, err = expect_exit(3, cert("list", "--port", s.path, "--timeout-ms", "700"), "silent")
         check("the module is silent: no answer to AT\\r within 700 ms" in err, err)
         check("data mode" in err, err)
     finally:
@@ -209,7 +203,7 @@ def test_echo_off():
     h = Host(s.path)
     h.ok("ATE0")
     h.close()
-    out, err = expect(0, cert("list", "--port", s.path), "echo off")
+    out, err = expect_exit(0, cert("list", "--port", s.path), "echo off")
     check("echo is off" in err, err)
     check("^SBNR: 0" in out, out)
     s.stop()

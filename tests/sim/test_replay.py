@@ -20,8 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import (Simulator, TestRunner, check, decode_trace_json, fresh_workdir,  # noqa: E402
-                    run, start_process)
+from simlib import (Simulator, TestRunner, check, decode_trace_json, expect_exit,  # noqa: E402
+                    fresh_workdir, run, start_process)
 
 if len(sys.argv) != 5:
     sys.exit("usage: test_replay.py SIM ATTRACE WORKDIR SRCDIR")
@@ -52,12 +52,6 @@ def sim(*extra, imei=IMEI):
 def replay(*args, timeout=120):
     r = run([ATTRACE, "replay"] + list(args), timeout=timeout)
     return r.returncode, r.stdout.decode(), r.stderr.decode()
-
-
-def expect(rc_want, res, what):
-    rc, out, err = res
-    check(rc == rc_want, f"{what}: exit {rc}, expected {rc_want}\nstdout:\n{out}\nstderr:\n{err}")
-    return out, err
 
 
 def tls_port(sample):
@@ -92,7 +86,7 @@ def test_every_sample_replays():
         s = sim(*simopts)
         trace = os.path.join(WORK, f"replay-{name}.pcap")
         args = [sample, "--port", s.path, "-w", trace] + (["--rtscts"] if rtscts else [])
-        out, _ = expect(0, replay(*args), f"replay of {name}")
+        out, _ = expect_exit(0, replay(*args), f"replay of {name}")
         check(re.search(rf"{re.escape(s.path)}: ok: \d+ exchanges answered as recorded", out), out)
         # The replay's own trace shows the same commands as the sample.
         want = [e["command"] for e in decode_trace_json(ATTRACE, sample) if e.get("type") == "exchange"]
@@ -107,14 +101,14 @@ def test_every_sample_replays():
 def test_other_imei_needs_resign():
     sample = os.path.join(SAMPLES, "provisioning-ok.pcap")
     s = sim(imei=OTHER_IMEI)
-    out, _ = expect(1, replay(sample, "--port", s.path, "--only-secure"), "without --resign")
+    out, _ = expect_exit(1, replay(sample, "--port", s.path, "--only-secure"), "without --resign")
     check("imei_mismatch" in out, f"finding imei_mismatch missing:\n{out}")
     check(re.search(r"\* SECURE CMD END OK\s+# SECURE CMD ERROR", out), f"side by side:\n{out}")
     check("DIVERGED: diverged at exchange" in out, out)
     s.stop()
     s = sim(imei=OTHER_IMEI)
     trace = os.path.join(WORK, "resigned.pcap")
-    expect(0, replay(sample, "--port", s.path, "--only-secure", "--resign", "--key",
+    expect_exit(0, replay(sample, "--port", s.path, "--only-secure", "--resign", "--key",
                      os.path.join(KEYS, "client.key.der"), "-w", trace), "with --resign")
     ev = decode_trace_json(ATTRACE, trace)
     frames = [e for e in ev if e.get("type") == "frame"]
@@ -131,7 +125,7 @@ def test_four_in_parallel():
     args = [sample, "--rtscts", "-w", os.path.join(WORK, "par.pcap")]
     for s in sims:
         args += ["--port", s.path]
-    out, _ = expect(0, replay(*args), "four ports")
+    out, _ = expect_exit(0, replay(*args), "four ports")
     for s in sims:
         check(f"{s.path}: ok: 5 exchanges answered as recorded" in out, out)
     check("4 ports, 4 as recorded, 0 diverged, 0 failed" in out, out)
@@ -143,6 +137,23 @@ def test_four_in_parallel():
               f"{t}: channel {i - 1}")
     for s in sims:
         s.stop()
+
+
+def test_pace_and_channel():
+    # The second port's trace of test_four_in_parallel holds channel 1 only.
+    t = os.path.join(WORK, "par.2.pcap")
+    s = sim("--require-rtscts")
+    _, err = expect_exit(3, replay(t, "--channel", "0", "--port", s.path, "--rtscts"),
+                         "an empty channel")
+    check("no data on that channel" in err, err)
+    start = time.monotonic()
+    out, _ = expect_exit(0, replay(t, "--channel", "1", "--port", s.path, "--rtscts", "--pace",
+                                   "recorded", "--gap-ms", "0"), "--channel 1 --pace recorded")
+    check(f"{s.path}: ok: 5 exchanges answered as recorded" in out, out)
+    # The recording has 100 ms (its driver's gap) after each of the first four
+    # final results; without a gap of its own the replay keeps them.
+    check(time.monotonic() - start >= 0.4, "the recorded pauses were kept")
+    s.stop()
 
 
 def test_port_vanishes():
@@ -172,7 +183,7 @@ def test_silent_module():
     s.proc.send_signal(signal.SIGSTOP)
     trace = os.path.join(WORK, "silent.pcap")
     try:
-        out, _ = expect(3, replay(sample, "--port", s.path, "--timeout-ms", "700", "-w", trace),
+        out, _ = expect_exit(3, replay(sample, "--port", s.path, "--timeout-ms", "700", "-w", trace),
                         "silent module")
         check("the module is silent: no answer to ATE1\\r within 700 ms" in out, out)
         check("FAILED: exchange 1 ATE1: the module is silent" in out, out)
@@ -185,15 +196,15 @@ def test_silent_module():
 
 
 def test_usage_and_trace_errors():
-    expect(2, replay(os.path.join(SAMPLES, "wrong-key.pcap")), "no --port")
-    expect(2, replay(os.path.join(SAMPLES, "wrong-key.pcap"), "--port", "x", "--resign"),
+    expect_exit(2, replay(os.path.join(SAMPLES, "wrong-key.pcap")), "no --port")
+    expect_exit(2, replay(os.path.join(SAMPLES, "wrong-key.pcap"), "--port", "x", "--resign"),
            "--resign without --key")
-    _, err = expect(3, replay(os.path.join(WORK, "missing.pcap"), "--port", "x"), "no trace")
+    _, err = expect_exit(3, replay(os.path.join(WORK, "missing.pcap"), "--port", "x"), "no trace")
     check("missing.pcap" in err, err)
 
 
 runner = TestRunner("replay")
 for t in (test_every_sample_replays, test_other_imei_needs_resign, test_four_in_parallel,
-          test_port_vanishes, test_silent_module, test_usage_and_trace_errors):
+          test_pace_and_channel, test_port_vanishes, test_silent_module, test_usage_and_trace_errors):
     runner.run(t)
 runner.finish()
