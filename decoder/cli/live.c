@@ -108,7 +108,7 @@ int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const c
     l->ctx.have_t0 = true; /* relative times count from the start of the session */
     l->ctx.t0 = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     l->ctx.next_frame_id = l->ctx.next_urc_id = l->ctx.next_invalid_id = 1;
-    l->view_to_stdout = o->verbose || o->json;
+    l->view_to_stdout = o->verbose;
     if (l->view_to_stdout) {
         l->view = stdout;
     } else {

@@ -63,7 +63,7 @@ enum {
     "  -w, --write TRACE  record the session (pcap, mode 0600: it may hold\n"   \
     "                     private keys); `attrace decode TRACE` shows it\n"     \
     "  --verbose          show every exchange as `attrace decode` does\n"      \
-    "  --json             the exchanges as `attrace decode --json` (NDJSON)\n"
+    "  --json             exchanges as `attrace decode --json` (NDJSON)\n"
 
 /* A decimal number in min..max (digits only). 0 or -1. */
 int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out);
@@ -95,7 +95,7 @@ typedef struct cli_live {
     FILE *view;                /* the rendered exchanges, buffered */
     char *view_buf;
     size_t view_len;
-    bool view_to_stdout;       /* --verbose/--json: no buffering */
+    bool view_to_stdout;       /* --verbose: no buffering */
 } cli_live;
 
 /* Opens @p port with @p o's settings (its trace: @p trace, or none),

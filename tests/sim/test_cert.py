@@ -16,6 +16,7 @@ module); echo off is noted. Each session's -w trace is decoded back.
 """
 
 import fcntl
+import json
 import os
 import re
 import signal
@@ -89,6 +90,12 @@ def round_trip(profile, extra):
            "delete 1")
     out, _ = expect_exit(0, cert("list", "--port", port, *extra), "list after delete")
     check('size: "0"' in sbnr_line(out, 1), out)
+    out, _ = expect_exit(0, cert("list", "--port", port, "--json", *extra), "list --json")
+    objs = [json.loads(x) for x in out.splitlines() if x.strip()]
+    ex = [o for o in objs if o.get("type") == "exchange"]
+    check([o["command"] for o in ex] == ["AT^SBNR=is_cert"], f"list --json: {out[:400]}")
+    check(ex[0]["responses"][0]["text"].startswith(f'^SBNR: 0, size: "{os.path.getsize(CLIENT_CRT)}"'),
+          f"{ex[0]['responses'][0]}")
     # The trace of the first write: ATE... AT, AT+CGSN, AT^SBNR, AT^SBNW, AT^SBNR.
     events = decode_trace_json(ATTRACE, trace)
     cmds = [e["command"] for e in events if e.get("type") == "exchange"]
@@ -97,13 +104,8 @@ def round_trip(profile, extra):
     sec = [e for e in events if e.get("type") == "exchange" and e["command"].startswith("AT^SBNW")]
     check(sec[0]["secure_result"]["result"] == "end_ok", f"{sec[0]}")
     imeis = [e for e in events if e.get("type") == "exchange" and e["command"] == "AT+CGSN"]
-    check(IMEI in json_text(imeis), "the IMEI read from the module is in the trace")
+    check(IMEI in json.dumps(imeis), "the IMEI read from the module is in the trace")
     s.stop()
-
-
-def json_text(v):
-    import json
-    return json.dumps(v)
 
 
 def test_round_trip_legacy():
