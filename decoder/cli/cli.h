@@ -144,10 +144,22 @@ int cli_usage_error(const char *prog, const char *fmt, ...)
 #endif
     ;
 
+/* One session event whose analyzer has seen it: counted, rendered (text
+ * or JSON), then the findings it completed (decode.c; also the live
+ * commands' view, live.c). */
+void cli_render_event(cli_chan *ch, const at_event *ev);
+/* An at_finding_cb whose ctx is a cli_chan: keeps the finding for
+ * cli_flush_findings. */
+void cli_on_finding(void *ctx, const at_finding *f);
+/* Prints and counts the findings kept so far. */
+void cli_flush_findings(cli_chan *ch, bool after_event);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 
 int cli_decode_main(int argc, char **argv);
+int cli_cert_main(int argc, char **argv);   /* cert.c */
+int cli_replay_main(int argc, char **argv); /* replay.c */
 
 /* encode.c */
 int cli_encode_main(int argc, char **argv);

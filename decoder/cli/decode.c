@@ -438,7 +438,7 @@ static void count_event(cli_summary *s, const at_event *ev)
 
 /* The analyzer's callback: findings are kept until the event that
  * completed them has been printed. */
-static void on_finding(void *ctxp, const at_finding *f)
+void cli_on_finding(void *ctxp, const at_finding *f)
 {
     cli_chan *ch = ctxp;
     cli_findings *q = &ch->pending;
@@ -456,7 +456,7 @@ static void on_finding(void *ctxp, const at_finding *f)
 }
 
 /* Prints and counts the findings kept so far. */
-static void flush_findings(cli_chan *ch, bool after_event)
+void cli_flush_findings(cli_chan *ch, bool after_event)
 {
     cli_ctx *c = ch->ctx;
     cli_findings *q = &ch->pending;
@@ -483,17 +483,22 @@ static void flush_findings(cli_chan *ch, bool after_event)
 static void on_event(void *ctxp, const at_event *ev)
 {
     cli_chan *ch = ctxp;
-    cli_ctx *c = ch->ctx;
     /* First the analyzer: the renderers show what it made of a frame, and
      * its findings about this event follow the event. */
     if (ch->an)
         at_analyzer_event(ch->an, ev);
+    cli_render_event(ch, ev);
+}
+
+void cli_render_event(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
     count_event(&c->sum, ev);
     if (c->opt->json)
         json_event(ch, ev);
     else
         text_event(ch, ev);
-    flush_findings(ch, true);
+    cli_flush_findings(ch, true);
     c->wrote = true;
 }
 
@@ -525,7 +530,7 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     if (c->opt->have_pause_warn)
         acfg.pause_warn_ms = c->opt->pause_warn_ms;
     acfg.session = s; /* its frame checks follow the analyzer's profile guess */
-    at_analyzer *an = s ? at_analyzer_new(&acfg, on_finding, ch) : NULL;
+    at_analyzer *an = s ? at_analyzer_new(&acfg, cli_on_finding, ch) : NULL;
     if (!an) {
         free(s);
         free(ch);
@@ -703,7 +708,7 @@ int cli_decode_main(int argc, char **argv)
             text_channel_done(ch);
         /* Findings that waited for more evidence than the trace holds. */
         at_analyzer_finish(ch->an);
-        flush_findings(ch, false);
+        cli_flush_findings(ch, false);
     }
 
     int status = 0;

@@ -26,6 +26,10 @@ static const cli_command commands[] = {
      cli_encode_main},
     {"capture", "record live UART traffic into a trace (proxy, tap, exec)",
      cli_capture_main},
+    {"cert", "list, write, read or delete certificates of a live module",
+     cli_cert_main},
+    {"replay", "send a recorded session to live modules again and compare the answers",
+     cli_replay_main},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
