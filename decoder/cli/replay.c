@@ -519,7 +519,7 @@ static int resign_frame(uint8_t *f, size_t len, const char *rec_imei, const char
     int rc = 0;
     at_frame_decode(f, len, 0, profile, fr);
     const at_frame_unit *u = at_frame_find(fr, AT_PARAM_IMEI);
-    size_t n = u && u->value ? cli_cstr_len(u->value, u->value_len) : 0;
+    size_t n = u && u->value ? u->text_len : 0;
     if (!u || n != strlen(rec_imei) || memcmp(u->value, rec_imei, n) != 0 ||
         strcmp(rec_imei, imei) == 0 || strlen(imei) != n)
         goto out;
@@ -542,7 +542,7 @@ static int resign_frame(uint8_t *f, size_t len, const char *rec_imei, const char
     memcpy(f + u->value_span.off, imei, n);
     at_signer signer = {key, v.digest_len == 32 ? AT_DIGEST_SHA256 : AT_DIGEST_SHA1};
     char out[AT_FRAME_SIG_MAX];
-    size_t got = 0, want = cli_cstr_len(sig->value, sig->value_len);
+    size_t got = 0, want = sig->text_len;
     if (at_sign_frame(&signer, f + fr->signed_region.off, fr->signed_region.len, out,
                       sizeof out, &got) != 0 || got != want) {
         snprintf(err, cap, "signing again failed (%zu base64 characters, the frame has "
