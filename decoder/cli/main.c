@@ -26,6 +26,8 @@ static const cli_command commands[] = {
      cli_encode_main},
     {"capture", "record live UART traffic into a trace (proxy, tap, exec)",
      cli_capture_main},
+    {"diff", "compare two traces exchange by exchange: frames field by field, answers",
+     cli_diff_main},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
