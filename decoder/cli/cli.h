@@ -143,6 +143,10 @@ int cli_usage_error(const char *prog, const char *fmt, ...)
 #endif
     ;
 
+/* What getopt_long's ':' (missing argument) or '?' (unknown option) return
+ * @p c means, as a usage error of @p prog; returns 2. */
+int cli_getopt_error(const char *prog, int c, char **argv);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 

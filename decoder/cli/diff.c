@@ -150,16 +150,8 @@ static int parse_options(int argc, char **argv, diff_opts *opt)
             break;
         }
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(DIFF_PROG, "option '%s' needs an argument",
-                                   argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256) {
-                char shortopt[3] = {'-', (char)optopt, '\0'};
-                return cli_usage_error(DIFF_PROG, "unknown option '%s'", shortopt);
-            }
-            return cli_usage_error(DIFF_PROG, "unknown or malformed option '%s'",
-                                   argv[optind - 1]);
+            return cli_getopt_error(DIFF_PROG, c, argv);
         }
     }
     if (help) {

@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 
 #include <stdio.h>
@@ -82,6 +83,15 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
 
     return usage_error("unknown command '%s'", arg);
+}
+
+int cli_getopt_error(const char *prog, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
+    if (optopt > 0 && optopt < 256)
+        return cli_usage_error(prog, "unknown option '-%c'", optopt);
+    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
 }
 
 int cli_usage_error(const char *prog, const char *fmt, ...)
