@@ -258,7 +258,7 @@ static void frame_value(FILE *f, const at_diff *d, const at_diff_side *s,
         } else if (s->num > 255) {
             fprintf(f, "ends (%u bytes)", (unsigned)s->len);
         } else {
-            fprintf(f, "0x%02X (of %u bytes)", (unsigned)s->num, (unsigned)s->len);
+            fprintf(f, "0x%02X of %u bytes", (unsigned)s->num, (unsigned)s->len);
         }
         break;
     default:
@@ -591,10 +591,12 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
         at_xrec_free(x);
         return;
     }
-    if (a->id || b->id)
-        run->pairs++;
     unsigned n = 0;
     at_xrec_compare(a, b, &run->cmp, count_diff, &n);
+    /* What came before the first command counts as a pair only when it
+     * differs: every trace has it, most have nothing there. */
+    if (a->id || b->id || n)
+        run->pairs++;
     if (n == 0) {
         if (a->id || b->id)
             run->pairs_same++;

@@ -1,25 +1,29 @@
 #!/bin/bash
 # End-to-end tests of `attrace diff` on the committed samples.
 #
-#   diff.sh ATTRACE SRCDIR WORKDIR
+#   diff.sh ATTRACE MKTRACE SRCDIR WORKDIR
 #
 # Golden outputs (text and --json) for pairs of samples: the working
 # provisioning against each failing variant; exit 1 for each. A sample
 # against itself and against a copy re-cut into one-byte records: exit 0.
 # Usage errors (exit 2); unreadable and damaged traces (exit 3, messages
-# escaped like trace text). The samples are real sessions: after
+# escaped like trace text). Hand-made traces (tests/cli/diff-cases, built
+# with attrace-mktrace): a private-key unit that differs is shown by
+# offset and size only, its byte only with --show-secrets; --channel. The
+# samples are real sessions: after
 # samples/regenerate.sh the TCP port of the TLS scenarios changes, so
 # rerun with UPDATE_GOLDEN=1 and review the diff of tests/cli/golden/diff-*.
 #
 # Needs: bash, coreutils, diff, python3.
 set -u
-if [ $# -ne 3 ]; then
-    echo "usage: $0 ATTRACE SRCDIR WORKDIR" >&2
+if [ $# -ne 4 ]; then
+    echo "usage: $0 ATTRACE MKTRACE SRCDIR WORKDIR" >&2
     exit 2
 fi
 ATTRACE=$1
-SRC=$2
-WORK=$3
+MKTRACE=$2
+SRC=$3
+WORK=$4
 S=$SRC/samples
 GOLDEN=$SRC/tests/cli/golden
 UPDATE=${UPDATE_GOLDEN:-0}
@@ -128,6 +132,32 @@ for s in provisioning-ok totallen-excludes-self sis66-wrong-secopt; do
     "$ATTRACE" diff --json "$s-1byte.pcap" "$S/$s.pcap" > recut.json 2> recut.err
     expect_rc "$s re-cut vs sample --json" 0 $? recut.err
 done
+
+# Hand-made traces: key redaction and channels.
+CASES=$SRC/tests/cli/diff-cases
+for t in key-a key-b channel3; do
+    "$MKTRACE" "$CASES/$t.txt" "$t.pcap" || bad "mktrace $t"
+done
+"$MKTRACE" "$SRC/tests/cli/cases/multichannel.txt" multichannel.pcap || bad "mktrace multichannel"
+run_golden() { # NAME WANT-RC ARGS...
+    local name=$1 want=$2
+    shift 2
+    "$ATTRACE" diff "$@" > "$name.out" 2> "$name.err"
+    expect_rc "$name" "$want" $? "$name.err"
+    cat "$name.err" >> "$name.out"
+    compare "$name" "$name.out" "$GOLDEN/$name.txt"
+}
+run_golden diff-key 1 key-a.pcap key-b.pcap
+run_golden diff-key-show-secrets 1 --show-secrets key-a.pcap key-b.pcap
+run_golden diff-key-json 1 --json key-a.pcap key-b.pcap
+if grep -q 'CC\|CE\|204\|206' diff-key.out diff-key-json.out; then
+    bad "diff-key: key bytes printed without --show-secrets" "$(cat diff-key.out diff-key-json.out)"
+else
+    ok "diff-key: no key byte without --show-secrets"
+fi
+run_golden diff-multichannel-self 0 multichannel.pcap multichannel.pcap
+run_golden diff-channel-3-self 0 --channel=3 multichannel.pcap multichannel.pcap
+run_golden diff-channel3-vs-channel0 1 multichannel.pcap channel3.pcap
 
 # Usage errors.
 "$ATTRACE" diff "$S/provisioning-ok.pcap" 2> u.err > /dev/null; expect_rc "one trace only" 2 $? u.err

@@ -304,8 +304,8 @@ static void test_frame_totallen_first_then_judgments(void **state)
 }
 
 /* WRITE of index 0 with a 3-byte "certificate" and a 4-byte "key". */
-#define WRITE_KEY_A "hex:19 00 01 00 03 00 06 00 01 00 00 00 07 00 02 00 30 01 02 08 00 05 00 AA BB CC DD"
-#define WRITE_KEY_B "hex:19 00 01 00 03 00 06 00 01 00 00 00 07 00 02 00 30 01 02 08 00 05 00 AA BB CE DD"
+#define WRITE_KEY_A "hex:1B 00 01 00 03 00 06 00 01 00 00 00 07 00 02 00 30 01 02 08 00 05 00 AA BB CC DD"
+#define WRITE_KEY_B "hex:1B 00 01 00 03 00 06 00 01 00 00 00 07 00 02 00 30 01 02 08 00 05 00 AA BB CE DD"
 
 static void test_key_bytes_only_with_show_secrets(void **state)
 {
@@ -313,6 +313,8 @@ static void test_key_bytes_only_with_show_secrets(void **state)
     recs a, b;
     secure_session(WRITE_KEY_A, "\r\nSECURE CMD END OK\r\n", "\r\nOK\r\n", &a);
     secure_session(WRITE_KEY_B, "\r\nSECURE CMD END OK\r\n", "\r\nOK\r\n", &b);
+    assert_int_equal(a.v[1]->frames[0].frame.total_len, 27);
+    assert_int_equal(a.v[1]->frames[0].frame.n_problems, 0);
     diffs d = {0};
     assert_int_equal(at_xrec_compare(a.v[1], b.v[1], NULL, on_diff, &d), 1);
     assert_int_equal(d.v[0].field, AT_FF_VALUE);
