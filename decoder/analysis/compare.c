@@ -550,6 +550,11 @@ void at_xrec_builder_finding(at_xrec_builder *b, const at_finding *f)
     xf->what[sizeof xf->what - 1] = 0;
 }
 
+const at_xrec *at_xrec_builder_current(const at_xrec_builder *b)
+{
+    return b ? b->open : NULL;
+}
+
 void at_xrec_builder_finish(at_xrec_builder *b)
 {
     if (b)

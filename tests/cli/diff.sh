@@ -115,6 +115,12 @@ name=diff-all-provisioning-ok--wrong-key
 expect_rc "$name" 1 $? "$name.err"
 compare "$name (text)" "$name.txt" "$GOLDEN/$name.txt"
 
+# The other way round: exchanges only in B.
+name=diff-totallen-excludes-self--provisioning-ok
+"$ATTRACE" diff "$S/totallen-excludes-self.pcap" "$S/provisioning-ok.pcap" > "$name.txt" 2> "$name.err"
+expect_rc "$name" 1 $? "$name.err"
+compare "$name (text)" "$name.txt" "$GOLDEN/$name.txt"
+
 # The same session: with itself, and with itself cut into one-byte records.
 for s in provisioning-ok totallen-excludes-self sis66-wrong-secopt; do
     "$ATTRACE" diff "$S/$s.pcap" "$S/$s.pcap" > same.txt 2> same.err

@@ -452,6 +452,61 @@ static void test_command_and_payload(void **state)
     recs_free(&b);
 }
 
+/* How replay uses the builder: the live exchange is compared with the
+ * recorded one as soon as its final result is fed, before any next command. */
+typedef struct live {
+    at_session ses;
+    at_xrec_builder *b;
+    const at_xrec *recorded;
+    unsigned ends, differences;
+} live;
+
+static void live_event(void *ctx, const at_event *ev)
+{
+    live *l = ctx;
+    at_xrec_builder_event(l->b, ev, NULL);
+    if (ev->kind == AT_EV_END) {
+        const at_xrec *now = at_xrec_builder_current(l->b);
+        assert_non_null(now);
+        assert_int_equal(now->id, 1);
+        l->ends++;
+        l->differences += at_xrec_compare_answers(l->recorded, now, NULL, NULL, NULL);
+    }
+}
+
+static void drop_rec(void *ctx, at_xrec *x)
+{
+    (void)ctx;
+    at_xrec_free(x);
+}
+
+static void test_builder_current_for_replay(void **state)
+{
+    (void)state;
+    recs rec;
+    secure_session(DELETE_2, "\r\nSECURE CMD END OK\r\n", "\r\nOK\r\n", &rec);
+    static live l;
+    memset(&l, 0, sizeof l);
+    l.b = at_xrec_builder_new(drop_rec, NULL);
+    l.recorded = rec.v[1];
+    assert_null(at_xrec_builder_current(NULL));
+    at_session_init(&l.ses, NULL, live_event, &l);
+    static const char *const te[] = {"AT^SBNW=is_cert,1\r"};
+    at_session_feed(&l.ses, TE, 1, (const uint8_t *)te[0], strlen(te[0]));
+    const char *me = "AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
+    at_session_feed(&l.ses, ME, 2, (const uint8_t *)me, strlen(me));
+    uint8_t frame[12];
+    size_t n = tu_hex(DELETE_2 + 4, frame, sizeof frame);
+    at_session_feed(&l.ses, TE, 3, frame, n);
+    const char *answer = "\r\nSECURE CMD ERROR\r\n\r\nOK\r\n";
+    at_session_feed(&l.ses, ME, 4, (const uint8_t *)answer, strlen(answer));
+    /* No next command and no finish: the exchange was compared already. */
+    assert_int_equal(l.ends, 1);
+    assert_int_equal(l.differences, 1);
+    at_xrec_builder_free(l.b);
+    recs_free(&rec);
+}
+
 /* ------------------------------------------------------------------ */
 /* Normalization and keys                                             */
 /* ------------------------------------------------------------------ */
@@ -609,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_answers_normalized_unless_exact),
         cmocka_unit_test(test_answer_lines_aligned),
         cmocka_unit_test(test_command_and_payload),
+        cmocka_unit_test(test_builder_current_for_replay),
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_align_inserted_and_missing),

@@ -167,6 +167,15 @@ void at_xrec_builder_event(at_xrec_builder *b, const at_event *ev,
  * while that is still held, else with the latest record. */
 void at_xrec_builder_finding(at_xrec_builder *b, const at_finding *f);
 
+/**
+ * The record being built (the running exchange, or the last one whose
+ * final result came, until the next command), or NULL. It stays the
+ * builder's: valid until the next call that feeds the builder. A live
+ * consumer (replay) compares it as soon as the AT_EV_END event is fed,
+ * without waiting for the next command.
+ */
+const at_xrec *at_xrec_builder_current(const at_xrec_builder *b);
+
 /** End of the session (after at_session_finish and at_analyzer_finish):
  * delivers the records still held. */
 void at_xrec_builder_finish(at_xrec_builder *b);
