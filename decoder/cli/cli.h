@@ -154,6 +154,10 @@ void cli_on_finding(void *ctx, const at_finding *f);
 /* Prints and counts the findings kept so far. */
 void cli_flush_findings(cli_chan *ch, bool after_event);
 
+/* What getopt_long's ':' (missing argument) or '?' (unknown option) return
+ * @p c means, as a usage error of @p prog; returns 2. */
+int cli_getopt_error(const char *prog, int c, char **argv);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 
@@ -163,6 +167,9 @@ int cli_replay_main(int argc, char **argv); /* replay.c */
 
 /* encode.c */
 int cli_encode_main(int argc, char **argv);
+
+/* diff.c */
+int cli_diff_main(int argc, char **argv);
 
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
@@ -193,6 +200,9 @@ const char *cli_dir_short(at_dir d);
 const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev);
 
 /* output_text.c */
+/* Writes trace bytes with control and non-ASCII bytes escaped (\r \n \t
+ * \\ \xHH), so a trace cannot drive the terminal. */
+void cli_put_escaped(FILE *f, const void *data, size_t n);
 void text_event(cli_chan *ch, const at_event *ev);
 /* Findings delivered with the event just printed (@p after_event), or at
  * the end of the trace. */
@@ -202,6 +212,9 @@ void text_channel_done(cli_chan *ch);
 void text_summary(cli_ctx *c);
 
 /* output_json.c */
+/* A JSON string of trace bytes: as they are when valid UTF-8, else each
+ * byte as the Latin-1 character of the same number; null if @p data is NULL. */
+json_t *cli_json_text(const void *data, size_t n);
 void json_event(cli_chan *ch, const at_event *ev);
 void json_findings(cli_chan *ch, const at_finding *f, size_t n);
 void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);

@@ -345,16 +345,8 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         case OPT_CHECK: opt->check = true; break;
         case OPT_LIST_RULES: opt->list_rules = true; break;
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(CLI_PROG " decode", "option '%s' needs an argument",
-                                      argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256) {
-                char shortopt[3] = {'-', (char)optopt, '\0'};
-                return cli_usage_error(CLI_PROG " decode", "unknown option '%s'", shortopt);
-            }
-            return cli_usage_error(CLI_PROG " decode", "unknown or malformed option '%s'",
-                                      argv[optind - 1]);
+            return cli_getopt_error(CLI_PROG " decode", c, argv);
         }
     }
     if (help) {

@@ -69,7 +69,7 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
     return len;
 }
 
-static json_t *jtext(const void *data, size_t n)
+json_t *cli_json_text(const void *data, size_t n)
 {
     const uint8_t *p = data;
     if (!p)
@@ -104,7 +104,7 @@ static json_t *jtext(const void *data, size_t n)
 
 static json_t *jstr(const at_str *s)
 {
-    return s->ptr ? jtext(s->ptr, s->len) : json_null();
+    return s->ptr ? cli_json_text(s->ptr, s->len) : json_null();
 }
 
 static json_t *jhex(const uint8_t *p, size_t n)
@@ -280,7 +280,7 @@ static json_t *element(const at_event *ev)
     SET(o, "length", jint(ev->span.len));
     SET(o, "ts_ns", jint(ev->ts));
     if (ev->data)
-        SET(o, "text", jtext(ev->data, ev->len));
+        SET(o, "text", cli_json_text(ev->data, ev->len));
     else
         SET(o, "text", jstr(&ev->line.text));
     if (ev->tok) {
@@ -368,7 +368,7 @@ static json_t *final_result(const at_event *ev, const at_exchange *x)
     SET(o, "code", r->has_code ? jint(r->code) : json_null());
     SET(o, "text", result_text(r));
     SET(o, "numeric", json_boolean(r->numeric));
-    SET(o, "line", ev->data ? jtext(ev->data, ev->len) : json_null());
+    SET(o, "line", ev->data ? cli_json_text(ev->data, ev->len) : json_null());
     SET(o, "offset", ev->data ? jint(ev->span.off) : json_null());
     SET(o, "ts_ns", ev->data ? jint(ev->ts) : json_null());
     return o;
@@ -457,10 +457,10 @@ static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
     case AT_PARAM_IMEI:
     case AT_PARAM_THUMBPRINT:
     case AT_PARAM_MODE:
-        return v ? jtext(v, u->text_len) : json_null();
+        return v ? cli_json_text(v, u->text_len) : json_null();
     case AT_PARAM_SIGNATURE: {
         if (u->base64)
-            return jtext(v, u->text_len);
+            return cli_json_text(v, u->text_len);
         /* A raw digest (READ response) or garbage: not text. */
         o = json_object();
         SET(o, "size", jint(n));
@@ -500,8 +500,8 @@ static json_t *cert_obj(const at_frame *f, const at_frame_details *d)
     SET(o, "size", jint(ok ? s->size : u->value_len));
     SET(o, "parsed", json_boolean(ok));
     SET(o, "pem", json_boolean(d->cert_is_pem));
-    SET(o, "issuer", ok ? jtext(s->issuer, strlen(s->issuer)) : json_null());
-    SET(o, "subject", ok ? jtext(s->subject, strlen(s->subject)) : json_null());
+    SET(o, "issuer", ok ? cli_json_text(s->issuer, strlen(s->issuer)) : json_null());
+    SET(o, "subject", ok ? cli_json_text(s->subject, strlen(s->subject)) : json_null());
     SET(o, "serial", ok ? json_string(s->serial) : json_null());
     SET(o, "signature", ok ? json_string(s->sig_alg) : json_null());
     SET(o, "thumbprint_alg", ok ? json_string(s->thumb_alg) : json_null());
@@ -717,7 +717,7 @@ void json_event(cli_chan *ch, const at_event *ev)
             break;
         }
         json_decref(j->echo);
-        j->echo = ev->data ? jtext(ev->data, ev->len) : jstr(&ev->line.text);
+        j->echo = ev->data ? cli_json_text(ev->data, ev->len) : jstr(&ev->line.text);
         break;
     case AT_EV_RESPONSE:
         if (!in_exchange)
@@ -781,9 +781,9 @@ void json_findings(cli_chan *ch, const at_finding *f, size_t n)
         SET(o, "offset", jint(x->off));
         SET(o, "ts", jiso(x->ts));
         SET(o, "ts_ns", jint(x->ts));
-        SET(o, "what", jtext(x->what, what_end ? (size_t)(what_end - x->what)
+        SET(o, "what", cli_json_text(x->what, what_end ? (size_t)(what_end - x->what)
                                                : sizeof x->what));
-        SET(o, "fix", jtext(x->fix, fix_end ? (size_t)(fix_end - x->fix)
+        SET(o, "fix", cli_json_text(x->fix, fix_end ? (size_t)(fix_end - x->fix)
                                             : sizeof x->fix));
         emit(ch->ctx, o);
     }
@@ -820,11 +820,11 @@ void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
         }
         break;
     case AT_TEV_SETTINGS:
-        SET(o, "settings", jtext(rec->payload, rec->len));
+        SET(o, "settings", cli_json_text(rec->payload, rec->len));
         SET(o, "baud", rec->baud ? jint(rec->baud) : json_null());
         break;
     case AT_TEV_NOTE:
-        SET(o, "text", jtext(rec->payload, rec->len));
+        SET(o, "text", cli_json_text(rec->payload, rec->len));
         break;
     case AT_TEV_FRAMING_ERROR:
     case AT_TEV_PARITY_ERROR:

@@ -80,7 +80,7 @@ static void reset(cli_ctx *c)
     c->sgr_active = false;
 }
 
-static void put_escaped(FILE *f, const void *data, size_t n)
+void cli_put_escaped(FILE *f, const void *data, size_t n)
 {
     const uint8_t *p = data;
     size_t i = 0;
@@ -123,7 +123,7 @@ static void put_prose(FILE *f, const char *s, size_t n)
             fwrite(s + i, 1, j - i, f);
         if (j == n)
             break;
-        put_escaped(f, s + j, 1);
+        cli_put_escaped(f, s + j, 1);
         i = j + 1;
     }
 }
@@ -131,7 +131,7 @@ static void put_prose(FILE *f, const char *s, size_t n)
 static void put_str(FILE *f, const at_str *s)
 {
     if (s->ptr)
-        put_escaped(f, s->ptr, s->len);
+        cli_put_escaped(f, s->ptr, s->len);
 }
 
 static void indent(cli_ctx *c, unsigned depth)
@@ -308,7 +308,7 @@ static void line_elem(cli_chan *ch, const at_event *ev, const char *color,
     elem_begin(ch, ev->ts, ev->dir);
     sgr(c, color);
     if (ev->data)
-        put_escaped(c->out, ev->data, ev->len);
+        cli_put_escaped(c->out, ev->data, ev->len);
     else
         put_str(c->out, &ev->line.text);
     reset(c);
@@ -610,7 +610,7 @@ static void unit_value(cli_ctx *c, const at_frame *f, const at_frame_unit *u,
     case AT_PARAM_MODE:
         if (u->value) {
             fputc('"', c->out);
-            put_escaped(c->out, u->value, u->text_len);
+            cli_put_escaped(c->out, u->value, u->text_len);
             fputc('"', c->out);
         }
         break;
@@ -639,13 +639,13 @@ static void cert_summary(cli_ctx *c, unsigned depth, const at_cert_summary *s)
 {
     indent(c, depth);
     fprintf(c->out, "%-16s", "issuer");
-    put_escaped(c->out, s->issuer, strlen(s->issuer));
+    cli_put_escaped(c->out, s->issuer, strlen(s->issuer));
     fputc('\n', c->out);
     indent(c, depth);
     fprintf(c->out, "%-16s%s\n", "serial number", s->serial);
     indent(c, depth);
     fprintf(c->out, "%-16s", "subject");
-    put_escaped(c->out, s->subject, strlen(s->subject));
+    cli_put_escaped(c->out, s->subject, strlen(s->subject));
     fputc('\n', c->out);
     indent(c, depth);
     fprintf(c->out, "%-16s%s\n", "signature", s->sig_alg);
@@ -944,7 +944,7 @@ static void command_elem(cli_chan *ch, const at_event *ev)
     elem_begin(ch, ev->ts, AT_DIR_TE_TO_ME);
     sgr(c, C_BOLD);
     if (ev->data)
-        put_escaped(c->out, ev->data, ev->len);
+        cli_put_escaped(c->out, ev->data, ev->len);
     else if (x)
         put_str(c->out, &x->line);
     reset(c);
@@ -1195,11 +1195,11 @@ void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
         break;
     case AT_TEV_SETTINGS:
         fputs("settings: ", c->out);
-        put_escaped(c->out, rec->payload, rec->len);
+        cli_put_escaped(c->out, rec->payload, rec->len);
         break;
     case AT_TEV_NOTE:
         fputs("note: ", c->out);
-        put_escaped(c->out, rec->payload, rec->len);
+        cli_put_escaped(c->out, rec->payload, rec->len);
         break;
     case AT_TEV_BREAK:
         fputs("break", c->out);
