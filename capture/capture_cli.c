@@ -253,7 +253,7 @@ int cli_capture_main(int argc, char **argv)
     at_capture_stats st;
     int rc = at_capture_run(&cfg, &stop_flag, &st, err, sizeof err);
     if (rc != AT_CAPTURE_OK) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         return rc == AT_CAPTURE_BAD_CONFIG ? 2 : 1;
     }
     if (cfg.mode == AT_CAPTURE_EXEC && st.exec_status >= 0)

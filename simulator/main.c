@@ -17,7 +17,7 @@
 
 #include "attrace/profile.h"
 #include "attrace/trace.h"
-#include "errbuf.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,10 +134,9 @@ _Noreturn static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
+    at_vmsg(PROG, fmt, ap);
     va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+    fputs("Try '" PROG " --help' for more information.\n", stderr);
     exit(2);
 }
 
@@ -892,14 +891,14 @@ int main(int argc, char **argv)
     if (p.o.log) {
         p.log = fopen(p.o.log, "a");
         if (!p.log) {
-            fprintf(stderr, PROG ": --log %s: %s\n", p.o.log, strerror(errno));
+            at_msg(PROG, "--log %s: %s", p.o.log, strerror(errno));
             return 1;
         }
     }
 
     if (pipe(g_sigpipe) != 0 || set_nonblock_cloexec(g_sigpipe[0]) != 0 ||
         set_nonblock_cloexec(g_sigpipe[1]) != 0) {
-        fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+        at_msg(PROG, "pipe: %s", strerror(errno));
         goto out;
     }
     struct sigaction sa;
@@ -914,7 +913,7 @@ int main(int argc, char **argv)
 
     p.store = sim_store_open(p.o.store, err, sizeof err);
     if (!p.store) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         goto out;
     }
     sim_config cfg;
@@ -927,24 +926,24 @@ int main(int argc, char **argv)
     p.eng = sim_engine_new(&cfg, p.store, &io, &p);
     p.net = sim_net_new();
     if (!p.eng || !p.net) {
-        fprintf(stderr, PROG ": out of memory\n");
+        at_msg(PROG, "out of memory");
         goto out;
     }
     static const sim_svc_io svc = {svc_open, svc_write, svc_read, svc_close};
     sim_engine_set_services(p.eng, &svc, &p);
 
     if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         goto out;
     }
     if (p.o.link && make_link(&p, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         goto out;
     }
     if (p.o.trace) {
         p.tw = at_trace_create(p.o.trace, err, sizeof err);
         if (!p.tw) {
-            fprintf(stderr, PROG ": %s\n", err);
+            at_msg(PROG, "%s", err);
             goto out;
         }
     }
@@ -988,7 +987,7 @@ out:
     if (p.tw) {
         trace_note(&p, now_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
         if (at_trace_finish_err(p.tw, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
+            at_msg(PROG, "%s", err);
             rc = 1;
         }
         p.tw = NULL;

@@ -1,0 +1,153 @@
+#!/bin/bash
+# Lossless and safe output, files and processes (issue 8, sections 4-5):
+# exact messages and exit statuses of the real programs.
+#
+#   safety.sh ATTRACE MKTRACE ATTRACE_SIM ATTRACE_EXTCAP SRCDIR WORKDIR
+#
+# Needs: bash, coreutils, python3, openssl.
+
+set -u
+
+if [ $# -ne 6 ]; then
+    echo "usage: $0 ATTRACE MKTRACE ATTRACE_SIM ATTRACE_EXTCAP SRCDIR WORKDIR" >&2
+    exit 2
+fi
+ATTRACE=$1
+MKTRACE=$2
+SIM=$3
+EXTCAP=$4
+SRC=$5
+WORK=$6
+
+rm -rf "$WORK"
+mkdir -p "$WORK" || exit 1
+export LC_ALL=C
+
+pass=0
+fail=0
+failed_names=()
+ok() { pass=$((pass + 1)); echo "ok    $1"; }
+bad() {
+    fail=$((fail + 1))
+    failed_names+=("$1")
+    echo "FAIL  $1"
+    if [ $# -gt 1 ] && [ -n "$2" ]; then
+        printf '%s\n' "$2" | head -n 60 | cat -v | sed 's/^/      | /'
+    fi
+}
+# expect NAME WANT_RC WANT_STDERR_LINE CMD...: exit status and one exact
+# line of standard error.
+expect() {
+    local name=$1 want_rc=$2 want_line=$3 rc
+    shift 3
+    "$@" > "$WORK/out" 2> "$WORK/err" < /dev/null
+    rc=$?
+    if [ $rc -eq "$want_rc" ] && grep -q -x -F -- "$want_line" "$WORK/err"; then
+        ok "$name"
+    else
+        bad "$name" "exit $rc (want $want_rc); want the line: $want_line"$'\n'"stderr: $(cat "$WORK/err")"
+    fi
+}
+# no_controls NAME FILE: no byte below 0x20 but LF, no DEL, nothing >= 0x80.
+no_controls() {
+    if LC_ALL=C grep -q -P '[\x00-\x09\x0b-\x1f\x7f-\xff]' "$2"; then
+        bad "$1" "raw control or non-ASCII bytes in: $(cat "$2")"
+    else
+        ok "$1"
+    fi
+}
+
+# ------------------------------------------------------------------
+# Names and option values in messages are escaped like trace text.
+# ------------------------------------------------------------------
+ESCNAME=$WORK/$'evil\e]0;owned\a\e[2J.pcap'
+expect "a trace file name with ESC sequences is escaped in the message" 3 \
+    "attrace: $WORK/evil\\x1B]0;owned\\x07\\x1B[2J.pcap: No such file or directory" \
+    "$ATTRACE" decode "$ESCNAME"
+no_controls "  ... and standard error holds no control byte" "$WORK/err"
+expect "an option value with ESC sequences is escaped (decode --color)" 2 \
+    "attrace decode: invalid --color value '\\x1B[31mred' (auto, always or never)" \
+    "$ATTRACE" decode $'--color=\e[31mred' x.pcap
+expect "an unknown command with ESC and bidi override is escaped" 2 \
+    "attrace: unknown command '\\x1B[2J\\xE2\\x80\\xAEabc'" \
+    "$ATTRACE" $'\e[2J\xe2\x80\xaeabc'
+expect "encode: an output name with ESC is escaped" 1 \
+    "attrace encode: $WORK/nodir/\\x1B[2J.bin: No such file or directory" \
+    "$ATTRACE" encode delete --index 1 --sig none --profile newer -o "$WORK/nodir/"$'\e[2J.bin'
+expect "attrace-sim: a store name with ESC is escaped" 1 \
+    "attrace-sim: cannot create the store directory $WORK/nodir/\\x1B[2Jstore: No such file or directory" \
+    "$SIM" --store "$WORK/nodir/"$'\e[2Jstore'
+expect "attrace-extcap: an option value with ESC is escaped" 2 \
+    "attrace-extcap: --baud: \"\\x1B[2J\" is not a rate in 50..4000000" \
+    "$EXTCAP" --extcap-interface attrace-path --capture --fifo "$WORK/x" --device /dev/null --baud $'\e[2J'
+expect "attrace capture: an option value with ESC is escaped" 2 \
+    "attrace capture: --baud: '\\x1B[2J' is not a baud rate" \
+    "$ATTRACE" capture --module /dev/null --baud $'\e[2J' -w "$WORK/x.pcap"
+# The damaged trace's message in the text summary (standard output).
+printf '> AT\\r\n< OK\\r\n' > "$WORK/two.script"
+"$MKTRACE" "$WORK/two.script" "$WORK/two.pcap"
+DAMAGED=$WORK/$'dam\e[2Jaged.pcap'
+head -c $(( $(stat -c %s "$WORK/two.pcap") - 2 )) "$WORK/two.pcap" > "$DAMAGED"
+"$ATTRACE" decode --color=never "$DAMAGED" > "$WORK/dam.out" 2> "$WORK/dam.err"
+if [ $? -eq 3 ] && grep -q -F "Stopped early: $WORK/dam\\x1B[2Jaged.pcap: record 2: " "$WORK/dam.out"; then
+    ok "the text summary's 'Stopped early' escapes the file name"
+else
+    bad "the text summary's 'Stopped early' escapes the file name" "$(cat "$WORK/dam.out" "$WORK/dam.err")"
+fi
+no_controls "  ... and standard output holds no control byte" "$WORK/dam.out"
+
+# ------------------------------------------------------------------
+# JSON: lossless text (byte E9 and bytes C3 A9 differ), C1 controls and
+# bidi overrides escaped, a summary even when the trace cannot be opened.
+# ------------------------------------------------------------------
+printf '%s\n' '< \r\ncaf\xE9\r\n' '< \r\ncaf\xC3\xA9\r\n' \
+    '< \r\nA\xC2\x85B\xE2\x80\xAEC\xE2\x81\xA6D\xC2\xA0\r\n' \
+    '> AT+X="\xE9",1\r' '< AT+X="\xE9",1\r\r\nOK\r\n' '! note n\xE9' > "$WORK/utf8.script"
+"$MKTRACE" "$WORK/utf8.script" "$WORK/utf8.pcap"
+"$ATTRACE" decode --json "$WORK/utf8.pcap" > "$WORK/utf8.json" 2> "$WORK/utf8.err"
+if msg=$(python3 - "$WORK/utf8.json" <<'PYEOF'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+objs = [json.loads(l) for l in raw.decode("utf-8").splitlines()]
+un = [o for o in objs if o["type"] == "unexpected"]
+ex = [o for o in objs if o["type"] == "exchange"][0]
+note = [o for o in objs if o["type"] == "trace_event"][0]
+want = [
+    ((un[0]["text"], un[0].get("text_hex")), ("caf\ufffd", "636166e9")),
+    ((un[1]["text"], un[1].get("text_hex")), ("caf\u00e9", None)),
+    (un[2]["text"], "A\u0085B\u202eC\u2066D\u00a0"),
+    ((ex["command"], ex["command_hex"]), ('AT+X="\ufffd",1', "41542b583d22e9222c31")),
+    ((ex["echo"], ex["echo_hex"]), ('AT+X="\ufffd",1', "41542b583d22e9222c31")),
+    ((ex["commands"][0]["params"], ex["commands"][0]["params_hex"]), (["\ufffd", "1"], ["e9", None])),
+    ("command_hex" in ex and "echo_hex" in ex and "params_hex" in ex["commands"][0], True),
+    ((note["text"], note["text_hex"]), ("n\ufffd", "6ee9")),
+    # escaped in the bytes written, not raw: C1 and bidi; NBSP stays
+    ([m in raw for m in (b"A\\u0085B\\u202EC\\u2066D\xc2\xa0",)], [True]),
+    ([m in raw for m in (b"\xc2\x85", b"\xe2\x80\xae", b"\xe2\x81\xa6")], [False, False, False]),
+]
+bad = ["got %r, want %r" % (g, w) for g, w in want if g != w]
+if bad:
+    print("\n".join(bad))
+    sys.exit(1)
+PYEOF
+); then
+    ok "JSON: invalid UTF-8 keeps its bytes (_hex), E9 and C3 A9 differ; C1 and bidi escaped"
+else
+    bad "JSON: invalid UTF-8 keeps its bytes (_hex), E9 and C3 A9 differ; C1 and bidi escaped" "$msg"
+fi
+"$ATTRACE" decode --json "$WORK/no-such.pcap" > "$WORK/open.json" 2> "$WORK/open.err"
+rc=$?
+want='{"type":"summary","records":0,"channels":0,"bytes":{"te_to_me":0,"me_to_te":0},"exchanges":0,"errors":0,"unanswered":0,"urcs":0,"frames":0,"frames_with_problems":0,"invalid":0,"unexpected":0,"trace_events":0,"skipped_records":0,"findings":{"error":0,"warning":0,"info":0},"complete":false,"error":"'"$WORK"'/no-such.pcap: No such file or directory"}'
+if [ $rc -eq 3 ] && [ "$(cat "$WORK/open.json")" = "$want" ]; then
+    ok "JSON: a trace that cannot be opened still ends with a summary (complete: false)"
+else
+    bad "JSON: a trace that cannot be opened still ends with a summary (complete: false)" "exit $rc; stdout: $(cat "$WORK/open.json")"
+fi
+
+# ------------------------------------------------------------------
+echo "safety: $pass passed, $fail failed"
+if [ $fail -ne 0 ]; then
+    printf 'failed: %s\n' "${failed_names[@]}"
+    exit 1
+fi
+exit 0
