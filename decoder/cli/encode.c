@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* getopt_long, fchmod, ftruncate, O_CLOEXEC */
 
 #include "cli.h"
+#include "private_file.h"
 
 #include "attrace/cert.h"
 #include "attrace/crypto.h"
@@ -272,6 +273,12 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     return -1;
 }
 
+/* How much of a wrong --imei a message quotes. */
+#define IMEI_QUOTE_MAX 20u
+
+/* RSA keys under this many bits get a warning (they can be factored). */
+#define RSA_WEAK_BITS 1024
+
 static bool imei_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -283,8 +290,9 @@ static bool imei_ok(const char *s)
     return true;
 }
 
-/* Writes the frame: a regular file gets mode 0600 before any byte goes in
- * (an existing file is made private first, then truncated). */
+/* Writes the frame: a regular file gets mode 0600 before any byte goes in,
+ * never through a symbolic link (at_private_file_create, as the trace
+ * writers). */
 static int write_output(const char *path, const uint8_t *p, size_t n)
 {
     if (strcmp(path, "-") == 0) {
@@ -295,25 +303,14 @@ static int write_output(const char *path, const uint8_t *p, size_t n)
         }
         return 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    char err[1024];
+    int fd = at_private_file_create(path, err, sizeof err);
     if (fd < 0) {
-        at_msg(ENC_PROG, "%s: %s", path, strerror(errno));
+        at_msg(ENC_PROG, "%s", err);
         return 1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        at_msg(ENC_PROG, "%s: %s", path, strerror(errno));
-        close(fd);
-        return 1;
-    }
-    bool regular = S_ISREG(st.st_mode);
-    if (regular && (((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) ||
-                    ftruncate(fd, 0) != 0)) {
-        at_msg(ENC_PROG, "%s: cannot make it a private file (mode 0600): %s",
-                path, strerror(errno));
-        close(fd);
-        return 1;
-    }
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, p + done, n - done);
@@ -376,8 +373,15 @@ int cli_encode_main(int argc, char **argv)
     if (o.index > prof->index_max)
         refuse(&ref, "index %u is outside the %s profile's range 0..%u", o.index,
                prof->name, prof->index_max);
-    if (o.imei && !imei_ok(o.imei))
-        refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
+    if (o.imei && !imei_ok(o.imei)) {
+        /* Quoted in part: a value of any length must not flood the terminal. */
+        size_t len = strlen(o.imei);
+        if (len > IMEI_QUOTE_MAX)
+            refuse(&ref, "IMEI '%.*s...' (%zu characters) is not 15 digits",
+                   (int)IMEI_QUOTE_MAX, o.imei, len);
+        else
+            refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
+    }
     if (sign && !o.imei)
         refuse(&ref, "a signed frame carries the module's IMEI (AT+CGSN prints it): "
                "give --imei");
@@ -461,8 +465,8 @@ int cli_encode_main(int argc, char **argv)
         refuse(&ref, "the key in %s does not belong to the certificate of index 0",
                o.key);
     if (sign && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-        at_msg(ENC_PROG, "%s: a %s key; the module checks RSA signatures only",
-                o.key, info.type[0] ? info.type : "non-RSA");
+        at_msg(ENC_PROG, "%s: key type %s; the module checks RSA signatures only",
+                o.key, info.type[0] ? info.type : "not RSA");
         status = 3;
         goto out;
     }
@@ -470,6 +474,11 @@ int cli_encode_main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (pkey && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+        EVP_PKEY_get_bits(pkey) < RSA_WEAK_BITS)
+        at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
+               "broken; use 2048 bits or more", o.key, EVP_PKEY_get_bits(pkey),
+               RSA_WEAK_BITS);
 
     char thumb[41];
     if (o.thumbprint && sha1_hex(cert_der, cert_len, thumb) != 0) {

@@ -145,6 +145,37 @@ else
 fi
 
 # ------------------------------------------------------------------
+# attrace encode: -o never follows a symlink; messages.
+# ------------------------------------------------------------------
+E=$WORK/enc
+mkdir -p "$E"
+printf 'keep\n' > "$E/target"
+chmod 0644 "$E/target"
+ln -s "$E/target" "$E/link.bin"
+expect "encode -o SYMLINK: refused, exit 1" 1 \
+    "attrace encode: $E/link.bin: is a symbolic link; refusing to write through it (the output may hold private keys)" \
+    "$ATTRACE" encode delete --index 1 --sig none --profile newer -o "$E/link.bin"
+if [ "$(cat "$E/target")" = keep ] && [ "$(stat -c %a "$E/target")" = 644 ]; then
+    ok "  ... the link's target keeps its bytes and its mode"
+else
+    bad "  ... the link's target keeps its bytes and its mode" "$(stat -c '%a %s' "$E/target")"
+fi
+openssl ecparam -name prime256v1 -genkey -noout -out "$E/ec.pem" 2> /dev/null
+openssl genrsa -out "$E/rsa512.pem" 512 2> /dev/null
+expect "encode: an EC signing key is named without a wrong article" 3 \
+    "attrace encode: $E/ec.pem: key type EC; the module checks RSA signatures only" \
+    "$ATTRACE" encode delete --index 1 --key "$E/ec.pem" --imei 358240051111110 -o "$E/ec.bin"
+expect "encode: an RSA key under 1024 bits gets a warning" 0 \
+    "attrace encode: warning: $E/rsa512.pem: an RSA key of 512 bits, under 1024: it can be broken; use 2048 bits or more" \
+    "$ATTRACE" encode delete --index 1 --key "$E/rsa512.pem" --imei 358240051111110 -o "$E/rsa512.bin"
+LONG=$(head -c 70000 /dev/zero | tr '\0' 1)
+expect "encode: a 70,000-digit --imei is quoted in part" 2 \
+    "attrace encode: refused: IMEI '11111111111111111111...' (70000 characters) is not 15 digits (--force writes it anyway)" \
+    "$ATTRACE" encode delete --index 1 --sig none --profile newer --imei "$LONG" -o "$E/long.bin"
+if [ "$(wc -c < "$WORK/err")" -lt 300 ]; then ok "  ... and the message stays short"
+else bad "  ... and the message stays short" "$(wc -c < "$WORK/err") bytes"; fi
+
+# ------------------------------------------------------------------
 echo "safety: $pass passed, $fail failed"
 if [ $fail -ne 0 ]; then
     printf 'failed: %s\n' "${failed_names[@]}"
