@@ -572,6 +572,14 @@ static int make_pty(cap *c, chan *ch)
         ch->host_cflag = t.c_cflag & CRTSCTS;
         ch->host_iflag = t.c_iflag & (IXON | IXOFF);
     }
+    return 0;
+}
+
+/* Publishes the host PTY (--link, the "host side on" line, the callback):
+ * only once the output is open, so nothing announces a capture that then
+ * fails on its -w file. */
+static int announce_pty(cap *c, chan *ch)
+{
     const char *link = ch->pair->link;
     if (link) {
         struct stat st;
@@ -765,7 +773,8 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         at_session_init(ch->sess, &sc, on_event, ch);
     }
 
-    /* Ports first: a capture that cannot open them writes no file. */
+    /* Ports first: a capture that cannot open them writes no file. Their
+     * PTYs are announced after the output is open. */
     bool tap = cfg->mode == AT_CAPTURE_TAP;
     for (size_t i = 0; i < c.n && !c.failed; i++) {
         chan *ch = &c.ch[i];
@@ -789,6 +798,14 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         return AT_CAPTURE_FAILED;
     }
     if (open_output(&c) != 0) {
+        teardown(&c);
+        return AT_CAPTURE_FAILED;
+    }
+    for (size_t i = 0; i < c.n && !c.failed; i++)
+        if (c.ch[i].master >= 0)
+            announce_pty(&c, &c.ch[i]);
+    if (c.failed) {
+        at_trace_finish(c.w);
         teardown(&c);
         return AT_CAPTURE_FAILED;
     }

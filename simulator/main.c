@@ -284,6 +284,7 @@ typedef struct sim_prog {
     speed_t last_speed;
     bool have_termios;
     bool failed;
+    int log_errno;           /* the first error writing the log, 0 = none */
 } sim_prog;
 
 static volatile sig_atomic_t g_stop;
@@ -327,7 +328,12 @@ static void logf_(sim_prog *p, const char *fmt, ...)
     vfprintf(p->log, fmt, ap);
     va_end(ap);
     fputc('\n', p->log);
-    fflush(p->log);
+    /* A lost log line is reported once, and the exit status says so. */
+    if ((fflush(p->log) != 0 || ferror(p->log)) && !p->log_errno) {
+        p->log_errno = errno ? errno : EIO;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p->o.log ? p->o.log : "(stderr)",
+               strerror(p->log_errno));
+    }
 }
 
 static void eng_log(void *ctx, const char *line)
@@ -932,6 +938,15 @@ int main(int argc, char **argv)
     static const sim_svc_io svc = {svc_open, svc_write, svc_read, svc_close};
     sim_engine_set_services(p.eng, &svc, &p);
 
+    /* Outputs before the PTY and its link: nothing announces a module
+     * that then fails on its -w file. */
+    if (p.o.trace) {
+        p.tw = at_trace_create(p.o.trace, err, sizeof err);
+        if (!p.tw) {
+            at_msg(PROG, "%s", err);
+            goto out;
+        }
+    }
     if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
         at_msg(PROG, "%s", err);
         goto out;
@@ -939,13 +954,6 @@ int main(int argc, char **argv)
     if (p.o.link && make_link(&p, err, sizeof err) != 0) {
         at_msg(PROG, "%s", err);
         goto out;
-    }
-    if (p.o.trace) {
-        p.tw = at_trace_create(p.o.trace, err, sizeof err);
-        if (!p.tw) {
-            at_msg(PROG, "%s", err);
-            goto out;
-        }
     }
 
     uint64_t t0 = now_ns();
@@ -973,6 +981,8 @@ int main(int argc, char **argv)
                   "seed %" PRIu64, p.o.drop_rate, p.o.corrupt_rate, p.o.delay_ms,
               p.o.byte_time_us, p.o.require_rtscts ? ", RTS/CTS required" : "", p.o.seed);
 
+    if (p.log_errno)
+        goto out; /* not even the start could be logged: reported above */
     printf(PROG ": module on %s\n", where);
     fflush(stdout);
 
@@ -1011,7 +1021,11 @@ out:
     for (int i = 0; i < 2; i++)
         if (g_sigpipe[i] >= 0)
             close(g_sigpipe[i]);
-    if (p.log && p.log != stderr)
-        fclose(p.log);
+    if (p.log && p.log != stderr && fclose(p.log) != 0 && !p.log_errno) {
+        p.log_errno = errno;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p.o.log, strerror(errno));
+    }
+    if (p.log_errno)
+        rc = 1;
     return rc;
 }

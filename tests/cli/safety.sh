@@ -176,6 +176,70 @@ if [ "$(wc -c < "$WORK/err")" -lt 300 ]; then ok "  ... and the message stays sh
 else bad "  ... and the message stays short" "$(wc -c < "$WORK/err") bytes"; fi
 
 # ------------------------------------------------------------------
+# attrace-sim and attrace capture open their outputs before they announce
+# the PTY (its path, the --link): -w is a FIFO, whose open blocks until a
+# reader comes, so what they publish before that is visible. --log to a
+# full device is an error.
+# ------------------------------------------------------------------
+if msg=$(python3 - "$SIM" "$ATTRACE" "$WORK" <<'PYEOF'
+import os, pty, signal, subprocess, sys, threading, time
+sim, attrace, work = sys.argv[1:4]
+errors = []
+
+def check(prog, argv, link, announce_stream, announce):
+    fifo = os.path.join(work, prog + ".fifo")
+    os.mkfifo(fifo)
+    p = subprocess.Popen(argv + ["--link", link, "-w", fifo], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(0.5)  # still blocked in the open of the FIFO: nothing published
+    early_link = os.path.lexists(link)
+    got = b""
+    fd = os.open(fifo, os.O_RDONLY)  # now the open can finish
+    drain = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(fd, 65536), b"")])
+    drain.start()
+    stream = p.stdout if announce_stream == "stdout" else p.stderr
+    deadline = time.time() + 20
+    while time.time() < deadline and announce not in got:
+        got += stream.readline()
+    late_link = os.path.lexists(link)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=20)
+    drain.join(timeout=20)
+    os.close(fd)
+    if early_link:
+        errors.append("%s: --link made before the -w output was open" % prog)
+    if announce not in got or not late_link:
+        errors.append("%s: no %r / link once the output was open: %r" % (prog, announce, got))
+    if p.returncode != 0:
+        errors.append("%s: exit %d after SIGTERM" % (prog, p.returncode))
+
+check("attrace-sim", [sim, "--store", os.path.join(work, "simstore")],
+      os.path.join(work, "sim.link"), "stdout", b"attrace-sim: module on ")
+master, slave = pty.openpty()
+check("attrace-capture", [attrace, "capture", "-q", "--module", os.ttyname(slave)],
+      os.path.join(work, "cap.link"), "stderr", b"attrace capture: host side on ")
+os.close(master)
+os.close(slave)
+if errors:
+    print("\n".join(errors))
+    sys.exit(1)
+PYEOF
+); then
+    ok "attrace-sim and attrace capture publish the PTY only once -w is open"
+else
+    bad "attrace-sim and attrace capture publish the PTY only once -w is open" "$msg"
+fi
+timeout 20 "$SIM" --store "$WORK/simstore" --log /dev/full > "$WORK/out" 2> "$WORK/err"
+rc=$?
+if [ $rc -eq 1 ] && [ ! -s "$WORK/out" ] &&
+   grep -q -x -F "attrace-sim: --log /dev/full: No space left on device: log lines are lost" "$WORK/err"; then
+    ok "attrace-sim --log /dev/full: exit 1 with the reason, no module announced"
+else
+    bad "attrace-sim --log /dev/full: exit 1 with the reason, no module announced" \
+        "exit $rc; stdout: $(cat "$WORK/out"); stderr: $(cat "$WORK/err")"
+fi
+
+# ------------------------------------------------------------------
 echo "safety: $pass passed, $fail failed"
 if [ $fail -ne 0 ]; then
     printf 'failed: %s\n' "${failed_names[@]}"
