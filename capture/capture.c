@@ -645,6 +645,14 @@ static int start_child(cap *c, chan *ch)
     if (pid == 0) {
         signal(SIGXFSZ, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        /* A session and process group of its own, with the PTY as its
+         * controlling terminal: the capture signals the whole group (the
+         * shell and every program it starts), and if the capture itself
+         * is killed, the PTY's hang-up sends SIGHUP to that group, so
+         * nothing keeps running. The PTY is raw (no ISIG): bytes from the
+         * module never turn into signals. */
+        if (setsid() < 0 || ioctl(ch->slave, TIOCSCTTY, 0) != 0)
+            _exit(127);
         /* The trace may be on our standard output: keep the program's
          * output out of it. */
         bool trace_on_stdout = c->cfg->out_stream == stdout ||
@@ -659,6 +667,14 @@ static int start_child(cap *c, chan *ch)
     free(cmd);
     c->child = pid;
     return 0;
+}
+
+/* The signal to pass on to the program's group for the stop flag's value
+ * (capture_cli stores the signal it got; any other value is SIGTERM). */
+static int stop_signal(volatile sig_atomic_t *stop)
+{
+    int sig = stop ? (int)*stop : 0;
+    return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ? sig : SIGTERM;
 }
 
 static int check_config(const at_capture_config *cfg, char *err, size_t cap)
@@ -903,17 +919,19 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         }
     }
     if (c.child > 0 && !c.child_done) {
-        /* Stopped (or failed) while the program runs: end it. */
+        /* Stopped (or failed) while the program runs: the signal goes to
+         * its whole process group (the child leads it), which is killed
+         * after 2 s if it does not end. */
         int status = 0;
         pid_t w = 0;
-        kill(c.child, SIGTERM);
-        for (int i = 0; i < 40 && w == 0; i++) { /* 2 s, then SIGKILL */
+        kill(-c.child, stop_signal(stop));
+        for (int i = 0; i < 40 && w == 0; i++) {
             w = waitpid(c.child, &status, WNOHANG);
             if (w == 0)
                 nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
         }
         if (w == 0) {
-            kill(c.child, SIGKILL);
+            kill(-c.child, SIGKILL);
             w = waitpid(c.child, &status, 0);
         }
         if (w == c.child)

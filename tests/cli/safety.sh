@@ -240,6 +240,74 @@ else
 fi
 
 # ------------------------------------------------------------------
+# attrace capture --exec 'a && b': SIGINT/SIGTERM reach every process of
+# the program, the exit status is the program's (128+N for signal N), and
+# a killed capture (SIGKILL) leaves nothing running.
+# ------------------------------------------------------------------
+if msg=$(python3 - "$ATTRACE" "$WORK" <<'PYEOF'
+import os, pty, signal, subprocess, sys, time
+attrace, work = sys.argv[1:3]
+errors = []
+
+def pids_of(tag):
+    found = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if f.read() == b"sleep\0" + tag.encode() + b"\0":
+                        found.append(int(d))
+            except OSError:
+                pass
+    return found
+
+def wait_for(cond, secs):
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+master, slave = pty.openpty()
+for n, sig in enumerate((signal.SIGINT, signal.SIGTERM, signal.SIGKILL)):
+    tag = "%d.%d" % (300 + n, os.getpid() % 1000)  # unique sleep argument
+    mark = os.path.join(work, "ran-b-%d" % n)
+    p = subprocess.Popen([attrace, "capture", "-q", "--module", os.ttyname(slave), "--exec",
+                          "sleep %s && touch %s" % (tag, mark),
+                          "-w", os.path.join(work, "exec-%d.pcap" % n)],
+                         stderr=subprocess.PIPE)
+    if not wait_for(lambda: pids_of(tag), 20):
+        errors.append("%s: the program did not start" % sig.name)
+        p.kill()
+        p.wait()
+        continue
+    p.send_signal(sig)
+    rc = p.wait(timeout=30)
+    gone = wait_for(lambda: not pids_of(tag), 10)
+    if not gone:
+        errors.append("%s: 'sleep' of 'sleep && touch' still runs after the capture ended"
+                      % sig.name)
+        for pid in pids_of(tag):
+            os.kill(pid, signal.SIGKILL)
+    want = -9 if sig == signal.SIGKILL else 128 + sig
+    if rc != want:
+        errors.append("%s: exit status %d, want %d" % (sig.name, rc, want))
+    if os.path.exists(mark):
+        errors.append("%s: the second command ran" % sig.name)
+os.close(master)
+os.close(slave)
+if errors:
+    print("\n".join(errors))
+    sys.exit(1)
+PYEOF
+); then
+    ok "capture --exec 'a && b': SIGINT, SIGTERM reach the whole group (exit 130, 143); SIGKILL leaves nothing"
+else
+    bad "capture --exec 'a && b': SIGINT, SIGTERM reach the whole group (exit 130, 143); SIGKILL leaves nothing" "$msg"
+fi
+
+# ------------------------------------------------------------------
 echo "safety: $pass passed, $fail failed"
 if [ $fail -ne 0 ]; then
     printf 'failed: %s\n' "${failed_names[@]}"
