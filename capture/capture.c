@@ -13,7 +13,7 @@
 
 #include "attrace/session.h"
 #include "attrace/trace.h"
-#include "errbuf.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,7 +139,7 @@ static void logmsg(cap *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("attrace capture: ", c->cfg->log);
-    vfprintf(c->cfg->log, fmt, ap);
+    at_escape_vprintf(c->cfg->log, 0, fmt, ap); /* names escaped, as in messages */
     fputc('\n', c->cfg->log);
     fflush(c->cfg->log);
     va_end(ap);
@@ -951,16 +951,11 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
             fail(&c, "%s", e);
         c.w = NULL;
     }
-    if (cfg->log) {
-        fprintf(cfg->log,
-                "attrace capture: %llu records, %llu bytes TE->ME, %llu bytes ME->TE, "
-                "%llu exchanges, %u file%s (%s)\n",
-                (unsigned long long)st->records, (unsigned long long)st->bytes[0],
-                (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges,
-                st->files, st->files == 1 ? "" : "s",
-                c.out_name ? c.out_name : "no output");
-        fflush(cfg->log);
-    }
+    logmsg(&c, "%llu records, %llu bytes TE->ME, %llu bytes ME->TE, %llu exchanges, "
+                "%u file%s (%s)",
+           (unsigned long long)st->records, (unsigned long long)st->bytes[0],
+           (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges, st->files,
+           st->files == 1 ? "" : "s", c.out_name ? c.out_name : "no output");
     teardown(&c);
     return c.failed ? AT_CAPTURE_FAILED : AT_CAPTURE_OK;
 }

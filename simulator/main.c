@@ -323,9 +323,11 @@ static void logf_(sim_prog *p, const char *fmt, ...)
     gmtime_r(&s, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(p->log, "%s.%03uZ ", stamp, (unsigned)(t % 1000000000ull / 1000000ull));
+    /* Names (store, port, link) and host text as in messages: escaped;
+     * the engine's own escapes keep their backslash. */
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(p->log, fmt, ap);
+    at_escape_vprintf(p->log, AT_ESC_KEEP_BACKSLASH, fmt, ap);
     va_end(ap);
     fputc('\n', p->log);
     /* A lost log line is reported once, and the exit status says so. */

@@ -33,7 +33,7 @@ void at_escape_write(FILE *f, const void *data, size_t n, unsigned flags)
     }
 }
 
-void at_vmsg(const char *prog, const char *fmt, va_list ap)
+void at_escape_vprintf(FILE *f, unsigned flags, const char *fmt, va_list ap)
 {
     char small[1024];
     va_list copy;
@@ -47,16 +47,20 @@ void at_vmsg(const char *prog, const char *fmt, va_list ap)
             vsnprintf(big, (size_t)n + 1, fmt, ap);
             text = big;
         } else {
-            n = (int)sizeof small - 1; /* the truncated message */
+            n = (int)sizeof small - 1; /* the truncated text */
         }
     }
-    if (n < 0)
-        n = 0;
-    fprintf(stderr, "%s: ", prog);
-    at_escape_write(stderr, text, (size_t)n, 0);
-    fputc('\n', stderr);
+    if (n > 0)
+        at_escape_write(f, text, (size_t)n, flags);
     if (text != small)
         free(text);
+}
+
+void at_vmsg(const char *prog, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prog);
+    at_escape_vprintf(stderr, 0, fmt, ap);
+    fputc('\n', stderr);
 }
 
 void at_msg(const char *prog, const char *fmt, ...)

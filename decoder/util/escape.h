@@ -24,6 +24,10 @@
  * (controls, DEL, all bytes >= 0x80) as \xHH. */
 void at_escape_write(FILE *f, const void *data, size_t n, unsigned flags);
 
+/* Formats with vfprintf's rules and writes the text with at_escape_write
+ * (@p flags as there): logs that echo names use it. */
+void at_escape_vprintf(FILE *f, unsigned flags, const char *fmt, va_list ap);
+
 /* A message for standard error: "PROG: " then the formatted text escaped
  * with at_escape_write, then a newline. Messages echo file names and
  * option values; this is where they are made safe. */

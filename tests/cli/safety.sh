@@ -83,6 +83,18 @@ expect "attrace-extcap: an option value with ESC is escaped" 2 \
 expect "attrace capture: an option value with ESC is escaped" 2 \
     "attrace capture: --baud: '\\x1B[2J' is not a baud rate" \
     "$ATTRACE" capture --module /dev/null --baud $'\e[2J' -w "$WORK/x.pcap"
+# The simulator's log echoes its store directory: escaped there too.
+"$SIM" --store "$WORK/"$'st\e[2Jore' --log "$WORK/sim.log" > "$WORK/sim.out" 2>&1 &
+simpid=$!
+for _ in $(seq 1 200); do grep -q 'module on' "$WORK/sim.out" && break; sleep 0.1; done
+kill -TERM $simpid
+wait $simpid
+if grep -q -F "store $WORK/st\\x1B[2Jore, on " "$WORK/sim.log"; then
+    ok "attrace-sim: the log escapes the store name"
+else
+    bad "attrace-sim: the log escapes the store name" "$(cat "$WORK/sim.log")"
+fi
+no_controls "  ... and the log holds no control byte" "$WORK/sim.log"
 # The damaged trace's message in the text summary (standard output).
 printf '> AT\\r\n< OK\\r\n' > "$WORK/two.script"
 "$MKTRACE" "$WORK/two.script" "$WORK/two.pcap"
