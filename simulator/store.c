@@ -152,44 +152,6 @@ static int load_file(const char *path, uint8_t **data, size_t *len, char *err,
     return 0;
 }
 
-static int load_dir(sim_store *st, char *err, size_t err_cap)
-{
-    DIR *d = opendir(st->dir);
-    if (!d) {
-        at_err_set(err, err_cap, "cannot open the store directory %s: %s", st->dir,
-                   strerror(errno));
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        int slot = name_slot(de->d_name);
-        if (slot == -1)
-            continue;
-        char *path = join(st->dir, de->d_name);
-        if (!path) {
-            at_err_set(err, err_cap, "out of memory");
-            rc = -1;
-            break;
-        }
-        uint8_t *data;
-        size_t len;
-        rc = load_file(path, &data, &len, err, err_cap);
-        free(path);
-        if (rc != 0)
-            break;
-        if (slot == -2) {
-            st->key = data;
-            st->key_len = len;
-        } else {
-            st->cert[slot] = data;
-            st->cert_len[slot] = len;
-        }
-    }
-    closedir(d);
-    return rc;
-}
-
 /* ------------------------------------------------------------------ */
 /* The index-0 pair: commit record, recovery                          */
 /* ------------------------------------------------------------------ */
@@ -291,12 +253,8 @@ static bool is_leftover(const char *name)
            strcmp(inner, STAGED_KEY) == 0 || strcmp(inner, COMMIT_RECORD) == 0;
 }
 
-/* Ends what a killed simulator left: a committed change is finished, then
- * staged and temporary files (some hold private keys) are removed. */
-static int recover(const sim_store *st, char *err, size_t err_cap)
+static int load_dir(sim_store *st, char *err, size_t err_cap)
 {
-    if (finish_commit(st, err, err_cap) != 0)
-        return -1;
     DIR *d = opendir(st->dir);
     if (!d) {
         at_err_set(err, err_cap, "cannot open the store directory %s: %s", st->dir,
@@ -307,10 +265,34 @@ static int recover(const sim_store *st, char *err, size_t err_cap)
     bool removed = false;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (!is_leftover(de->d_name))
+        /* What a killed simulator left (some of it holds private keys). */
+        if (is_leftover(de->d_name)) {
+            rc = step(st, de->d_name, NULL, err, err_cap);
+            removed = true;
             continue;
-        rc = step(st, de->d_name, NULL, err, err_cap);
-        removed = true;
+        }
+        int slot = name_slot(de->d_name);
+        if (slot == -1)
+            continue;
+        char *path = join(st->dir, de->d_name);
+        if (!path) {
+            at_err_set(err, err_cap, "out of memory");
+            rc = -1;
+            break;
+        }
+        uint8_t *data;
+        size_t len;
+        rc = load_file(path, &data, &len, err, err_cap);
+        free(path);
+        if (rc != 0)
+            break;
+        if (slot == -2) {
+            st->key = data;
+            st->key_len = len;
+        } else {
+            st->cert[slot] = data;
+            st->cert_len[slot] = len;
+        }
     }
     closedir(d);
     if (removed)
@@ -336,7 +318,9 @@ sim_store *sim_store_open(const char *dir, char *err, size_t err_cap)
         return NULL;
     }
     memcpy(st->dir, dir, strlen(dir) + 1);
-    if (recover(st, err, err_cap) != 0 || load_dir(st, err, err_cap) != 0) {
+    /* A committed change a kill interrupted is finished first; the scan
+     * then removes staged and temporary files of an uncommitted one. */
+    if (finish_commit(st, err, err_cap) != 0 || load_dir(st, err, err_cap) != 0) {
         sim_store_close(st);
         return NULL;
     }

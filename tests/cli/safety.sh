@@ -193,7 +193,7 @@ else bad "  ... and the message stays short" "$(wc -c < "$WORK/err") bytes"; fi
 # reader comes, so what they publish before that is visible. --log to a
 # full device is an error.
 # ------------------------------------------------------------------
-if msg=$(python3 - "$SIM" "$ATTRACE" "$WORK" <<'PYEOF'
+if msg=$(python3 - "$SIM" "$ATTRACE" "$WORK" 2>&1 <<'PYEOF'
 import os, pty, signal, subprocess, sys, threading, time
 sim, attrace, work = sys.argv[1:4]
 errors = []
@@ -232,9 +232,7 @@ check("attrace-capture", [attrace, "capture", "-q", "--module", os.ttyname(slave
       os.path.join(work, "cap.link"), "stderr", b"attrace capture: host side on ")
 os.close(master)
 os.close(slave)
-if errors:
-    print("\n".join(errors))
-    sys.exit(1)
+sys.exit("\n".join(errors) or None)  # the message on stderr, exit 1
 PYEOF
 ); then
     ok "attrace-sim and attrace capture publish the PTY only once -w is open"
@@ -256,7 +254,7 @@ fi
 # the program, the exit status is the program's (128+N for signal N), and
 # a killed capture (SIGKILL) leaves nothing running.
 # ------------------------------------------------------------------
-if msg=$(python3 - "$ATTRACE" "$WORK" <<'PYEOF'
+if msg=$(python3 - "$ATTRACE" "$WORK" 2>&1 <<'PYEOF'
 import os, pty, signal, subprocess, sys, time
 attrace, work = sys.argv[1:3]
 errors = []
@@ -309,9 +307,7 @@ for n, sig in enumerate((signal.SIGINT, signal.SIGTERM, signal.SIGKILL)):
         errors.append("%s: the second command ran" % sig.name)
 os.close(master)
 os.close(slave)
-if errors:
-    print("\n".join(errors))
-    sys.exit(1)
+sys.exit("\n".join(errors) or None)  # the message on stderr, exit 1
 PYEOF
 ); then
     ok "capture --exec 'a && b': SIGINT, SIGTERM reach the whole group (exit 130, 143); SIGKILL leaves nothing"
