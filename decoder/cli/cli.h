@@ -17,6 +17,8 @@
 #include "attrace/attrace.h"
 #include "attrace/trace.h"
 
+#include "escape.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -88,6 +90,7 @@ typedef struct cli_text_chan {
 typedef struct cli_json_chan {
     uint32_t open_id;
     json_t *echo;              /* string or NULL */
+    json_t *echo_hex;          /* its bytes when not UTF-8, or NULL */
     json_t *responses;         /* array */
     json_t *intermediate;      /* array */
     json_t *secure_result;     /* object or NULL */

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* getopt_long, fchmod, ftruncate, O_CLOEXEC */
 
 #include "cli.h"
+#include "private_file.h"
 
 #include "attrace/cert.h"
 #include "attrace/crypto.h"
@@ -122,14 +123,14 @@ typedef struct refusals {
 
 static void refuse(refusals *r, const char *fmt, ...)
 {
+    char why[1024];
     va_list ap;
     r->n++;
-    fprintf(stderr, ENC_PROG ": %s: ", r->force ? "warning" : "refused");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    fprintf(stderr, r->force ? " (written anyway: --force)\n"
-                             : " (--force writes it anyway)\n");
+    at_msg(ENC_PROG, "%s: %s%s", r->force ? "warning" : "refused", why,
+           r->force ? " (written anyway: --force)" : " (--force writes it anyway)");
 }
 
 enum {
@@ -261,10 +262,16 @@ static int parse_options(int argc, char **argv, enc_opts *o)
             "--sig %s needs --key: the client key (of the index-0 certificate) signs "
             "the frame; --sig none writes an unsigned frame", o->sig);
     if (o->passin && strncmp(o->passin, "pass:", 5) == 0)
-        fprintf(stderr, ENC_PROG ": warning: --passin pass:... shows the password "
-                "to other users (ps, shell history); env:VAR or file:PATH does not\n");
+        at_msg(ENC_PROG, "warning: --passin pass:... shows the password "
+                "to other users (ps, shell history); env:VAR or file:PATH does not");
     return -1;
 }
+
+/* How much of a wrong --imei a message quotes. */
+#define IMEI_QUOTE_MAX 20u
+
+/* RSA keys under this many bits get a warning (they can be factored). */
+#define RSA_WEAK_BITS 1024
 
 static bool imei_ok(const char *s)
 {
@@ -277,44 +284,34 @@ static bool imei_ok(const char *s)
     return true;
 }
 
-/* Writes the frame: a regular file gets mode 0600 before any byte goes in
- * (an existing file is made private first, then truncated). */
+/* Writes the frame: a regular file gets mode 0600 before any byte goes in,
+ * never through a symbolic link (at_private_file_create, as the trace
+ * writers). */
 static int write_output(const char *path, const uint8_t *p, size_t n)
 {
     if (strcmp(path, "-") == 0) {
         if (fwrite(p, 1, n, stdout) != n || fflush(stdout) != 0) {
-            fprintf(stderr, ENC_PROG ": error writing to standard output: %s\n",
+            at_msg(ENC_PROG, "error writing to standard output: %s",
                     strerror(errno));
             return 1;
         }
         return 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    char err[1024];
+    int fd = at_private_file_create(path, err, sizeof err);
     if (fd < 0) {
-        fprintf(stderr, ENC_PROG ": %s: %s\n", path, strerror(errno));
+        at_msg(ENC_PROG, "%s", err);
         return 1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        fprintf(stderr, ENC_PROG ": %s: %s\n", path, strerror(errno));
-        close(fd);
-        return 1;
-    }
-    bool regular = S_ISREG(st.st_mode);
-    if (regular && (((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) ||
-                    ftruncate(fd, 0) != 0)) {
-        fprintf(stderr, ENC_PROG ": %s: cannot make it a private file (mode 0600): %s\n",
-                path, strerror(errno));
-        close(fd);
-        return 1;
-    }
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, p + done, n - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            fprintf(stderr, ENC_PROG ": error writing %s: %s\n", path,
+            at_msg(ENC_PROG, "error writing %s: %s", path,
                     w < 0 ? strerror(errno) : "nothing written");
             close(fd);
             if (regular)
@@ -324,7 +321,7 @@ static int write_output(const char *path, const uint8_t *p, size_t n)
         done += (size_t)w;
     }
     if (close(fd) != 0) {
-        fprintf(stderr, ENC_PROG ": error writing %s: %s\n", path, strerror(errno));
+        at_msg(ENC_PROG, "error writing %s: %s", path, strerror(errno));
         if (regular)
             unlink(path);
         return 1;
@@ -356,8 +353,8 @@ int cli_encode_main(int argc, char **argv)
         return rc;
 
     if (strcmp(o.out, "-") == 0 && isatty(STDOUT_FILENO)) {
-        fprintf(stderr, ENC_PROG ": refusing to write a binary frame to a terminal; "
-                "use -o FILE, or redirect standard output\n");
+        at_msg(ENC_PROG, "refusing to write a binary frame to a terminal; "
+                "use -o FILE, or redirect standard output");
         return 2;
     }
 
@@ -370,8 +367,15 @@ int cli_encode_main(int argc, char **argv)
     if (o.index > prof->index_max)
         refuse(&ref, "index %u is outside the %s profile's range 0..%u", o.index,
                prof->name, prof->index_max);
-    if (o.imei && !imei_ok(o.imei))
-        refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
+    if (o.imei && !imei_ok(o.imei)) {
+        /* Quoted in part: a value of any length must not flood the terminal. */
+        size_t len = strlen(o.imei);
+        if (len > IMEI_QUOTE_MAX)
+            refuse(&ref, "IMEI '%.*s...' (%zu characters) is not 15 digits",
+                   (int)IMEI_QUOTE_MAX, o.imei, len);
+        else
+            refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
+    }
     if (sign && !o.imei)
         refuse(&ref, "a signed frame carries the module's IMEI (AT+CGSN prints it): "
                "give --imei");
@@ -391,14 +395,14 @@ int cli_encode_main(int argc, char **argv)
 
     if (o.cert) {
         if (at_cert_load_der(o.cert, &cert_der, &cert_len, err, sizeof err) != 0) {
-            fprintf(stderr, ENC_PROG ": %s\n", err);
+            at_msg(ENC_PROG, "%s", err);
             status = 3;
             goto out;
         }
         const unsigned char *q = cert_der;
         cert = d2i_X509(NULL, &q, (long)cert_len);
         if (!cert || q != cert_der + cert_len) {
-            fprintf(stderr, ENC_PROG ": %s: not an X.509 certificate\n", o.cert);
+            at_msg(ENC_PROG, "%s: not an X.509 certificate", o.cert);
             status = 3;
             goto out;
         }
@@ -408,7 +412,7 @@ int cli_encode_main(int argc, char **argv)
     if (o.key) {
         pkey = at_key_load(o.key, o.passin, o.alias, &info, &p12_cert, err, sizeof err);
         if (!pkey) {
-            fprintf(stderr, ENC_PROG ": %s\n", err);
+            at_msg(ENC_PROG, "%s", err);
             status = 3;
             goto out;
         }
@@ -419,7 +423,7 @@ int cli_encode_main(int argc, char **argv)
         cert_der = n > 0 ? malloc((size_t)n) : NULL;
         unsigned char *q = cert_der;
         if (!cert_der || i2d_X509(p12_cert, &q) != n) {
-            fprintf(stderr, ENC_PROG ": %s: cannot encode its certificate\n", o.key);
+            at_msg(ENC_PROG, "%s: cannot encode its certificate", o.key);
             status = 3;
             goto out;
         }
@@ -431,7 +435,7 @@ int cli_encode_main(int argc, char **argv)
     if (o.cmd == AT_CMD_WRITE && !cert)
         refuse(&ref, "a write carries the certificate to store: give --cert FILE");
     if (o.thumbprint && !cert) {
-        fprintf(stderr, ENC_PROG ": --thumbprint needs the certificate (--cert FILE)\n");
+        at_msg(ENC_PROG, "--thumbprint needs the certificate (--cert FILE)");
         status = 2;
         goto out;
     }
@@ -441,7 +445,7 @@ int cli_encode_main(int argc, char **argv)
     if (carry_key) {
         key_der = at_key_to_frame_der(pkey, &key_len);
         if (!key_der) {
-            fprintf(stderr, ENC_PROG ": %s: cannot write the key as PKCS#8 DER\n", o.key);
+            at_msg(ENC_PROG, "%s: cannot write the key as PKCS#8 DER", o.key);
             status = 3;
             goto out;
         }
@@ -455,8 +459,8 @@ int cli_encode_main(int argc, char **argv)
         refuse(&ref, "the key in %s does not belong to the certificate of index 0",
                o.key);
     if (sign && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-        fprintf(stderr, ENC_PROG ": %s: a %s key; the module checks RSA signatures only\n",
-                o.key, info.type[0] ? info.type : "non-RSA");
+        at_msg(ENC_PROG, "%s: key type %s; the module checks RSA signatures only",
+                o.key, info.type[0] ? info.type : "not RSA");
         status = 3;
         goto out;
     }
@@ -464,10 +468,15 @@ int cli_encode_main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (pkey && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+        EVP_PKEY_get_bits(pkey) < RSA_WEAK_BITS)
+        at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
+               "broken; use 2048 bits or more", o.key, EVP_PKEY_get_bits(pkey),
+               RSA_WEAK_BITS);
 
     char thumb[41];
     if (o.thumbprint && sha1_hex(cert_der, cert_len, thumb) != 0) {
-        fprintf(stderr, ENC_PROG ": cannot compute the SHA-1 thumbprint\n");
+        at_msg(ENC_PROG, "cannot compute the SHA-1 thumbprint");
         status = 1;
         goto out;
     }
@@ -495,25 +504,25 @@ int cli_encode_main(int argc, char **argv)
     size_t cap = AT_FRAME_MAX_LEN + AT_FRAME_SIG_MAX + 16;
     frame = malloc(cap);
     if (!frame) {
-        fprintf(stderr, ENC_PROG ": out of memory\n");
+        at_msg(ENC_PROG, "out of memory");
         status = 1;
         goto out;
     }
     at_status st = at_frame_encode(&spec, sign ? at_sign_frame : NULL,
                                    sign ? &signer : NULL, frame, cap, &frame_len);
     if (st == AT_ERR_TOO_LONG || st == AT_ERR_SPACE) {
-        fprintf(stderr, ENC_PROG ": the frame would be longer than %u bytes "
-                "(TotalLen is 16 bits)\n", AT_FRAME_MAX_LEN);
+        at_msg(ENC_PROG, "the frame would be longer than %u bytes "
+                "(TotalLen is 16 bits)", AT_FRAME_MAX_LEN);
         status = 2;
         goto out;
     }
     if (st == AT_ERR_SIGN) {
-        fprintf(stderr, ENC_PROG ": signing with %s failed\n", o.key);
+        at_msg(ENC_PROG, "signing with %s failed", o.key);
         status = 1;
         goto out;
     }
     if (st != AT_OK) {
-        fprintf(stderr, ENC_PROG ": cannot encode the frame: %s\n", at_status_str(st));
+        at_msg(ENC_PROG, "cannot encode the frame: %s", at_status_str(st));
         status = 1;
         goto out;
     }
