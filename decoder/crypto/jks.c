@@ -36,9 +36,6 @@
 #define OID_JKS_KEY_PROTECTOR "1.3.6.1.4.1.42.2.17.1.1"
 #define OID_PBE_MD5_3DES "1.3.6.1.4.1.42.2.19.1"
 #define PBE_SALT_LEN 8
-/* SunJCE refuses larger iteration counts too; it bounds the work a
- * hostile file can ask for. */
-#define PBE_MAX_ITERATIONS 5000000L
 
 const char *at_jks_type_name(at_jks_type t)
 {
@@ -579,8 +576,8 @@ static int derive_pbe_md5_3des(const uint8_t salt_in[PBE_SALT_LEN], long iterati
 }
 
 static int recover_pbe_md5_3des(const X509_ALGOR *alg, const uint8_t *data, size_t len,
-                                const char *password, PKCS8_PRIV_KEY_INFO **p8,
-                                char *err, size_t err_cap)
+                                const char *password, long max_iterations,
+                                PKCS8_PRIV_KEY_INFO **p8, char *err, size_t err_cap)
 {
     /* SunJCE's PBE keys take printable ASCII only. */
     for (const char *c = password; *c; c++)
@@ -596,7 +593,7 @@ static int recover_pbe_md5_3des(const X509_ALGOR *alg, const uint8_t *data, size
                         : NULL;
     long iterations = pbe ? ASN1_INTEGER_get(pbe->iter) : -1;
     if (!pbe || ASN1_STRING_length(pbe->salt) != PBE_SALT_LEN || iterations < 1 ||
-        iterations > PBE_MAX_ITERATIONS || len == 0 || len % 8 != 0 ||
+        iterations > max_iterations || len == 0 || len % 8 != 0 ||
         len > (size_t)INT32_MAX) {
         PBEPARAM_free(pbe);
         at_err_set(err, err_cap, "its PBEWithMD5AndTripleDES parameters are not valid");
@@ -636,7 +633,7 @@ out:
     return rc;
 }
 
-int at_jks_recover_key(const at_jks_entry *e, const char *password,
+int at_jks_recover_key(const at_jks_entry *e, const char *password, long max_iterations,
                        PKCS8_PRIV_KEY_INFO **p8, char *err, size_t err_cap)
 {
     *p8 = NULL;
@@ -668,7 +665,7 @@ int at_jks_recover_key(const at_jks_entry *e, const char *password,
     if (strcmp(oid, OID_JKS_KEY_PROTECTOR) == 0) {
         rc = recover_jks(data, len, pw, p8, err, err_cap);
     } else if (strcmp(oid, OID_PBE_MD5_3DES) == 0) {
-        rc = recover_pbe_md5_3des(alg, data, len, pw, p8, err, err_cap);
+        rc = recover_pbe_md5_3des(alg, data, len, pw, max_iterations, p8, err, err_cap);
     } else {
         at_err_set(err, err_cap, "its key is protected by the algorithm %s, which "
                    "attrace does not know", oid[0] ? oid : "(unreadable)");

@@ -118,14 +118,19 @@ int at_jks_find_key(const at_jks *ks, const char *alias, at_jks_entry *out,
 /** The alias of @p e, quoted and escaped for messages (at_err_quote). */
 void at_jks_alias_quoted(const at_jks_entry *e, char *out, size_t cap);
 
+/** SunJCE's own limit on a PBE iteration count (keytool writes 200000). */
+#define AT_JKS_MAX_ITERATIONS 5000000L
+
 /**
  * Recovers the private key of entry @p e (tag 1) with the key password
- * @p password (UTF-8). Returns 0 with the PKCS#8 structure in @p *p8
- * (caller frees), 1 when the password is wrong, -1 with a message in
- * @p err when the entry cannot be read (unknown protection algorithm,
- * damaged structure).
+ * @p password (UTF-8). A PBEWithMD5AndTripleDES key whose iteration count
+ * exceeds @p max_iterations is refused as damaged: the caller bounds the
+ * work a hostile file can ask for (AT_JKS_MAX_ITERATIONS for real use).
+ * Returns 0 with the PKCS#8 structure in @p *p8 (caller frees), 1 when the
+ * password is wrong, -1 with a message in @p err when the entry cannot be
+ * read (unknown protection algorithm, damaged structure).
  */
-int at_jks_recover_key(const at_jks_entry *e, const char *password,
+int at_jks_recover_key(const at_jks_entry *e, const char *password, long max_iterations,
                        PKCS8_PRIV_KEY_INFO **p8, char *err, size_t err_cap);
 
 #endif

@@ -755,7 +755,7 @@ static EVP_PKEY *load_java_keystore(loader *L, const uint8_t *data, size_t len,
     if (!kp)
         return NULL;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
-    int r = at_jks_recover_key(&e, kp, &p8, why, sizeof why);
+    int r = at_jks_recover_key(&e, kp, AT_JKS_MAX_ITERATIONS, &p8, why, sizeof why);
     if (r > 0) {
         wrong_key_password(L, quoted);
         return NULL;
