@@ -11,7 +11,6 @@
 #include "jks.h"
 #include "errbuf.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -382,15 +381,19 @@ void at_jks_alias_quoted(const at_jks_entry *e, char *out, size_t cap)
     at_err_quote(e->alias, e->alias_len, out, cap);
 }
 
-static bool alias_matches(const at_jks_entry *e, const char *alias)
+static int ascii_lower(int c)
 {
-    size_t n = strlen(alias);
-    if (n != e->alias_len)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)alias[i]) != tolower(e->alias[i]))
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+bool at_alias_equal(const void *name, size_t len, const char *alias)
+{
+    const uint8_t *n = name;
+    size_t i = 0;
+    for (; i < len && alias[i]; i++)
+        if (ascii_lower(n[i]) != ascii_lower((unsigned char)alias[i]))
             return false;
-    return true;
+    return i == len && alias[i] == '\0';
 }
 
 /* Appends the aliases of the entries with tag @p tag; returns how many. */
@@ -424,7 +427,7 @@ int at_jks_find_key(const at_jks *ks, const char *alias, at_jks_entry *out,
             *out = e;
             return 0;
         }
-        if (alias && alias_matches(&e, alias)) {
+        if (alias && at_alias_equal(e.alias, e.alias_len, alias)) {
             if (e.tag == AT_JKS_PRIVATE_KEY) {
                 *out = e;
                 return 0;

@@ -115,6 +115,15 @@ bool at_jks_next(const at_jks *ks, at_jks_iter *it, at_jks_entry *e);
 int at_jks_find_key(const at_jks *ks, const char *alias, at_jks_entry *out,
                     const char *path, char *err, size_t err_cap);
 
+/**
+ * Whether the @p len bytes of @p name are the alias @p alias as Java
+ * compares them: keytool stores aliases in lower case and lowercases the
+ * alias asked for, so ASCII letters match in either case (other bytes
+ * exactly, whatever the locale). PKCS#12 friendly names are compared so
+ * too.
+ */
+bool at_alias_equal(const void *name, size_t len, const char *alias);
+
 /** The alias of @p e, quoted and escaped for messages (at_err_quote). */
 void at_jks_alias_quoted(const at_jks_entry *e, char *out, size_t cap);
 

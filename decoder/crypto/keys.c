@@ -12,7 +12,6 @@
 #include "jks.h"
 #include "attrace/crypto.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -40,15 +39,6 @@
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
 /* ------------------------------------------------------------------ */
-
-/* Appends to a message already in @p err. */
-static bool ascii_case_equal(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return false;
-    return *a == *b;
-}
 
 static const char *type_name(const EVP_PKEY *k)
 {
@@ -501,7 +491,8 @@ static X509 *p12_cert_for(const p12_walk *w, const p12_bag *k, EVP_PKEY *key)
         if (same_key_id(k, &w->certs[i]))
             return PKCS12_SAFEBAG_get1_cert(w->certs[i].bag);
     for (size_t i = 0; k->name && i < w->n_certs; i++)
-        if (w->certs[i].name && ascii_case_equal(k->name, w->certs[i].name))
+        if (w->certs[i].name &&
+            at_alias_equal(k->name, strlen(k->name), w->certs[i].name))
             return PKCS12_SAFEBAG_get1_cert(w->certs[i].bag);
     for (size_t i = 0; i < w->n_certs; i++) {
         X509 *x = PKCS12_SAFEBAG_get1_cert(w->certs[i].bag);
@@ -535,7 +526,8 @@ static size_t list_cert_only(char *err, size_t cap, const p12_walk *w)
         for (size_t k = 0; k < w->n_keys && !owned; k++)
             owned = same_key_id(&w->keys[k], &w->certs[i]) ||
                     (w->keys[k].name && w->certs[i].name &&
-                     ascii_case_equal(w->keys[k].name, w->certs[i].name));
+                     at_alias_equal(w->keys[k].name, strlen(w->keys[k].name),
+                                    w->certs[i].name));
         if (owned || !w->certs[i].name)
             continue;
         char q[200];
@@ -561,7 +553,8 @@ static const p12_bag *p12_choose(loader *L, const p12_walk *w, const char *alias
     if (!alias)
         return &w->keys[0];
     for (size_t i = 0; i < w->n_keys; i++)
-        if (w->keys[i].name && ascii_case_equal(w->keys[i].name, alias))
+        if (w->keys[i].name &&
+            at_alias_equal(w->keys[i].name, strlen(w->keys[i].name), alias))
             return &w->keys[i];
 
     char want[200];
