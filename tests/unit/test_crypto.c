@@ -1565,27 +1565,25 @@ static void test_load_java_keystore_damaged(void **state)
 {
     (void)state;
     char want[1024];
-    /* client.jks: 4376 bytes; entry 2 at offset 912; the trusted
-     * certificate's DER at 49..912. */
-    write_damaged("short.jks", "client.jks", 8, SIZE_MAX, 0);
-    snprintf(want, sizeof want, "%s: the JKS keystore is truncated (8 bytes, shorter "
-             "than its header)", P("short.jks"));
-    expect_load_error("short.jks", "pass:" JKS_STOREPASS, NULL, want);
-
-    write_damaged("cut.jks", "client.jks", 2000, SIZE_MAX, 0);
-    snprintf(want, sizeof want, "%s: the JKS keystore is truncated (entry 2 of 3, at "
-             "offset 912, runs past the end of the file)", P("cut.jks"));
-    expect_load_error("cut.jks", "pass:" JKS_STOREPASS, NULL, want);
-
-    write_damaged("cut-digest.jceks", "client.jceks", 4333, SIZE_MAX, 0);
-    snprintf(want, sizeof want, "%s: the JCEKS keystore is truncated (its integrity "
-             "digest has 10 of its 20 bytes)", P("cut-digest.jceks"));
-    expect_load_error("cut-digest.jceks", "pass:" JKS_STOREPASS, NULL, want);
-
-    write_damaged("long.jks", "client.jks", 4376, SIZE_MAX, 3);
-    snprintf(want, sizeof want, "%s: the JKS keystore is damaged (3 bytes follow its "
-             "integrity digest)", P("long.jks"));
-    expect_load_error("long.jks", "pass:" JKS_STOREPASS, NULL, want);
+    /* client.jks: 4376 bytes, entry 2 at offset 912; client.jceks: 4343. */
+    static const struct {
+        const char *name, *store;
+        size_t keep, extra;
+        const char *want; /* after "PATH: the TYPE keystore is " */
+    } cuts[] = {
+        {"short.jks", "client.jks", 8, 0, "truncated (8 bytes, shorter than its header)"},
+        {"cut.jks", "client.jks", 2000, 0,
+         "truncated (entry 2 of 3, at offset 912, runs past the end of the file)"},
+        {"cut-digest.jceks", "client.jceks", 4333, 0,
+         "truncated (its integrity digest has 10 of its 20 bytes)"},
+        {"long.jks", "client.jks", 4376, 3, "damaged (3 bytes follow its integrity digest)"},
+    };
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_damaged(cuts[i].name, cuts[i].store, cuts[i].keep, SIZE_MAX, cuts[i].extra);
+        snprintf(want, sizeof want, "%s: the %s keystore is %s", P(cuts[i].name),
+                 strstr(cuts[i].store, "jceks") ? "JCEKS" : "JKS", cuts[i].want);
+        expect_load_error(cuts[i].name, "pass:" JKS_STOREPASS, NULL, want);
+    }
 
     /* A flipped byte that keeps the structure: only the digest sees it. */
     for (size_t i = 0; i < 2; i++) {
