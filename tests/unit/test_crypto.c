@@ -1634,6 +1634,58 @@ static void write_signed_store(const char *name, const uint8_t *body, size_t len
     free(out);
 }
 
+static void put_be(uint8_t **p, uint32_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        *(*p)++ = (uint8_t)(v >> 8 * (n - 1 - i));
+}
+
+/* Version 1 (JDK 1.1's format): no certificate type strings. The store is
+ * put together from the key entry "backup" of client.jks (its protected
+ * key at offset 936, 698 bytes; its certificate at 1649, 559 bytes). */
+static void test_load_java_keystore_version1(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *jks = tu_read_file(sample_key("client.jks"), &len);
+    assert_non_null(jks);
+    uint8_t *buf = malloc(len), *p = buf;
+    assert_non_null(buf);
+    put_be(&p, 0xFEEDFEED, 4);
+    put_be(&p, 1, 4); /* version */
+    put_be(&p, 1, 4); /* count */
+    put_be(&p, 1, 4); /* private key entry */
+    put_be(&p, 6, 2);
+    memcpy(p, "backup", 6);
+    p += 6;
+    put_be(&p, 0, 8); /* date */
+    put_be(&p, 698, 4);
+    memcpy(p, jks + 936, 698);
+    p += 698;
+    put_be(&p, 1, 4); /* chain */
+    put_be(&p, 559, 4);
+    memcpy(p, jks + 1649, 559);
+    p += 559;
+    write_signed_store("v1.jks", buf, (size_t)(p - buf), JKS_STOREPASS);
+
+    at_key_info info;
+    char err[1024] = "";
+    X509 *cert = NULL;
+    EVP_PKEY *k = load_key(P("v1.jks"), "pass:" JKS_STOREPASS, NULL, NULL, &info, &cert,
+                           err, sizeof err);
+    if (!k)
+        fail_msg("%s", err);
+    X509 *want = exported_cert("client.jks", "backup");
+    assert_non_null(cert);
+    assert_int_equal(X509_cmp(cert, want), 0);
+    assert_int_equal(X509_check_private_key(want, k), 1);
+    X509_free(want);
+    X509_free(cert);
+    EVP_PKEY_free(k);
+    free(buf);
+    free(jks);
+}
+
 /* JCEKS secret-key entries are Java-serialized objects without a length:
  * one at the end is passed over, one before the keys hides them. */
 static void test_load_java_keystore_secret_entries(void **state)
@@ -1728,6 +1780,7 @@ int main(void)
         cmocka_unit_test(test_load_java_keystore_aliases),
         cmocka_unit_test(test_load_java_keystore_damaged),
         cmocka_unit_test(test_load_java_keystore_secret_entries),
+        cmocka_unit_test(test_load_java_keystore_version1),
         cmocka_unit_test(test_load_not_a_key),
         cmocka_unit_test(test_key_from_der),
         cmocka_unit_test(test_key_to_frame_der),
