@@ -557,15 +557,18 @@ static int derive_pbe_md5_3des(const uint8_t salt_in[PBE_SALT_LEN], long iterati
         }
     }
     size_t pwlen = strlen(password);
+    /* Fetched once: an EVP_md5() would be looked up again at each of the
+     * (typically 2 x 200000) initialisations. */
+    EVP_MD *md5 = EVP_MD_fetch(NULL, "MD5", NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx != NULL;
+    bool ok = md5 && ctx;
     for (int half = 0; ok && half < 2; half++) {
         uint8_t h[16];
         size_t hlen = 4;
         memcpy(h, salt + 4 * half, 4);
         for (long i = 0; ok && i < iterations; i++) {
             unsigned int mdlen = 0;
-            ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
+            ok = EVP_DigestInit_ex(ctx, md5, NULL) &&
                  EVP_DigestUpdate(ctx, h, hlen) &&
                  EVP_DigestUpdate(ctx, password, pwlen) &&
                  EVP_DigestFinal_ex(ctx, h, &mdlen) && mdlen == 16;
@@ -575,6 +578,7 @@ static int derive_pbe_md5_3des(const uint8_t salt_in[PBE_SALT_LEN], long iterati
         OPENSSL_cleanse(h, sizeof h);
     }
     EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md5);
     return ok ? 0 : -1;
 }
 
