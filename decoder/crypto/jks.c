@@ -236,7 +236,7 @@ int at_jks_open(at_jks *ks, const uint8_t *data, size_t len, const char *path,
             /* The digest is still the last 20 bytes: it is checked over
              * everything before them, like Java does. */
             ks->readable = i;
-            if (len - HEADER_LEN < DIGEST_LEN) {
+            if (c.left < DIGEST_LEN) {
                 damaged(ks, path, err, err_cap, "truncated", "%s",
                         "its integrity digest is missing");
                 return -1;
