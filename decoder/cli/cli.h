@@ -179,7 +179,8 @@ enum {
     "                     needed), or pass:TEXT (other users can see it: avoid)\n" \
     "  --keypass SPEC     password of the key entry in a keystore (JKS, JCEKS,\n" \
     "                     PKCS#12), when it differs from the store password\n" \
-    "                     (keytool -keypass); same sources; default: --passin's\n" \
+    "                     (keytool -keypass); same sources; default: the\n"     \
+    "                     store password\n" \
     "  --alias NAME       the keystore entry (keytool -alias, case does not\n" \
     "                     matter); default: the first key entry\n"
 

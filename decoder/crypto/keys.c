@@ -181,6 +181,7 @@ typedef struct loader {
     bool have_pw;
     char key_pw[PASSWORD_MAX];
     bool have_key_pw;
+    bool java_keystore; /* a JKS/JCEKS: its password is the store's */
 
     /* Old keystores use algorithms that OpenSSL 3 keeps in its legacy
      * provider (RC2-40 certificate safes of Java 8's keytool and OpenSSL
@@ -228,8 +229,9 @@ static int need_password(loader *L)
     snprintf(prompt, sizeof prompt, "Enter the password for %s: ", L->path);
     if (at_passin_read(L->passin, prompt, L->pw, sizeof L->pw, perr,
                        sizeof perr) != 0) {
-        at_err_set(L->err, L->err_cap, "%s is encrypted and needs a password: %s",
-                L->path, perr);
+        at_err_set(L->err, L->err_cap, L->java_keystore
+                ? "%s is a Java keystore and needs its store password: %s"
+                : "%s is encrypted and needs a password: %s", L->path, perr);
         return -1;
     }
     L->have_pw = true;
@@ -724,6 +726,7 @@ static EVP_PKEY *load_java_keystore(loader *L, const uint8_t *data, size_t len,
     if (at_jks_open(&ks, data, len, L->path, L->err, L->err_cap) != 0)
         return NULL;
     const char *type = at_jks_type_name(ks.type);
+    L->java_keystore = true;
     if (need_password(L) != 0)
         return NULL;
     char why[200] = "";

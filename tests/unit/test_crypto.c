@@ -1513,8 +1513,8 @@ static void test_load_java_keystore_passwords(void **state)
                  "than the store password: give it with --keypass", path);
         expect_key_error(path, "pass:" JKS_STOREPASS, NULL, "Module-Client", want);
         snprintf(want, sizeof want,
-                 "%s is encrypted and needs a password: environment variable "
-                 UNSET_VAR " is not set", path);
+                 "%s is a Java keystore and needs its store password: environment "
+                 "variable " UNSET_VAR " is not set", path);
         expect_key_error(path, "env:" UNSET_VAR, NULL, NULL, want);
         snprintf(want, sizeof want,
                  "the key password of the entry \"module-client\" in %s: environment "
