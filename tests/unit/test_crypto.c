@@ -1634,7 +1634,7 @@ static void write_signed_store(const char *name, const uint8_t *body, size_t len
     free(out);
 }
 
-static void put_be(uint8_t **p, uint32_t v, size_t n)
+static void put_be(uint8_t **p, uint64_t v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         *(*p)++ = (uint8_t)(v >> 8 * (n - 1 - i));
