@@ -37,7 +37,8 @@ typedef struct enc_opts {
     uint16_t cmd;
     bool have_index;
     uint16_t index;
-    const char *cert, *key, *passin, *alias, *imei, *mode, *out, *sig;
+    const char *cert, *imei, *mode, *out, *sig;
+    at_key_source key; /* --key, --passin, --keypass, --alias */
     const at_profile *profile;
     bool thumbprint, include_key, force;
 } enc_opts;
@@ -66,15 +67,14 @@ static void encode_help(FILE *fp)
         "                     (legacy) or 1..30 (newer) server certificates\n"
         "  --cert FILE        the certificate to write, PEM or DER (sent as DER);\n"
         "                     with read/delete only for --thumbprint. A write of\n"
-        "                     index 0 may take it from a PKCS#12 --key instead\n"
+        "                     index 0 may take it from a keystore --key instead\n"
         "  --key FILE         the client private key (whose certificate is at index\n"
         "                     0): it signs the frame, and a write of index 0 carries\n"
         "                     it (as unencrypted PKCS#8 DER). PEM or DER, PKCS#1 or\n"
-        "                     PKCS#8 (encrypted or not), PKCS#12 (.p12, .pfx)\n"
-        "  --passin SPEC      password of the key file: env:VAR, file:PATH, prompt\n"
-        "                     (the default: asked on the terminal when needed), or\n"
-        "                     pass:TEXT (other users can see it: avoid)\n"
-        "  --alias NAME       the entry of a PKCS#12 keystore (its friendly name)\n"
+        "                     PKCS#8 (encrypted or not), or a keystore: PKCS#12\n"
+        "                     (.p12, .pfx), Java's JKS or JCEKS (keytool -keystore)\n");
+    fputs(CLI_KEY_OPTIONS_HELP, fp);
+    fprintf(fp,
         "  --imei DIGITS      the module's IMEI (15 digits, from AT+CGSN); a signed\n"
         "                     frame carries it\n"
         "  --sig ALG          sha1, sha256, or none for an unsigned frame (newer\n"
@@ -107,6 +107,9 @@ static void encode_help(FILE *fp)
         "  " ENC_PROG " write --index 1 --cert ca.der --key client.p12 \\\n"
         "      --alias myalias --passin file:/run/secrets/p12pass \\\n"
         "      --imei 358240051111110 -o write-ca.bin\n"
+        "  " ENC_PROG " write --index 0 --key client.ks --alias mykey \\\n"
+        "      --passin env:STOREPASS --keypass env:KEYPASS \\\n"
+        "      --imei 358240051111110 -o write-client.bin\n"
         "  " ENC_PROG " delete --index 2 --profile newer --sig none -o - | xxd\n"
         "\n"
         "Exit status: 0 written; 1 the output could not be written or signing\n"
@@ -136,9 +139,6 @@ static void refuse(refusals *r, const char *fmt, ...)
 enum {
     OPT_INDEX = 256,
     OPT_CERT,
-    OPT_KEY,
-    OPT_PASSIN,
-    OPT_ALIAS,
     OPT_IMEI,
     OPT_SIG,
     OPT_PROFILE,
@@ -154,9 +154,7 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     static const struct option longopts[] = {
         {"index", required_argument, NULL, OPT_INDEX},
         {"cert", required_argument, NULL, OPT_CERT},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"passin", required_argument, NULL, OPT_PASSIN},
-        {"alias", required_argument, NULL, OPT_ALIAS},
+        CLI_KEY_LONGOPTS,
         {"imei", required_argument, NULL, OPT_IMEI},
         {"sig", required_argument, NULL, OPT_SIG},
         {"profile", required_argument, NULL, OPT_PROFILE},
@@ -177,6 +175,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
         int c = getopt_long(argc, argv, ":ho:", longopts, NULL);
         if (c == -1)
             break;
+        if (cli_key_option(c, optarg, &o->key))
+            continue;
         switch (c) {
         case OPT_INDEX: {
             char *end;
@@ -189,9 +189,6 @@ static int parse_options(int argc, char **argv, enc_opts *o)
             break;
         }
         case OPT_CERT: o->cert = optarg; break;
-        case OPT_KEY: o->key = optarg; break;
-        case OPT_PASSIN: o->passin = optarg; break;
-        case OPT_ALIAS: o->alias = optarg; break;
         case OPT_IMEI: o->imei = optarg; break;
         case OPT_SIG:
             if (strcmp(optarg, "sha1") != 0 && strcmp(optarg, "sha256") != 0 &&
@@ -253,17 +250,15 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     if (o->cert && o->cmd != AT_CMD_WRITE && !o->thumbprint)
         return cli_usage_error(ENC_PROG, "--cert with %s: only a write carries a certificate "
                                   "(with --thumbprint it gives the thumbprint)", o->op);
-    if (!o->key && (o->passin || o->alias))
-        return cli_usage_error(ENC_PROG, "%s", "--passin and --alias belong to --key");
-    if (!o->key && o->include_key)
+    int krc = cli_key_options_check(ENC_PROG, &o->key);
+    if (krc >= 0)
+        return krc;
+    if (!o->key.path && o->include_key)
         return cli_usage_error(ENC_PROG, "%s", "--include-key needs --key");
-    if (sign && !o->key)
+    if (sign && !o->key.path)
         return cli_usage_error(ENC_PROG, 
             "--sig %s needs --key: the client key (of the index-0 certificate) signs "
             "the frame; --sig none writes an unsigned frame", o->sig);
-    if (o->passin && strncmp(o->passin, "pass:", 5) == 0)
-        at_msg(ENC_PROG, "warning: --passin pass:... shows the password "
-                "to other users (ps, shell history); env:VAR or file:PATH does not");
     return -1;
 }
 
@@ -360,7 +355,7 @@ int cli_encode_main(int argc, char **argv)
 
     const at_profile *prof = o.profile;
     bool sign = strcmp(o.sig, "none") != 0;
-    bool carry_key = o.key && (o.include_key || (o.cmd == AT_CMD_WRITE && o.index == 0));
+    bool carry_key = o.key.path && (o.include_key || (o.cmd == AT_CMD_WRITE && o.index == 0));
     refusals ref = {o.force, 0};
 
     /* What can be judged from the options alone. */
@@ -389,7 +384,7 @@ int cli_encode_main(int argc, char **argv)
     int status = 0;
     uint8_t *cert_der = NULL, *key_der = NULL, *frame = NULL;
     size_t cert_len = 0, key_len = 0, frame_len = 0;
-    X509 *cert = NULL, *p12_cert = NULL;
+    X509 *cert = NULL, *store_cert = NULL;
     EVP_PKEY *pkey = NULL;
     char err[512];
 
@@ -409,27 +404,26 @@ int cli_encode_main(int argc, char **argv)
     }
     at_key_info info;
     memset(&info, 0, sizeof info);
-    if (o.key) {
-        pkey = at_key_load(o.key, o.passin, o.alias, &info, &p12_cert, err, sizeof err);
+    if (o.key.path) {
+        pkey = cli_key_load(ENC_PROG, &o.key, &info, &store_cert);
         if (!pkey) {
-            at_msg(ENC_PROG, "%s", err);
             status = 3;
             goto out;
         }
     }
-    /* A PKCS#12 keystore holds the client certificate with its key. */
-    if (!cert && p12_cert && o.cmd == AT_CMD_WRITE && o.index == 0) {
-        int n = i2d_X509(p12_cert, NULL);
+    /* A keystore holds the client certificate with its key. */
+    if (!cert && store_cert && o.cmd == AT_CMD_WRITE && o.index == 0) {
+        int n = i2d_X509(store_cert, NULL);
         cert_der = n > 0 ? malloc((size_t)n) : NULL;
         unsigned char *q = cert_der;
-        if (!cert_der || i2d_X509(p12_cert, &q) != n) {
-            at_msg(ENC_PROG, "%s: cannot encode its certificate", o.key);
+        if (!cert_der || i2d_X509(store_cert, &q) != n) {
+            at_msg(ENC_PROG, "%s: cannot encode its certificate", o.key.path);
             status = 3;
             goto out;
         }
         cert_len = (size_t)n;
-        cert = p12_cert;
-        p12_cert = NULL;
+        cert = store_cert;
+        store_cert = NULL;
     }
 
     if (o.cmd == AT_CMD_WRITE && !cert)
@@ -445,7 +439,7 @@ int cli_encode_main(int argc, char **argv)
     if (carry_key) {
         key_der = at_key_to_frame_der(pkey, &key_len);
         if (!key_der) {
-            at_msg(ENC_PROG, "%s: cannot write the key as PKCS#8 DER", o.key);
+            at_msg(ENC_PROG, "%s: cannot write the key as PKCS#8 DER", o.key.path);
             status = 3;
             goto out;
         }
@@ -457,10 +451,10 @@ int cli_encode_main(int argc, char **argv)
     if (o.cmd == AT_CMD_WRITE && o.index == 0 && cert && pkey &&
         X509_check_private_key(cert, pkey) != 1)
         refuse(&ref, "the key in %s does not belong to the certificate of index 0",
-               o.key);
+               o.key.path);
     if (sign && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
         at_msg(ENC_PROG, "%s: key type %s; the module checks RSA signatures only",
-                o.key, info.type[0] ? info.type : "not RSA");
+                o.key.path, info.type[0] ? info.type : "not RSA");
         status = 3;
         goto out;
     }
@@ -471,7 +465,7 @@ int cli_encode_main(int argc, char **argv)
     if (pkey && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
         EVP_PKEY_get_bits(pkey) < RSA_WEAK_BITS)
         at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
-               "broken; use 2048 bits or more", o.key, EVP_PKEY_get_bits(pkey),
+               "broken; use 2048 bits or more", o.key.path, EVP_PKEY_get_bits(pkey),
                RSA_WEAK_BITS);
 
     char thumb[41];
@@ -517,7 +511,7 @@ int cli_encode_main(int argc, char **argv)
         goto out;
     }
     if (st == AT_ERR_SIGN) {
-        at_msg(ENC_PROG, "signing with %s failed", o.key);
+        at_msg(ENC_PROG, "signing with %s failed", o.key.path);
         status = 1;
         goto out;
     }
@@ -539,7 +533,7 @@ out:
     }
     free(cert_der);
     X509_free(cert);
-    X509_free(p12_cert);
+    X509_free(store_cert);
     EVP_PKEY_free(pkey);
     return status;
 }
