@@ -299,13 +299,13 @@ static bool int_counted(at_secret_scanner *sc, at_secret_int_cand *c, uint32_t l
     if (len < AT_SECRET_MIN_INT || len > AT_SECRET_MAX_INT)
         return false;
     uint64_t end = c->int_start + c->hdr + len;
+    c->wake = end;
     if (c->count < 255)
         c->count++;
     if (c->count == 3)
         add_run(sc, c->start, end, AT_SECRET_KEY_MATERIAL, off);
     else if (c->count > 3)
         add_run(sc, c->int_start, end, AT_SECRET_KEY_MATERIAL, off);
-    c->skip = len;
     c->state = I_SKIP;
     return true;
 }
@@ -331,9 +331,10 @@ static bool int_step(at_secret_scanner *sc, at_secret_int_cand *c, uint8_t b, ui
             return true;
         return int_counted(sc, c, c->acc, off);
     case I_SKIP:
-        if (--c->skip == 0)
-            c->state = I_NEXT;
-        return true;
+        /* The content is not looked at: the next tag is due at wake. */
+        if (off < c->wake)
+            return true;
+        /* fall through */
     case I_NEXT:
         if (b != 0x02)
             return false;
@@ -456,9 +457,25 @@ static void pem_step(at_secret_scanner *sc, uint8_t b, uint64_t off)
 /* ------------------------------------------------------------------ */
 
 /* Bytes that start something: 0x30 (SEQUENCE), 0x02 (INTEGER), '-' (PEM). */
-static bool is_trigger(uint8_t b)
+static const bool is_trigger[256] = {[0x30] = true, [0x02] = true, ['-'] = true};
+
+/* The first trigger in p[i..n), or n: eight bytes a step while there is
+ * none (the hot path: most bytes start nothing). */
+static size_t next_trigger(const uint8_t *p, size_t i, size_t n)
 {
-    return b == 0x30 || b == 0x02 || b == '-';
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (i + 8 <= n) {
+        uint64_t v;
+        memcpy(&v, p + i, sizeof v);
+        uint64_t a = v ^ (ones * 0x30), b = v ^ (ones * 0x02), c = v ^ (ones * '-');
+        /* Nonzero exactly when some byte of a, b or c is zero. */
+        if ((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs)
+            break;
+        i += 8;
+    }
+    while (i < n && !is_trigger[p[i]])
+        i++;
+    return i;
 }
 
 static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
@@ -469,9 +486,17 @@ static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
             sc->der[k++] = sc->der[i];
     sc->n_der = k;
     k = 0;
-    for (unsigned i = 0; i < sc->n_ints; i++)
-        if (int_step(sc, &sc->ints[i], b, off))
-            sc->ints[k++] = sc->ints[i];
+    uint64_t wake = UINT64_MAX;
+    for (unsigned i = 0; i < sc->n_ints; i++) {
+        at_secret_int_cand *c = &sc->ints[i];
+        if (!int_step(sc, c, b, off))
+            continue;
+        uint64_t w = c->state == I_SKIP ? c->wake : off + 1;
+        wake = w < wake ? w : wake;
+        if (k != i)
+            sc->ints[k] = *c;
+        k++;
+    }
     sc->n_ints = k;
     if (sc->pem_open || sc->pem_state != P_BEGIN || sc->pem_idx || b == '-')
         pem_step(sc, b, off);
@@ -487,25 +512,68 @@ static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
         c->start = off;
         c->int_start = off;
         c->state = I_LEN;
+        wake = off + 1;
     }
+    sc->int_wake = wake;
+}
+
+/* Whether the scanner follows nothing byte by byte. */
+static bool idle(const at_secret_scanner *sc)
+{
+    return !sc->n_der && !sc->pem_open && sc->pem_state == P_BEGIN && !sc->pem_idx;
+}
+
+/* Leading bytes of p[0..n), at stream offset @p pos, that change
+ * nothing: no trigger, before any INTEGER chain's next tag. */
+static size_t idle_bytes(const at_secret_scanner *sc, uint64_t pos, const uint8_t *p,
+                         size_t n)
+{
+    if (!idle(sc))
+        return 0;
+    size_t lim = n;
+    if (sc->n_ints && sc->int_wake < pos + n)
+        lim = (size_t)(sc->int_wake - pos);
+    return next_trigger(p, 0, lim);
+}
+
+/* Whether what trigger @p b starts survives the byte @p next after it
+ * (the same test the state machines make on that byte). */
+static bool survives(uint8_t b, uint8_t next)
+{
+    if (next == 0x81 || next == 0x82)
+        return b != '-';
+    if (b == 0x30)
+        return next >= AT_SECRET_MIN_CONTENT && next < 0x80;
+    if (b == 0x02)
+        return next >= AT_SECRET_MIN_INT && next < 0x80;
+    return next == '-';
 }
 
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        /* Nothing followed: skip to the next byte that starts something. */
-        if (!sc->n_der && !sc->n_ints && !sc->pem_open && sc->pem_state == P_BEGIN &&
-            !sc->pem_idx) {
-            while (i < n && !is_trigger(p[i]))
-                i++;
-            if (i == n)
-                break;
+        i += idle_bytes(sc, sc->off + i, p + i, n - i);
+        if (i == n)
+            break;
+        /* Most triggers in text and data die at the next byte: when it is
+         * at hand and nothing else looks at this byte, pass it over. */
+        if (i + 1 < n && idle(sc) && !(sc->n_ints && sc->int_wake <= sc->off + i) &&
+            !survives(p[i], p[i + 1])) {
+            i++;
+            continue;
         }
         scan_byte(sc, p[i], sc->off + i);
         i++;
     }
     sc->off += n;
+}
+
+size_t at_secret_skip(at_secret_scanner *sc, const uint8_t *p, size_t n)
+{
+    size_t k = idle_bytes(sc, sc->off, p, n);
+    sc->off += k;
+    return k;
 }
 
 /* ------------------------------------------------------------------ */

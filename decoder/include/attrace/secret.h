@@ -50,7 +50,7 @@ extern "C" {
 #define AT_SECRET_INT_CANDS 8u  /**< INTEGER chains followed at once */
 #define AT_SECRET_MIN_CONTENT 40u /**< smallest SEQUENCE content taken for a key (Ed25519 PKCS#8 is 46) */
 #define AT_SECRET_MIN_INT 48u   /**< content bytes of a "large" INTEGER (RSA >= 768-bit primes) */
-#define AT_SECRET_MAX_INT 8192u /**< larger INTEGERs are no key material */
+#define AT_SECRET_MAX_INT 2049u /**< larger INTEGERs are no key material (RSA-16384's d is 2049) */
 #define AT_SECRET_PEM_MAX 65536u /**< a PEM key block without END line ends here */
 
 typedef enum at_secret_kind {
@@ -84,7 +84,8 @@ typedef struct at_secret_der_cand {
 typedef struct at_secret_int_cand {
     uint64_t start;     /**< first INTEGER of the chain */
     uint64_t int_start; /**< the current INTEGER's tag */
-    uint32_t acc, skip;
+    uint64_t wake;      /**< where the next tag is due */
+    uint32_t acc;
     uint8_t state, need, hdr, count;
 } at_secret_int_cand;
 
@@ -103,6 +104,7 @@ typedef struct at_secret_scanner {
     unsigned n_der;
     at_secret_int_cand ints[AT_SECRET_INT_CANDS];
     unsigned n_ints;
+    uint64_t int_wake;            /**< the next offset an INTEGER chain looks at */
     /* PEM: "-----BEGIN <label>-----" ... "-----END" */
     uint8_t pem_state, pem_idx, pem_dashes, pem_label_len;
     char pem_label[40];
@@ -115,6 +117,13 @@ void at_secret_scanner_init(at_secret_scanner *sc);
 
 /** Scans the next @p n bytes of the stream. */
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n);
+
+/**
+ * Consumes the leading bytes of p[0..n) that cannot change the scanner's
+ * state (as at_secret_scan would) and returns how many: a caller that
+ * scans in small steps may look ahead this way at no risk.
+ */
+size_t at_secret_skip(at_secret_scanner *sc, const uint8_t *p, size_t n);
 
 /** Forgets runs that end at or before @p off: nothing before it will be
  *  asked about again. */
