@@ -118,6 +118,7 @@ static void scan_upto(at_session *s, at_dir dir, uint64_t end)
 static void scan_token(at_session *s, const at_token *t)
 {
     scan_upto(s, t->dir, t->off + t->len);
+    at_secret_token_end(&s->scan[t->dir], t->off + t->len);
     at_secret_forget(&s->scan[t->dir], t->off);
 }
 
