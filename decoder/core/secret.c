@@ -615,32 +615,44 @@ static size_t idle_bytes(const at_secret_scanner *sc, uint64_t pos, const uint8_
     return next_trigger(p, 0, lim);
 }
 
-/* Whether what trigger @p b starts survives the byte @p next after it
- * (the same test the state machines make on that byte). */
-static bool survives(uint8_t b, uint8_t next)
+/* Whether what the trigger at p[i] starts survives the bytes after it
+ * that are at hand (the same tests the state machines make on them). */
+static bool survives(const uint8_t *p, size_t i, size_t n)
 {
+    uint8_t b = p[i];
+    if (i + 1 >= n)
+        return true;
+    uint8_t next = p[i + 1];
+    if (b == '-')
+        return next == '-';
     if (next == 0x81 || next == 0x82)
-        return b != '-';
-    if (b == 0x30)
-        return next >= AT_SECRET_MIN_CONTENT && next < 0x80;
+        return true;
     if (b == 0x02)
         return next >= AT_SECRET_MIN_INT && next < 0x80;
-    return next == '-';
+    if (next < AT_SECRET_MIN_CONTENT || next >= 0x80)
+        return false;
+    /* A SEQUENCE's first element: a version INTEGER or a SEQUENCE. */
+    return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
 }
 
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        i += idle_bytes(sc, sc->off + i, p + i, n - i);
-        if (i == n)
-            break;
-        /* Most triggers in text and data die at the next byte: when it is
-         * at hand and nothing else looks at this byte, pass it over. */
-        if (i + 1 < n && idle(sc, sc->off + i) && !(sc->n_ints && sc->int_wake <= sc->off + i) &&
-            !survives(p[i], p[i + 1])) {
-            i++;
-            continue;
+        if (idle(sc, sc->off + i)) {
+            size_t lim = n;
+            if (sc->n_ints && sc->int_wake < sc->off + n)
+                lim = (size_t)(sc->int_wake - sc->off);
+            /* Most triggers in text and data die within two bytes: those
+             * at hand are passed over while the state stays idle. */
+            for (;;) {
+                i = next_trigger(p, i, lim);
+                if (i >= lim || survives(p, i, n))
+                    break;
+                i++;
+            }
+            if (i == n)
+                break;
         }
         scan_byte(sc, p[i], sc->off + i);
         i++;
