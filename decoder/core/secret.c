@@ -154,13 +154,21 @@ enum {
     D_ENC_OID       /* 2A 86 48 86 F7 0D 01 then 05 (PKCS#5) or 0C (PKCS#12) */
 };
 
+/* Tag and length bytes of an element whose first length byte is @p b. */
+static uint8_t header_len(uint8_t b)
+{
+    return b == 0x81 ? 3 : b == 0x82 ? 4 : 2;
+}
+
 enum { LEN_BAD, LEN_MORE, LEN_DONE };
 
 /* One byte of a DER length (short form, 0x81 or 0x82; the first byte when
- * *need is 0). The value is in *acc at LEN_DONE. */
-static int length_byte(uint32_t *acc, uint8_t *need, uint8_t b)
+ * *need is 0, which also sets *hdr, the element's tag and length bytes).
+ * The value is in *acc at LEN_DONE. */
+static int length_byte(uint32_t *acc, uint8_t *need, uint8_t *hdr, uint8_t b)
 {
     if (*need == 0) {
+        *hdr = header_len(b);
         if (b < 0x80) {
             *acc = b;
             return LEN_DONE;
@@ -173,12 +181,6 @@ static int length_byte(uint32_t *acc, uint8_t *need, uint8_t b)
     }
     *acc = *acc << 8 | b;
     return --*need ? LEN_MORE : LEN_DONE;
-}
-
-/* Tag and length bytes of an element whose first length byte is @p b. */
-static uint8_t header_len(uint8_t b)
-{
-    return b == 0x81 ? 3 : b == 0x82 ? 4 : 2;
 }
 
 static const uint8_t pkcs_oid_prefix[7] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01};
@@ -199,9 +201,7 @@ static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, ui
     int r;
     switch (c->state) {
     case D_LEN:
-        if (c->need == 0)
-            c->hdr = header_len(b);
-        r = length_byte(&c->acc, &c->need, b);
+        r = length_byte(&c->acc, &c->need, &c->hdr, b);
         if (r != LEN_DONE)
             return r == LEN_MORE;
         c->outer = c->acc;
@@ -248,13 +248,15 @@ static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, ui
         if (b == 0x04)
             der_confirm(sc, c, AT_SECRET_PKCS8, off);
         return false;
-    case D_MOD_LEN:
-        r = length_byte(&c->acc, &c->need, b);
+    case D_MOD_LEN: {
+        uint8_t mod_hdr;
+        r = length_byte(&c->acc, &c->need, &mod_hdr, b);
         if (r != LEN_DONE)
             return r == LEN_MORE;
         if (c->acc >= 0x40)
             der_confirm(sc, c, AT_SECRET_PKCS1_RSA, off);
         return false;
+    }
     case D_EC_LEN:
         if (b >= 16 && b <= 66)
             der_confirm(sc, c, AT_SECRET_SEC1_EC, off);
@@ -323,9 +325,7 @@ static bool int_step(at_secret_scanner *sc, at_secret_int_cand *c, uint8_t b, ui
     int r;
     switch (c->state) {
     case I_LEN:
-        if (c->need == 0)
-            c->hdr = header_len(b);
-        r = length_byte(&c->acc, &c->need, b);
+        r = length_byte(&c->acc, &c->need, &c->hdr, b);
         if (r != LEN_DONE)
             return r == LEN_MORE;
         return int_counted(sc, c, c->acc, off);
