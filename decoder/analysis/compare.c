@@ -824,9 +824,10 @@ static void compare_frames(cmp *c, at_dir dir)
     }
 }
 
-static bool line_in(const at_xline *l, at_dir dir)
+static bool line_in(const cmp *c, const at_xline *l, at_dir dir)
 {
-    return l->dir == dir && l->kind != AT_XL_SECURE && l->kind != AT_XL_FINAL;
+    return l->dir == dir && l->kind != AT_XL_SECURE && l->kind != AT_XL_FINAL &&
+           !(c->opt.skip_urcs && l->kind == AT_XL_URC);
 }
 
 static bool line_eq(const cmp *c, const at_xline *x, const at_xline *y)
@@ -846,10 +847,10 @@ static void compare_lines(cmp *c, at_dir dir)
     const at_xline *la[AT_XREC_MAX_LINES], *lb[AT_XREC_MAX_LINES];
     unsigned na = 0, nb = 0;
     for (unsigned i = 0; i < c->a->n_lines; i++)
-        if (line_in(&c->a->lines[i], dir))
+        if (line_in(c, &c->a->lines[i], dir))
             la[na++] = &c->a->lines[i];
     for (unsigned i = 0; i < c->b->n_lines; i++)
-        if (line_in(&c->b->lines[i], dir))
+        if (line_in(c, &c->b->lines[i], dir))
             lb[nb++] = &c->b->lines[i];
     /* lcs[i][j]: LCS length of la[i..] and lb[j..] */
     static const unsigned W = AT_XREC_MAX_LINES + 1;
@@ -942,7 +943,9 @@ static void compare_answers(cmp *c)
     if (a->has_final != b->has_final ||
         (a->has_final && (a->final_kind != b->final_kind ||
                           a->final_has_code != b->final_has_code ||
-                          (a->final_has_code && a->final_code != b->final_code)))) {
+                          (a->final_has_code && a->final_code != b->final_code) ||
+                          (a->final_line && b->final_line &&
+                           !line_eq(c, a->final_line, b->final_line))))) {
         at_diff d = new_diff(c, AT_DIFF_FINAL);
         line_side(&d.sa, a->final_line, a->final_kind);
         line_side(&d.sb, b->final_line, b->final_kind);

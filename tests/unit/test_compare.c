@@ -409,6 +409,47 @@ static void test_answer_lines_aligned(void **state)
     recs_free(&b);
 }
 
+/* Two finals of one kind without a code: replay used to compare their
+ * texts, the shared comparison does it for everyone. */
+static void test_answers_final_text(void **state)
+{
+    (void)state;
+    recs a, b, c;
+    imei_session("AT+CGSN\r\r\n+CME ERROR: SIM busy\r\n", &a);
+    imei_session("AT+CGSN\r\r\n+CME ERROR: SIM PIN required\r\n", &b);
+    imei_session("AT+CGSN\r\r\n+CME ERROR: SIM busy\r\n", &c);
+    diffs d = {0};
+    assert_int_equal(at_xrec_compare_answers(a.v[1], c.v[1], NULL, on_diff, &d), 0);
+    assert_int_equal(at_xrec_compare_answers(a.v[1], b.v[1], NULL, on_diff, &d), 1);
+    assert_int_equal(d.v[0].kind, AT_DIFF_FINAL);
+    assert_int_equal(d.v[0].sa.num, d.v[0].sb.num);
+    assert_string_equal(d.v[0].sa.text, "+CME ERROR: SIM busy");
+    assert_string_equal(d.v[0].sb.text, "+CME ERROR: SIM PIN required");
+    recs_free(&a);
+    recs_free(&b);
+    recs_free(&c);
+}
+
+/* A URC inside one exchange and not the other: a difference, unless the
+ * comparison is told to leave URCs out (replay). */
+static void test_answers_skip_urcs(void **state)
+{
+    (void)state;
+    recs a, b;
+    imei_session("AT+CGSN\r\r\n358240051111110\r\n\r\n+CIEV: service,1\r\n\r\nOK\r\n",
+                 &a);
+    imei_session("AT+CGSN\r\r\n358240051111110\r\n\r\nOK\r\n", &b);
+    diffs d = {0};
+    assert_int_equal(at_xrec_compare_answers(a.v[1], b.v[1], NULL, on_diff, &d), 1);
+    assert_int_equal(d.v[0].kind, AT_DIFF_LINE);
+    assert_int_equal(d.v[0].la->kind, AT_XL_URC);
+    assert_null(d.v[0].lb);
+    at_cmp_options skip = {.skip_urcs = true};
+    assert_int_equal(at_xrec_compare_answers(a.v[1], b.v[1], &skip, on_diff, &d), 0);
+    recs_free(&a);
+    recs_free(&b);
+}
+
 static void test_command_and_payload(void **state)
 {
     (void)state;
@@ -663,6 +704,8 @@ int main(void)
         cmocka_unit_test(test_answers_secure_result_with_same_final),
         cmocka_unit_test(test_answers_normalized_unless_exact),
         cmocka_unit_test(test_answer_lines_aligned),
+        cmocka_unit_test(test_answers_final_text),
+        cmocka_unit_test(test_answers_skip_urcs),
         cmocka_unit_test(test_command_and_payload),
         cmocka_unit_test(test_builder_current_for_replay),
         cmocka_unit_test(test_normalize),

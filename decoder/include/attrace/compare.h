@@ -259,6 +259,9 @@ typedef struct at_cmp_options {
     bool exact;            /**< compare the module's lines verbatim (no normalization) */
     bool all_fields;       /**< every differing frame field; default: the first wire field per frame (and the problem and signature-check differences that explain it) */
     bool show_secrets;     /**< key unit bytes may appear in at_diff.sa/sb.num */
+    bool skip_urcs;        /**< URCs are not compared: a live module sends them
+                                when it sends them, inside or after the exchange
+                                (`attrace replay` awaits them on its own) */
 } at_cmp_options;
 
 /**
@@ -274,7 +277,8 @@ unsigned at_xrec_compare(const at_xrec *a, const at_xrec *b,
 /**
  * Compares a recorded exchange with another (e.g. a live module's answer
  * to the same command): only the module's side: SECURE CMD result, final
- * result (kind and +CME/+CMS code), how the exchange ended, the module's
+ * result (kind, +CME/+CMS code, and its line as normalized: a verbose
+ * +CME ERROR text, the ATV0 form), how the exchange ended, the module's
  * lines (aligned by longest common subsequence of their normalized texts;
  * the echo only by presence), the module's frames and its payload data.
  * Same reporting as at_xrec_compare; returns the number of differences.
