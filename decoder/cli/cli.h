@@ -15,6 +15,7 @@
 
 #include "attrace/analysis.h"
 #include "attrace/attrace.h"
+#include "attrace/compare.h"
 #include "attrace/trace.h"
 
 #include <jansson.h>
@@ -170,6 +171,15 @@ int cli_encode_main(int argc, char **argv);
 
 /* diff.c */
 int cli_diff_main(int argc, char **argv);
+
+/* diff_text.c */
+/* One difference as text (`attrace diff`, `attrace replay`), starting at
+ * the current column, sides named @p names ("A", "B"); continuation rows
+ * are indented by @p indent. Ends with a newline. */
+void cli_diff_describe(FILE *f, const at_diff *d, unsigned indent,
+                       const char *const names[2]);
+/* A ParamId's name, "unknown" for one the protocol does not define. */
+const char *cli_param_label(uint16_t id);
 
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
