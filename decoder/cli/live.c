@@ -89,8 +89,22 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
 
 static void on_live_event(void *ctx, const at_event *ev)
 {
-    cli_chan *ch = ctx;
-    cli_render_event(ch, ev);
+    cli_live *l = ctx;
+    cli_render_event(&l->chan, ev);
+    if (l->tap)
+        l->tap(l->tap_ctx, ev);
+}
+
+static void on_live_finding(void *ctx, const at_finding *f)
+{
+    cli_live *l = ctx;
+    cli_on_finding(&l->chan, f);
+}
+
+void cli_live_tap(cli_live *l, at_event_cb cb, void *ctx)
+{
+    l->tap = cb;
+    l->tap_ctx = ctx;
 }
 
 int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
@@ -129,8 +143,8 @@ int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const c
     cfg.trace_note = note;
     cfg.channel = channel;
     cfg.on_event = on_live_event;
-    cfg.on_finding = cli_on_finding;
-    cfg.ctx = &l->chan;
+    cfg.on_finding = on_live_finding;
+    cfg.ctx = l;
     char err[768];
     l->drv = at_driver_open(port, &cfg, err, sizeof err);
     if (!l->drv) {

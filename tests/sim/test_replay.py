@@ -104,6 +104,11 @@ def test_other_imei_needs_resign():
     out, _ = expect_exit(1, replay(sample, "--port", s.path, "--only-secure"), "without --resign")
     check("imei_mismatch" in out, f"finding imei_mismatch missing:\n{out}")
     check(re.search(r"\* SECURE CMD END OK\s+# SECURE CMD ERROR", out), f"side by side:\n{out}")
+    # The rows the comparison (compare.h) paired: the intermediate results
+    # alike, then the final results marked as the difference they are.
+    check(re.search(r"\n    CONNECT +\| CONNECT\n    SECURE CMD READY: SEND COMMAND \.\.\. +\| "
+                    r"SECURE CMD READY: SEND COMMAND \.\.\.\n  \* SECURE CMD END OK +# SECURE CMD ERROR\n"
+                    r"  \* OK +# ERROR\n", out), f"side by side rows:\n{out}")
     check("DIVERGED: diverged at exchange" in out, out)
     s.stop()
     s = sim(imei=OTHER_IMEI)
