@@ -154,7 +154,7 @@ static int parse_options(int argc, char **argv, cert_opts *o)
         case OPT_CLIENT_CERT: o->client_cert = optarg; break;
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
-        default: return cli_option_error(CERT_PROG, c, argv);
+        default: return cli_getopt_error(CERT_PROG, c, argv);
         }
     }
     if (help) {

@@ -159,6 +159,10 @@ void cli_flush_findings(cli_chan *ch, bool after_event);
  * @p c means, as a usage error of @p prog; returns 2. */
 int cli_getopt_error(const char *prog, int c, char **argv);
 
+/* An option's decimal number in min..max (digits only, nothing else).
+ * 0, or -1 for anything else. */
+int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 

@@ -139,10 +139,8 @@ static int parse_options(int argc, char **argv, diff_opts *opt)
         case OPT_EXACT: opt->exact = true; break;
         case OPT_SHOW_SECRETS: opt->show_secrets = true; break;
         case OPT_CHANNEL: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > UINT16_MAX)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 0, UINT16_MAX, &v) != 0)
                 return cli_usage_error(DIFF_PROG,
                     "invalid --channel value '%s' (0 to 65535)", optarg);
             opt->have_channel = true;

@@ -178,10 +178,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
             break;
         switch (c) {
         case OPT_INDEX: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > 65535)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 0, 65535, &v) != 0)
                 return cli_usage_error(ENC_PROG, "invalid --index '%s' (0..65535)", optarg);
             o->have_index = true;
             o->index = (uint16_t)v;

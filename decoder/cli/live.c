@@ -19,17 +19,6 @@ void cli_live_opts_init(cli_live_opts *o)
     o->drv = at_driver_default_config();
 }
 
-int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    if (!(*arg >= '0' && *arg <= '9') || *end || errno || v < min || v > max)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
 {
     switch (c) {
@@ -240,13 +229,4 @@ void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *
         fprintf(to, "%s: hint: the module sent something but no answer attrace "
                 "knows (%llu bytes): is it in another state (data mode, a different "
                 "baud rate)?\n", prog, (unsigned long long)r->bytes_in);
-}
-
-int cli_option_error(const char *prog, int c, char **argv)
-{
-    if (c == ':')
-        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
-    if (optopt > 0 && optopt < 256)
-        return cli_usage_error(prog, "unknown option '-%c'", optopt);
-    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
 }

@@ -65,13 +65,6 @@ enum {
     "  --verbose          show every exchange as `attrace decode` does\n"      \
     "  --json             exchanges as `attrace decode --json` (NDJSON)\n"
 
-/* A decimal number in min..max (digits only). 0 or -1. */
-int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out);
-
-/* The usage error for getopt_long's ':' (missing argument) or '?' code
- * @p c; returns 2. */
-int cli_option_error(const char *prog, int c, char **argv);
-
 typedef struct cli_live_opts {
     const char *ports[CLI_LIVE_MAX_PORTS];
     unsigned n_ports;

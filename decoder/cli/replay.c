@@ -418,7 +418,7 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         case OPT_PASSIN: o->passin = optarg; break;
         case OPT_ALIAS: o->alias = optarg; break;
         case 'h': help = true; break;
-        default: return cli_option_error(RP_PROG, c, argv);
+        default: return cli_getopt_error(RP_PROG, c, argv);
         }
     }
     if (help) {
