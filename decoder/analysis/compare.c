@@ -253,6 +253,9 @@ void at_xrec_free(at_xrec *x)
     }
     for (unsigned i = 0; i < x->n_frames; i++)
         free(x->frames[i].bytes);
+    free(x->lines);
+    free(x->frames);
+    free(x->findings);
     free(x);
 }
 
@@ -360,7 +363,25 @@ static void add_line(at_xrec_builder *b, at_xline_kind kind, const at_event *ev,
         x->lines_beyond_digest = fnv(x->lines_beyond_digest, norm, nlen + 1);
         return;
     }
+    /* Room for 4, 8, ... AT_XREC_MAX_LINES lines, grown when full. */
+    if (x->n_lines == 0 || (x->n_lines >= 4 && (x->n_lines & (x->n_lines - 1)) == 0)) {
+        unsigned cap = x->n_lines ? 2 * x->n_lines : 4;
+        if (cap > AT_XREC_MAX_LINES)
+            cap = AT_XREC_MAX_LINES;
+        /* The result lines point into the array: kept as indices. */
+        ptrdiff_t fin = x->final_line ? x->final_line - x->lines : -1;
+        ptrdiff_t sec = x->secure_line ? x->secure_line - x->lines : -1;
+        at_xline *v = realloc(x->lines, cap * sizeof *v);
+        if (!v) {
+            b->failed = true;
+            return;
+        }
+        x->lines = v;
+        x->final_line = fin >= 0 ? v + fin : NULL;
+        x->secure_line = sec >= 0 ? v + sec : NULL;
+    }
     at_xline *l = &x->lines[x->n_lines];
+    memset(l, 0, sizeof *l);
     l->kind = kind;
     l->dir = ev->dir;
     l->span = ev->span;
@@ -397,6 +418,10 @@ static void add_frame(at_xrec_builder *b, const at_event *ev,
         x->frames_beyond++;
         x->frames_beyond_digest = fnv(x->frames_beyond_digest, &dir, 1);
         x->frames_beyond_digest = fnv(x->frames_beyond_digest, src, len);
+        return;
+    }
+    if (!x->frames && !(x->frames = calloc(AT_XREC_MAX_FRAMES, sizeof *x->frames))) {
+        b->failed = true;
         return;
     }
     at_xframe *xf = &x->frames[x->n_frames];
@@ -539,6 +564,10 @@ void at_xrec_builder_finding(at_xrec_builder *b, const at_finding *f)
     at_xrec *x = b->open;
     if (x->n_findings == AT_XREC_MAX_FINDINGS) {
         x->findings_beyond++;
+        return;
+    }
+    if (!x->findings && !(x->findings = calloc(AT_XREC_MAX_FINDINGS, sizeof *x->findings))) {
+        b->failed = true;
         return;
     }
     at_xfinding *xf = &x->findings[x->n_findings++];
