@@ -511,6 +511,12 @@ static void row(FILE *out, const at_xline *a, const char *a_none, const at_xline
             differs ? '#' : '|', b ? y : b_none);
 }
 
+/* The final result's cell when its line is not kept. */
+static const char *final_none(const at_xrec *x)
+{
+    return x->has_final ? "(a final result after the lines kept)" : "(no final result)";
+}
+
 /* Recorded and replayed answer side by side, the rows that differ marked
  * (the module's lines as the comparison aligned them, its SECURE CMD
  * result, its final result), then what differs beyond lines. */
@@ -543,7 +549,7 @@ static void side_by_side(FILE *out, const at_xrec *rec, const at_xrec *got,
     if (rec->secure_line || got->secure_line)
         row(out, rec->secure_line, "", got->secure_line, "",
             find_diff(ds, AT_DIFF_SECURE_RESULT) != NULL);
-    row(out, rec->final_line, "(no final result)", got->final_line, "(no final result)",
+    row(out, rec->final_line, final_none(rec), got->final_line, final_none(got),
         find_diff(ds, AT_DIFF_FINAL) != NULL);
     for (unsigned k = 0; k < ds->n; k++) {
         const at_diff *d = &ds->v[k];
