@@ -157,14 +157,11 @@ static int parse_options(int argc, char **argv, cert_opts *o)
     if (optind >= argc)
         return cli_usage_error(CERT_PROG, "%s", "missing operation: list, write, read or delete");
     o->op_name = argv[optind];
+    uint16_t cmd = cli_frame_cmd(o->op_name);
     if (strcmp(o->op_name, "list") == 0)
         o->op = OP_LIST;
-    else if (strcmp(o->op_name, "write") == 0)
-        o->op = OP_WRITE;
-    else if (strcmp(o->op_name, "read") == 0)
-        o->op = OP_READ;
-    else if (strcmp(o->op_name, "delete") == 0)
-        o->op = OP_DELETE;
+    else if (cmd)
+        o->op = cmd == AT_CMD_WRITE ? OP_WRITE : cmd == AT_CMD_READ ? OP_READ : OP_DELETE;
     else
         return cli_usage_error(CERT_PROG, "unknown operation '%s' (list, write, read or delete)",
                                o->op_name);

@@ -216,6 +216,9 @@ int cli_frame_build(const char *prog, const cli_frame_req *r, const cli_frame_ma
                     uint8_t **frame, size_t *len);
 void cli_frame_free(uint8_t *frame, size_t len);
 void cli_frame_material_free(cli_frame_material *m);
+/* The CmdId of an operation name ("write", "read", "delete"), 0 for any
+ * other. */
+uint16_t cli_frame_cmd(const char *op);
 /* Whether @p r asks for a signature, and with which digest. */
 bool cli_frame_signed(const cli_frame_req *r);
 at_digest_alg cli_frame_digest(const cli_frame_req *r);

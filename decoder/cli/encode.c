@@ -223,13 +223,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     if (optind >= argc)
         return cli_usage_error(ENC_PROG, "%s", "missing operation: write, read or delete");
     o->op = argv[optind];
-    if (strcmp(o->op, "write") == 0)
-        o->cmd = AT_CMD_WRITE;
-    else if (strcmp(o->op, "read") == 0)
-        o->cmd = AT_CMD_READ;
-    else if (strcmp(o->op, "delete") == 0)
-        o->cmd = AT_CMD_DELETE;
-    else
+    o->cmd = cli_frame_cmd(o->op);
+    if (!o->cmd)
         return cli_usage_error(ENC_PROG, "unknown operation '%s' (write, read or delete)",
                                   o->op);
     if (argc - optind > 1)

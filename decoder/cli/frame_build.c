@@ -34,6 +34,18 @@ void cli_frame_material_free(cli_frame_material *m)
     memset(m, 0, sizeof *m);
 }
 
+uint16_t cli_frame_cmd(const char *op)
+{
+    static const struct {
+        const char *name;
+        uint16_t cmd;
+    } ops[] = {{"write", AT_CMD_WRITE}, {"read", AT_CMD_READ}, {"delete", AT_CMD_DELETE}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(op, ops[i].name) == 0)
+            return ops[i].cmd;
+    return 0;
+}
+
 bool cli_frame_signed(const cli_frame_req *r)
 {
     return !r->sig || strcmp(r->sig, "none") != 0;
