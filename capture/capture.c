@@ -13,6 +13,8 @@
 
 #include "attrace/session.h"
 #include "attrace/trace.h"
+#include "clock.h"
+#include "errbuf.h"
 #include "escape.h"
 
 #include <errno.h>
@@ -82,20 +84,6 @@ typedef struct cap {
     bool child_done;
     uint64_t drain_until;
 } cap;
-
-static uint64_t now_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void at_capture_default_config(at_capture_config *cfg)
 {
@@ -202,7 +190,7 @@ static int rotate(cap *c)
         return -1;
     /* Each file stands alone: it starts with the current settings. */
     c->rotating = true;
-    emit_settings_all(c, now_real());
+    emit_settings_all(c, at_clock_real_ns());
     c->rotating = false;
     return c->failed ? -1 : 0;
 }
@@ -244,7 +232,7 @@ static void note(cap *c, const chan *ch, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    put(c, ch, AT_DIR_TE_TO_ME, AT_TEV_NOTE, now_real(), text, strlen(text), 0);
+    put(c, ch, AT_DIR_TE_TO_ME, AT_TEV_NOTE, at_clock_real_ns(), text, strlen(text), 0);
 }
 
 static void emit_settings(cap *c, const chan *ch, uint64_t ts)
@@ -364,7 +352,7 @@ static void port_lost(cap *c, chan *ch, at_serial_port *p, const char *why)
 #endif
     if (c->cfg->reconnect) {
         ch->lost = p;
-        ch->next_probe = now_mono() + PROBE_NS;
+        ch->next_probe = at_clock_mono_ns() + PROBE_NS;
         logmsg(c, "port %s lost (%s); waiting for it to come back (--reconnect)",
                p->path, why);
     } else {
@@ -394,12 +382,12 @@ static void poll_status(cap *c, chan *ch)
     int m;
     if (ch->mline_ok && ioctl(ch->module.fd, TIOCMGET, &m) == 0 && m != ch->mline) {
         ch->mline = m;
-        put(c, ch, rx, AT_TEV_LINE_CHANGE, now_real(), NULL, 0, 0);
+        put(c, ch, rx, AT_TEV_LINE_CHANGE, at_clock_real_ns(), NULL, 0, 0);
     }
 #ifdef __linux__
     struct serial_icounter_struct ic;
     if (ch->ic_ok && ioctl(ch->module.fd, TIOCGICOUNT, &ic) == 0) {
-        uint64_t ts = now_real();
+        uint64_t ts = at_clock_real_ns();
         for (int i = ic.brk - ch->ic.brk; i > 0; i--)
             put(c, ch, rx, AT_TEV_BREAK, ts, NULL, 0, 0);
         for (int i = ic.frame - ch->ic.frame; i > 0; i--)
@@ -437,7 +425,7 @@ static void poll_host_termios(cap *c, chan *ch)
     char e[300];
     if (at_serial_set_baud_flow(&ch->module, ch->line.baud, ch->line.flow, e, sizeof e) != 0)
         note(c, ch, "cannot apply the host's settings: %s", e);
-    emit_settings(c, ch, now_real());
+    emit_settings(c, ch, at_clock_real_ns());
     char text[80];
     at_serial_line_text(&ch->line, text, sizeof text);
     if (!c->cfg->quiet)
@@ -460,7 +448,7 @@ static void try_reconnect(cap *c, chan *ch)
     ch->lost = NULL;
     probe_ports(c, ch);
     note(c, ch, "reconnect: %s", path);
-    emit_settings(c, ch, now_real());
+    emit_settings(c, ch, at_clock_real_ns());
     flush_out(c);
     logmsg(c, "port %s is back: capture resumed", path);
 }
@@ -489,7 +477,7 @@ static void on_readable(cap *c, chan *ch, at_dir dir)
 {
     int fd = src_fd(ch, dir);
     ssize_t n = read(fd, ch->pend[dir], PEND_CAP);
-    uint64_t ts = now_real();
+    uint64_t ts = at_clock_real_ns();
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
@@ -804,7 +792,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         return AT_CAPTURE_FAILED;
     }
     static const char *const mode_names[] = {"proxy", "tap", "exec"};
-    uint64_t t0 = now_real();
+    uint64_t t0 = at_clock_real_ns();
     for (size_t i = 0; i < c.n; i++) {
         chan *ch = &c.ch[i];
         emit_settings(&c, ch, t0);
@@ -823,7 +811,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         start_child(&c, &c.ch[0]);
     flush_out(&c);
 
-    uint64_t next_tick = now_mono() + TICK_NS;
+    uint64_t next_tick = at_clock_mono_ns() + TICK_NS;
     struct pollfd pfd[AT_CAPTURE_MAX_PAIRS * 4];
     struct { chan *ch; int role; } who[AT_CAPTURE_MAX_PAIRS * 4];
     /* roles: 0/1 = read dir, 2/3 = write dir (role - 2) */
@@ -845,7 +833,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
                 }
             }
         }
-        uint64_t m = now_mono();
+        uint64_t m = at_clock_mono_ns();
         int timeout = next_tick > m ? (int)((next_tick - m) / 1000000u) + 1 : 0;
         int r = poll(pfd, np, timeout);
         if (r < 0 && errno != EINTR) {
@@ -863,7 +851,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         }
         if (c.flush_now)
             flush_out(&c);
-        m = now_mono();
+        m = at_clock_mono_ns();
         if (m >= next_tick) {
             next_tick = m + TICK_NS;
             for (size_t i = 0; i < c.n && !c.failed; i++) {
@@ -888,10 +876,10 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
                 st->exec_status = WIFEXITED(status)     ? WEXITSTATUS(status)
                                   : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                                         : 1;
-                c.drain_until = now_mono() + EXEC_DRAIN_NS;
+                c.drain_until = at_clock_mono_ns() + EXEC_DRAIN_NS;
             }
         }
-        if (c.child_done && now_mono() >= c.drain_until) {
+        if (c.child_done && at_clock_mono_ns() >= c.drain_until) {
             note(&c, &c.ch[0], "exec: program exited with status %d", st->exec_status);
             break;
         }
@@ -917,7 +905,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
                               : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
     }
 
-    uint64_t tend = now_real();
+    uint64_t tend = at_clock_real_ns();
     for (size_t i = 0; i < c.n; i++)
         at_session_finish(c.ch[i].sess, tend);
     c.closing = true; /* a lost port still gets its stop note */

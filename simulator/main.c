@@ -17,6 +17,7 @@
 
 #include "attrace/profile.h"
 #include "attrace/trace.h"
+#include "clock.h"
 #include "errbuf.h"
 #include "escape.h"
 #include "serial.h"
@@ -310,13 +311,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------------ */
 /* Log                                                                */
 /* ------------------------------------------------------------------ */
@@ -324,7 +318,7 @@ static uint64_t now_ns(void)
 static void logf_(sim_prog *p, const char *fmt, ...) AT_PRINTF(2, 3);
 static void logf_(sim_prog *p, const char *fmt, ...)
 {
-    uint64_t t = now_ns();
+    uint64_t t = at_clock_real_ns();
     time_t s = (time_t)(t / 1000000000ull);
     struct tm tm;
     char stamp[40];
@@ -767,7 +761,7 @@ static void pump_service(sim_prog *p, unsigned id)
     int got = sim_net_pump(p->net, id, why, sizeof why);
     if (!got)
         return;
-    uint64_t t = now_ns();
+    uint64_t t = at_clock_real_ns();
     engine_begin(p, t);
     if (got & SIM_NET_GOT_DATA)
         sim_engine_service_event(p->eng, t, id, SIM_SVC_DATA);
@@ -787,7 +781,7 @@ static int run(sim_prog *p)
         for (unsigned id = 0; id < SIM_SERVICES; id++)
             if (sim_net_ready(p->net, id))
                 pump_service(p, id);
-        uint64_t t = now_ns();
+        uint64_t t = at_clock_real_ns();
         engine_begin(p, t);
         sim_engine_tick(p->eng, t);
         engine_end(p);
@@ -838,11 +832,11 @@ static int run(sim_prog *p)
             if (p->on_port && (n < 0 ? errno != EAGAIN && errno != EINTR
                                      : n == 0 && (pf[1].revents & (POLLHUP | POLLERR)))) {
                 logf_(p, "port %s lost", p->o.port);
-                trace_note(p, now_ns(), "port lost");
+                trace_note(p, at_clock_real_ns(), "port lost");
                 return -1;
             }
             if (n > 0) {
-                handle_input(p, now_ns(), buf, (size_t)n);
+                handle_input(p, at_clock_real_ns(), buf, (size_t)n);
             } else if (n < 0 && errno != EAGAIN && errno != EINTR &&
                        errno != EWOULDBLOCK) {
                 if (errno != EIO) {
@@ -933,7 +927,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = at_clock_real_ns();
     const char *where = p.o.port ? p.o.port : p.slave_path;
     if (p.tw) {
         if (p.on_port) {
@@ -972,7 +966,7 @@ int main(int argc, char **argv)
 
 out:
     if (p.tw) {
-        trace_note(&p, now_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
+        trace_note(&p, at_clock_real_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
         if (at_trace_finish_err(p.tw, err, sizeof err) != 0) {
             at_msg(PROG, "%s", err);
             rc = 1;

@@ -16,6 +16,8 @@
 
 #include "net.h"
 
+#include "clock.h"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -104,18 +106,11 @@ void sim_net_free(sim_net *n)
     free(n);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Waits for @p events on @p fd until @p deadline (mono ms); 1 ready, 0 timeout. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = mono_ms();
+        uint64_t now = (uint64_t)at_clock_mono_ms();
         if (now >= deadline)
             return 0;
         struct pollfd pf = {.fd = fd, .events = events};
@@ -211,7 +206,7 @@ static int tcp_connect(conn *c, const sim_svc_request *req, char *why, size_t ca
                      strerror(errno));
             return -1;
         }
-        int w = wait_fd(c->fd, POLLOUT, mono_ms() + SIM_NET_TIMEOUT_MS);
+        int w = wait_fd(c->fd, POLLOUT, (uint64_t)at_clock_mono_ms() + SIM_NET_TIMEOUT_MS);
         int err = 0;
         socklen_t el = sizeof err;
         if (w <= 0) {
@@ -273,7 +268,7 @@ static int tls_handshake(conn *c, const sim_svc_request *req, sim_svc_outcome *o
         ssl_errors(why, cap);
         return -1;
     }
-    uint64_t deadline = mono_ms() + SIM_NET_TIMEOUT_MS;
+    uint64_t deadline = (uint64_t)at_clock_mono_ms() + SIM_NET_TIMEOUT_MS;
     for (;;) {
         int r = SSL_connect(c->ssl);
         if (r == 1) {
@@ -350,7 +345,7 @@ int sim_net_write(sim_net *n, unsigned id, const uint8_t *data, size_t len, char
         snprintf(err, err_cap, "not connected");
         return -1;
     }
-    uint64_t deadline = mono_ms() + SIM_NET_TIMEOUT_MS;
+    uint64_t deadline = (uint64_t)at_clock_mono_ms() + SIM_NET_TIMEOUT_MS;
     size_t done = 0;
     while (done < len) {
         if (c->ssl) {

@@ -253,6 +253,9 @@ void at_xrec_free(at_xrec *x)
     }
     for (unsigned i = 0; i < x->n_frames; i++)
         free(x->frames[i].bytes);
+    free(x->lines);
+    free(x->frames);
+    free(x->findings);
     free(x);
 }
 
@@ -360,7 +363,25 @@ static void add_line(at_xrec_builder *b, at_xline_kind kind, const at_event *ev,
         x->lines_beyond_digest = fnv(x->lines_beyond_digest, norm, nlen + 1);
         return;
     }
+    /* Room for 4, 8, ... AT_XREC_MAX_LINES lines, grown when full. */
+    if (x->n_lines == 0 || (x->n_lines >= 4 && (x->n_lines & (x->n_lines - 1)) == 0)) {
+        unsigned cap = x->n_lines ? 2 * x->n_lines : 4;
+        if (cap > AT_XREC_MAX_LINES)
+            cap = AT_XREC_MAX_LINES;
+        /* The result lines point into the array: kept as indices. */
+        ptrdiff_t fin = x->final_line ? x->final_line - x->lines : -1;
+        ptrdiff_t sec = x->secure_line ? x->secure_line - x->lines : -1;
+        at_xline *v = realloc(x->lines, cap * sizeof *v);
+        if (!v) {
+            b->failed = true;
+            return;
+        }
+        x->lines = v;
+        x->final_line = fin >= 0 ? v + fin : NULL;
+        x->secure_line = sec >= 0 ? v + sec : NULL;
+    }
     at_xline *l = &x->lines[x->n_lines];
+    memset(l, 0, sizeof *l);
     l->kind = kind;
     l->dir = ev->dir;
     l->span = ev->span;
@@ -397,6 +418,10 @@ static void add_frame(at_xrec_builder *b, const at_event *ev,
         x->frames_beyond++;
         x->frames_beyond_digest = fnv(x->frames_beyond_digest, &dir, 1);
         x->frames_beyond_digest = fnv(x->frames_beyond_digest, src, len);
+        return;
+    }
+    if (!x->frames && !(x->frames = calloc(AT_XREC_MAX_FRAMES, sizeof *x->frames))) {
+        b->failed = true;
         return;
     }
     at_xframe *xf = &x->frames[x->n_frames];
@@ -539,6 +564,10 @@ void at_xrec_builder_finding(at_xrec_builder *b, const at_finding *f)
     at_xrec *x = b->open;
     if (x->n_findings == AT_XREC_MAX_FINDINGS) {
         x->findings_beyond++;
+        return;
+    }
+    if (!x->findings && !(x->findings = calloc(AT_XREC_MAX_FINDINGS, sizeof *x->findings))) {
+        b->failed = true;
         return;
     }
     at_xfinding *xf = &x->findings[x->n_findings++];
@@ -824,9 +853,10 @@ static void compare_frames(cmp *c, at_dir dir)
     }
 }
 
-static bool line_in(const at_xline *l, at_dir dir)
+static bool line_in(const cmp *c, const at_xline *l, at_dir dir)
 {
-    return l->dir == dir && l->kind != AT_XL_SECURE && l->kind != AT_XL_FINAL;
+    return l->dir == dir && l->kind != AT_XL_SECURE && l->kind != AT_XL_FINAL &&
+           !(c->opt.skip_urcs && l->kind == AT_XL_URC);
 }
 
 static bool line_eq(const cmp *c, const at_xline *x, const at_xline *y)
@@ -846,10 +876,10 @@ static void compare_lines(cmp *c, at_dir dir)
     const at_xline *la[AT_XREC_MAX_LINES], *lb[AT_XREC_MAX_LINES];
     unsigned na = 0, nb = 0;
     for (unsigned i = 0; i < c->a->n_lines; i++)
-        if (line_in(&c->a->lines[i], dir))
+        if (line_in(c, &c->a->lines[i], dir))
             la[na++] = &c->a->lines[i];
     for (unsigned i = 0; i < c->b->n_lines; i++)
-        if (line_in(&c->b->lines[i], dir))
+        if (line_in(c, &c->b->lines[i], dir))
             lb[nb++] = &c->b->lines[i];
     /* lcs[i][j]: LCS length of la[i..] and lb[j..] */
     static const unsigned W = AT_XREC_MAX_LINES + 1;
@@ -942,7 +972,9 @@ static void compare_answers(cmp *c)
     if (a->has_final != b->has_final ||
         (a->has_final && (a->final_kind != b->final_kind ||
                           a->final_has_code != b->final_has_code ||
-                          (a->final_has_code && a->final_code != b->final_code)))) {
+                          (a->final_has_code && a->final_code != b->final_code) ||
+                          (a->final_line && b->final_line &&
+                           !line_eq(c, a->final_line, b->final_line))))) {
         at_diff d = new_diff(c, AT_DIFF_FINAL);
         line_side(&d.sa, a->final_line, a->final_kind);
         line_side(&d.sb, b->final_line, b->final_kind);

@@ -147,7 +147,7 @@ static int parse_options(int argc, char **argv, cert_opts *o)
         case OPT_CLIENT_CERT: o->client_cert = optarg; break;
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
-        default: return cli_option_error(CERT_PROG, c, argv);
+        default: return cli_getopt_error(CERT_PROG, c, argv);
         }
     }
     if (help) {
@@ -157,14 +157,11 @@ static int parse_options(int argc, char **argv, cert_opts *o)
     if (optind >= argc)
         return cli_usage_error(CERT_PROG, "%s", "missing operation: list, write, read or delete");
     o->op_name = argv[optind];
+    uint16_t cmd = cli_frame_cmd(o->op_name);
     if (strcmp(o->op_name, "list") == 0)
         o->op = OP_LIST;
-    else if (strcmp(o->op_name, "write") == 0)
-        o->op = OP_WRITE;
-    else if (strcmp(o->op_name, "read") == 0)
-        o->op = OP_READ;
-    else if (strcmp(o->op_name, "delete") == 0)
-        o->op = OP_DELETE;
+    else if (cmd)
+        o->op = cmd == AT_CMD_WRITE ? OP_WRITE : cmd == AT_CMD_READ ? OP_READ : OP_DELETE;
     else
         return cli_usage_error(CERT_PROG, "unknown operation '%s' (list, write, read or delete)",
                                o->op_name);
@@ -208,111 +205,81 @@ static int parse_options(int argc, char **argv, cert_opts *o)
 /* ------------------------------------------------------------------ */
 
 typedef struct cert_inputs {
-    uint8_t *cert_der;
-    size_t cert_len;
-    at_cert_summary cert_sum;
+    cli_frame_req req;        /* the frame, as attrace encode builds it */
+    cli_frame_material m;     /* its certificate and key */
+    at_cert_summary cert_sum; /* of the certificate written */
     X509 *cert;               /* the client certificate for the analyzer, or NULL */
-    EVP_PKEY *key;
-    uint8_t *key_der;         /* PKCS#8, index-0 write only */
-    size_t key_len;
 } cert_inputs;
 
 static void inputs_free(cert_inputs *in)
 {
-    free(in->cert_der);
+    cli_frame_material_free(&in->m);
     X509_free(in->cert);
-    EVP_PKEY_free(in->key);
-    if (in->key_der) {
-        OPENSSL_cleanse(in->key_der, in->key_len);
-        OPENSSL_free(in->key_der);
-    }
+}
+
+static const at_profile *cert_profile(const cert_opts *o)
+{
+    return o->live.drv.profile ? o->live.drv.profile : at_profile_get(AT_PROFILE_LEGACY);
 }
 
 /* Loads what the command needs; 0, 2 (refused) or 3 (file or key). */
 static int load_inputs(const cert_opts *o, cert_inputs *in)
 {
     char err[512];
-    X509 *p12_cert = NULL;
-    at_key_info info;
-    memset(&info, 0, sizeof info);
-    in->key = cli_key_load(CERT_PROG, &o->key, &info, &p12_cert);
-    if (!in->key)
-        return 3;
-    if (EVP_PKEY_get_base_id(in->key) != EVP_PKEY_RSA) {
-        fprintf(stderr, CERT_PROG ": %s: a %s key; the module checks RSA signatures only\n",
-                o->key.path, info.type[0] ? info.type : "non-RSA");
-        X509_free(p12_cert);
-        return 3;
-    }
+    in->req = (cli_frame_req){
+        .cmd = o->op == OP_WRITE ? AT_CMD_WRITE : o->op == OP_READ ? AT_CMD_READ
+                                                                   : AT_CMD_DELETE,
+        .index = o->index,
+        .cert_path = o->op == OP_WRITE ? o->cert : NULL,
+        .key = &o->key,
+        .sig = o->sig,
+        .carry_key = o->op == OP_WRITE && o->index == 0,
+        .profile = cert_profile(o),
+    };
+    int rc = cli_frame_load(CERT_PROG, &in->req, &in->m);
+    if (rc)
+        return rc;
     if (o->op == OP_WRITE) {
-        if (o->cert) {
-            if (at_cert_load_der(o->cert, &in->cert_der, &in->cert_len, err, sizeof err) != 0) {
-                fprintf(stderr, CERT_PROG ": %s\n", err);
-                X509_free(p12_cert);
-                return 3;
-            }
-        } else if (p12_cert) { /* a keystore holds the client certificate */
-            int n = i2d_X509(p12_cert, NULL);
-            in->cert_der = n > 0 ? malloc((size_t)n) : NULL;
-            unsigned char *q = in->cert_der;
-            if (!in->cert_der || i2d_X509(p12_cert, &q) != n) {
-                fprintf(stderr, CERT_PROG ": %s: cannot encode its certificate\n", o->key.path);
-                X509_free(p12_cert);
-                return 3;
-            }
-            in->cert_len = (size_t)n;
-        } else {
+        if (!in->m.cert_der) {
             fprintf(stderr, CERT_PROG ": --cert FILE: the certificate to write\n");
             return 2;
         }
-        if (at_cert_parse(in->cert_der, in->cert_len, &in->cert_sum, &in->cert, err,
-                          sizeof err) != 0) {
+        if (at_cert_summarize(in->m.cert_der, in->m.cert_len, &in->cert_sum, err,
+                              sizeof err) != 0) {
             fprintf(stderr, CERT_PROG ": %s: %s\n", o->cert ? o->cert : o->key.path, err);
-            X509_free(p12_cert);
             return 3;
         }
         if (o->index == 0) {
-            if (X509_check_private_key(in->cert, in->key) != 1) {
+            if (X509_check_private_key(in->m.cert, in->m.key) != 1) {
                 fprintf(stderr, CERT_PROG ": refused: the key in %s does not belong to the "
                         "certificate of index 0 (nothing sent)\n", o->key.path);
-                X509_free(p12_cert);
                 return 2;
             }
-            in->key_der = at_key_to_frame_der(in->key, &in->key_len);
-            if (!in->key_der) {
-                fprintf(stderr, CERT_PROG ": %s: cannot write the key as PKCS#8 DER\n", o->key.path);
-                X509_free(p12_cert);
-                return 3;
-            }
-        } else {
             /* Only the index-0 certificate verifies the signatures. */
-            X509_free(in->cert);
-            in->cert = NULL;
+            if (X509_up_ref(in->m.cert) == 1)
+                in->cert = in->m.cert;
         }
     }
     if (!in->cert && o->client_cert) {
         in->cert = at_cert_load(o->client_cert, err, sizeof err);
         if (!in->cert) {
             fprintf(stderr, CERT_PROG ": --client-cert: %s\n", err);
-            X509_free(p12_cert);
             return 3;
         }
     }
-    if (!in->cert && p12_cert) {
-        in->cert = p12_cert; /* the client certificate: the analyzer checks signatures */
-        p12_cert = NULL;
-    }
-    X509_free(p12_cert);
-    const at_profile *prof = o->live.drv.profile ? o->live.drv.profile
-                                                 : at_profile_get(AT_PROFILE_LEGACY);
+    /* A keystore's certificate is the client certificate: the analyzer
+     * checks the signatures against it. */
+    if (!in->cert && in->m.store_cert && X509_up_ref(in->m.store_cert) == 1)
+        in->cert = in->m.store_cert;
+    const at_profile *prof = cert_profile(o);
     if (o->index > prof->index_max) {
         fprintf(stderr, CERT_PROG ": refused: index %u is outside the %s profile's range "
                 "0..%u (nothing sent)\n", o->index, prof->name, prof->index_max);
         return 2;
     }
-    if (o->op == OP_WRITE && in->cert_len > prof->cert_max) {
+    if (o->op == OP_WRITE && in->m.cert_len > prof->cert_max) {
         fprintf(stderr, CERT_PROG ": refused: the certificate is %zu bytes, over the %s "
-                "profile's limit of %lu (nothing sent)\n", in->cert_len, prof->name,
+                "profile's limit of %lu (nothing sent)\n", in->m.cert_len, prof->name,
                 (unsigned long)prof->cert_max);
         return 2;
     }
@@ -376,43 +343,6 @@ static int read_imei(cli_live *l, const cert_opts *o, char imei[16])
     }
     at_driver_reply_free(&r);
     return status;
-}
-
-static uint8_t *build_frame(const cert_opts *o, const cert_inputs *in, const char *imei,
-                            size_t *len)
-{
-    at_frame_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.cmd_id = o->op == OP_WRITE ? AT_CMD_WRITE : o->op == OP_READ ? AT_CMD_READ
-                                                                      : AT_CMD_DELETE;
-    spec.index = o->index;
-    if (o->op == OP_WRITE) {
-        spec.cert = in->cert_der;
-        spec.cert_len = in->cert_len;
-        spec.key = in->key_der;
-        spec.key_len = in->key_der ? in->key_len : 0;
-    }
-    spec.imei = imei;
-    spec.sign = true;
-    const at_profile *prof = o->live.drv.profile ? o->live.drv.profile
-                                                 : at_profile_get(AT_PROFILE_LEGACY);
-    at_digest_alg dig = o->sig ? (strcmp(o->sig, "sha256") == 0 ? AT_DIGEST_SHA256
-                                                                 : AT_DIGEST_SHA1)
-                               : (prof->digest_len == AT_DIGEST_SHA256 ? AT_DIGEST_SHA256
-                                                                       : AT_DIGEST_SHA1);
-    at_signer signer = {in->key, dig};
-    size_t cap = AT_FRAME_MAX_LEN + AT_FRAME_SIG_MAX + 16;
-    uint8_t *frame = malloc(cap);
-    if (!frame)
-        return NULL;
-    at_status st = at_frame_encode(&spec, at_sign_frame, &signer, frame, cap, len);
-    if (st != AT_OK) {
-        fprintf(stderr, CERT_PROG ": cannot build the frame: %s\n", at_status_str(st));
-        OPENSSL_cleanse(frame, cap);
-        free(frame);
-        return NULL;
-    }
-    return frame;
 }
 
 /* The listing; @p entry gets the line of @p index when asked. */
@@ -496,13 +426,15 @@ static int run_secure(cli_live *l, const cert_opts *o, const cert_inputs *in)
     if (status)
         return status;
     size_t len = 0;
-    uint8_t *frame = build_frame(o, in, imei, &len);
-    if (!frame)
-        return 3;
+    uint8_t *frame = NULL;
+    cli_frame_req req = in->req;
+    req.imei = imei;
+    status = cli_frame_build(CERT_PROG, &req, &in->m, &frame, &len);
+    if (status)
+        return status == 2 ? 2 : 3;
     at_driver_reply r;
     int rc = at_driver_secure(l->drv, "AT^SBNW=is_cert,1", frame, len, &r);
-    OPENSSL_cleanse(frame, len);
-    free(frame);
+    cli_frame_free(frame, len);
     char what[64];
     snprintf(what, sizeof what, "%s of index %u", o->op_name, o->index);
     if (rc != 0 || !at_driver_reply_ok(&r)) {

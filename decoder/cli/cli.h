@@ -15,6 +15,7 @@
 
 #include "attrace/analysis.h"
 #include "attrace/attrace.h"
+#include "attrace/compare.h"
 #include "attrace/crypto.h"
 #include "attrace/trace.h"
 
@@ -164,6 +165,10 @@ void cli_flush_findings(cli_chan *ch, bool after_event);
  * @p c means, as a usage error of @p prog; returns 2. */
 int cli_getopt_error(const char *prog, int c, char **argv);
 
+/* An option's decimal number in min..max (digits only, nothing else).
+ * 0, or -1 for anything else. */
+int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 
@@ -177,6 +182,57 @@ int cli_encode_main(int argc, char **argv);
 /* diff.c */
 int cli_diff_main(int argc, char **argv);
 
+/* frame_build.c: one secure-command frame from a command's options
+ * (`attrace encode`, `attrace cert`). */
+typedef struct cli_frame_req {
+    uint16_t cmd;                 /* AT_CMD_WRITE, AT_CMD_READ, AT_CMD_DELETE */
+    uint16_t index;
+    const char *cert_path;        /* --cert, or NULL */
+    const at_key_source *key;     /* --key, --passin, --keypass, --alias (path NULL: none) */
+    const char *imei;             /* the IMEI unit, or NULL */
+    const char *sig;              /* "sha1", "sha256", "none"; NULL: the profile's digest */
+    const char *mode;             /* a mode unit, or NULL */
+    bool thumbprint;              /* a thumbprint unit (the certificate's SHA-1) */
+    bool carry_key;               /* the frame carries the key (PKCS#8 DER) */
+    const at_profile *profile;    /* for the default digest */
+} cli_frame_req;
+
+/* What the options named, loaded. */
+typedef struct cli_frame_material {
+    uint8_t *cert_der;            /* --cert, or the keystore's for a write of index 0 */
+    size_t cert_len;
+    X509 *cert;                   /* cert_der parsed, or NULL */
+    X509 *store_cert;             /* a keystore's certificate not used as cert, or NULL */
+    EVP_PKEY *key;                /* or NULL without --key */
+    at_key_info key_info;
+    uint8_t *key_der;             /* with carry_key: the key as the frame carries it */
+    size_t key_len;
+} cli_frame_material;
+
+/* Loads the certificate and the key @p r names (a non-RSA key is refused
+ * for a signed frame). 0, or 3 with a message prefixed @p prog. */
+int cli_frame_load(const char *prog, const cli_frame_req *r, cli_frame_material *m);
+/* Lays out and signs the frame: 0 with *frame (cli_frame_free), 2 too
+ * long for TotalLen, 1 signing or encoding failed (message printed). */
+int cli_frame_build(const char *prog, const cli_frame_req *r, const cli_frame_material *m,
+                    uint8_t **frame, size_t *len);
+void cli_frame_free(uint8_t *frame, size_t len);
+void cli_frame_material_free(cli_frame_material *m);
+/* The CmdId of an operation name ("write", "read", "delete"), 0 for any
+ * other. */
+uint16_t cli_frame_cmd(const char *op);
+/* Whether @p r asks for a signature, and with which digest. */
+bool cli_frame_signed(const cli_frame_req *r);
+at_digest_alg cli_frame_digest(const cli_frame_req *r);
+
+/* diff_text.c */
+/* One difference as text (`attrace diff`, `attrace replay`), starting at
+ * the current column, sides named @p names ("A", "B"); continuation rows
+ * are indented by @p indent. Ends with a newline. */
+void cli_diff_describe(FILE *f, const at_diff *d, unsigned indent,
+                       const char *const names[2]);
+/* A ParamId's name, "unknown" for one the protocol does not define. */
+const char *cli_param_label(uint16_t id);
 /*
  * keyopts.c: the options that name a private key, shared by every command
  * that signs. Put CLI_KEY_LONGOPTS into the getopt_long table, hand every

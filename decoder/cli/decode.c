@@ -330,11 +330,8 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
             break;
         case OPT_CLIENT_CERT: client_cert = optarg; break;
         case OPT_PAUSE_WARN_MS: {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno ||
-                v == 0 || v > UINT32_MAX)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 1, UINT32_MAX, &v) != 0)
                 return cli_usage_error(CLI_PROG " decode", 
                     "invalid --pause-warn-ms value '%s' (milliseconds, 1 or more)",
                     optarg);

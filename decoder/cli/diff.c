@@ -139,10 +139,8 @@ static int parse_options(int argc, char **argv, diff_opts *opt)
         case OPT_EXACT: opt->exact = true; break;
         case OPT_SHOW_SECRETS: opt->show_secrets = true; break;
         case OPT_CHANNEL: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > UINT16_MAX)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 0, UINT16_MAX, &v) != 0)
                 return cli_usage_error(DIFF_PROG,
                     "invalid --channel value '%s' (0 to 65535)", optarg);
             opt->have_channel = true;
@@ -173,26 +171,7 @@ static int parse_options(int argc, char **argv, diff_opts *opt)
 /* Text                                                               */
 /* ------------------------------------------------------------------ */
 
-static const char side_name[2] = {'A', 'B'};
-
-static void put_text(FILE *f, const char *s, size_t n)
-{
-    fputc('"', f);
-    if (s)
-        cli_put_escaped(f, s, n);
-    fputc('"', f);
-}
-
-static void put_off(FILE *f, const at_diff_side *s)
-{
-    fprintf(f, "%s+%llu", cli_dir_short(s->dir), (unsigned long long)s->off);
-}
-
-static const char *param_label(uint16_t id)
-{
-    const char *n = at_param_name(id);
-    return n ? n : "unknown";
-}
+static const char *const side_names[2] = {"A", "B"};
 
 static void exchange_label(FILE *f, const at_xrec *a, const at_xrec *b)
 {
@@ -212,199 +191,6 @@ static void exchange_label(FILE *f, const at_xrec *a, const at_xrec *b)
         cli_put_escaped(f, x->command, x->command_len);
 }
 
-static void frame_value(FILE *f, const at_diff *d, const at_diff_side *s,
-                        const at_xrec *x)
-{
-    if (!s->present) {
-        fputs("none", f);
-        return;
-    }
-    switch (d->field) {
-    case AT_FF_BYTE_ORDER:
-        fputs(s->num ? "big-endian" : "little-endian", f);
-        break;
-    case AT_FF_CMD_ID: {
-        const char *n = at_cmd_name((uint16_t)s->num);
-        fprintf(f, "%llu (%s)", (unsigned long long)s->num, n ? n : "unknown");
-        break;
-    }
-    case AT_FF_UNIT:
-        fprintf(f, "%s, %u bytes", param_label((uint16_t)s->num), (unsigned)s->len);
-        break;
-    case AT_FF_PARAM_ID:
-        fprintf(f, "%llu (%s)", (unsigned long long)s->num, param_label((uint16_t)s->num));
-        break;
-    case AT_FF_TRAILING:
-        fprintf(f, "%llu", (unsigned long long)s->num);
-        break;
-    case AT_FF_SIGNATURE_CHECK:
-        fputs(s->num ? "matches" : "does not match", f);
-        break;
-    case AT_FF_VALUE:
-        if (s->text && d->param_id == AT_PARAM_SIGNATURE) {
-            /* 172 characters of base64 say nothing to a reader; their
-             * length and the signature check do. */
-            fprintf(f, "%zu characters", s->text_len);
-        } else if (s->text) {
-            put_text(f, s->text, s->text_len);
-        } else if (d->param_id == AT_PARAM_INDEX) {
-            const at_xframe *xf = at_xrec_frame(x, d->dir, d->frame - 1);
-            if (xf && xf->frame.has_index)
-                fprintf(f, "%u", (unsigned)xf->frame.index);
-            else
-                fprintf(f, "%u bytes", (unsigned)s->len);
-        } else if (d->secret) {
-            fprintf(f, "%u bytes", (unsigned)s->len);
-        } else if (s->num > 255) {
-            fprintf(f, "ends (%u bytes)", (unsigned)s->len);
-        } else {
-            fprintf(f, "0x%02X of %u bytes", (unsigned)s->num, (unsigned)s->len);
-        }
-        break;
-    default:
-        fprintf(f, "%llu", (unsigned long long)s->num);
-        break;
-    }
-    fputs(" (", f);
-    put_off(f, s);
-    fputc(')', f);
-}
-
-static void frame_where(FILE *f, const at_diff *d)
-{
-    fprintf(f, "%sframe %u", d->dir == AT_DIR_ME_TO_TE ? "module " : "", d->frame);
-    switch (d->field) {
-    case AT_FF_UNIT:
-        fprintf(f, " differs at unit %u", d->unit);
-        return;
-    case AT_FF_PARAM_LEN:
-    case AT_FF_PARAM_ID:
-        fprintf(f, " differs at unit %u (%s) %s", d->unit, param_label(d->param_id),
-                at_frame_field_label(d->field));
-        return;
-    case AT_FF_VALUE:
-        fprintf(f, " differs at unit %u (%s) value", d->unit, param_label(d->param_id));
-        if (d->param_id != AT_PARAM_INDEX && d->param_id != AT_PARAM_IMEI)
-            fprintf(f, " from byte %u", (unsigned)d->byte_index);
-        return;
-    default:
-        fprintf(f, " differs at %s", at_frame_field_label(d->field));
-    }
-}
-
-static void result_value(FILE *f, const at_diff *d, const at_diff_side *s)
-{
-    if (!s->present) {
-        fputs("none", f);
-    } else if (d->kind == AT_DIFF_SECURE_RESULT) {
-        fprintf(f, "%s", at_secure_result_name((at_secure_result)s->num));
-        if (s->text) {
-            fputs(" (", f);
-            cli_put_escaped(f, s->text, s->text_len);
-            fputc(')', f);
-        }
-    } else if (s->text) {
-        cli_put_escaped(f, s->text, s->text_len);
-    } else {
-        fprintf(f, "%s", at_result_name((at_result_kind)s->num));
-    }
-}
-
-static void line_row(FILE *f, unsigned indent, int side, const at_xline *l)
-{
-    fprintf(f, "%*s%c ", (int)indent, "", side_name[side]);
-    if (!l) {
-        fputs("(none)\n", f);
-        return;
-    }
-    fprintf(f, "%s+%llu %s: ", cli_dir_short(l->dir), (unsigned long long)l->span.off,
-            at_xline_kind_name(l->kind));
-    cli_put_escaped(f, l->text, l->len);
-    fputc('\n', f);
-}
-
-static void finding_row(FILE *f, int side, const at_xfinding *x)
-{
-    fprintf(f, "finding only in %c: %s %s at %s+%llu: ", side_name[side],
-            at_severity_name(x->severity), x->rule, cli_dir_short(x->dir),
-            (unsigned long long)x->off);
-    cli_put_escaped(f, x->what, strnlen(x->what, sizeof x->what));
-}
-
-/* One difference, starting at the current column; continuation rows are
- * indented by @p indent. Ends with a newline. */
-static void describe(diff_run *run, const at_diff *d, unsigned indent)
-{
-    FILE *f = run->out;
-    switch (d->kind) {
-    case AT_DIFF_COMMAND:
-        fputs("command differs: A ", f);
-        put_text(f, d->sa.text, d->sa.text_len);
-        fputs(" vs B ", f);
-        put_text(f, d->sb.text, d->sb.text_len);
-        break;
-    case AT_DIFF_FRAME:
-        if (d->field == AT_FF_COUNT) {
-            fprintf(f, "%sframes: A %llu vs B %llu",
-                    d->dir == AT_DIR_ME_TO_TE ? "module " : "",
-                    (unsigned long long)d->sa.num, (unsigned long long)d->sb.num);
-            break;
-        }
-        if (d->field == AT_FF_PROBLEM) {
-            int s = d->sa.present ? 0 : 1;
-            const at_diff_side *ss = s ? &d->sb : &d->sa;
-            fprintf(f, "frame %u problem only in %c: %s at ", d->frame, side_name[s],
-                    at_frame_problem_name((at_frame_problem_code)ss->num));
-            put_off(f, ss);
-            fprintf(f, " (detail %u): %s", (unsigned)ss->len,
-                    at_frame_problem_text((at_frame_problem_code)ss->num));
-            break;
-        }
-        frame_where(f, d);
-        fputs(": A ", f);
-        frame_value(f, d, &d->sa, d->a);
-        fputs(" vs B ", f);
-        frame_value(f, d, &d->sb, d->b);
-        if (d->secret)
-            fputs("; key bytes not shown", f);
-        break;
-    case AT_DIFF_SECURE_RESULT:
-    case AT_DIFF_FINAL:
-        fputs(d->kind == AT_DIFF_FINAL ? "final result: A " : "secure result: A ", f);
-        result_value(f, d, &d->sa);
-        fputs(" vs B ", f);
-        result_value(f, d, &d->sb);
-        break;
-    case AT_DIFF_END:
-        fprintf(f, "end: A %s vs B %s", at_end_reason_name((at_end_reason)d->sa.num),
-                at_end_reason_name((at_end_reason)d->sb.num));
-        break;
-    case AT_DIFF_LINE:
-        fprintf(f, "%s line %s:\n", d->dir == AT_DIR_ME_TO_TE ? "module" : "host",
-                d->la && d->lb ? "differs" : d->la ? "only in A" : "only in B");
-        line_row(f, indent + 2, 0, d->la);
-        line_row(f, indent + 2, 1, d->lb);
-        return;
-    case AT_DIFF_LINES_BEYOND:
-        fprintf(f, "lines after the first %u differ: A %llu more vs B %llu more",
-                AT_XREC_MAX_LINES, (unsigned long long)d->sa.num,
-                (unsigned long long)d->sb.num);
-        break;
-    case AT_DIFF_PAYLOAD:
-        fprintf(f, "%s data differs: A %llu bytes vs B %llu bytes",
-                d->dir == AT_DIR_ME_TO_TE ? "module" : "host",
-                (unsigned long long)d->sa.num, (unsigned long long)d->sb.num);
-        break;
-    case AT_DIFF_FINDING:
-        finding_row(f, d->fa ? 0 : 1, d->fa ? d->fa : d->fb);
-        break;
-    case AT_DIFF_ONLY_A:
-    case AT_DIFF_ONLY_B:
-        break;
-    }
-    fputc('\n', f);
-}
-
 static void text_diff(void *ctx, const at_diff *d)
 {
     diff_run *run = ctx;
@@ -412,10 +198,10 @@ static void text_diff(void *ctx, const at_diff *d)
     if (run->shown == 0) {
         exchange_label(f, d->a, d->b);
         fputs(": ", f);
-        describe(run, d, 0);
+        cli_diff_describe(f, d, 0, side_names);
     } else if (run->detail) {
         fputs("    ", f);
-        describe(run, d, 4);
+        cli_diff_describe(f, d, 4, side_names);
     } else {
         return;
     }
@@ -473,7 +259,7 @@ static json_t *side_json(const at_diff *d, const at_diff_side *s, const at_xrec 
             SET(o, "detail", jint(s->len));
             break;
         case AT_FF_UNIT:
-            SET(o, "value", json_string(param_label((uint16_t)s->num)));
+            SET(o, "value", json_string(cli_param_label((uint16_t)s->num)));
             SET(o, "len", jint(s->len));
             break;
         case AT_FF_VALUE:
@@ -548,7 +334,7 @@ static void json_diff(void *ctx, const at_diff *d)
         SET(o, "frame", jint(d->frame));
         SET(o, "field", json_string(at_frame_field_name(d->field)));
         SET(o, "unit", d->unit ? jint(d->unit) : json_null());
-        SET(o, "param", d->unit ? json_string(param_label(d->param_id)) : json_null());
+        SET(o, "param", d->unit ? json_string(cli_param_label(d->param_id)) : json_null());
         if (d->field == AT_FF_VALUE)
             SET(o, "byte_index", jint(d->byte_index));
     } else if (d->kind == AT_DIFF_LINE || d->kind == AT_DIFF_PAYLOAD) {
@@ -586,7 +372,7 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
             emit_json(run, o);
         } else {
             exchange_label(f, a, b);
-            fprintf(f, ": only in %c\n", side_name[s]);
+            fprintf(f, ": only in %s\n", side_names[s]);
         }
         at_xrec_free(x);
         return;
@@ -816,8 +602,8 @@ int cli_diff_main(int argc, char **argv)
             status = 1;
         for (int i = 0; i < 2; i++) {
             if (run.side[i].other_channel_records)
-                fprintf(stderr, CLI_PROG " diff: %c: %llu records of other channels "
-                        "than %u were not compared (--channel)\n", side_name[i],
+                fprintf(stderr, CLI_PROG " diff: %s: %llu records of other channels "
+                        "than %u were not compared (--channel)\n", side_names[i],
                         (unsigned long long)run.side[i].other_channel_records,
                         (unsigned)run.side[i].channel);
         }

@@ -179,10 +179,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
             continue;
         switch (c) {
         case OPT_INDEX: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > 65535)
+            uint32_t v;
+            if (cli_parse_u32(optarg, 0, 65535, &v) != 0)
                 return cli_usage_error(ENC_PROG, "invalid --index '%s' (0..65535)", optarg);
             o->have_index = true;
             o->index = (uint16_t)v;
@@ -225,13 +223,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     if (optind >= argc)
         return cli_usage_error(ENC_PROG, "%s", "missing operation: write, read or delete");
     o->op = argv[optind];
-    if (strcmp(o->op, "write") == 0)
-        o->cmd = AT_CMD_WRITE;
-    else if (strcmp(o->op, "read") == 0)
-        o->cmd = AT_CMD_READ;
-    else if (strcmp(o->op, "delete") == 0)
-        o->cmd = AT_CMD_DELETE;
-    else
+    o->cmd = cli_frame_cmd(o->op);
+    if (!o->cmd)
         return cli_usage_error(ENC_PROG, "unknown operation '%s' (write, read or delete)",
                                   o->op);
     if (argc - optind > 1)
@@ -324,22 +317,6 @@ static int write_output(const char *path, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Lowercase hex SHA-1 of @p der into @p out (41 bytes). */
-static int sha1_hex(const uint8_t *der, size_t len, char out[41])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
-        return -1;
-    for (unsigned i = 0; i < 20; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
-    }
-    out[40] = '\0';
-    return 0;
-}
-
 int cli_encode_main(int argc, char **argv)
 {
     enc_opts o;
@@ -381,159 +358,51 @@ int cli_encode_main(int argc, char **argv)
         refuse(&ref, "a private key travels only in a write of index 0, not in a %s "
                "of index %u", o.op, o.index);
 
-    int status = 0;
-    uint8_t *cert_der = NULL, *key_der = NULL, *frame = NULL;
-    size_t cert_len = 0, key_len = 0, frame_len = 0;
-    X509 *cert = NULL, *store_cert = NULL;
-    EVP_PKEY *pkey = NULL;
-    char err[512];
+    const cli_frame_req req = {
+        .cmd = o.cmd, .index = o.index, .cert_path = o.cert, .key = &o.key,
+        .imei = o.imei, .sig = o.sig, .mode = o.mode, .thumbprint = o.thumbprint,
+        .carry_key = carry_key, .profile = prof,
+    };
+    cli_frame_material m;
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    int status = cli_frame_load(ENC_PROG, &req, &m);
+    if (status)
+        goto out;
 
-    if (o.cert) {
-        if (at_cert_load_der(o.cert, &cert_der, &cert_len, err, sizeof err) != 0) {
-            at_msg(ENC_PROG, "%s", err);
-            status = 3;
-            goto out;
-        }
-        const unsigned char *q = cert_der;
-        cert = d2i_X509(NULL, &q, (long)cert_len);
-        if (!cert || q != cert_der + cert_len) {
-            at_msg(ENC_PROG, "%s: not an X.509 certificate", o.cert);
-            status = 3;
-            goto out;
-        }
-    }
-    at_key_info info;
-    memset(&info, 0, sizeof info);
-    if (o.key.path) {
-        pkey = cli_key_load(ENC_PROG, &o.key, &info, &store_cert);
-        if (!pkey) {
-            status = 3;
-            goto out;
-        }
-    }
-    /* A keystore holds the client certificate with its key. */
-    if (!cert && store_cert && o.cmd == AT_CMD_WRITE && o.index == 0) {
-        int n = i2d_X509(store_cert, NULL);
-        cert_der = n > 0 ? malloc((size_t)n) : NULL;
-        unsigned char *q = cert_der;
-        if (!cert_der || i2d_X509(store_cert, &q) != n) {
-            at_msg(ENC_PROG, "%s: cannot encode its certificate", o.key.path);
-            status = 3;
-            goto out;
-        }
-        cert_len = (size_t)n;
-        cert = store_cert;
-        store_cert = NULL;
-    }
-
-    if (o.cmd == AT_CMD_WRITE && !cert)
+    if (o.cmd == AT_CMD_WRITE && !m.cert)
         refuse(&ref, "a write carries the certificate to store: give --cert FILE");
-    if (o.thumbprint && !cert) {
+    if (o.thumbprint && !m.cert) {
         at_msg(ENC_PROG, "--thumbprint needs the certificate (--cert FILE)");
         status = 2;
         goto out;
     }
-    if (o.cmd == AT_CMD_WRITE && cert && cert_len > prof->cert_max)
+    if (o.cmd == AT_CMD_WRITE && m.cert && m.cert_len > prof->cert_max)
         refuse(&ref, "the certificate is %zu bytes, over the %s profile's limit of "
-               "%lu bytes", cert_len, prof->name, (unsigned long)prof->cert_max);
-    if (carry_key) {
-        key_der = at_key_to_frame_der(pkey, &key_len);
-        if (!key_der) {
-            at_msg(ENC_PROG, "%s: cannot write the key as PKCS#8 DER", o.key.path);
-            status = 3;
-            goto out;
-        }
-        if (key_len > prof->key_max)
-            refuse(&ref, "the private key is %zu bytes (PKCS#8 DER), over the %s "
-                   "profile's limit of %lu bytes", key_len, prof->name,
-                   (unsigned long)prof->key_max);
-    }
-    if (o.cmd == AT_CMD_WRITE && o.index == 0 && cert && pkey &&
-        X509_check_private_key(cert, pkey) != 1)
+               "%lu bytes", m.cert_len, prof->name, (unsigned long)prof->cert_max);
+    if (m.key_der && m.key_len > prof->key_max)
+        refuse(&ref, "the private key is %zu bytes (PKCS#8 DER), over the %s "
+               "profile's limit of %lu bytes", m.key_len, prof->name,
+               (unsigned long)prof->key_max);
+    if (o.cmd == AT_CMD_WRITE && o.index == 0 && m.cert && m.key &&
+        X509_check_private_key(m.cert, m.key) != 1)
         refuse(&ref, "the key in %s does not belong to the certificate of index 0",
                o.key.path);
-    if (sign && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-        at_msg(ENC_PROG, "%s: key type %s; the module checks RSA signatures only",
-                o.key.path, info.type[0] ? info.type : "not RSA");
-        status = 3;
-        goto out;
-    }
     if (ref.n && !ref.force) {
         status = 2;
         goto out;
     }
-    if (pkey && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
-        EVP_PKEY_get_bits(pkey) < RSA_WEAK_BITS)
+    if (m.key && EVP_PKEY_get_base_id(m.key) == EVP_PKEY_RSA &&
+        EVP_PKEY_get_bits(m.key) < RSA_WEAK_BITS)
         at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
-               "broken; use 2048 bits or more", o.key.path, EVP_PKEY_get_bits(pkey),
+               "broken; use 2048 bits or more", o.key.path, EVP_PKEY_get_bits(m.key),
                RSA_WEAK_BITS);
-
-    char thumb[41];
-    if (o.thumbprint && sha1_hex(cert_der, cert_len, thumb) != 0) {
-        at_msg(ENC_PROG, "cannot compute the SHA-1 thumbprint");
-        status = 1;
-        goto out;
-    }
-    at_frame_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.cmd_id = o.cmd;
-    spec.index = o.index;
-    spec.mode = o.mode;
-    spec.thumbprint = o.thumbprint ? thumb : NULL;
-    if (o.cmd == AT_CMD_WRITE && cert) {
-        spec.cert = cert_der;
-        spec.cert_len = cert_len;
-    }
-    if (carry_key) {
-        spec.key = key_der;
-        spec.key_len = key_len;
-    }
-    spec.imei = o.imei;
-    spec.sign = sign;
-    at_signer signer = {pkey, strcmp(o.sig, "sha256") == 0 ? AT_DIGEST_SHA256
-                                                           : AT_DIGEST_SHA1};
-
-    /* Room for any frame at_frame_encode can build: it says when the
-     * result would not fit TotalLen. */
-    size_t cap = AT_FRAME_MAX_LEN + AT_FRAME_SIG_MAX + 16;
-    frame = malloc(cap);
-    if (!frame) {
-        at_msg(ENC_PROG, "out of memory");
-        status = 1;
-        goto out;
-    }
-    at_status st = at_frame_encode(&spec, sign ? at_sign_frame : NULL,
-                                   sign ? &signer : NULL, frame, cap, &frame_len);
-    if (st == AT_ERR_TOO_LONG || st == AT_ERR_SPACE) {
-        at_msg(ENC_PROG, "the frame would be longer than %u bytes "
-                "(TotalLen is 16 bits)", AT_FRAME_MAX_LEN);
-        status = 2;
-        goto out;
-    }
-    if (st == AT_ERR_SIGN) {
-        at_msg(ENC_PROG, "signing with %s failed", o.key.path);
-        status = 1;
-        goto out;
-    }
-    if (st != AT_OK) {
-        at_msg(ENC_PROG, "cannot encode the frame: %s", at_status_str(st));
-        status = 1;
-        goto out;
-    }
-    status = write_output(o.out, frame, frame_len);
+    status = cli_frame_build(ENC_PROG, &req, &m, &frame, &frame_len);
+    if (!status)
+        status = write_output(o.out, frame, frame_len);
 
 out:
-    if (frame) {
-        OPENSSL_cleanse(frame, AT_FRAME_MAX_LEN + AT_FRAME_SIG_MAX + 16);
-        free(frame);
-    }
-    if (key_der) {
-        OPENSSL_cleanse(key_der, key_len);
-        OPENSSL_free(key_der);
-    }
-    free(cert_der);
-    X509_free(cert);
-    X509_free(store_cert);
-    EVP_PKEY_free(pkey);
+    cli_frame_free(frame, frame_len);
+    cli_frame_material_free(&m);
     return status;
 }

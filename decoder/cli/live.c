@@ -19,17 +19,6 @@ void cli_live_opts_init(cli_live_opts *o)
     o->drv = at_driver_default_config();
 }
 
-int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    if (!(*arg >= '0' && *arg <= '9') || *end || errno || v < min || v > max)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
 {
     switch (c) {
@@ -89,8 +78,22 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
 
 static void on_live_event(void *ctx, const at_event *ev)
 {
-    cli_chan *ch = ctx;
-    cli_render_event(ch, ev);
+    cli_live *l = ctx;
+    cli_render_event(&l->chan, ev);
+    if (l->tap)
+        l->tap(l->tap_ctx, ev);
+}
+
+static void on_live_finding(void *ctx, const at_finding *f)
+{
+    cli_live *l = ctx;
+    cli_on_finding(&l->chan, f);
+}
+
+void cli_live_tap(cli_live *l, at_event_cb cb, void *ctx)
+{
+    l->tap = cb;
+    l->tap_ctx = ctx;
 }
 
 int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
@@ -129,8 +132,8 @@ int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const c
     cfg.trace_note = note;
     cfg.channel = channel;
     cfg.on_event = on_live_event;
-    cfg.on_finding = cli_on_finding;
-    cfg.ctx = &l->chan;
+    cfg.on_finding = on_live_finding;
+    cfg.ctx = l;
     char err[768];
     l->drv = at_driver_open(port, &cfg, err, sizeof err);
     if (!l->drv) {
@@ -226,13 +229,4 @@ void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *
         fprintf(to, "%s: hint: the module sent something but no answer attrace "
                 "knows (%llu bytes): is it in another state (data mode, a different "
                 "baud rate)?\n", prog, (unsigned long long)r->bytes_in);
-}
-
-int cli_option_error(const char *prog, int c, char **argv)
-{
-    if (c == ':')
-        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
-    if (optopt > 0 && optopt < 256)
-        return cli_usage_error(prog, "unknown option '-%c'", optopt);
-    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
 }

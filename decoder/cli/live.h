@@ -65,13 +65,6 @@ enum {
     "  --verbose          show every exchange as `attrace decode` does\n"      \
     "  --json             exchanges as `attrace decode --json` (NDJSON)\n"
 
-/* A decimal number in min..max (digits only). 0 or -1. */
-int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out);
-
-/* The usage error for getopt_long's ':' (missing argument) or '?' code
- * @p c; returns 2. */
-int cli_option_error(const char *prog, int c, char **argv);
-
 typedef struct cli_live_opts {
     const char *ports[CLI_LIVE_MAX_PORTS];
     unsigned n_ports;
@@ -96,6 +89,8 @@ typedef struct cli_live {
     char *view_buf;
     size_t view_len;
     bool view_to_stdout;       /* --verbose: no buffering */
+    at_event_cb tap;           /* also gets every event (cli_live_tap), or NULL */
+    void *tap_ctx;
 } cli_live;
 
 /* Opens @p port with @p o's settings (its trace: @p trace, or none),
@@ -103,6 +98,10 @@ typedef struct cli_live {
  * 0, or 3 with a message on stderr (prefixed @p prog). */
 int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
                   uint16_t channel, X509 *client_cert, const char *note, const char *prog);
+
+/* Every later event of the session also goes to @p cb (after it was
+ * rendered): `attrace replay` builds its exchange records from them. */
+void cli_live_tap(cli_live *l, at_event_cb cb, void *ctx);
 
 /* Writes what was rendered so far to @p to (if it was buffered) and
  * empties the buffer. */

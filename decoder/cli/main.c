@@ -7,10 +7,12 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -88,6 +90,17 @@ int cli_getopt_error(const char *prog, int c, char **argv)
     if (optopt > 0 && optopt < 256)
         return cli_usage_error(prog, "unknown option '-%c'", optopt);
     return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
+}
+
+int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (!(*arg >= '0' && *arg <= '9') || *end || errno || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
 }
 
 int cli_usage_error(const char *prog, const char *fmt, ...)

@@ -6,12 +6,13 @@
  * The trace is decoded once by the core's session into a script: per
  * exchange the command line's bytes as recorded (terminator included), the
  * frame or ^SISW data the host sent at the module's prompt, the recorded
- * answer (read into an at_driver_reply by at_driver_reply_event, the same
- * code that reads a live answer) and the URCs that came before the next
- * command (a replay waits for them: the next command may need them, e.g.
- * ^SISW: 1,1 before data is written). Each port gets its own thread and
- * module driver; answers are compared after normalizing what differs from
- * module to module (IMEIs, times, dates).
+ * exchange (an at_xrec, attrace/compare.h) and the URCs that came before
+ * the next command (a replay waits for them: the next command may need
+ * them, e.g. ^SISW: 1,1 before data is written). Each port gets its own
+ * thread and module driver, whose session events build the live exchange
+ * the same way; at_xrec_compare_answers() compares the two (IMEIs, times,
+ * dates and counters normalized; URCs left to the wait above), and the
+ * differences it reports are printed side by side.
  *
  * --resign: frames carrying the recorded module's IMEI get the target's
  * (read with AT+CGSN during the replay) in place, and are signed again over
@@ -22,6 +23,7 @@
 
 #include "live.h"
 
+#include "attrace/compare.h"
 #include "attrace/crypto.h"
 
 #include <errno.h>
@@ -36,6 +38,7 @@
 #define RP_PROG CLI_PROG " replay"
 #define RP_TE_MAX (64u << 20) /* host bytes a replayable session may hold */
 #define RP_URC_WAIT_MS 10000u
+#define RP_DIFFS_MAX 256u      /* differences of one exchange printed */
 
 /* ------------------------------------------------------------------ */
 /* The script                                                         */
@@ -53,7 +56,7 @@ typedef struct rp_step {
     bool has_payload;
     bool secure, asks_imei;
     uint64_t ts_start, ts_end;
-    at_driver_reply rec;       /* the recorded answer */
+    at_xrec *rec;              /* the recorded exchange */
     char **urcs;               /* prefixes of the URCs after it */
     size_t n_urcs;
 } rp_step;
@@ -67,6 +70,7 @@ typedef struct rp_script {
     bool oom;
     char rec_imei[16];         /* the recorded module's IMEI (its AT+CGSN) */
     rp_step *cur;              /* the exchange being read */
+    at_xrec_builder *builder;  /* the recorded exchanges */
 } rp_script;
 
 static void script_free(rp_script *s)
@@ -75,7 +79,7 @@ static void script_free(rp_script *s)
         rp_step *st = &s->v[i];
         free(st->cmd);
         free(st->line);
-        at_driver_reply_free(&st->rec);
+        at_xrec_free(st->rec);
         for (size_t j = 0; j < st->n_urcs; j++)
             free(st->urcs[j]);
         free(st->urcs);
@@ -103,9 +107,24 @@ static void keep_urc_prefix(rp_script *s, rp_step *st, const at_str *t)
     st->urcs[st->n_urcs++] = p;
 }
 
+/* A recorded exchange, complete (the builder delivers it when the next
+ * command starts): kept with its step. */
+static void on_script_rec(void *ctx, at_xrec *x)
+{
+    rp_script *s = ctx;
+    for (size_t i = s->n; x->id && i-- > 0;) {
+        if (s->v[i].id == x->id && !s->v[i].rec) {
+            s->v[i].rec = x;
+            return;
+        }
+    }
+    at_xrec_free(x); /* what came before the first command */
+}
+
 static void on_script_event(void *ctx, const at_event *ev)
 {
     rp_script *s = ctx;
+    at_xrec_builder_event(s->builder, ev, NULL);
     if (ev->kind == AT_EV_COMMAND && ev->exchange) {
         if (s->n == s->cap) {
             size_t cap = s->cap ? 2 * s->cap : 32;
@@ -128,7 +147,6 @@ static void on_script_event(void *ctx, const at_event *ev)
         st->secure = ev->exchange->secure;
         st->asks_imei = ev->exchange->asks_imei;
         st->ts_start = ev->exchange->ts_start;
-        at_driver_reply_event(&st->rec, ev);
         s->cur = st;
         return;
     }
@@ -150,11 +168,14 @@ static void on_script_event(void *ctx, const at_event *ev)
         st->payload_len = (size_t)(ev->span.off + ev->span.len - st->payload_off);
         return;
     }
-    at_driver_reply_event(&st->rec, ev);
     if (ev->kind == AT_EV_END)
         st->ts_end = ev->ts_end;
-    if (st->rec.imei[0] && !s->rec_imei[0])
-        memcpy(s->rec_imei, st->rec.imei, sizeof s->rec_imei);
+    if (ev->kind == AT_EV_RESPONSE && ev->line.kind == AT_LK_IMEI && !s->rec_imei[0]) {
+        size_t n = ev->line.u.imei.len < sizeof s->rec_imei - 1 ? ev->line.u.imei.len
+                                                                 : sizeof s->rec_imei - 1;
+        memcpy(s->rec_imei, ev->line.u.imei.ptr, n);
+        s->rec_imei[n] = '\0';
+    }
 }
 
 static void keep_te(rp_script *s, const uint8_t *p, size_t n)
@@ -189,7 +210,11 @@ static int load_script(const char *path, int channel, const at_profile *profile,
         return 3;
     }
     at_session *sess = malloc(sizeof *sess);
-    if (!sess) {
+    s->builder = at_xrec_builder_new(on_script_rec, s);
+    if (!sess || !s->builder) {
+        free(sess);
+        at_xrec_builder_free(s->builder);
+        s->builder = NULL;
         at_trace_close(r);
         fprintf(stderr, RP_PROG ": out of memory\n");
         return 3;
@@ -229,6 +254,11 @@ static int load_script(const char *path, int channel, const at_profile *profile,
     }
     if (started)
         at_session_finish(sess, last_ts);
+    at_xrec_builder_finish(s->builder);
+    if (at_xrec_builder_failed(s->builder))
+        s->oom = true;
+    at_xrec_builder_free(s->builder);
+    s->builder = NULL;
     free(sess);
     at_trace_close(r);
     if (!status && s->too_big) {
@@ -248,6 +278,11 @@ static int load_script(const char *path, int channel, const at_profile *profile,
     /* The command lines with their terminators as recorded. */
     for (size_t i = 0; !status && i < s->n; i++) {
         rp_step *st = &s->v[i];
+        if (!st->rec) {
+            fprintf(stderr, RP_PROG ": out of memory\n");
+            status = 3;
+            break;
+        }
         uint64_t end = st->line_off + st->line_len;
         if (end > s->te_len) {
             fprintf(stderr, RP_PROG ": %s: exchange %u: its command is not in the trace\n",
@@ -300,8 +335,10 @@ static void replay_help(FILE *fp)
         "by exchange, driven by the modules' answers: each command when the last\n"
         "one has its final result (and the URCs the recording saw after it have\n"
         "come), frames at SECURE CMD READY. Every answer is compared with the\n"
-        "recorded one (final result, SECURE CMD result, response lines; IMEIs,\n"
-        "times and dates normalized); a divergence is printed side by side.\n"
+        "recorded one as `attrace diff` compares the module's side (SECURE CMD\n"
+        "result, final result, the module's lines with IMEIs, times, dates and\n"
+        "counters normalized, its frames and data; URCs are awaited, not\n"
+        "compared); a divergence is printed side by side.\n"
         "With several --port the session is replayed on all of them at once: one\n"
         "result line per port and a summary.\n"
         "\n"
@@ -376,7 +413,7 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         case OPT_KEEP_GOING: o->keep_going = true; break;
         case OPT_RESIGN: o->resign = true; break;
         case 'h': help = true; break;
-        default: return cli_option_error(RP_PROG, c, argv);
+        default: return cli_getopt_error(RP_PROG, c, argv);
         }
     }
     if (help) {
@@ -406,95 +443,120 @@ static int parse_options(int argc, char **argv, rp_opts *o)
 /* Comparison                                                         */
 /* ------------------------------------------------------------------ */
 
-static bool is_digit(char c)
+/* The differences of one exchange, in the order at_xrec_compare_answers
+ * reports them; their line pointers refer to the two records. */
+typedef struct rp_diffs {
+    at_diff *v;                /* RP_DIFFS_MAX */
+    unsigned n, more;
+} rp_diffs;
+
+static void keep_diff(void *ctx, const at_diff *d)
 {
-    return c >= '0' && c <= '9';
+    rp_diffs *ds = ctx;
+    if (ds->n < RP_DIFFS_MAX)
+        ds->v[ds->n++] = *d;
+    else
+        ds->more++;
 }
 
-/* What differs from module to module or from run to run, replaced by a
- * placeholder: runs of 15 digits (an IMEI), hh:mm:ss (a time), yy/mm/dd
- * (a date). */
-static void normalize(const char *in, char *out, size_t cap)
+static const at_diff *find_diff(const rp_diffs *ds, at_diff_kind kind)
 {
-    size_t o = 0;
-    for (size_t i = 0; in[i] && o + 8 < cap;) {
-        size_t run = 0;
-        while (is_digit(in[i + run]))
-            run++;
-        if (run == 15) {
-            o += (size_t)snprintf(out + o, cap - o, "<IMEI>");
-            i += run;
-            continue;
-        }
-        if (run == 2 && (in[i + 2] == ':' || in[i + 2] == '/') && is_digit(in[i + 3]) &&
-            is_digit(in[i + 4]) && in[i + 5] == in[i + 2] && is_digit(in[i + 6]) &&
-            is_digit(in[i + 7])) {
-            o += (size_t)snprintf(out + o, cap - o, in[i + 2] == ':' ? "<TIME>" : "<DATE>");
-            i += 8;
-            continue;
-        }
-        if (run) {
-            size_t n = run < cap - o - 1 ? run : cap - o - 1;
-            memcpy(out + o, in + i, n);
-            o += n;
-            i += run;
-            continue;
-        }
-        out[o++] = in[i++];
-    }
-    out[o] = '\0';
+    for (unsigned i = 0; i < ds->n; i++)
+        if (ds->v[i].kind == kind)
+            return &ds->v[i];
+    return NULL;
 }
 
-typedef struct rp_row {
-    const char *rec, *got;
-} rp_row;
+/* What the comparison looks at among the module's lines besides its
+ * results (compare.c's choice with skip_urcs). */
+static bool answer_line(const at_xline *l)
+{
+    return l->dir == AT_DIR_ME_TO_TE && l->kind != AT_XL_SECURE && l->kind != AT_XL_FINAL &&
+           l->kind != AT_XL_URC;
+}
 
-/* The answer's lines in order: responses, SECURE CMD result, final. */
-static size_t answer_lines(const at_driver_reply *r, const char **v, size_t cap)
+static size_t answer_lines(const at_xrec *x, const at_xline **v)
 {
     size_t n = 0;
-    for (size_t i = 0; i < r->n_lines && n < cap; i++)
-        v[n++] = r->lines[i];
-    if (r->secure != AT_SEC_NONE && n < cap)
-        v[n++] = r->secure_text;
-    if (n < cap)
-        v[n++] = r->has_final ? r->final_text : "(no final result)";
+    for (unsigned i = 0; i < x->n_lines; i++)
+        if (answer_line(&x->lines[i]))
+            v[n++] = &x->lines[i];
     return n;
 }
 
-static bool same_answer(const at_driver_reply *a, const at_driver_reply *b)
+enum { RP_COL = 44 };
+
+/* One row: the recorded and the replayed text (escaped), marked when they
+ * differ. */
+static void row(FILE *out, const at_xline *a, const char *a_none, const at_xline *b,
+                const char *b_none, bool differs)
 {
-    if (a->has_final != b->has_final || (a->has_final && a->final != b->final) ||
-        a->secure != b->secure || a->n_lines != b->n_lines)
-        return false;
-    char x[AT_DRIVER_TEXT_MAX * 2], y[AT_DRIVER_TEXT_MAX * 2];
-    for (size_t i = 0; i < a->n_lines; i++) {
-        normalize(a->lines[i], x, sizeof x);
-        normalize(b->lines[i], y, sizeof y);
-        if (strcmp(x, y) != 0)
-            return false;
+    char x[RP_COL + 1] = "", y[RP_COL + 21] = "";
+    FILE *f;
+    if (a && (f = fmemopen(x, sizeof x - 1, "w"))) {
+        setbuf(f, NULL);
+        cli_put_escaped(f, a->text, a->len);
+        fclose(f);
     }
-    normalize(a->final_text, x, sizeof x);
-    normalize(b->final_text, y, sizeof y);
-    return strcmp(x, y) == 0;
+    if (b && (f = fmemopen(y, sizeof y - 1, "w"))) {
+        setbuf(f, NULL);
+        cli_put_escaped(f, b->text, b->len);
+        fclose(f);
+    }
+    fprintf(out, "  %c %-*.*s %c %s\n", differs ? '*' : ' ', RP_COL, RP_COL, a ? x : a_none,
+            differs ? '#' : '|', b ? y : b_none);
 }
 
-/* Recorded and replayed answer side by side; differing rows marked. */
-static void side_by_side(FILE *out, const at_driver_reply *rec, const at_driver_reply *got)
+/* The final result's cell when its line is not kept. */
+static const char *final_none(const at_xrec *x)
 {
-    enum { W = 44, MAXL = 64 };
-    const char *a[MAXL], *b[MAXL];
-    size_t na = answer_lines(rec, a, MAXL), nb = answer_lines(got, b, MAXL);
-    fprintf(out, "    %-*s   %s\n", W, "recorded", "replayed");
-    for (size_t i = 0; i < na || i < nb; i++) {
-        const char *x = i < na ? a[i] : "", *y = i < nb ? b[i] : "";
-        char nx[AT_DRIVER_TEXT_MAX * 2], ny[AT_DRIVER_TEXT_MAX * 2];
-        normalize(x, nx, sizeof nx);
-        normalize(y, ny, sizeof ny);
-        bool same = i < na && i < nb && strcmp(nx, ny) == 0;
-        fprintf(out, "  %c %-*.*s %c %.*s\n", same ? ' ' : '*', W, W, x, same ? '|' : '#',
-                W + 20, y);
+    return x->has_final ? "(a final result after the lines kept)" : "(no final result)";
+}
+
+/* Recorded and replayed answer side by side, the rows that differ marked
+ * (the module's lines as the comparison aligned them, its SECURE CMD
+ * result, its final result), then what differs beyond lines. */
+static void side_by_side(FILE *out, const at_xrec *rec, const at_xrec *got,
+                         const rp_diffs *ds)
+{
+    static const char *const names[2] = {"recorded", "replayed"};
+    const at_xline *la[AT_XREC_MAX_LINES], *lb[AT_XREC_MAX_LINES];
+    size_t na = answer_lines(rec, la), nb = answer_lines(got, lb), i = 0, j = 0;
+    fprintf(out, "    %-*s   %s\n", RP_COL, "recorded", "replayed");
+    /* Lines between two differing ones are paired, as the LCS paired them;
+     * the echo only repeats the command. */
+    for (unsigned k = 0; k <= ds->n; k++) {
+        const at_diff *d = k < ds->n ? &ds->v[k] : NULL;
+        if (d && d->kind != AT_DIFF_LINE)
+            continue;
+        while (i < na && j < nb && !(d && d->la && la[i] == d->la) &&
+               !(d && d->lb && lb[j] == d->lb)) {
+            if (la[i]->kind != AT_XL_ECHO)
+                row(out, la[i], "", lb[j], "", false);
+            i++;
+            j++;
+        }
+        if (!d)
+            break;
+        row(out, d->la, "", d->lb, "", true);
+        i += d->la != NULL;
+        j += d->lb != NULL;
     }
+    if (rec->secure_line || got->secure_line)
+        row(out, rec->secure_line, "", got->secure_line, "",
+            find_diff(ds, AT_DIFF_SECURE_RESULT) != NULL);
+    row(out, rec->final_line, final_none(rec), got->final_line, final_none(got),
+        find_diff(ds, AT_DIFF_FINAL) != NULL);
+    for (unsigned k = 0; k < ds->n; k++) {
+        const at_diff *d = &ds->v[k];
+        if (d->kind == AT_DIFF_LINE || d->kind == AT_DIFF_SECURE_RESULT ||
+            d->kind == AT_DIFF_FINAL)
+            continue;
+        fputs("  * ", out);
+        cli_diff_describe(out, d, 4, names);
+    }
+    if (ds->more)
+        fprintf(out, "  * and %u more differences\n", ds->more);
 }
 
 /* ------------------------------------------------------------------ */
@@ -584,6 +646,11 @@ static bool wanted(const rp_opts *o, const rp_step *st)
     return !o->only_secure || st->secure || st->asks_imei;
 }
 
+static void on_live_event(void *ctx, const at_event *ev)
+{
+    at_xrec_builder_event(ctx, ev, NULL);
+}
+
 static void *replay_port(void *arg)
 {
     rp_port *p = arg;
@@ -600,9 +667,14 @@ static void *replay_port(void *arg)
         snprintf(p->result, sizeof p->result, "cannot open the port (see above)");
         return NULL;
     }
+    /* The live exchanges; each is compared when its final result came. */
+    at_xrec_builder *live = at_xrec_builder_new(NULL, NULL);
+    cli_live_tap(&l, on_live_event, live);
+    const at_cmp_options cmp = {.skip_urcs = true};
+    rp_diffs ds = {calloc(RP_DIFFS_MAX, sizeof *ds.v), 0, 0};
     char imei[16] = "";
     size_t cap = AT_FRAME_MAX_LEN + AT_FRAME_SIG_MAX + 16;
-    uint8_t *frame = malloc(cap);
+    uint8_t *frame = live && ds.v ? malloc(cap) : NULL;
     const rp_step *prev = NULL;
     for (size_t i = 0; frame && i < s->n; i++) {
         const rp_step *st = &s->v[i];
@@ -646,11 +718,20 @@ static void *replay_port(void *arg)
         }
         if (r.imei[0])
             memcpy(imei, r.imei, sizeof imei);
-        if (!same_answer(&st->rec, &r)) {
+        const at_xrec *got = at_xrec_builder_current(live);
+        if (!got || got->id != r.exchange || at_xrec_builder_failed(live)) {
+            p->status = 3;
+            snprintf(p->result, sizeof p->result, "exchange %u %s: its answer could not be "
+                     "kept (out of memory)", st->id, st->cmd);
+            at_driver_reply_free(&r);
+            break;
+        }
+        ds.n = ds.more = 0;
+        if (at_xrec_compare_answers(st->rec, got, &cmp, keep_diff, &ds) != 0) {
             p->diverged++;
             fprintf(p->out, "%s: exchange %u %s: answered otherwise\n", p->port, st->id,
                     st->cmd);
-            side_by_side(p->out, &st->rec, &r);
+            side_by_side(p->out, st->rec, got, &ds);
             cli_live_show(&l, p->out);
             if (!p->status)
                 snprintf(p->result, sizeof p->result, "diverged at exchange %u %s", st->id,
@@ -693,8 +774,11 @@ static void *replay_port(void *arg)
         snprintf(p->result, sizeof p->result, "out of memory");
     }
     free(frame);
+    free(ds.v);
     /* The findings of the whole session follow a failure. */
-    if (cli_live_close(&l, RP_PROG) != 0 && !p->status) {
+    int closed = cli_live_close(&l, RP_PROG);
+    at_xrec_builder_free(live); /* after the session's last events */
+    if (closed != 0 && !p->status) {
         p->status = 3;
         snprintf(p->result, sizeof p->result, "the trace could not be written");
     }

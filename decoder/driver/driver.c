@@ -8,6 +8,7 @@
 #include "attrace/driver.h"
 #include "attrace/trace.h"
 
+#include "clock.h"
 #include "errbuf.h"
 #include "serial.h"
 
@@ -41,20 +42,6 @@ struct at_driver {
     char urcs[URC_QUEUE][AT_DRIVER_TEXT_MAX];
     unsigned urc_head, urc_n;
 };
-
-static uint64_t now_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t now_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 at_driver_config at_driver_default_config(void)
 {
@@ -92,7 +79,7 @@ static void trace_rec(at_driver *d, uint64_t ts, at_dir dir, at_trace_event ev,
 
 void at_driver_note(at_driver *d, const char *text)
 {
-    trace_rec(d, now_real(), AT_DIR_TE_TO_ME, AT_TEV_NOTE, text, strlen(text));
+    trace_rec(d, at_clock_real_ns(), AT_DIR_TE_TO_ME, AT_TEV_NOTE, text, strlen(text));
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,7 +267,7 @@ at_driver *at_driver_open(const char *port, const at_driver_config *cfg, char *e
             free(d);
             return NULL;
         }
-        uint64_t t = now_real();
+        uint64_t t = at_clock_real_ns();
         char text[64];
         at_serial_line_text(&line, text, sizeof text);
         trace_rec(d, t, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, text, strlen(text));
@@ -295,7 +282,7 @@ at_driver *at_driver_open(const char *port, const at_driver_config *cfg, char *e
 static void port_lost(at_driver *d, const char *why)
 {
     if (!d->lost)
-        trace_rec(d, now_real(), AT_DIR_ME_TO_TE, AT_TEV_NOTE, "port lost", 9);
+        trace_rec(d, at_clock_real_ns(), AT_DIR_ME_TO_TE, AT_TEV_NOTE, "port lost", 9);
     d->lost = true;
     at_err_set(d->err, sizeof d->err, "%s: the port is gone (%s)", d->port.path, why);
 }
@@ -315,7 +302,7 @@ static int pump(at_driver *d, int wait_ms)
     uint8_t buf[4096];
     ssize_t got = read(d->port.fd, buf, sizeof buf);
     if (got > 0) {
-        uint64_t t = now_real();
+        uint64_t t = at_clock_real_ns();
         trace_rec(d, t, AT_DIR_ME_TO_TE, AT_TEV_DATA, buf, (size_t)got);
         if (d->waiting)
             d->cur->bytes_in += (uint64_t)got;
@@ -332,7 +319,7 @@ static int pump(at_driver *d, int wait_ms)
  * it takes a long frame never blocks us). 0 or -1 (port lost). */
 static int send_all(at_driver *d, const uint8_t *data, size_t len)
 {
-    uint64_t t = now_real();
+    uint64_t t = at_clock_real_ns();
     size_t off = 0;
     while (off < len) {
         ssize_t n = write(d->port.fd, data + off, len - off);
@@ -397,7 +384,7 @@ int at_driver_send(at_driver *d, const uint8_t *line, size_t line_len,
      * reading whatever arrives meanwhile. */
     if (d->last_end_ms && d->cfg.gap_ms) {
         int64_t left;
-        while ((left = d->last_end_ms + d->cfg.gap_ms - now_mono_ms()) > 0)
+        while ((left = d->last_end_ms + d->cfg.gap_ms - at_clock_mono_ms()) > 0)
             if (pump(d, (int)left) < 0) {
                 r->status = AT_DRV_PORT_LOST;
                 return -1;
@@ -409,13 +396,13 @@ int at_driver_send(at_driver *d, const uint8_t *line, size_t line_len,
     d->prompt_seen = false;
     d->want_payload = payload != NULL;
     uint32_t tmo = timeout_ms ? timeout_ms : d->cfg.timeout_ms;
-    r->ts_start = now_real();
+    r->ts_start = at_clock_real_ns();
     int rc = -1;
     if (send_all(d, line, line_len) != 0) {
         r->status = AT_DRV_PORT_LOST;
         goto out;
     }
-    int64_t deadline = now_mono_ms() + tmo;
+    int64_t deadline = at_clock_mono_ms() + tmo;
     while (!d->done) {
         if (payload && d->prompt_seen && !r->payload_sent) {
             if (send_all(d, payload, payload_len) != 0) {
@@ -423,11 +410,11 @@ int at_driver_send(at_driver *d, const uint8_t *line, size_t line_len,
                 goto out;
             }
             r->payload_sent = true;
-            deadline = now_mono_ms() + (d->cfg.secure_timeout_ms > tmo ? d->cfg.secure_timeout_ms
+            deadline = at_clock_mono_ms() + (d->cfg.secure_timeout_ms > tmo ? d->cfg.secure_timeout_ms
                                                                        : tmo);
             continue;
         }
-        int64_t left = deadline - now_mono_ms();
+        int64_t left = deadline - at_clock_mono_ms();
         if (left <= 0) {
             r->status = AT_DRV_TIMEOUT;
             if (r->bytes_in == 0)
@@ -461,7 +448,7 @@ out:
     }
     d->waiting = false;
     d->cur = NULL;
-    d->last_end_ms = now_mono_ms();
+    d->last_end_ms = at_clock_mono_ms();
     return rc;
 }
 
@@ -499,7 +486,7 @@ int at_driver_secure(at_driver *d, const char *cmd, const uint8_t *frame, size_t
 int at_driver_wait_urc(at_driver *d, const char *prefix, char *out, size_t cap,
                        uint32_t timeout_ms)
 {
-    int64_t deadline = now_mono_ms() + timeout_ms;
+    int64_t deadline = at_clock_mono_ms() + timeout_ms;
     size_t plen = strlen(prefix);
     for (;;) {
         while (d->urc_n) {
@@ -511,7 +498,7 @@ int at_driver_wait_urc(at_driver *d, const char *prefix, char *out, size_t cap,
                 return 0;
             }
         }
-        int64_t left = deadline - now_mono_ms();
+        int64_t left = deadline - at_clock_mono_ms();
         if (left <= 0) {
             at_err_set(d->err, sizeof d->err, "%s: no %s URC within %u ms", d->port.path,
                        prefix, (unsigned)timeout_ms);
@@ -524,9 +511,9 @@ int at_driver_wait_urc(at_driver *d, const char *prefix, char *out, size_t cap,
 
 int at_driver_drain(at_driver *d, uint32_t ms)
 {
-    int64_t deadline = now_mono_ms() + ms;
+    int64_t deadline = at_clock_mono_ms() + ms;
     for (;;) {
-        int64_t left = deadline - now_mono_ms();
+        int64_t left = deadline - at_clock_mono_ms();
         if (left <= 0)
             return 0;
         if (pump(d, (int)left) < 0)
@@ -574,10 +561,10 @@ int at_driver_close(at_driver *d, char *err, size_t err_cap)
     if (!d)
         return 0;
     int rc = 0;
-    at_session_finish(&d->session, now_real());
+    at_session_finish(&d->session, at_clock_real_ns());
     at_analyzer_finish(d->an);
     if (d->tw) {
-        trace_rec(d, now_real(), AT_DIR_TE_TO_ME, AT_TEV_NOTE, "session end", 11);
+        trace_rec(d, at_clock_real_ns(), AT_DIR_TE_TO_ME, AT_TEV_NOTE, "session end", 11);
         char e[512];
         if (at_trace_finish_err(d->tw, e, sizeof e) != 0) {
             if (err)

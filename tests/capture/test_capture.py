@@ -39,6 +39,12 @@ def check(cond, what):
         raise Fail(what)
 
 
+def has_header(path):
+    """The capture created @path and wrote its pcap header (it creates the
+    file first: a reader can see it empty)."""
+    return os.path.exists(path) and os.path.getsize(path) >= 24
+
+
 def wait_for(pred, timeout, what):
     end = time.time() + timeout
     while time.time() < end:
@@ -303,7 +309,7 @@ def t_exec_provisioning():
     m, path = raw_pty()
     cap = Capture("e-int", "--module", path, "--exec", "trap '' INT TERM; exec sleep 60", "-w",
                   w("e-int.pcap"), "-q")
-    wait_for(lambda: os.path.exists(w("e-int.pcap")) and any(
+    wait_for(lambda: has_header(w("e-int.pcap")) and any(
         n.startswith("exec:") for n in notes(parse_pcap(w("e-int.pcap")))), 15, "exec note")
     t0 = time.time()
     rc = cap.stop(signal.SIGINT, timeout=20)
@@ -353,7 +359,7 @@ def t_tap():
     m2, p2 = raw_pty()
     out = w("t.pcap")
     cap = Capture("t-cap", "--tap-te", p1, "--tap-me", p2, "-w", out, "-q")
-    wait_for(lambda: os.path.exists(out) and any(
+    wait_for(lambda: has_header(out) and any(
         n.startswith("capture start") for n in notes(parse_pcap(out))), 15, "tap start note")
     rnd = random.Random(9)
     a = bytes(rnd.getrandbits(8) for _ in range(50000))
@@ -527,7 +533,7 @@ def t_host_port():
     (mm, pm), (mh, ph) = raw_pty(), raw_pty()
     out = w("hp.pcap")
     cap = Capture("hp-cap", "--module", pm, "--host", ph, "-w", out, "-q")
-    wait_for(lambda: os.path.exists(out) and any(
+    wait_for(lambda: has_header(out) and any(
         n.startswith("capture start") for n in notes(parse_pcap(out))), 15, "start note")
     rnd = random.Random(11)
     a = bytes(rnd.getrandbits(8) for _ in range(20000))

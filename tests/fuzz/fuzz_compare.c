@@ -90,7 +90,7 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
     run *r = ctx;
     if (a && b) {
         static const at_cmp_options opts[] = {
-            {false, false, false}, {true, true, false}, {false, true, true}};
+            {false, false, false, false}, {true, true, false, true}, {false, true, true, false}};
         for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
             unsigned n = at_xrec_compare(a, b, &opts[i], check_diff, NULL);
             n += at_xrec_compare_answers(a, b, &opts[i], check_diff, NULL);

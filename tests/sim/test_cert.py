@@ -24,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simlib import (Host, Simulator, TestRunner, check, decode_trace_json, expect_exit,  # noqa: E402
-                    fresh_workdir, run)
+                    fresh_workdir, openssl, run)
 
 if len(sys.argv) != 5:
     sys.exit("usage: test_cert.py SIM ATTRACE WORKDIR KEYS")
@@ -211,8 +211,45 @@ def test_echo_off():
     s.stop()
 
 
+def keystore_cert_der(store):
+    """The DER of keytool's exported certificate of the module-client entry."""
+    pem = os.path.join(KEYS, f"{os.path.basename(store)}.module-client.crt.pem")
+    der = os.path.join(WORK, os.path.basename(store) + ".module-client.der")
+    openssl("x509", "-in", pem, "-outform", "DER", "-out", der)
+    return der
+
+
+def test_java_keystores():
+    """attrace cert signs with a JKS or JCEKS entry (the key options of
+    attrace encode): index 0 takes the keystore's certificate and carries
+    its key, index 1 is signed with it and the module's check passes."""
+    env = dict(os.environ, STOREPASS="St0re-Pass", KEYPASS="K3y-Pass")
+    for store in ("client.jks", "client.jceks"):
+        s = sim()
+        key = ["--key", os.path.join(KEYS, store), "--passin", "env:STOREPASS", "--keypass",
+               "env:KEYPASS", "--alias", "Module-Client"]
+        r = run([ATTRACE, "cert", "write", "--port", s.path, "--index", "0"] + key, env=env,
+                timeout=60)
+        out, err = r.stdout.decode(), r.stderr.decode()
+        check(r.returncode == 0, f"{store}: write 0: exit {r.returncode}\n{out}\n{err}")
+        der = keystore_cert_der(os.path.join(KEYS, store))
+        check(f"index 0: listed with size {os.path.getsize(der)} and thumbprint {thumb(der)}"
+              in out, f"{store}: the keystore's certificate at index 0:\n{out}")
+        r = run([ATTRACE, "cert", "write", "--port", s.path, "--index", "1", "--cert", TLSCA]
+                + key, env=env, timeout=60)
+        out, err = r.stdout.decode(), r.stderr.decode()
+        check(r.returncode == 0, f"{store}: write 1: exit {r.returncode}\n{out}\n{err}")
+        check("write of index 1: SECURE CMD END OK" in out, out)
+        # A wrong store password: exit 3 before anything is sent.
+        r = run([ATTRACE, "cert", "write", "--port", s.path, "--index", "1", "--cert", TLSCA]
+                + key, env=dict(env, STOREPASS="wrong"), timeout=60)
+        check(r.returncode == 3, f"{store}: wrong store password: exit {r.returncode}")
+        s.stop()
+
+
 runner = TestRunner("cert")
-for t in (test_round_trip_legacy, test_round_trip_newer, test_wrong_key, test_sha256_to_legacy,
+for t in (test_round_trip_legacy, test_round_trip_newer, test_java_keystores, test_wrong_key,
+          test_sha256_to_legacy,
           test_ok_after_error_is_a_failure, test_other_imei_refused, test_imei_given_and_matching,
           test_no_port, test_port_busy, test_silent_module, test_echo_off):
     runner.run(t)

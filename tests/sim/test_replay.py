@@ -104,6 +104,11 @@ def test_other_imei_needs_resign():
     out, _ = expect_exit(1, replay(sample, "--port", s.path, "--only-secure"), "without --resign")
     check("imei_mismatch" in out, f"finding imei_mismatch missing:\n{out}")
     check(re.search(r"\* SECURE CMD END OK\s+# SECURE CMD ERROR", out), f"side by side:\n{out}")
+    # The rows the comparison (compare.h) paired: the intermediate results
+    # alike, then the final results marked as the difference they are.
+    check(re.search(r"\n    CONNECT +\| CONNECT\n    SECURE CMD READY: SEND COMMAND \.\.\. +\| "
+                    r"SECURE CMD READY: SEND COMMAND \.\.\.\n  \* SECURE CMD END OK +# SECURE CMD ERROR\n"
+                    r"  \* OK +# ERROR\n", out), f"side by side rows:\n{out}")
     check("DIVERGED: diverged at exchange" in out, out)
     s.stop()
     s = sim(imei=OTHER_IMEI)
@@ -117,6 +122,37 @@ def test_other_imei_needs_resign():
     check(not [e for e in ev if e.get("type") == "finding" and e.get("severity") == "error"],
           "no error finding in the re-signed session")
     s.stop()
+
+
+def cert(*args):
+    r = run([ATTRACE, "cert"] + list(args), timeout=60)
+    check(r.returncode == 0, f"attrace cert {args}: exit {r.returncode}\n{r.stderr.decode()}")
+
+
+def test_read_back_frame_differs():
+    """The module's response frame is compared field by field: a READ that
+    returns another certificate diverges (replay compared only lines before
+    it compared through compare.h), printed as attrace diff prints it."""
+    key = os.path.join(KEYS, "client.key.der")
+    stores = []
+    for ca in ("tlsca.crt.der", "ca1.crt.der"):
+        s = sim()
+        cert("write", "--port", s.path, "--index", "0", "--cert",
+             os.path.join(KEYS, "client.crt.der"), "--key", key)
+        cert("write", "--port", s.path, "--index", "1", "--cert", os.path.join(KEYS, ca),
+             "--key", key)
+        stores.append(s)
+    rec = os.path.join(WORK, "read1.pcap")
+    cert("read", "--port", stores[0].path, "--index", "1", "--key", key, "-o",
+         os.path.join(WORK, "read1.der"), "-w", rec)
+    out, _ = expect_exit(0, replay(rec, "--port", stores[0].path), "the same store")
+    out, _ = expect_exit(1, replay(rec, "--port", stores[1].path, "--only-secure"),
+                         "another certificate at index 1")
+    check(re.search(r"exchange \d+ AT\^SBNW=is_cert,1: answered otherwise\n", out), out)
+    check(re.search(r"\n  \* module frame 1 differs at [^\n]*: recorded [^\n]* \(ME\+\d+\) "
+                    r"vs replayed [^\n]* \(ME\+\d+\)\n", out), f"frame difference:\n{out}")
+    for s in stores:
+        s.stop()
 
 
 def test_four_in_parallel():
@@ -204,7 +240,8 @@ def test_usage_and_trace_errors():
 
 
 runner = TestRunner("replay")
-for t in (test_every_sample_replays, test_other_imei_needs_resign, test_four_in_parallel,
+for t in (test_every_sample_replays, test_other_imei_needs_resign, test_read_back_frame_differs,
+          test_four_in_parallel,
           test_pace_and_channel, test_port_vanishes, test_silent_module, test_usage_and_trace_errors):
     runner.run(t)
 runner.finish()

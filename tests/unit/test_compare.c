@@ -409,6 +409,96 @@ static void test_answer_lines_aligned(void **state)
     recs_free(&b);
 }
 
+/* Two finals of one kind without a code: replay used to compare their
+ * texts, the shared comparison does it for everyone. */
+static void test_answers_final_text(void **state)
+{
+    (void)state;
+    recs a, b, c;
+    imei_session("AT+CGSN\r\r\n+CME ERROR: SIM busy\r\n", &a);
+    imei_session("AT+CGSN\r\r\n+CME ERROR: SIM PIN required\r\n", &b);
+    imei_session("AT+CGSN\r\r\n+CME ERROR: SIM busy\r\n", &c);
+    diffs d = {0};
+    assert_int_equal(at_xrec_compare_answers(a.v[1], c.v[1], NULL, on_diff, &d), 0);
+    assert_int_equal(at_xrec_compare_answers(a.v[1], b.v[1], NULL, on_diff, &d), 1);
+    assert_int_equal(d.v[0].kind, AT_DIFF_FINAL);
+    assert_int_equal(d.v[0].sa.num, d.v[0].sb.num);
+    assert_string_equal(d.v[0].sa.text, "+CME ERROR: SIM busy");
+    assert_string_equal(d.v[0].sb.text, "+CME ERROR: SIM PIN required");
+    recs_free(&a);
+    recs_free(&b);
+    recs_free(&c);
+}
+
+/* A URC inside one exchange and not the other: a difference, unless the
+ * comparison is told to leave URCs out (replay). */
+static void test_answers_skip_urcs(void **state)
+{
+    (void)state;
+    recs a, b;
+    imei_session("AT+CGSN\r\r\n358240051111110\r\n\r\n+CIEV: service,1\r\n\r\nOK\r\n",
+                 &a);
+    imei_session("AT+CGSN\r\r\n358240051111110\r\n\r\nOK\r\n", &b);
+    diffs d = {0};
+    assert_int_equal(at_xrec_compare_answers(a.v[1], b.v[1], NULL, on_diff, &d), 1);
+    assert_int_equal(d.v[0].kind, AT_DIFF_LINE);
+    assert_int_equal(d.v[0].la->kind, AT_XL_URC);
+    assert_null(d.v[0].lb);
+    at_cmp_options skip = {.skip_urcs = true};
+    assert_int_equal(at_xrec_compare_answers(a.v[1], b.v[1], &skip, on_diff, &d), 0);
+    recs_free(&a);
+    recs_free(&b);
+}
+
+/* A secure command whose answer has @p n "^X: i" lines after its SECURE
+ * CMD result, then OK; one step per line (build() takes 512 bytes a step). */
+static void many_lines_session(int n, recs *out)
+{
+    static char text[80][16];
+    step s[84];
+    size_t k = 0;
+    s[k++] = (step){TE, "AT^SBNW=is_cert,1\r"};
+    s[k++] = (step){ME, "AT^SBNW=is_cert,1\r\r\nCONNECT\r\n"
+                        "\r\nSECURE CMD READY: SEND COMMAND ...\r\n"};
+    s[k++] = (step){TE, DELETE_2};
+    s[k++] = (step){ME, "\r\nSECURE CMD END OK\r\n"};
+    for (int i = 0; i < n && i < 79; i++) {
+        snprintf(text[i], sizeof text[i], "^X: %d\r\n", i);
+        s[k++] = (step){ME, text[i]};
+    }
+    s[k++] = (step){ME, "\r\nOK\r\n"};
+    build(s, k, out);
+}
+
+/* Lines are kept in an array grown as they come: the result lines still
+ * point at their own rows after it moved, and lines past the limit are
+ * counted. */
+static void test_many_lines(void **state)
+{
+    (void)state;
+    recs r;
+    many_lines_session(20, &r);
+    const at_xrec *x = r.v[1];
+    /* echo, CONNECT, READY, SECURE CMD END OK, 20 lines, OK */
+    assert_int_equal(x->n_lines, 4 + 20 + 1);
+    assert_ptr_equal(x->secure_line, &x->lines[3]);
+    assert_string_equal(x->secure_line->text, "SECURE CMD END OK");
+    assert_ptr_equal(x->final_line, &x->lines[24]);
+    assert_string_equal(x->final_line->text, "OK");
+    assert_string_equal(x->lines[23].text, "^X: 19");
+    recs_free(&r);
+
+    many_lines_session(70, &r);
+    x = r.v[1];
+    assert_int_equal(x->n_lines, AT_XREC_MAX_LINES);
+    assert_int_equal(x->lines_beyond, 4 + 70 + 1 - AT_XREC_MAX_LINES);
+    assert_ptr_equal(x->secure_line, &x->lines[3]);
+    assert_string_equal(x->lines[AT_XREC_MAX_LINES - 1].text, "^X: 59");
+    assert_null(x->final_line); /* past the limit: counted, not kept */
+    assert_int_equal(x->final_kind, AT_RES_OK);
+    recs_free(&r);
+}
+
 static void test_command_and_payload(void **state)
 {
     (void)state;
@@ -663,6 +753,9 @@ int main(void)
         cmocka_unit_test(test_answers_secure_result_with_same_final),
         cmocka_unit_test(test_answers_normalized_unless_exact),
         cmocka_unit_test(test_answer_lines_aligned),
+        cmocka_unit_test(test_answers_final_text),
+        cmocka_unit_test(test_answers_skip_urcs),
+        cmocka_unit_test(test_many_lines),
         cmocka_unit_test(test_command_and_payload),
         cmocka_unit_test(test_builder_current_for_replay),
         cmocka_unit_test(test_normalize),

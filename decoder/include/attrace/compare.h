@@ -25,8 +25,11 @@
  * Memory: an at_xrec keeps at most AT_XREC_MAX_LINES lines and
  * AT_XREC_MAX_FRAMES frames (each at most AT_STREAM_BIN_MAX bytes); what
  * comes beyond is folded into a count and a 64-bit digest, so a difference
- * there is still detected (and reported without its text). The aligner
- * holds at most its window of records per side.
+ * there is still detected (and reported without its text). Lines, frames
+ * and findings are allocated as they come: a record of a plain command
+ * and its OK is a few hundred bytes (`attrace replay` holds one per
+ * recorded exchange). The aligner holds at most its window of records per
+ * side.
  *
  * Not part of the pure core: it allocates (malloc), but does no I/O and has
  * no global state.
@@ -106,12 +109,12 @@ typedef struct at_xrec {
     const at_xline *final_line; /**< the final result's line in @c lines, or NULL */
     const at_xline *secure_line;/**< the last SECURE CMD result line, or NULL */
 
-    at_xline lines[AT_XREC_MAX_LINES]; /**< in order of arrival, both directions */
+    at_xline *lines;              /**< n_lines, in order of arrival, both directions */
     unsigned n_lines;
     uint64_t lines_beyond;        /**< lines after the first AT_XREC_MAX_LINES */
     uint64_t lines_beyond_digest; /**< FNV-1a of their kinds and normalized texts */
 
-    at_xframe frames[AT_XREC_MAX_FRAMES];
+    at_xframe *frames;            /**< n_frames */
     unsigned n_frames;
     uint64_t frames_beyond;
     uint64_t frames_beyond_digest;
@@ -119,7 +122,7 @@ typedef struct at_xrec {
     uint64_t payload_bytes[2];    /**< ^SISW/^SISR payload and transparent data per at_dir */
     uint64_t payload_digest[2];   /**< FNV-1a of those bytes */
 
-    at_xfinding findings[AT_XREC_MAX_FINDINGS];
+    at_xfinding *findings;        /**< n_findings */
     unsigned n_findings;
     unsigned findings_beyond;
 } at_xrec;
@@ -259,6 +262,9 @@ typedef struct at_cmp_options {
     bool exact;            /**< compare the module's lines verbatim (no normalization) */
     bool all_fields;       /**< every differing frame field; default: the first wire field per frame (and the problem and signature-check differences that explain it) */
     bool show_secrets;     /**< key unit bytes may appear in at_diff.sa/sb.num */
+    bool skip_urcs;        /**< URCs are not compared: a live module sends them
+                                when it sends them, inside or after the exchange
+                                (`attrace replay` awaits them on its own) */
 } at_cmp_options;
 
 /**
@@ -274,7 +280,8 @@ unsigned at_xrec_compare(const at_xrec *a, const at_xrec *b,
 /**
  * Compares a recorded exchange with another (e.g. a live module's answer
  * to the same command): only the module's side: SECURE CMD result, final
- * result (kind and +CME/+CMS code), how the exchange ended, the module's
+ * result (kind, +CME/+CMS code, and its line as normalized: a verbose
+ * +CME ERROR text, the ATV0 form), how the exchange ended, the module's
  * lines (aligned by longest common subsequence of their normalized texts;
  * the echo only by presence), the module's frames and its payload data.
  * Same reporting as at_xrec_compare; returns the number of differences.

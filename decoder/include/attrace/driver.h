@@ -153,9 +153,9 @@ void at_driver_note(at_driver *d, const char *text);
 
 /**
  * Applies one session event of @p r's exchange to @p r (the driver does it
- * for every event of the exchange it drives; `attrace replay` reads the
- * recorded answers of a trace into replies the same way). AT_EV_COMMAND
- * starts it; AT_EV_END completes it.
+ * for every event of the exchange it drives). AT_EV_COMMAND starts it;
+ * AT_EV_END completes it. To compare two answers, build at_xrec records
+ * from the same events instead (attrace/compare.h).
  */
 void at_driver_reply_event(at_driver_reply *r, const at_event *ev);
 
