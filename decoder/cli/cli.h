@@ -151,6 +151,10 @@ int cli_decode_main(int argc, char **argv);
 /* encode.c */
 int cli_encode_main(int argc, char **argv);
 
+/* version.c: `attrace --version` (the libraries' run-time versions);
+ * returns the exit status, 1 when the output could not be written. */
+int cli_print_version(FILE *out);
+
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
