@@ -16,6 +16,7 @@
 #include "attrace/analysis.h"
 #include "attrace/attrace.h"
 #include "attrace/trace.h"
+#include "json_writer.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -132,6 +133,7 @@ typedef struct cli_ctx {
     struct cli_chan *text_last;  /* channel whose item was printed last */
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
+    cli_json_writer json_writer; /* its buffer, reused for every object */
 } cli_ctx;
 
 /* decode.c */

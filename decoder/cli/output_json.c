@@ -1,6 +1,7 @@
 /*
  * output_json.c - `attrace decode --json`: NDJSON, one object per line,
- * written with jansson (compact, keys in insertion order).
+ * built as jansson values and written by json_writer.c (compact, keys in
+ * insertion order, the text of jansson's own dump).
  *
  * Objects, by "type":
  *   exchange     one command with its echo, responses (parsed fields as
@@ -145,8 +146,13 @@ static void emit(cli_ctx *c, json_t *o)
 {
     if (!o)
         return;
-    json_dumpf(o, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', c->out);
+    /* One fwrite per object (json_writer.c); jansson's own dump, which
+     * gives the same text token by token, only where the writer refuses:
+     * a string json_string_nocheck() made invalid. */
+    if (!cli_json_write_line(&c->json_writer, o, c->out)) {
+        json_dumpf(o, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', c->out);
+    }
     json_decref(o);
 }
 
@@ -896,4 +902,5 @@ void json_summary(cli_ctx *c)
     SET(o, "error", s->damaged ? json_string(s->error ? s->error : "damaged trace")
                                : json_null());
     emit(c, o);
+    cli_json_writer_free(&c->json_writer); /* the summary is the last object */
 }

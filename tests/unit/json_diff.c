@@ -1,0 +1,166 @@
+/* json_diff.c - see json_diff.h. */
+#include "json_diff.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t n, i;
+} reader;
+
+static unsigned next(reader *r)
+{
+    return r->i < r->n ? r->p[r->i++] : 0;
+}
+
+static uint64_t next64(reader *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | next(r);
+    return v;
+}
+
+/* Pieces of string: what the escaper and the UTF-8 check must get right. */
+static const char *const pieces[] = {
+    "\xC3\xA9",          /* U+00E9 */
+    "\xE2\x82\xAC",      /* U+20AC */
+    "\xF0\x9F\x98\x80",  /* U+1F600 */
+    "\xEF\xBF\xBD",      /* U+FFFD */
+    "\xF4\x8F\xBF\xBF",  /* U+10FFFF */
+    "\xED\xA0\x80",      /* a surrogate: invalid */
+    "\xC0\xAF",          /* overlong: invalid */
+    "\xE0\x80\xAF",      /* overlong: invalid */
+    "\xF4\x90\x80\x80",  /* past U+10FFFF: invalid */
+    "\xE2\x82",          /* truncated: invalid */
+    "\x80",              /* a lone continuation byte: invalid */
+    "\"\\/\x7F",
+};
+
+/* A string of up to 63 pieces into @p buf; returns its length. */
+static size_t make_string(reader *r, char *buf)
+{
+    size_t len = 0, count = next(r) % 64;
+    for (size_t i = 0; i < count; i++) {
+        unsigned k = next(r) % 24;
+        if (k < 8) {
+            buf[len++] = (char)(next(r) & 0x7F);      /* ASCII, controls included */
+        } else if (k < 12) {
+            buf[len++] = (char)next(r);               /* any byte */
+        } else {
+            const char *s = pieces[k - 12];
+            size_t n = strlen(s);
+            memcpy(buf + len, s, n);
+            len += n;
+        }
+    }
+    return len;
+}
+
+static json_t *build(reader *r, unsigned depth)
+{
+    char s[64 * 4];
+    unsigned op = next(r) % 12;
+    if (depth > 40 && op >= 8) /* deeper than 40: scalars only */
+        op = next(r) % 8;
+    switch (op) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_true();
+    case 2:
+        return json_false();
+    case 3: {
+        static const json_int_t special[] = {0, -1, 1, 9, 10, -10, INT64_MAX, INT64_MIN};
+        unsigned k = next(r);
+        return json_integer(k < 64 ? special[k % 8] : (json_int_t)next64(r));
+    }
+    case 4: {
+        uint64_t bits = next64(r);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        if (!isfinite(d)) /* jansson refuses them */
+            d = (double)(int64_t)bits / 1e3;
+        return json_real(d);
+    }
+    case 5: {
+        static const double special[] = {0.0, -0.0, 1.0, 0.1, 1e20, 1e-5, 1e300, 5e-324,
+                                         123456789.0, 1e16, 1e17, -2.5};
+        return json_real(special[next(r) % 12]);
+    }
+    case 6: {
+        size_t n = make_string(r, s);
+        json_t *v = json_stringn(s, n);
+        return v ? v : json_stringn_nocheck(s, n);
+    }
+    case 7: {
+        size_t n = make_string(r, s);
+        return json_stringn_nocheck(s, n);
+    }
+    case 8:
+    case 9: {
+        json_t *a = json_array();
+        for (unsigned i = next(r) % 8; i > 0; i--)
+            json_array_append_new(a, build(r, depth + 1));
+        return a;
+    }
+    case 10: {
+        json_t *o = json_object();
+        for (unsigned i = next(r) % 8; i > 0; i--) {
+            size_t n = make_string(r, s);
+            json_t *v = build(r, depth + 1);
+            if (json_object_setn_new(o, s, n, json_incref(v)) != 0)
+                json_object_setn_new_nocheck(o, s, n, json_incref(v));
+            json_decref(v);
+        }
+        return o;
+    }
+    default: {
+        /* At the top only (jansson's dump recurses, and stack is finite):
+         * a chain of arrays up to 4080 deep around one scalar. */
+        if (depth > 0)
+            return json_null();
+        unsigned levels = next(r) * 16;
+        json_t *v = build(r, 41);
+        for (unsigned i = 0; i < levels; i++) {
+            json_t *a = json_array();
+            json_array_append_new(a, v);
+            v = a;
+        }
+        return v;
+    }
+    }
+}
+
+json_t *jd_tree_from_bytes(const uint8_t *data, size_t size)
+{
+    reader r = {data, size, 0};
+    return build(&r, 0);
+}
+
+const char *jd_compare(cli_json_writer *w, const json_t *v, char *msg, size_t cap)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    bool ok = cli_json_serialize(w, v);
+    const char *result = NULL;
+    if (!want && ok) {
+        snprintf(msg, cap, "jansson fails, the writer gives %.200s", w->buf);
+        result = msg;
+    } else if (want && !ok) {
+        snprintf(msg, cap, "the writer fails, jansson gives %.200s", want);
+        result = msg;
+    } else if (want && (strlen(want) != w->len || memcmp(want, w->buf, w->len) != 0)) {
+        size_t i = 0;
+        while (i < w->len && want[i] == w->buf[i])
+            i++;
+        snprintf(msg, cap, "differ at byte %zu: jansson \"%.60s\", writer \"%.60s\"", i,
+                 want + i, i < w->len ? w->buf + i : "");
+        result = msg;
+    }
+    free(want);
+    return result;
+}
