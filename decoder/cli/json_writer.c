@@ -47,8 +47,10 @@ static inline bool put_char(cli_json_writer *w, char ch)
     return true;
 }
 
-/* Bytes a string carries as they are: printable ASCII but '"' and '\\'.
- * Everything >= 0x80 is checked as UTF-8, everything else escaped. */
+/* Bytes a string carries as they are: all but controls (< 0x20), '"' and
+ * '\\'. Bytes >= 0x80 pass: jansson checked that every string is UTF-8
+ * when it was made (json_string(), json_object_set()), so checking again
+ * here would be a second pass over every string for nothing. */
 static const bool plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -58,73 +60,35 @@ static const bool plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-/* Whether the 8 bytes in @p x are all plain: none >= 0x80, none < 0x20,
- * no '"' and no '\\' (the classic "has a byte less than / equal to" bit
- * tests, exact because bytes >= 0x80 are excluded first). */
+/* Whether the 8 bytes in @p x are all plain: no byte below 0x20, none
+ * equal to '"' or '\\' (the "has a byte less than / a zero byte" bit
+ * tricks: exact as to whether there is one). */
 static inline bool all_plain8(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    if (x & highs)
-        return false;
-    uint64_t below_space = x - ones * 0x20;
     uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    uint64_t special = below_space | (q - ones) | (b - ones);
-    return !(special & highs);
+    uint64_t below_space = (x - ones * 0x20) & ~x;
+    uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
+    return !((below_space | quote | backslash) & highs);
 }
 
-/* Length of the valid UTF-8 sequence at @p s (lead byte >= 0x80), or 0:
- * overlong forms, surrogates and code points past U+10FFFF are invalid,
- * as for jansson. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t k;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-        cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return k;
-}
-
-typedef enum put_result { PUT_OK, PUT_INVALID_UTF8, PUT_NO_MEMORY } put_result;
-
-/* Writes a string, escaped. On invalid UTF-8 it stops where jansson stops:
- * after the opening quote and whatever preceded the last escape. */
-static put_result put_string(cli_json_writer *w, const char *str, size_t n)
+/* Writes a string, escaped as jansson escapes it. */
+static bool put_string(cli_json_writer *w, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
     if (!put_char(w, '"'))
-        return PUT_NO_MEMORY;
+        return false;
     size_t i = 0, run = 0;
     while (i < n) {
         /* Eight plain bytes at a time: long hex and text runs are common. */
@@ -142,15 +106,8 @@ static put_result put_string(cli_json_writer *w, const char *str, size_t n)
             i++;
             continue;
         }
-        if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, n - i);
-            if (!k)
-                return PUT_INVALID_UTF8;
-            i += k;
-            continue;
-        }
         if (!put(w, str + run, i - run) || !reserve(w, 6))
-            return PUT_NO_MEMORY;
+            return false;
         char *o = w->buf + w->len;
         o[0] = '\\';
         switch (c) {
@@ -170,7 +127,7 @@ static put_result put_string(cli_json_writer *w, const char *str, size_t n)
         i++;
         run = i;
     }
-    return put(w, str + run, n - run) && put_char(w, '"') ? PUT_OK : PUT_NO_MEMORY;
+    return put(w, str + run, n - run) && put_char(w, '"');
 }
 
 static bool put_integer(cli_json_writer *w, json_int_t v)
@@ -245,10 +202,7 @@ static bool put_value(cli_json_writer *w, const json_t *v)
             if (!first && !put_char(w, ','))
                 return false;
             first = false;
-            /* jansson 2.14 ignores a key's failure and goes on with the
-             * colon (a key can only be invalid through a _nocheck call). */
-            if (put_string(w, json_object_iter_key(it), json_object_iter_key_len(it)) ==
-                    PUT_NO_MEMORY ||
+            if (!put_string(w, json_object_iter_key(it), json_object_iter_key_len(it)) ||
                 !put_char(w, ':') ||
                 !put_value(w, json_object_iter_value(it)))
                 return false;
@@ -266,7 +220,7 @@ static bool put_value(cli_json_writer *w, const json_t *v)
         return put_char(w, ']');
     }
     case JSON_STRING:
-        return put_string(w, json_string_value(v), json_string_length(v)) == PUT_OK;
+        return put_string(w, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return put_integer(w, json_integer_value(v));
     case JSON_REAL:

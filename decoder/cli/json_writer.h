@@ -11,9 +11,12 @@
  * the two): keys in insertion order, "\"", "\\", \b \f \n \r \t and
  * \u00XX (upper-case hex) escaped in strings, other bytes as they are;
  * integers in decimal; reals as "%.17g" with ".0" added to integral
- * values and the exponent without '+' or leading zeros. A string value that
- * is not valid UTF-8 (only json_string_nocheck() can make one) fails, as it
- * fails jansson's dump; such a key is cut short as jansson cuts it.
+ * values and the exponent without '+' or leading zeros.
+ *
+ * Strings are taken to be UTF-8, as jansson makes sure when a string or
+ * key is set (json_string(), json_object_set()); the writer does not check
+ * again. Values made with jansson's _nocheck functions are outside this
+ * contract (none are made in attrace).
  */
 #ifndef ATTRACE_CLI_JSON_WRITER_H
 #define ATTRACE_CLI_JSON_WRITER_H
@@ -31,13 +34,12 @@ typedef struct cli_json_writer {
 } cli_json_writer;
 
 /* Serializes @p v, of any type, into w->buf (w->len bytes, NUL-terminated).
- * Returns false, with w->len 0, when jansson's dump would fail too (a
- * string that is not valid UTF-8) or memory runs out. */
+ * Returns false, with w->len 0, when memory runs out. */
 bool cli_json_serialize(cli_json_writer *w, const json_t *v);
 
 /* Writes @p v and a newline to @p out with one fwrite. Returns false when
- * @p v cannot be serialized (nothing is written then); a failed write
- * shows in ferror(@p out), as for any stdio output. */
+ * memory runs out (nothing is written then); a failed write shows in
+ * ferror(@p out), as for any stdio output. */
 bool cli_json_write_line(cli_json_writer *w, const json_t *v, FILE *out);
 
 void cli_json_writer_free(cli_json_writer *w);

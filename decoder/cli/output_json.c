@@ -147,8 +147,7 @@ static void emit(cli_ctx *c, json_t *o)
     if (!o)
         return;
     /* One fwrite per object (json_writer.c); jansson's own dump, which
-     * gives the same text token by token, only where the writer refuses:
-     * a string json_string_nocheck() made invalid. */
+     * gives the same text token by token, only when memory runs out. */
     if (!cli_json_write_line(&c->json_writer, o, c->out)) {
         json_dumpf(o, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fputc('\n', c->out);

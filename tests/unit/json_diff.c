@@ -32,13 +32,12 @@ static const char *const pieces[] = {
     "\xF0\x9F\x98\x80",  /* U+1F600 */
     "\xEF\xBF\xBD",      /* U+FFFD */
     "\xF4\x8F\xBF\xBF",  /* U+10FFFF */
-    "\xED\xA0\x80",      /* a surrogate: invalid */
-    "\xC0\xAF",          /* overlong: invalid */
-    "\xE0\x80\xAF",      /* overlong: invalid */
-    "\xF4\x90\x80\x80",  /* past U+10FFFF: invalid */
-    "\xE2\x82",          /* truncated: invalid */
-    "\x80",              /* a lone continuation byte: invalid */
+    "\xC2\x80",          /* U+0080, a C1 control */
+    "\xE2\x80\xAE",      /* U+202E */
+    "\xEF\xBB\xBF",      /* U+FEFF */
+    "\xC3",              /* a lead byte alone: invalid, jansson refuses the string */
     "\"\\/\x7F",
+    "\"\"\"\"\\\\\\\\",
 };
 
 /* A string of up to 63 pieces into @p buf; returns its length. */
@@ -49,10 +48,13 @@ static size_t make_string(reader *r, char *buf)
         unsigned k = next(r) % 24;
         if (k < 8) {
             buf[len++] = (char)(next(r) & 0x7F);      /* ASCII, controls included */
-        } else if (k < 12) {
+        } else if (k < 10) {
             buf[len++] = (char)next(r);               /* any byte */
+        } else if (k < 12) {
+            memcpy(buf + len, "plain ASCII text", 8); /* a run for the 8-byte path */
+            len += 8;
         } else {
-            const char *s = pieces[k - 12];
+            const char *s = pieces[(k - 12) % (sizeof pieces / sizeof pieces[0])];
             size_t n = strlen(s);
             memcpy(buf + len, s, n);
             len += n;
@@ -63,7 +65,7 @@ static size_t make_string(reader *r, char *buf)
 
 static json_t *build(reader *r, unsigned depth)
 {
-    char s[64 * 4];
+    char s[64 * 8];
     unsigned op = next(r) % 12;
     if (depth > 40 && op >= 8) /* deeper than 40: scalars only */
         op = next(r) % 8;
@@ -92,14 +94,12 @@ static json_t *build(reader *r, unsigned depth)
                                          123456789.0, 1e16, 1e17, -2.5};
         return json_real(special[next(r) % 12]);
     }
-    case 6: {
+    case 6:
+    case 7: {
+        /* jansson refuses invalid UTF-8 (json_stringn() is NULL): a null. */
         size_t n = make_string(r, s);
         json_t *v = json_stringn(s, n);
-        return v ? v : json_stringn_nocheck(s, n);
-    }
-    case 7: {
-        size_t n = make_string(r, s);
-        return json_stringn_nocheck(s, n);
+        return v ? v : json_null();
     }
     case 8:
     case 9: {
@@ -113,9 +113,7 @@ static json_t *build(reader *r, unsigned depth)
         for (unsigned i = next(r) % 8; i > 0; i--) {
             size_t n = make_string(r, s);
             json_t *v = build(r, depth + 1);
-            if (json_object_setn_new(o, s, n, json_incref(v)) != 0)
-                json_object_setn_new_nocheck(o, s, n, json_incref(v));
-            json_decref(v);
+            json_object_setn_new(o, s, n, v); /* refused (invalid UTF-8): freed */
         }
         return o;
     }

@@ -13,11 +13,11 @@
 #include <stdint.h>
 
 /* Builds a json_t from arbitrary bytes (a little program: each byte picks
- * the next value, container sizes, string pieces). Strings mix plain ASCII,
- * every escaped byte, valid multi-byte UTF-8 and invalid sequences (through
- * json_stringn_nocheck); numbers include the integer extremes and doubles
- * of any bit pattern; some branches nest up to 4080 levels.
- * Never NULL. */
+ * the next value, container sizes, string pieces). Strings and keys mix
+ * ASCII runs, every escaped byte, multi-byte UTF-8 (C1 controls, bidi
+ * overrides, U+10FFFF); those jansson refuses as invalid UTF-8 become null
+ * or are left out. Numbers include the integer extremes and doubles of any
+ * bit pattern; some branches nest up to 4080 levels. Never NULL. */
 json_t *jd_tree_from_bytes(const uint8_t *data, size_t size);
 
 /* Serializes @p v with @p w and with json_dumps(v, JSON_COMPACT |
