@@ -42,12 +42,12 @@ typedef struct chan {
     struct cap *c;
     uint16_t no;
     const at_capture_pair *pair;
-    cap_port module;        /* proxy/exec: the module; tap: TE->ME listener */
-    cap_port hostp;         /* proxy: host port; tap: ME->TE listener */
+    at_serial_port module;        /* proxy/exec: the module; tap: TE->ME listener */
+    at_serial_port hostp;         /* proxy: host port; tap: ME->TE listener */
     int master, slave;      /* host PTY (proxy without host port, exec) */
     char pty_path[128];
     bool link_made;
-    at_capture_line line;   /* current settings of the module port */
+    at_serial_line line;   /* current settings of the module port */
     tcflag_t host_cflag, host_iflag;
     speed_t host_speed;
     uint8_t pend[2][PEND_CAP]; /* [dir]: bytes read in dir, to be written */
@@ -59,7 +59,7 @@ typedef struct chan {
     bool ic_ok;
     struct serial_icounter_struct ic;
 #endif
-    cap_port *lost;         /* the port that is gone (reconnect), or NULL */
+    at_serial_port *lost;         /* the port that is gone (reconnect), or NULL */
     uint64_t next_probe;
 } chan;
 
@@ -105,30 +105,8 @@ void at_capture_default_config(at_capture_config *cfg)
     cfg->line.data_bits = 8;
     cfg->line.parity = 'N';
     cfg->line.stop_bits = 1;
-    cfg->line.flow = AT_CAPTURE_FLOW_NONE;
+    cfg->line.flow = AT_SERIAL_FLOW_NONE;
     cfg->log = stderr;
-}
-
-int at_capture_parse_flow(const char *s, at_capture_flow *out)
-{
-    if (strcmp(s, "none") == 0)
-        *out = AT_CAPTURE_FLOW_NONE;
-    else if (strcmp(s, "rtscts") == 0)
-        *out = AT_CAPTURE_FLOW_RTSCTS;
-    else if (strcmp(s, "xonxoff") == 0)
-        *out = AT_CAPTURE_FLOW_XONXOFF;
-    else
-        return -1;
-    return 0;
-}
-
-const char *at_capture_flow_name(at_capture_flow f)
-{
-    switch (f) {
-    case AT_CAPTURE_FLOW_RTSCTS: return "rtscts";
-    case AT_CAPTURE_FLOW_XONXOFF: return "xonxoff";
-    default: return "none";
-    }
 }
 
 static void logmsg(cap *c, const char *fmt, ...) AT_PRINTF(2, 3);
@@ -272,7 +250,7 @@ static void note(cap *c, const chan *ch, const char *fmt, ...)
 static void emit_settings(cap *c, const chan *ch, uint64_t ts)
 {
     char text[80];
-    cap_line_text(&ch->line, text, sizeof text);
+    at_serial_line_text(&ch->line, text, sizeof text);
     put(c, ch, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, ts, text, strlen(text), 0);
 }
 
@@ -361,7 +339,7 @@ static int dst_fd(const chan *ch, at_dir dir)
     return src_fd(ch, dir == AT_DIR_TE_TO_ME ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME);
 }
 
-static cap_port *src_port(chan *ch, at_dir dir)
+static at_serial_port *src_port(chan *ch, at_dir dir)
 {
     if (!relaying(ch->c))
         return dir == AT_DIR_TE_TO_ME ? &ch->module : &ch->hostp;
@@ -370,7 +348,7 @@ static cap_port *src_port(chan *ch, at_dir dir)
     return &ch->module;
 }
 
-static void port_lost(cap *c, chan *ch, cap_port *p, const char *why)
+static void port_lost(cap *c, chan *ch, at_serial_port *p, const char *why)
 {
     if (!p) {
         fail(c, "host pseudo-terminal of channel %u failed: %s", (unsigned)ch->no, why);
@@ -378,7 +356,7 @@ static void port_lost(cap *c, chan *ch, cap_port *p, const char *why)
     }
     note(c, ch, "port lost: %s: %s", p->path, why);
     flush_out(c);
-    cap_port_close(p);
+    at_serial_close(p);
     ch->pend_len[0] = ch->pend_len[1] = 0;
     ch->mline_ok = false;
 #ifdef __linux__
@@ -450,32 +428,32 @@ static void poll_host_termios(cap *c, chan *ch)
     ch->host_speed = sp;
     ch->host_cflag = cf;
     ch->host_iflag = inf;
-    unsigned long baud = cap_speed_to_baud(sp);
+    unsigned long baud = at_serial_speed_to_baud(sp);
     if (baud)
         ch->line.baud = (uint32_t)baud;
-    ch->line.flow = cf ? AT_CAPTURE_FLOW_RTSCTS
-                    : inf ? AT_CAPTURE_FLOW_XONXOFF
-                          : AT_CAPTURE_FLOW_NONE;
+    ch->line.flow = cf ? AT_SERIAL_FLOW_RTSCTS
+                    : inf ? AT_SERIAL_FLOW_XONXOFF
+                          : AT_SERIAL_FLOW_NONE;
     char e[300];
-    if (cap_port_set_baud_flow(&ch->module, ch->line.baud, ch->line.flow, e, sizeof e) != 0)
+    if (at_serial_set_baud_flow(&ch->module, ch->line.baud, ch->line.flow, e, sizeof e) != 0)
         note(c, ch, "cannot apply the host's settings: %s", e);
     emit_settings(c, ch, now_real());
     char text[80];
-    cap_line_text(&ch->line, text, sizeof text);
+    at_serial_line_text(&ch->line, text, sizeof text);
     if (!c->cfg->quiet)
         logmsg(c, "host changed the line settings: %s", text);
 }
 
 static void try_reconnect(cap *c, chan *ch)
 {
-    cap_port *p = ch->lost;
+    at_serial_port *p = ch->lost;
     char path[sizeof p->path];
     memcpy(path, p->path, sizeof path);
     if (access(path, F_OK) != 0)
         return;
     char e[300];
     bool ro = !relaying(c);
-    if (cap_port_open(p, path, &ch->line, ro, e, sizeof e) != 0) {
+    if (at_serial_open(p, path, &ch->line, ro, e, sizeof e) != 0) {
         snprintf(p->path, sizeof p->path, "%s", path);
         return;
     }
@@ -556,7 +534,7 @@ static int make_pty(cap *c, chan *ch)
         close(m);
         return -1;
     }
-    if (cap_termios_apply(s, &c->cfg->line) != 0) {
+    if (at_serial_termios_apply(s, &c->cfg->line) != 0) {
         fail(c, "%s: cannot apply the line settings: %s", ch->pty_path, strerror(errno));
         close(s);
         close(m);
@@ -683,7 +661,7 @@ static int check_config(const at_capture_config *cfg, char *err, size_t cap)
         at_err_set(err, cap, "exec mode needs one --module and a command");
         return -1;
     }
-    if (!cap_baud_to_speed(cfg->line.baud)) {
+    if (!at_serial_baud_to_speed(cfg->line.baud)) {
         at_err_set(err, cap, "%u is not a supported baud rate", (unsigned)cfg->line.baud);
         return -1;
     }
@@ -707,8 +685,8 @@ static void teardown(cap *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         chan *ch = &c->ch[i];
-        cap_port_close(&ch->module);
-        cap_port_close(&ch->hostp);
+        at_serial_close(&ch->module);
+        at_serial_close(&ch->hostp);
         if (ch->master >= 0)
             close(ch->master);
         if (ch->slave >= 0)
@@ -770,12 +748,12 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
     for (size_t i = 0; i < c.n && !c.failed; i++) {
         chan *ch = &c.ch[i];
         char e[400];
-        if (cap_port_open(&ch->module, ch->pair->module, &cfg->line, tap, e, sizeof e) != 0) {
+        if (at_serial_open(&ch->module, ch->pair->module, &cfg->line, tap, e, sizeof e) != 0) {
             fail(&c, "%s", e);
             break;
         }
         if (ch->pair->host) {
-            if (cap_port_open(&ch->hostp, ch->pair->host, &cfg->line, tap, e, sizeof e) != 0) {
+            if (at_serial_open(&ch->hostp, ch->pair->host, &cfg->line, tap, e, sizeof e) != 0) {
                 fail(&c, "%s", e);
                 break;
             }

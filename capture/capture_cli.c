@@ -161,7 +161,7 @@ int cli_capture_main(int argc, char **argv)
             cfg.line.baud = (uint32_t)v;
             break;
         case OPT_FLOW:
-            if (at_capture_parse_flow(optarg, &cfg.line.flow) != 0)
+            if (at_serial_parse_flow(optarg, &cfg.line.flow) != 0)
                 return cli_usage_error(PROG, "--flow: '%s' is not none, rtscts or xonxoff", optarg);
             break;
         case OPT_DATA_BITS:

@@ -490,7 +490,7 @@ static int capture(const opts *o)
         }
         cfg.line.baud = (uint32_t)b;
     }
-    if (o->flow && at_capture_parse_flow(o->flow, &cfg.line.flow) != 0) {
+    if (o->flow && at_serial_parse_flow(o->flow, &cfg.line.flow) != 0) {
         fprintf(stderr, PROG ": --flow: unknown flow control \"%s\" "
                         "(none, rtscts or xonxoff)\n",
                 o->flow);

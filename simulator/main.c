@@ -17,13 +17,13 @@
 
 #include "attrace/profile.h"
 #include "attrace/trace.h"
+#include "serial.h"
 #include "errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <libserialport.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -56,6 +56,7 @@ typedef struct opts {
     double drop_rate, corrupt_rate;
     uint32_t delay_ms, byte_time_us;
     bool require_rtscts;
+    bool ok_after_error;
     uint64_t seed;
 } opts;
 
@@ -115,6 +116,9 @@ static void usage(FILE *fp)
         "                      (everything the module answers to one input)\n"
         "  --byte-time-us N    send one byte every N microseconds: a simulated\n"
         "                      baud rate (115200 8N1 is about 87)\n"
+        "  --ok-after-error    end a failed secure command with the final result OK\n"
+        "                      (after SECURE CMD ... ERROR), as a BGS2 in the field\n"
+        "                      did, instead of ERROR\n"
         "  --require-rtscts    behave as a module whose host does not use\n"
         "                      hardware flow control: unless the host has enabled\n"
         "                      CRTSCTS on the pseudo-terminal, the bytes of a burst\n"
@@ -166,7 +170,7 @@ static double parse_rate(const char *opt, const char *s)
 enum {
     OPT_LINK = 256, OPT_PORT, OPT_STORE, OPT_IMEI, OPT_PROFILE, OPT_TIMEOUT,
     OPT_DROP, OPT_CORRUPT, OPT_DELAY, OPT_BYTE_TIME, OPT_RTSCTS, OPT_SEED,
-    OPT_LOG
+    OPT_LOG, OPT_OK_AFTER_ERROR
 };
 
 static void parse_opts(int argc, char **argv, opts *o)
@@ -183,6 +187,7 @@ static void parse_opts(int argc, char **argv, opts *o)
         {"delay-ms", required_argument, NULL, OPT_DELAY},
         {"byte-time-us", required_argument, NULL, OPT_BYTE_TIME},
         {"require-rtscts", no_argument, NULL, OPT_RTSCTS},
+        {"ok-after-error", no_argument, NULL, OPT_OK_AFTER_ERROR},
         {"seed", required_argument, NULL, OPT_SEED},
         {"log", required_argument, NULL, OPT_LOG},
         {"write", required_argument, NULL, 'w'},
@@ -225,6 +230,7 @@ static void parse_opts(int argc, char **argv, opts *o)
             o->byte_time_us = (uint32_t)parse_uint("--byte-time-us", optarg, 1000000);
             break;
         case OPT_RTSCTS: o->require_rtscts = true; break;
+        case OPT_OK_AFTER_ERROR: o->ok_after_error = true; break;
         case OPT_SEED: o->seed = parse_uint("--seed", optarg, UINT64_MAX); break;
         case OPT_LOG: o->log = optarg; break;
         case 'w': o->trace = optarg; break;
@@ -264,7 +270,8 @@ typedef struct sim_prog {
     int fd;                  /* PTY master or the port's descriptor */
     int slave_fd;            /* our own hold on the PTY slave, -1 with --port */
     char slave_path[256];
-    struct sp_port *port;
+    bool on_port;            /* --port: fd is the serial layer's port */
+    at_serial_port port;
     bool link_made;
     at_trace_writer *tw;
     bool trace_dirty;
@@ -378,7 +385,7 @@ static void trace_rec(sim_prog *p, uint64_t ts, at_dir dir, at_trace_event ev,
     r.event = ev;
     r.line_state = AT_LINE_UNKNOWN;
     r.flags = flags;
-    r.baud = p->port ? 115200 : 0;
+    r.baud = p->on_port ? 115200 : 0;
     r.payload = data;
     r.len = len;
     if (at_trace_write(p->tw, &r) != 0 && !p->failed) {
@@ -421,7 +428,7 @@ static unsigned speed_value(speed_t s)
 /* The PTY's settings as the host set them; a settings record on change. */
 static void check_termios(sim_prog *p, uint64_t ts)
 {
-    if (p->port)
+    if (p->on_port)
         return;
     struct termios t;
     if (tcgetattr(p->fd, &t) != 0)
@@ -512,14 +519,6 @@ static void pop_head(sim_prog *p)
 
 static ssize_t dev_write(sim_prog *p, const uint8_t *d, size_t n)
 {
-    if (p->port) {
-        enum sp_return r = sp_nonblocking_write(p->port, d, n);
-        if (r < 0) {
-            errno = EIO;
-            return -1;
-        }
-        return r;
-    }
     return write(p->fd, d, n);
 }
 
@@ -599,7 +598,7 @@ static bool rng_chance(sim_prog *p, double prob)
 static void handle_input(sim_prog *p, uint64_t t, uint8_t *buf, size_t n)
 {
     check_termios(p, t);
-    bool overrun = p->o.require_rtscts && !p->port && !(p->last_cflag & CRTSCTS);
+    bool overrun = p->o.require_rtscts && !p->on_port && !(p->last_cflag & CRTSCTS);
     if (!p->have_rx || t - p->last_rx_ns >= OVERRUN_PAUSE_NS)
         p->burst_bytes = 0;
     p->have_rx = true;
@@ -700,37 +699,15 @@ static int open_pty(sim_prog *p, char *err, size_t cap)
     return 0;
 }
 
-static int sp_fail(char *err, size_t cap, const char *what, const char *dev)
-{
-    char *m = sp_last_error_message();
-    at_err_set(err, cap, "%s %s: %s", what, dev, m ? m : "unknown error");
-    if (m)
-        sp_free_error_message(m);
-    return -1;
-}
-
 static int open_port(sim_prog *p, char *err, size_t cap)
 {
-    const char *dev = p->o.port;
-    if (sp_get_port_by_name(dev, &p->port) != SP_OK) {
-        p->port = NULL;
-        return sp_fail(err, cap, "cannot find port", dev);
-    }
-    if (sp_open(p->port, SP_MODE_READ_WRITE) != SP_OK) {
-        sp_free_port(p->port);
-        p->port = NULL;
-        return sp_fail(err, cap, "cannot open", dev);
-    }
-    if (sp_set_baudrate(p->port, 115200) != SP_OK || sp_set_bits(p->port, 8) != SP_OK ||
-        sp_set_parity(p->port, SP_PARITY_NONE) != SP_OK ||
-        sp_set_stopbits(p->port, 1) != SP_OK ||
-        sp_set_flowcontrol(p->port, p->o.require_rtscts ? SP_FLOWCONTROL_RTSCTS
-                                                        : SP_FLOWCONTROL_NONE) != SP_OK)
-        return sp_fail(err, cap, "cannot configure", dev);
-    int fd;
-    if (sp_get_port_handle(p->port, &fd) != SP_OK)
-        return sp_fail(err, cap, "cannot get the descriptor of", dev);
-    p->fd = fd;
+    at_serial_line line = at_serial_default_line();
+    if (p->o.require_rtscts)
+        line.flow = AT_SERIAL_FLOW_RTSCTS;
+    if (at_serial_open(&p->port, p->o.port, &line, false, err, cap) != 0)
+        return -1;
+    p->on_port = true;
+    p->fd = p->port.fd;
     return 0;
 }
 
@@ -849,16 +826,12 @@ static int run(sim_prog *p)
                 pump_service(p, id);
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n;
-            if (p->port) {
-                enum sp_return sr = sp_nonblocking_read(p->port, buf, sizeof buf);
-                if (sr < 0 || (sr == 0 && (pf[1].revents & (POLLHUP | POLLERR)))) {
-                    logf_(p, "port %s lost", p->o.port);
-                    trace_note(p, now_ns(), "port lost");
-                    return -1;
-                }
-                n = sr;
-            } else {
-                n = read(p->fd, buf, sizeof buf);
+            n = read(p->fd, buf, sizeof buf);
+            if (p->on_port && (n < 0 ? errno != EAGAIN && errno != EINTR
+                                     : n == 0 && (pf[1].revents & (POLLHUP | POLLERR)))) {
+                logf_(p, "port %s lost", p->o.port);
+                trace_note(p, now_ns(), "port lost");
+                return -1;
             }
             if (n > 0) {
                 handle_input(p, now_ns(), buf, (size_t)n);
@@ -923,6 +896,7 @@ int main(int argc, char **argv)
         snprintf(cfg.imei, sizeof cfg.imei, "%s", p.o.imei);
     if (p.o.have_timeout)
         cfg.timeout_ms = p.o.timeout_ms;
+    cfg.ok_after_error = p.o.ok_after_error;
     static const sim_io io = {eng_write, eng_log};
     p.eng = sim_engine_new(&cfg, p.store, &io, &p);
     p.net = sim_net_new();
@@ -952,7 +926,7 @@ int main(int argc, char **argv)
     uint64_t t0 = now_ns();
     const char *where = p.o.port ? p.o.port : p.slave_path;
     if (p.tw) {
-        if (p.port) {
+        if (p.on_port) {
             const char *s = p.o.require_rtscts ? "115200 8N1 rtscts" : "115200 8N1";
             trace_rec(&p, t0, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, 0, s, strlen(s));
         } else {
@@ -963,7 +937,7 @@ int main(int argc, char **argv)
                  p.o.profile->name, cfg.imei, where);
         trace_note(&p, t0, note);
         trace_flush(&p, t0);
-    } else if (!p.port) {
+    } else if (!p.on_port) {
         check_termios(&p, t0);
     }
     logf_(&p, "simulator start: %s profile, IMEI %s, store %s, on %s", p.o.profile->name,
@@ -1001,9 +975,8 @@ out:
     sim_net_free(p.net);
     if (p.store)
         sim_store_close(p.store);
-    if (p.port) {
-        sp_close(p.port);
-        sp_free_port(p.port);
+    if (p.on_port) {
+        at_serial_close(&p.port);
     } else if (p.fd >= 0) {
         close(p.fd);
     }

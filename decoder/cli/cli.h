@@ -34,6 +34,7 @@ typedef struct cli_opts {
     bool color;                /* resolved from --color */
     const at_profile *profile; /* NULL = the session's default, analyzer guesses */
     bool check;                /* --check: exit 1 on error findings */
+    bool list_rules;           /* --list-rules: print the rule table, no TRACE */
     X509 *client_cert;         /* --client-cert, or NULL */
     bool have_pause_warn;
     uint32_t pause_warn_ms;    /* --pause-warn-ms */
@@ -145,13 +146,32 @@ int cli_usage_error(const char *prog, const char *fmt, ...)
 #endif
     ;
 
+/* One session event whose analyzer has seen it: counted, rendered (text
+ * or JSON), then the findings it completed (decode.c; also the live
+ * commands' view, live.c). */
+void cli_render_event(cli_chan *ch, const at_event *ev);
+/* An at_finding_cb whose ctx is a cli_chan: keeps the finding for
+ * cli_flush_findings. */
+void cli_on_finding(void *ctx, const at_finding *f);
+/* Prints and counts the findings kept so far. */
+void cli_flush_findings(cli_chan *ch, bool after_event);
+
+/* What getopt_long's ':' (missing argument) or '?' (unknown option) return
+ * @p c means, as a usage error of @p prog; returns 2. */
+int cli_getopt_error(const char *prog, int c, char **argv);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 
 int cli_decode_main(int argc, char **argv);
+int cli_cert_main(int argc, char **argv);   /* cert.c */
+int cli_replay_main(int argc, char **argv); /* replay.c */
 
 /* encode.c */
 int cli_encode_main(int argc, char **argv);
+
+/* diff.c */
+int cli_diff_main(int argc, char **argv);
 
 /* version.c: `attrace --version` (the libraries' run-time versions);
  * returns the exit status, 1 when the output could not be written. */
@@ -171,8 +191,6 @@ int32_t cli_day(uint64_t ts_ns);
 /* Finds @p len bytes at stream offset @p off in the event's buffers
  * (its token, else its data); NULL if they are not all there. */
 const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len);
-/* Length of a NUL-terminated string value (up to the NUL, or all). */
-size_t cli_cstr_len(const uint8_t *p, size_t len);
 /* Whether the exchange ended in an error (final or secure result). */
 bool cli_exchange_failed(const at_exchange *x);
 /* Meaning of a numeric +CME ERROR (at_cme_error_text), else NULL. */
@@ -188,6 +206,9 @@ const char *cli_dir_short(at_dir d);
 const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev);
 
 /* output_text.c */
+/* Writes trace bytes with control and non-ASCII bytes escaped (\r \n \t
+ * \\ \xHH), so a trace cannot drive the terminal. */
+void cli_put_escaped(FILE *f, const void *data, size_t n);
 void text_event(cli_chan *ch, const at_event *ev);
 /* Findings delivered with the event just printed (@p after_event), or at
  * the end of the trace. */
@@ -197,6 +218,9 @@ void text_channel_done(cli_chan *ch);
 void text_summary(cli_ctx *c);
 
 /* output_json.c */
+/* A JSON string of trace bytes: as they are when valid UTF-8, else each
+ * byte as the Latin-1 character of the same number; null if @p data is NULL. */
+json_t *cli_json_text(const void *data, size_t n);
 void json_event(cli_chan *ch, const at_event *ev);
 void json_findings(cli_chan *ch, const at_finding *f, size_t n);
 void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);

@@ -215,14 +215,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
         case OPT_FORCE: o->force = true; break;
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(ENC_PROG, "option '%s' needs an argument",
-                                      argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256)
-                return cli_usage_error(ENC_PROG, "unknown option '-%c'", optopt);
-            return cli_usage_error(ENC_PROG, "unknown or malformed option '%s'",
-                                      argv[optind - 1]);
+            return cli_getopt_error(ENC_PROG, c, argv);
         }
     }
     if (help) {

@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 
 #include <stdio.h>
@@ -26,6 +27,12 @@ static const cli_command commands[] = {
      cli_encode_main},
     {"capture", "record live UART traffic into a trace (proxy, tap, exec)",
      cli_capture_main},
+    {"cert", "list, write, read or delete certificates of a live module",
+     cli_cert_main},
+    {"replay", "send a recorded session to live modules again and compare the answers",
+     cli_replay_main},
+    {"diff", "compare two traces exchange by exchange: frames field by field, answers",
+     cli_diff_main},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -79,6 +86,15 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
 
     return usage_error("unknown command '%s'", arg);
+}
+
+int cli_getopt_error(const char *prog, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
+    if (optopt > 0 && optopt < 256)
+        return cli_usage_error(prog, "unknown option '-%c'", optopt);
+    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
 }
 
 int cli_usage_error(const char *prog, const char *fmt, ...)

@@ -70,7 +70,7 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
     return len;
 }
 
-static json_t *jtext(const void *data, size_t n)
+json_t *cli_json_text(const void *data, size_t n)
 {
     const uint8_t *p = data;
     if (!p)
@@ -105,7 +105,7 @@ static json_t *jtext(const void *data, size_t n)
 
 static json_t *jstr(const at_str *s)
 {
-    return s->ptr ? jtext(s->ptr, s->len) : json_null();
+    return s->ptr ? cli_json_text(s->ptr, s->len) : json_null();
 }
 
 static json_t *jhex(const uint8_t *p, size_t n)
@@ -285,7 +285,7 @@ static json_t *element(const at_event *ev)
     SET(o, "length", jint(ev->span.len));
     SET(o, "ts_ns", jint(ev->ts));
     if (ev->data)
-        SET(o, "text", jtext(ev->data, ev->len));
+        SET(o, "text", cli_json_text(ev->data, ev->len));
     else
         SET(o, "text", jstr(&ev->line.text));
     if (ev->tok) {
@@ -373,7 +373,7 @@ static json_t *final_result(const at_event *ev, const at_exchange *x)
     SET(o, "code", r->has_code ? jint(r->code) : json_null());
     SET(o, "text", result_text(r));
     SET(o, "numeric", json_boolean(r->numeric));
-    SET(o, "line", ev->data ? jtext(ev->data, ev->len) : json_null());
+    SET(o, "line", ev->data ? cli_json_text(ev->data, ev->len) : json_null());
     SET(o, "offset", ev->data ? jint(ev->span.off) : json_null());
     SET(o, "ts_ns", ev->data ? jint(ev->ts) : json_null());
     return o;
@@ -433,19 +433,6 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
 /* Frames                                                             */
 /* ------------------------------------------------------------------ */
 
-static bool all_b64(const uint8_t *p, size_t n)
-{
-    if (!p || n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = p[i];
-        if (!((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
-              (b >= '0' && b <= '9') || b == '+' || b == '/' || b == '='))
-            return false;
-    }
-    return true;
-}
-
 static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
 {
     const uint8_t *v = u->value;
@@ -453,8 +440,8 @@ static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
     json_t *o;
     switch (u->param_id) {
     case AT_PARAM_INDEX:
-        if (v && n == 2)
-            return jint((unsigned)(v[0] | v[1] << 8));
+        if (u->has_number)
+            return jint(u->number);
         o = json_object();
         SET(o, "size", jint(n));
         SET(o, "hex", jhex(v, n));
@@ -475,11 +462,10 @@ static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
     case AT_PARAM_IMEI:
     case AT_PARAM_THUMBPRINT:
     case AT_PARAM_MODE:
-        return v ? jtext(v, cli_cstr_len(v, n)) : json_null();
+        return v ? cli_json_text(v, u->text_len) : json_null();
     case AT_PARAM_SIGNATURE: {
-        size_t sl = cli_cstr_len(v, n);
-        if (all_b64(v, sl))
-            return jtext(v, sl);
+        if (u->base64)
+            return cli_json_text(v, u->text_len);
         /* A raw digest (READ response) or garbage: not text. */
         o = json_object();
         SET(o, "size", jint(n));
@@ -519,8 +505,8 @@ static json_t *cert_obj(const at_frame *f, const at_frame_details *d)
     SET(o, "size", jint(ok ? s->size : u->value_len));
     SET(o, "parsed", json_boolean(ok));
     SET(o, "pem", json_boolean(d->cert_is_pem));
-    SET(o, "issuer", ok ? jtext(s->issuer, strlen(s->issuer)) : json_null());
-    SET(o, "subject", ok ? jtext(s->subject, strlen(s->subject)) : json_null());
+    SET(o, "issuer", ok ? cli_json_text(s->issuer, strlen(s->issuer)) : json_null());
+    SET(o, "subject", ok ? cli_json_text(s->subject, strlen(s->subject)) : json_null());
     SET(o, "serial", ok ? json_string(s->serial) : json_null());
     SET(o, "signature", ok ? json_string(s->sig_alg) : json_null());
     SET(o, "thumbprint_alg", ok ? json_string(s->thumb_alg) : json_null());
@@ -619,9 +605,7 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
             SET(uo, "offset", jint(u->span.off));
             SET(uo, "value_offset", jint(u->value_span.off));
             SET(uo, "value_len", jint(u->value_len));
-            SET(uo, "complete",
-                json_boolean(u->param_len >= AT_FRAME_UNIT_HEADER_LEN &&
-                             u->value_len >= (uint32_t)u->param_len - AT_FRAME_UNIT_HEADER_LEN));
+            SET(uo, "complete", json_boolean(u->whole));
             SET(uo, "value", unit_value(c, u));
             json_array_append_new(units, uo);
         }
@@ -629,10 +613,8 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
         SET(o, "signed_region", f->signed_region.len
                                     ? span_obj(f->signed_region.off, f->signed_region.len)
                                     : json_null());
-        SET(o, "trailing", f->bytes_present > f->span.len
-                               ? span_obj(f->span.off + f->span.len,
-                                          f->bytes_present - f->span.len)
-                               : json_null());
+        SET(o, "trailing", f->trailing.len ? span_obj(f->trailing.off, f->trailing.len)
+                                           : json_null());
         json_t *probs = json_array();
         for (unsigned i = 0; i < f->n_problems; i++) {
             const at_frame_problem *p = &f->problems[i];
@@ -740,7 +722,7 @@ void json_event(cli_chan *ch, const at_event *ev)
             break;
         }
         json_decref(j->echo);
-        j->echo = ev->data ? jtext(ev->data, ev->len) : jstr(&ev->line.text);
+        j->echo = ev->data ? cli_json_text(ev->data, ev->len) : jstr(&ev->line.text);
         break;
     case AT_EV_RESPONSE:
         if (!in_exchange)
@@ -804,9 +786,9 @@ void json_findings(cli_chan *ch, const at_finding *f, size_t n)
         SET(o, "offset", jint(x->off));
         SET(o, "ts", jiso(x->ts));
         SET(o, "ts_ns", jint(x->ts));
-        SET(o, "what", jtext(x->what, what_end ? (size_t)(what_end - x->what)
+        SET(o, "what", cli_json_text(x->what, what_end ? (size_t)(what_end - x->what)
                                                : sizeof x->what));
-        SET(o, "fix", jtext(x->fix, fix_end ? (size_t)(fix_end - x->fix)
+        SET(o, "fix", cli_json_text(x->fix, fix_end ? (size_t)(fix_end - x->fix)
                                             : sizeof x->fix));
         emit(ch->ctx, o);
     }
@@ -815,11 +797,6 @@ void json_findings(cli_chan *ch, const at_finding *f, size_t n)
 /* ------------------------------------------------------------------ */
 /* Trace events and summary                                           */
 /* ------------------------------------------------------------------ */
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
@@ -833,28 +810,26 @@ void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
     SET(o, "bytes_missing", json_boolean(rec->flags & AT_TFLAG_BYTES_MISSING));
     switch (te->event) {
     case AT_TEV_OVERRUN:
-        SET(o, "lost", rec->len >= 4 ? jint(be32(rec->payload)) : json_null());
+        SET(o, "lost", rec->has_lost ? jint(rec->lost) : json_null());
         break;
     case AT_TEV_LINE_CHANGE:
         if (rec->line_state & AT_LINE_UNKNOWN) {
             SET(o, "lines", json_null());
         } else {
             json_t *l = json_object();
-            SET(l, "rts", json_boolean(rec->line_state & AT_LINE_RTS));
-            SET(l, "cts", json_boolean(rec->line_state & AT_LINE_CTS));
-            SET(l, "dtr", json_boolean(rec->line_state & AT_LINE_DTR));
-            SET(l, "dsr", json_boolean(rec->line_state & AT_LINE_DSR));
-            SET(l, "dcd", json_boolean(rec->line_state & AT_LINE_DCD));
-            SET(l, "ri", json_boolean(rec->line_state & AT_LINE_RI));
+            size_t n;
+            const at_trace_line *lines = at_trace_lines(&n);
+            for (size_t i = 0; i < n; i++)
+                SET(l, lines[i].key, json_boolean(rec->line_state & lines[i].bit));
             SET(o, "lines", l);
         }
         break;
     case AT_TEV_SETTINGS:
-        SET(o, "settings", jtext(rec->payload, rec->len));
+        SET(o, "settings", cli_json_text(rec->payload, rec->len));
         SET(o, "baud", rec->baud ? jint(rec->baud) : json_null());
         break;
     case AT_TEV_NOTE:
-        SET(o, "text", jtext(rec->payload, rec->len));
+        SET(o, "text", cli_json_text(rec->payload, rec->len));
         break;
     case AT_TEV_FRAMING_ERROR:
     case AT_TEV_PARITY_ERROR:

@@ -2,9 +2,13 @@
 # Installed under both names into bash-completion's completions folder,
 # which loads it the first time either command is completed.
 
-_attrace_opts_decode='--json --hex --show-secrets --color= --profile= --client-cert= --pause-warn-ms= --check --help'
+_attrace_opts_decode='--json --hex --show-secrets --color= --profile= --client-cert= --pause-warn-ms= --check --list-rules --help'
 _attrace_opts_encode='--index --cert --key --passin --alias --imei --sig --profile --mode --thumbprint --include-key --force --output --help'
 _attrace_opts_capture='--module --host --link --tap-te --tap-me --exec --baud --flow --data-bits --parity --stop-bits -w -C -W --reconnect --quiet --help'
+_attrace_opts_port='--port --baud --rtscts --no-flow --crlf --timeout-ms --gap-ms --profile --write --verbose --json'
+_attrace_opts_cert="--index --cert --key --passin --alias --imei --sig --no-verify --client-cert --output --help $_attrace_opts_port"
+_attrace_opts_replay="--pace --channel --only-secure --keep-going --resign --key --passin --alias --help $_attrace_opts_port"
+_attrace_opts_diff='--json --all --channel= --exact --show-secrets --help'
 _attrace_opts_sim='--store --link --port --imei --profile --timeout-ms --seed --log --write --drop-rate --corrupt-rate --delay-ms --byte-time-us --require-rtscts --help'
 
 # Completes a word that follows an option taking a value; returns 1 when
@@ -16,6 +20,7 @@ _attrace_value()
         --color) COMPREPLY=($(compgen -W 'auto always never' -- "$cur")) ;;
         --profile) COMPREPLY=($(compgen -W 'legacy newer' -- "$cur")) ;;
         --sig) COMPREPLY=($(compgen -W 'sha1 sha256 none' -- "$cur")) ;;
+        --pace) COMPREPLY=($(compgen -W 'recorded' -- "$cur")) ;;
         --flow) COMPREPLY=($(compgen -W 'none rtscts xonxoff' -- "$cur")) ;;
         --parity) COMPREPLY=($(compgen -W 'N E O M S' -- "$cur")) ;;
         --stop-bits) COMPREPLY=($(compgen -W '1 2' -- "$cur")) ;;
@@ -26,7 +31,7 @@ _attrace_value()
         --store) COMPREPLY=($(compgen -d -- "$cur")) ;;
         --cert|--key|--client-cert|--output|-o|-w|--write|--log|--link)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
-        --index|--imei|--alias|--mode|--exec|--baud|-C|-W|--timeout-ms|--seed|--drop-rate|--corrupt-rate|--delay-ms|--byte-time-us|--pause-warn-ms)
+        --index|--imei|--alias|--mode|--exec|--baud|-C|-W|--timeout-ms|--seed|--drop-rate|--corrupt-rate|--delay-ms|--byte-time-us|--pause-warn-ms|--gap-ms|--channel)
             COMPREPLY=() ;;
         *) return 1 ;;
     esac
@@ -63,7 +68,7 @@ _attrace()
     _attrace_words
     COMPREPLY=()
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W 'decode encode capture --help --version' -- "$cur"))
+        COMPREPLY=($(compgen -W 'decode encode capture cert replay diff --help --version' -- "$cur"))
         return
     fi
     local cmd=${COMP_WORDS[1]}
@@ -87,6 +92,28 @@ _attrace()
         capture)
             _attrace_value "$cur" "$prev" && return
             COMPREPLY=($(compgen -W "$_attrace_opts_capture" -- "$cur")) ;;
+        cert)
+            _attrace_value "$cur" "$prev" && return
+            if [ "$COMP_CWORD" -eq 2 ]; then
+                COMPREPLY=($(compgen -W 'list write read delete --help' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "$_attrace_opts_cert" -- "$cur"))
+            fi ;;
+        replay)
+            _attrace_value "$cur" "$prev" && return
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_attrace_opts_replay" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -f -X '!*.@(pcap|pcapng|cap)' -- "$cur") $(compgen -d -- "$cur"))
+            fi ;;
+        diff)
+            _attrace_value "$cur" "$prev" && return
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_attrace_opts_diff" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
+            else
+                COMPREPLY=($(compgen -f -X '!*.@(pcap|pcapng|cap)' -- "$cur") $(compgen -d -- "$cur"))
+            fi ;;
     esac
 }
 

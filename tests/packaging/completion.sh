@@ -33,6 +33,13 @@ check _attrace 'sha1 sha256' attrace encode write --sig sha
 check _attrace '--index --imei --include-key' attrace encode write --i
 check _attrace 'rtscts' attrace capture --flow rts
 check _attrace '--reconnect' attrace capture --rec
+check _attrace 'capture cert' attrace c
+check _attrace 'list' attrace cert li
+check _attrace '--no-verify --no-flow' attrace cert write --no
+check _attrace 'recorded' attrace replay x.pcap --pace rec
+check _attrace '--only-secure' attrace replay x.pcap --only
+check _attrace '--exact' attrace diff --ex
+check _attrace '--list-rules' attrace decode --li
 check _attrace_sim '--profile' attrace-sim --prof
 check _attrace_sim 'newer' attrace-sim --profile n
 [ "$fail" -eq 0 ] && echo "completion: all checks passed"

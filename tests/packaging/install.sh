@@ -23,7 +23,8 @@ extcap=$(find "$root" -path '*/wireshark/extcap/attrace-extcap' -type f -perm -u
 completion=$(find "$root" -path '*/bash-completion/completions/attrace' -type f)
 [ -n "$completion" ] || fail "no bash completion for attrace"
 if command -v scdoc > /dev/null; then
-  for page in attrace attrace-decode attrace-encode attrace-capture attrace-sim attrace-extcap; do
+  for page in attrace attrace-decode attrace-encode attrace-capture attrace-cert attrace-replay \
+              attrace-diff attrace-sim attrace-extcap; do
     f=$(find "$p" -path "*/man1/$page.1" -type f)
     [ -n "$f" ] || fail "man page $page(1) not installed"
     grep -q "^\.TH \"$page\" \"1\"" "$f" || fail "$f: no .TH header"

@@ -49,6 +49,16 @@ enum {
     AT_LINE_UNKNOWN = 1u << 15
 };
 
+/** One control line of a line state. */
+typedef struct at_trace_line {
+    uint16_t bit;          /**< AT_LINE_RTS, ... */
+    const char *name;      /**< "RTS", "CTS", "DTR", "DSR", "DCD", "RI" */
+    const char *key;       /**< the same in lower case, as JSON keys */
+} at_trace_line;
+
+/** The control lines (AT_LINE_UNKNOWN excluded), in that stable order. */
+const at_trace_line *at_trace_lines(size_t *n);
+
 /** Pseudo-header flag bits. */
 enum { AT_TFLAG_BYTES_MISSING = 1u << 0 };
 
@@ -64,6 +74,8 @@ typedef struct at_trace_record {
     const uint8_t *payload; /**< reader: valid until the next call */
     size_t len;
     uint64_t record_no;    /**< reader: 1-based record number in the file */
+    bool has_lost;         /**< reader: an AT_TEV_OVERRUN record that gives its count */
+    uint32_t lost;         /**< reader: that count of lost bytes */
 } at_trace_record;
 
 /** Name of an event type ("data", "break", ...), "unknown" otherwise. */
