@@ -134,7 +134,8 @@ typedef struct cli_ctx {
     struct cli_chan *text_last;  /* channel whose item was printed last */
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
-    cli_json_writer json_writer; /* its buffer, reused for every object */
+    cli_json_writer json_writer; /* its buffer, reused for every object; the
+                                  * context's owner frees it */
 } cli_ctx;
 
 /* decode.c */

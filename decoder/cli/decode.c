@@ -728,6 +728,7 @@ int cli_decode_main(int argc, char **argv)
         free(chans.v[i]);
     }
     free(chans.v);
+    cli_json_writer_free(&c.json_writer);
     X509_free(opt.client_cert);
     at_trace_close(r);
     return status;

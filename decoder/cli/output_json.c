@@ -876,5 +876,4 @@ void json_summary(cli_ctx *c)
     SET(o, "error", s->damaged ? json_string(s->error ? s->error : "damaged trace")
                                : json_null());
     emit(c, o);
-    cli_json_writer_free(&c->json_writer); /* the summary is the last object */
 }
