@@ -51,6 +51,27 @@ _attrace_decode_eq()
     return 0
 }
 
+# Options (OPTS) for a word that starts with '-', else trace files.
+_attrace_opts_or_traces()
+{
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$1" -- "$cur"))
+        [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
+    else
+        COMPREPLY=($(compgen -f -X '!*.@(pcap|pcapng|cap)' -- "$cur") $(compgen -d -- "$cur"))
+    fi
+}
+
+# The operation (OPERATIONS) right after the command, then its options (OPTS).
+_attrace_operation()
+{
+    if [ "$COMP_CWORD" -eq 2 ]; then
+        COMPREPLY=($(compgen -W "$1" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -W "$2" -- "$cur"))
+    fi
+}
+
 # Sets cur and prev, joining "--opt = value" (bash splits words at '=').
 _attrace_words()
 {
@@ -72,48 +93,15 @@ _attrace()
         return
     fi
     local cmd=${COMP_WORDS[1]}
+    [ "$cmd" = decode ] && _attrace_decode_eq "$cur" && return
+    _attrace_value "$cur" "$prev" && return
     case $cmd in
-        decode)
-            _attrace_decode_eq "$cur" && return
-            _attrace_value "$cur" "$prev" && return
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "$_attrace_opts_decode" -- "$cur"))
-                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
-            else
-                COMPREPLY=($(compgen -f -X '!*.@(pcap|pcapng|cap)' -- "$cur") $(compgen -d -- "$cur"))
-            fi ;;
-        encode)
-            _attrace_value "$cur" "$prev" && return
-            if [ "$COMP_CWORD" -eq 2 ]; then
-                COMPREPLY=($(compgen -W 'write read delete --help' -- "$cur"))
-            else
-                COMPREPLY=($(compgen -W "$_attrace_opts_encode" -- "$cur"))
-            fi ;;
-        capture)
-            _attrace_value "$cur" "$prev" && return
-            COMPREPLY=($(compgen -W "$_attrace_opts_capture" -- "$cur")) ;;
-        cert)
-            _attrace_value "$cur" "$prev" && return
-            if [ "$COMP_CWORD" -eq 2 ]; then
-                COMPREPLY=($(compgen -W 'list write read delete --help' -- "$cur"))
-            else
-                COMPREPLY=($(compgen -W "$_attrace_opts_cert" -- "$cur"))
-            fi ;;
-        replay)
-            _attrace_value "$cur" "$prev" && return
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "$_attrace_opts_replay" -- "$cur"))
-            else
-                COMPREPLY=($(compgen -f -X '!*.@(pcap|pcapng|cap)' -- "$cur") $(compgen -d -- "$cur"))
-            fi ;;
-        diff)
-            _attrace_value "$cur" "$prev" && return
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "$_attrace_opts_diff" -- "$cur"))
-                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
-            else
-                COMPREPLY=($(compgen -f -X '!*.@(pcap|pcapng|cap)' -- "$cur") $(compgen -d -- "$cur"))
-            fi ;;
+        decode) _attrace_opts_or_traces "$_attrace_opts_decode" ;;
+        replay) _attrace_opts_or_traces "$_attrace_opts_replay" ;;
+        diff) _attrace_opts_or_traces "$_attrace_opts_diff" ;;
+        encode) _attrace_operation 'write read delete --help' "$_attrace_opts_encode" ;;
+        cert) _attrace_operation 'list write read delete --help' "$_attrace_opts_cert" ;;
+        capture) COMPREPLY=($(compgen -W "$_attrace_opts_capture" -- "$cur")) ;;
     esac
 }
 
