@@ -13,7 +13,7 @@
 
 #include "attrace/session.h"
 #include "attrace/trace.h"
-#include "errbuf.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,7 +117,7 @@ static void logmsg(cap *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("attrace capture: ", c->cfg->log);
-    vfprintf(c->cfg->log, fmt, ap);
+    at_escape_vprintf(c->cfg->log, 0, fmt, ap); /* names escaped, as in messages */
     fputc('\n', c->cfg->log);
     fflush(c->cfg->log);
     va_end(ap);
@@ -550,6 +550,14 @@ static int make_pty(cap *c, chan *ch)
         ch->host_cflag = t.c_cflag & CRTSCTS;
         ch->host_iflag = t.c_iflag & (IXON | IXOFF);
     }
+    return 0;
+}
+
+/* Publishes the host PTY (--link, the "host side on" line, the callback):
+ * only once the output is open, so nothing announces a capture that then
+ * fails on its -w file. */
+static int announce_pty(cap *c, chan *ch)
+{
     const char *link = ch->pair->link;
     if (link) {
         struct stat st;
@@ -615,6 +623,14 @@ static int start_child(cap *c, chan *ch)
     if (pid == 0) {
         signal(SIGXFSZ, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        /* A session and process group of its own, with the PTY as its
+         * controlling terminal: the capture signals the whole group (the
+         * shell and every program it starts), and if the capture itself
+         * is killed, the PTY's hang-up sends SIGHUP to that group, so
+         * nothing keeps running. The PTY is raw (no ISIG): bytes from the
+         * module never turn into signals. */
+        if (setsid() < 0 || ioctl(ch->slave, TIOCSCTTY, 0) != 0)
+            _exit(127);
         /* The trace may be on our standard output: keep the program's
          * output out of it. */
         bool trace_on_stdout = c->cfg->out_stream == stdout ||
@@ -629,6 +645,14 @@ static int start_child(cap *c, chan *ch)
     free(cmd);
     c->child = pid;
     return 0;
+}
+
+/* The signal to pass on to the program's group for the stop flag's value
+ * (capture_cli stores the signal it got; any other value is SIGTERM). */
+static int stop_signal(volatile sig_atomic_t *stop)
+{
+    int sig = stop ? (int)*stop : 0;
+    return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ? sig : SIGTERM;
 }
 
 static int check_config(const at_capture_config *cfg, char *err, size_t cap)
@@ -743,7 +767,8 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         at_session_init(ch->sess, &sc, on_event, ch);
     }
 
-    /* Ports first: a capture that cannot open them writes no file. */
+    /* Ports first: a capture that cannot open them writes no file. Their
+     * PTYs are announced after the output is open. */
     bool tap = cfg->mode == AT_CAPTURE_TAP;
     for (size_t i = 0; i < c.n && !c.failed; i++) {
         chan *ch = &c.ch[i];
@@ -767,6 +792,14 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         return AT_CAPTURE_FAILED;
     }
     if (open_output(&c) != 0) {
+        teardown(&c);
+        return AT_CAPTURE_FAILED;
+    }
+    for (size_t i = 0; i < c.n && !c.failed; i++)
+        if (c.ch[i].master >= 0)
+            announce_pty(&c, &c.ch[i]);
+    if (c.failed) {
+        at_trace_finish(c.w);
         teardown(&c);
         return AT_CAPTURE_FAILED;
     }
@@ -864,17 +897,19 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         }
     }
     if (c.child > 0 && !c.child_done) {
-        /* Stopped (or failed) while the program runs: end it. */
+        /* Stopped (or failed) while the program runs: the signal goes to
+         * its whole process group (the child leads it), which is killed
+         * after 2 s if it does not end. */
         int status = 0;
         pid_t w = 0;
-        kill(c.child, SIGTERM);
-        for (int i = 0; i < 40 && w == 0; i++) { /* 2 s, then SIGKILL */
+        kill(-c.child, stop_signal(stop));
+        for (int i = 0; i < 40 && w == 0; i++) {
             w = waitpid(c.child, &status, WNOHANG);
             if (w == 0)
                 nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
         }
         if (w == 0) {
-            kill(c.child, SIGKILL);
+            kill(-c.child, SIGKILL);
             w = waitpid(c.child, &status, 0);
         }
         if (w == c.child)
@@ -894,16 +929,11 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
             fail(&c, "%s", e);
         c.w = NULL;
     }
-    if (cfg->log) {
-        fprintf(cfg->log,
-                "attrace capture: %llu records, %llu bytes TE->ME, %llu bytes ME->TE, "
-                "%llu exchanges, %u file%s (%s)\n",
-                (unsigned long long)st->records, (unsigned long long)st->bytes[0],
-                (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges,
-                st->files, st->files == 1 ? "" : "s",
-                c.out_name ? c.out_name : "no output");
-        fflush(cfg->log);
-    }
+    logmsg(&c, "%llu records, %llu bytes TE->ME, %llu bytes ME->TE, %llu exchanges, "
+                "%u file%s (%s)",
+           (unsigned long long)st->records, (unsigned long long)st->bytes[0],
+           (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges, st->files,
+           st->files == 1 ? "" : "s", c.out_name ? c.out_name : "no output");
     teardown(&c);
     return c.failed ? AT_CAPTURE_FAILED : AT_CAPTURE_OK;
 }

@@ -17,8 +17,9 @@
 
 #include "attrace/profile.h"
 #include "attrace/trace.h"
-#include "serial.h"
 #include "errbuf.h"
+#include "escape.h"
+#include "serial.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,10 +139,9 @@ _Noreturn static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
+    at_vmsg(PROG, fmt, ap);
     va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+    fputs("Try '" PROG " --help' for more information.\n", stderr);
     exit(2);
 }
 
@@ -292,6 +292,7 @@ typedef struct sim_prog {
     speed_t last_speed;
     bool have_termios;
     bool failed;
+    int log_errno;           /* the first error writing the log, 0 = none */
 } sim_prog;
 
 static volatile sig_atomic_t g_stop;
@@ -330,12 +331,19 @@ static void logf_(sim_prog *p, const char *fmt, ...)
     gmtime_r(&s, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(p->log, "%s.%03uZ ", stamp, (unsigned)(t % 1000000000ull / 1000000ull));
+    /* Names (store, port, link) and host text as in messages: escaped;
+     * the engine's own escapes keep their backslash. */
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(p->log, fmt, ap);
+    at_escape_vprintf(p->log, AT_ESC_KEEP_BACKSLASH, fmt, ap);
     va_end(ap);
     fputc('\n', p->log);
-    fflush(p->log);
+    /* A lost log line is reported once, and the exit status says so. */
+    if ((fflush(p->log) != 0 || ferror(p->log)) && !p->log_errno) {
+        p->log_errno = errno ? errno : EIO;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p->o.log ? p->o.log : "(stderr)",
+               strerror(p->log_errno));
+    }
 }
 
 static void eng_log(void *ctx, const char *line)
@@ -865,14 +873,14 @@ int main(int argc, char **argv)
     if (p.o.log) {
         p.log = fopen(p.o.log, "a");
         if (!p.log) {
-            fprintf(stderr, PROG ": --log %s: %s\n", p.o.log, strerror(errno));
+            at_msg(PROG, "--log %s: %s", p.o.log, strerror(errno));
             return 1;
         }
     }
 
     if (pipe(g_sigpipe) != 0 || set_nonblock_cloexec(g_sigpipe[0]) != 0 ||
         set_nonblock_cloexec(g_sigpipe[1]) != 0) {
-        fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+        at_msg(PROG, "pipe: %s", strerror(errno));
         goto out;
     }
     struct sigaction sa;
@@ -887,7 +895,7 @@ int main(int argc, char **argv)
 
     p.store = sim_store_open(p.o.store, err, sizeof err);
     if (!p.store) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         goto out;
     }
     sim_config cfg;
@@ -901,26 +909,28 @@ int main(int argc, char **argv)
     p.eng = sim_engine_new(&cfg, p.store, &io, &p);
     p.net = sim_net_new();
     if (!p.eng || !p.net) {
-        fprintf(stderr, PROG ": out of memory\n");
+        at_msg(PROG, "out of memory");
         goto out;
     }
     static const sim_svc_io svc = {svc_open, svc_write, svc_read, svc_close};
     sim_engine_set_services(p.eng, &svc, &p);
 
-    if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
-    if (p.o.link && make_link(&p, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
+    /* Outputs before the PTY and its link: nothing announces a module
+     * that then fails on its -w file. */
     if (p.o.trace) {
         p.tw = at_trace_create(p.o.trace, err, sizeof err);
         if (!p.tw) {
-            fprintf(stderr, PROG ": %s\n", err);
+            at_msg(PROG, "%s", err);
             goto out;
         }
+    }
+    if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
+        at_msg(PROG, "%s", err);
+        goto out;
+    }
+    if (p.o.link && make_link(&p, err, sizeof err) != 0) {
+        at_msg(PROG, "%s", err);
+        goto out;
     }
 
     uint64_t t0 = now_ns();
@@ -948,6 +958,8 @@ int main(int argc, char **argv)
                   "seed %" PRIu64, p.o.drop_rate, p.o.corrupt_rate, p.o.delay_ms,
               p.o.byte_time_us, p.o.require_rtscts ? ", RTS/CTS required" : "", p.o.seed);
 
+    if (p.log_errno)
+        goto out; /* not even the start could be logged: reported above */
     printf(PROG ": module on %s\n", where);
     fflush(stdout);
 
@@ -962,7 +974,7 @@ out:
     if (p.tw) {
         trace_note(&p, now_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
         if (at_trace_finish_err(p.tw, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
+            at_msg(PROG, "%s", err);
             rc = 1;
         }
         p.tw = NULL;
@@ -985,7 +997,11 @@ out:
     for (int i = 0; i < 2; i++)
         if (g_sigpipe[i] >= 0)
             close(g_sigpipe[i]);
-    if (p.log && p.log != stderr)
-        fclose(p.log);
+    if (p.log && p.log != stderr && fclose(p.log) != 0 && !p.log_errno) {
+        p.log_errno = errno;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p.o.log, strerror(errno));
+    }
+    if (p.log_errno)
+        rc = 1;
     return rc;
 }

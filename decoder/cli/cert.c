@@ -42,7 +42,8 @@ typedef struct cert_opts {
     cli_live_opts live;
     bool have_index;
     uint16_t index;
-    const char *cert, *key, *passin, *alias, *imei, *sig, *out, *client_cert;
+    const char *cert, *imei, *sig, *out, *client_cert;
+    at_key_source key; /* --key, --passin, --keypass, --alias */
     bool no_verify;
 } cert_opts;
 
@@ -51,7 +52,8 @@ static void cert_help(FILE *fp)
     fprintf(fp,
         "Usage: " CLI_PROG " cert list   --port DEV [PORT OPTIONS]\n"
         "       " CLI_PROG " cert write  --port DEV --index N --cert FILE --key FILE\n"
-        "                          [--passin SPEC] [--alias NAME] [--imei DIGITS]\n"
+        "                          [--passin SPEC] [--keypass SPEC] [--alias NAME]\n"
+        "                          [--imei DIGITS]\n"
         "                          [--sig sha1|sha256] [--no-verify] [PORT OPTIONS]\n"
         "       " CLI_PROG " cert read   --port DEV --index N -o FILE --key FILE ...\n"
         "       " CLI_PROG " cert delete --port DEV --index N --key FILE ...\n"
@@ -67,10 +69,9 @@ static void cert_help(FILE *fp)
         "Options:\n"
         "  --index N          certificate index (0: the client certificate)\n"
         "  --cert FILE        the certificate to write (PEM or DER)\n"
-        "  --key FILE         the signing key: PEM/DER, PKCS#1/#8, PKCS#12 keystore\n"
-        "  --passin SPEC      its password: env:VAR, file:PATH, pass:TEXT (visible\n"
-        "                     to other users: avoid), or asked on the terminal\n"
-        "  --alias NAME       the keystore entry\n"
+        "  --key FILE         the signing key: PEM/DER, PKCS#1/#8, or a keystore:\n"
+        "                     PKCS#12, Java's JKS or JCEKS\n"
+        CLI_KEY_OPTIONS_HELP
         "  --imei DIGITS      the module's IMEI, checked against AT+CGSN\n"
         "  --sig ALG          signature digest: sha1 (legacy, default), sha256\n"
         "  --no-verify        write: do not read the listing back\n"
@@ -90,9 +91,6 @@ static void cert_help(FILE *fp)
 enum {
     OPT_INDEX = 256,
     OPT_CERT,
-    OPT_KEY,
-    OPT_PASSIN,
-    OPT_ALIAS,
     OPT_IMEI,
     OPT_SIG,
     OPT_NO_VERIFY,
@@ -104,9 +102,7 @@ static int parse_options(int argc, char **argv, cert_opts *o)
     static const struct option longopts[] = {
         {"index", required_argument, NULL, OPT_INDEX},
         {"cert", required_argument, NULL, OPT_CERT},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"passin", required_argument, NULL, OPT_PASSIN},
-        {"alias", required_argument, NULL, OPT_ALIAS},
+        CLI_KEY_LONGOPTS,
         {"imei", required_argument, NULL, OPT_IMEI},
         {"sig", required_argument, NULL, OPT_SIG},
         {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
@@ -128,7 +124,7 @@ static int parse_options(int argc, char **argv, cert_opts *o)
         int lr = cli_live_option(&o->live, c, optarg, CERT_PROG);
         if (lr == 2)
             return 2;
-        if (lr == 1)
+        if (lr == 1 || cli_key_option(c, optarg, &o->key))
             continue;
         switch (c) {
         case OPT_INDEX: {
@@ -140,9 +136,6 @@ static int parse_options(int argc, char **argv, cert_opts *o)
             break;
         }
         case OPT_CERT: o->cert = optarg; break;
-        case OPT_KEY: o->key = optarg; break;
-        case OPT_PASSIN: o->passin = optarg; break;
-        case OPT_ALIAS: o->alias = optarg; break;
         case OPT_IMEI: o->imei = optarg; break;
         case OPT_SIG:
             if (strcmp(optarg, "sha1") != 0 && strcmp(optarg, "sha256") != 0)
@@ -182,15 +175,19 @@ static int parse_options(int argc, char **argv, cert_opts *o)
     if (o->live.n_ports > 1)
         return cli_usage_error(CERT_PROG, "%s", "one --port only (attrace replay serves many)");
     if (o->op == OP_LIST) {
-        if (o->have_index || o->cert || o->key || o->out || o->imei || o->sig)
+        if (o->have_index || o->cert || o->key.path || o->key.passin || o->key.keypass ||
+            o->key.alias || o->out || o->imei || o->sig)
             return cli_usage_error(CERT_PROG, "%s",
                                    "list takes only the port options");
         return -1;
     }
     if (!o->have_index)
         return cli_usage_error(CERT_PROG, "%s", "missing --index N");
-    if (!o->key)
+    if (!o->key.path)
         return cli_usage_error(CERT_PROG, "%s", "missing --key FILE (every frame is signed)");
+    int krc = cli_key_options_check(CERT_PROG, &o->key);
+    if (krc >= 0)
+        return krc;
     if (o->op == OP_WRITE && !o->cert && !(o->index == 0))
         return cli_usage_error(CERT_PROG, "%s", "missing --cert FILE");
     if (o->op != OP_WRITE && o->cert)
@@ -203,9 +200,6 @@ static int parse_options(int argc, char **argv, cert_opts *o)
         return cli_usage_error(CERT_PROG, "%s", "--no-verify belongs to write");
     if (o->imei && (strlen(o->imei) != 15 || strspn(o->imei, "0123456789") != 15))
         return cli_usage_error(CERT_PROG, "invalid --imei '%s' (15 digits)", o->imei);
-    if (o->passin && strncmp(o->passin, "pass:", 5) == 0)
-        fprintf(stderr, CERT_PROG ": warning: --passin pass:... shows the password to "
-                "other users of this machine; prefer env:VAR or file:PATH\n");
     return -1;
 }
 
@@ -241,14 +235,12 @@ static int load_inputs(const cert_opts *o, cert_inputs *in)
     X509 *p12_cert = NULL;
     at_key_info info;
     memset(&info, 0, sizeof info);
-    in->key = at_key_load(o->key, o->passin, o->alias, &info, &p12_cert, err, sizeof err);
-    if (!in->key) {
-        fprintf(stderr, CERT_PROG ": %s\n", err);
+    in->key = cli_key_load(CERT_PROG, &o->key, &info, &p12_cert);
+    if (!in->key)
         return 3;
-    }
     if (EVP_PKEY_get_base_id(in->key) != EVP_PKEY_RSA) {
         fprintf(stderr, CERT_PROG ": %s: a %s key; the module checks RSA signatures only\n",
-                o->key, info.type[0] ? info.type : "non-RSA");
+                o->key.path, info.type[0] ? info.type : "non-RSA");
         X509_free(p12_cert);
         return 3;
     }
@@ -264,7 +256,7 @@ static int load_inputs(const cert_opts *o, cert_inputs *in)
             in->cert_der = n > 0 ? malloc((size_t)n) : NULL;
             unsigned char *q = in->cert_der;
             if (!in->cert_der || i2d_X509(p12_cert, &q) != n) {
-                fprintf(stderr, CERT_PROG ": %s: cannot encode its certificate\n", o->key);
+                fprintf(stderr, CERT_PROG ": %s: cannot encode its certificate\n", o->key.path);
                 X509_free(p12_cert);
                 return 3;
             }
@@ -275,20 +267,20 @@ static int load_inputs(const cert_opts *o, cert_inputs *in)
         }
         if (at_cert_parse(in->cert_der, in->cert_len, &in->cert_sum, &in->cert, err,
                           sizeof err) != 0) {
-            fprintf(stderr, CERT_PROG ": %s: %s\n", o->cert ? o->cert : o->key, err);
+            fprintf(stderr, CERT_PROG ": %s: %s\n", o->cert ? o->cert : o->key.path, err);
             X509_free(p12_cert);
             return 3;
         }
         if (o->index == 0) {
             if (X509_check_private_key(in->cert, in->key) != 1) {
                 fprintf(stderr, CERT_PROG ": refused: the key in %s does not belong to the "
-                        "certificate of index 0 (nothing sent)\n", o->key);
+                        "certificate of index 0 (nothing sent)\n", o->key.path);
                 X509_free(p12_cert);
                 return 2;
             }
             in->key_der = at_key_to_frame_der(in->key, &in->key_len);
             if (!in->key_der) {
-                fprintf(stderr, CERT_PROG ": %s: cannot write the key as PKCS#8 DER\n", o->key);
+                fprintf(stderr, CERT_PROG ": %s: cannot write the key as PKCS#8 DER\n", o->key.path);
                 X509_free(p12_cert);
                 return 3;
             }

@@ -15,8 +15,11 @@
 
 #include "attrace/analysis.h"
 #include "attrace/attrace.h"
+#include "attrace/crypto.h"
 #include "attrace/trace.h"
 #include "json_writer.h"
+
+#include "escape.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -89,6 +92,7 @@ typedef struct cli_text_chan {
 typedef struct cli_json_chan {
     uint32_t open_id;
     json_t *echo;              /* string or NULL */
+    json_t *echo_hex;          /* its bytes when not UTF-8, or NULL */
     json_t *responses;         /* array */
     json_t *intermediate;      /* array */
     json_t *secure_result;     /* object or NULL */
@@ -173,6 +177,51 @@ int cli_encode_main(int argc, char **argv);
 
 /* diff.c */
 int cli_diff_main(int argc, char **argv);
+
+/*
+ * keyopts.c: the options that name a private key, shared by every command
+ * that signs. Put CLI_KEY_LONGOPTS into the getopt_long table, hand every
+ * option to cli_key_option, call cli_key_options_check after the loop and
+ * load with cli_key_load. CLI_KEY_OPTIONS_HELP documents --passin,
+ * --keypass and --alias (--key itself is described by each command).
+ */
+enum {
+    CLI_OPT_KEY = 0x4b00, /* above any other command's option values */
+    CLI_OPT_PASSIN,
+    CLI_OPT_KEYPASS,
+    CLI_OPT_ALIAS
+};
+
+#define CLI_KEY_LONGOPTS                                                 \
+    {"key", required_argument, NULL, CLI_OPT_KEY},                       \
+    {"passin", required_argument, NULL, CLI_OPT_PASSIN},                 \
+    {"keypass", required_argument, NULL, CLI_OPT_KEYPASS},               \
+    {"alias", required_argument, NULL, CLI_OPT_ALIAS}
+
+#define CLI_KEY_OPTIONS_HELP                                                  \
+    "  --passin SPEC      password of the key file, or of the keystore (its\n" \
+    "                     integrity is checked with it): env:VAR, file:PATH,\n" \
+    "                     prompt (the default: asked on the terminal when\n"   \
+    "                     needed), or pass:TEXT (other users can see it: avoid)\n" \
+    "  --keypass SPEC     password of the key entry in a keystore (JKS, JCEKS,\n" \
+    "                     PKCS#12), when it differs from the store password\n" \
+    "                     (keytool -keypass); same sources; default: the\n"     \
+    "                     store password\n" \
+    "  --alias NAME       the keystore entry (keytool -alias, case does not\n" \
+    "                     matter); default: the first key entry\n"
+
+/* Takes option @p c of getopt_long (with its @p arg) into @p src when it
+ * is one of the key options; returns whether it was. */
+bool cli_key_option(int c, const char *arg, at_key_source *src);
+
+/* Checks the key options once all are parsed (a password or alias without
+ * --key is a usage error) and warns about pass:. Returns -1 to go on, else
+ * the exit status (2). */
+int cli_key_options_check(const char *prog, const at_key_source *src);
+
+/* at_key_load, with its message printed as "PROG: message" on failure. */
+EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *info,
+                       X509 **cert_out);
 
 /* version.c: `attrace --version` (the libraries' run-time versions);
  * returns the exit status, 1 when the output could not be written. */

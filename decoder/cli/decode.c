@@ -381,7 +381,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         char err[512];
         opt->client_cert = at_cert_load(client_cert, err, sizeof err);
         if (!opt->client_cert) {
-            fprintf(stderr, CLI_PROG " decode: --client-cert: %s\n", err);
+            at_msg(CLI_PROG " decode", "--client-cert: %s", err);
             return 2;
         }
     }
@@ -453,7 +453,7 @@ void cli_flush_findings(cli_chan *ch, bool after_event)
     cli_ctx *c = ch->ctx;
     cli_findings *q = &ch->pending;
     if (q->oom) {
-        fprintf(stderr, CLI_PROG ": out of memory: findings were lost\n");
+        at_msg(CLI_PROG, "out of memory: findings were lost");
         q->oom = false;
         c->sum.damaged = true;
         c->sum.error = "out of memory";
@@ -501,8 +501,8 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
             return t->v[i];
     if (t->n >= CLI_MAX_CHANNELS) {
         if (!t->warned)
-            fprintf(stderr, CLI_PROG ": warning: more than %u channels; "
-                    "records of further channels are skipped\n", CLI_MAX_CHANNELS);
+            at_msg(CLI_PROG, "warning: more than %u channels; "
+                    "records of further channels are skipped", CLI_MAX_CHANNELS);
         t->warned = true;
         return NULL;
     }
@@ -639,18 +639,26 @@ int cli_decode_main(int argc, char **argv)
 
     char err[512];
     at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, CLI_PROG ": %s\n", err);
-        X509_free(opt.client_cert);
-        return 3;
-    }
-
     cli_ctx c;
     memset(&c, 0, sizeof c);
     c.opt = &opt;
     c.out = stdout;
     c.last_day = -1;
     c.next_frame_id = c.next_urc_id = c.next_invalid_id = 1;
+    if (!r) {
+        at_msg(CLI_PROG, "%s", err);
+        /* JSON consumers always get their summary line, here an empty
+         * and incomplete one with the reason. */
+        if (opt.json) {
+            c.sum.damaged = true;
+            c.sum.error = err;
+            json_summary(&c);
+            fflush(c.out);
+        }
+        X509_free(opt.client_cert);
+        return 3;
+    }
+
     flush_policy flush = choose_flush_policy(opt.path);
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -712,12 +720,12 @@ int cli_decode_main(int argc, char **argv)
         text_summary(&c);
 
     if (fflush(c.out) != 0 || ferror(c.out)) {
-        fprintf(stderr, CLI_PROG ": error writing the output: %s\n",
+        at_msg(CLI_PROG, "error writing the output: %s",
                 strerror(errno));
         status = 1;
     }
     if (c.sum.damaged) {
-        fprintf(stderr, CLI_PROG ": %s\n", c.sum.error ? c.sum.error : "damaged trace");
+        at_msg(CLI_PROG, "%s", c.sum.error ? c.sum.error : "damaged trace");
         status = 3;
     }
 

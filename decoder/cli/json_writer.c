@@ -47,10 +47,11 @@ static inline bool put_char(cli_json_writer *w, char ch)
     return true;
 }
 
-/* Bytes a string carries as they are: all but controls (< 0x20), '"' and
- * '\\'. Bytes >= 0x80 pass: jansson checked that every string is UTF-8
- * when it was made (json_string(), json_object_set()), so checking again
- * here would be a second pass over every string for nothing. */
+/* Bytes a string carries as they are: all but controls (< 0x20), '"',
+ * '\\' and the lead bytes of the sequences escaped for terminals (0xC2,
+ * 0xE2). Other bytes >= 0x80 pass: jansson checked that every string is
+ * UTF-8 when it was made (json_string(), json_object_set()), so checking
+ * again here would be a second pass over every string for nothing. */
 static const bool plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -64,25 +65,45 @@ static const bool plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-/* Whether the 8 bytes in @p x are all plain: no byte below 0x20, none
- * equal to '"' or '\\' (the "has a byte less than / a zero byte" bit
- * tricks: exact as to whether there is one). */
+/* Whether the 8 bytes in @p x are all plain ASCII: none >= 0x80, none
+ * below 0x20, none equal to '"' or '\\' (the "has a byte less than / a
+ * zero byte" bit tricks, exact as to whether there is one). Text beyond
+ * ASCII takes the byte-by-byte path. */
 static inline bool all_plain8(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
     uint64_t below_space = (x - ones * 0x20) & ~x;
     uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
-    return !((below_space | quote | backslash) & highs);
+    return !((x | below_space | quote | backslash) & highs);
 }
 
-/* Writes a string, escaped as jansson escapes it. */
+/* The code point of a C1 control (U+0080..U+009F) or of a bidirectional
+ * override or isolate (U+202A..U+202E, U+2066..U+2069) at @p s, which a
+ * terminal would obey: written as \uXXXX. Sets *len; 0 if none. */
+static unsigned terminal_control(const unsigned char *s, size_t n, size_t *len)
+{
+    if (s[0] == 0xC2 && n >= 2 && s[1] >= 0x80 && s[1] <= 0x9F) {
+        *len = 2;
+        return s[1];
+    }
+    if (s[0] == 0xE2 && n >= 3 &&
+        ((s[1] == 0x80 && s[2] >= 0xAA && s[2] <= 0xAE) ||
+         (s[1] == 0x81 && s[2] >= 0xA6 && s[2] <= 0xA9))) {
+        *len = 3;
+        return 0x2000u | (unsigned)(s[1] & 0x3F) << 6 | (s[2] & 0x3Fu);
+    }
+    return 0;
+}
+
+/* Writes a string, escaped as jansson escapes it, and the terminal
+ * controls of terminal_control() as \uXXXX. */
 static bool put_string(cli_json_writer *w, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -106,6 +127,12 @@ static bool put_string(cli_json_writer *w, const char *str, size_t n)
             i++;
             continue;
         }
+        size_t len = 1;
+        unsigned cp = c >= 0x80 ? terminal_control(s + i, n - i, &len) : c;
+        if (c >= 0x80 && !cp) { /* another character of 0xC2 or 0xE2 */
+            i++;
+            continue;
+        }
         if (!put(w, str + run, i - run) || !reserve(w, 6))
             return false;
         char *o = w->buf + w->len;
@@ -119,12 +146,14 @@ static bool put_string(cli_json_writer *w, const char *str, size_t n)
         case '\r': o[1] = 'r'; w->len += 2; break;
         case '\t': o[1] = 't'; w->len += 2; break;
         default:
-            memcpy(o + 1, "u00", 3);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
+            o[1] = 'u';
+            o[2] = hex[cp >> 12];
+            o[3] = hex[cp >> 8 & 15];
+            o[4] = hex[cp >> 4 & 15];
+            o[5] = hex[cp & 15];
             w->len += 6;
         }
-        i++;
+        i += len;
         run = i;
     }
     return put(w, str + run, n - run) && put_char(w, '"');

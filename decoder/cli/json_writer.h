@@ -7,11 +7,15 @@
  * writer walks a json_t into one growable buffer, reused from object to
  * object, and writes it with one fwrite. Its text is byte for byte what
  * json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) gives with jansson
- * 2.14 (tests/unit/test_json_writer.c and tests/fuzz/fuzz_json.c compare
- * the two): keys in insertion order, "\"", "\\", \b \f \n \r \t and
+ * 2.14 (keys in insertion order, "\"", "\\", \b \f \n \r \t and
  * \u00XX (upper-case hex) escaped in strings, other bytes as they are;
  * integers in decimal; reals as "%.17g" with ".0" added to integral
- * values and the exponent without '+' or leading zeros.
+ * values and the exponent without '+' or leading zeros), except for the
+ * characters a terminal showing the JSON would obey: C1 controls
+ * (U+0080..U+009F) and bidirectional overrides and isolates
+ * (U+202A..U+202E, U+2066..U+2069) are written as \uXXXX, which means the
+ * same to a JSON reader. tests/unit/test_json_writer.c and
+ * tests/fuzz/fuzz_json.c compare it with jansson's text so escaped.
  *
  * Strings are taken to be UTF-8, as jansson makes sure when a string or
  * key is set (json_string(), json_object_set()); the writer does not check

@@ -53,39 +53,31 @@ static void usage(FILE *fp)
                 "Run '" CLI_PROG " COMMAND --help' for the options of a command.\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, CLI_PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" CLI_PROG " --help' for more information.\n");
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("%s", "missing command");
+        return cli_usage_error(CLI_PROG, "%s", "missing command");
 
     const char *arg = argv[1];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
         if (argc > 2)
-            return usage_error("unexpected argument '%s'", argv[2]);
+            return cli_usage_error(CLI_PROG, "unexpected argument '%s'", argv[2]);
         usage(stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
     if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
         if (argc > 2)
-            return usage_error("unexpected argument '%s'", argv[2]);
+            return cli_usage_error(CLI_PROG, "unexpected argument '%s'", argv[2]);
         return cli_print_version(stdout);
     }
     if (arg[0] == '-')
-        return usage_error("unknown option '%s'", arg);
+        return cli_usage_error(CLI_PROG, "unknown option '%s'", arg);
 
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(arg, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
 
-    return usage_error("unknown command '%s'", arg);
+    return cli_usage_error(CLI_PROG, "unknown command '%s'", arg);
 }
 
 int cli_getopt_error(const char *prog, int c, char **argv)
@@ -100,10 +92,9 @@ int cli_getopt_error(const char *prog, int c, char **argv)
 int cli_usage_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    at_vmsg(prog, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    fprintf(stderr, "Try '%s --help' for more information.\n", prog);
     return 2;
 }

@@ -40,6 +40,7 @@
  * never printed unless --show-secrets.
  */
 #include "cli.h"
+#include "escape.h"
 
 #include <string.h>
 
@@ -80,52 +81,18 @@ static void reset(cli_ctx *c)
     c->sgr_active = false;
 }
 
+/* Text from the trace, escaped so that it cannot drive the terminal
+ * (escape.h: the same escaping as names in messages). */
 void cli_put_escaped(FILE *f, const void *data, size_t n)
 {
-    const uint8_t *p = data;
-    size_t i = 0;
-    while (i < n) {
-        /* Printable runs go out in one write: this is the hot path. */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\\')
-            j++;
-        if (j > i)
-            fwrite(p + i, 1, j - i, f);
-        if (j == n)
-            break;
-        uint8_t b = p[j];
-        switch (b) {
-        case '\r': fputs("\\r", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\\': fputs("\\\\", f); break;
-        default: {
-            static const char hex[] = "0123456789ABCDEF";
-            char esc[4] = {'\\', 'x', hex[b >> 4], hex[b & 15]};
-            fwrite(esc, 1, sizeof esc, f);
-        }
-        }
-        i = j + 1;
-    }
+    at_escape_write(f, data, n, 0);
 }
 
-/* The analyzer's sentences: as put_escaped, but a backslash is printed as
+/* The analyzer's sentences: as cli_put_escaped, but a backslash is printed as
  * itself (they name commands such as AT\Q3). */
 static void put_prose(FILE *f, const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && ((uint8_t)s[j] == '\\' ||
-                         ((uint8_t)s[j] >= 0x20 && (uint8_t)s[j] < 0x7f)))
-            j++;
-        if (j > i)
-            fwrite(s + i, 1, j - i, f);
-        if (j == n)
-            break;
-        cli_put_escaped(f, s + j, 1);
-        i = j + 1;
-    }
+    at_escape_write(f, s, n, AT_ESC_KEEP_BACKSLASH);
 }
 
 static void put_str(FILE *f, const at_str *s)
@@ -1271,7 +1238,10 @@ void text_summary(cli_ctx *c)
                 plural(s->skipped_records, "record", "records"));
     if (s->damaged) {
         sgr(c, C_BOLD_RED);
-        fprintf(c->out, "Stopped early: %s\n", s->error ? s->error : "damaged trace");
+        const char *why = s->error ? s->error : "damaged trace";
+        fputs("Stopped early: ", c->out);
+        cli_put_escaped(c->out, why, strlen(why));
+        fputc('\n', c->out);
         reset(c);
     }
 }

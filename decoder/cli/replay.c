@@ -288,7 +288,7 @@ typedef struct rp_opts {
     cli_live_opts live;
     int channel;               /* -1: the trace's only one */
     bool pace_recorded, only_secure, keep_going, resign;
-    const char *key, *passin, *alias;
+    at_key_source key; /* --key, --passin, --keypass, --alias */
 } rp_opts;
 
 static void replay_help(FILE *fp)
@@ -314,8 +314,9 @@ static void replay_help(FILE *fp)
         "  --resign           frames carrying the recorded module's IMEI get the\n"
         "                     target's (AT+CGSN) and are signed again with --key,\n"
         "                     with the recorded digest\n"
-        "  --key FILE         the signing key (with --passin SPEC, --alias NAME as\n"
-        "                     for attrace encode)\n"
+        "  --key FILE         the signing key: a key file or a keystore, as for\n"
+        "                     attrace encode\n"
+        CLI_KEY_OPTIONS_HELP
         "  -h, --help         show this help\n"
         "\n" CLI_LIVE_HELP
         "With several ports, -w TRACE records each port's session into its own\n"
@@ -326,8 +327,7 @@ static void replay_help(FILE *fp)
         "silent module).\n");
 }
 
-enum { OPT_PACE = 256, OPT_CHANNEL, OPT_ONLY_SECURE, OPT_KEEP_GOING, OPT_RESIGN, OPT_KEY,
-       OPT_PASSIN, OPT_ALIAS };
+enum { OPT_PACE = 256, OPT_CHANNEL, OPT_ONLY_SECURE, OPT_KEEP_GOING, OPT_RESIGN };
 
 static int parse_options(int argc, char **argv, rp_opts *o)
 {
@@ -337,9 +337,7 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         {"only-secure", no_argument, NULL, OPT_ONLY_SECURE},
         {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
         {"resign", no_argument, NULL, OPT_RESIGN},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"passin", required_argument, NULL, OPT_PASSIN},
-        {"alias", required_argument, NULL, OPT_ALIAS},
+        CLI_KEY_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         CLI_LIVE_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -357,7 +355,7 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         int lr = cli_live_option(&o->live, c, optarg, RP_PROG);
         if (lr == 2)
             return 2;
-        if (lr == 1)
+        if (lr == 1 || cli_key_option(c, optarg, &o->key))
             continue;
         switch (c) {
         case OPT_PACE:
@@ -377,9 +375,6 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         case OPT_ONLY_SECURE: o->only_secure = true; break;
         case OPT_KEEP_GOING: o->keep_going = true; break;
         case OPT_RESIGN: o->resign = true; break;
-        case OPT_KEY: o->key = optarg; break;
-        case OPT_PASSIN: o->passin = optarg; break;
-        case OPT_ALIAS: o->alias = optarg; break;
         case 'h': help = true; break;
         default: return cli_option_error(RP_PROG, c, argv);
         }
@@ -395,12 +390,13 @@ static int parse_options(int argc, char **argv, rp_opts *o)
     o->trace = argv[optind];
     if (o->live.n_ports == 0)
         return cli_usage_error(RP_PROG, "%s", "missing --port DEV (a module's serial port)");
-    if (o->resign && !o->key)
+    if (o->resign && !o->key.path)
         return cli_usage_error(RP_PROG, "%s", "--resign needs --key FILE (the signing key)");
-    if (o->key && !o->resign)
+    if (o->key.path && !o->resign)
         return cli_usage_error(RP_PROG, "%s", "--key belongs to --resign");
-    if (!o->key && (o->passin || o->alias))
-        return cli_usage_error(RP_PROG, "%s", "--passin and --alias belong to --key");
+    int krc = cli_key_options_check(RP_PROG, &o->key);
+    if (krc >= 0)
+        return krc;
     if (o->live.json)
         return cli_usage_error(RP_PROG, "%s", "--json is not supported by replay");
     return -1;
@@ -725,14 +721,11 @@ int cli_replay_main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     EVP_PKEY *key = NULL;
-    if (o.key) {
-        char err[512];
+    if (o.key.path) {
         at_key_info info;
-        key = at_key_load(o.key, o.passin, o.alias, &info, NULL, err, sizeof err);
-        if (!key) {
-            fprintf(stderr, RP_PROG ": %s\n", err);
+        key = cli_key_load(RP_PROG, &o.key, &info, NULL);
+        if (!key)
             return 3;
-        }
     }
     rp_script s;
     memset(&s, 0, sizeof s);

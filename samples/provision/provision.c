@@ -495,7 +495,8 @@ static EVP_PKEY *load_key(prov *p, const char *file)
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/%s", p->keys, file);
     at_key_info info;
-    EVP_PKEY *k = at_key_load(path, "pass:", NULL, &info, NULL, err, sizeof err);
+    at_key_source src = {.path = path, .passin = "pass:"};
+    EVP_PKEY *k = at_key_load(&src, &info, NULL, err, sizeof err);
     if (!k)
         fail("%s", err);
     return k;

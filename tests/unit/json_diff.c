@@ -140,9 +140,46 @@ json_t *jd_tree_from_bytes(const uint8_t *data, size_t size)
     return build(&r, 0);
 }
 
+/* The reference for the characters the writer escapes for terminals:
+ * jansson's text decoded character by character, C1 controls and bidi
+ * overrides and isolates replaced by \uXXXX. Frees @p text. */
+static char *escape_terminal_controls(char *text)
+{
+    if (!text)
+        return NULL;
+    size_t n = strlen(text), len = 0;
+    char *out = malloc(n * 3 + 1); /* a 2-byte character becomes 6 bytes */
+    if (!out)
+        abort();
+    const unsigned char *p = (const unsigned char *)text;
+    for (size_t i = 0; i < n;) {
+        unsigned cp = p[i];
+        size_t k = 1;
+        if (p[i] >= 0xF0)
+            k = 4;
+        else if (p[i] >= 0xE0)
+            k = 3, cp = (p[i] & 0x0Fu) << 12 | (p[i + 1] & 0x3Fu) << 6 | (p[i + 2] & 0x3Fu);
+        else if (p[i] >= 0xC0)
+            k = 2, cp = (p[i] & 0x1Fu) << 6 | (p[i + 1] & 0x3Fu);
+        bool control = (cp >= 0x80 && cp <= 0x9F && k == 2) ||
+                       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+        if (control) {
+            len += (size_t)sprintf(out + len, "\\u%04X", cp);
+        } else {
+            memcpy(out + len, p + i, k);
+            len += k;
+        }
+        i += k;
+    }
+    out[len] = '\0';
+    free(text);
+    return out;
+}
+
 const char *jd_compare(cli_json_writer *w, const json_t *v, char *msg, size_t cap)
 {
-    char *want = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *want = escape_terminal_controls(
+        json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
     bool ok = cli_json_serialize(w, v);
     const char *result = NULL;
     if (!want && ok) {

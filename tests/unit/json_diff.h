@@ -22,7 +22,8 @@ json_t *jd_tree_from_bytes(const uint8_t *data, size_t size);
 
 /* Serializes @p v with @p w and with json_dumps(v, JSON_COMPACT |
  * JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) (the CLI only writes objects;
- * ENCODE_ANY lets scalars be compared too). Returns NULL when both give the same text, or both
+ * ENCODE_ANY lets scalars be compared too), C1 controls and bidi
+ * overrides then escaped as the writer escapes them. Returns NULL when both give the same text, or both
  * fail; otherwise a description of the difference in @p msg. */
 const char *jd_compare(cli_json_writer *w, const json_t *v, char *msg, size_t cap);
 

@@ -60,8 +60,11 @@ static void test_strings(void **state)
     assert_writes(json_string("a\"b\\c/d"), "\"a\\\"b\\\\c/d\"");
     assert_writes(json_string("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
     assert_writes(json_stringn("\0\x01\x1f\x7f", 4), "\"\\u0000\\u0001\\u001F\x7f\"");
-    assert_writes(json_string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xC2\x80"),
-                  "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xC2\x80\"");
+    assert_writes(json_string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xC2\xA0\xE2\x80\xA9"),
+                  "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xC2\xA0\xE2\x80\xA9\"");
+    /* What a terminal would obey: C1 controls, bidi overrides, isolates. */
+    assert_writes(json_string("a\xC2\x9B" "31mb\xC2\x80\xC2\x9F\xE2\x80\xAA\xE2\x80\xAE\xE2\x81\xA6\xE2\x81\xA9"),
+                  "\"a\\u009B31mb\\u0080\\u009F\\u202A\\u202E\\u2066\\u2069\"");
 }
 
 /* Each byte that needs escaping at every position of an 8-byte word, in
