@@ -654,6 +654,7 @@ int cli_decode_main(int argc, char **argv)
             c.sum.error = err;
             json_summary(&c);
             fflush(c.out);
+            cli_json_writer_free(&c.json_writer);
         }
         X509_free(opt.client_cert);
         return 3;
