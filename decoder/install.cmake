@@ -10,6 +10,8 @@
 include(GNUInstallDirs)
 
 set(_attrace_inc "${CMAKE_CURRENT_LIST_DIR}/include/attrace")
+# attrace.h is read here (version, header list): editing it reconfigures.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_attrace_inc}/attrace.h")
 # One version: attrace.h's (for firmware, which has no CMake-made header)
 # must be project()'s, which the package and the .pc files carry.
 file(STRINGS "${_attrace_inc}/attrace.h" _attrace_h_version
@@ -18,11 +20,16 @@ if(NOT _attrace_h_version MATCHES "\"${PROJECT_VERSION}\"")
   message(FATAL_ERROR "attrace.h says ${_attrace_h_version}, project() says ${PROJECT_VERSION}")
 endif()
 install(TARGETS attrace_core ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
-install(FILES
-  "${_attrace_inc}/attrace.h" "${_attrace_inc}/types.h" "${_attrace_inc}/profile.h"
-  "${_attrace_inc}/stream.h" "${_attrace_inc}/frame.h" "${_attrace_inc}/lines.h"
-  "${_attrace_inc}/session.h"
-  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace")
+# The core's public headers: attrace.h ("the decoder core in one include")
+# and every header it includes.
+file(STRINGS "${_attrace_inc}/attrace.h" _attrace_core_includes
+     REGEX "^#include \"attrace/[a-z_]+\\.h\"")
+set(_attrace_core_headers "${_attrace_inc}/attrace.h")
+foreach(_line IN LISTS _attrace_core_includes)
+  string(REGEX REPLACE "^#include \"attrace/([a-z_]+\\.h)\".*" "\\1" _h "${_line}")
+  list(APPEND _attrace_core_headers "${_attrace_inc}/${_h}")
+endforeach()
+install(FILES ${_attrace_core_headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace")
 
 # The .pc files find their prefix from their own folder (pkg-config's
 # pcfiledir), so that they hold for `cmake --install --prefix`, a DESTDIR
