@@ -18,6 +18,7 @@
 #include "attrace/compare.h"
 #include "attrace/crypto.h"
 #include "attrace/trace.h"
+#include "json_writer.h"
 
 #include "escape.h"
 
@@ -140,6 +141,8 @@ typedef struct cli_ctx {
     struct cli_chan *text_last;  /* channel whose item was printed last */
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
+    cli_json_writer json_writer; /* its buffer, reused for every object; the
+                                  * context's owner frees it */
 } cli_ctx;
 
 /* decode.c */
@@ -277,6 +280,10 @@ int cli_key_options_check(const char *prog, const at_key_source *src);
 /* at_key_load, with its message printed as "PROG: message" on failure. */
 EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *info,
                        X509 **cert_out);
+
+/* version.c: `attrace --version` (the libraries' run-time versions);
+ * returns the exit status, 1 when the output could not be written. */
+int cli_print_version(FILE *out);
 
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */

@@ -651,6 +651,7 @@ int cli_decode_main(int argc, char **argv)
             c.sum.error = err;
             json_summary(&c);
             fflush(c.out);
+            cli_json_writer_free(&c.json_writer);
         }
         X509_free(opt.client_cert);
         return 3;
@@ -733,6 +734,7 @@ int cli_decode_main(int argc, char **argv)
         free(chans.v[i]);
     }
     free(chans.v);
+    cli_json_writer_free(&c.json_writer);
     X509_free(opt.client_cert);
     at_trace_close(r);
     return status;

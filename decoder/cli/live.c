@@ -195,6 +195,7 @@ int cli_live_close(cli_live *l, const char *prog)
     }
     free(l->chan.pending.v);
     l->chan.pending.v = NULL;
+    cli_json_writer_free(&l->ctx.json_writer);
     if (l->view && !l->view_to_stdout) {
         fclose(l->view);
         free(l->view_buf);

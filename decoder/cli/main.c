@@ -70,8 +70,7 @@ int main(int argc, char **argv)
     if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
         if (argc > 2)
             return cli_usage_error(CLI_PROG, "unexpected argument '%s'", argv[2]);
-        printf(CLI_PROG " " ATTRACE_VERSION_STRING "\n");
-        return fflush(stdout) == 0 ? 0 : 1;
+        return cli_print_version(stdout);
     }
     if (arg[0] == '-')
         return cli_usage_error(CLI_PROG, "unknown option '%s'", arg);

@@ -1,6 +1,7 @@
 /*
  * output_json.c - `attrace decode --json`: NDJSON, one object per line,
- * written with jansson (compact, keys in insertion order).
+ * built as jansson values and written by json_writer.c (compact, keys in
+ * insertion order, the text of jansson's own dump).
  *
  * Objects, by "type":
  *   exchange     one command with its echo, responses (parsed fields as
@@ -242,47 +243,17 @@ static json_t *jid(uint32_t id)
     return id ? jint(id) : json_null();
 }
 
-/* Writes serialized JSON with C1 controls (C2 80..C2 9F) and bidi
- * overrides and isolates (E2 80 AA..AE, E2 81 A6..A9) as \uXXXX. These
- * sequences only occur inside strings, where the escape means the same. */
-static void write_json_safe(FILE *f, const char *s, size_t n)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0, run = 0;
-    while (i < n) {
-        unsigned cp = 0;
-        size_t k = 0;
-        if (p[i] == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
-            cp = p[i + 1];
-            k = 2;
-        } else if (p[i] == 0xE2 && i + 2 < n &&
-                   ((p[i + 1] == 0x80 && p[i + 2] >= 0xAA && p[i + 2] <= 0xAE) ||
-                    (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9))) {
-            cp = 0x2000u | (unsigned)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3Fu);
-            k = 3;
-        }
-        if (!k) {
-            i++;
-            continue;
-        }
-        fwrite(p + run, 1, i - run, f);
-        fprintf(f, "\\u%04X", cp);
-        i += k;
-        run = i;
-    }
-    fwrite(p + run, 1, n - run, f);
-}
-
 static void emit(cli_ctx *c, json_t *o)
 {
     if (!o)
         return;
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text) {
-        write_json_safe(c->out, text, strlen(text));
-        free(text);
+    /* One fwrite per object (json_writer.c), C1 controls and bidi
+     * overrides escaped; jansson's own dump, which gives the same text token
+     * by token, only when memory runs out. */
+    if (!cli_json_write_line(&c->json_writer, o, c->out)) {
+        json_dumpf(o, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', c->out);
     }
-    fputc('\n', c->out);
     json_decref(o);
 }
 
