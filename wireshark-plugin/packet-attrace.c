@@ -94,7 +94,7 @@ static int hf_key_matches_cert = -1;
 static int hf_sig_text = -1, hf_sig_checked = -1, hf_sig_matches = -1;
 static int hf_sig_digest = -1, hf_sig_key_source = -1;
 static int hf_finding_rule = -1, hf_finding_severity = -1, hf_finding_what = -1;
-static int hf_finding_fix = -1, hf_finding_offset = -1;
+static int hf_finding_fix = -1, hf_finding_offset = -1, hf_finding_dir = -1;
 
 static gint ett_attrace = -1, ett_header = -1, ett_line = -1, ett_element = -1;
 static gint ett_cmd = -1, ett_frame = -1, ett_unit = -1, ett_cert = -1;
@@ -418,18 +418,20 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
             off = (gint)(f->off - e->off);
             len = 1;
         }
+        tvbuff_t *t = etvb ? etvb : rc->tvb;
         proto_item *fi;
-        proto_tree *ft = proto_tree_add_subtree_format(tree, etvb, off, len, ett_finding, &fi,
+        proto_tree *ft = proto_tree_add_subtree_format(tree, t, off, len, ett_finding, &fi,
                                                        "Finding: %s %s", sev, f->rule);
-        proto_tree_add_string(ft, hf_finding_rule, etvb, off, len, f->rule);
-        proto_tree_add_string(ft, hf_finding_severity, etvb, off, len, sev);
-        proto_tree_add_uint64_format_value(ft, hf_finding_offset, etvb, off, len, f->off,
+        proto_tree_add_string(ft, hf_finding_rule, t, off, len, f->rule);
+        proto_tree_add_string(ft, hf_finding_severity, t, off, len, sev);
+        proto_tree_add_uint(ft, hf_finding_dir, t, off, len, f->dir);
+        proto_tree_add_uint64_format_value(ft, hf_finding_offset, t, off, len, f->off,
                                            "%s+%" PRIu64,
                                            f->dir == AT_DIR_TE_TO_ME ? "TE" : "ME", f->off);
-        proto_tree_add_string(ft, hf_finding_what, etvb, off, len, f->what);
+        proto_tree_add_string(ft, hf_finding_what, t, off, len, f->what);
         if (f->fix[0])
-            proto_tree_add_string(ft, hf_finding_fix, etvb, off, len, f->fix);
-        proto_tree_add_expert_format(ft, rc->pinfo, ei_for_finding(f), etvb, off, len,
+            proto_tree_add_string(ft, hf_finding_fix, t, off, len, f->fix);
+        proto_tree_add_expert_format(ft, rc->pinfo, ei_for_finding(f), t, off, len,
                                      "%s: %s", f->rule, f->what);
         if (rc->info)
             col_append_sep_fstr(rc->pinfo->cinfo, COL_INFO, " ", "[%s %s]", sev, f->rule);
@@ -479,7 +481,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
     at_frame f;
     const uint8_t *p = etvb ? tvb_get_ptr(etvb, 0, (gint)e->len) : NULL;
     if (!p) {
-        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, etvb, 0, 0);
+        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, rc->tvb, 0, 0);
         return;
     }
     if (e->dir == AT_DIR_ME_TO_TE)
@@ -669,22 +671,24 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     const char *text = (const char *)p;
     size_t len = p ? e->len : 0;
     at_event_kind kind = (at_event_kind)e->kind;
+    /* Items without bytes of their own still need a tvb. */
+    tvbuff_t *ztvb = etvb ? etvb : rc->tvb;
 
     proto_item *ei_item;
-    proto_tree *et = proto_tree_add_subtree_format(tree, etvb, 0, etvb ? (gint)e->len : 0,
+    proto_tree *et = proto_tree_add_subtree_format(tree, ztvb, 0, etvb ? (gint)e->len : 0,
                                                    ett_element, &ei_item, "%s %s",
                                                    arrow(e), at_event_kind_name(kind));
-    proto_item_set_generated(proto_tree_add_string(et, hf_element, etvb, 0, 0,
+    proto_item_set_generated(proto_tree_add_string(et, hf_element, ztvb, 0, 0,
                                                    at_event_kind_name(kind)));
-    proto_item_set_generated(proto_tree_add_uint64(et, hf_offset, etvb, 0, 0, e->off));
-    proto_item_set_generated(proto_tree_add_uint(et, hf_length, etvb, 0, 0, e->len));
+    proto_item_set_generated(proto_tree_add_uint64(et, hf_offset, ztvb, 0, 0, e->off));
+    proto_item_set_generated(proto_tree_add_uint(et, hf_length, ztvb, 0, 0, e->len));
     if (e->exchange)
-        proto_item_set_generated(proto_tree_add_uint(et, hf_exchange, etvb, 0, 0, e->exchange));
+        proto_item_set_generated(proto_tree_add_uint(et, hf_exchange, ztvb, 0, 0, e->exchange));
     if (e->frame_first != e->frame_done)
         proto_item_set_generated(
-            proto_tree_add_uint(et, hf_first_frame, etvb, 0, 0, e->frame_first));
+            proto_tree_add_uint(et, hf_first_frame, ztvb, 0, 0, e->frame_first));
     if (e->flags & PL_EF_INCOMPLETE)
-        proto_tree_add_expert_format(et, pinfo, &ei_incomplete, etvb, 0, 0,
+        proto_tree_add_expert_format(et, pinfo, &ei_incomplete, ztvb, 0, 0,
                                      "Incomplete %s (%s)", at_event_kind_name(kind),
                                      at_tok_reason_name((at_tok_reason)e->reason));
 
@@ -705,7 +709,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 proto_item *ci = add_str(et, hf_cmd_name, etvb, e, &c->name, pinfo);
                 proto_tree *ct = proto_item_add_subtree(ci, ett_cmd);
                 static const char *const types[] = {"exec", "set", "read", "test", "repeat"};
-                proto_tree_add_string(ct, hf_cmd_type, etvb, 0, 0,
+                proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0,
                                       (unsigned)c->type < 5 ? types[c->type] : "unknown");
                 for (unsigned k = 0; k < c->n_params; k++)
                     add_str(ct, hf_cmd_param, etvb, e, &c->params[k], pinfo);
@@ -750,7 +754,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
             col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s %u B", arrow(e),
                                 kind == AT_EV_PAYLOAD ? "payload" : "transparent data",
                                 e->len);
-        proto_tree_add_uint(et, hf_payload_len, etvb, 0, etvb ? (gint)e->len : 0, e->len);
+        proto_tree_add_uint(et, hf_payload_len, ztvb, 0, etvb ? (gint)e->len : 0, e->len);
         break;
     case AT_EV_END: {
         const pl_end *end = e->extra != PL_NONE ? &st->ends[e->extra] : NULL;
@@ -766,16 +770,16 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
             nstime_t t;
             t.secs = (time_t)(end->duration_ns / 1000000000u);
             t.nsecs = (int)(end->duration_ns % 1000000000u);
-            proto_item_set_generated(proto_tree_add_time(et, hf_duration, etvb, 0, 0, &t));
+            proto_item_set_generated(proto_tree_add_time(et, hf_duration, ztvb, 0, 0, &t));
             proto_item_set_generated(proto_tree_add_string(
-                et, hf_end_reason, etvb, 0, 0, at_end_reason_name((at_end_reason)end->reason)));
+                et, hf_end_reason, ztvb, 0, 0, at_end_reason_name((at_end_reason)end->reason)));
             if (end->command_frame)
-                proto_item_set_generated(proto_tree_add_uint(et, hf_request_in, etvb, 0, 0,
+                proto_item_set_generated(proto_tree_add_uint(et, hf_request_in, ztvb, 0, 0,
                                                              end->command_frame));
             if (end->secure && end->secure_result != AT_SEC_NONE) {
                 const char *sr = at_secure_result_name((at_secure_result)end->secure_result);
                 proto_item_set_generated(
-                    proto_tree_add_string(et, hf_secure_result, etvb, 0, 0, sr));
+                    proto_tree_add_string(et, hf_secure_result, ztvb, 0, 0, sr));
                 tap_add(rc->tap, TAP_NODE_SECURE, sr);
             }
             tap_add(rc->tap, TAP_NODE_RESULT,
@@ -794,7 +798,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         if (rc->info)
             col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[invalid: %s]",
                                 at_tok_reason_name((at_tok_reason)e->reason));
-        proto_tree_add_string(et, hf_invalid, etvb, 0, etvb ? (gint)e->len : 0,
+        proto_tree_add_string(et, hf_invalid, ztvb, 0, etvb ? (gint)e->len : 0,
                               at_tok_reason_name((at_tok_reason)e->reason));
         break;
     }
@@ -1112,7 +1116,10 @@ static void proto_register_attrace(void)
         HF_STR(hf_finding_severity, "Severity", "attrace.finding.severity", NULL),
         HF_STR(hf_finding_what, "What", "attrace.finding.what", NULL),
         HF_STR(hf_finding_fix, "Fix", "attrace.finding.fix", NULL),
-        HF_UINT(hf_finding_offset, "Points at", "attrace.finding.offset", FT_UINT64, NULL),
+        HF_UINT(hf_finding_offset, "Points at", "attrace.finding.offset", FT_UINT64,
+                "Stream offset of the byte the finding is about"),
+        {&hf_finding_dir, {"Stream", "attrace.finding.dir", FT_UINT8, BASE_DEC, VALS(dir_vals),
+                           0x0, "Direction of the stream attrace.finding.offset counts in", HFILL}},
     };
     static gint *ett[] = {&ett_attrace, &ett_header, &ett_line, &ett_element, &ett_cmd,
                           &ett_frame, &ett_unit, &ett_cert, &ett_finding};
