@@ -5,6 +5,7 @@
  *   diagnose.c - findings plumbing and the rules of a secure exchange
  *   tls.c      - the ^SIS rule (server not trusted)
  *   listing.c  - ^SBNR lines: the listing rule and the store they show
+ *   rules.c    - the table of rules (ids, severities, summaries, fixes)
  *
  * Memory is bounded per channel: one copy of the running exchange's host
  * frame (AT_STREAM_BIN_MAX), per-slot summaries, the one client
@@ -35,6 +36,7 @@ typedef struct an_exchange {
 
     bool ready_seen;
     uint64_t ready_ts_end;     /* last byte of SECURE CMD READY */
+    bool te_after_ready;       /* the host sent something after READY */
 
     bool has_result_line;      /* the SECURE CMD result line */
     char result_text[96];
@@ -79,6 +81,12 @@ struct at_analyzer {
     at_model model;
 
     char imei_cmd[8];          /* "+CGSN" / "+GSN": what the IMEI answered */
+
+    /* A SECURE CMD READY outside any exchange (no host command in the
+     * trace), and how many host events the trace had by then. */
+    uint64_t te_events;
+    bool orphan_ready;
+    uint64_t orphan_te_events;
     uint32_t xonxoff_exchange; /* the AT\Q1 that turned XON/XOFF on */
 
     /* The client certificate: from the trace (index-0 WRITE answered END
@@ -103,7 +111,8 @@ struct at_analyzer {
 
 /* ---- diagnose.c ---- */
 
-/* Starts a finding (texts empty). */
+/* Starts a finding (texts empty); @p rule must be an id of the rule table
+ * (f->rule then points into the table). */
 void an_finding_init(at_finding *f, const char *rule, at_severity sev,
                      uint32_t exchange, at_dir dir, uint64_t off, uint64_t ts);
 void an_what(at_finding *f, const char *fmt, ...)
@@ -116,11 +125,16 @@ void an_fix(at_finding *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Sets the fix to the rule's template (for rules whose fix has no
+ * placeholder). */
+void an_fix_template(at_finding *f);
 /* Delivers @p f (and counts it for the running exchange). */
 void an_deliver(at_analyzer *an, const at_finding *f);
 
 /* The rules of a secure exchange that just ended, then the model update. */
 void an_exchange_end(at_analyzer *an);
+/* A SECURE CMD result outside any exchange (a log of the module's side). */
+void an_orphan_result(at_analyzer *an, const at_event *ev);
 
 /* ---- details.c ---- */
 
@@ -141,8 +155,9 @@ void an_sbnr(at_analyzer *an, const at_event *ev);
 
 /* ---- model.c ---- */
 
-/* Switches the guessed profile to "newer" (unless one was given). */
-void an_guess_newer(at_analyzer *an);
+/* Switches the guessed profile to "newer" (unless one was given), and the
+ * session's frame checks with it; true if the guess changed. */
+bool an_guess_newer(at_analyzer *an);
 /* snprintf that returns what it wrote (at most @p cap - 1), so appends can
  * chain without running past the buffer. */
 size_t an_fmt(char *out, size_t cap, const char *fmt, ...)

@@ -27,7 +27,8 @@ void an_finding_init(at_finding *f, const char *rule, at_severity sev,
                      uint32_t exchange, at_dir dir, uint64_t off, uint64_t ts)
 {
     memset(f, 0, sizeof *f);
-    f->rule = rule;
+    const at_rule *r = at_rule_find(rule);
+    f->rule = r ? r->id : rule; /* an unknown id is a bug the rule-table test catches */
     f->severity = sev;
     f->exchange = exchange;
     f->dir = dir;
@@ -49,6 +50,12 @@ void an_fix(at_finding *f, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(f->fix, sizeof f->fix, fmt, ap);
     va_end(ap);
+}
+
+void an_fix_template(at_finding *f)
+{
+    const at_rule *r = at_rule_find(f->rule);
+    an_copy(f->fix, sizeof f->fix, r ? r->fix : "", r ? strlen(r->fix) : 0);
 }
 
 void an_deliver(at_analyzer *an, const at_finding *f)
@@ -74,6 +81,7 @@ typedef struct ctx {
     size_t len;              /* bytes present, trailing ones included */
     const at_profile *prof;
     bool ok;                 /* answered SECURE CMD END OK (and OK) */
+    bool accepted;           /* answered SECURE CMD END OK: the module took the frame */
     bool walk_broken;        /* a ParamLen put the units out of step: absent units prove nothing */
 } ctx;
 
@@ -95,6 +103,22 @@ static void start(const ctx *c, at_finding *f, const char *rule, at_severity sev
                   uint64_t off)
 {
     an_finding_init(f, rule, sev, c->x->id, AT_DIR_TE_TO_ME, off, c->x->frame_ts_first);
+}
+
+/*
+ * Delivers a finding about the frame. When the module accepted the frame,
+ * a finding that says it would not is at most info, and says so; a pause
+ * is a risk that did not bite this time and keeps its severity.
+ */
+static void deliver(const ctx *c, at_finding *fd)
+{
+    if (c->accepted && fd->severity > AT_SEV_INFO && strcmp(fd->rule, "frame_pause") != 0) {
+        fd->severity = AT_SEV_INFO;
+        size_t k = strlen(fd->what);
+        an_fmt(fd->what + k, sizeof fd->what - k,
+               " The module accepted the frame all the same (SECURE CMD END OK).");
+    }
+    an_deliver(c->an, fd);
 }
 
 static bool is_hex_digit(uint8_t ch)
@@ -165,9 +189,8 @@ static bool rules_text(const ctx *c)
             fd.ts = x->pem_ts;
         an_what(&fd, "After AT^SBNW the host sent PEM text (\"-----BEGIN ...\") instead of a "
                      "binary secure-command frame.");
-        an_fix(&fd, "Send a binary frame (TotalLen, CmdId, ParamNum, then the units) whose "
-                    "certificate unit holds the DER bytes, e.g. one written by attrace encode.");
-        an_deliver(c->an, &fd);
+        an_fix_template(&fd);
+        deliver(c, &fd);
         return true;
     }
     size_t digits = 0;
@@ -196,7 +219,7 @@ static bool rules_text(const ctx *c)
                 digits, sample, digits / 2);
         an_fix(&fd, "Convert the hex text to raw bytes and send those %zu bytes as the frame, "
                     "with no line end.", digits / 2);
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return true;
     }
     return false;
@@ -254,7 +277,7 @@ static void rule_big_endian(const ctx *c)
     an_fix(&fd, "Write TotalLen, CmdId, ParamNum, ParamLen and ParamId least significant "
                 "byte first (TotalLen %u is %02X %02X).",
            c->f->total_len, c->f->total_len & 0xFF, c->f->total_len >> 8);
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 /* ParamLen < 4, or a unit that runs past the frame. Returns true if it fired. */
@@ -280,7 +303,7 @@ static bool rule_unit_length(const ctx *c, bool cut)
                 p->detail, rel(c, p->off), f->total_len);
         an_fix(&fd, "Set every ParamLen to 4 plus the length of its value and TotalLen to the "
                     "end of the last unit (%u), and send nothing else.", f->units_end);
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return true;
     }
     const at_frame_unit *u = unit_at(c, p->off);
@@ -299,9 +322,8 @@ static bool rule_unit_length(const ctx *c, bool cut)
                      "past the end of the %u-byte frame.",
                 what_unit, rel(c, p->off), p->detail, rel(c, p->off) + p->detail,
                 (unsigned)(f->total_len > c->len ? c->len : f->total_len));
-    an_fix(&fd, "Set every ParamLen to 4 (its header) plus the length of the unit's value, "
-                "so that the units end exactly at TotalLen.");
-    an_deliver(c->an, &fd);
+    an_fix_template(&fd);
+    deliver(c, &fd);
     return true;
 }
 
@@ -335,7 +357,7 @@ static void rule_totallen(const ctx *c, bool clean)
     }
     an_fix(&fd, "Set TotalLen to the length of the whole frame including the TotalLen "
                 "field itself (%u).", L);
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static void rule_paramnum(const ctx *c)
@@ -351,7 +373,7 @@ static void rule_paramnum(const ctx *c)
             c->f->param_num, p->detail, names);
     an_fix(&fd, "Set ParamNum to %u: it counts every unit, the IMEI and the signature "
                 "included.", p->detail);
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static void rule_bytes_after(const ctx *c)
@@ -369,7 +391,7 @@ static void rule_bytes_after(const ctx *c)
                  "its units: %s.", c->len - T, T, bytes);
     an_fix(&fd, "Send exactly the %zu bytes of the frame and nothing after it (no line end).",
            T);
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static void rule_bytes_lost(const ctx *c)
@@ -393,7 +415,7 @@ static void rule_bytes_lost(const ctx *c)
                      "gap there, so what the module received is unknown.", c->len, total);
         an_fix(&fd, "Capture again with a larger receive buffer or a lower speed to see "
                     "whether the frame itself is complete.");
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return;
     }
     start(c, &fd, "bytes_lost", AT_SEV_ERROR, c->x->frame_off + c->len);
@@ -423,7 +445,7 @@ static void rule_bytes_lost(const ctx *c)
         an_fix(&fd, "Send the whole frame (%u bytes) in one go, without stopping, right after "
                     "SECURE CMD READY.", c->f->total_len);
     }
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static void rule_xonxoff(const ctx *c)
@@ -445,9 +467,8 @@ static void rule_xonxoff(const ctx *c)
                  "XON/XOFF %s (%u x 0x11, %u x 0x13), the first at frame offset %zu: the "
                  "module takes them for flow control and drops them.",
             since, k, k == 1 ? "byte" : "bytes", xon, xoff, first);
-    an_fix(&fd, "Switch to hardware flow control with AT\\Q3 (RTS/CTS) before AT^SBNW; "
-                "XON/XOFF cannot carry binary frames.");
-    an_deliver(c->an, &fd);
+    an_fix_template(&fd);
+    deliver(c, &fd);
 }
 
 static void rule_before_ready(const ctx *c)
@@ -464,9 +485,8 @@ static void rule_before_ready(const ctx *c)
         an_what(&fd, "The host started sending the frame %.3f s before the module finished "
                      "printing SECURE CMD READY.",
                 secs(x->ready_ts_end - x->frame_ts_first));
-    an_fix(&fd, "Wait for \"SECURE CMD READY: SEND COMMAND ...\" after AT^SBNW before sending "
-                "the first byte of the frame.");
-    an_deliver(c->an, &fd);
+    an_fix_template(&fd);
+    deliver(c, &fd);
 }
 
 static void rule_pause(const ctx *c)
@@ -483,9 +503,8 @@ static void rule_pause(const ctx *c)
             (unsigned long long)(x->frame_max_gap_off - x->frame_off), c->len,
             (unsigned long long)x->frame_off, (unsigned long long)(x->frame_off + c->len - 1),
             secs(x->frame_ts_last - x->frame_ts_first));
-    an_fix(&fd, "Write the whole frame in one go so that the module does not run into its "
-                "service timeout; check the host's serial buffering and flow control.");
-    an_deliver(c->an, &fd);
+    an_fix_template(&fd);
+    deliver(c, &fd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -520,7 +539,7 @@ static void rule_index(const ctx *c)
             c->prof->index_max, c->prof->name, profile_models(c->prof));
     an_fix(&fd, "Use index 0 for the client certificate and 1..%u for server certificates.",
            c->prof->index_max);
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static void rule_key_index(const ctx *c)
@@ -534,7 +553,7 @@ static void rule_key_index(const ctx *c)
                  "the client certificate at index 0.", p->detail);
     an_fix(&fd, "Leave the key unit out when writing a server certificate (index %u), or "
                 "write the certificate and its key to index 0.", p->detail);
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static void rule_no_client_cert(const ctx *c)
@@ -573,7 +592,7 @@ static void rule_no_client_cert(const ctx *c)
     an_fix(&fd, "Write the client certificate with its private key to index 0 first (the "
                 "module checks every frame's signature with it)%s.",
            empty ? "" : ", or pass --client-cert if it was written before the trace");
-    an_deliver(c->an, &fd);
+    deliver(c, &fd);
 }
 
 static bool needs_auth(uint16_t cmd)
@@ -607,7 +626,7 @@ static void rule_imei(const ctx *c)
                     "signature, and sign the frame again.",
                an->model.has_imei ? " (" : "", an->model.has_imei ? an->model.imei : "",
                an->model.has_imei ? ")" : "");
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return;
     }
     if (!u->value || u->value_len + 4u != u->param_len)
@@ -636,7 +655,7 @@ static void rule_imei(const ctx *c)
             an_what(&fd, "The IMEI unit holds \"%s\", %zu digits instead of 15.", imei, n);
         an_fix(&fd, "Put the module's 15-digit IMEI%s%s%s in the unit, followed by one NUL "
                     "byte.", own ? " (" : "", own ? own : "", own ? ", from AT+CGSN)" : "");
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
     } else {
         char want;
         if (!luhn_ok(imei, n, &want)) {
@@ -645,7 +664,7 @@ static void rule_imei(const ctx *c)
                          "have to be %c), so it is no module's IMEI.", imei, imei[14], want);
             an_fix(&fd, "Use the IMEI the module reports with AT+CGSN%s%s%s.",
                    own ? " (" : "", own ? own : "", own ? ")" : "");
-            an_deliver(c->an, &fd);
+            deliver(c, &fd);
         }
     }
     if (own && (strlen(own) != n || memcmp(own, u->value, n) != 0)) {
@@ -654,7 +673,7 @@ static void rule_imei(const ctx *c)
                 an->imei_cmd, own);
         an_fix(&fd, "Build and sign the frame with this module's own IMEI %s; a frame made "
                     "for another module is rejected.", own);
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
     }
 }
 
@@ -682,7 +701,7 @@ static void rule_signature(const ctx *c)
                     "(%s digest, RSA PKCS#1 v1.5 on the raw digest) and append the base64 "
                     "text with a NUL as the last unit.",
                c->prof->digest_len == 20 ? "SHA-1" : "SHA-256");
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return;
     }
     const at_frame_problem *p = problem(f, AT_FP_SIGNATURE_NOT_BASE64);
@@ -696,9 +715,8 @@ static void rule_signature(const ctx *c)
         else
             an_what(&fd, "The signature unit is not padded base64 text: its %u characters are "
                          "not a whole number of 4-character groups.", p->detail);
-        an_fix(&fd, "Encode the RSA signature as standard base64 with '=' padding and no line "
-                    "breaks, followed by one NUL byte.");
-        an_deliver(c->an, &fd);
+        an_fix_template(&fd);
+        deliver(c, &fd);
         return;
     }
     const at_sig_verdict *v = &x->det.sig;
@@ -714,7 +732,7 @@ static void rule_signature(const ctx *c)
                      "modulus.", v->sig_len, who, v->key_len);
         an_fix(&fd, "Sign with the private key of the client certificate at index 0 (its "
                     "signatures are %zu bytes long).", v->key_len);
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return;
     }
     if (!v->recovered || !v->matches) {
@@ -731,7 +749,7 @@ static void rule_signature(const ctx *c)
             an_fix(&fd, "Sign exactly the bytes from CmdId (frame offset 2) up to the "
                         "signature unit, after every other field is final.");
         }
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
         return;
     }
     /* A digest the module answered END OK to was accepted (and a
@@ -746,7 +764,7 @@ static void rule_signature(const ctx *c)
         an_fix(&fd, "Sign with %s for this module%s.",
                c->prof->digest_len == 20 ? "SHA-1" : "SHA-256",
                legacy ? " (or select the newer profile if it is an EXS62, PLS6x or TX62)" : "");
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
     }
 }
 
@@ -765,24 +783,22 @@ static void rule_cert(const ctx *c)
                 p->detail, c->prof->name, c->prof->cert_max);
         an_fix(&fd, "Use a certificate of at most %u bytes (a shorter key, fewer extensions, "
                     "a shorter chain of names).", c->prof->cert_max);
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
     }
     bool whole = u->param_len >= 4 && u->value_len == (uint32_t)u->param_len - 4;
     if (x->det.cert_is_pem) {
         start(c, &fd, "cert_is_pem", AT_SEV_ERROR, u->value_span.off);
         an_what(&fd, "The certificate unit holds %u bytes of PEM text (\"-----BEGIN ...\") "
                      "instead of DER.", u->value_len);
-        an_fix(&fd, "Convert the certificate to DER (openssl x509 -in cert.pem -outform DER) "
-                    "and put those bytes in the unit.");
-        an_deliver(c->an, &fd);
+        an_fix_template(&fd);
+        deliver(c, &fd);
     } else if (whole && !x->det.cert_ok) {
         const char *err = x->det.cert_error;
         start(c, &fd, "cert_unparsable", AT_SEV_ERROR, u->value_span.off);
         an_what(&fd, "The certificate unit's %u bytes do not parse as a DER X.509 "
                      "certificate%s%s.", u->value_len, err[0] ? ": " : "", err);
-        an_fix(&fd, "Put the certificate file's DER bytes in the unit, unchanged (convert "
-                    "PEM with openssl x509 -outform DER).");
-        an_deliver(c->an, &fd);
+        an_fix_template(&fd);
+        deliver(c, &fd);
     }
 }
 
@@ -801,7 +817,7 @@ static void rule_key(const ctx *c)
                 p->detail, c->prof->key_max);
         an_fix(&fd, "Use a smaller RSA key (2048 bits fits) as unencrypted PKCS#8 or PKCS#1 "
                     "DER of at most %u bytes.", c->prof->key_max);
-        an_deliver(c->an, &fd);
+        deliver(c, &fd);
     }
     if (f->has_index && f->index == 0 && x->det.cert_ok && x->det.key_ok &&
         !x->det.key_matches_cert) {
@@ -809,8 +825,8 @@ static void rule_key(const ctx *c)
         an_what(&fd, "The private key (%s, %d bits) does not belong to the certificate in the "
                      "same frame (subject %s, thumbprint %s).",
                 x->det.key.type, x->det.key.bits, x->det.cert.subject, x->det.cert.thumbprint);
-        an_fix(&fd, "Send the client certificate together with its own private key.");
-        an_deliver(c->an, &fd);
+        an_fix_template(&fd);
+        deliver(c, &fd);
     }
 }
 
@@ -957,6 +973,138 @@ static void update_store(const ctx *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* What the module's answer tells                                     */
+/* ------------------------------------------------------------------ */
+
+static void append_evidence(char *out, size_t cap, size_t *k, unsigned *n, const char *fmt,
+                            unsigned v)
+{
+    char one[64];
+    an_fmt(one, sizeof one, fmt, v);
+    *k += an_fmt(out + *k, cap - *k, "%s%s", *n ? ", " : "", one);
+    (*n)++;
+}
+
+/*
+ * What in the frame (decoded with the legacy limits) a legacy module
+ * refuses, as words for the finding ("index 15, a SHA-256 signature");
+ * false when nothing does.
+ */
+static bool newer_evidence(const ctx *c, bool cut, char *out, size_t cap)
+{
+    const at_frame *f = c->f;
+    const an_exchange *x = c->x;
+    size_t k = 0;
+    unsigned n = 0;
+    out[0] = '\0';
+    bool units_all_there = !cut && f->n_units == f->param_num &&
+                           !problem(f, AT_FP_UNIT_PAST_FRAME) &&
+                           !problem(f, AT_FP_UNIT_LEN_UNDER_4);
+    if (units_all_there && needs_auth(f->cmd_id)) {
+        bool imei = at_frame_find(f, AT_PARAM_IMEI) != NULL;
+        bool sig = at_frame_find(f, AT_PARAM_SIGNATURE) != NULL;
+        if (!imei || !sig)
+            append_evidence(out, cap, &k, &n, !imei && !sig ? "a frame without IMEI and signature"
+                                              : !imei ? "a frame without IMEI"
+                                                      : "an unsigned frame", 0);
+    }
+    const at_frame_problem *p = problem(f, AT_FP_INDEX_RANGE);
+    if (p)
+        append_evidence(out, cap, &k, &n, "index %u", p->detail);
+    p = problem(f, AT_FP_CERT_TOO_LARGE);
+    if (p)
+        append_evidence(out, cap, &k, &n, "a %u-byte certificate", p->detail);
+    if (x->det.sig_checked && x->det.sig.recovered && x->det.sig.matches &&
+        x->det.sig.digest_len == 32)
+        append_evidence(out, cap, &k, &n, "a SHA-256 signature", 0);
+    return n > 0;
+}
+
+/* Names of the frame's problems that depend on the profile's limits. */
+static void limit_problems(const at_frame *f, char *out, size_t cap)
+{
+    size_t k = 0;
+    unsigned n = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < f->n_problems; i++) {
+        at_frame_problem_code code = f->problems[i].code;
+        if (code == AT_FP_INDEX_RANGE || code == AT_FP_CERT_TOO_LARGE ||
+            code == AT_FP_KEY_TOO_LARGE)
+            k += an_fmt(out + k, cap - k, "%s%s", n++ ? " and " : "",
+                        at_frame_problem_name(code));
+    }
+}
+
+static void finding_guessed_newer(const ctx *c, const char *evidence, const char *stale)
+{
+    at_finding fd;
+    const at_profile *newer = at_profile_get(AT_PROFILE_NEWER);
+    start(c, &fd, "profile_guessed_newer", AT_SEV_INFO, c->x->frame_off);
+    char note[160] = "";
+    if (stale[0])
+        an_fmt(note, sizeof note, "; the %s problem under the frame was judged with the "
+                                  "legacy limits before the answer came and does not apply",
+               stale);
+    an_what(&fd, "The module accepted %s (SECURE CMD END OK), which a legacy module refuses: "
+                 "it is a newer module (%s), and this frame and the ones after it are checked "
+                 "with that profile's limits%s.",
+            evidence, profile_models(newer), note);
+    an_fix_template(&fd);
+    an_deliver(c->an, &fd);
+}
+
+/* A failed secure command, and nothing from the host after READY. */
+static bool rule_host_side_missing(const ctx *c)
+{
+    const an_exchange *x = c->x;
+    if (c->accepted || !x->ready_seen || x->te_after_ready || x->has_frame || x->hex_text ||
+        x->pem_text)
+        return false;
+    at_finding fd;
+    if (x->has_result_line) {
+        an_finding_init(&fd, "host_side_missing", AT_SEV_WARNING, x->id, AT_DIR_ME_TO_TE,
+                        x->result_off, x->result_ts);
+        an_what(&fd, "The module answered %s, and the trace holds no byte the host sent after "
+                     "SECURE CMD READY: the host sent no frame, or the capture holds only the "
+                     "module's side.", x->result_text);
+    } else if (x->has_final_line && x->has_final && x->final != AT_RES_OK) {
+        an_finding_init(&fd, "host_side_missing", AT_SEV_WARNING, x->id, AT_DIR_ME_TO_TE,
+                        x->final_off, x->final_ts);
+        an_what(&fd, "The module answered %s without a SECURE CMD result, and the trace holds "
+                     "no byte the host sent after SECURE CMD READY: the host sent no frame, or "
+                     "the capture holds only the module's side.", x->final_text);
+    } else {
+        return false;
+    }
+    an_fix_template(&fd);
+    an_deliver(c->an, &fd);
+    return true;
+}
+
+static bool secure_failure(at_secure_result r)
+{
+    return r != AT_SEC_NONE && r != AT_SEC_READY && r != AT_SEC_END_OK;
+}
+
+void an_orphan_result(at_analyzer *an, const at_event *ev)
+{
+    bool orphan = an->orphan_ready && an->te_events == an->orphan_te_events;
+    an->orphan_ready = false;
+    if (!orphan || ev->line.kind != AT_LK_SECURE || !secure_failure(ev->line.u.secure))
+        return;
+    char result[96];
+    an_copy(result, sizeof result, ev->line.text.ptr, ev->line.text.len);
+    at_finding fd;
+    an_finding_init(&fd, "host_side_missing", AT_SEV_WARNING, 0, AT_DIR_ME_TO_TE, ev->span.off,
+                    ev->ts);
+    an_what(&fd, "The module answered %s after SECURE CMD READY, but the trace holds no byte "
+                 "the host sent (neither its AT^SBNW nor its frame): it is a log of the "
+                 "module's side only, so the cause cannot be seen.", result);
+    an_fix_template(&fd);
+    an_deliver(an, &fd);
+}
+
+/* ------------------------------------------------------------------ */
 /* The exchange                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -972,32 +1120,36 @@ void an_exchange_end(at_analyzer *an)
     an_exchange *x = &an->x;
     if (!x->open || !x->secure)
         return;
-    ctx c = {an, x, NULL, an->frame_buf, x->frame_bytes, an->model.profile, false, false};
-    c.ok = x->secure_result == AT_SEC_END_OK && (!x->has_final || x->final == AT_RES_OK);
+    ctx c = {.an = an, .x = x, .buf = an->frame_buf, .len = x->frame_bytes,
+             .prof = an->model.profile};
+    c.accepted = x->secure_result == AT_SEC_END_OK;
+    c.ok = c.accepted && (!x->has_final || x->final == AT_RES_OK);
 
     if (rules_text(&c)) {
         rule_unexplained(&c);
         return;
     }
     if (!x->has_frame) {
-        rule_unexplained(&c);
+        if (!rule_host_side_missing(&c))
+            rule_unexplained(&c);
         return;
     }
     decode(&c);
-    /* What a successful frame tells about the module, before judging it. */
-    if (x->secure_result == AT_SEC_END_OK && !an->model.profile_given &&
-        an->model.profile->id == AT_PROFILE_LEGACY) {
-        bool big_index = c.f->has_index && c.f->index > 10;
-        bool sha256 = x->det.sig_checked && x->det.sig.recovered && x->det.sig.matches &&
-                      x->det.sig.digest_len == 32;
-        if (big_index || sha256) {
-            an_guess_newer(an);
+    /* What the module's acceptance tells about it, before judging the
+     * frame: from this frame on, the newer profile's limits. */
+    bool cut = (x->tok_flags & (AT_TOKF_INCOMPLETE | AT_TOKF_FLUSHED)) != 0 ||
+               c.f->total_len > c.len; /* TotalLen reads alike with any profile */
+    char evidence[200];
+    if (c.accepted && !an->model.profile_given && an->model.profile->id == AT_PROFILE_LEGACY &&
+        newer_evidence(&c, cut, evidence, sizeof evidence)) {
+        char stale[64];
+        limit_problems(c.f, stale, sizeof stale);
+        if (an_guess_newer(an)) {
             decode(&c);
+            finding_guessed_newer(&c, evidence, stale);
         }
     }
     const at_frame *f = c.f;
-    bool cut = (x->tok_flags & (AT_TOKF_INCOMPLETE | AT_TOKF_FLUSHED)) != 0 ||
-               f->total_len > c.len;
 
     rule_before_ready(&c);
     if (f->big_endian) {

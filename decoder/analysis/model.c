@@ -151,10 +151,15 @@ void an_date_of(uint64_t ts_ns, int *y, int *m, int *d)
     *d = (int)dd;
 }
 
-void an_guess_newer(at_analyzer *an)
+bool an_guess_newer(at_analyzer *an)
 {
-    if (!an->model.profile_given)
-        an->model.profile = at_profile_get(AT_PROFILE_NEWER);
+    const at_profile *newer = at_profile_get(AT_PROFILE_NEWER);
+    if (an->model.profile_given || an->model.profile == newer)
+        return false;
+    an->model.profile = newer;
+    if (an->cfg.session)
+        at_session_set_profile(an->cfg.session, newer);
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -334,6 +339,11 @@ void at_analyzer_event(at_analyzer *an, const at_event *ev)
     an->cur_valid = false;
     if (ev->exchange && an->x.open && ev->exchange->id == an->x.id)
         sync_exchange(&an->x, ev->exchange);
+    if (ev->dir == AT_DIR_TE_TO_ME) {
+        an->te_events++;
+        if (ev->kind != AT_EV_COMMAND && an->x.open && an->x.ready_seen)
+            an->x.te_after_ready = true;
+    }
 
     switch (ev->kind) {
     case AT_EV_COMMAND:
@@ -343,14 +353,22 @@ void at_analyzer_event(at_analyzer *an, const at_event *ev)
         }
         break;
     case AT_EV_INTERMEDIATE:
-        if (ev->line.kind == AT_LK_SECURE && ev->line.u.secure == AT_SEC_READY &&
-            an->x.open && !an->x.ready_seen) {
-            an->x.ready_seen = true;
-            an->x.ready_ts_end = ev->ts_end;
+        if (ev->line.kind != AT_LK_SECURE || ev->line.u.secure != AT_SEC_READY)
+            break;
+        if (an->x.open && ev->exchange) {
+            if (!an->x.ready_seen) {
+                an->x.ready_seen = true;
+                an->x.ready_ts_end = ev->ts_end;
+            }
+        } else {
+            an->orphan_ready = true;
+            an->orphan_te_events = an->te_events;
         }
         break;
     case AT_EV_SECURE_RESULT:
-        if (an->x.open && ev->exchange) {
+        if (!ev->exchange) {
+            an_orphan_result(an, ev);
+        } else if (an->x.open) {
             an->x.has_result_line = true;
             an_copy(an->x.result_text, sizeof an->x.result_text, ev->line.text.ptr,
                     ev->line.text.len);

@@ -33,6 +33,7 @@ typedef struct cli_opts {
     bool color;                /* resolved from --color */
     const at_profile *profile; /* NULL = the session's default, analyzer guesses */
     bool check;                /* --check: exit 1 on error findings */
+    bool list_rules;           /* --list-rules: print the rule table, no TRACE */
     X509 *client_cert;         /* --client-cert, or NULL */
     bool have_pause_warn;
     uint32_t pause_warn_ms;    /* --pause-warn-ms */
@@ -165,8 +166,6 @@ int32_t cli_day(uint64_t ts_ns);
 /* Finds @p len bytes at stream offset @p off in the event's buffers
  * (its token, else its data); NULL if they are not all there. */
 const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len);
-/* Length of a NUL-terminated string value (up to the NUL, or all). */
-size_t cli_cstr_len(const uint8_t *p, size_t len);
 /* Whether the exchange ended in an error (final or secure result). */
 bool cli_exchange_failed(const at_exchange *x);
 /* Meaning of a numeric +CME ERROR (at_cme_error_text), else NULL. */

@@ -155,12 +155,6 @@ const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len)
     return NULL;
 }
 
-size_t cli_cstr_len(const uint8_t *p, size_t len)
-{
-    const uint8_t *nul = p ? memchr(p, 0, len) : NULL;
-    return nul ? (size_t)(nul - p) : len;
-}
-
 bool cli_exchange_failed(const at_exchange *x)
 {
     switch (x->secure_result) {
@@ -248,14 +242,17 @@ static void decode_help(FILE *fp)
         "  --color[=WHEN]     colorize the text output: auto (default: when standard\n"
         "                     output is a terminal, TERM is not 'dumb' and NO_COLOR is\n"
         "                     unset), always, never\n"
-        "  --profile=NAME     module family: legacy, newer (default: frame checks\n"
-        "                     with legacy limits; the diagnosis guesses the family\n"
-        "                     from the trace)\n"
+        "  --profile=NAME     module family: legacy, newer (default: guessed from\n"
+        "                     the trace: legacy until the module accepts a frame\n"
+        "                     only a newer one accepts; frame checks follow the guess)\n"
         "  --client-cert=FILE the client certificate (PEM or DER) whose key signs\n"
         "                     the frames, when the trace does not show its WRITE\n"
         "  --pause-warn-ms=N  a pause of N ms or more inside a frame is a finding\n"
         "                     (default 1000)\n"
         "  --check            exit with status 1 when there is an error finding\n"
+        "  --list-rules       print the diagnosis rules (id, severity, what each\n"
+        "                     detects, its fix) instead of decoding; with --json as\n"
+        "                     one JSON object per line\n"
         "  -h, --help         show this help\n"
         "\n"
         "Under each frame: the certificate it carries in the module's ^SBNR terms,\n"
@@ -281,7 +278,8 @@ enum {
     OPT_PROFILE,
     OPT_CLIENT_CERT,
     OPT_PAUSE_WARN_MS,
-    OPT_CHECK
+    OPT_CHECK,
+    OPT_LIST_RULES
 };
 
 static bool color_auto(void)
@@ -304,6 +302,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
         {"pause-warn-ms", required_argument, NULL, OPT_PAUSE_WARN_MS},
         {"check", no_argument, NULL, OPT_CHECK},
+        {"list-rules", no_argument, NULL, OPT_LIST_RULES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -344,6 +343,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
             break;
         }
         case OPT_CHECK: opt->check = true; break;
+        case OPT_LIST_RULES: opt->list_rules = true; break;
         case 'h': help = true; break;
         case ':':
             return cli_usage_error(CLI_PROG " decode", "option '%s' needs an argument",
@@ -373,6 +373,12 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
     if (opt->json)
         opt->color = false;
 
+    if (opt->list_rules) {
+        if (optind < argc)
+            return cli_usage_error(CLI_PROG " decode", "--list-rules takes no TRACE ('%s')",
+                                   argv[optind]);
+        return -1;
+    }
     if (optind >= argc)
         return cli_usage_error(CLI_PROG " decode", "%s", "missing TRACE argument (a file, or - for standard input)");
     if (argc - optind > 1)
@@ -518,6 +524,7 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     acfg.client_cert = c->opt->client_cert;
     if (c->opt->have_pause_warn)
         acfg.pause_warn_ms = c->opt->pause_warn_ms;
+    acfg.session = s; /* its frame checks follow the analyzer's profile guess */
     at_analyzer *an = s ? at_analyzer_new(&acfg, on_finding, ch) : NULL;
     if (!an) {
         free(s);
@@ -592,12 +599,46 @@ static bool stdin_idle(void)
     return poll(&pfd, 1, 0) == 0;
 }
 
+/* `--list-rules [--json]`: the analyzer's rule table. */
+static int list_rules(bool json)
+{
+    size_t n;
+    const at_rule *r = at_rules(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (json) {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "rule", "id", r[i].id,
+                                  "severity", at_severity_name(r[i].severity), "summary",
+                                  r[i].summary, "fix", r[i].fix);
+            char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(o);
+            if (!text) {
+                fprintf(stderr, CLI_PROG ": out of memory\n");
+                return 1;
+            }
+            printf("%s\n", text);
+            free(text);
+        } else {
+            printf("%s (%s)\n    %s\n    fix: %s\n", r[i].id,
+                   at_severity_name(r[i].severity), r[i].summary, r[i].fix);
+        }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, CLI_PROG ": error writing the output: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int cli_decode_main(int argc, char **argv)
 {
     cli_opts opt;
     int rc = parse_options(argc, argv, &opt);
     if (rc >= 0)
         return rc;
+    if (opt.list_rules) {
+        X509_free(opt.client_cert);
+        return list_rules(opt.json);
+    }
 
     char err[512];
     at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);

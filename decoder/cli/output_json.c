@@ -428,19 +428,6 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
 /* Frames                                                             */
 /* ------------------------------------------------------------------ */
 
-static bool all_b64(const uint8_t *p, size_t n)
-{
-    if (!p || n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = p[i];
-        if (!((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
-              (b >= '0' && b <= '9') || b == '+' || b == '/' || b == '='))
-            return false;
-    }
-    return true;
-}
-
 static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
 {
     const uint8_t *v = u->value;
@@ -448,8 +435,8 @@ static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
     json_t *o;
     switch (u->param_id) {
     case AT_PARAM_INDEX:
-        if (v && n == 2)
-            return jint((unsigned)(v[0] | v[1] << 8));
+        if (u->has_number)
+            return jint(u->number);
         o = json_object();
         SET(o, "size", jint(n));
         SET(o, "hex", jhex(v, n));
@@ -470,11 +457,10 @@ static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
     case AT_PARAM_IMEI:
     case AT_PARAM_THUMBPRINT:
     case AT_PARAM_MODE:
-        return v ? jtext(v, cli_cstr_len(v, n)) : json_null();
+        return v ? jtext(v, u->text_len) : json_null();
     case AT_PARAM_SIGNATURE: {
-        size_t sl = cli_cstr_len(v, n);
-        if (all_b64(v, sl))
-            return jtext(v, sl);
+        if (u->base64)
+            return jtext(v, u->text_len);
         /* A raw digest (READ response) or garbage: not text. */
         o = json_object();
         SET(o, "size", jint(n));
@@ -614,9 +600,7 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
             SET(uo, "offset", jint(u->span.off));
             SET(uo, "value_offset", jint(u->value_span.off));
             SET(uo, "value_len", jint(u->value_len));
-            SET(uo, "complete",
-                json_boolean(u->param_len >= AT_FRAME_UNIT_HEADER_LEN &&
-                             u->value_len >= (uint32_t)u->param_len - AT_FRAME_UNIT_HEADER_LEN));
+            SET(uo, "complete", json_boolean(u->whole));
             SET(uo, "value", unit_value(c, u));
             json_array_append_new(units, uo);
         }
@@ -624,10 +608,8 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
         SET(o, "signed_region", f->signed_region.len
                                     ? span_obj(f->signed_region.off, f->signed_region.len)
                                     : json_null());
-        SET(o, "trailing", f->bytes_present > f->span.len
-                               ? span_obj(f->span.off + f->span.len,
-                                          f->bytes_present - f->span.len)
-                               : json_null());
+        SET(o, "trailing", f->trailing.len ? span_obj(f->trailing.off, f->trailing.len)
+                                           : json_null());
         json_t *probs = json_array();
         for (unsigned i = 0; i < f->n_problems; i++) {
             const at_frame_problem *p = &f->problems[i];
@@ -811,11 +793,6 @@ void json_findings(cli_chan *ch, const at_finding *f, size_t n)
 /* Trace events and summary                                           */
 /* ------------------------------------------------------------------ */
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
     const at_trace_record *rec = te->rec;
@@ -828,19 +805,17 @@ void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
     SET(o, "bytes_missing", json_boolean(rec->flags & AT_TFLAG_BYTES_MISSING));
     switch (te->event) {
     case AT_TEV_OVERRUN:
-        SET(o, "lost", rec->len >= 4 ? jint(be32(rec->payload)) : json_null());
+        SET(o, "lost", rec->has_lost ? jint(rec->lost) : json_null());
         break;
     case AT_TEV_LINE_CHANGE:
         if (rec->line_state & AT_LINE_UNKNOWN) {
             SET(o, "lines", json_null());
         } else {
             json_t *l = json_object();
-            SET(l, "rts", json_boolean(rec->line_state & AT_LINE_RTS));
-            SET(l, "cts", json_boolean(rec->line_state & AT_LINE_CTS));
-            SET(l, "dtr", json_boolean(rec->line_state & AT_LINE_DTR));
-            SET(l, "dsr", json_boolean(rec->line_state & AT_LINE_DSR));
-            SET(l, "dcd", json_boolean(rec->line_state & AT_LINE_DCD));
-            SET(l, "ri", json_boolean(rec->line_state & AT_LINE_RI));
+            size_t n;
+            const at_trace_line *lines = at_trace_lines(&n);
+            for (size_t i = 0; i < n; i++)
+                SET(l, lines[i].key, json_boolean(rec->line_state & lines[i].bit));
             SET(o, "lines", l);
         }
         break;

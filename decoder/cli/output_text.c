@@ -565,21 +565,15 @@ static void command_detail(cli_ctx *c, const at_exchange *x)
 /* Frames                                                             */
 /* ------------------------------------------------------------------ */
 
-static bool is_b64(uint8_t b)
-{
-    return (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
-           (b >= '0' && b <= '9') || b == '+' || b == '/' || b == '=';
-}
-
 /* @p d: the analyzer's details when @p u is the unit they describe. */
-static void unit_value(cli_ctx *c, const at_frame_unit *u,
+static void unit_value(cli_ctx *c, const at_frame *f, const at_frame_unit *u,
                        const at_frame_details *d)
 {
     size_t n = u->value_len;
     switch (u->param_id) {
     case AT_PARAM_INDEX:
-        if (n == 2 && u->value)
-            fprintf(c->out, "%u", (unsigned)(u->value[0] | u->value[1] << 8));
+        if (u->has_number)
+            fprintf(c->out, "%u", (unsigned)u->number);
         else
             fprintf(c->out, "%zu %s (not a 2-byte index)", n, plural(n, "byte", "bytes"));
         break;
@@ -616,18 +610,14 @@ static void unit_value(cli_ctx *c, const at_frame_unit *u,
     case AT_PARAM_MODE:
         if (u->value) {
             fputc('"', c->out);
-            put_escaped(c->out, u->value, cli_cstr_len(u->value, n));
+            put_escaped(c->out, u->value, u->text_len);
             fputc('"', c->out);
         }
         break;
     case AT_PARAM_SIGNATURE: {
-        size_t sl = cli_cstr_len(u->value, n);
-        bool b64 = sl > 0;
-        for (size_t i = 0; i < sl && b64; i++)
-            b64 = is_b64(u->value[i]);
-        if (b64)
-            fprintf(c->out, "%zu characters of base64", sl);
-        else if (n == 20 || n == 32) /* a READ response's raw digest */
+        if (u->base64)
+            fprintf(c->out, "%lu characters of base64", (unsigned long)u->text_len);
+        else if (f->sig_kind == AT_SIG_RAW_DIGEST) /* a READ response's raw digest */
             fprintf(c->out, "%zu bytes, raw (%s-sized digest, not base64 text)", n,
                     n == 20 ? "SHA-1" : "SHA-256");
         else
@@ -638,8 +628,7 @@ static void unit_value(cli_ctx *c, const at_frame_unit *u,
         fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
         break;
     }
-    if (u->param_len >= AT_FRAME_UNIT_HEADER_LEN &&
-        u->value_len < (uint32_t)u->param_len - AT_FRAME_UNIT_HEADER_LEN)
+    if (u->param_len >= AT_FRAME_UNIT_HEADER_LEN && !u->whole)
         fprintf(c->out, " (cut: %lu of %u value bytes present)",
                 (unsigned long)u->value_len,
                 (unsigned)(u->param_len - AT_FRAME_UNIT_HEADER_LEN));
@@ -769,7 +758,7 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         /* The analyzer describes the first unit of each ParamId. */
         bool described = d && u->param_id <= AT_PARAM_ID_MAX_ &&
                          f->unit_of[u->param_id] == (int)i;
-        unit_value(c, u, described ? d : NULL);
+        unit_value(c, f, u, described ? d : NULL);
         fputc('\n', c->out);
         if (described && u->param_id == AT_PARAM_CERT && d->has_cert && d->cert_ok)
             cert_summary(c, 1, &d->cert);
@@ -797,15 +786,12 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
     }
 
     /* Bytes inside the frame that no unit covers. */
-    uint64_t units_end = base + f->units_end;
-    uint64_t frame_end = base + f->span.len;
-    if (f->n_units && units_end < frame_end) {
+    if (f->after_units.len) {
         indent(c, 0);
-        fprintf(c->out, "%llu %s after the last unit\n",
-                (unsigned long long)(frame_end - units_end),
-                plural(frame_end - units_end, "byte", "bytes"));
+        fprintf(c->out, "%lu %s after the last unit\n", (unsigned long)f->after_units.len,
+                plural(f->after_units.len, "byte", "bytes"));
         if (hex)
-            span_hex(c, ev, 1, units_end, frame_end - units_end);
+            span_hex(c, ev, 1, f->after_units.off, f->after_units.len);
     }
 
     if (f->signed_region.len) {
@@ -814,14 +800,13 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
                 (unsigned long)f->signed_region.len,
                 (unsigned long long)f->signed_region.off);
     }
-    if (f->bytes_present > f->span.len) {
-        uint64_t n = f->bytes_present - f->span.len;
+    if (f->trailing.len) {
         indent(c, 0);
-        fprintf(c->out, "trailing: %llu %s at %llu after TotalLen\n",
-                (unsigned long long)n, plural(n, "byte", "bytes"),
-                (unsigned long long)frame_end);
+        fprintf(c->out, "trailing: %lu %s at %llu after TotalLen\n",
+                (unsigned long)f->trailing.len, plural(f->trailing.len, "byte", "bytes"),
+                (unsigned long long)f->trailing.off);
         if (hex)
-            span_hex(c, ev, 1, frame_end, n);
+            span_hex(c, ev, 1, f->trailing.off, f->trailing.len);
     }
     if (ev->tok && (ev->tok->flags & AT_TOKF_FLUSHED)) {
         indent(c, 0);
@@ -1173,15 +1158,13 @@ void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event
 
 static void line_state(cli_ctx *c, uint16_t st)
 {
-    static const struct { uint16_t bit; const char *name; } lines[] = {
-        {AT_LINE_RTS, "RTS"}, {AT_LINE_CTS, "CTS"}, {AT_LINE_DTR, "DTR"},
-        {AT_LINE_DSR, "DSR"}, {AT_LINE_DCD, "DCD"}, {AT_LINE_RI, "RI"},
-    };
+    size_t n;
+    const at_trace_line *lines = at_trace_lines(&n);
     if (st & AT_LINE_UNKNOWN) {
         fputs("unknown", c->out);
         return;
     }
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+    for (size_t i = 0; i < n; i++)
         fprintf(c->out, "%s%s%s", i ? " " : "", st & lines[i].bit ? "" : "-",
                 lines[i].name);
 }
@@ -1201,11 +1184,8 @@ void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
                 (unsigned long long)rec->record_no);
         break;
     case AT_TEV_OVERRUN:
-        if (rec->len >= 4)
-            fprintf(c->out, "overrun: %lu bytes lost",
-                    (unsigned long)((uint32_t)rec->payload[0] << 24 |
-                                    (uint32_t)rec->payload[1] << 16 |
-                                    (uint32_t)rec->payload[2] << 8 | rec->payload[3]));
+        if (rec->has_lost)
+            fprintf(c->out, "overrun: %lu bytes lost", (unsigned long)rec->lost);
         else
             fputs("overrun: bytes lost", c->out);
         break;

@@ -261,6 +261,21 @@ static at_span span_at(const decoder *d, size_t rel, size_t want)
  * by its own ParamLen, which may lie beyond the bytes present: that is what
  * makes a too-small TotalLen visible.
  */
+/* What the value says on the wire, so that no renderer reads it again:
+ * the number of a 2-byte index (in the frame's byte order), the text up to
+ * the NUL, and whether a signature's text is base64. */
+static void read_value(const decoder *d, at_frame_unit *u)
+{
+    const uint8_t *nul = memchr(u->value, 0, u->value_len);
+    u->text_len = nul ? clamp32((size_t)(nul - u->value)) : u->value_len;
+    if (u->param_id == AT_PARAM_INDEX && u->whole && u->value_len == 2) {
+        u->has_number = true;
+        u->number = get16(u->value, d->be);
+    }
+    if (u->param_id == AT_PARAM_SIGNATURE)
+        u->base64 = base64_bad_at(u->value, u->text_len) == SIZE_MAX;
+}
+
 static unit_kind read_unit(const decoder *d, size_t pos, at_frame_unit *u,
                            size_t *end)
 {
@@ -292,6 +307,8 @@ static unit_kind read_unit(const decoder *d, size_t pos, at_frame_unit *u,
     u->value = p + AT_FRAME_UNIT_HEADER_LEN;
     u->value_len = clamp32(have - AT_FRAME_UNIT_HEADER_LEN);
     u->value_span = span_at(d, pos + AT_FRAME_UNIT_HEADER_LEN, u->value_len);
+    u->whole = have == u->param_len;
+    read_value(d, u);
     *end = pos + u->param_len;
     return have < u->param_len ? UNIT_CUT : UNIT_OK;
 }
@@ -624,6 +641,10 @@ static at_status decode(const uint8_t *buf, size_t len, uint64_t base_off,
     out->span = span_at(&d, 0, max_sz(out->total_len, AT_FRAME_HEADER_LEN));
     out->has_index = w.has_index;
     out->index = w.index;
+    if (out->n_units && out->units_end < out->span.len)
+        out->after_units = span_at(&d, out->units_end, out->span.len - out->units_end);
+    if (out->bytes_present > out->span.len)
+        out->trailing = span_at(&d, out->span.len, out->bytes_present - out->span.len);
     if (w.has_sig)
         out->signed_region = span_at(&d, 2, w.sig_at - 2);
     return AT_OK;

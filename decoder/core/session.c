@@ -51,6 +51,12 @@ at_session_config at_session_default_config(void)
 static void on_te_token(void *ctx, const at_token *t);
 static void on_me_token(void *ctx, const at_token *t);
 
+void at_session_set_profile(at_session *s, const at_profile *profile)
+{
+    if (s)
+        s->cfg.profile = profile ? profile : at_profile_get(AT_PROFILE_LEGACY);
+}
+
 void at_session_init(at_session *s, const at_session_config *cfg,
                      at_event_cb cb, void *ctx)
 {

@@ -12,6 +12,18 @@ _Static_assert(4 + ((sizeof AT_TRACE_DISSECTOR_NAME - 1 + 3) & ~3u) + 4 +
                    AT_TRACE_TLV_LEN,
                "AT_TRACE_TLV_LEN does not match the encoded TLVs");
 
+const at_trace_line *at_trace_lines(size_t *n)
+{
+    static const at_trace_line lines[] = {
+        {AT_LINE_RTS, "RTS", "rts"}, {AT_LINE_CTS, "CTS", "cts"},
+        {AT_LINE_DTR, "DTR", "dtr"}, {AT_LINE_DSR, "DSR", "dsr"},
+        {AT_LINE_DCD, "DCD", "dcd"}, {AT_LINE_RI, "RI", "ri"},
+    };
+    if (n)
+        *n = sizeof lines / sizeof lines[0];
+    return lines;
+}
+
 size_t at_trace_encode_packet(const at_trace_record *rec, uint8_t *out,
                               size_t cap)
 {

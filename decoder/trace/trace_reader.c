@@ -529,6 +529,10 @@ int at_trace_next(at_trace_reader *r, at_trace_record *rec)
         memset(rec, 0, sizeof *rec);
         return -1;
     }
+    if (rec->event == AT_TEV_OVERRUN && rec->len >= 4) {
+        rec->has_lost = true;
+        rec->lost = at_trace_get_be32(rec->payload);
+    }
     return 1;
 }
 

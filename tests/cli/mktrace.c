@@ -306,20 +306,19 @@ static void time_line(script *s, const char *p)
 
 static uint16_t parse_lines(script *s, char *p)
 {
-    static const struct { const char *name; uint16_t bit; } names[] = {
-        {"RTS", AT_LINE_RTS}, {"CTS", AT_LINE_CTS}, {"DTR", AT_LINE_DTR},
-        {"DSR", AT_LINE_DSR}, {"DCD", AT_LINE_DCD}, {"RI", AT_LINE_RI},
-        {"unknown", AT_LINE_UNKNOWN},
-    };
+    size_t n;
+    const at_trace_line *lines = at_trace_lines(&n);
     uint16_t st = 0;
     for (char *tok = strtok(p, " "); tok; tok = strtok(NULL, " ")) {
-        size_t i;
-        for (i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcmp(tok, names[i].name) == 0)
-                break;
-        if (i == sizeof names / sizeof names[0])
+        size_t i = 0;
+        while (i < n && strcmp(tok, lines[i].name) != 0)
+            i++;
+        if (i < n)
+            st |= lines[i].bit;
+        else if (strcmp(tok, "unknown") == 0)
+            st |= AT_LINE_UNKNOWN;
+        else
             die(s, "unknown control line '%s'", tok);
-        st |= names[i].bit;
     }
     return st;
 }

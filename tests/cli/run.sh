@@ -726,6 +726,11 @@ fi
 check_exit "failing sample without --check" 0 --color=never "$FAILING"
 check_exit "good sample" 0 --check "$GOOD"
 check_exit "good sample, --json" 0 --check --json "$GOOD"
+# A successful session with a newer module (unsigned frames, index 15),
+# no --profile: the module's acceptance makes it "newer", nothing is an
+# error.
+check_exit "newer module, guessed from its answers" 0 --check --color=never "$WORK/newer-unsigned.pcap"
+check_exit "newer module, guessed from its answers, --json" 0 --check --json "$WORK/newer-unsigned.pcap"
 size=$(stat -c %s "$FAILING")
 head -c $((size - 3)) "$FAILING" > "$WORK/failing-truncated.pcap"
 check_exit "damaged trace with an error finding" 3 --check --color=never "$WORK/failing-truncated.pcap"
@@ -733,6 +738,50 @@ if grep -q '^ *error ' "$WORK/check.out" && grep -q 'Stopped early' "$WORK/check
     ok "--check: damaged trace: the findings before the damage are printed"
 else
     bad "--check: damaged trace: the findings before the damage are printed" "$(cat "$WORK/check.out")"
+fi
+
+# ------------------------------------------------------------------
+# The rule table: --list-rules (text and JSON) and the README's list
+# ------------------------------------------------------------------
+"$ATTRACE" decode --list-rules > "$WORK/rules.txt" 2> "$WORK/rules.err"
+rc=$?
+awk '/^<!-- rules: attrace decode --list-rules -->$/ {on = 1; next}
+     /^<!-- end rules -->$/ {on = 0}
+     on && !/^```/' "$SRC/README.md" > "$WORK/rules.readme"
+if [ $rc -ne 0 ] || [ ! -s "$WORK/rules.txt" ]; then
+    bad "--list-rules" "exit status $rc; stderr: $(cat "$WORK/rules.err")"
+elif diff -u "$WORK/rules.readme" "$WORK/rules.txt" > "$WORK/rules.diff"; then
+    ok "README rule list is the output of --list-rules"
+else
+    bad "README rule list is the output of --list-rules" "paste the output of attrace decode --list-rules between the markers in README.md:
+$(cat "$WORK/rules.diff")"
+fi
+"$ATTRACE" decode --list-rules --json > "$WORK/rules.json" 2> "$WORK/rules.err"
+if python3 - "$WORK/rules.json" "$WORK/rules.txt" <<'PY'
+import json, sys
+rules = [json.loads(l) for l in open(sys.argv[1])]
+text = open(sys.argv[2]).read().splitlines()
+ids = [r["id"] for r in rules]
+assert len(ids) == len(set(ids)), "duplicate rule ids"
+assert all(r["type"] == "rule" and r["severity"] in ("error", "warning", "info")
+           and r["summary"] and r["fix"] for r in rules)
+assert len(text) == 3 * len(rules)
+for i, r in enumerate(rules):
+    assert text[3 * i] == "%s (%s)" % (r["id"], r["severity"]), text[3 * i]
+    assert text[3 * i + 1] == "    " + r["summary"]
+    assert text[3 * i + 2] == "    fix: " + r["fix"]
+for rid, sev in (("totallen_excludes_self", "error"), ("host_side_missing", "warning"),
+                 ("tls_server_not_trusted", "error"), ("sbnr_mismatch", "warning")):
+    assert {r["id"]: r["severity"] for r in rules}[rid] == sev, rid
+PY
+then ok "--list-rules --json: the same table as the text"
+else bad "--list-rules --json: the same table as the text" "$(cat "$WORK/rules.err")"; fi
+"$ATTRACE" decode --list-rules "$GOOD" > /dev/null 2> "$WORK/rules.err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q -- '--list-rules takes no TRACE' "$WORK/rules.err"; then
+    ok "--list-rules with a TRACE: usage error"
+else
+    bad "--list-rules with a TRACE: usage error" "exit status $rc; stderr: $(cat "$WORK/rules.err")"
 fi
 
 # ------------------------------------------------------------------

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void on_finding(void *ctx, const at_finding *f)
 {
     (void)ctx;
-    if (!f->rule || f->what[0] == 0 || f->fix[0] == 0)
+    if (!f->rule || at_rule_find(f->rule) == NULL || f->what[0] == 0 || f->fix[0] == 0)
         abort();
 }
 
@@ -47,7 +47,10 @@ static void on_event(void *ctx, const at_event *ev)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static at_session s;
-    at_analyzer *an = at_analyzer_new(NULL, on_finding, NULL);
+    /* The session's frame checks follow the analyzer's profile guess. */
+    at_analyzer_config cfg = at_analyzer_default_config();
+    cfg.session = &s;
+    at_analyzer *an = at_analyzer_new(&cfg, on_finding, NULL);
     if (!an)
         abort();
     at_session_init(&s, NULL, on_event, an);

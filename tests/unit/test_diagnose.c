@@ -213,6 +213,7 @@ typedef struct chan {
     at_finding f[MAXF];
     unsigned n;
     at_frame_details det[MAXD];
+    uint32_t det_problems[MAXD]; /* the session's frame problems: bit per code */
     char det_source[MAXD][96];
     unsigned ndet;
     uint64_t ts;
@@ -222,6 +223,12 @@ typedef struct chan {
 static void on_finding(void *ctx, const at_finding *f)
 {
     chan *c = ctx;
+    /* Every finding of every test names a rule of the table. */
+    const at_rule *r = at_rule_find(f->rule);
+    if (!r)
+        fprintf(stderr, "finding with rule id %s, which is not in the rule table\n", f->rule);
+    assert_non_null(r);
+    assert_ptr_equal(r->id, f->rule);
     assert_true(c->n < MAXF);
     c->f[c->n++] = *f;
 }
@@ -235,6 +242,9 @@ static void on_event(void *ctx, const at_event *ev)
         assert_non_null(d);
         if (c->ndet < MAXD) {
             c->det[c->ndet] = *d;
+            c->det_problems[c->ndet] = 0;
+            for (unsigned i = 0; i < ev->frame->n_problems; i++)
+                c->det_problems[c->ndet] |= 1u << ev->frame->problems[i].code;
             c->det_source[c->ndet][0] = '\0';
             if (d->verify_source)
                 snprintf(c->det_source[c->ndet], sizeof c->det_source[0], "%s",
@@ -246,13 +256,16 @@ static void on_event(void *ctx, const at_event *ev)
     }
 }
 
+/* The analyzer's profile guess steers the session's frame checks. */
 static chan *open_chan_cfg(const at_analyzer_config *cfg)
 {
     chan *c = calloc(1, sizeof *c);
     assert_non_null(c);
     c->s = malloc(sizeof *c->s);
     assert_non_null(c->s);
-    c->an = at_analyzer_new(cfg, on_finding, c);
+    at_analyzer_config acfg = cfg ? *cfg : at_analyzer_default_config();
+    acfg.session = c->s;
+    c->an = at_analyzer_new(&acfg, on_finding, c);
     assert_non_null(c->an);
     at_session_init(c->s, NULL, on_event, c);
     c->ts = START_NS;
@@ -1644,7 +1657,10 @@ static void test_profile_guess(void **state)
     close_chan(c);
     assert_string_equal(at_analyzer_model(c->an)->profile->name, "newer");
     silent(c, "index_out_of_range");
-    assert_int_equal(c->n, 0); /* SHA-1 answered END OK was accepted */
+    /* SHA-1 answered END OK was accepted; only the guess is told. */
+    assert_int_equal(c->n, 1);
+    has_text(must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME,
+                       c->f[0].off)->what, "accepted index 12 (SECURE CMD END OK)");
     free_chan(c);
 
     c = open_chan();
@@ -1653,7 +1669,9 @@ static void test_profile_guess(void **state)
     secure(c, &fr, "SECURE CMD END OK");
     close_chan(c);
     assert_string_equal(at_analyzer_model(c->an)->profile->name, "newer");
-    assert_int_equal(c->n, 0);
+    assert_int_equal(c->n, 1);
+    has_text(must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME,
+                       c->f[0].off)->what, "accepted a SHA-256 signature");
     free_chan(c);
 
     /* A given profile wins over the evidence. */
@@ -1843,9 +1861,226 @@ static void test_sample_provisioning_ok(void **state)
     free_chan(c);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The module's acceptance                                            */
+/* ------------------------------------------------------------------ */
+
+static unsigned count_rule(const chan *c, const char *rule, at_severity *max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->n; i++)
+        if (strcmp(c->f[i].rule, rule) == 0) {
+            n++;
+            if (max && c->f[i].severity > *max)
+                *max = c->f[i].severity;
+        }
+    return n;
+}
+
+static void no_finding_above_info(const chan *c)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->f[i].severity != AT_SEV_INFO) {
+            fprintf(stderr, "a finding above info:\n");
+            dump(c);
+        }
+    for (unsigned i = 0; i < c->n; i++)
+        assert_int_equal(c->f[i].severity, AT_SEV_INFO);
+}
+
+/* An unsigned frame answered END OK comes from a newer module, from the
+ * first such frame on: no imei_missing / signature_missing error. */
+static void test_accepted_unsigned_is_newer(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
+    encode(&fr, AT_CMD_WRITE, 2, &fx.ca2_der, NULL, NULL, NULL, AT_DIGEST_SHA1);
+    uint64_t off = secure(c, &fr, "SECURE CMD END OK");
+    encode(&fr, AT_CMD_DELETE, 3, NULL, NULL, NULL, NULL, AT_DIGEST_SHA1);
+    secure(c, &fr, "SECURE CMD END OK");
+    close_chan(c);
+    assert_string_equal(at_analyzer_model(c->an)->profile->name, "newer");
+    no_finding_above_info(c);
+    const at_finding *f = must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME,
+                                    off);
+    assert_int_equal(f->exchange, 2);
+    has_text(f->what, "a frame without IMEI and signature");
+    has_text(f->what, "newer module (EXS62, PLS6x, TX62)");
+    assert_int_equal(count_rule(c, "profile_guessed_newer", NULL), 1);
+    assert_int_equal(count_rule(c, "imei_missing", NULL), 2);
+    assert_int_equal(count_rule(c, "signature_missing", NULL), 2);
+    free_chan(c);
+}
+
+/* Index 15 answered END OK: the guess flips at that exchange and the
+ * session checks the following frames with the newer limits (index 16
+ * has no index_range problem); the first frame's problem, judged with
+ * the legacy limits before the answer came, is explained. */
+/* Provisioning, then WRITEs of index 15 and 16 answered END OK; returns
+ * the TE offset of the index-15 frame. */
+static uint64_t write_15_and_16(chan *c)
+{
+    frame fr;
+    provision(c);
+    write_frame(&fr, 15, &fx.ca2_der, NULL);
+    uint64_t off = secure(c, &fr, "SECURE CMD END OK");
+    write_frame(&fr, 16, &fx.ca_der, NULL);
+    secure(c, &fr, "SECURE CMD END OK");
+    close_chan(c);
+    return off;
+}
+
+static void test_accepted_index_frames_follow_guess(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    uint64_t off = write_15_and_16(c);
+    assert_int_equal(c->ndet, 4);
+    assert_true(c->det_problems[2] & 1u << AT_FP_INDEX_RANGE);
+    assert_int_equal(c->det_problems[3], 0);
+    no_finding_above_info(c);
+    silent(c, "index_out_of_range");
+    const at_finding *f = must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME,
+                                    off);
+    has_text(f->what, "index 15");
+    has_text(f->what, "index_range");
+    free_chan(c);
+
+    /* --profile legacy wins: the session keeps the legacy limits, and the
+     * finding that contradicts the module's acceptance is only info. */
+    at_analyzer_config cfg = at_analyzer_default_config();
+    cfg.profile = at_profile_get(AT_PROFILE_LEGACY);
+    c = open_chan_cfg(&cfg);
+    write_15_and_16(c);
+    assert_string_equal(at_analyzer_model(c->an)->profile->name, "legacy");
+    assert_true(c->det_problems[3] & 1u << AT_FP_INDEX_RANGE);
+    silent(c, "profile_guessed_newer");
+    no_finding_above_info(c);
+    at_severity max = AT_SEV_INFO;
+    assert_int_equal(count_rule(c, "index_out_of_range", &max), 2);
+    f = find(c, "index_out_of_range");
+    has_text(f->what, "The module accepted the frame all the same (SECURE CMD END OK).");
+    free_chan(c);
+}
+
+/* What contradicts the module's own acceptance is at most info; a risk
+ * that did not bite (a pause) keeps its severity. */
+static void test_accepted_findings_at_most_info(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    provision(c);
+    write_frame(&fr, 2, &fx.ca2_der, NULL);
+    fr.b[fr.n++] = '\r';
+    fr.b[fr.n++] = '\n';
+    uint64_t off = secure(c, &fr, "SECURE CMD END OK");
+    close_chan(c);
+    const at_finding *f = must_find(c, "bytes_after_frame", AT_SEV_INFO, AT_DIR_TE_TO_ME,
+                                    off + fr.n - 2);
+    has_text(f->what, "accepted the frame all the same");
+    no_finding_above_info(c);
+    free_chan(c);
+
+    /* The same frame refused: an error. */
+    c = open_chan();
+    provision(c);
+    secure(c, &fr, "SECURE CMD TO MANY DATA ERROR");
+    close_chan(c);
+    f = must_find(c, "bytes_after_frame", AT_SEV_ERROR, AT_DIR_TE_TO_ME, off + fr.n - 2);
+    assert_null(strstr(f->what, "accepted"));
+    free_chan(c);
+}
+
+/* A failed secure command with no byte from the host after READY. */
+static void test_host_side_missing(void **state)
+{
+    (void)state;
+    /* The host's command is there, its frame is not. */
+    chan *c = open_chan();
+    provision(c);
+    sbnw_start(c, "\r\n");
+    ready(c);
+    c->ts += 10000 * NS_MS;
+    uint64_t off = answer(c, "SECURE CMD SERVICE TIMEOUT ERROR", "ERROR");
+    close_chan(c);
+    const at_finding *f = must_find(c, "host_side_missing", AT_SEV_WARNING, AT_DIR_ME_TO_TE,
+                                    off);
+    assert_int_equal(f->exchange, 4);
+    has_text(f->what, "no byte the host sent after SECURE CMD READY");
+    has_text(f->what, "SECURE CMD SERVICE TIMEOUT ERROR");
+    has_text(f->fix, "capture its side too");
+    silent(c, "secure_failure_unexplained");
+    assert_int_equal(c->n, 1);
+    free_chan(c);
+
+    /* A log of the module's side only: no exchange at all. */
+    c = open_chan();
+    me(c, "AT^SBNW=is_cert,1\r");
+    me(c, "\r\nCONNECT\r\n");
+    ready(c);
+    c->ts += 10000 * NS_MS;
+    off = answer(c, "SECURE CMD SERVICE TIMEOUT ERROR", "ERROR");
+    close_chan(c);
+    f = must_find(c, "host_side_missing", AT_SEV_WARNING, AT_DIR_ME_TO_TE, off);
+    assert_int_equal(f->exchange, 0);
+    has_text(f->what, "the module's side only");
+    has_text(f->fix, "capture its side too");
+    assert_int_equal(c->n, 1);
+    free_chan(c);
+
+    /* Not when the host sent something, nor when the module accepted. */
+    c = open_chan();
+    provision(c);
+    sbnw_start(c, "\r\n");
+    ready(c);
+    te(c, "hello\r\n");
+    answer(c, "SECURE CMD SERVICE TIMEOUT ERROR", "ERROR");
+    close_chan(c);
+    silent(c, "host_side_missing");
+    free_chan(c);
+    good_case_silent("host_side_missing");
+}
+
+/* The rule table: unique stable ids, every field filled, lookups work. */
+static void test_rule_table(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const at_rule *r = at_rules(&n);
+    assert_non_null(r);
+    assert_true(n >= 34);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(r[i].id);
+        for (const char *p = r[i].id; *p; p++)
+            assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_');
+        assert_true(r[i].severity == AT_SEV_INFO || r[i].severity == AT_SEV_WARNING ||
+                    r[i].severity == AT_SEV_ERROR);
+        assert_true(r[i].summary && r[i].summary[0]);
+        assert_true(r[i].fix && r[i].fix[0]);
+        assert_ptr_equal(at_rule_find(r[i].id), &r[i]);
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(r[k].id, r[i].id);
+    }
+    const at_rule *t = at_rule_find("totallen_excludes_self");
+    assert_non_null(t);
+    assert_int_equal(t->severity, AT_SEV_ERROR);
+    has_text(t->fix, "including the TotalLen field itself (<frame length>)");
+    assert_null(at_rule_find("no_such_rule"));
+    assert_null(at_rule_find(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rule_table),
+        cmocka_unit_test(test_accepted_unsigned_is_newer),
+        cmocka_unit_test(test_accepted_index_frames_follow_guess),
+        cmocka_unit_test(test_accepted_findings_at_most_info),
+        cmocka_unit_test(test_host_side_missing),
         cmocka_unit_test(test_totallen_excludes_self),
         cmocka_unit_test(test_totallen_excludes_header),
         cmocka_unit_test(test_totallen_mismatch),

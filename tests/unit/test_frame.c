@@ -515,6 +515,8 @@ static void test_unit_past_frame(void **state)
     EXPECT(&g_f, {AT_FP_TOTALLEN_LONG, 0, 11}, {AT_FP_UNIT_PAST_FRAME, 6, 6});
     assert_false(g_f.has_index);
     assert_int_equal(g_f.units[0].value_len, 1);
+    assert_false(g_f.units[0].whole);
+    assert_false(g_f.units[0].has_number);
     span_eq(g_f.units[0].span, BASE + 6, 5);
     /* A certificate claiming 28 value bytes with 4 present; TotalLen agrees
      * with the bytes, so the units' end shows it is too small. */
@@ -672,6 +674,8 @@ static void test_signature_not_base64(void **state)
         const raw_unit u[] = {U_INDEX(1), {AT_PARAM_SIGNATURE, val, n + 1}};
         g_in.n = raw(g_in.b, AT_CMD_DELETE, u, 2);
         assert_int_equal(at_frame_decode(g_in.b, g_in.n, BASE, NULL, &g_f), AT_OK);
+        assert_int_equal(g_f.units[1].base64, cases[i].bad_at < 0);
+        assert_int_equal(g_f.units[1].text_len, n);
         if (cases[i].bad_at < 0)
             EXPECT_NONE(&g_f);
         else
@@ -738,6 +742,10 @@ static void test_big_endian(void **state)
     assert_int_equal(g_f.units[0].param_len, 6);
     assert_true(g_f.has_index);
     assert_int_equal(g_f.index, 2);
+    /* The unit's own number is read in the frame's byte order too. */
+    assert_true(g_f.units[0].has_number);
+    assert_int_equal(g_f.units[0].number, 2);
+    assert_true(g_f.units[0].whole);
 
     /* A big-endian READ_SIGNED reads like the real one. */
     hex_decode("0029 0002 0003 0006 0001 0001"
@@ -745,6 +753,13 @@ static void test_big_endian(void **state)
                "0009 0003 51554A44 00 0D0A", NULL, &g_f);
     EXPECT(&g_f, {AT_FP_BIG_ENDIAN, 0, 41}, {AT_FP_TRAILING_BYTES, 41, 2});
     span_eq(g_f.signed_region, BASE + 2, 30);
+    assert_int_equal(g_f.units[0].number, 1);
+    assert_int_equal(g_f.units[1].text_len, 15);
+    assert_false(g_f.units[1].base64);
+    assert_int_equal(g_f.units[2].text_len, 4);
+    assert_true(g_f.units[2].base64);
+    span_eq(g_f.trailing, BASE + 41, 2);
+    assert_int_equal(g_f.after_units.len, 0);
     at_frame_spec spec;
     char strbuf[32];
     assert_int_equal(at_frame_to_spec(&g_f, &spec, strbuf, sizeof strbuf), AT_OK);
@@ -818,6 +833,8 @@ static void test_unused_bytes(void **state)
     EXPECT(&g_f, {AT_FP_UNUSED_BYTES, 12, 2});
     span_eq(g_f.span, BASE, 14);
     assert_int_equal(g_f.units_end, 12);
+    span_eq(g_f.after_units, BASE + 12, 2);
+    assert_int_equal(g_f.trailing.len, 0);
 }
 
 /* Every code is named, described, and distinct. */

@@ -415,6 +415,53 @@ static void test_parsed_values_reach_the_consumer(void **state)
 }
 
 /* A READ: the module's binary answer is a frame too. */
+/* The frame checks' limits can change between exchanges, from the event
+ * callback (the analyzer does so when the module turns out to be newer). */
+typedef struct limits_seen {
+    at_session *s;
+    unsigned frames;
+    bool index_range[2];
+} limits_seen;
+
+static void switch_after_first_end(void *ctx, const at_event *ev)
+{
+    limits_seen *l = ctx;
+    if (ev->kind == AT_EV_FRAME && l->frames < 2) {
+        for (unsigned i = 0; i < ev->frame->n_problems; i++)
+            if (ev->frame->problems[i].code == AT_FP_INDEX_RANGE)
+                l->index_range[l->frames] = true;
+        l->frames++;
+    }
+    if (ev->kind == AT_EV_END)
+        at_session_set_profile(l->s, at_profile_get(AT_PROFILE_NEWER));
+}
+
+static void test_profile_set_between_exchanges(void **state)
+{
+    (void)state;
+    /* An unsigned DELETE of index 15, twice. */
+    uint8_t frame[12];
+    assert_int_equal(tu_hex("0C00 0300 0100 0600 0100 0F00", frame, sizeof frame), 12);
+    at_session *s = malloc(sizeof *s);
+    assert_non_null(s);
+    limits_seen l = {s, 0, {false, false}};
+    at_session_init(s, NULL, switch_after_first_end, &l);
+    for (int i = 0; i < 2; i++) {
+        static const char cmd[] = "AT^SBNW=is_cert,1\r";
+        static const char ready[] = "\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
+        static const char done[] = "\r\nSECURE CMD END OK\r\n\r\nOK\r\n";
+        at_session_feed(s, AT_DIR_TE_TO_ME, 1, (const uint8_t *)cmd, sizeof cmd - 1);
+        at_session_feed(s, AT_DIR_ME_TO_TE, 2, (const uint8_t *)ready, sizeof ready - 1);
+        at_session_feed(s, AT_DIR_TE_TO_ME, 3, frame, sizeof frame);
+        at_session_feed(s, AT_DIR_ME_TO_TE, 4, (const uint8_t *)done, sizeof done - 1);
+    }
+    at_session_finish(s, 5);
+    free(s);
+    assert_int_equal(l.frames, 2);
+    assert_true(l.index_range[0]);   /* legacy: 0..10 */
+    assert_false(l.index_range[1]);  /* newer: 0..30 */
+}
+
 static void test_read_response_frame(void **state)
 {
     (void)state;
@@ -576,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_sbnr_listing_and_ciev_parsed),
         cmocka_unit_test(test_parsed_values_reach_the_consumer),
         cmocka_unit_test(test_read_response_frame),
+        cmocka_unit_test(test_profile_set_between_exchanges),
         cmocka_unit_test(test_gap_is_reported),
         cmocka_unit_test(test_sample_session_every_split_point),
     };

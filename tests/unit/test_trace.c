@@ -144,6 +144,15 @@ static void expect_same_record(const at_trace_record *got,
     if (want->len > 0)
         assert_memory_equal(got->payload, want->payload, want->len);
     assert_int_equal(got->record_no, record_no);
+    /* The reader decodes an overrun's count (u32 big-endian) once. */
+    bool counted = want->event == AT_TEV_OVERRUN && want->len >= 4;
+    assert_int_equal(got->has_lost, counted);
+    if (counted)
+        assert_int_equal(got->lost, (uint32_t)want->payload[0] << 24 |
+                                        (uint32_t)want->payload[1] << 16 |
+                                        (uint32_t)want->payload[2] << 8 | want->payload[3]);
+    else
+        assert_int_equal(got->lost, 0);
 }
 
 static void write_trace(const char *path, const at_trace_record *recs,
@@ -235,6 +244,19 @@ static void test_event_names(void **state)
     assert_int_equal(AT_TEV_NOTE, 7);
     assert_string_equal(at_trace_event_name(8), "unknown");
     assert_string_equal(at_trace_event_name(255), "unknown");
+    /* The control lines: every bit once, in the order the outputs use. */
+    size_t n = 0;
+    const at_trace_line *lines = at_trace_lines(&n);
+    static const char *const names[] = {"RTS", "CTS", "DTR", "DSR", "DCD", "RI"};
+    static const char *const keys[] = {"rts", "cts", "dtr", "dsr", "dcd", "ri"};
+    const uint16_t bits[] = {AT_LINE_RTS, AT_LINE_CTS, AT_LINE_DTR,
+                             AT_LINE_DSR, AT_LINE_DCD, AT_LINE_RI};
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(lines[i].bit, bits[i]);
+        assert_string_equal(lines[i].name, names[i]);
+        assert_string_equal(lines[i].key, keys[i]);
+    }
     assert_string_equal(at_trace_event_name(~0u), "unknown");
 }
 

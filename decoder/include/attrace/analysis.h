@@ -8,6 +8,13 @@
  * describes each frame (certificate summary, key type, signature verdict),
  * and explains failures as findings: a stable rule id, a severity, the
  * byte offset, what is wrong and what to do.
+ *
+ * The module's answers are evidence: a frame a legacy module refuses
+ * (unsigned, index above 10, SHA-256, a certificate over 2048 bytes)
+ * answered SECURE CMD END OK makes the guess "newer" from that exchange
+ * on, and its findings and the session's later frame checks follow (a
+ * profile given in the config wins). A finding that contradicts the
+ * module's acceptance of a frame is at most info.
  */
 #ifndef ATTRACE_ANALYSIS_H
 #define ATTRACE_ANALYSIS_H
@@ -29,11 +36,30 @@ typedef enum at_severity {
 /** "info", "warning", "error". */
 const char *at_severity_name(at_severity s);
 
+/**
+ * One diagnosis rule. Every finding's rule id is one of the table's (see
+ * at_rules); a finding may have another severity than the default (the
+ * summary says when), and its fix is the template with the placeholders
+ * (in <angle brackets>) filled in.
+ */
+typedef struct at_rule {
+    const char *id;          /**< stable id, e.g. "totallen_excludes_self" */
+    at_severity severity;    /**< default severity */
+    const char *summary;     /**< one line: what the rule detects */
+    const char *fix;         /**< fix template; <...> stands for what the finding fills in */
+} at_rule;
+
+/** All rules, in a stable order; their number in @p n (may be NULL). */
+const at_rule *at_rules(size_t *n);
+
+/** The rule with id @p id, or NULL if unknown. */
+const at_rule *at_rule_find(const char *id);
+
 #define AT_FINDING_TEXT_MAX 400u
 
 /** One finding. */
 typedef struct at_finding {
-    const char *rule;     /**< stable id, e.g. "totallen_excludes_self" */
+    const char *rule;     /**< stable id from the rule table (at_rule_find finds it) */
     at_severity severity;
     uint32_t exchange;    /**< the exchange it is about (0 = none) */
     at_dir dir;           /**< stream of @c off */
@@ -112,6 +138,8 @@ typedef struct at_analyzer_config {
     const at_profile *profile;   /**< NULL: guess from the trace */
     X509 *client_cert;           /**< --client-cert (borrowed), or NULL */
     uint32_t pause_warn_ms;      /**< a pause inside a frame at least this long is a finding (default 1000; 0 = default) */
+    at_session *session;         /**< the session feeding it (borrowed), or NULL: its frame
+                                      checks follow the profile guess (at_session_set_profile) */
 } at_analyzer_config;
 
 typedef struct at_analyzer at_analyzer;

@@ -89,6 +89,11 @@ typedef struct at_frame_unit {
     at_span len_span, id_span, value_span;
     const uint8_t *value; /**< value bytes inside the caller's buffer */
     uint32_t value_len;   /**< bytes of value present (may be < param_len-4 if cut) */
+    bool whole;           /**< all param_len-4 value bytes are present */
+    bool has_number;      /**< an index unit whose whole value is 2 bytes: @c number */
+    uint16_t number;      /**< that value, read in the frame's byte order */
+    uint32_t text_len;    /**< bytes of value before the first NUL (all if none) */
+    bool base64;          /**< signature unit: the text_len bytes are standard padded base64 */
 } at_frame_unit;
 
 /** What the signature unit (ParamId 3) of a frame holds. */
@@ -106,6 +111,8 @@ typedef struct at_frame {
     at_span span;          /**< the frame: min(TotalLen, bytes present) bytes */
     uint32_t bytes_present;/**< bytes handed to the decoder (frame and anything after) */
     uint32_t units_end;    /**< offset (relative) where the last parsed unit ends */
+    at_span after_units;   /**< bytes inside the frame after the last unit (len 0: none) */
+    at_span trailing;      /**< bytes present after TotalLen (len 0: none) */
 
     at_frame_unit units[AT_FRAME_MAX_UNITS];
     unsigned n_units;

@@ -162,6 +162,13 @@ at_session_config at_session_default_config(void);
 void at_session_init(at_session *s, const at_session_config *cfg,
                      at_event_cb cb, void *ctx);
 
+/**
+ * Sets the limits of the frame checks from the next frame on (NULL =
+ * legacy), e.g. when the module's answers show which family it is. May be
+ * called from the event callback.
+ */
+void at_session_set_profile(at_session *s, const at_profile *profile);
+
 /** Feeds bytes of one direction that arrived at @p ts_ns. */
 void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
                      const uint8_t *data, size_t len);

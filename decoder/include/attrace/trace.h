@@ -25,6 +25,16 @@ extern "C" {
 #define AT_TRACE_DISSECTOR_NAME "attrace"
 #define AT_TRACE_SNAPLEN 262144u
 
+/** One control line of a line state. */
+typedef struct at_trace_line {
+    uint16_t bit;          /**< AT_LINE_RTS, ... */
+    const char *name;      /**< "RTS", "CTS", "DTR", "DSR", "DCD", "RI" */
+    const char *key;       /**< the same in lower case, as JSON keys */
+} at_trace_line;
+
+/** The control lines (AT_LINE_UNKNOWN excluded), in that stable order. */
+const at_trace_line *at_trace_lines(size_t *n);
+
 /** One record, as read or to be written. */
 typedef struct at_trace_record {
     uint64_t ts_ns;        /**< nanoseconds since the Unix epoch */
@@ -37,6 +47,8 @@ typedef struct at_trace_record {
     const uint8_t *payload; /**< reader: valid until the next call */
     size_t len;
     uint64_t record_no;    /**< reader: 1-based record number in the file */
+    bool has_lost;         /**< reader: an AT_TEV_OVERRUN record that gives its count */
+    uint32_t lost;         /**< reader: that count of lost bytes */
 } at_trace_record;
 
 /* ------------------------------------------------------------------ */
