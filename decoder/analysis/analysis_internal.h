@@ -55,6 +55,8 @@ typedef struct an_exchange {
     uint64_t frame_off;        /* TE stream offset of its first byte */
     uint64_t frame_ts_first, frame_ts_last, frame_max_gap, frame_max_gap_off;
     at_frame_details det;      /* computed at the FRAME event */
+    at_secret frame_secrets[AT_SECRET_RUNS_MAX]; /* its private-key runs: never quoted */
+    unsigned n_frame_secrets;
     char verify_source[96];
     char verify_subject[AT_CERT_DN_MAX];
     char verify_thumb[41];

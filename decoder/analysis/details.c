@@ -134,6 +134,8 @@ void an_frame_event(at_analyzer *an, const at_event *ev)
         x->tok_flags = ev->tok->flags;
         x->tok_reason = ev->tok->reason;
         x->frame_off = ev->tok->off;
+        x->n_frame_secrets = ev->n_secrets;
+        memcpy(x->frame_secrets, ev->secrets, ev->n_secrets * sizeof ev->secrets[0]);
         x->frame_ts_first = ev->tok->ts_first;
         x->frame_ts_last = ev->tok->ts_last;
         x->frame_max_gap = ev->tok->max_gap_ns;

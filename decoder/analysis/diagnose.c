@@ -636,6 +636,13 @@ static void rule_imei(const ctx *c)
         n--;
     char imei[40];
     an_copy(imei, sizeof imei, (const char *)u->value, n);
+    const at_secret *key = at_secret_overlap(c->x->frame_secrets, c->x->n_frame_secrets,
+                                             u->value_span.off, n);
+    if (key) {
+        /* A damaged frame put key bytes where the IMEI goes: never quote them. */
+        an_fmt(imei, sizeof imei, "%zu bytes of private key (%s)", n,
+               at_secret_kind_name(key->kind));
+    }
     for (size_t i = 0; imei[i]; i++)
         if ((unsigned char)imei[i] < 0x20 || (unsigned char)imei[i] > 0x7e)
             imei[i] = '?';

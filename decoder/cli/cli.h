@@ -87,6 +87,8 @@ typedef struct cli_text_chan {
 /* Per-channel state of the JSON renderer: the exchange being collected. */
 typedef struct cli_json_chan {
     uint32_t open_id;
+    json_t *command;           /* the command line when it holds key bytes (redacted), or NULL */
+    bool command_withheld;     /* ... then its parsed commands are left out */
     json_t *echo;              /* string or NULL */
     json_t *responses;         /* array */
     json_t *intermediate;      /* array */

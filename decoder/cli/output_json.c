@@ -129,6 +129,47 @@ static json_t *jint(uint64_t v)
     return json_integer((json_int_t)v);
 }
 
+/* The private-key run among @p ev's bytes [off, off + n) that must not be
+ * shown, or NULL (always NULL with --show-secrets). */
+static const at_secret *withheld(const cli_ctx *c, const at_event *ev, uint64_t off,
+                                 size_t n)
+{
+    if (c->opt->show_secrets || !ev)
+        return NULL;
+    return at_secret_overlap(ev->secrets, ev->n_secrets, off, n);
+}
+
+/* What stands for @p n bytes holding private-key bytes of @p s's kind. */
+static json_t *jredacted(const at_secret *s, size_t n)
+{
+    json_t *o = json_object();
+    SET(o, "redacted", json_true());
+    SET(o, "secret", json_string(at_secret_kind_name(s->kind)));
+    SET(o, "size", jint(n));
+    return o;
+}
+
+/* Trace bytes as text (or hex): the one place JSON carries them. A value
+ * with private-key bytes is replaced by {"redacted", "secret", "size"}. */
+static json_t *jbytes(const cli_ctx *c, const at_event *ev, uint64_t off,
+                      const void *p, size_t n, bool hex)
+{
+    const at_secret *s = p ? withheld(c, ev, off, n) : NULL;
+    if (s)
+        return jredacted(s, n);
+    return hex ? jhex(p, n) : jtext(p, n);
+}
+
+/* An event's own bytes (lines: the text). */
+static json_t *jevent_text(const cli_ctx *c, const at_event *ev)
+{
+    if (ev->data)
+        return jbytes(c, ev, ev->span.off, ev->data, ev->len, false);
+    return ev->line.text.ptr ? jbytes(c, ev, ev->line.text.span.off, ev->line.text.ptr,
+                                      ev->line.text.len, false)
+                             : json_null();
+}
+
 static json_t *jiso(uint64_t ts)
 {
     char b[48];
@@ -273,16 +314,13 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
 }
 
 /* {"offset","length","ts_ns","text"} of a line element. */
-static json_t *element(const at_event *ev)
+static json_t *element(const cli_ctx *c, const at_event *ev)
 {
     json_t *o = json_object();
     SET(o, "offset", jint(ev->span.off));
     SET(o, "length", jint(ev->span.len));
     SET(o, "ts_ns", jint(ev->ts));
-    if (ev->data)
-        SET(o, "text", jtext(ev->data, ev->len));
-    else
-        SET(o, "text", jstr(&ev->line.text));
+    SET(o, "text", jevent_text(c, ev));
     if (ev->tok) {
         /* Only when true: cut at the line limit, cut by a gap or the end,
          * ended without CR/LF. */
@@ -296,10 +334,14 @@ static json_t *element(const at_event *ev)
     return o;
 }
 
-static json_t *line_element(const at_event *ev, bool urc)
+static json_t *line_element(const cli_ctx *c, const at_event *ev, bool urc)
 {
-    json_t *o = element(ev);
-    line_fields(o, &ev->line, urc);
+    json_t *o = element(c, ev);
+    /* The parsed fields of a line with key bytes would quote them. */
+    if (ev->data && withheld(c, ev, ev->span.off, ev->len))
+        SET(o, "kind", json_string(at_line_kind_name(ev->line.kind)));
+    else
+        line_fields(o, &ev->line, urc);
     return o;
 }
 
@@ -309,6 +351,7 @@ static json_t *line_element(const at_event *ev, bool urc)
 
 static void chan_reset(cli_json_chan *j)
 {
+    json_decref(j->command);
     json_decref(j->echo);
     json_decref(j->responses);
     json_decref(j->intermediate);
@@ -358,7 +401,7 @@ static json_t *commands(const at_exchange *x)
     return a;
 }
 
-static json_t *final_result(const at_event *ev, const at_exchange *x)
+static json_t *final_result(const cli_ctx *c, const at_event *ev, const at_exchange *x)
 {
     if (!x->has_final)
         return json_null();
@@ -368,7 +411,7 @@ static json_t *final_result(const at_event *ev, const at_exchange *x)
     SET(o, "code", r->has_code ? jint(r->code) : json_null());
     SET(o, "text", result_text(r));
     SET(o, "numeric", json_boolean(r->numeric));
-    SET(o, "line", ev->data ? jtext(ev->data, ev->len) : json_null());
+    SET(o, "line", ev->data ? jevent_text(c, ev) : json_null());
     SET(o, "offset", ev->data ? jint(ev->span.off) : json_null());
     SET(o, "ts_ns", ev->data ? jint(ev->ts) : json_null());
     return o;
@@ -394,11 +437,12 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
     SET(o, "ts_end", jiso(x->ts_end));
     SET(o, "ts_end_ns", jint(x->ts_end));
     SET(o, "duration_ns", jint(ev->duration_ns));
-    SET(o, "command", jstr(&x->line));
+    SET(o, "command", j->command ? j->command : jstr(&x->line));
+    j->command = NULL;
     SET(o, "offset", jint(x->span.off));
     SET(o, "length", jint(x->span.len));
     SET(o, "parse_ok", json_boolean(x->parse_ok));
-    SET(o, "commands", commands(x));
+    SET(o, "commands", j->command_withheld ? json_array() : commands(x));
     if (x->cmdline.cmds_dropped)
         SET(o, "commands_dropped", json_true());
     SET(o, "secure", json_boolean(x->secure));
@@ -417,7 +461,7 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
     SET(pb, "te_to_me", jint(x->payload_bytes[AT_DIR_TE_TO_ME]));
     SET(pb, "me_to_te", jint(x->payload_bytes[AT_DIR_ME_TO_TE]));
     SET(o, "payload_bytes", pb);
-    SET(o, "final", final_result(ev, x));
+    SET(o, "final", final_result(ch->ctx, ev, x));
     SET(o, "end_reason", json_string(at_end_reason_name(x->end_reason)));
     SET(o, "failed", json_boolean(cli_exchange_failed(x)));
     emit(ch->ctx, o);
@@ -428,11 +472,21 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
 /* Frames                                                             */
 /* ------------------------------------------------------------------ */
 
-static json_t *unit_value(const cli_ctx *c, const at_frame_unit *u)
+static json_t *unit_value(const cli_ctx *c, const at_event *ev, const at_frame_unit *u)
 {
     const uint8_t *v = u->value;
     size_t n = u->value_len;
+    const at_secret *secret = v ? withheld(c, ev, u->value_span.off, n) : NULL;
     json_t *o;
+    if (secret && u->param_id != AT_PARAM_KEY) {
+        /* Key bytes where the frame's walk put another unit: the shape of
+         * the key unit's value. */
+        o = json_object();
+        SET(o, "size", jint(n));
+        SET(o, "redacted", json_true());
+        SET(o, "secret", json_string(at_secret_kind_name(secret->kind)));
+        return o;
+    }
     switch (u->param_id) {
     case AT_PARAM_INDEX:
         if (u->has_number)
@@ -601,7 +655,7 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
             SET(uo, "value_offset", jint(u->value_span.off));
             SET(uo, "value_len", jint(u->value_len));
             SET(uo, "complete", json_boolean(u->whole));
-            SET(uo, "value", unit_value(c, u));
+            SET(uo, "value", unit_value(c, ev, u));
             json_array_append_new(units, uo);
         }
         SET(o, "units", units);
@@ -669,7 +723,7 @@ static void urc_obj(cli_chan *ch, const at_event *ev)
     cli_ctx *c = ch->ctx;
     uint64_t id = c->next_urc_id++;
     json_t *o = head(ch, "urc", id, ev->dir, ev->ts);
-    merge(o, line_element(ev, true));
+    merge(o, line_element(c, ev, true));
     emit(c, o);
     if (ch->json.open_id && ch->json.urcs)
         json_array_append_new(ch->json.urcs, jint(id));
@@ -682,7 +736,7 @@ static void unexpected_obj(cli_chan *ch, const at_event *ev)
 {
     json_t *o = head(ch, "unexpected", 0, ev->dir, ev->ts);
     SET(o, "event", json_string(at_event_kind_name(ev->kind)));
-    merge(o, line_element(ev, false));
+    merge(o, line_element(ch->ctx, ev, false));
     emit(ch->ctx, o);
 }
 
@@ -695,7 +749,7 @@ static void invalid_obj(cli_chan *ch, const at_event *ev)
     SET(o, "length", jint(ev->span.len));
     SET(o, "reason", json_string(at_tok_reason_name(ev->invalid_reason)));
     if (c->opt->hex)
-        SET(o, "hex", jhex(ev->data, ev->len));
+        SET(o, "hex", jbytes(c, ev, ev->span.off, ev->data, ev->len, true));
     emit(c, o);
     if (ch->json.open_id && ch->json.invalid)
         json_array_append_new(ch->json.invalid, jint(id));
@@ -710,6 +764,12 @@ void json_event(cli_chan *ch, const at_event *ev)
     switch (ev->kind) {
     case AT_EV_COMMAND:
         chan_open(j, ev->exchange ? ev->exchange->id : UINT32_MAX);
+        /* The exchange object, written at its end, quotes the command
+         * line: decide now, while the line's secret runs are known. */
+        if (ev->data && withheld(ch->ctx, ev, ev->span.off, ev->len)) {
+            j->command = jevent_text(ch->ctx, ev);
+            j->command_withheld = true;
+        }
         break;
     case AT_EV_ECHO:
         if (!in_exchange) {
@@ -717,7 +777,7 @@ void json_event(cli_chan *ch, const at_event *ev)
             break;
         }
         json_decref(j->echo);
-        j->echo = ev->data ? jtext(ev->data, ev->len) : jstr(&ev->line.text);
+        j->echo = jevent_text(ch->ctx, ev);
         break;
     case AT_EV_RESPONSE:
         if (!in_exchange)
@@ -725,19 +785,19 @@ void json_event(cli_chan *ch, const at_event *ev)
         else if (json_array_size(j->responses) >= MAX_RESPONSES)
             j->responses_dropped++;
         else
-            json_array_append_new(j->responses, line_element(ev, false));
+            json_array_append_new(j->responses, line_element(ch->ctx, ev, false));
         break;
     case AT_EV_INTERMEDIATE:
         if (!in_exchange)
             unexpected_obj(ch, ev);
         else if (json_array_size(j->intermediate) < MAX_RESPONSES)
-            json_array_append_new(j->intermediate, line_element(ev, false));
+            json_array_append_new(j->intermediate, line_element(ch->ctx, ev, false));
         break;
     case AT_EV_SECURE_RESULT:
         if (!in_exchange) {
             unexpected_obj(ch, ev);
         } else {
-            json_t *o = element(ev);
+            json_t *o = element(ch->ctx, ev);
             SET(o, "result", json_string(at_secure_result_name(ev->line.u.secure)));
             json_decref(j->secure_result);
             j->secure_result = o;

@@ -150,12 +150,43 @@ static const char *plural(uint64_t n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
-/* A hexdump of @p n bytes at stream offset @p off, 16 bytes a line. */
-static void hexdump(cli_ctx *c, unsigned depth, uint64_t off,
-                    const uint8_t *p, size_t n)
+/* The secret runs among @p ev's bytes that must not be printed: none
+ * with --show-secrets. */
+static unsigned withheld(const cli_ctx *c, const at_event *ev, const at_secret **runs)
 {
-    if (!p)
-        return;
+    *runs = NULL;
+    if (c->opt->show_secrets || !ev)
+        return 0;
+    *runs = ev->secrets;
+    return ev->n_secrets;
+}
+
+/* Trace bytes as escaped text: the one place the text view prints them,
+ * private-key bytes replaced by their size and kind. */
+static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *data,
+                      size_t n)
+{
+    const at_secret *runs;
+    unsigned nr = withheld(c, ev, &runs);
+    const uint8_t *p = data;
+    while (n) {
+        const at_secret *s;
+        size_t k = at_secret_piece(runs, nr, off, n, &s);
+        if (s)
+            fprintf(c->out, "[%zu %s of private key (%s), REDACTED]", k,
+                    plural(k, "byte", "bytes"), at_secret_kind_name(s->kind));
+        else
+            put_escaped(c->out, p, k);
+        p += k;
+        off += k;
+        n -= k;
+    }
+}
+
+/* A hexdump of @p n bytes at stream offset @p off, 16 bytes a line. */
+static void hexdump_plain(cli_ctx *c, unsigned depth, uint64_t off,
+                          const uint8_t *p, size_t n)
+{
     for (size_t i = 0; i < n; i += 16) {
         size_t k = n - i < 16 ? n - i : 16;
         indent(c, depth);
@@ -175,6 +206,35 @@ static void hexdump(cli_ctx *c, unsigned depth, uint64_t off,
         fputc('|', c->out);
         reset(c);
         fputc('\n', c->out);
+    }
+}
+
+/* The hexdump of bytes of @p ev: the one place the text view dumps trace
+ * bytes, private-key runs replaced by a line with their size and kind. */
+static void hexdump(cli_ctx *c, const at_event *ev, unsigned depth, uint64_t off,
+                    const uint8_t *p, size_t n)
+{
+    if (!p)
+        return;
+    const at_secret *runs;
+    unsigned nr = withheld(c, ev, &runs);
+    while (n) {
+        const at_secret *s;
+        size_t k = at_secret_piece(runs, nr, off, n, &s);
+        if (s) {
+            indent(c, depth);
+            sgr(c, C_YELLOW);
+            fprintf(c->out, "(%zu %s of private key (%s) at %llu, REDACTED; "
+                    "--show-secrets shows them)", k, plural(k, "byte", "bytes"),
+                    at_secret_kind_name(s->kind), (unsigned long long)off);
+            reset(c);
+            fputc('\n', c->out);
+        } else {
+            hexdump_plain(c, depth, off, p, k);
+        }
+        p += k;
+        off += k;
+        n -= k;
     }
 }
 
@@ -297,7 +357,7 @@ static void line_flags(cli_ctx *c, const at_event *ev)
 static void elem_hex(const cli_chan *ch, const at_event *ev, unsigned depth)
 {
     if (ch->ctx->opt->hex && ev->data)
-        hexdump(ch->ctx, depth, ev->span.off, ev->data, ev->len);
+        hexdump(ch->ctx, ev, depth, ev->span.off, ev->data, ev->len);
 }
 
 /* One text line element: "<- text  (tag)". */
@@ -308,9 +368,9 @@ static void line_elem(cli_chan *ch, const at_event *ev, const char *color,
     elem_begin(ch, ev->ts, ev->dir);
     sgr(c, color);
     if (ev->data)
-        put_escaped(c->out, ev->data, ev->len);
-    else
-        put_str(c->out, &ev->line.text);
+        put_bytes(c, ev, ev->span.off, ev->data, ev->len);
+    else if (ev->line.text.ptr)
+        put_bytes(c, ev, ev->line.text.span.off, ev->line.text.ptr, ev->line.text.len);
     reset(c);
     if (tagtext)
         tag(c, tagcolor, tagtext);
@@ -510,6 +570,25 @@ static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
     }
 }
 
+/* Whether @p ev's bytes hold private-key bytes the view must not print:
+ * then its decoded fields, which would quote them, are left out too. */
+static bool fields_withheld(cli_ctx *c, const at_event *ev)
+{
+    const at_secret *runs;
+    if (!withheld(c, ev, &runs))
+        return false;
+    indent(c, 0);
+    fputs("(decoded fields not shown: the element holds private-key bytes)\n", c->out);
+    return true;
+}
+
+/* A line event's decoded fields. */
+static void event_detail(cli_ctx *c, const at_event *ev, bool urc)
+{
+    if (!fields_withheld(c, ev))
+        line_detail(c, 0, &ev->line, urc);
+}
+
 /* ------------------------------------------------------------------ */
 /* Commands                                                           */
 /* ------------------------------------------------------------------ */
@@ -566,7 +645,8 @@ static void command_detail(cli_ctx *c, const at_exchange *x)
 /* ------------------------------------------------------------------ */
 
 /* @p d: the analyzer's details when @p u is the unit they describe. */
-static void unit_value(cli_ctx *c, const at_frame *f, const at_frame_unit *u,
+static void unit_value(cli_ctx *c, const at_event *ev, const at_frame *f,
+                       const at_frame_unit *u,
                        const at_frame_details *d)
 {
     size_t n = u->value_len;
@@ -610,7 +690,7 @@ static void unit_value(cli_ctx *c, const at_frame *f, const at_frame_unit *u,
     case AT_PARAM_MODE:
         if (u->value) {
             fputc('"', c->out);
-            put_escaped(c->out, u->value, u->text_len);
+            put_bytes(c, ev, u->value_span.off, u->value, u->text_len);
             fputc('"', c->out);
         }
         break;
@@ -722,7 +802,7 @@ static void span_hex(cli_ctx *c, const at_event *ev, unsigned depth,
 {
     if (len == 0)
         return;
-    hexdump(c, depth, off, cli_event_bytes(ev, off, (size_t)len), (size_t)len);
+    hexdump(c, ev, depth, off, cli_event_bytes(ev, off, (size_t)len), (size_t)len);
 }
 
 static void frame_details(const cli_chan *ch, const at_event *ev)
@@ -758,7 +838,7 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         /* The analyzer describes the first unit of each ParamId. */
         bool described = d && u->param_id <= AT_PARAM_ID_MAX_ &&
                          f->unit_of[u->param_id] == (int)i;
-        unit_value(c, f, u, described ? d : NULL);
+        unit_value(c, ev, f, u, described ? d : NULL);
         fputc('\n', c->out);
         if (described && u->param_id == AT_PARAM_CERT && d->has_cert && d->cert_ok)
             cert_summary(c, 1, &d->cert);
@@ -944,13 +1024,13 @@ static void command_elem(cli_chan *ch, const at_event *ev)
     elem_begin(ch, ev->ts, AT_DIR_TE_TO_ME);
     sgr(c, C_BOLD);
     if (ev->data)
-        put_escaped(c->out, ev->data, ev->len);
+        put_bytes(c, ev, ev->span.off, ev->data, ev->len);
     else if (x)
-        put_str(c->out, &x->line);
+        put_bytes(c, ev, x->line.span.off, x->line.ptr, x->line.len);
     reset(c);
     line_flags(c, ev);
     fputc('\n', c->out);
-    if (x)
+    if (x && !fields_withheld(c, ev))
         command_detail(c, x);
     elem_hex(ch, ev, 0);
 }
@@ -968,10 +1048,11 @@ static void end_elem(cli_chan *ch, const at_event *ev)
     if (ev->data && ev->len) {
         line_elem(ch, ev, failed ? C_RED : "", NULL, NULL);
         if (ev->line.kind == AT_LK_RESULT &&
-            (ev->line.u.result.has_code || ev->line.u.result.numeric))
-            result_detail(c, 0, &ev->line.u.result);
-        else if (ev->line.kind != AT_LK_RESULT)
-            line_detail(c, 0, &ev->line, false);
+            (ev->line.u.result.has_code || ev->line.u.result.numeric)) {
+            if (!fields_withheld(c, ev))
+                result_detail(c, 0, &ev->line.u.result);
+        } else if (ev->line.kind != AT_LK_RESULT)
+            event_detail(c, ev, false);
         elem_hex(ch, ev, 0);
     }
 
@@ -1015,7 +1096,7 @@ static void urc_elem(cli_chan *ch, const at_event *ev)
     bool inside = in_block(ch);
     place(ch, ev->ts, C_BOLD_YELLOW, "URC");
     line_elem(ch, ev, C_YELLOW, C_BOLD_YELLOW, inside ? "URC" : NULL);
-    line_detail(c, 0, &ev->line, true);
+    event_detail(c, ev, true);
     elem_hex(ch, ev, 0);
 }
 
@@ -1025,7 +1106,7 @@ static void unexpected_elem(cli_chan *ch, const at_event *ev)
     place(ch, ev->ts, C_BOLD_MAGENTA, "UNEXPECTED");
     line_elem(ch, ev, C_MAGENTA, C_MAGENTA,
               ev->dir == AT_DIR_TE_TO_ME ? "not a command" : "unexpected");
-    line_detail(c, 0, &ev->line, false);
+    event_detail(c, ev, false);
     elem_hex(ch, ev, 0);
 }
 
@@ -1062,20 +1143,20 @@ void text_event(cli_chan *ch, const at_event *ev)
     case AT_EV_RESPONSE:
         place(ch, ev->ts, C_BOLD, "RESPONSE");
         line_elem(ch, ev, "", NULL, NULL);
-        line_detail(c, 0, &ev->line, false);
+        event_detail(c, ev, false);
         elem_hex(ch, ev, 0);
         break;
     case AT_EV_INTERMEDIATE:
         place(ch, ev->ts, C_BOLD, "INTERMEDIATE");
         line_elem(ch, ev, C_BOLD, C_DIM, "intermediate");
         if (ev->line.kind != AT_LK_RESULT || ev->line.u.result.text.len)
-            line_detail(c, 0, &ev->line, false);
+            event_detail(c, ev, false);
         elem_hex(ch, ev, 0);
         break;
     case AT_EV_SECURE_RESULT:
         place(ch, ev->ts, C_BOLD, "SECURE RESULT");
         line_elem(ch, ev, C_BOLD, NULL, NULL);
-        line_detail(c, 0, &ev->line, false);
+        event_detail(c, ev, false);
         elem_hex(ch, ev, 0);
         break;
     case AT_EV_FRAME:

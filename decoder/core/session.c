@@ -66,6 +66,8 @@ void at_session_init(at_session *s, const at_session_config *cfg,
         s->cfg.profile = at_profile_get(AT_PROFILE_LEGACY);
     at_stream_init(&s->te, AT_DIR_TE_TO_ME, &s->cfg.stream);
     at_stream_init(&s->me, AT_DIR_ME_TO_TE, &s->cfg.stream);
+    at_secret_scanner_init(&s->scan[AT_DIR_TE_TO_ME]);
+    at_secret_scanner_init(&s->scan[AT_DIR_ME_TO_TE]);
     s->cb = cb;
     s->ctx = ctx;
     s->next_id = 1;
@@ -92,8 +94,35 @@ static at_event *new_event(at_session *s, at_event_kind kind, const at_token *t)
         ev->len = t->len;
         ev->tok = t;
         ev->invalid_reason = t->reason;
+        ev->n_secrets = at_secret_collect(&s->scan[t->dir], t->off, t->len, s->ev_secrets,
+                                          AT_SECRET_RUNS_MAX);
+        ev->secrets = s->ev_secrets;
     }
     return ev;
+}
+
+/* Scans the bytes of the feed in progress up to stream offset @p end of
+ * @p dir, so a token's event knows the keys its bytes prove, and no more:
+ * what a later byte proves must not depend on where the feed was cut. */
+static void scan_upto(at_session *s, at_dir dir, uint64_t end)
+{
+    at_secret_scanner *sc = &s->scan[dir];
+    if (!s->feed_data || s->feed_dir != dir)
+        return;
+    uint64_t feed_end = s->feed_off + s->feed_len;
+    if (end > feed_end)
+        end = feed_end;
+    if (end <= sc->off)
+        return;
+    at_secret_scan(sc, s->feed_data + (sc->off - s->feed_off), (size_t)(end - sc->off));
+}
+
+/* Every token passes here first: its bytes are scanned, and runs before
+ * it are no longer needed (tokens of a direction come in stream order). */
+static void scan_token(at_session *s, const at_token *t)
+{
+    scan_upto(s, t->dir, t->off + t->len);
+    at_secret_forget(&s->scan[t->dir], t->off);
 }
 
 static void deliver(at_session *s)
@@ -139,6 +168,10 @@ static void emit_echo(at_session *s, const at_token *t, const char *text,
     ev->line.text.ptr = text;
     ev->line.text.len = len;
     ev->line.text.span = span;
+    if (!t) {
+        ev->secrets = s->echo_secrets;
+        ev->n_secrets = s->n_echo_secrets;
+    }
     if (attach)
         s->x.echoed = true;
     deliver(s);
@@ -267,6 +300,7 @@ static void on_te_token(void *ctx, const at_token *t)
 {
     at_session *s = ctx;
     at_event *ev;
+    scan_token(s, t);
     switch (t->kind) {
     case AT_TOK_LINE:
         if (is_command_text(t->data, t->len)) {
@@ -428,6 +462,8 @@ static void me_line(at_session *s, const at_token *t)
         s->echo_len = n < sizeof s->echo_copy ? n : sizeof s->echo_copy;
         memcpy(s->echo_copy, p, s->echo_len);
         s->echo_span = span;
+        s->n_echo_secrets = at_secret_collect(&s->scan[AT_DIR_ME_TO_TE], t->off, s->echo_len,
+                                              s->echo_secrets, AT_SECRET_RUNS_MAX);
         s->echo_ts = t->ts_first;
         s->echo_ts_end = t->ts_last;
         return;
@@ -514,6 +550,7 @@ static void me_line(at_session *s, const at_token *t)
 static void on_me_token(void *ctx, const at_token *t)
 {
     at_session *s = ctx;
+    scan_token(s, t);
     if (t->kind == AT_TOK_LINE) {
         me_line(s, t);
         return;
@@ -531,10 +568,16 @@ static void on_me_token(void *ctx, const at_token *t)
 void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
                      const uint8_t *data, size_t len)
 {
+    s->feed_data = data;
+    s->feed_len = len;
+    s->feed_off = s->scan[dir].off;
+    s->feed_dir = dir;
     if (dir == AT_DIR_TE_TO_ME)
         at_stream_feed(&s->te, ts_ns, data, len, on_te_token, s);
     else
         at_stream_feed(&s->me, ts_ns, data, len, on_me_token, s);
+    scan_upto(s, dir, s->feed_off + len);
+    s->feed_data = NULL;
 }
 
 void at_session_gap(at_session *s, at_dir dir, uint64_t ts_ns)

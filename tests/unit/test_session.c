@@ -80,6 +80,9 @@ static void record_event(void *ctx, const at_event *ev)
         }
         break;
     }
+    for (unsigned i = 0; i < ev->n_secrets; i++)
+        rec_printf(r, " secret=%s@%llu+%u", at_secret_kind_name(ev->secrets[i].kind),
+                   (unsigned long long)ev->secrets[i].span.off, ev->secrets[i].span.len);
     rec_printf(r, "\n");
 }
 
@@ -608,6 +611,81 @@ static void test_sample_session_every_split_point(void **state)
     free(v);
 }
 
+/* Checks every ME event against the key placed at [key_off, key_off +
+ * key_len): once the bytes up to the event's end prove the PKCS#8 header
+ * (its OCTET STRING tag, key byte 22), all of its key bytes are secret. */
+typedef struct key_check {
+    uint64_t key_off, key_len;
+    unsigned covered, events;
+    rec text;
+} key_check;
+
+static void check_key_event(void *ctx, const at_event *ev)
+{
+    key_check *k = ctx;
+    record_event(&k->text, ev);
+    if (ev->dir != AT_DIR_ME_TO_TE || !ev->span.len)
+        return;
+    uint64_t s = ev->span.off, e = ev->span.off + ev->span.len;
+    uint64_t ks = k->key_off, ke = k->key_off + k->key_len;
+    if (e <= ks || s >= ke)
+        return;
+    k->events++;
+    if (e <= ks + 22) {
+        assert_int_equal(ev->n_secrets, 0);
+        return;
+    }
+    uint64_t cs = s > ks ? s : ks, ce = e < ke ? e : ke;
+    assert_int_equal(ev->n_secrets, 1);
+    assert_int_equal(ev->secrets[0].kind, AT_SECRET_PKCS8);
+    assert_int_equal(ev->secrets[0].span.off, cs);
+    assert_int_equal(ev->secrets[0].span.len, ce - cs);
+    k->covered += (unsigned)(ce - cs);
+}
+
+/* A key the line tokenizer cuts at its 0x0D/0x0A bytes: every line of it
+ * knows its secret bytes, however the record is split. */
+static void test_key_in_lines_every_split_point(void **state)
+{
+    (void)state;
+    size_t kl;
+    uint8_t *key = tu_read_file(ATTRACE_SAMPLES_DIR "/keys/client.key.der", &kl);
+    static const char pre[] = "\r\n";
+    static const char post[] = "\r\nOK\r\n";
+    size_t n = sizeof pre - 1 + kl + sizeof post - 1;
+    uint8_t *me = malloc(n);
+    assert_non_null(me);
+    memcpy(me, pre, sizeof pre - 1);
+    memcpy(me + sizeof pre - 1, key, kl);
+    memcpy(me + sizeof pre - 1 + kl, post, sizeof post - 1);
+
+    key_check whole = {sizeof pre - 1, kl, 0, 0, {0}};
+    for (size_t cut = 0; cut < n; cut++) {
+        key_check k = {sizeof pre - 1, kl, 0, 0, {0}};
+        at_session *s = malloc(sizeof *s);
+        assert_non_null(s);
+        at_session_init(s, NULL, check_key_event, cut ? (void *)&k : (void *)&whole);
+        at_session_feed(s, AT_DIR_TE_TO_ME, 1000, (const uint8_t *)"AT\r", 3);
+        at_session_feed(s, AT_DIR_ME_TO_TE, 2000, me, cut ? cut : n);
+        if (cut)
+            at_session_feed(s, AT_DIR_ME_TO_TE, 2000, me + cut, n - cut);
+        at_session_finish(s, 3000);
+        free(s);
+        if (cut) {
+            assert_string_equal(tu_text_str(&k.text), tu_text_str(&whole.text));
+            tu_text_free(&k.text);
+        }
+    }
+    /* Lines at the 0x0D/0x0A bytes at key offsets 8, 16, 201, 218, 398,
+     * 470 and 591; only the first two (15 header bytes) end before the
+     * proof. */
+    assert_int_equal(whole.events, 8);
+    assert_int_equal(whole.covered, kl - 17 - 5);
+    tu_text_free(&whole.text);
+    free(me);
+    free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_profile_set_between_exchanges),
         cmocka_unit_test(test_gap_is_reported),
         cmocka_unit_test(test_sample_session_every_split_point),
+        cmocka_unit_test(test_key_in_lines_every_split_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

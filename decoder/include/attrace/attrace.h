@@ -7,6 +7,7 @@
 #include "attrace/frame.h"
 #include "attrace/lines.h"
 #include "attrace/profile.h"
+#include "attrace/secret.h"
 #include "attrace/session.h"
 #include "attrace/stream.h"
 #include "attrace/types.h"

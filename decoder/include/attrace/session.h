@@ -20,6 +20,7 @@
 #include "attrace/frame.h"
 #include "attrace/lines.h"
 #include "attrace/profile.h"
+#include "attrace/secret.h"
 #include "attrace/stream.h"
 #include "attrace/types.h"
 
@@ -123,6 +124,14 @@ typedef struct at_event {
     bool last_block;           /**< PAYLOAD / TRANSPARENT */
     at_tok_reason invalid_reason; /**< INVALID; also set on cut FRAME/PAYLOAD */
     uint64_t duration_ns;      /**< END: ts_end - ts_start */
+    /**
+     * Private-key bytes among the event's bytes (for a frame, all of its
+     * token's bytes, trailing ones included): sorted runs in stream offsets
+     * of @c dir, clipped to @c span. Renderers show a run only as its size
+     * and kind unless the user asked for secrets (attrace/secret.h).
+     */
+    const at_secret *secrets;
+    unsigned n_secrets;
 } at_event;
 
 typedef void (*at_event_cb)(void *ctx, const at_event *ev);
@@ -152,8 +161,19 @@ typedef struct at_session {
     size_t echo_len;
     at_span echo_span;
     uint64_t echo_ts, echo_ts_end;
+    at_secret echo_secrets[AT_SECRET_RUNS_MAX]; /**< the held echo's secret runs */
+    unsigned n_echo_secrets;
     at_frame frame;            /**< scratch for the frame being reported */
     at_event ev;               /**< scratch for the event being reported */
+    /* Private-key detection on each direction's raw bytes; the bytes of
+     * the feed in progress are scanned up to each token's end before its
+     * event, the rest when the feed returns. */
+    at_secret_scanner scan[2];
+    const uint8_t *feed_data;
+    size_t feed_len;
+    uint64_t feed_off;         /**< stream offset of feed_data[0] */
+    at_dir feed_dir;
+    at_secret ev_secrets[AT_SECRET_RUNS_MAX];
 } at_session;
 
 at_session_config at_session_default_config(void);
