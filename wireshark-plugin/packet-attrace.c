@@ -94,6 +94,7 @@ static int hf_key_matches_cert = -1;
 static int hf_sig_text = -1, hf_sig_checked = -1, hf_sig_matches = -1;
 static int hf_sig_digest = -1, hf_sig_key_source = -1;
 static int hf_finding_rule = -1, hf_finding_severity = -1, hf_finding_what = -1;
+static int hf_secret_kind = -1, hf_secret_size = -1;
 static int hf_finding_fix = -1, hf_finding_offset = -1, hf_finding_dir = -1;
 
 static gint ett_attrace = -1, ett_header = -1, ett_line = -1, ett_element = -1;
@@ -108,7 +109,11 @@ static expert_field ei_not_decoded = EI_INIT;
 /* One per frame problem code (at_frame_problem_code 1..AT_FP_LAST). */
 #define AT_FP_LAST AT_FP_UNUSED_BYTES
 static expert_field ei_problem[AT_FP_LAST + 1];
-/* Findings: one per severity until the rule table is available. */
+/* Findings: one per rule of the core's rule table, at the rule's default
+ * severity; a finding given another severity uses the severity's entry. */
+static expert_field *ei_rule;
+static const at_rule *rule_table;
+static size_t n_rules;
 static expert_field ei_finding[AT_SEV_ERROR + 1];
 
 static const value_string dir_vals[] = {
@@ -170,7 +175,6 @@ static void attrace_init(void)
     cfg.profile = pref_profile_ptr();
     cfg.client_cert = g_client_cert;
     cfg.pause_warn_ms = pref_pause_warn_ms;
-    cfg.show_secrets = pref_show_secrets;
     g_state = pl_state_new(&cfg);
 }
 
@@ -229,15 +233,39 @@ typedef struct render_ctx {
     at_dir dir;
     bool info;              /* fill the Info column */
     tap_rec *tap;
+    /* The element being rendered: its exact bytes (parsers read these)
+     * and what is shown of them (private-key runs masked). */
+    const uint8_t *raw, *shown;
+    size_t view_len;
 } render_ctx;
+
+/* What the tree shows of bytes at @p ptr inside the element's raw bytes. */
+static const char *shown(const render_ctx *rc, const void *ptr)
+{
+    const uint8_t *q = ptr;
+    if (rc->shown && rc->raw && q >= rc->raw && q < rc->raw + rc->view_len)
+        return (const char *)(rc->shown + (q - rc->raw));
+    return (const char *)q;
+}
+
+/* Secret runs overlapping [off, off + len) of element @p e. */
+static bool secret_overlaps(const pl_elem *e, uint64_t off, uint64_t len)
+{
+    for (unsigned i = 0; i < e->n_secret; i++) {
+        const pl_secret *r = &g_state->secrets[e->secret + i];
+        if (r->off < off + len && off < r->off + r->len)
+            return true;
+    }
+    return false;
+}
 
 /* A string field over a stream span of the element, value from @p s. */
 static proto_item *add_str(proto_tree *tree, int hf, tvbuff_t *etvb,
-                           const pl_elem *e, const at_str *s, packet_info *pinfo)
+                           const pl_elem *e, const at_str *s, render_ctx *rc)
 {
     if (!s->ptr)
         return NULL;
-    const char *v = wmem_strndup(pinfo->pool, s->ptr, s->len);
+    const char *v = wmem_strndup(rc->pinfo->pool, shown(rc, s->ptr), s->len);
     if (etvb && s->span.off >= e->off && s->span.off - e->off + s->span.len <= e->len)
         return proto_tree_add_string(tree, hf, etvb, (gint)(s->span.off - e->off),
                                      (gint)s->span.len, v);
@@ -274,21 +302,22 @@ static const char *short_text(packet_info *pinfo, const uint8_t *p, size_t n)
 }
 
 static void cert_fields(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
-                        packet_info *pinfo, const at_str *issuer, const at_str *serial,
+                        render_ctx *rc, const at_str *issuer, const at_str *serial,
                         const at_str *subject, const at_str *sigalg,
                         const at_str *thumbprint)
 {
-    add_str(tree, hf_cert_issuer, etvb, e, issuer, pinfo);
-    add_str(tree, hf_cert_serial, etvb, e, serial, pinfo);
-    add_str(tree, hf_cert_subject, etvb, e, subject, pinfo);
-    add_str(tree, hf_cert_sigalg, etvb, e, sigalg, pinfo);
-    add_str(tree, hf_cert_thumbprint, etvb, e, thumbprint, pinfo);
+    add_str(tree, hf_cert_issuer, etvb, e, issuer, rc);
+    add_str(tree, hf_cert_serial, etvb, e, serial, rc);
+    add_str(tree, hf_cert_subject, etvb, e, subject, rc);
+    add_str(tree, hf_cert_sigalg, etvb, e, sigalg, rc);
+    add_str(tree, hf_cert_thumbprint, etvb, e, thumbprint, rc);
 }
 
 /* The fields of a line the session classified as e->line_kind. */
 static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
-                         packet_info *pinfo, const char *text, size_t len, bool urc)
+                         render_ctx *rc, const char *text, size_t len, bool urc)
 {
+    packet_info *pinfo = rc->pinfo;
     uint64_t base = e->off;
     uint64_t err_off = 0;
     switch ((at_line_kind)e->line_kind) {
@@ -325,7 +354,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         proto_tree_add_uint(tree, hf_cert_size, etvb, rel(e, b.size_text.span.off, etvb),
                             rel_len(e, b.size_text.span.off, b.size_text.span.len, etvb),
                             b.size);
-        cert_fields(tree, etvb, e, pinfo, &b.issuer, &b.serial, &b.subject, &b.signature,
+        cert_fields(tree, etvb, e, rc, &b.issuer, &b.serial, &b.subject, &b.signature,
                     &b.thumbprint);
         if (b.has_expiry) {
             char d[16];
@@ -343,7 +372,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
             break;
         proto_tree_add_string(tree, hf_ciev_name, etvb, 0, 0, "is_cert");
         proto_tree_add_uint(tree, hf_ciev_srv, etvb, 0, 0, c.srv_profile);
-        cert_fields(tree, etvb, e, pinfo, &c.issuer, &c.serial, &c.subject, &c.sig_alg,
+        cert_fields(tree, etvb, e, rc, &c.issuer, &c.serial, &c.subject, &c.sig_alg,
                     &c.thumbprint);
         break;
     }
@@ -351,8 +380,8 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         at_str name, rest;
         if (at_parse_ciev(text, len, base, &name, &rest, &err_off) != AT_OK)
             break;
-        add_str(tree, hf_ciev_name, etvb, e, &name, pinfo);
-        add_str(tree, hf_ciev_value, etvb, e, &rest, pinfo);
+        add_str(tree, hf_ciev_name, etvb, e, &name, rc);
+        add_str(tree, hf_ciev_value, etvb, e, &rest, rc);
         break;
     }
     case AT_LK_SIS: {
@@ -375,7 +404,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
                     proto_tree_add_string(tree, hf_sis_meaning, etvb, 0, 0, m));
         }
         if (s.has_info_text)
-            add_str(tree, hf_sis_text, etvb, e, &s.info_text, pinfo);
+            add_str(tree, hf_sis_text, etvb, e, &s.info_text, rc);
         break;
     }
     case AT_LK_SIS_RW: {
@@ -391,7 +420,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
     }
     case AT_LK_IMEI:
         proto_tree_add_string(tree, hf_imei, etvb, 0, (gint)len,
-                              wmem_strndup(pinfo->pool, text, len));
+                              wmem_strndup(pinfo->pool, shown(rc, text), len));
         break;
     }
 }
@@ -402,8 +431,33 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
 
 static expert_field *ei_for_finding(const at_finding *f)
 {
+    const at_rule *r = at_rule_find(f->rule);
+    if (r && rule_table && r >= rule_table && r < rule_table + n_rules &&
+        r->severity == f->severity)
+        return &ei_rule[r - rule_table];
     unsigned s = (unsigned)f->severity;
     return &ei_finding[s <= AT_SEV_ERROR ? s : AT_SEV_ERROR];
+}
+
+static int expert_severity(at_severity s)
+{
+    return s == AT_SEV_ERROR ? PI_ERROR : s == AT_SEV_WARNING ? PI_WARN : PI_NOTE;
+}
+
+/* What EXPFILL puts into a static table's entry. */
+static void ei_fill(ei_register_info *r, expert_field *id, const char *name, int group,
+                    int severity, const char *summary)
+{
+    id->ei = EI_INIT_EI;
+    id->hf = EI_INIT_HF;
+    r->ids = id;
+    r->eiinfo.name = name;
+    r->eiinfo.group = group;
+    r->eiinfo.severity = severity;
+    r->eiinfo.summary = summary;
+    r->eiinfo.hf_info.hfinfo.type = FT_NONE;
+    r->eiinfo.hf_info.hfinfo.display = BASE_NONE;
+    HFILL_INIT(r->eiinfo.hf_info);
 }
 
 static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
@@ -479,7 +533,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
     const pl_frame *pf = e->extra != PL_NONE ? &st->frames[e->extra] : NULL;
     const at_frame_details *d = pf ? &pf->d : NULL;
     at_frame f;
-    const uint8_t *p = etvb ? tvb_get_ptr(etvb, 0, (gint)e->len) : NULL;
+    const uint8_t *p = etvb ? rc->raw : NULL;
     if (!p) {
         proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, rc->tvb, 0, 0);
         return;
@@ -538,7 +592,8 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             if (first_of_id && f.has_index)
                 proto_tree_add_uint(ut, hf_frame_index, etvb, vo, vl, f.index);
             else
-                proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
+                proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
+                                     (const guint8 *)shown(rc, u->value));
             break;
         case AT_PARAM_CERT: {
             proto_tree *ct = proto_tree_add_subtree_format(
@@ -546,7 +601,8 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             if (first_of_id && d && d->has_cert && d->cert_ok) {
                 cert_summary_fields(ct, etvb, &d->cert);
                 /* Wireshark's own X.509 dissection: every extension. */
-                if (ber_oid_table && vl > 0) {
+                if (ber_oid_table && vl > 0 &&
+                    (pref_show_secrets || !secret_overlaps(e, u->value_span.off, vl))) {
                     tvbuff_t *ctvb = tvb_new_subset_length(etvb, vo, vl);
                     dissector_try_string(ber_oid_table, "2.5.4.36", ctvb, rc->pinfo, ct,
                                          NULL);
@@ -574,15 +630,16 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             break;
         case AT_PARAM_IMEI:
             proto_tree_add_string(ut, hf_frame_imei, etvb, vo, vl,
-                                  wmem_strndup(rc->pinfo->pool, (const char *)u->value, slen));
+                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
             break;
         case AT_PARAM_SIGNATURE:
             if (f.sig_kind == AT_SIG_BASE64)
                 proto_tree_add_string(ut, hf_sig_text, etvb, vo, vl,
-                                      wmem_strndup(rc->pinfo->pool, (const char *)u->value,
+                                      wmem_strndup(rc->pinfo->pool, shown(rc, u->value),
                                                    slen));
             else
-                proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
+                proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
+                                     (const guint8 *)shown(rc, u->value));
             if (first_of_id && d && d->sig_checked && d->sig.base64_ok && d->sig.key_len) {
                 proto_tree_add_boolean(ut, hf_sig_checked, etvb, vo, vl, TRUE);
                 proto_tree_add_boolean(ut, hf_sig_matches, etvb, vo, vl, d->sig.matches);
@@ -599,10 +656,11 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
         case AT_PARAM_THUMBPRINT:
         case AT_PARAM_MODE:
             proto_tree_add_string(ut, hf_unit_text, etvb, vo, vl,
-                                  wmem_strndup(rc->pinfo->pool, (const char *)u->value, slen));
+                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
             break;
         default:
-            proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
+            proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
+                                     (const guint8 *)shown(rc, u->value));
             break;
         }
     }
@@ -640,20 +698,48 @@ static const char *elem_source_name(const pl_elem *e)
     }
 }
 
-/* The element's bytes as a tvb: inside this record, or its copy. */
+/* The element's bytes as a tvb: inside this record, or its copy (a
+ * data source of its own). Sets rc->raw/shown/view_len. */
 static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e)
 {
     const pl_pkt *pkt = rc->pkt;
+    rc->raw = rc->shown = NULL;
+    rc->view_len = 0;
     if (e->len == 0)
         return NULL;
-    if (e->dir == rc->dir && rc->tvb && e->off >= pkt->off &&
-        e->off - pkt->off + e->len <= (guint)tvb_reported_length(rc->tvb))
-        return tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
-    const uint8_t *copy = pl_elem_copy(g_state, e);
-    if (!copy)
-        return NULL;
-    tvbuff_t *t = tvb_new_child_real_data(rc->tvb, copy, e->len, (gint)e->len);
-    add_new_data_source(rc->pinfo, t, elem_source_name(e));
+    const uint8_t *raw = NULL;
+    tvbuff_t *t = NULL;
+    bool inside = e->dir == rc->dir && rc->tvb && e->off >= pkt->off &&
+                  e->off - pkt->off + e->len <= (guint)tvb_reported_length(rc->tvb);
+    if (inside) {
+        t = tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
+        raw = tvb_get_ptr(t, 0, (gint)e->len);
+    } else {
+        raw = pl_elem_copy(g_state, e);
+        if (!raw)
+            return NULL;
+    }
+    const uint8_t *show = raw;
+    if (e->n_secret && !pref_show_secrets) {
+        /* Private-key bytes are shown as '*' (the GUI's packet bytes pane
+         * still shows the record as captured). */
+        uint8_t *m = wmem_memdup(rc->pinfo->pool, raw, e->len);
+        for (unsigned i = 0; i < e->n_secret; i++) {
+            const pl_secret *r = &g_state->secrets[e->secret + i];
+            uint64_t from = r->off > e->off ? r->off : e->off;
+            uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
+            if (from < to)
+                memset(m + (from - e->off), '*', (size_t)(to - from));
+        }
+        show = m;
+    }
+    if (!inside) {
+        t = tvb_new_child_real_data(rc->tvb, show, e->len, (gint)e->len);
+        add_new_data_source(rc->pinfo, t, elem_source_name(e));
+    }
+    rc->raw = raw;
+    rc->shown = show;
+    rc->view_len = e->len;
     return t;
 }
 
@@ -667,7 +753,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     const pl_state *st = g_state;
     packet_info *pinfo = rc->pinfo;
     tvbuff_t *etvb = elem_tvb(rc, e);
-    const uint8_t *p = etvb ? tvb_get_ptr(etvb, 0, (gint)e->len) : NULL;
+    const uint8_t *p = etvb ? rc->raw : NULL;
     const char *text = (const char *)p;
     size_t len = p ? e->len : 0;
     at_event_kind kind = (at_event_kind)e->kind;
@@ -692,7 +778,23 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                                      "Incomplete %s (%s)", at_event_kind_name(kind),
                                      at_tok_reason_name((at_tok_reason)e->reason));
 
-    const char *line = p ? short_text(pinfo, p, len) : "";
+    for (unsigned i = 0; i < e->n_secret; i++) {
+        const pl_secret *r = &st->secrets[e->secret + i];
+        uint64_t from = r->off > e->off ? r->off : e->off;
+        uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
+        if (from >= to)
+            continue;
+        const char *k = at_secret_kind_name((at_secret_kind)r->kind);
+        proto_tree *sk = proto_tree_add_subtree_format(
+            et, ztvb, rel(e, from, etvb), rel_len(e, from, to - from, etvb), ett_unit, NULL,
+            "Private-key bytes (%s), %u bytes%s", k, (unsigned)(to - from),
+            pref_show_secrets ? "" : ": not shown");
+        proto_tree_add_string(sk, hf_secret_kind, ztvb, rel(e, from, etvb),
+                              rel_len(e, from, to - from, etvb), k);
+        proto_tree_add_uint(sk, hf_secret_size, ztvb, rel(e, from, etvb),
+                            rel_len(e, from, to - from, etvb), (guint32)(to - from));
+    }
+    const char *line = p ? short_text(pinfo, (const uint8_t *)shown(rc, p), len) : "";
     switch (kind) {
     case AT_EV_COMMAND: {
         if (rc->info)
@@ -700,19 +802,19 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         proto_item_append_text(ei_item, ": %s", line);
         if (p)
             proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, text, len));
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
         at_cmdline cl;
         uint64_t err;
         if (p && (et || rc->tap) && at_parse_cmdline(text, len, e->off, &cl, &err) == AT_OK) {
             for (unsigned i = 0; i < cl.n_cmds; i++) {
                 const at_command *c = &cl.cmds[i];
-                proto_item *ci = add_str(et, hf_cmd_name, etvb, e, &c->name, pinfo);
+                proto_item *ci = add_str(et, hf_cmd_name, etvb, e, &c->name, rc);
                 proto_tree *ct = proto_item_add_subtree(ci, ett_cmd);
                 static const char *const types[] = {"exec", "set", "read", "test", "repeat"};
                 proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0,
                                       (unsigned)c->type < 5 ? types[c->type] : "unknown");
                 for (unsigned k = 0; k < c->n_params; k++)
-                    add_str(ct, hf_cmd_param, etvb, e, &c->params[k], pinfo);
+                    add_str(ct, hf_cmd_param, etvb, e, &c->params[k], rc);
                 if (i == 0 && c->name.ptr)
                     tap_add(rc->tap, TAP_NODE_COMMAND,
                             wmem_strdup_printf(pinfo->pool, "AT%.*s", (int)c->name.len,
@@ -727,7 +829,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         proto_item_append_text(ei_item, ": %s", line);
         if (p)
             proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, text, len));
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
         break;
     case AT_EV_RESPONSE:
     case AT_EV_INTERMEDIATE:
@@ -740,8 +842,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         proto_item_append_text(ei_item, ": %s", line);
         if (p) {
             proto_tree_add_string(et, hf, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, text, len));
-            line_details(et, etvb, e, pinfo, text, len, kind == AT_EV_URC);
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
         }
         break;
     }
@@ -760,8 +862,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         const pl_end *end = e->extra != PL_NONE ? &st->ends[e->extra] : NULL;
         if (p) {
             proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, text, len));
-            line_details(et, etvb, e, pinfo, text, len, false);
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            line_details(et, etvb, e, rc, text, len, false);
             if (rc->info)
                 col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s", line);
             proto_item_append_text(ei_item, ": %s", line);
@@ -921,7 +1023,7 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
 
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
-    render_ctx rc = {pinfo, ptvb, pkt, dir, true, tap};
+    render_ctx rc = {pinfo, ptvb, pkt, dir, true, tap, NULL, NULL, 0};
 
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
@@ -1112,6 +1214,9 @@ static void proto_register_attrace(void)
                            BASE_NONE, NULL, 0x0, NULL, HFILL}},
         HF_STR(hf_sig_digest, "Signature digest", "attrace.signature.digest", "sha1 or sha256"),
         HF_STR(hf_sig_key_source, "Checked against", "attrace.signature.key_source", NULL),
+        HF_STR(hf_secret_kind, "Private-key run", "attrace.secret.kind",
+               "pkcs1_rsa, pkcs8, sec1_ec, pkcs8_encrypted, key_material, pem"),
+        HF_UINT(hf_secret_size, "Private-key bytes", "attrace.secret.size", FT_UINT32, NULL),
         HF_STR(hf_finding_rule, "Rule", "attrace.finding.rule", NULL),
         HF_STR(hf_finding_severity, "Severity", "attrace.finding.severity", NULL),
         HF_STR(hf_finding_what, "What", "attrace.finding.what", NULL),
@@ -1152,22 +1257,20 @@ static void proto_register_attrace(void)
     expert_register_field_array(em, ei_fixed, array_length(ei_fixed));
     /* One expert entry per frame problem code, from the core's names. */
     ei_register_info *eip = g_new0(ei_register_info, AT_FP_LAST);
-    for (unsigned c = 1; c <= AT_FP_LAST; c++) {
-        ei_problem[c].ei = EI_INIT_EI;
-        ei_problem[c].hf = EI_INIT_HF;
-        ei_register_info *r = &eip[c - 1];
-        r->ids = &ei_problem[c];
-        r->eiinfo.name = g_strdup_printf("attrace.frame.problem.%s",
-                                         at_frame_problem_name((at_frame_problem_code)c));
-        r->eiinfo.group = PI_MALFORMED;
-        r->eiinfo.severity = PI_WARN;
-        r->eiinfo.summary = at_frame_problem_text((at_frame_problem_code)c);
-        /* What EXPFILL puts there for a static table. */
-        r->eiinfo.hf_info.hfinfo.type = FT_NONE;
-        r->eiinfo.hf_info.hfinfo.display = BASE_NONE;
-        HFILL_INIT(r->eiinfo.hf_info);
-    }
+    for (unsigned c = 1; c <= AT_FP_LAST; c++)
+        ei_fill(&eip[c - 1], &ei_problem[c],
+                g_strdup_printf("attrace.frame.problem.%s",
+                                at_frame_problem_name((at_frame_problem_code)c)),
+                PI_MALFORMED, PI_WARN, at_frame_problem_text((at_frame_problem_code)c));
     expert_register_field_array(em, eip, AT_FP_LAST);
+    /* One expert entry per diagnosis rule, from the one rule table. */
+    rule_table = at_rules(&n_rules);
+    ei_rule = g_new0(expert_field, n_rules);
+    ei_register_info *eir = g_new0(ei_register_info, n_rules);
+    for (size_t i = 0; i < n_rules; i++)
+        ei_fill(&eir[i], &ei_rule[i], g_strdup_printf("attrace.rule.%s", rule_table[i].id),
+                PI_PROTOCOL, expert_severity(rule_table[i].severity), rule_table[i].summary);
+    expert_register_field_array(em, eir, (int)n_rules);
 
     module_t *pm = prefs_register_protocol(proto_attrace, attrace_prefs_apply);
     prefs_register_filename_preference(

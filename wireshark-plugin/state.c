@@ -223,15 +223,6 @@ static bool in_current_record(const pl_chan *ch, const at_event *ev)
            ev->span.off + ev->span.len <= ch->cur_off[ev->dir] + ch->cur_len;
 }
 
-/* Key bytes never go into a copy the GUI shows as "Reassembled frame". */
-static void redact_key(const at_frame *f, uint8_t *copy, uint64_t base)
-{
-    const at_frame_unit *u = f ? at_frame_find(f, AT_PARAM_KEY) : NULL;
-    if (!u || !u->value_len || u->value_span.off < base)
-        return;
-    memset(copy + (u->value_span.off - base), 0, u->value_len);
-}
-
 static void on_event(void *ctx, const at_event *ev)
 {
     pl_chan *ch = ctx;
@@ -281,9 +272,16 @@ static void on_event(void *ctx, const at_event *ev)
                     ev->data && ev->len == ev->span.len && ev->len <= PL_COPY_MAX;
     if (bytes_elsewhere && copyable) {
         e->copy = arena_copy(st, ev->data, ev->len);
-        if (e->copy != PL_NONE && ev->kind == AT_EV_FRAME && !st->cfg.show_secrets)
-            redact_key(ev->frame, st->arena[e->copy >> PL_BLOCK_SHIFT] +
-                                      (e->copy & (PL_BLOCK - 1)), ev->span.off);
+    }
+    e->secret = (uint32_t)st->n_secrets;
+    for (unsigned i = 0; i < ev->n_secrets && e->n_secret < UINT8_MAX; i++) {
+        if (!GROW(st->secrets, st->n_secrets, st->cap_secrets)) {
+            st->oom = true;
+            break;
+        }
+        const at_secret *sr = &ev->secrets[i];
+        st->secrets[st->n_secrets++] = (pl_secret){sr->span.off, sr->span.len, (uint8_t)sr->kind};
+        e->n_secret++;
     }
     st->n_elems++;
     ch->last_elem = idx;
@@ -459,5 +457,6 @@ void pl_state_free(pl_state *st)
     free(st->ends);
     free(st->frames);
     free(st->findings);
+    free(st->secrets);
     free(st);
 }

@@ -44,7 +44,8 @@ typedef struct pl_elem {
     uint32_t exchange;     /**< 0: none */
     uint32_t extra;        /**< FRAME: index into frames[]; END: into ends[]; else PL_NONE */
     uint32_t finding;      /**< first finding pointing into it, chained, or PL_NONE */
-    uint32_t copy;         /**< its bytes in the arena (elements over several records), or PL_NONE */
+    uint32_t copy;         /**< its bytes in the arena (elements over several records), or PL_NONE;
+                                the copy is exact: renderers mask the secret runs */
     uint16_t chan;         /**< index into channels[] */
     uint8_t kind;          /**< at_event_kind */
     uint8_t dir;           /**< at_dir */
@@ -52,7 +53,16 @@ typedef struct pl_elem {
     uint8_t flags;         /**< PL_EF_* */
     uint8_t reason;        /**< at_tok_reason */
     uint8_t secure;        /**< at_secure_result of a SECURE CMD line */
+    uint8_t n_secret;      /**< private-key runs among its bytes ... */
+    uint32_t secret;       /**< ... from this index in secrets[] */
 } pl_elem;
+
+/** A private-key run the core found (attrace/secret.h), stream offsets. */
+typedef struct pl_secret {
+    uint64_t off;
+    uint32_t len;
+    uint8_t kind;          /**< at_secret_kind */
+} pl_secret;
 
 /** What an exchange's END said. */
 typedef struct pl_end {
@@ -112,7 +122,6 @@ typedef struct pl_config {
     const at_profile *profile;  /**< NULL: guess */
     X509 *client_cert;          /**< borrowed */
     uint32_t pause_warn_ms;     /**< 0: default */
-    bool show_secrets;          /**< keep key bytes in copied frames */
 } pl_config;
 
 typedef struct pl_state {
@@ -125,6 +134,8 @@ typedef struct pl_state {
     size_t n_frames, cap_frames;
     pl_finding *findings;
     size_t n_findings, cap_findings;
+    pl_secret *secrets;
+    size_t n_secrets, cap_secrets;
     pl_chan **chans;
     size_t n_chans, cap_chans;
     uint8_t **arena;          /**< blocks of copied element bytes */

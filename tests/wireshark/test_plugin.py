@@ -326,6 +326,43 @@ def test_one_pass():
         check(a == b, f"{s}: one pass and -2 disagree")
 
 
+def test_secrets():
+    """The client key of provisioning-ok.pcap (samples/keys/client.key.der)
+    never shows in the tree or the reassembled data sources unless the
+    preference asks for it."""
+    with open(os.path.join(SAMPLES, "keys", "client.key.der"), "rb") as f:
+        key = f.read()
+    with open(os.path.join(SAMPLES, "keys", "client.crt.der"), "rb") as f:
+        cert = f.read().hex()
+    # The modulus is public: it is in the certificate too.
+    windows = {key[i:i + 16].hex() for i in range(0, len(key) - 16, 16)} - \
+        {cert[i:i + 32] for i in range(0, len(cert) - 32, 2)}
+    check(len(windows) > 20, "too few private windows")
+    # The key inside one record of the sample: re-cut so that the frame is
+    # reassembled (its own data source) as well.
+    dst = os.path.join(WORK, "recut-secret-provisioning-ok.pcap")
+    recut(os.path.join(SAMPLES, "provisioning-ok.pcap"), dst)
+
+    def leaked(path, *opts):
+        out = tshark("-2", "-r", path, "-V", "-T", "fields", "-e", "attrace.unit.value",
+                     *opts).stdout.decode()
+        tree = tshark("-2", "-r", path, "-V", *opts).stdout.decode()
+        # -x prints every data source; the record's own bytes are the capture's,
+        # so only the reassembled sources are searched.
+        hexd = tshark("-2", "-r", path, "-x", *opts).stdout.decode()
+        reasm = []
+        for block in hexd.split("\n\n"):
+            if block.startswith("Reassembled frame"):
+                reasm.append("".join(l[6:53].replace(" ", "") for l in block.splitlines()[1:]))
+        text = (out + tree).replace(":", "").lower() + "".join(reasm)
+        return sum(1 for w in windows if w in text)
+
+    for path in (os.path.join(SAMPLES, "provisioning-ok.pcap"), dst):
+        check(leaked(path) == 0, f"{path}: private-key bytes shown")
+    check(leaked(dst, "-o", "attrace.show_secrets:TRUE") > 0,
+          "show_secrets does not show the key (the check above could not fail)")
+
+
 def test_mutations():
     rnd = random.Random(9)
     n = 0
@@ -371,7 +408,7 @@ def main():
     p = tshark("-G", "plugins")
     check(b"attrace.so" in p.stdout, "tshark -G plugins does not list attrace.so")
     tests = [test_golden, test_equivalence, test_recut, test_filters,
-             test_expert_and_stats, test_one_pass, test_mutations]
+             test_expert_and_stats, test_one_pass, test_secrets, test_mutations]
     if UPDATE:
         tests = [test_golden]
     failed = 0
