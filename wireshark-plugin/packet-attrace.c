@@ -76,7 +76,7 @@ static int hf_cmd = -1, hf_cmd_name = -1, hf_cmd_type = -1, hf_cmd_param = -1;
 static int hf_echo = -1, hf_resp = -1, hf_urc = -1, hf_unexpected = -1, hf_invalid = -1;
 static int hf_result = -1, hf_result_code = -1, hf_result_meaning = -1;
 static int hf_duration = -1, hf_end_reason = -1, hf_secure_result = -1;
-static int hf_payload_len = -1, hf_payload_block = -1, hf_imei = -1;
+static int hf_payload_len = -1, hf_imei = -1;
 static int hf_ciev_srv = -1, hf_ciev_name = -1, hf_ciev_value = -1;
 static int hf_sis_srv = -1, hf_sis_cause = -1, hf_sis_info = -1, hf_sis_text = -1;
 static int hf_sis_meaning = -1, hf_sisrw_srv = -1, hf_sisrw_count = -1;
@@ -263,7 +263,7 @@ static bool secret_overlaps(const pl_elem *e, uint64_t off, uint64_t len)
 static proto_item *add_str(proto_tree *tree, int hf, tvbuff_t *etvb,
                            const pl_elem *e, const at_str *s, render_ctx *rc)
 {
-    if (!s->ptr)
+    if (!s->ptr || !tree)
         return NULL;
     const char *v = wmem_strndup(rc->pinfo->pool, shown(rc, s->ptr), s->len);
     if (etvb && s->span.off >= e->off && s->span.off - e->off + s->span.len <= e->len)
@@ -800,7 +800,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         if (rc->info)
             col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "-> %s", line);
         proto_item_append_text(ei_item, ": %s", line);
-        if (p)
+        if (p && et)
             proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
         at_cmdline cl;
@@ -827,7 +827,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         if (rc->info)
             col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s (echo)", line);
         proto_item_append_text(ei_item, ": %s", line);
-        if (p)
+        if (p && et)
             proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
         break;
@@ -840,10 +840,11 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         if (rc->info)
             col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s", arrow(e), line);
         proto_item_append_text(ei_item, ": %s", line);
-        if (p) {
+        if (p && et) {
             proto_tree_add_string(et, hf, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
-            line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
+            if (et)
+                line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
         }
         break;
     }
@@ -863,7 +864,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         if (p) {
             proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
-            line_details(et, etvb, e, rc, text, len, false);
+            if (et)
+                line_details(et, etvb, e, rc, text, len, false);
             if (rc->info)
                 col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s", line);
             proto_item_append_text(ei_item, ": %s", line);
@@ -1163,8 +1165,6 @@ static void proto_register_attrace(void)
         HF_STR(hf_end_reason, "Exchange ended by", "attrace.end_reason", NULL),
         HF_STR(hf_secure_result, "Secure command result", "attrace.secure.result", NULL),
         HF_UINT(hf_payload_len, "Payload bytes", "attrace.payload.len", FT_UINT32, NULL),
-        HF_UINT(hf_payload_block, "Payload block offset", "attrace.payload.block", FT_UINT64,
-                NULL),
         HF_STR(hf_imei, "IMEI", "attrace.imei", NULL),
         HF_UINT(hf_ciev_srv, "Service profile", "attrace.ciev.srv", FT_UINT32, NULL),
         HF_STR(hf_ciev_name, "Indicator", "attrace.ciev.name", NULL),
