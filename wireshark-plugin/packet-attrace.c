@@ -429,11 +429,11 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
 /* Findings                                                           */
 /* ------------------------------------------------------------------ */
 
-static expert_field *ei_for_finding(const at_finding *f)
+static expert_field *ei_for_finding(const pl_finding *f)
 {
     const at_rule *r = at_rule_find(f->rule);
     if (r && rule_table && r >= rule_table && r < rule_table + n_rules &&
-        r->severity == f->severity)
+        r->severity == (at_severity)f->severity)
         return &ei_rule[r - rule_table];
     unsigned s = (unsigned)f->severity;
     return &ei_finding[s <= AT_SEV_ERROR ? s : AT_SEV_ERROR];
@@ -465,8 +465,8 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
 {
     const pl_state *st = g_state;
     for (uint32_t i = e->finding; i != PL_NONE; i = st->findings[i].next) {
-        const at_finding *f = &st->findings[i].f;
-        const char *sev = at_severity_name(f->severity);
+        const pl_finding *f = &st->findings[i];
+        const char *sev = at_severity_name((at_severity)f->severity);
         gint off = 0, len = 0;
         if (etvb && f->dir == e->dir && f->off >= e->off && f->off - e->off < e->len) {
             off = (gint)(f->off - e->off);
@@ -497,13 +497,13 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
 /* Frames                                                             */
 /* ------------------------------------------------------------------ */
 
-static const char *sig_summary(const at_frame *f, const at_frame_details *d)
+static const char *sig_summary(const at_frame *f, const pl_frame *d)
 {
     if (!at_frame_find(f, AT_PARAM_SIGNATURE))
         return "unsigned";
-    if (!d || !d->sig_checked || !d->sig.base64_ok || !d->sig.key_len)
+    if (!d || !d->sig_checked || !d->sig_base64_ok || !d->sig_key_len)
         return "signature not checked";
-    return d->sig.matches ? "signature ok" : "signature mismatch";
+    return d->sig_matches ? "signature ok" : "signature mismatch";
 }
 
 static const char *digest_name(size_t len)
@@ -511,9 +511,9 @@ static const char *digest_name(size_t len)
     return len == 20 ? "sha1" : len == 32 ? "sha256" : "unknown";
 }
 
-static void cert_summary_fields(proto_tree *tree, tvbuff_t *vtvb, const at_cert_summary *s)
+static void cert_summary_fields(proto_tree *tree, tvbuff_t *vtvb, const pl_frame *s)
 {
-    proto_tree_add_uint(tree, hf_cert_size, vtvb, 0, 0, (guint32)s->size);
+    proto_tree_add_uint(tree, hf_cert_size, vtvb, 0, 0, s->cert_size);
     proto_tree_add_string(tree, hf_cert_issuer, vtvb, 0, 0, s->issuer);
     proto_tree_add_string(tree, hf_cert_serial, vtvb, 0, 0, s->serial);
     proto_tree_add_string(tree, hf_cert_subject, vtvb, 0, 0, s->subject);
@@ -523,15 +523,14 @@ static void cert_summary_fields(proto_tree *tree, tvbuff_t *vtvb, const at_cert_
     snprintf(d, sizeof d, "%04d-%02d-%02d", s->expiry_year % 10000, s->expiry_month % 100,
              s->expiry_day % 100);
     proto_tree_add_string(tree, hf_cert_expiry, vtvb, 0, 0, d);
-    proto_tree_add_string_format_value(tree, hf_cert_key, vtvb, 0, 0, s->key_type, "%s %d",
-                                       s->key_type, s->key_bits);
+    proto_tree_add_string_format_value(tree, hf_cert_key, vtvb, 0, 0, s->pub_type, "%s %d",
+                                       s->pub_type, s->pub_bits);
 }
 
 static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const pl_elem *e)
 {
     const pl_state *st = g_state;
-    const pl_frame *pf = e->extra != PL_NONE ? &st->frames[e->extra] : NULL;
-    const at_frame_details *d = pf ? &pf->d : NULL;
+    const pl_frame *d = e->extra != PL_NONE ? &st->frames[e->extra] : NULL;
     at_frame f;
     const uint8_t *p = etvb ? rc->raw : NULL;
     if (!p) {
@@ -599,7 +598,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             proto_tree *ct = proto_tree_add_subtree_format(
                 ut, etvb, vo, vl, ett_cert, NULL, "Certificate, %u bytes", u->value_len);
             if (first_of_id && d && d->has_cert && d->cert_ok) {
-                cert_summary_fields(ct, etvb, &d->cert);
+                cert_summary_fields(ct, etvb, d);
                 /* Wireshark's own X.509 dissection: every extension. */
                 if (ber_oid_table && vl > 0 &&
                     (pref_show_secrets || !secret_overlaps(e, u->value_span.off, vl))) {
@@ -619,8 +618,8 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             /* Size and type only: the bytes are the client's private key. */
             proto_tree_add_uint(ut, hf_key_size, etvb, vo, vl, u->value_len);
             if (first_of_id && d && d->has_key && d->key_ok) {
-                proto_tree_add_string(ut, hf_key_type, etvb, vo, vl, d->key.type);
-                proto_tree_add_uint(ut, hf_key_bits, etvb, vo, vl, (guint32)d->key.bits);
+                proto_tree_add_string(ut, hf_key_type, etvb, vo, vl, d->key_type);
+                proto_tree_add_uint(ut, hf_key_bits, etvb, vo, vl, (guint32)d->key_bits);
                 if (d->has_cert && d->cert_ok)
                     proto_tree_add_boolean(ut, hf_key_matches_cert, etvb, vo, vl,
                                            d->key_matches_cert);
@@ -640,12 +639,12 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             else
                 proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
                                      (const guint8 *)shown(rc, u->value));
-            if (first_of_id && d && d->sig_checked && d->sig.base64_ok && d->sig.key_len) {
+            if (first_of_id && d && d->sig_checked && d->sig_base64_ok && d->sig_key_len) {
                 proto_tree_add_boolean(ut, hf_sig_checked, etvb, vo, vl, TRUE);
-                proto_tree_add_boolean(ut, hf_sig_matches, etvb, vo, vl, d->sig.matches);
-                if (d->sig.recovered)
+                proto_tree_add_boolean(ut, hf_sig_matches, etvb, vo, vl, d->sig_matches);
+                if (d->sig_recovered)
                     proto_tree_add_string(ut, hf_sig_digest, etvb, vo, vl,
-                                          digest_name(d->sig.digest_len));
+                                          digest_name(d->sig_digest_len));
                 if (d->verify_source)
                     proto_tree_add_string(ut, hf_sig_key_source, etvb, vo, vl,
                                           d->verify_source);
@@ -1009,7 +1008,10 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     /* First pass: the core sees the record; later passes only render. */
     pl_pkt *pkt = p_get_proto_data(wmem_file_scope(), pinfo, proto_attrace, 0);
     if (!pkt && !pinfo->fd->visited) {
-        pkt = wmem_new(wmem_file_scope(), pl_pkt);
+        /* 16 bytes, from the file's own tables (freed with them). */
+        pkt = pl_state_new_pkt(g_state);
+        if (!pkt)
+            return (int)caplen;
         pl_state_record(g_state, pinfo->num, dir, &h, (uint64_t)pinfo->abs_ts.secs * 1000000000u +
                                                           (uint64_t)pinfo->abs_ts.nsecs,
                         raw + poff, (size_t)plen, pkt);

@@ -32,9 +32,11 @@ static bool grow(void **v, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return true;
+    /* 1.5x: the element table of a large trace is the biggest one, and
+     * glibc grows large blocks in place (mremap) without a copy. */
     size_t cap2 = *cap ? *cap : 16;
     while (cap2 < need)
-        cap2 *= 2;
+        cap2 += cap2 / 2;
     void *p = realloc(*v, cap2 * size);
     if (!p)
         return false;
@@ -108,6 +110,15 @@ static uint32_t arena_copy(pl_state *st, const uint8_t *p, size_t len)
     memcpy(st->arena[st->n_blocks - 1] + st->block_used, p, len);
     st->block_used += len;
     return at;
+}
+
+/* A NUL-terminated copy in the arena ("" if it does not fit). */
+static const char *arena_str(pl_state *st, const char *str)
+{
+    uint32_t at = arena_copy(st, (const uint8_t *)str, strlen(str) + 1);
+    if (at == PL_NONE)
+        return "";
+    return (const char *)st->arena[at >> PL_BLOCK_SHIFT] + (at & (PL_BLOCK - 1));
 }
 
 const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e)
@@ -208,9 +219,14 @@ static void on_finding(void *ctx, const at_finding *f)
     }
     uint32_t idx = (uint32_t)st->n_findings++;
     pl_finding *pf = &st->findings[idx];
-    pf->f = *f;
+    pf->rule = f->rule;
+    pf->severity = (uint8_t)f->severity;
+    pf->dir = (uint8_t)f->dir;
+    pf->off = f->off;
     pf->elem = elem;
     pf->next = PL_NONE;
+    pf->what = arena_str(st, f->what);
+    pf->fix = arena_str(st, f->fix);
     uint32_t *link = &st->elems[elem].finding;
     while (*link != PL_NONE)
         link = &st->findings[*link].next;
@@ -320,8 +336,37 @@ static void on_event(void *ctx, const at_event *ev)
         const at_frame_details *d = at_analyzer_frame(ch->an);
         if (d && GROW(st->frames, st->n_frames, st->cap_frames)) {
             pl_frame *pf = &st->frames[st->n_frames];
-            pf->d = *d;
-            pf->n_problems = ev->frame ? ev->frame->n_problems : 0;
+            memset(pf, 0, sizeof *pf);
+            pf->has_cert = d->has_cert;
+            pf->cert_ok = d->cert_ok;
+            pf->has_key = d->has_key;
+            pf->key_ok = d->key_ok;
+            pf->key_matches_cert = d->key_matches_cert;
+            pf->sig_checked = d->sig_checked;
+            pf->sig_base64_ok = d->sig.base64_ok;
+            pf->sig_matches = d->sig.matches;
+            pf->sig_recovered = d->sig.recovered;
+            pf->sig_digest_len = (uint8_t)d->sig.digest_len;
+            pf->sig_key_len = (uint32_t)d->sig.key_len;
+            memcpy(pf->key_type, d->key.type, sizeof pf->key_type);
+            pf->key_bits = d->key.bits;
+            pf->cert_error = arena_str(st, d->cert_error);
+            /* The analyzer's text lives only until its next frame. */
+            pf->verify_source = d->verify_source ? arena_str(st, d->verify_source) : NULL;
+            if (d->cert_ok) {
+                const at_cert_summary *c = &d->cert;
+                pf->cert_size = (uint32_t)c->size;
+                pf->issuer = arena_str(st, c->issuer);
+                pf->subject = arena_str(st, c->subject);
+                pf->serial = arena_str(st, c->serial);
+                memcpy(pf->sig_alg, c->sig_alg, sizeof pf->sig_alg);
+                memcpy(pf->thumbprint, c->thumbprint, sizeof pf->thumbprint);
+                pf->expiry_year = c->expiry_year;
+                pf->expiry_month = c->expiry_month;
+                pf->expiry_day = c->expiry_day;
+                memcpy(pf->pub_type, c->key_type, sizeof pf->pub_type);
+                pf->pub_bits = c->key_bits;
+            }
             st->elems[idx].extra = (uint32_t)st->n_frames++;
         }
     }
@@ -417,6 +462,23 @@ void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
     pkt->n_elem = n > UINT16_MAX ? UINT16_MAX : (uint16_t)n;
 }
 
+/* Per-packet records come in chunks: no per-record allocation overhead. */
+#define PL_PKT_CHUNK 65536u
+
+pl_pkt *pl_state_new_pkt(pl_state *st)
+{
+    if (st->n_pkt_chunks == 0 || st->pkt_used == PL_PKT_CHUNK) {
+        if (!GROW(st->pkt_chunks, st->n_pkt_chunks, st->cap_pkt_chunks))
+            return NULL;
+        pl_pkt *c = malloc(PL_PKT_CHUNK * sizeof *c);
+        if (!c)
+            return NULL;
+        st->pkt_chunks[st->n_pkt_chunks++] = c;
+        st->pkt_used = 0;
+    }
+    return &st->pkt_chunks[st->n_pkt_chunks - 1][st->pkt_used++];
+}
+
 void pl_state_finish(pl_state *st)
 {
     if (st->finished)
@@ -452,6 +514,9 @@ void pl_state_free(pl_state *st)
     for (size_t i = 0; i < st->n_blocks; i++)
         free(st->arena[i]);
     free(st->arena);
+    for (size_t i = 0; i < st->n_pkt_chunks; i++)
+        free(st->pkt_chunks[i]);
+    free(st->pkt_chunks);
     free(st->chans);
     free(st->elems);
     free(st->ends);

@@ -75,15 +75,35 @@ typedef struct pl_end {
     uint8_t final_kind;      /**< at_result_kind */
 } pl_end;
 
-/** What the analyzer decided about one frame (the renderer shows it). */
+/** What the analyzer decided about one frame (the renderer shows it):
+ *  the parts of at_frame_details it shows, strings in the arena. */
 typedef struct pl_frame {
-    at_frame_details d;
-    uint32_t n_problems;
+    bool has_cert, cert_ok, has_key, key_ok, key_matches_cert;
+    bool sig_checked, sig_base64_ok, sig_matches, sig_recovered;
+    uint8_t sig_digest_len;
+    uint32_t sig_key_len;
+    char key_type[8];            /**< the private key's */
+    int key_bits;
+    const char *cert_error;      /**< "" when none */
+    const char *verify_source;   /**< NULL when not checked */
+    /* The certificate, when cert_ok. */
+    uint32_t cert_size;
+    const char *issuer, *subject, *serial;
+    char sig_alg[24];
+    char thumbprint[41];
+    int expiry_year, expiry_month, expiry_day;
+    char pub_type[8];
+    int pub_bits;
 } pl_frame;
 
+/** One finding, its texts in the arena. */
 typedef struct pl_finding {
-    at_finding f;
-    uint32_t elem;         /**< the element holding the byte it points at */
+    const char *rule;      /**< the rule table's id (static) */
+    const char *what, *fix;
+    uint64_t off;          /**< the byte it points at */
+    uint8_t severity;      /**< at_severity */
+    uint8_t dir;           /**< at_dir of off */
+    uint32_t elem;         /**< the element holding that byte */
     uint32_t next;         /**< next finding of the same element, or PL_NONE */
 } pl_finding;
 
@@ -140,6 +160,8 @@ typedef struct pl_state {
     size_t n_chans, cap_chans;
     uint8_t **arena;          /**< blocks of copied element bytes */
     size_t n_blocks, cap_blocks, block_used;
+    pl_pkt **pkt_chunks;      /**< per-packet records, PL_PKT_CHUNK at a time */
+    size_t n_pkt_chunks, cap_pkt_chunks, pkt_used;
     bool finished;            /**< the end-of-file flush ran */
     bool oom;                 /**< an allocation failed: some elements are missing */
 } pl_state;
@@ -158,6 +180,9 @@ void pl_state_free(pl_state *st);
 void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
                      const at_uart_header *hdr, uint64_t ts_ns,
                      const uint8_t *payload, size_t len, pl_pkt *pkt);
+
+/** A new per-packet record, owned by @p st (NULL when out of memory). */
+pl_pkt *pl_state_new_pkt(pl_state *st);
 
 /** End of the first pass: flushes the sessions and analyzers. */
 void pl_state_finish(pl_state *st);
