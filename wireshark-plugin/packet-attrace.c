@@ -286,6 +286,14 @@ static gint rel_len(const pl_elem *e, uint64_t off, uint64_t len, tvbuff_t *etvb
     return (gint)len;
 }
 
+/* A number field over the stream span @p sp of element @p e. */
+static void add_uint_span(proto_tree *tree, int hf, tvbuff_t *etvb, const pl_elem *e,
+                          at_span sp, guint32 value)
+{
+    proto_tree_add_uint(tree, hf, etvb, rel(e, sp.off, etvb), rel_len(e, sp.off, sp.len, etvb),
+                        value);
+}
+
 static const char *short_text(packet_info *pinfo, const uint8_t *p, size_t n)
 {
     enum { MAX = 60 };
@@ -344,16 +352,13 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         at_sbnr b;
         if (at_parse_sbnr(text, len, base, &b, &err_off) != AT_OK)
             break;
-        proto_tree_add_uint(tree, hf_sbnr_index, etvb, rel(e, b.index_span.off, etvb),
-                            rel_len(e, b.index_span.off, b.index_span.len, etvb), b.index);
+        add_uint_span(tree, hf_sbnr_index, etvb, e, b.index_span, b.index);
         proto_tree_add_string(tree, hf_sbnr_entry, etvb, 0, 0,
                               b.kind == AT_SBNR_ENTRY ? "certificate"
                               : b.kind == AT_SBNR_EMPTY ? "empty" : "corrupted");
         if (b.kind == AT_SBNR_CORRUPTED)
             break;
-        proto_tree_add_uint(tree, hf_cert_size, etvb, rel(e, b.size_text.span.off, etvb),
-                            rel_len(e, b.size_text.span.off, b.size_text.span.len, etvb),
-                            b.size);
+        add_uint_span(tree, hf_cert_size, etvb, e, b.size_text.span, b.size);
         cert_fields(tree, etvb, e, rc, &b.issuer, &b.serial, &b.subject, &b.signature,
                     &b.thumbprint);
         if (b.has_expiry) {
@@ -388,16 +393,10 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         at_sis s;
         if (at_parse_sis(text, len, base, &s, &err_off) != AT_OK)
             break;
-        proto_tree_add_uint(tree, hf_sis_srv, etvb, rel(e, s.srv_profile_span.off, etvb),
-                            rel_len(e, s.srv_profile_span.off, s.srv_profile_span.len, etvb),
-                            s.srv_profile);
-        proto_tree_add_uint(tree, hf_sis_cause, etvb, rel(e, s.urc_cause_span.off, etvb),
-                            rel_len(e, s.urc_cause_span.off, s.urc_cause_span.len, etvb),
-                            s.urc_cause);
+        add_uint_span(tree, hf_sis_srv, etvb, e, s.srv_profile_span, s.srv_profile);
+        add_uint_span(tree, hf_sis_cause, etvb, e, s.urc_cause_span, s.urc_cause);
         if (s.has_info_id) {
-            proto_tree_add_uint(tree, hf_sis_info, etvb, rel(e, s.info_id_span.off, etvb),
-                                rel_len(e, s.info_id_span.off, s.info_id_span.len, etvb),
-                                s.info_id);
+            add_uint_span(tree, hf_sis_info, etvb, e, s.info_id_span, s.info_id);
             const char *m = at_sis_info_text(s.info_id);
             if (m)
                 proto_item_set_generated(
@@ -561,14 +560,9 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
     if (!tree)
         goto problems;
 
-    proto_tree_add_uint(tree, hf_frame_totallen, etvb, rel(e, f.total_len_span.off, etvb),
-                        rel_len(e, f.total_len_span.off, f.total_len_span.len, etvb),
-                        f.total_len);
-    proto_tree_add_uint(tree, hf_frame_cmdid, etvb, rel(e, f.cmd_id_span.off, etvb),
-                        rel_len(e, f.cmd_id_span.off, f.cmd_id_span.len, etvb), f.cmd_id);
-    proto_tree_add_uint(tree, hf_frame_paramnum, etvb, rel(e, f.param_num_span.off, etvb),
-                        rel_len(e, f.param_num_span.off, f.param_num_span.len, etvb),
-                        f.param_num);
+    add_uint_span(tree, hf_frame_totallen, etvb, e, f.total_len_span, f.total_len);
+    add_uint_span(tree, hf_frame_cmdid, etvb, e, f.cmd_id_span, f.cmd_id);
+    add_uint_span(tree, hf_frame_paramnum, etvb, e, f.param_num_span, f.param_num);
     for (unsigned i = 0; i < f.n_units; i++) {
         const at_frame_unit *u = &f.units[i];
         const char *name = at_param_name(u->param_id);
@@ -576,10 +570,8 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             tree, etvb, rel(e, u->span.off, etvb), rel_len(e, u->span.off, u->span.len, etvb),
             ett_unit, NULL, "Unit %u: %s, ParamLen %u", i + 1, name ? name : "unknown",
             u->param_len);
-        proto_tree_add_uint(ut, hf_unit_paramlen, etvb, rel(e, u->len_span.off, etvb),
-                            rel_len(e, u->len_span.off, u->len_span.len, etvb), u->param_len);
-        proto_tree_add_uint(ut, hf_unit_paramid, etvb, rel(e, u->id_span.off, etvb),
-                            rel_len(e, u->id_span.off, u->id_span.len, etvb), u->param_id);
+        add_uint_span(ut, hf_unit_paramlen, etvb, e, u->len_span, u->param_len);
+        add_uint_span(ut, hf_unit_paramid, etvb, e, u->id_span, u->param_id);
         gint vo = rel(e, u->value_span.off, etvb);
         gint vl = rel_len(e, u->value_span.off, u->value_len, etvb);
         bool first_of_id = u->param_id <= AT_PARAM_ID_MAX_ && f.unit_of[u->param_id] == (int)i;

@@ -25,7 +25,9 @@ import re
 import struct
 import subprocess
 import sys
-import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
+from simlib import Fail, TestRunner, check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
@@ -56,15 +58,6 @@ FAMILIES = {
                 "attrace.finding.dir", "attrace.finding.offset",
                 "attrace.finding.what", "attrace.finding.fix"],
 }
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
 
 
 HOME = os.path.join(WORK, "home")
@@ -409,20 +402,11 @@ def main():
     check(b"attrace.so" in p.stdout, "tshark -G plugins does not list attrace.so")
     tests = [test_golden, test_equivalence, test_recut, test_filters,
              test_expert_and_stats, test_one_pass, test_secrets, test_mutations]
-    if UPDATE:
-        tests = [test_golden]
-    failed = 0
-    for t in tests:
-        try:
-            t()
-            print(f"ok   {t.__name__}")
-        except Exception as e:  # noqa: BLE001 - report every test
-            failed += 1
-            print(f"FAIL {t.__name__}: {e}")
-            if not isinstance(e, Fail):
-                traceback.print_exc()
-    return 1 if failed else 0
+    runner = TestRunner("wireshark plugin")
+    for t in [test_golden] if UPDATE else tests:
+        runner.run(t)
+    runner.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
