@@ -56,10 +56,14 @@ static void add_run(at_secret_scanner *sc, uint64_t start, uint64_t end,
         uint64_t e = run_end(&r->s) > end ? run_end(&r->s) : end;
         r->s.span.off = s;
         r->s.span.len = (uint32_t)(e - s > UINT32_MAX ? UINT32_MAX : e - s);
+        if (end > sc->runs_end)
+            sc->runs_end = end;
         if (proof < r->proof)
             r->proof = proof;
         return;
     }
+    if (end > sc->runs_end)
+        sc->runs_end = end;
     at_secret_run *r = &sc->runs[sc->n_runs++];
     r->s.span.off = start;
     r->s.span.len = (uint32_t)(end - start);
@@ -134,7 +138,6 @@ unsigned at_secret_collect(const at_secret_scanner *sc, uint64_t off, uint64_t l
 
 enum {
     D_LEN = 1,      /* after 0x30: the outer length */
-    D_LENX,         /* its long-form bytes */
     D_TAG1,         /* first element: 02 (version) or 30 (encrypted) */
     D_VER_LEN,      /* 01 */
     D_VER_VAL,      /* 00 or 01 */
@@ -143,7 +146,6 @@ enum {
     D_ALG_SKIP,     /* its content, starting with an OID */
     D_OCTET,        /* 04: the private key */
     D_MOD_LEN,      /* PKCS#1 modulus length */
-    D_MOD_LENX,
     D_EC_LEN,       /* SEC1 private key length */
     D_ENC_ALG_LEN,  /* EncryptedPrivateKeyInfo AlgorithmIdentifier length */
     D_ENC_ALG_LENX,
@@ -151,6 +153,33 @@ enum {
     D_ENC_OID_LEN,
     D_ENC_OID       /* 2A 86 48 86 F7 0D 01 then 05 (PKCS#5) or 0C (PKCS#12) */
 };
+
+enum { LEN_BAD, LEN_MORE, LEN_DONE };
+
+/* One byte of a DER length (short form, 0x81 or 0x82; the first byte when
+ * *need is 0). The value is in *acc at LEN_DONE. */
+static int length_byte(uint32_t *acc, uint8_t *need, uint8_t b)
+{
+    if (*need == 0) {
+        if (b < 0x80) {
+            *acc = b;
+            return LEN_DONE;
+        }
+        if (b != 0x81 && b != 0x82)
+            return LEN_BAD;
+        *need = b & 0x7F;
+        *acc = 0;
+        return LEN_MORE;
+    }
+    *acc = *acc << 8 | b;
+    return --*need ? LEN_MORE : LEN_DONE;
+}
+
+/* Tag and length bytes of an element whose first length byte is @p b. */
+static uint8_t header_len(uint8_t b)
+{
+    return b == 0x81 ? 3 : b == 0x82 ? 4 : 2;
+}
 
 static const uint8_t pkcs_oid_prefix[7] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01};
 
@@ -167,24 +196,14 @@ static void der_confirm(at_secret_scanner *sc, const at_secret_der_cand *c,
  * is done. */
 static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, uint64_t off)
 {
+    int r;
     switch (c->state) {
     case D_LEN:
-        if (b < 0x80) {
-            c->outer = b;
-            c->hdr = 2;
-            break;
-        }
-        if (b != 0x81 && b != 0x82)
-            return false;
-        c->need = b & 0x7F;
-        c->hdr = (uint8_t)(2 + c->need);
-        c->acc = 0;
-        c->state = D_LENX;
-        return true;
-    case D_LENX:
-        c->acc = c->acc << 8 | b;
-        if (--c->need)
-            return true;
+        if (c->need == 0)
+            c->hdr = header_len(b);
+        r = length_byte(&c->acc, &c->need, b);
+        if (r != LEN_DONE)
+            return r == LEN_MORE;
         c->outer = c->acc;
         break;
     case D_TAG1:
@@ -230,20 +249,9 @@ static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, ui
             der_confirm(sc, c, AT_SECRET_PKCS8, off);
         return false;
     case D_MOD_LEN:
-        if (b >= 0x40 && b < 0x80) {
-            der_confirm(sc, c, AT_SECRET_PKCS1_RSA, off);
-            return false;
-        }
-        if (b != 0x81 && b != 0x82)
-            return false;
-        c->need = b & 0x7F;
-        c->acc = 0;
-        c->state = D_MOD_LENX;
-        return true;
-    case D_MOD_LENX:
-        c->acc = c->acc << 8 | b;
-        if (--c->need)
-            return true;
+        r = length_byte(&c->acc, &c->need, b);
+        if (r != LEN_DONE)
+            return r == LEN_MORE;
         if (c->acc >= 0x40)
             der_confirm(sc, c, AT_SECRET_PKCS1_RSA, off);
         return false;
@@ -289,7 +297,7 @@ static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, ui
 /* INTEGER chains                                                     */
 /* ------------------------------------------------------------------ */
 
-enum { I_LEN = 1, I_LENX, I_SKIP, I_NEXT };
+enum { I_LEN = 1, I_SKIP, I_NEXT };
 
 /* A large INTEGER's length is known: count it, prove the chain from the
  * third on. */
@@ -299,41 +307,33 @@ static bool int_counted(at_secret_scanner *sc, at_secret_int_cand *c, uint32_t l
     if (len < AT_SECRET_MIN_INT || len > AT_SECRET_MAX_INT)
         return false;
     uint64_t end = c->int_start + c->hdr + len;
+    c->wake = end;
     if (c->count < 255)
         c->count++;
     if (c->count == 3)
         add_run(sc, c->start, end, AT_SECRET_KEY_MATERIAL, off);
     else if (c->count > 3)
         add_run(sc, c->int_start, end, AT_SECRET_KEY_MATERIAL, off);
-    c->skip = len;
     c->state = I_SKIP;
     return true;
 }
 
 static bool int_step(at_secret_scanner *sc, at_secret_int_cand *c, uint8_t b, uint64_t off)
 {
+    int r;
     switch (c->state) {
     case I_LEN:
-        if (b < 0x80) {
-            c->hdr = 2;
-            return int_counted(sc, c, b, off);
-        }
-        if (b != 0x81 && b != 0x82)
-            return false;
-        c->need = b & 0x7F;
-        c->hdr = (uint8_t)(2 + c->need);
-        c->acc = 0;
-        c->state = I_LENX;
-        return true;
-    case I_LENX:
-        c->acc = c->acc << 8 | b;
-        if (--c->need)
-            return true;
+        if (c->need == 0)
+            c->hdr = header_len(b);
+        r = length_byte(&c->acc, &c->need, b);
+        if (r != LEN_DONE)
+            return r == LEN_MORE;
         return int_counted(sc, c, c->acc, off);
     case I_SKIP:
-        if (--c->skip == 0)
-            c->state = I_NEXT;
-        return true;
+        /* The content is not looked at: the next tag is due at wake. */
+        if (off < c->wake)
+            return true;
+        /* fall through */
     case I_NEXT:
         if (b != 0x02)
             return false;
@@ -452,26 +452,129 @@ static void pem_step(at_secret_scanner *sc, uint8_t b, uint64_t off)
 }
 
 /* ------------------------------------------------------------------ */
+/* Command lines inside runs                                          */
+/* ------------------------------------------------------------------ */
+
+enum { L_NONE = 0, L_LINE_START, L_A, L_COMMAND };
+
+/* "AT" at @p a (proven at @p off): runs over it end there; their rest
+ * waits for the line's verdict. */
+static void cut_runs_at(at_secret_scanner *sc, uint64_t a, uint64_t off)
+{
+    sc->susp = false;
+    for (unsigned i = 0; i < sc->n_runs; i++) {
+        at_secret *r = &sc->runs[i].s;
+        uint64_t e = run_end(r);
+        if (r->span.off >= a || e <= a || sc->runs[i].proof > off)
+            continue;
+        if (!sc->susp || e > sc->susp_end)
+            sc->susp_end = e;
+        if (!sc->susp)
+            sc->susp_kind = r->kind;
+        sc->susp = true;
+        r->span.len = (uint32_t)(a - r->span.off);
+    }
+}
+
+static void watch_line(at_secret_scanner *sc, uint8_t b, uint64_t off)
+{
+    bool eol = b == '\r' || b == '\n';
+    sc->last = b;
+    switch (sc->cmd_state) {
+    case L_COMMAND:
+        if (eol) {
+            sc->susp = false; /* a command line: the rest was no key */
+            sc->cmd_state = L_LINE_START;
+            return;
+        }
+        if (b >= 0x20 && b < 0x7F)
+            return;
+        /* Not text after all: the run goes on from the line's start. */
+        if (sc->susp)
+            add_run(sc, sc->cmd_start, sc->susp_end, sc->susp_kind, off);
+        sc->susp = false;
+        sc->cmd_state = L_NONE;
+        return;
+    case L_A:
+        if (b == 'T' || b == 't') {
+            sc->cmd_state = L_COMMAND;
+            cut_runs_at(sc, sc->cmd_start, off);
+            return;
+        }
+        break;
+    case L_LINE_START:
+        if (b == 'A' || b == 'a') {
+            sc->cmd_state = L_A;
+            sc->cmd_start = off;
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    sc->cmd_state = eol ? L_LINE_START : L_NONE;
+}
+
+void at_secret_token_end(at_secret_scanner *sc, uint64_t end)
+{
+    /* Only inside a run, and where no line is being followed already. */
+    if (end >= sc->runs_end || sc->cmd_state != L_NONE)
+        return;
+    if (sc->off == end) {
+        sc->cmd_state = L_LINE_START;
+    } else if (sc->off == end + 1 && (sc->last == 'A' || sc->last == 'a')) {
+        sc->cmd_state = L_A;
+        sc->cmd_start = end;
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Scanning                                                           */
 /* ------------------------------------------------------------------ */
 
 /* Bytes that start something: 0x30 (SEQUENCE), 0x02 (INTEGER), '-' (PEM). */
-static bool is_trigger(uint8_t b)
+static const bool is_trigger[256] = {[0x30] = true, [0x02] = true, ['-'] = true};
+
+/* The first trigger in p[i..n), or n: eight bytes a step while there is
+ * none (the hot path: most bytes start nothing). */
+static size_t next_trigger(const uint8_t *p, size_t i, size_t n)
 {
-    return b == 0x30 || b == 0x02 || b == '-';
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (i + 8 <= n) {
+        uint64_t v;
+        memcpy(&v, p + i, sizeof v);
+        uint64_t a = v ^ (ones * 0x30), b = v ^ (ones * 0x02), c = v ^ (ones * '-');
+        /* Nonzero exactly when some byte of a, b or c is zero. */
+        if ((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs)
+            break;
+        i += 8;
+    }
+    while (i < n && !is_trigger[p[i]])
+        i++;
+    return i;
 }
 
 static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
 {
     unsigned k = 0;
+    if (off < sc->runs_end || sc->susp)
+        watch_line(sc, b, off);
     for (unsigned i = 0; i < sc->n_der; i++)
         if (der_step(sc, &sc->der[i], b, off))
             sc->der[k++] = sc->der[i];
     sc->n_der = k;
     k = 0;
-    for (unsigned i = 0; i < sc->n_ints; i++)
-        if (int_step(sc, &sc->ints[i], b, off))
-            sc->ints[k++] = sc->ints[i];
+    uint64_t wake = UINT64_MAX;
+    for (unsigned i = 0; i < sc->n_ints; i++) {
+        at_secret_int_cand *c = &sc->ints[i];
+        if (!int_step(sc, c, b, off))
+            continue;
+        uint64_t w = c->state == I_SKIP ? c->wake : off + 1;
+        wake = w < wake ? w : wake;
+        if (k != i)
+            sc->ints[k] = *c;
+        k++;
+    }
     sc->n_ints = k;
     if (sc->pem_open || sc->pem_state != P_BEGIN || sc->pem_idx || b == '-')
         pem_step(sc, b, off);
@@ -487,25 +590,69 @@ static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
         c->start = off;
         c->int_start = off;
         c->state = I_LEN;
+        wake = off + 1;
     }
+    sc->int_wake = wake;
+}
+
+/* Whether the scanner follows nothing byte by byte at @p pos. */
+static bool idle(const at_secret_scanner *sc, uint64_t pos)
+{
+    return !sc->n_der && !sc->pem_open && sc->pem_state == P_BEGIN && !sc->pem_idx &&
+           pos >= sc->runs_end && !sc->susp;
+}
+
+/* Leading bytes of p[0..n), at stream offset @p pos, that change
+ * nothing: no trigger, before any INTEGER chain's next tag. */
+static size_t idle_bytes(const at_secret_scanner *sc, uint64_t pos, const uint8_t *p,
+                         size_t n)
+{
+    if (!idle(sc, pos))
+        return 0;
+    size_t lim = n;
+    if (sc->n_ints && sc->int_wake < pos + n)
+        lim = (size_t)(sc->int_wake - pos);
+    return next_trigger(p, 0, lim);
+}
+
+/* Whether what trigger @p b starts survives the byte @p next after it
+ * (the same test the state machines make on that byte). */
+static bool survives(uint8_t b, uint8_t next)
+{
+    if (next == 0x81 || next == 0x82)
+        return b != '-';
+    if (b == 0x30)
+        return next >= AT_SECRET_MIN_CONTENT && next < 0x80;
+    if (b == 0x02)
+        return next >= AT_SECRET_MIN_INT && next < 0x80;
+    return next == '-';
 }
 
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        /* Nothing followed: skip to the next byte that starts something. */
-        if (!sc->n_der && !sc->n_ints && !sc->pem_open && sc->pem_state == P_BEGIN &&
-            !sc->pem_idx) {
-            while (i < n && !is_trigger(p[i]))
-                i++;
-            if (i == n)
-                break;
+        i += idle_bytes(sc, sc->off + i, p + i, n - i);
+        if (i == n)
+            break;
+        /* Most triggers in text and data die at the next byte: when it is
+         * at hand and nothing else looks at this byte, pass it over. */
+        if (i + 1 < n && idle(sc, sc->off + i) && !(sc->n_ints && sc->int_wake <= sc->off + i) &&
+            !survives(p[i], p[i + 1])) {
+            i++;
+            continue;
         }
         scan_byte(sc, p[i], sc->off + i);
         i++;
     }
     sc->off += n;
+}
+
+size_t at_secret_skip(at_secret_scanner *sc, const uint8_t *p, size_t n)
+{
+    size_t k = idle_bytes(sc, sc->off, p, n);
+    sc->off += k;
+    return k;
 }
 
 /* ------------------------------------------------------------------ */

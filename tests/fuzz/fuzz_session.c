@@ -42,6 +42,14 @@ static void on_event(void *ctx, const at_event *ev)
     }
     if (ev->line.text.ptr && ev->line.text.len > AT_STREAM_LINE_MAX)
         abort();
+    /* Secret runs: sorted, disjoint, inside the event's bytes. */
+    for (unsigned i = 0; i < ev->n_secrets; i++) {
+        const at_secret *k = &ev->secrets[i];
+        if (k->span.len == 0 || k->span.off < ev->span.off ||
+            k->span.off + k->span.len > ev->span.off + ev->span.len ||
+            (i && k->span.off <= ev->secrets[i - 1].span.off + ev->secrets[i - 1].span.len))
+            abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

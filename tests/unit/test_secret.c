@@ -231,6 +231,40 @@ static void test_chunk_invariance(void **state)
     free(buf);
 }
 
+/* A key cut short, then the host's next command: the run ends where the
+ * command starts (after CR/LF, or where the tokenizer ended a token), but
+ * goes on when the "command" turns out not to be text. */
+static void test_command_line_ends_a_cut_key(void **state)
+{
+    (void)state;
+    size_t kl;
+    uint8_t *k = tu_read_file(KEYS "client.key.der", &kl);
+    uint8_t buf[400];
+    memcpy(buf, k, 300);
+    memcpy(buf + 300, "\r\nAT+CGSN\r\n", 11);
+    found f = scan(buf, 311, 0, 311);
+    expect_one(&f, 0, 302, AT_SECRET_PKCS8);
+
+    /* "AT" then a byte that is no text: key bytes after all. */
+    memcpy(buf + 300, "\r\nAT\x01\x02\x03", 7);
+    f = scan(buf, 307, 0, 307);
+    expect_one(&f, 0, 307, AT_SECRET_PKCS8);
+
+    /* No CR/LF: the tokenizer's token end says where a line may start,
+     * told when the scanner is at it or one byte past it. */
+    memcpy(buf + 300, "AT\r", 3);
+    for (size_t ahead = 0; ahead <= 1; ahead++) {
+        at_secret_scanner sc;
+        at_secret_scanner_init(&sc);
+        at_secret_scan(&sc, buf, 300 + ahead);
+        at_secret_token_end(&sc, 300);
+        at_secret_scan(&sc, buf + 300 + ahead, 3 - ahead);
+        f.n = at_secret_collect(&sc, 0, 303, f.v, AT_SECRET_RUNS_MAX);
+        expect_one(&f, 0, 300, AT_SECRET_PKCS8);
+    }
+    free(k);
+}
+
 /* Renderers walk a byte run in secret / public pieces. */
 static void test_pieces(void **state)
 {
@@ -260,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_pem_block),
         cmocka_unit_test(test_proof_before_the_end),
         cmocka_unit_test(test_chunk_invariance),
+        cmocka_unit_test(test_command_line_ends_a_cut_key),
         cmocka_unit_test(test_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,13 @@
  *  - PEM "-----BEGIN ... PRIVATE KEY-----" blocks in text, up to their
  *    END line.
  *
+ * A run ends early where a command line starts inside it: after a CR or
+ * LF or a token's end (at_secret_token_end), "AT" and printable characters
+ * up to the next CR or LF (a host that
+ * cut its frame short goes on with its next command; inside key bytes that
+ * pattern has a chance of about 1e-9 a byte). Should the line turn out not
+ * to be text, the run goes on from the line's start.
+ *
  * The scanner is incremental and chunk-agnostic. Each run remembers the
  * stream offset of the byte that proved it (its "proof"); a question about
  * bytes [off, off + len) only sees runs proven by a byte before off + len,
@@ -50,7 +57,7 @@ extern "C" {
 #define AT_SECRET_INT_CANDS 8u  /**< INTEGER chains followed at once */
 #define AT_SECRET_MIN_CONTENT 40u /**< smallest SEQUENCE content taken for a key (Ed25519 PKCS#8 is 46) */
 #define AT_SECRET_MIN_INT 48u   /**< content bytes of a "large" INTEGER (RSA >= 768-bit primes) */
-#define AT_SECRET_MAX_INT 8192u /**< larger INTEGERs are no key material */
+#define AT_SECRET_MAX_INT 2049u /**< larger INTEGERs are no key material (RSA-16384's d is 2049) */
 #define AT_SECRET_PEM_MAX 65536u /**< a PEM key block without END line ends here */
 
 typedef enum at_secret_kind {
@@ -84,7 +91,8 @@ typedef struct at_secret_der_cand {
 typedef struct at_secret_int_cand {
     uint64_t start;     /**< first INTEGER of the chain */
     uint64_t int_start; /**< the current INTEGER's tag */
-    uint32_t acc, skip;
+    uint64_t wake;      /**< where the next tag is due */
+    uint32_t acc;
     uint8_t state, need, hdr, count;
 } at_secret_int_cand;
 
@@ -103,11 +111,21 @@ typedef struct at_secret_scanner {
     unsigned n_der;
     at_secret_int_cand ints[AT_SECRET_INT_CANDS];
     unsigned n_ints;
+    uint64_t int_wake;            /**< the next offset an INTEGER chain looks at */
     /* PEM: "-----BEGIN <label>-----" ... "-----END" */
     uint8_t pem_state, pem_idx, pem_dashes, pem_label_len;
     char pem_label[40];
     uint64_t pem_begin;           /**< offset of the BEGIN line's first dash */
     bool pem_open;                /**< a key block is open: look for its END */
+    /* A command line ("AT..." after CR/LF, printable up to its CR/LF) ends
+     * the runs it falls into: a key cut short is followed by commands. */
+    uint64_t runs_end;            /**< no run reaches beyond this */
+    uint8_t cmd_state;
+    uint8_t last;                 /**< the last byte watched */
+    uint64_t cmd_start;
+    bool susp;                    /**< a run's rest waits for the line's verdict */
+    at_secret_kind susp_kind;
+    uint64_t susp_end;
 } at_secret_scanner;
 
 /** Initializes @p sc (stream offset 0). */
@@ -115,6 +133,22 @@ void at_secret_scanner_init(at_secret_scanner *sc);
 
 /** Scans the next @p n bytes of the stream. */
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n);
+
+/**
+ * Consumes the leading bytes of p[0..n) that cannot change the scanner's
+ * state (as at_secret_scan would) and returns how many: a caller that
+ * scans in small steps may look ahead this way at no risk.
+ */
+size_t at_secret_skip(at_secret_scanner *sc, const uint8_t *p, size_t n);
+
+/**
+ * The tokenizer ended a token at stream offset @p end (a frame by its
+ * TotalLen or the peer's answer, a block, an invalid run): a command line
+ * may start there. Chunk-agnostic as long as it comes at most one byte
+ * after the scanner passed @p end (a token is ended by its next byte at
+ * the latest).
+ */
+void at_secret_token_end(at_secret_scanner *sc, uint64_t end);
 
 /** Forgets runs that end at or before @p off: nothing before it will be
  *  asked about again. */
