@@ -1023,12 +1023,14 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
+    unsigned parts = 0;
     if (h.event == AT_TEV_DATA && plen > 0) {
         size_t a, b;
         pl_state_overlap(st, pkt->chan, dir, pkt->off, (uint64_t)plen, &a, &b);
         for (size_t i = a; i < b; i++) {
             const pl_elem *e = &st->elems[ch->by_dir[dir][i]];
-            if (e->frame_done == pinfo->num)
+            parts++;
+            if (e->frame_done == pinfo->num || e->len == 0)
                 continue;
             uint64_t from = e->off > pkt->off ? e->off : pkt->off;
             uint64_t to = e->off + e->len < pkt->off + (uint64_t)plen ? e->off + e->len
@@ -1045,6 +1047,10 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     }
     for (uint32_t i = 0; i < pkt->n_elem; i++)
         render_elem(&rc, at, &st->elems[pkt->elem_first + i]);
+    /* Bytes of an element that completes later (one pass: not known yet). */
+    if (h.event == AT_TEV_DATA && plen > 0 && !pkt->n_elem && !parts)
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %d bytes",
+                            dir == AT_DIR_TE_TO_ME ? "->" : "<-", plen);
     if (st->finished && ch->last_frame == pinfo->num)
         for (uint32_t i = 0; i < ch->n_fin; i++)
             render_elem(&rc, at, &st->elems[ch->fin_first + i]);
