@@ -62,8 +62,12 @@ FAMILIES = {
 
 HOME = os.path.join(WORK, "home")
 os.makedirs(HOME, exist_ok=True)
-ENV = dict(os.environ, WIRESHARK_PLUGIN_DIR=PLUGIN_DIR, HOME=HOME,
-           XDG_CONFIG_HOME=HOME, LC_ALL="C.UTF-8")
+# No extcap programs: -G plugins would run them (and they hang with the
+# sanitizer runtimes preloaded).
+EXTCAP_DIR = os.path.join(WORK, "no-extcaps")
+os.makedirs(EXTCAP_DIR, exist_ok=True)
+ENV = dict(os.environ, WIRESHARK_PLUGIN_DIR=PLUGIN_DIR, WIRESHARK_EXTCAP_DIR=EXTCAP_DIR,
+           HOME=HOME, XDG_CONFIG_HOME=HOME, LC_ALL="C.UTF-8")
 if os.environ.get("ATTRACE_TSHARK_PRELOAD"):
     # A sanitizer build of the plugin: its runtimes go into tshark only.
     ENV["LD_PRELOAD"] = os.environ["ATTRACE_TSHARK_PRELOAD"]
