@@ -156,22 +156,20 @@ void pl_state_overlap(const pl_state *st, uint16_t chan, at_dir dir,
     const pl_chan *ch = st->chans[chan];
     const uint32_t *v = ch->by_dir[dir];
     size_t n = ch->n_by_dir[dir];
-    /* Elements are at most PL_LOG_WINDOW long apart from invalid runs,
-     * so search from the first element starting after off - window. */
-    uint64_t from = off > PL_LOG_WINDOW ? off - PL_LOG_WINDOW : 0;
-    size_t lo = 0, hi = n;
+    size_t lo = 0, hi = n; /* first element starting at or after off */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (st->elems[v[mid]].off < from)
+        if (st->elems[v[mid]].off < off)
             lo = mid + 1;
         else
             hi = mid;
     }
+    /* The elements of one direction are disjoint runs of its stream, so
+     * only the one just before can reach into [off, ...). */
     size_t i = lo;
-    while (i < n && st->elems[v[i]].off + st->elems[v[i]].len <= off &&
-           st->elems[v[i]].off < off)
-        i++;
-    size_t j = i;
+    while (i > 0 && st->elems[v[i - 1]].off + st->elems[v[i - 1]].len > off)
+        i--;
+    size_t j = lo;
     while (j < n && st->elems[v[j]].off < off + len)
         j++;
     *first = i;
@@ -301,7 +299,10 @@ static void on_event(void *ctx, const at_event *ev)
     }
     st->n_elems++;
     ch->last_elem = idx;
-    index_elem(ch, idx);
+    /* Elements without bytes (an exchange superseded, a gap) are in no
+     * record and hold no byte a finding could point at. */
+    if (e->len)
+        index_elem(ch, idx);
 
     if (ev->kind == AT_EV_END && ev->exchange &&
         GROW(st->ends, st->n_ends, st->cap_ends)) {
