@@ -353,9 +353,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         if (at_parse_sbnr(text, len, base, &b, &err_off) != AT_OK)
             break;
         add_uint_span(tree, hf_sbnr_index, etvb, e, b.index_span, b.index);
-        proto_tree_add_string(tree, hf_sbnr_entry, etvb, 0, 0,
-                              b.kind == AT_SBNR_ENTRY ? "certificate"
-                              : b.kind == AT_SBNR_EMPTY ? "empty" : "corrupted");
+        proto_tree_add_string(tree, hf_sbnr_entry, etvb, 0, 0, at_sbnr_kind_name(b.kind));
         if (b.kind == AT_SBNR_CORRUPTED)
             break;
         add_uint_span(tree, hf_cert_size, etvb, e, b.size_text.span, b.size);
@@ -801,9 +799,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 const at_command *c = &cl.cmds[i];
                 proto_item *ci = add_str(et, hf_cmd_name, etvb, e, &c->name, rc);
                 proto_tree *ct = proto_item_add_subtree(ci, ett_cmd);
-                static const char *const types[] = {"exec", "set", "read", "test", "repeat"};
-                proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0,
-                                      (unsigned)c->type < 5 ? types[c->type] : "unknown");
+                proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0, at_cmd_type_name(c->type));
                 for (unsigned k = 0; k < c->n_params; k++)
                     add_str(ct, hf_cmd_param, etvb, e, &c->params[k], rc);
                 if (i == 0 && c->name.ptr)

@@ -255,9 +255,7 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
     case AT_LK_SBNR: {
         const at_sbnr *b = &li->u.sbnr;
         SET(o, "index", jint(b->index));
-        SET(o, "entry", json_string(b->kind == AT_SBNR_ENTRY ? "certificate"
-                                    : b->kind == AT_SBNR_EMPTY ? "empty"
-                                                               : "corrupted"));
+        SET(o, "entry", json_string(at_sbnr_kind_name(b->kind)));
         if (b->kind == AT_SBNR_CORRUPTED)
             break;
         SET(o, "size", jint(b->size));
@@ -388,7 +386,7 @@ static json_t *commands(const at_exchange *x)
         json_t *o = json_object();
         json_t *params = json_array();
         SET(o, "name", jstr(&cmd->name));
-        SET(o, "type", json_string(cli_cmd_type_name(cmd->type)));
+        SET(o, "type", json_string(at_cmd_type_name(cmd->type)));
         SET(o, "offset", jint(cmd->span.off));
         SET(o, "basic_value", jstr(&cmd->basic_value));
         for (unsigned k = 0; k < cmd->n_params; k++)
