@@ -13,7 +13,7 @@
 
 #include "attrace/session.h"
 #include "attrace/trace.h"
-#include "errbuf.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,12 +42,12 @@ typedef struct chan {
     struct cap *c;
     uint16_t no;
     const at_capture_pair *pair;
-    cap_port module;        /* proxy/exec: the module; tap: TE->ME listener */
-    cap_port hostp;         /* proxy: host port; tap: ME->TE listener */
+    at_serial_port module;        /* proxy/exec: the module; tap: TE->ME listener */
+    at_serial_port hostp;         /* proxy: host port; tap: ME->TE listener */
     int master, slave;      /* host PTY (proxy without host port, exec) */
     char pty_path[128];
     bool link_made;
-    at_capture_line line;   /* current settings of the module port */
+    at_serial_line line;   /* current settings of the module port */
     tcflag_t host_cflag, host_iflag;
     speed_t host_speed;
     uint8_t pend[2][PEND_CAP]; /* [dir]: bytes read in dir, to be written */
@@ -59,7 +59,7 @@ typedef struct chan {
     bool ic_ok;
     struct serial_icounter_struct ic;
 #endif
-    cap_port *lost;         /* the port that is gone (reconnect), or NULL */
+    at_serial_port *lost;         /* the port that is gone (reconnect), or NULL */
     uint64_t next_probe;
 } chan;
 
@@ -105,30 +105,8 @@ void at_capture_default_config(at_capture_config *cfg)
     cfg->line.data_bits = 8;
     cfg->line.parity = 'N';
     cfg->line.stop_bits = 1;
-    cfg->line.flow = AT_CAPTURE_FLOW_NONE;
+    cfg->line.flow = AT_SERIAL_FLOW_NONE;
     cfg->log = stderr;
-}
-
-int at_capture_parse_flow(const char *s, at_capture_flow *out)
-{
-    if (strcmp(s, "none") == 0)
-        *out = AT_CAPTURE_FLOW_NONE;
-    else if (strcmp(s, "rtscts") == 0)
-        *out = AT_CAPTURE_FLOW_RTSCTS;
-    else if (strcmp(s, "xonxoff") == 0)
-        *out = AT_CAPTURE_FLOW_XONXOFF;
-    else
-        return -1;
-    return 0;
-}
-
-const char *at_capture_flow_name(at_capture_flow f)
-{
-    switch (f) {
-    case AT_CAPTURE_FLOW_RTSCTS: return "rtscts";
-    case AT_CAPTURE_FLOW_XONXOFF: return "xonxoff";
-    default: return "none";
-    }
 }
 
 static void logmsg(cap *c, const char *fmt, ...) AT_PRINTF(2, 3);
@@ -139,7 +117,7 @@ static void logmsg(cap *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("attrace capture: ", c->cfg->log);
-    vfprintf(c->cfg->log, fmt, ap);
+    at_escape_vprintf(c->cfg->log, 0, fmt, ap); /* names escaped, as in messages */
     fputc('\n', c->cfg->log);
     fflush(c->cfg->log);
     va_end(ap);
@@ -272,7 +250,7 @@ static void note(cap *c, const chan *ch, const char *fmt, ...)
 static void emit_settings(cap *c, const chan *ch, uint64_t ts)
 {
     char text[80];
-    cap_line_text(&ch->line, text, sizeof text);
+    at_serial_line_text(&ch->line, text, sizeof text);
     put(c, ch, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, ts, text, strlen(text), 0);
 }
 
@@ -361,7 +339,7 @@ static int dst_fd(const chan *ch, at_dir dir)
     return src_fd(ch, dir == AT_DIR_TE_TO_ME ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME);
 }
 
-static cap_port *src_port(chan *ch, at_dir dir)
+static at_serial_port *src_port(chan *ch, at_dir dir)
 {
     if (!relaying(ch->c))
         return dir == AT_DIR_TE_TO_ME ? &ch->module : &ch->hostp;
@@ -370,7 +348,7 @@ static cap_port *src_port(chan *ch, at_dir dir)
     return &ch->module;
 }
 
-static void port_lost(cap *c, chan *ch, cap_port *p, const char *why)
+static void port_lost(cap *c, chan *ch, at_serial_port *p, const char *why)
 {
     if (!p) {
         fail(c, "host pseudo-terminal of channel %u failed: %s", (unsigned)ch->no, why);
@@ -378,7 +356,7 @@ static void port_lost(cap *c, chan *ch, cap_port *p, const char *why)
     }
     note(c, ch, "port lost: %s: %s", p->path, why);
     flush_out(c);
-    cap_port_close(p);
+    at_serial_close(p);
     ch->pend_len[0] = ch->pend_len[1] = 0;
     ch->mline_ok = false;
 #ifdef __linux__
@@ -450,32 +428,32 @@ static void poll_host_termios(cap *c, chan *ch)
     ch->host_speed = sp;
     ch->host_cflag = cf;
     ch->host_iflag = inf;
-    unsigned long baud = cap_speed_to_baud(sp);
+    unsigned long baud = at_serial_speed_to_baud(sp);
     if (baud)
         ch->line.baud = (uint32_t)baud;
-    ch->line.flow = cf ? AT_CAPTURE_FLOW_RTSCTS
-                    : inf ? AT_CAPTURE_FLOW_XONXOFF
-                          : AT_CAPTURE_FLOW_NONE;
+    ch->line.flow = cf ? AT_SERIAL_FLOW_RTSCTS
+                    : inf ? AT_SERIAL_FLOW_XONXOFF
+                          : AT_SERIAL_FLOW_NONE;
     char e[300];
-    if (cap_port_set_baud_flow(&ch->module, ch->line.baud, ch->line.flow, e, sizeof e) != 0)
+    if (at_serial_set_baud_flow(&ch->module, ch->line.baud, ch->line.flow, e, sizeof e) != 0)
         note(c, ch, "cannot apply the host's settings: %s", e);
     emit_settings(c, ch, now_real());
     char text[80];
-    cap_line_text(&ch->line, text, sizeof text);
+    at_serial_line_text(&ch->line, text, sizeof text);
     if (!c->cfg->quiet)
         logmsg(c, "host changed the line settings: %s", text);
 }
 
 static void try_reconnect(cap *c, chan *ch)
 {
-    cap_port *p = ch->lost;
+    at_serial_port *p = ch->lost;
     char path[sizeof p->path];
     memcpy(path, p->path, sizeof path);
     if (access(path, F_OK) != 0)
         return;
     char e[300];
     bool ro = !relaying(c);
-    if (cap_port_open(p, path, &ch->line, ro, e, sizeof e) != 0) {
+    if (at_serial_open(p, path, &ch->line, ro, e, sizeof e) != 0) {
         snprintf(p->path, sizeof p->path, "%s", path);
         return;
     }
@@ -556,7 +534,7 @@ static int make_pty(cap *c, chan *ch)
         close(m);
         return -1;
     }
-    if (cap_termios_apply(s, &c->cfg->line) != 0) {
+    if (at_serial_termios_apply(s, &c->cfg->line) != 0) {
         fail(c, "%s: cannot apply the line settings: %s", ch->pty_path, strerror(errno));
         close(s);
         close(m);
@@ -572,6 +550,14 @@ static int make_pty(cap *c, chan *ch)
         ch->host_cflag = t.c_cflag & CRTSCTS;
         ch->host_iflag = t.c_iflag & (IXON | IXOFF);
     }
+    return 0;
+}
+
+/* Publishes the host PTY (--link, the "host side on" line, the callback):
+ * only once the output is open, so nothing announces a capture that then
+ * fails on its -w file. */
+static int announce_pty(cap *c, chan *ch)
+{
     const char *link = ch->pair->link;
     if (link) {
         struct stat st;
@@ -637,6 +623,14 @@ static int start_child(cap *c, chan *ch)
     if (pid == 0) {
         signal(SIGXFSZ, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        /* A session and process group of its own, with the PTY as its
+         * controlling terminal: the capture signals the whole group (the
+         * shell and every program it starts), and if the capture itself
+         * is killed, the PTY's hang-up sends SIGHUP to that group, so
+         * nothing keeps running. The PTY is raw (no ISIG): bytes from the
+         * module never turn into signals. */
+        if (setsid() < 0 || ioctl(ch->slave, TIOCSCTTY, 0) != 0)
+            _exit(127);
         /* The trace may be on our standard output: keep the program's
          * output out of it. */
         bool trace_on_stdout = c->cfg->out_stream == stdout ||
@@ -651,6 +645,14 @@ static int start_child(cap *c, chan *ch)
     free(cmd);
     c->child = pid;
     return 0;
+}
+
+/* The signal to pass on to the program's group for the stop flag's value
+ * (capture_cli stores the signal it got; any other value is SIGTERM). */
+static int stop_signal(volatile sig_atomic_t *stop)
+{
+    int sig = stop ? (int)*stop : 0;
+    return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ? sig : SIGTERM;
 }
 
 static int check_config(const at_capture_config *cfg, char *err, size_t cap)
@@ -683,7 +685,7 @@ static int check_config(const at_capture_config *cfg, char *err, size_t cap)
         at_err_set(err, cap, "exec mode needs one --module and a command");
         return -1;
     }
-    if (!cap_baud_to_speed(cfg->line.baud)) {
+    if (!at_serial_baud_to_speed(cfg->line.baud)) {
         at_err_set(err, cap, "%u is not a supported baud rate", (unsigned)cfg->line.baud);
         return -1;
     }
@@ -707,8 +709,8 @@ static void teardown(cap *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         chan *ch = &c->ch[i];
-        cap_port_close(&ch->module);
-        cap_port_close(&ch->hostp);
+        at_serial_close(&ch->module);
+        at_serial_close(&ch->hostp);
         if (ch->master >= 0)
             close(ch->master);
         if (ch->slave >= 0)
@@ -765,17 +767,18 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         at_session_init(ch->sess, &sc, on_event, ch);
     }
 
-    /* Ports first: a capture that cannot open them writes no file. */
+    /* Ports first: a capture that cannot open them writes no file. Their
+     * PTYs are announced after the output is open. */
     bool tap = cfg->mode == AT_CAPTURE_TAP;
     for (size_t i = 0; i < c.n && !c.failed; i++) {
         chan *ch = &c.ch[i];
         char e[400];
-        if (cap_port_open(&ch->module, ch->pair->module, &cfg->line, tap, e, sizeof e) != 0) {
+        if (at_serial_open(&ch->module, ch->pair->module, &cfg->line, tap, e, sizeof e) != 0) {
             fail(&c, "%s", e);
             break;
         }
         if (ch->pair->host) {
-            if (cap_port_open(&ch->hostp, ch->pair->host, &cfg->line, tap, e, sizeof e) != 0) {
+            if (at_serial_open(&ch->hostp, ch->pair->host, &cfg->line, tap, e, sizeof e) != 0) {
                 fail(&c, "%s", e);
                 break;
             }
@@ -789,6 +792,14 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         return AT_CAPTURE_FAILED;
     }
     if (open_output(&c) != 0) {
+        teardown(&c);
+        return AT_CAPTURE_FAILED;
+    }
+    for (size_t i = 0; i < c.n && !c.failed; i++)
+        if (c.ch[i].master >= 0)
+            announce_pty(&c, &c.ch[i]);
+    if (c.failed) {
+        at_trace_finish(c.w);
         teardown(&c);
         return AT_CAPTURE_FAILED;
     }
@@ -886,17 +897,19 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
         }
     }
     if (c.child > 0 && !c.child_done) {
-        /* Stopped (or failed) while the program runs: end it. */
+        /* Stopped (or failed) while the program runs: the signal goes to
+         * its whole process group (the child leads it), which is killed
+         * after 2 s if it does not end. */
         int status = 0;
         pid_t w = 0;
-        kill(c.child, SIGTERM);
-        for (int i = 0; i < 40 && w == 0; i++) { /* 2 s, then SIGKILL */
+        kill(-c.child, stop_signal(stop));
+        for (int i = 0; i < 40 && w == 0; i++) {
             w = waitpid(c.child, &status, WNOHANG);
             if (w == 0)
                 nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
         }
         if (w == 0) {
-            kill(c.child, SIGKILL);
+            kill(-c.child, SIGKILL);
             w = waitpid(c.child, &status, 0);
         }
         if (w == c.child)
@@ -916,16 +929,11 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
             fail(&c, "%s", e);
         c.w = NULL;
     }
-    if (cfg->log) {
-        fprintf(cfg->log,
-                "attrace capture: %llu records, %llu bytes TE->ME, %llu bytes ME->TE, "
-                "%llu exchanges, %u file%s (%s)\n",
-                (unsigned long long)st->records, (unsigned long long)st->bytes[0],
-                (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges,
-                st->files, st->files == 1 ? "" : "s",
-                c.out_name ? c.out_name : "no output");
-        fflush(cfg->log);
-    }
+    logmsg(&c, "%llu records, %llu bytes TE->ME, %llu bytes ME->TE, %llu exchanges, "
+                "%u file%s (%s)",
+           (unsigned long long)st->records, (unsigned long long)st->bytes[0],
+           (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges, st->files,
+           st->files == 1 ? "" : "s", c.out_name ? c.out_name : "no output");
     teardown(&c);
     return c.failed ? AT_CAPTURE_FAILED : AT_CAPTURE_OK;
 }

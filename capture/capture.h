@@ -8,9 +8,8 @@
  * to stop, when the exec program ends, or on a fault. Front ends:
  * `attrace capture` (capture_cli.c) and `attrace-extcap` (extcap.c).
  *
- * Ports: real serial ports go through libserialport; pseudo-terminals
- * (which it cannot open: /dev/pts/N, or a symlink to one) and terminal
- * devices it does not know are opened with open()+termios.
+ * Ports are opened through the serial layer (decoder/serial/serial.h):
+ * line settings (at_serial_line), flow control names (at_serial_parse_flow).
  *
  * The library installs no signal handlers and never calls exit(); the
  * caller owns @p stop (set it from a SIGINT/SIGTERM handler installed
@@ -22,6 +21,8 @@
  */
 #ifndef ATTRACE_CAPTURE_H
 #define ATTRACE_CAPTURE_H
+
+#include "serial.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -41,21 +42,6 @@ typedef enum at_capture_mode {
     AT_CAPTURE_TAP,       /**< two receive-only ports: never written to */
     AT_CAPTURE_EXEC       /**< proxy with a PTY handed to a program ({}) */
 } at_capture_mode;
-
-typedef enum at_capture_flow {
-    AT_CAPTURE_FLOW_NONE = 0,
-    AT_CAPTURE_FLOW_RTSCTS,
-    AT_CAPTURE_FLOW_XONXOFF
-} at_capture_flow;
-
-/** Line settings applied to every port the capture opens. */
-typedef struct at_capture_line {
-    uint32_t baud;          /**< e.g. 115200 */
-    unsigned data_bits;     /**< 5..8 */
-    char parity;            /**< 'N', 'E', 'O' (also 'M', 'S' on real ports) */
-    unsigned stop_bits;     /**< 1 or 2 */
-    at_capture_flow flow;
-} at_capture_line;
 
 /**
  * One channel; its index in at_capture_config.pairs is its channel number.
@@ -79,7 +65,7 @@ typedef struct at_capture_config {
     at_capture_mode mode;
     const at_capture_pair *pairs;
     size_t n_pairs;            /**< 1..AT_CAPTURE_MAX_PAIRS */
-    at_capture_line line;      /**< default 115200 8N1, no flow control */
+    at_serial_line line;      /**< default 115200 8N1, no flow control */
 
     /** EXEC: shell command (run by /bin/sh -c); every "{}" is replaced by
      * the PTY path (not quoted: PTY paths hold no shell metacharacters). */
@@ -147,11 +133,6 @@ enum {
  */
 int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
                    at_capture_stats *stats, char *err, size_t err_cap);
-
-/** Parses "none", "rtscts", "xonxoff"; 0 or -1. */
-int at_capture_parse_flow(const char *s, at_capture_flow *out);
-/** "none", "rtscts", "xonxoff". */
-const char *at_capture_flow_name(at_capture_flow f);
 
 #ifdef __cplusplus
 }

@@ -19,10 +19,10 @@ int cli_capture_main(int argc, char **argv);
 
 static volatile sig_atomic_t stop_flag;
 
+/* The signal's number: exec mode passes the same signal to the program. */
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    stop_flag = sig;
 }
 
 static void usage(FILE *fp)
@@ -45,8 +45,12 @@ static void usage(FILE *fp)
         "          program makes on its PTY are applied to the module's port and\n"
         "          recorded as settings events.\n"
         "  exec    --exec CMD runs CMD with /bin/sh -c, every {} replaced by the\n"
-        "          path of a fresh PTY relayed to the module; the capture ends\n"
-        "          with the program and exits with its exit status.\n"
+        "          path of a fresh PTY relayed to the module, in a process group\n"
+        "          of its own; the capture ends with the program and exits with\n"
+        "          its exit status (128+N when signal N ended it). SIGINT and\n"
+        "          SIGTERM are passed to the whole group (SIGKILL 2 s later);\n"
+        "          if the capture is killed, the PTY hangs up and the group\n"
+        "          gets SIGHUP.\n"
         "  tap     --tap-te PORT listens to TE->ME, --tap-me PORT to ME->TE\n"
         "          (a sniffer cable); both are opened read-only, never written.\n"
         "\n"
@@ -161,7 +165,7 @@ int cli_capture_main(int argc, char **argv)
             cfg.line.baud = (uint32_t)v;
             break;
         case OPT_FLOW:
-            if (at_capture_parse_flow(optarg, &cfg.line.flow) != 0)
+            if (at_serial_parse_flow(optarg, &cfg.line.flow) != 0)
                 return cli_usage_error(PROG, "--flow: '%s' is not none, rtscts or xonxoff", optarg);
             break;
         case OPT_DATA_BITS:
@@ -253,7 +257,7 @@ int cli_capture_main(int argc, char **argv)
     at_capture_stats st;
     int rc = at_capture_run(&cfg, &stop_flag, &st, err, sizeof err);
     if (rc != AT_CAPTURE_OK) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         return rc == AT_CAPTURE_BAD_CONFIG ? 2 : 1;
     }
     if (cfg.mode == AT_CAPTURE_EXEC && st.exec_status >= 0)

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE /* getopt_long */
 
 #include "capture.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,9 +152,22 @@ static void usage(FILE *fp)
         fp);
 }
 
+/* A usage error found after parsing (a bad value, a missing option):
+ * the message and the hint; returns 2, the usage-error exit status. */
+static int bad_usage(const char *fmt, ...) AT_PRINTF(1, 2);
+static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    at_vmsg(PROG, fmt, ap);
+    va_end(ap);
+    fputs("Try '" PROG " --help' for more information.\n", stderr);
+    return 2;
+}
+
 _Noreturn static void usage_error(const char *msg, const char *arg)
 {
-    fprintf(stderr, PROG ": %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
+    at_msg(PROG, "%s%s%s", msg, arg ? " " : "", arg ? arg : "");
     fputs("Try '" PROG " --help' for more information.\n", stderr);
     exit(2);
 }
@@ -268,7 +282,7 @@ static int print_interfaces(void)
     if (r != SP_OK) {
         /* The path interface still works; say why no port is listed. */
         char *msg = sp_last_error_message();
-        fprintf(stderr, PROG ": cannot list serial ports: %s\n",
+        at_msg(PROG, "cannot list serial ports: %s",
                 r == SP_ERR_FAIL && msg ? msg : "libserialport error");
         sp_free_error_message(msg);
         return 0;
@@ -296,31 +310,28 @@ static int print_interfaces(void)
 /*
  * The module's port of interface @p iface: --device for the path
  * interface, else the enumerated port whose basename follows the prefix.
- * Writes into @p out; 0, or -1 with a message on stderr.
+ * Writes into @p out; 0, else the exit status (2: usage error, 1: the
+ * port is missing) with a message on stderr.
  */
 static int resolve_port(const opts *o, char *out, size_t cap)
 {
     const char *iface = o->iface;
     if (strcmp(iface, IFACE_PATH) == 0) {
-        if (!o->device || !*o->device) {
-            fprintf(stderr, PROG ": interface " IFACE_PATH " needs a device path "
-                            "(--device, \"Module port\" in the interface options)\n");
-            return -1;
-        }
+        if (!o->device || !*o->device)
+            return bad_usage("interface " IFACE_PATH " needs a device path "
+                             "(--device, \"Module port\" in the interface options)");
         snprintf(out, cap, "%s", o->device);
         return 0;
     }
-    if (o->device) {
-        fprintf(stderr, PROG ": --device only applies to interface " IFACE_PATH
-                        "; interface %s is port /dev/%s\n",
-                iface, iface + strlen(IFACE_PREFIX));
-        return -1;
-    }
+    if (o->device)
+        return bad_usage("--device only applies to interface " IFACE_PATH
+                         "; interface %s is port /dev/%s",
+                         iface, iface + strlen(IFACE_PREFIX));
     const char *want = iface + strlen(IFACE_PREFIX);
     struct sp_port **ports = NULL;
-    int found = -1;
+    int found = 1;
     if (sp_list_ports(&ports) == SP_OK) {
-        for (size_t i = 0; ports[i] && found < 0; i++) {
+        for (size_t i = 0; ports[i] && found != 0; i++) {
             const char *name = sp_get_port_name(ports[i]);
             if (name && strcmp(base_name(name), want) == 0) {
                 snprintf(out, cap, "%s", name);
@@ -329,9 +340,9 @@ static int resolve_port(const opts *o, char *out, size_t cap)
         }
         sp_free_port_list(ports);
     }
-    if (found < 0)
-        fprintf(stderr, PROG ": serial port %s of interface %s is not present "
-                        "(unplugged?)\n",
+    if (found != 0)
+        at_msg(PROG, "serial port %s of interface %s is not present "
+                        "(unplugged?)",
                 want, iface);
     return found;
 }
@@ -456,16 +467,14 @@ static int start_watcher(watcher *w, pthread_t *tid)
 static int capture(const opts *o)
 {
     if (o->filter && *o->filter) {
-        fprintf(stderr, PROG ": capture filters are not supported (got \"%s\"): "
+        at_msg(PROG, "capture filters are not supported (got \"%s\"): "
                         "attrace records every byte of the serial line; use a "
-                        "display filter such as \"attrace\" instead\n",
+                        "display filter such as \"attrace\" instead",
                 o->filter);
         return 1;
     }
-    if (!o->fifo) {
-        fprintf(stderr, PROG ": --capture needs --fifo PATH\n");
-        return 1;
-    }
+    if (!o->fifo)
+        return bad_usage("--capture needs --fifo PATH");
 
     at_capture_config cfg;
     at_capture_default_config(&cfg);
@@ -475,8 +484,7 @@ static int capture(const opts *o)
     } else if (strcmp(o->mode, "tap") == 0) {
         cfg.mode = AT_CAPTURE_TAP;
     } else {
-        fprintf(stderr, PROG ": --mode: unknown mode \"%s\" (proxy or tap)\n", o->mode);
-        return 1;
+        return bad_usage("--mode: unknown mode \"%s\" (proxy or tap)", o->mode);
     }
     if (o->baud) {
         char *end = NULL;
@@ -484,34 +492,27 @@ static int capture(const opts *o)
         unsigned long b = strtoul(o->baud, &end, 10);
         if (errno || end == o->baud || *end || o->baud[0] == '-' || b < BAUD_MIN ||
             b > BAUD_MAX) {
-            fprintf(stderr, PROG ": --baud: \"%s\" is not a rate in %lu..%lu\n",
-                    o->baud, BAUD_MIN, BAUD_MAX);
-            return 1;
+            return bad_usage("--baud: \"%s\" is not a rate in %lu..%lu",
+                             o->baud, BAUD_MIN, BAUD_MAX);
         }
         cfg.line.baud = (uint32_t)b;
     }
-    if (o->flow && at_capture_parse_flow(o->flow, &cfg.line.flow) != 0) {
-        fprintf(stderr, PROG ": --flow: unknown flow control \"%s\" "
-                        "(none, rtscts or xonxoff)\n",
-                o->flow);
-        return 1;
-    }
+    if (o->flow && at_serial_parse_flow(o->flow, &cfg.line.flow) != 0)
+        return bad_usage("--flow: unknown flow control \"%s\" (none, rtscts or xonxoff)",
+                         o->flow);
 
     char module[PATH_MAX];
-    if (resolve_port(o, module, sizeof module) != 0)
-        return 1;
+    int port_rc = resolve_port(o, module, sizeof module);
+    if (port_rc != 0)
+        return port_rc;
     const char *second = o->second && *o->second ? o->second : NULL;
     const char *link = o->link && *o->link ? o->link : NULL;
-    if (cfg.mode == AT_CAPTURE_TAP && !second) {
-        fprintf(stderr, PROG ": tap mode needs the port listening to ME->TE "
-                        "(--second-port, \"Second port\")\n");
-        return 1;
-    }
-    if (link && (cfg.mode == AT_CAPTURE_TAP || second)) {
-        fprintf(stderr, PROG ": --link (PTY symlink) only applies to proxy mode "
-                        "without a second port\n");
-        return 1;
-    }
+    if (cfg.mode == AT_CAPTURE_TAP && !second)
+        return bad_usage("tap mode needs the port listening to ME->TE "
+                         "(--second-port, \"Second port\")");
+    if (link && (cfg.mode == AT_CAPTURE_TAP || second))
+        return bad_usage("--link (PTY symlink) only applies to proxy mode "
+                         "without a second port");
     at_capture_pair pair = {.module = module, .host = second, .link = link};
     cfg.pairs = &pair;
     cfg.n_pairs = 1;
@@ -520,7 +521,7 @@ static int capture(const opts *o)
     if (o->debug_file) {
         log = fopen(o->debug_file, "a");
         if (!log) {
-            fprintf(stderr, PROG ": --debug-file %s: %s\n", o->debug_file,
+            at_msg(PROG, "--debug-file %s: %s", o->debug_file,
                     strerror(errno));
             return 1;
         }
@@ -533,7 +534,7 @@ static int capture(const opts *o)
     cfg.quiet = log == NULL;
 
     if (install_signals() != 0) {
-        fprintf(stderr, PROG ": cannot install signal handlers: %s\n", strerror(errno));
+        at_msg(PROG, "cannot install signal handlers: %s", strerror(errno));
         if (log && log != stderr)
             fclose(log);
         return 1;
@@ -543,14 +544,14 @@ static int capture(const opts *o)
      * (created 0600: a trace may hold private keys). */
     int fd = open(o->fifo, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        fprintf(stderr, PROG ": cannot open --fifo %s: %s\n", o->fifo, strerror(errno));
+        at_msg(PROG, "cannot open --fifo %s: %s", o->fifo, strerror(errno));
         if (log && log != stderr)
             fclose(log);
         return 1;
     }
     FILE *out = fdopen(fd, "wb");
     if (!out) {
-        fprintf(stderr, PROG ": %s: %s\n", o->fifo, strerror(errno));
+        at_msg(PROG, "%s: %s", o->fifo, strerror(errno));
         close(fd);
         if (log && log != stderr)
             fclose(log);
@@ -579,12 +580,12 @@ static int capture(const opts *o)
     if (log && log != stderr)
         fclose(log);
     if (close_errno && rc == AT_CAPTURE_OK && !gone) {
-        fprintf(stderr, PROG ": %s: %s\n", o->fifo, strerror(close_errno));
+        at_msg(PROG, "%s: %s", o->fifo, strerror(close_errno));
         return 1;
     }
     if (rc == AT_CAPTURE_OK || gone)
         return 0; /* stopped by Wireshark: signal or FIFO closed */
-    fprintf(stderr, PROG ": %s\n", err[0] ? err : "capture failed");
+    at_msg(PROG, "%s", err[0] ? err : "capture failed");
     return 1;
 }
 
@@ -595,7 +596,7 @@ int main(int argc, char **argv)
 
     if (o.filter && o.act != ACT_CAPTURE && *o.filter) {
         /* Wireshark validates a capture filter by calling us with it. */
-        fprintf(stderr, PROG ": capture filters are not supported (got \"%s\")\n",
+        at_msg(PROG, "capture filters are not supported (got \"%s\")",
                 o.filter);
         return 1;
     }
@@ -606,12 +607,9 @@ int main(int argc, char **argv)
     }
     if (!o.iface)
         usage_error("--extcap-interface IFACE is required here", NULL);
-    if (!known_iface(o.iface)) {
-        fprintf(stderr, PROG ": unknown interface \"%s\" (" IFACE_PATH " or "
-                        IFACE_PREFIX "PORTNAME)\n",
-                o.iface);
-        return 1;
-    }
+    if (!known_iface(o.iface))
+        return bad_usage("unknown interface \"%s\" (" IFACE_PATH " or " IFACE_PREFIX
+                         "PORTNAME)", o.iface);
     switch (o.act) {
     case ACT_DLTS: return print_dlts();
     case ACT_CONFIG: return print_config(o.iface);

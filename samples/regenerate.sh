@@ -7,7 +7,8 @@
 #
 #   bash samples/regenerate.sh BUILD_DIR [NAME...]
 #
-# Without NAMEs every sample is recorded. Real sessions are not byte for
+# Without NAMEs every sample is recorded. SAMPLES_OUT=DIR records into DIR
+# instead of samples/ (ctest's provision_e2e does). Real sessions are not byte for
 # byte reproducible (timestamps, read splits): ctest's samples_findings
 # checks what the committed files show (samples/expected-findings.txt).
 set -euo pipefail
@@ -71,7 +72,7 @@ port_open() {
 
 record() {
   local name=$1 scen=$2 simopts=$3 provopts=$4 tls=$5
-  local dir=$work/$name out=$here/$name.pcap
+  local dir=$work/$name out=${SAMPLES_OUT:-$here}/$name.pcap
   mkdir -p "$dir"
   local tlsopt=()
   if [ -n "$tls" ]; then

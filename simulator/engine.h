@@ -23,6 +23,7 @@ typedef struct sim_config {
     uint32_t timeout_ms;        /**< secure-command service timeout (default 5000) */
     uint32_t extra_window_ms;   /**< after a complete frame, bytes within this window are "too many data" (default 100) */
     const char *model;          /**< ATI model line, e.g. "BGS2-W" (NULL = by profile) */
+    bool ok_after_error;        /**< final result OK after a failed secure command (a BGS2 in the field did) */
 } sim_config;
 
 typedef struct sim_io {

@@ -18,12 +18,13 @@
 #include "attrace/profile.h"
 #include "attrace/trace.h"
 #include "errbuf.h"
+#include "escape.h"
+#include "serial.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <libserialport.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -56,6 +57,7 @@ typedef struct opts {
     double drop_rate, corrupt_rate;
     uint32_t delay_ms, byte_time_us;
     bool require_rtscts;
+    bool ok_after_error;
     uint64_t seed;
 } opts;
 
@@ -115,6 +117,9 @@ static void usage(FILE *fp)
         "                      (everything the module answers to one input)\n"
         "  --byte-time-us N    send one byte every N microseconds: a simulated\n"
         "                      baud rate (115200 8N1 is about 87)\n"
+        "  --ok-after-error    end a failed secure command with the final result OK\n"
+        "                      (after SECURE CMD ... ERROR), as a BGS2 in the field\n"
+        "                      did, instead of ERROR\n"
         "  --require-rtscts    behave as a module whose host does not use\n"
         "                      hardware flow control: unless the host has enabled\n"
         "                      CRTSCTS on the pseudo-terminal, the bytes of a burst\n"
@@ -134,10 +139,9 @@ _Noreturn static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
+    at_vmsg(PROG, fmt, ap);
     va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+    fputs("Try '" PROG " --help' for more information.\n", stderr);
     exit(2);
 }
 
@@ -166,7 +170,7 @@ static double parse_rate(const char *opt, const char *s)
 enum {
     OPT_LINK = 256, OPT_PORT, OPT_STORE, OPT_IMEI, OPT_PROFILE, OPT_TIMEOUT,
     OPT_DROP, OPT_CORRUPT, OPT_DELAY, OPT_BYTE_TIME, OPT_RTSCTS, OPT_SEED,
-    OPT_LOG
+    OPT_LOG, OPT_OK_AFTER_ERROR
 };
 
 static void parse_opts(int argc, char **argv, opts *o)
@@ -183,6 +187,7 @@ static void parse_opts(int argc, char **argv, opts *o)
         {"delay-ms", required_argument, NULL, OPT_DELAY},
         {"byte-time-us", required_argument, NULL, OPT_BYTE_TIME},
         {"require-rtscts", no_argument, NULL, OPT_RTSCTS},
+        {"ok-after-error", no_argument, NULL, OPT_OK_AFTER_ERROR},
         {"seed", required_argument, NULL, OPT_SEED},
         {"log", required_argument, NULL, OPT_LOG},
         {"write", required_argument, NULL, 'w'},
@@ -225,6 +230,7 @@ static void parse_opts(int argc, char **argv, opts *o)
             o->byte_time_us = (uint32_t)parse_uint("--byte-time-us", optarg, 1000000);
             break;
         case OPT_RTSCTS: o->require_rtscts = true; break;
+        case OPT_OK_AFTER_ERROR: o->ok_after_error = true; break;
         case OPT_SEED: o->seed = parse_uint("--seed", optarg, UINT64_MAX); break;
         case OPT_LOG: o->log = optarg; break;
         case 'w': o->trace = optarg; break;
@@ -264,7 +270,8 @@ typedef struct sim_prog {
     int fd;                  /* PTY master or the port's descriptor */
     int slave_fd;            /* our own hold on the PTY slave, -1 with --port */
     char slave_path[256];
-    struct sp_port *port;
+    bool on_port;            /* --port: fd is the serial layer's port */
+    at_serial_port port;
     bool link_made;
     at_trace_writer *tw;
     bool trace_dirty;
@@ -285,6 +292,7 @@ typedef struct sim_prog {
     speed_t last_speed;
     bool have_termios;
     bool failed;
+    int log_errno;           /* the first error writing the log, 0 = none */
 } sim_prog;
 
 static volatile sig_atomic_t g_stop;
@@ -323,12 +331,19 @@ static void logf_(sim_prog *p, const char *fmt, ...)
     gmtime_r(&s, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(p->log, "%s.%03uZ ", stamp, (unsigned)(t % 1000000000ull / 1000000ull));
+    /* Names (store, port, link) and host text as in messages: escaped;
+     * the engine's own escapes keep their backslash. */
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(p->log, fmt, ap);
+    at_escape_vprintf(p->log, AT_ESC_KEEP_BACKSLASH, fmt, ap);
     va_end(ap);
     fputc('\n', p->log);
-    fflush(p->log);
+    /* A lost log line is reported once, and the exit status says so. */
+    if ((fflush(p->log) != 0 || ferror(p->log)) && !p->log_errno) {
+        p->log_errno = errno ? errno : EIO;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p->o.log ? p->o.log : "(stderr)",
+               strerror(p->log_errno));
+    }
 }
 
 static void eng_log(void *ctx, const char *line)
@@ -378,7 +393,7 @@ static void trace_rec(sim_prog *p, uint64_t ts, at_dir dir, at_trace_event ev,
     r.event = ev;
     r.line_state = AT_LINE_UNKNOWN;
     r.flags = flags;
-    r.baud = p->port ? 115200 : 0;
+    r.baud = p->on_port ? 115200 : 0;
     r.payload = data;
     r.len = len;
     if (at_trace_write(p->tw, &r) != 0 && !p->failed) {
@@ -421,7 +436,7 @@ static unsigned speed_value(speed_t s)
 /* The PTY's settings as the host set them; a settings record on change. */
 static void check_termios(sim_prog *p, uint64_t ts)
 {
-    if (p->port)
+    if (p->on_port)
         return;
     struct termios t;
     if (tcgetattr(p->fd, &t) != 0)
@@ -512,14 +527,6 @@ static void pop_head(sim_prog *p)
 
 static ssize_t dev_write(sim_prog *p, const uint8_t *d, size_t n)
 {
-    if (p->port) {
-        enum sp_return r = sp_nonblocking_write(p->port, d, n);
-        if (r < 0) {
-            errno = EIO;
-            return -1;
-        }
-        return r;
-    }
     return write(p->fd, d, n);
 }
 
@@ -599,7 +606,7 @@ static bool rng_chance(sim_prog *p, double prob)
 static void handle_input(sim_prog *p, uint64_t t, uint8_t *buf, size_t n)
 {
     check_termios(p, t);
-    bool overrun = p->o.require_rtscts && !p->port && !(p->last_cflag & CRTSCTS);
+    bool overrun = p->o.require_rtscts && !p->on_port && !(p->last_cflag & CRTSCTS);
     if (!p->have_rx || t - p->last_rx_ns >= OVERRUN_PAUSE_NS)
         p->burst_bytes = 0;
     p->have_rx = true;
@@ -700,37 +707,15 @@ static int open_pty(sim_prog *p, char *err, size_t cap)
     return 0;
 }
 
-static int sp_fail(char *err, size_t cap, const char *what, const char *dev)
-{
-    char *m = sp_last_error_message();
-    at_err_set(err, cap, "%s %s: %s", what, dev, m ? m : "unknown error");
-    if (m)
-        sp_free_error_message(m);
-    return -1;
-}
-
 static int open_port(sim_prog *p, char *err, size_t cap)
 {
-    const char *dev = p->o.port;
-    if (sp_get_port_by_name(dev, &p->port) != SP_OK) {
-        p->port = NULL;
-        return sp_fail(err, cap, "cannot find port", dev);
-    }
-    if (sp_open(p->port, SP_MODE_READ_WRITE) != SP_OK) {
-        sp_free_port(p->port);
-        p->port = NULL;
-        return sp_fail(err, cap, "cannot open", dev);
-    }
-    if (sp_set_baudrate(p->port, 115200) != SP_OK || sp_set_bits(p->port, 8) != SP_OK ||
-        sp_set_parity(p->port, SP_PARITY_NONE) != SP_OK ||
-        sp_set_stopbits(p->port, 1) != SP_OK ||
-        sp_set_flowcontrol(p->port, p->o.require_rtscts ? SP_FLOWCONTROL_RTSCTS
-                                                        : SP_FLOWCONTROL_NONE) != SP_OK)
-        return sp_fail(err, cap, "cannot configure", dev);
-    int fd;
-    if (sp_get_port_handle(p->port, &fd) != SP_OK)
-        return sp_fail(err, cap, "cannot get the descriptor of", dev);
-    p->fd = fd;
+    at_serial_line line = at_serial_default_line();
+    if (p->o.require_rtscts)
+        line.flow = AT_SERIAL_FLOW_RTSCTS;
+    if (at_serial_open(&p->port, p->o.port, &line, false, err, cap) != 0)
+        return -1;
+    p->on_port = true;
+    p->fd = p->port.fd;
     return 0;
 }
 
@@ -849,16 +834,12 @@ static int run(sim_prog *p)
                 pump_service(p, id);
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n;
-            if (p->port) {
-                enum sp_return sr = sp_nonblocking_read(p->port, buf, sizeof buf);
-                if (sr < 0 || (sr == 0 && (pf[1].revents & (POLLHUP | POLLERR)))) {
-                    logf_(p, "port %s lost", p->o.port);
-                    trace_note(p, now_ns(), "port lost");
-                    return -1;
-                }
-                n = sr;
-            } else {
-                n = read(p->fd, buf, sizeof buf);
+            n = read(p->fd, buf, sizeof buf);
+            if (p->on_port && (n < 0 ? errno != EAGAIN && errno != EINTR
+                                     : n == 0 && (pf[1].revents & (POLLHUP | POLLERR)))) {
+                logf_(p, "port %s lost", p->o.port);
+                trace_note(p, now_ns(), "port lost");
+                return -1;
             }
             if (n > 0) {
                 handle_input(p, now_ns(), buf, (size_t)n);
@@ -892,14 +873,14 @@ int main(int argc, char **argv)
     if (p.o.log) {
         p.log = fopen(p.o.log, "a");
         if (!p.log) {
-            fprintf(stderr, PROG ": --log %s: %s\n", p.o.log, strerror(errno));
+            at_msg(PROG, "--log %s: %s", p.o.log, strerror(errno));
             return 1;
         }
     }
 
     if (pipe(g_sigpipe) != 0 || set_nonblock_cloexec(g_sigpipe[0]) != 0 ||
         set_nonblock_cloexec(g_sigpipe[1]) != 0) {
-        fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+        at_msg(PROG, "pipe: %s", strerror(errno));
         goto out;
     }
     struct sigaction sa;
@@ -914,7 +895,7 @@ int main(int argc, char **argv)
 
     p.store = sim_store_open(p.o.store, err, sizeof err);
     if (!p.store) {
-        fprintf(stderr, PROG ": %s\n", err);
+        at_msg(PROG, "%s", err);
         goto out;
     }
     sim_config cfg;
@@ -923,36 +904,39 @@ int main(int argc, char **argv)
         snprintf(cfg.imei, sizeof cfg.imei, "%s", p.o.imei);
     if (p.o.have_timeout)
         cfg.timeout_ms = p.o.timeout_ms;
+    cfg.ok_after_error = p.o.ok_after_error;
     static const sim_io io = {eng_write, eng_log};
     p.eng = sim_engine_new(&cfg, p.store, &io, &p);
     p.net = sim_net_new();
     if (!p.eng || !p.net) {
-        fprintf(stderr, PROG ": out of memory\n");
+        at_msg(PROG, "out of memory");
         goto out;
     }
     static const sim_svc_io svc = {svc_open, svc_write, svc_read, svc_close};
     sim_engine_set_services(p.eng, &svc, &p);
 
-    if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
-    if (p.o.link && make_link(&p, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
+    /* Outputs before the PTY and its link: nothing announces a module
+     * that then fails on its -w file. */
     if (p.o.trace) {
         p.tw = at_trace_create(p.o.trace, err, sizeof err);
         if (!p.tw) {
-            fprintf(stderr, PROG ": %s\n", err);
+            at_msg(PROG, "%s", err);
             goto out;
         }
+    }
+    if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
+        at_msg(PROG, "%s", err);
+        goto out;
+    }
+    if (p.o.link && make_link(&p, err, sizeof err) != 0) {
+        at_msg(PROG, "%s", err);
+        goto out;
     }
 
     uint64_t t0 = now_ns();
     const char *where = p.o.port ? p.o.port : p.slave_path;
     if (p.tw) {
-        if (p.port) {
+        if (p.on_port) {
             const char *s = p.o.require_rtscts ? "115200 8N1 rtscts" : "115200 8N1";
             trace_rec(&p, t0, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, 0, s, strlen(s));
         } else {
@@ -963,7 +947,7 @@ int main(int argc, char **argv)
                  p.o.profile->name, cfg.imei, where);
         trace_note(&p, t0, note);
         trace_flush(&p, t0);
-    } else if (!p.port) {
+    } else if (!p.on_port) {
         check_termios(&p, t0);
     }
     logf_(&p, "simulator start: %s profile, IMEI %s, store %s, on %s", p.o.profile->name,
@@ -974,6 +958,8 @@ int main(int argc, char **argv)
                   "seed %" PRIu64, p.o.drop_rate, p.o.corrupt_rate, p.o.delay_ms,
               p.o.byte_time_us, p.o.require_rtscts ? ", RTS/CTS required" : "", p.o.seed);
 
+    if (p.log_errno)
+        goto out; /* not even the start could be logged: reported above */
     printf(PROG ": module on %s\n", where);
     fflush(stdout);
 
@@ -988,7 +974,7 @@ out:
     if (p.tw) {
         trace_note(&p, now_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
         if (at_trace_finish_err(p.tw, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
+            at_msg(PROG, "%s", err);
             rc = 1;
         }
         p.tw = NULL;
@@ -1001,9 +987,8 @@ out:
     sim_net_free(p.net);
     if (p.store)
         sim_store_close(p.store);
-    if (p.port) {
-        sp_close(p.port);
-        sp_free_port(p.port);
+    if (p.on_port) {
+        at_serial_close(&p.port);
     } else if (p.fd >= 0) {
         close(p.fd);
     }
@@ -1012,7 +997,11 @@ out:
     for (int i = 0; i < 2; i++)
         if (g_sigpipe[i] >= 0)
             close(g_sigpipe[i]);
-    if (p.log && p.log != stderr)
-        fclose(p.log);
+    if (p.log && p.log != stderr && fclose(p.log) != 0 && !p.log_errno) {
+        p.log_errno = errno;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p.o.log, strerror(errno));
+    }
+    if (p.log_errno)
+        rc = 1;
     return rc;
 }

@@ -8,6 +8,17 @@
  * name, then the directory is fsync'd. Files are mode 0600, a directory the
  * store creates is 0700.
  *
+ * The index-0 certificate and the client key change together, through a
+ * commit record: both are first staged (".new-cert-00.der",
+ * ".new-key-00.der"), then the record ".commit-00" is renamed into place
+ * (that rename is the commit: "put key", "put nokey" or "delete"), then
+ * the staged files are renamed over the real ones (or the real ones
+ * removed) and the record is removed. Every step of that is idempotent, so
+ * an open that finds a record finishes the change; an open that finds
+ * staged or temporary files without a record (killed before the commit)
+ * removes them. Either way a restart sees the old pair or the new pair,
+ * never one of each, and no temporary file with key bytes stays behind.
+ *
  * At open, only the documented names are loaded (cert-00.der .. cert-30.der,
  * key-00.der); other files, and names that only look similar, are skipped.
  * A store file that is not a regular file or is larger than 64 KiB makes the
@@ -141,6 +152,107 @@ static int load_file(const char *path, uint8_t **data, size_t *len, char *err,
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The index-0 pair: commit record, recovery                          */
+/* ------------------------------------------------------------------ */
+
+#define STAGED_CERT ".new-cert-00.der"
+#define STAGED_KEY ".new-key-00.der"
+#define COMMIT_RECORD ".commit-00"
+#define COMMIT_PUT_KEY "put key\n"
+#define COMMIT_PUT_NOKEY "put nokey\n"
+#define COMMIT_DELETE "delete\n"
+
+static void sync_dir(const char *dir);
+
+/* Renames (or, with @p to NULL, removes) one name of the store directory;
+ * a missing @p from is not an error: the step was done before. */
+static int step(const sim_store *st, const char *from, const char *to, char *err,
+                size_t err_cap)
+{
+    char *a = join(st->dir, from);
+    char *b = to ? join(st->dir, to) : NULL;
+    int rc = 0;
+    if (!a || (to && !b)) {
+        at_err_set(err, err_cap, "out of memory");
+        rc = -1;
+    } else if ((to ? rename(a, b) : unlink(a)) != 0 && errno != ENOENT) {
+        at_err_set(err, err_cap, "cannot %s %s: %s", to ? "rename" : "remove", a,
+                   strerror(errno));
+        rc = -1;
+    }
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* Carries out the committed change of the index-0 pair, if a record is
+ * there; then removes the record. 0 or -1. */
+static int finish_commit(const sim_store *st, char *err, size_t err_cap)
+{
+    char *path = join(st->dir, COMMIT_RECORD);
+    if (!path) {
+        at_err_set(err, err_cap, "out of memory");
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_NOFOLLOW);
+    free(path);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        at_err_set(err, err_cap, "cannot open %s/" COMMIT_RECORD ": %s", st->dir,
+                   strerror(errno));
+        return -1;
+    }
+    char rec[32] = "";
+    ssize_t n = read(fd, rec, sizeof rec - 1);
+    close(fd);
+    rec[n > 0 ? n : 0] = '\0';
+
+    int rc;
+    if (strcmp(rec, COMMIT_PUT_KEY) == 0 || strcmp(rec, COMMIT_PUT_NOKEY) == 0) {
+        rc = step(st, STAGED_CERT, "cert-00.der", err, err_cap);
+        if (rc == 0)
+            rc = rec[4] == 'k' ? step(st, STAGED_KEY, "key-00.der", err, err_cap)
+                               : step(st, "key-00.der", NULL, err, err_cap);
+    } else if (strcmp(rec, COMMIT_DELETE) == 0) {
+        rc = step(st, "cert-00.der", NULL, err, err_cap);
+        if (rc == 0)
+            rc = step(st, "key-00.der", NULL, err, err_cap);
+    } else {
+        at_err_set(err, err_cap, "%s/" COMMIT_RECORD " is not a commit record this "
+                   "simulator wrote; remove it by hand", st->dir);
+        return -1;
+    }
+    if (rc != 0)
+        return -1;
+    sync_dir(st->dir);
+    if (step(st, COMMIT_RECORD, NULL, err, err_cap) != 0)
+        return -1;
+    sync_dir(st->dir);
+    return 0;
+}
+
+/* Whether @p name is a staged or temporary file of this store: the staged
+ * pair, and write_atomic's "." NAME ".XXXXXX" of a store, staged or record
+ * name. */
+static bool is_leftover(const char *name)
+{
+    if (strcmp(name, STAGED_CERT) == 0 || strcmp(name, STAGED_KEY) == 0)
+        return true;
+    size_t n = strlen(name);
+    if (n < 9 || name[0] != '.' || name[n - 7] != '.')
+        return false;
+    char inner[32];
+    size_t k = n - 8;
+    if (k >= sizeof inner)
+        return false;
+    memcpy(inner, name + 1, k);
+    inner[k] = '\0';
+    return name_slot(inner) != -1 || strcmp(inner, STAGED_CERT) == 0 ||
+           strcmp(inner, STAGED_KEY) == 0 || strcmp(inner, COMMIT_RECORD) == 0;
+}
+
 static int load_dir(sim_store *st, char *err, size_t err_cap)
 {
     DIR *d = opendir(st->dir);
@@ -150,8 +262,15 @@ static int load_dir(sim_store *st, char *err, size_t err_cap)
         return -1;
     }
     int rc = 0;
+    bool removed = false;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
+        /* What a killed simulator left (some of it holds private keys). */
+        if (is_leftover(de->d_name)) {
+            rc = step(st, de->d_name, NULL, err, err_cap);
+            removed = true;
+            continue;
+        }
         int slot = name_slot(de->d_name);
         if (slot == -1)
             continue;
@@ -176,6 +295,8 @@ static int load_dir(sim_store *st, char *err, size_t err_cap)
         }
     }
     closedir(d);
+    if (removed)
+        sync_dir(st->dir);
     return rc;
 }
 
@@ -197,7 +318,9 @@ sim_store *sim_store_open(const char *dir, char *err, size_t err_cap)
         return NULL;
     }
     memcpy(st->dir, dir, strlen(dir) + 1);
-    if (load_dir(st, err, err_cap) != 0) {
+    /* A committed change a kill interrupted is finished first; the scan
+     * then removes staged and temporary files of an uncommitted one. */
+    if (finish_commit(st, err, err_cap) != 0 || load_dir(st, err, err_cap) != 0) {
         sim_store_close(st);
         return NULL;
     }
@@ -360,10 +483,21 @@ int sim_store_put(sim_store *st, unsigned index, const uint8_t *cert,
     }
     char name[16];
     cert_name(index, name);
-    int rc = write_atomic(st, name, cert, cert_len, err, err_cap);
-    if (rc == 0 && index == 0)
-        rc = key ? write_atomic(st, "key-00.der", key, key_len, err, err_cap)
-                 : remove_file(st, "key-00.der", err, err_cap);
+    int rc;
+    if (index == 0) {
+        /* The pair: staged, committed, carried out (see the top). */
+        rc = write_atomic(st, STAGED_CERT, cert, cert_len, err, err_cap);
+        if (rc == 0 && key)
+            rc = write_atomic(st, STAGED_KEY, key, key_len, err, err_cap);
+        const char *rec = key ? COMMIT_PUT_KEY : COMMIT_PUT_NOKEY;
+        if (rc == 0)
+            rc = write_atomic(st, COMMIT_RECORD, (const uint8_t *)rec, strlen(rec), err,
+                              err_cap);
+        if (rc == 0)
+            rc = finish_commit(st, err, err_cap);
+    } else {
+        rc = write_atomic(st, name, cert, cert_len, err, err_cap);
+    }
     if (rc != 0) {
         free(c);
         free(k);
@@ -388,14 +522,18 @@ int sim_store_delete(sim_store *st, unsigned index, char *err, size_t err_cap)
     }
     char name[16];
     cert_name(index, name);
-    if (remove_file(st, name, err, err_cap) != 0)
+    if (index == 0) {
+        if (write_atomic(st, COMMIT_RECORD, (const uint8_t *)COMMIT_DELETE,
+                         strlen(COMMIT_DELETE), err, err_cap) != 0 ||
+            finish_commit(st, err, err_cap) != 0)
+            return -1;
+    } else if (remove_file(st, name, err, err_cap) != 0) {
         return -1;
+    }
     free(st->cert[index]);
     st->cert[index] = NULL;
     st->cert_len[index] = 0;
     if (index == 0) {
-        if (remove_file(st, "key-00.der", err, err_cap) != 0)
-            return -1;
         free(st->key);
         st->key = NULL;
         st->key_len = 0;

@@ -6,6 +6,11 @@
  *   cert-NN.der   the DER certificate at index NN (two digits, 00..30)
  *   key-00.der    the client private key (PKCS#8 or PKCS#1 DER, unencrypted)
  * Files are written atomically (temporary file + rename) with mode 0600.
+ * The index-0 certificate and key change together, through the commit
+ * record ".commit-00" and the staged ".new-cert-00.der"/".new-key-00.der"
+ * (store.c): an open finishes a change that was committed and removes
+ * staged and temporary files of one that was not, so after a kill at any
+ * point the store holds the old pair or the new pair.
  */
 #ifndef ATTRACE_SIM_STORE_H
 #define ATTRACE_SIM_STORE_H
@@ -18,7 +23,8 @@
 
 typedef struct sim_store sim_store;
 
-/** Opens (creating it 0700 if missing) the store at @p dir and loads it.
+/** Opens (creating it 0700 if missing) the store at @p dir, finishes or
+ *  drops a change a killed simulator left (see above), and loads it.
  *  Other file names are skipped; a store file that is not a regular file
  *  or is over 64 KiB makes the open fail (NULL, message in @p err). */
 sim_store *sim_store_open(const char *dir, char *err, size_t err_cap);

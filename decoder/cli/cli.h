@@ -15,7 +15,10 @@
 
 #include "attrace/analysis.h"
 #include "attrace/attrace.h"
+#include "attrace/crypto.h"
 #include "attrace/trace.h"
+
+#include "escape.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -90,6 +93,7 @@ typedef struct cli_json_chan {
     json_t *command;           /* the command line when it holds key bytes (redacted), or NULL */
     bool command_withheld;     /* ... then its parsed commands are left out */
     json_t *echo;              /* string or NULL */
+    json_t *echo_hex;          /* its bytes when not UTF-8, or NULL */
     json_t *responses;         /* array */
     json_t *intermediate;      /* array */
     json_t *secure_result;     /* object or NULL */
@@ -146,13 +150,77 @@ int cli_usage_error(const char *prog, const char *fmt, ...)
 #endif
     ;
 
+/* One session event whose analyzer has seen it: counted, rendered (text
+ * or JSON), then the findings it completed (decode.c; also the live
+ * commands' view, live.c). */
+void cli_render_event(cli_chan *ch, const at_event *ev);
+/* An at_finding_cb whose ctx is a cli_chan: keeps the finding for
+ * cli_flush_findings. */
+void cli_on_finding(void *ctx, const at_finding *f);
+/* Prints and counts the findings kept so far. */
+void cli_flush_findings(cli_chan *ch, bool after_event);
+
+/* What getopt_long's ':' (missing argument) or '?' (unknown option) return
+ * @p c means, as a usage error of @p prog; returns 2. */
+int cli_getopt_error(const char *prog, int c, char **argv);
+
 /* The subcommands' entry points (main.c dispatches to them). */
 int cli_capture_main(int argc, char **argv); /* capture/capture_cli.c */
 
 int cli_decode_main(int argc, char **argv);
+int cli_cert_main(int argc, char **argv);   /* cert.c */
+int cli_replay_main(int argc, char **argv); /* replay.c */
 
 /* encode.c */
 int cli_encode_main(int argc, char **argv);
+
+/* diff.c */
+int cli_diff_main(int argc, char **argv);
+
+/*
+ * keyopts.c: the options that name a private key, shared by every command
+ * that signs. Put CLI_KEY_LONGOPTS into the getopt_long table, hand every
+ * option to cli_key_option, call cli_key_options_check after the loop and
+ * load with cli_key_load. CLI_KEY_OPTIONS_HELP documents --passin,
+ * --keypass and --alias (--key itself is described by each command).
+ */
+enum {
+    CLI_OPT_KEY = 0x4b00, /* above any other command's option values */
+    CLI_OPT_PASSIN,
+    CLI_OPT_KEYPASS,
+    CLI_OPT_ALIAS
+};
+
+#define CLI_KEY_LONGOPTS                                                 \
+    {"key", required_argument, NULL, CLI_OPT_KEY},                       \
+    {"passin", required_argument, NULL, CLI_OPT_PASSIN},                 \
+    {"keypass", required_argument, NULL, CLI_OPT_KEYPASS},               \
+    {"alias", required_argument, NULL, CLI_OPT_ALIAS}
+
+#define CLI_KEY_OPTIONS_HELP                                                  \
+    "  --passin SPEC      password of the key file, or of the keystore (its\n" \
+    "                     integrity is checked with it): env:VAR, file:PATH,\n" \
+    "                     prompt (the default: asked on the terminal when\n"   \
+    "                     needed), or pass:TEXT (other users can see it: avoid)\n" \
+    "  --keypass SPEC     password of the key entry in a keystore (JKS, JCEKS,\n" \
+    "                     PKCS#12), when it differs from the store password\n" \
+    "                     (keytool -keypass); same sources; default: the\n"     \
+    "                     store password\n" \
+    "  --alias NAME       the keystore entry (keytool -alias, case does not\n" \
+    "                     matter); default: the first key entry\n"
+
+/* Takes option @p c of getopt_long (with its @p arg) into @p src when it
+ * is one of the key options; returns whether it was. */
+bool cli_key_option(int c, const char *arg, at_key_source *src);
+
+/* Checks the key options once all are parsed (a password or alias without
+ * --key is a usage error) and warns about pass:. Returns -1 to go on, else
+ * the exit status (2). */
+int cli_key_options_check(const char *prog, const at_key_source *src);
+
+/* at_key_load, with its message printed as "PROG: message" on failure. */
+EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *info,
+                       X509 **cert_out);
 
 /* Time formatting (decode.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
@@ -182,6 +250,9 @@ const char *cli_dir_short(at_dir d);
 const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev);
 
 /* output_text.c */
+/* Writes trace bytes with control and non-ASCII bytes escaped (\r \n \t
+ * \\ \xHH), so a trace cannot drive the terminal. */
+void cli_put_escaped(FILE *f, const void *data, size_t n);
 void text_event(cli_chan *ch, const at_event *ev);
 /* Findings delivered with the event just printed (@p after_event), or at
  * the end of the trace. */
@@ -191,6 +262,9 @@ void text_channel_done(cli_chan *ch);
 void text_summary(cli_ctx *c);
 
 /* output_json.c */
+/* A JSON string of trace bytes: as they are when valid UTF-8, else each
+ * byte as the Latin-1 character of the same number; null if @p data is NULL. */
+json_t *cli_json_text(const void *data, size_t n);
 void json_event(cli_chan *ch, const at_event *ev);
 void json_findings(cli_chan *ch, const at_finding *f, size_t n);
 void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);

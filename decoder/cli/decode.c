@@ -333,16 +333,8 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         case OPT_CHECK: opt->check = true; break;
         case OPT_LIST_RULES: opt->list_rules = true; break;
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(CLI_PROG " decode", "option '%s' needs an argument",
-                                      argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256) {
-                char shortopt[3] = {'-', (char)optopt, '\0'};
-                return cli_usage_error(CLI_PROG " decode", "unknown option '%s'", shortopt);
-            }
-            return cli_usage_error(CLI_PROG " decode", "unknown or malformed option '%s'",
-                                      argv[optind - 1]);
+            return cli_getopt_error(CLI_PROG " decode", c, argv);
         }
     }
     if (help) {
@@ -377,7 +369,7 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         char err[512];
         opt->client_cert = at_cert_load(client_cert, err, sizeof err);
         if (!opt->client_cert) {
-            fprintf(stderr, CLI_PROG " decode: --client-cert: %s\n", err);
+            at_msg(CLI_PROG " decode", "--client-cert: %s", err);
             return 2;
         }
     }
@@ -426,7 +418,7 @@ static void count_event(cli_summary *s, const at_event *ev)
 
 /* The analyzer's callback: findings are kept until the event that
  * completed them has been printed. */
-static void on_finding(void *ctxp, const at_finding *f)
+void cli_on_finding(void *ctxp, const at_finding *f)
 {
     cli_chan *ch = ctxp;
     cli_findings *q = &ch->pending;
@@ -444,12 +436,12 @@ static void on_finding(void *ctxp, const at_finding *f)
 }
 
 /* Prints and counts the findings kept so far. */
-static void flush_findings(cli_chan *ch, bool after_event)
+void cli_flush_findings(cli_chan *ch, bool after_event)
 {
     cli_ctx *c = ch->ctx;
     cli_findings *q = &ch->pending;
     if (q->oom) {
-        fprintf(stderr, CLI_PROG ": out of memory: findings were lost\n");
+        at_msg(CLI_PROG, "out of memory: findings were lost");
         q->oom = false;
         c->sum.damaged = true;
         c->sum.error = "out of memory";
@@ -471,17 +463,22 @@ static void flush_findings(cli_chan *ch, bool after_event)
 static void on_event(void *ctxp, const at_event *ev)
 {
     cli_chan *ch = ctxp;
-    cli_ctx *c = ch->ctx;
     /* First the analyzer: the renderers show what it made of a frame, and
      * its findings about this event follow the event. */
     if (ch->an)
         at_analyzer_event(ch->an, ev);
+    cli_render_event(ch, ev);
+}
+
+void cli_render_event(cli_chan *ch, const at_event *ev)
+{
+    cli_ctx *c = ch->ctx;
     count_event(&c->sum, ev);
     if (c->opt->json)
         json_event(ch, ev);
     else
         text_event(ch, ev);
-    flush_findings(ch, true);
+    cli_flush_findings(ch, true);
     c->wrote = true;
 }
 
@@ -492,8 +489,8 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
             return t->v[i];
     if (t->n >= CLI_MAX_CHANNELS) {
         if (!t->warned)
-            fprintf(stderr, CLI_PROG ": warning: more than %u channels; "
-                    "records of further channels are skipped\n", CLI_MAX_CHANNELS);
+            at_msg(CLI_PROG, "warning: more than %u channels; "
+                    "records of further channels are skipped", CLI_MAX_CHANNELS);
         t->warned = true;
         return NULL;
     }
@@ -513,7 +510,7 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     if (c->opt->have_pause_warn)
         acfg.pause_warn_ms = c->opt->pause_warn_ms;
     acfg.session = s; /* its frame checks follow the analyzer's profile guess */
-    at_analyzer *an = s ? at_analyzer_new(&acfg, on_finding, ch) : NULL;
+    at_analyzer *an = s ? at_analyzer_new(&acfg, cli_on_finding, ch) : NULL;
     if (!an) {
         free(s);
         free(ch);
@@ -630,18 +627,26 @@ int cli_decode_main(int argc, char **argv)
 
     char err[512];
     at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, CLI_PROG ": %s\n", err);
-        X509_free(opt.client_cert);
-        return 3;
-    }
-
     cli_ctx c;
     memset(&c, 0, sizeof c);
     c.opt = &opt;
     c.out = stdout;
     c.last_day = -1;
     c.next_frame_id = c.next_urc_id = c.next_invalid_id = 1;
+    if (!r) {
+        at_msg(CLI_PROG, "%s", err);
+        /* JSON consumers always get their summary line, here an empty
+         * and incomplete one with the reason. */
+        if (opt.json) {
+            c.sum.damaged = true;
+            c.sum.error = err;
+            json_summary(&c);
+            fflush(c.out);
+        }
+        X509_free(opt.client_cert);
+        return 3;
+    }
+
     flush_policy flush = choose_flush_policy(opt.path);
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -691,7 +696,7 @@ int cli_decode_main(int argc, char **argv)
             text_channel_done(ch);
         /* Findings that waited for more evidence than the trace holds. */
         at_analyzer_finish(ch->an);
-        flush_findings(ch, false);
+        cli_flush_findings(ch, false);
     }
 
     int status = 0;
@@ -703,12 +708,12 @@ int cli_decode_main(int argc, char **argv)
         text_summary(&c);
 
     if (fflush(c.out) != 0 || ferror(c.out)) {
-        fprintf(stderr, CLI_PROG ": error writing the output: %s\n",
+        at_msg(CLI_PROG, "error writing the output: %s",
                 strerror(errno));
         status = 1;
     }
     if (c.sum.damaged) {
-        fprintf(stderr, CLI_PROG ": %s\n", c.sum.error ? c.sum.error : "damaged trace");
+        at_msg(CLI_PROG, "%s", c.sum.error ? c.sum.error : "damaged trace");
         status = 3;
     }
 

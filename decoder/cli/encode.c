@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* getopt_long, fchmod, ftruncate, O_CLOEXEC */
 
 #include "cli.h"
+#include "private_file.h"
 
 #include "attrace/cert.h"
 #include "attrace/crypto.h"
@@ -36,7 +37,8 @@ typedef struct enc_opts {
     uint16_t cmd;
     bool have_index;
     uint16_t index;
-    const char *cert, *key, *passin, *alias, *imei, *mode, *out, *sig;
+    const char *cert, *imei, *mode, *out, *sig;
+    at_key_source key; /* --key, --passin, --keypass, --alias */
     const at_profile *profile;
     bool thumbprint, include_key, force;
 } enc_opts;
@@ -65,15 +67,14 @@ static void encode_help(FILE *fp)
         "                     (legacy) or 1..30 (newer) server certificates\n"
         "  --cert FILE        the certificate to write, PEM or DER (sent as DER);\n"
         "                     with read/delete only for --thumbprint. A write of\n"
-        "                     index 0 may take it from a PKCS#12 --key instead\n"
+        "                     index 0 may take it from a keystore --key instead\n"
         "  --key FILE         the client private key (whose certificate is at index\n"
         "                     0): it signs the frame, and a write of index 0 carries\n"
         "                     it (as unencrypted PKCS#8 DER). PEM or DER, PKCS#1 or\n"
-        "                     PKCS#8 (encrypted or not), PKCS#12 (.p12, .pfx)\n"
-        "  --passin SPEC      password of the key file: env:VAR, file:PATH, prompt\n"
-        "                     (the default: asked on the terminal when needed), or\n"
-        "                     pass:TEXT (other users can see it: avoid)\n"
-        "  --alias NAME       the entry of a PKCS#12 keystore (its friendly name)\n"
+        "                     PKCS#8 (encrypted or not), or a keystore: PKCS#12\n"
+        "                     (.p12, .pfx), Java's JKS or JCEKS (keytool -keystore)\n");
+    fputs(CLI_KEY_OPTIONS_HELP, fp);
+    fprintf(fp,
         "  --imei DIGITS      the module's IMEI (15 digits, from AT+CGSN); a signed\n"
         "                     frame carries it\n"
         "  --sig ALG          sha1, sha256, or none for an unsigned frame (newer\n"
@@ -106,6 +107,9 @@ static void encode_help(FILE *fp)
         "  " ENC_PROG " write --index 1 --cert ca.der --key client.p12 \\\n"
         "      --alias myalias --passin file:/run/secrets/p12pass \\\n"
         "      --imei 358240051111110 -o write-ca.bin\n"
+        "  " ENC_PROG " write --index 0 --key client.ks --alias mykey \\\n"
+        "      --passin env:STOREPASS --keypass env:KEYPASS \\\n"
+        "      --imei 358240051111110 -o write-client.bin\n"
         "  " ENC_PROG " delete --index 2 --profile newer --sig none -o - | xxd\n"
         "\n"
         "Exit status: 0 written; 1 the output could not be written or signing\n"
@@ -122,22 +126,19 @@ typedef struct refusals {
 
 static void refuse(refusals *r, const char *fmt, ...)
 {
+    char why[1024];
     va_list ap;
     r->n++;
-    fprintf(stderr, ENC_PROG ": %s: ", r->force ? "warning" : "refused");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    fprintf(stderr, r->force ? " (written anyway: --force)\n"
-                             : " (--force writes it anyway)\n");
+    at_msg(ENC_PROG, "%s: %s%s", r->force ? "warning" : "refused", why,
+           r->force ? " (written anyway: --force)" : " (--force writes it anyway)");
 }
 
 enum {
     OPT_INDEX = 256,
     OPT_CERT,
-    OPT_KEY,
-    OPT_PASSIN,
-    OPT_ALIAS,
     OPT_IMEI,
     OPT_SIG,
     OPT_PROFILE,
@@ -153,9 +154,7 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     static const struct option longopts[] = {
         {"index", required_argument, NULL, OPT_INDEX},
         {"cert", required_argument, NULL, OPT_CERT},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"passin", required_argument, NULL, OPT_PASSIN},
-        {"alias", required_argument, NULL, OPT_ALIAS},
+        CLI_KEY_LONGOPTS,
         {"imei", required_argument, NULL, OPT_IMEI},
         {"sig", required_argument, NULL, OPT_SIG},
         {"profile", required_argument, NULL, OPT_PROFILE},
@@ -176,6 +175,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
         int c = getopt_long(argc, argv, ":ho:", longopts, NULL);
         if (c == -1)
             break;
+        if (cli_key_option(c, optarg, &o->key))
+            continue;
         switch (c) {
         case OPT_INDEX: {
             char *end;
@@ -188,9 +189,6 @@ static int parse_options(int argc, char **argv, enc_opts *o)
             break;
         }
         case OPT_CERT: o->cert = optarg; break;
-        case OPT_KEY: o->key = optarg; break;
-        case OPT_PASSIN: o->passin = optarg; break;
-        case OPT_ALIAS: o->alias = optarg; break;
         case OPT_IMEI: o->imei = optarg; break;
         case OPT_SIG:
             if (strcmp(optarg, "sha1") != 0 && strcmp(optarg, "sha256") != 0 &&
@@ -215,14 +213,8 @@ static int parse_options(int argc, char **argv, enc_opts *o)
         case OPT_FORCE: o->force = true; break;
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
-        case ':':
-            return cli_usage_error(ENC_PROG, "option '%s' needs an argument",
-                                      argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256)
-                return cli_usage_error(ENC_PROG, "unknown option '-%c'", optopt);
-            return cli_usage_error(ENC_PROG, "unknown or malformed option '%s'",
-                                      argv[optind - 1]);
+            return cli_getopt_error(ENC_PROG, c, argv);
         }
     }
     if (help) {
@@ -258,19 +250,23 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     if (o->cert && o->cmd != AT_CMD_WRITE && !o->thumbprint)
         return cli_usage_error(ENC_PROG, "--cert with %s: only a write carries a certificate "
                                   "(with --thumbprint it gives the thumbprint)", o->op);
-    if (!o->key && (o->passin || o->alias))
-        return cli_usage_error(ENC_PROG, "%s", "--passin and --alias belong to --key");
-    if (!o->key && o->include_key)
+    int krc = cli_key_options_check(ENC_PROG, &o->key);
+    if (krc >= 0)
+        return krc;
+    if (!o->key.path && o->include_key)
         return cli_usage_error(ENC_PROG, "%s", "--include-key needs --key");
-    if (sign && !o->key)
+    if (sign && !o->key.path)
         return cli_usage_error(ENC_PROG, 
             "--sig %s needs --key: the client key (of the index-0 certificate) signs "
             "the frame; --sig none writes an unsigned frame", o->sig);
-    if (o->passin && strncmp(o->passin, "pass:", 5) == 0)
-        fprintf(stderr, ENC_PROG ": warning: --passin pass:... shows the password "
-                "to other users (ps, shell history); env:VAR or file:PATH does not\n");
     return -1;
 }
+
+/* How much of a wrong --imei a message quotes. */
+#define IMEI_QUOTE_MAX 20u
+
+/* RSA keys under this many bits get a warning (they can be factored). */
+#define RSA_WEAK_BITS 1024
 
 static bool imei_ok(const char *s)
 {
@@ -283,44 +279,34 @@ static bool imei_ok(const char *s)
     return true;
 }
 
-/* Writes the frame: a regular file gets mode 0600 before any byte goes in
- * (an existing file is made private first, then truncated). */
+/* Writes the frame: a regular file gets mode 0600 before any byte goes in,
+ * never through a symbolic link (at_private_file_create, as the trace
+ * writers). */
 static int write_output(const char *path, const uint8_t *p, size_t n)
 {
     if (strcmp(path, "-") == 0) {
         if (fwrite(p, 1, n, stdout) != n || fflush(stdout) != 0) {
-            fprintf(stderr, ENC_PROG ": error writing to standard output: %s\n",
+            at_msg(ENC_PROG, "error writing to standard output: %s",
                     strerror(errno));
             return 1;
         }
         return 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    char err[1024];
+    int fd = at_private_file_create(path, err, sizeof err);
     if (fd < 0) {
-        fprintf(stderr, ENC_PROG ": %s: %s\n", path, strerror(errno));
+        at_msg(ENC_PROG, "%s", err);
         return 1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        fprintf(stderr, ENC_PROG ": %s: %s\n", path, strerror(errno));
-        close(fd);
-        return 1;
-    }
-    bool regular = S_ISREG(st.st_mode);
-    if (regular && (((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) ||
-                    ftruncate(fd, 0) != 0)) {
-        fprintf(stderr, ENC_PROG ": %s: cannot make it a private file (mode 0600): %s\n",
-                path, strerror(errno));
-        close(fd);
-        return 1;
-    }
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, p + done, n - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            fprintf(stderr, ENC_PROG ": error writing %s: %s\n", path,
+            at_msg(ENC_PROG, "error writing %s: %s", path,
                     w < 0 ? strerror(errno) : "nothing written");
             close(fd);
             if (regular)
@@ -330,7 +316,7 @@ static int write_output(const char *path, const uint8_t *p, size_t n)
         done += (size_t)w;
     }
     if (close(fd) != 0) {
-        fprintf(stderr, ENC_PROG ": error writing %s: %s\n", path, strerror(errno));
+        at_msg(ENC_PROG, "error writing %s: %s", path, strerror(errno));
         if (regular)
             unlink(path);
         return 1;
@@ -362,22 +348,29 @@ int cli_encode_main(int argc, char **argv)
         return rc;
 
     if (strcmp(o.out, "-") == 0 && isatty(STDOUT_FILENO)) {
-        fprintf(stderr, ENC_PROG ": refusing to write a binary frame to a terminal; "
-                "use -o FILE, or redirect standard output\n");
+        at_msg(ENC_PROG, "refusing to write a binary frame to a terminal; "
+                "use -o FILE, or redirect standard output");
         return 2;
     }
 
     const at_profile *prof = o.profile;
     bool sign = strcmp(o.sig, "none") != 0;
-    bool carry_key = o.key && (o.include_key || (o.cmd == AT_CMD_WRITE && o.index == 0));
+    bool carry_key = o.key.path && (o.include_key || (o.cmd == AT_CMD_WRITE && o.index == 0));
     refusals ref = {o.force, 0};
 
     /* What can be judged from the options alone. */
     if (o.index > prof->index_max)
         refuse(&ref, "index %u is outside the %s profile's range 0..%u", o.index,
                prof->name, prof->index_max);
-    if (o.imei && !imei_ok(o.imei))
-        refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
+    if (o.imei && !imei_ok(o.imei)) {
+        /* Quoted in part: a value of any length must not flood the terminal. */
+        size_t len = strlen(o.imei);
+        if (len > IMEI_QUOTE_MAX)
+            refuse(&ref, "IMEI '%.*s...' (%zu characters) is not 15 digits",
+                   (int)IMEI_QUOTE_MAX, o.imei, len);
+        else
+            refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
+    }
     if (sign && !o.imei)
         refuse(&ref, "a signed frame carries the module's IMEI (AT+CGSN prints it): "
                "give --imei");
@@ -391,53 +384,52 @@ int cli_encode_main(int argc, char **argv)
     int status = 0;
     uint8_t *cert_der = NULL, *key_der = NULL, *frame = NULL;
     size_t cert_len = 0, key_len = 0, frame_len = 0;
-    X509 *cert = NULL, *p12_cert = NULL;
+    X509 *cert = NULL, *store_cert = NULL;
     EVP_PKEY *pkey = NULL;
     char err[512];
 
     if (o.cert) {
         if (at_cert_load_der(o.cert, &cert_der, &cert_len, err, sizeof err) != 0) {
-            fprintf(stderr, ENC_PROG ": %s\n", err);
+            at_msg(ENC_PROG, "%s", err);
             status = 3;
             goto out;
         }
         const unsigned char *q = cert_der;
         cert = d2i_X509(NULL, &q, (long)cert_len);
         if (!cert || q != cert_der + cert_len) {
-            fprintf(stderr, ENC_PROG ": %s: not an X.509 certificate\n", o.cert);
+            at_msg(ENC_PROG, "%s: not an X.509 certificate", o.cert);
             status = 3;
             goto out;
         }
     }
     at_key_info info;
     memset(&info, 0, sizeof info);
-    if (o.key) {
-        pkey = at_key_load(o.key, o.passin, o.alias, &info, &p12_cert, err, sizeof err);
+    if (o.key.path) {
+        pkey = cli_key_load(ENC_PROG, &o.key, &info, &store_cert);
         if (!pkey) {
-            fprintf(stderr, ENC_PROG ": %s\n", err);
             status = 3;
             goto out;
         }
     }
-    /* A PKCS#12 keystore holds the client certificate with its key. */
-    if (!cert && p12_cert && o.cmd == AT_CMD_WRITE && o.index == 0) {
-        int n = i2d_X509(p12_cert, NULL);
+    /* A keystore holds the client certificate with its key. */
+    if (!cert && store_cert && o.cmd == AT_CMD_WRITE && o.index == 0) {
+        int n = i2d_X509(store_cert, NULL);
         cert_der = n > 0 ? malloc((size_t)n) : NULL;
         unsigned char *q = cert_der;
-        if (!cert_der || i2d_X509(p12_cert, &q) != n) {
-            fprintf(stderr, ENC_PROG ": %s: cannot encode its certificate\n", o.key);
+        if (!cert_der || i2d_X509(store_cert, &q) != n) {
+            at_msg(ENC_PROG, "%s: cannot encode its certificate", o.key.path);
             status = 3;
             goto out;
         }
         cert_len = (size_t)n;
-        cert = p12_cert;
-        p12_cert = NULL;
+        cert = store_cert;
+        store_cert = NULL;
     }
 
     if (o.cmd == AT_CMD_WRITE && !cert)
         refuse(&ref, "a write carries the certificate to store: give --cert FILE");
     if (o.thumbprint && !cert) {
-        fprintf(stderr, ENC_PROG ": --thumbprint needs the certificate (--cert FILE)\n");
+        at_msg(ENC_PROG, "--thumbprint needs the certificate (--cert FILE)");
         status = 2;
         goto out;
     }
@@ -447,7 +439,7 @@ int cli_encode_main(int argc, char **argv)
     if (carry_key) {
         key_der = at_key_to_frame_der(pkey, &key_len);
         if (!key_der) {
-            fprintf(stderr, ENC_PROG ": %s: cannot write the key as PKCS#8 DER\n", o.key);
+            at_msg(ENC_PROG, "%s: cannot write the key as PKCS#8 DER", o.key.path);
             status = 3;
             goto out;
         }
@@ -459,10 +451,10 @@ int cli_encode_main(int argc, char **argv)
     if (o.cmd == AT_CMD_WRITE && o.index == 0 && cert && pkey &&
         X509_check_private_key(cert, pkey) != 1)
         refuse(&ref, "the key in %s does not belong to the certificate of index 0",
-               o.key);
+               o.key.path);
     if (sign && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-        fprintf(stderr, ENC_PROG ": %s: a %s key; the module checks RSA signatures only\n",
-                o.key, info.type[0] ? info.type : "non-RSA");
+        at_msg(ENC_PROG, "%s: key type %s; the module checks RSA signatures only",
+                o.key.path, info.type[0] ? info.type : "not RSA");
         status = 3;
         goto out;
     }
@@ -470,10 +462,15 @@ int cli_encode_main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (pkey && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+        EVP_PKEY_get_bits(pkey) < RSA_WEAK_BITS)
+        at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
+               "broken; use 2048 bits or more", o.key.path, EVP_PKEY_get_bits(pkey),
+               RSA_WEAK_BITS);
 
     char thumb[41];
     if (o.thumbprint && sha1_hex(cert_der, cert_len, thumb) != 0) {
-        fprintf(stderr, ENC_PROG ": cannot compute the SHA-1 thumbprint\n");
+        at_msg(ENC_PROG, "cannot compute the SHA-1 thumbprint");
         status = 1;
         goto out;
     }
@@ -501,25 +498,25 @@ int cli_encode_main(int argc, char **argv)
     size_t cap = AT_FRAME_MAX_LEN + AT_FRAME_SIG_MAX + 16;
     frame = malloc(cap);
     if (!frame) {
-        fprintf(stderr, ENC_PROG ": out of memory\n");
+        at_msg(ENC_PROG, "out of memory");
         status = 1;
         goto out;
     }
     at_status st = at_frame_encode(&spec, sign ? at_sign_frame : NULL,
                                    sign ? &signer : NULL, frame, cap, &frame_len);
     if (st == AT_ERR_TOO_LONG || st == AT_ERR_SPACE) {
-        fprintf(stderr, ENC_PROG ": the frame would be longer than %u bytes "
-                "(TotalLen is 16 bits)\n", AT_FRAME_MAX_LEN);
+        at_msg(ENC_PROG, "the frame would be longer than %u bytes "
+                "(TotalLen is 16 bits)", AT_FRAME_MAX_LEN);
         status = 2;
         goto out;
     }
     if (st == AT_ERR_SIGN) {
-        fprintf(stderr, ENC_PROG ": signing with %s failed\n", o.key);
+        at_msg(ENC_PROG, "signing with %s failed", o.key.path);
         status = 1;
         goto out;
     }
     if (st != AT_OK) {
-        fprintf(stderr, ENC_PROG ": cannot encode the frame: %s\n", at_status_str(st));
+        at_msg(ENC_PROG, "cannot encode the frame: %s", at_status_str(st));
         status = 1;
         goto out;
     }
@@ -536,7 +533,7 @@ out:
     }
     free(cert_der);
     X509_free(cert);
-    X509_free(p12_cert);
+    X509_free(store_cert);
     EVP_PKEY_free(pkey);
     return status;
 }

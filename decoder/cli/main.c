@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 
 #include <stdio.h>
@@ -26,6 +27,12 @@ static const cli_command commands[] = {
      cli_encode_main},
     {"capture", "record live UART traffic into a trace (proxy, tap, exec)",
      cli_capture_main},
+    {"cert", "list, write, read or delete certificates of a live module",
+     cli_cert_main},
+    {"replay", "send a recorded session to live modules again and compare the answers",
+     cli_replay_main},
+    {"diff", "compare two traces exchange by exchange: frames field by field, answers",
+     cli_diff_main},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -46,49 +53,49 @@ static void usage(FILE *fp)
                 "Run '" CLI_PROG " COMMAND --help' for the options of a command.\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, CLI_PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" CLI_PROG " --help' for more information.\n");
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("%s", "missing command");
+        return cli_usage_error(CLI_PROG, "%s", "missing command");
 
     const char *arg = argv[1];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
         if (argc > 2)
-            return usage_error("unexpected argument '%s'", argv[2]);
+            return cli_usage_error(CLI_PROG, "unexpected argument '%s'", argv[2]);
         usage(stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
     if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
         if (argc > 2)
-            return usage_error("unexpected argument '%s'", argv[2]);
+            return cli_usage_error(CLI_PROG, "unexpected argument '%s'", argv[2]);
         printf(CLI_PROG " " ATTRACE_VERSION_STRING "\n");
         return fflush(stdout) == 0 ? 0 : 1;
     }
     if (arg[0] == '-')
-        return usage_error("unknown option '%s'", arg);
+        return cli_usage_error(CLI_PROG, "unknown option '%s'", arg);
 
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(arg, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
 
-    return usage_error("unknown command '%s'", arg);
+    return cli_usage_error(CLI_PROG, "unknown command '%s'", arg);
+}
+
+int cli_getopt_error(const char *prog, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
+    if (optopt > 0 && optopt < 256)
+        return cli_usage_error(prog, "unknown option '-%c'", optopt);
+    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
 }
 
 int cli_usage_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    at_vmsg(prog, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    fprintf(stderr, "Try '%s --help' for more information.\n", prog);
     return 2;
 }

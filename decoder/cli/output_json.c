@@ -26,9 +26,16 @@
  *   summary      the last line
  *
  * Offsets are stream offsets (bytes of that direction since the start).
- * Text from the trace is passed through when it is valid UTF-8; otherwise
- * each byte becomes the character of the same number (Latin-1), so no
- * byte is ever dropped. Private-key bytes appear only with --show-secrets.
+ * Text from the trace is passed through when it is valid UTF-8. When it is
+ * not, the string is its UTF-8 reading with U+FFFD for every byte that is
+ * not part of a valid sequence, and a sibling key "<key>_hex" holds the
+ * raw bytes (lowercase hex), so no byte is lost and byte E9 and bytes
+ * C3 A9 give different output; an array of such strings (a command's
+ * "params") gets a parallel array ("params_hex", null for valid entries).
+ * C1 controls (U+0080..U+009F) and bidirectional overrides and isolates
+ * (U+202A..U+202E, U+2066..U+2069) are written as \uXXXX escapes, so a
+ * terminal showing the JSON cannot be driven by them. Private-key bytes
+ * appear only with --show-secrets.
  */
 #include "cli.h"
 
@@ -69,32 +76,44 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
     return len;
 }
 
-static json_t *jtext(const void *data, size_t n)
+/* Whether @p n bytes are valid UTF-8 (utf8_seq over all of them). */
+static bool utf8_valid(const uint8_t *p, size_t n)
 {
-    const uint8_t *p = data;
-    if (!p)
-        return json_null();
     size_t i = 0;
     while (i < n) {
         size_t k = utf8_seq(p + i, n - i);
         if (!k)
-            break;
+            return false;
         i += k;
     }
-    if (i == n)
+    return true;
+}
+
+/* The text as a JSON string: as it is when valid UTF-8, else its UTF-8
+ * reading with U+FFFD for each byte outside a valid sequence (the bytes
+ * themselves go to a "_hex" sibling: set_text). */
+json_t *cli_json_text(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    if (!p)
+        return json_null();
+    if (utf8_valid(p, n))
         return json_stringn((const char *)p, n);
 
-    /* Not UTF-8: every byte is its Latin-1 character. */
-    char *buf = malloc(2 * n + 1);
+    char *buf = malloc(3 * n + 1);
     if (!buf)
         return json_null();
     size_t o = 0;
-    for (i = 0; i < n; i++) {
-        if (p[i] < 0x80) {
-            buf[o++] = (char)p[i];
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k) {
+            memcpy(buf + o, p + i, k);
+            o += k;
+            i += k;
         } else {
-            buf[o++] = (char)(0xC0 | p[i] >> 6);
-            buf[o++] = (char)(0x80 | (p[i] & 0x3F));
+            memcpy(buf + o, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            o += 3;
+            i++;
         }
     }
     json_t *s = json_stringn(buf, o);
@@ -104,7 +123,29 @@ static json_t *jtext(const void *data, size_t n)
 
 static json_t *jstr(const at_str *s)
 {
-    return s->ptr ? jtext(s->ptr, s->len) : json_null();
+    return s->ptr ? cli_json_text(s->ptr, s->len) : json_null();
+}
+
+static json_t *jhex(const uint8_t *p, size_t n);
+
+/* Sets @p key to the text and, when it is not valid UTF-8, "<key>_hex" to
+ * its bytes: the lossless form the header comment describes. */
+static void set_text(json_t *o, const char *key, const void *data, size_t n)
+{
+    SET(o, key, cli_json_text(data, n));
+    if (data && !utf8_valid(data, n)) {
+        char hk[64];
+        snprintf(hk, sizeof hk, "%s_hex", key);
+        SET(o, hk, jhex(data, n));
+    }
+}
+
+static void set_str(json_t *o, const char *key, const at_str *s)
+{
+    if (s->ptr)
+        set_text(o, key, s->ptr, s->len);
+    else
+        SET(o, key, json_null());
 }
 
 static json_t *jhex(const uint8_t *p, size_t n)
@@ -149,25 +190,44 @@ static json_t *jredacted(const at_secret *s, size_t n)
     return o;
 }
 
-/* Trace bytes as text (or hex): the one place JSON carries them. A value
+/* Trace bytes as hex: the one place JSON carries them as hex. A value
  * with private-key bytes is replaced by {"redacted", "secret", "size"}. */
-static json_t *jbytes(const cli_ctx *c, const at_event *ev, uint64_t off,
-                      const void *p, size_t n, bool hex)
+static json_t *jbytes_hex(const cli_ctx *c, const at_event *ev, uint64_t off,
+                          const void *p, size_t n)
 {
     const at_secret *s = p ? withheld(c, ev, off, n) : NULL;
     if (s)
         return jredacted(s, n);
-    return hex ? jhex(p, n) : jtext(p, n);
+    return jhex(p, n);
 }
 
-/* An event's own bytes (lines: the text). */
-static json_t *jevent_text(const cli_ctx *c, const at_event *ev)
+/* Sets @p key to trace bytes as text: the one place JSON carries them as
+ * text. Bytes holding private-key bytes become {"redacted", "secret",
+ * "size"}; others are set_text's lossless text (with "<key>_hex" when not
+ * UTF-8). */
+static void set_bytes(json_t *o, const char *key, const cli_ctx *c, const at_event *ev,
+                      uint64_t off, const void *p, size_t n)
+{
+    const at_secret *s = p ? withheld(c, ev, off, n) : NULL;
+    if (s)
+        SET(o, key, jredacted(s, n));
+    else if (p)
+        set_text(o, key, p, n);
+    else
+        SET(o, key, json_null());
+}
+
+/* An event's own bytes (lines: the text) under @p key (set_bytes). */
+static void set_event_text(json_t *o, const char *key, const cli_ctx *c,
+                           const at_event *ev)
 {
     if (ev->data)
-        return jbytes(c, ev, ev->span.off, ev->data, ev->len, false);
-    return ev->line.text.ptr ? jbytes(c, ev, ev->line.text.span.off, ev->line.text.ptr,
-                                      ev->line.text.len, false)
-                             : json_null();
+        set_bytes(o, key, c, ev, ev->span.off, ev->data, ev->len);
+    else if (ev->line.text.ptr)
+        set_bytes(o, key, c, ev, ev->line.text.span.off, ev->line.text.ptr,
+                  ev->line.text.len);
+    else
+        SET(o, key, json_null());
 }
 
 static json_t *jiso(uint64_t ts)
@@ -182,11 +242,46 @@ static json_t *jid(uint32_t id)
     return id ? jint(id) : json_null();
 }
 
+/* Writes serialized JSON with C1 controls (C2 80..C2 9F) and bidi
+ * overrides and isolates (E2 80 AA..AE, E2 81 A6..A9) as \uXXXX. These
+ * sequences only occur inside strings, where the escape means the same. */
+static void write_json_safe(FILE *f, const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        unsigned cp = 0;
+        size_t k = 0;
+        if (p[i] == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
+            cp = p[i + 1];
+            k = 2;
+        } else if (p[i] == 0xE2 && i + 2 < n &&
+                   ((p[i + 1] == 0x80 && p[i + 2] >= 0xAA && p[i + 2] <= 0xAE) ||
+                    (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9))) {
+            cp = 0x2000u | (unsigned)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3Fu);
+            k = 3;
+        }
+        if (!k) {
+            i++;
+            continue;
+        }
+        fwrite(p + run, 1, i - run, f);
+        fprintf(f, "\\u%04X", cp);
+        i += k;
+        run = i;
+    }
+    fwrite(p + run, 1, n - run, f);
+}
+
 static void emit(cli_ctx *c, json_t *o)
 {
     if (!o)
         return;
-    json_dumpf(o, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) {
+        write_json_safe(c->out, text, strlen(text));
+        free(text);
+    }
     fputc('\n', c->out);
     json_decref(o);
 }
@@ -232,12 +327,12 @@ static void set_cert_fields(json_t *o, const at_str *issuer, const at_str *seria
                             const at_str *subject, const at_str *sig_alg,
                             const at_str *thumb_alg, const at_str *thumbprint)
 {
-    SET(o, "issuer", jstr(issuer));
-    SET(o, "serial", jstr(serial));
-    SET(o, "subject", jstr(subject));
-    SET(o, "signature", jstr(sig_alg));
-    SET(o, "thumbprint_alg", jstr(thumb_alg));
-    SET(o, "thumbprint", jstr(thumbprint));
+    set_str(o, "issuer", issuer);
+    set_str(o, "serial", serial);
+    set_str(o, "subject", subject);
+    set_str(o, "signature", sig_alg);
+    set_str(o, "thumbprint_alg", thumb_alg);
+    set_str(o, "thumbprint", thumbprint);
 }
 
 static void line_fields(json_t *o, const at_line_info *li, bool urc)
@@ -273,8 +368,8 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
         break;
     }
     case AT_LK_CIEV:
-        SET(o, "indicator", jstr(&li->u.ciev.name));
-        SET(o, "value", jstr(&li->u.ciev.rest));
+        set_str(o, "indicator", &li->u.ciev.name);
+        set_str(o, "value", &li->u.ciev.rest);
         break;
     case AT_LK_SIS: {
         const at_sis *s = &li->u.sis;
@@ -282,14 +377,17 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
         SET(o, "srv_profile", jint(s->srv_profile));
         SET(o, "urc_cause", jint(s->urc_cause));
         SET(o, "info_id", s->has_info_id ? jint(s->info_id) : json_null());
-        SET(o, "info_text", s->has_info_text ? jstr(&s->info_text) : json_null());
+        if (s->has_info_text)
+            set_str(o, "info_text", &s->info_text);
+        else
+            SET(o, "info_text", json_null());
         SET(o, "info_meaning", m ? json_string(m) : json_null());
         SET(o, "tls", json_boolean(s->has_info_id && at_sis_info_is_tls(s->info_id)));
         break;
     }
     case AT_LK_SIS_RW: {
         const at_sis_rw *rw = &li->u.sis_rw;
-        SET(o, "command", jstr(&li->prefix));
+        set_str(o, "command", &li->prefix);
         SET(o, "srv_profile", jint(rw->srv_profile));
         if (urc)
             SET(o, "urc_cause", jint(rw->count));
@@ -301,7 +399,7 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
         break;
     }
     case AT_LK_IMEI:
-        SET(o, "imei", jstr(&li->u.imei));
+        set_str(o, "imei", &li->u.imei);
         break;
     }
     if (li->parse_error) {
@@ -318,7 +416,7 @@ static json_t *element(const cli_ctx *c, const at_event *ev)
     SET(o, "offset", jint(ev->span.off));
     SET(o, "length", jint(ev->span.len));
     SET(o, "ts_ns", jint(ev->ts));
-    SET(o, "text", jevent_text(c, ev));
+    set_event_text(o, "text", c, ev);
     if (ev->tok) {
         /* Only when true: cut at the line limit, cut by a gap or the end,
          * ended without CR/LF. */
@@ -351,6 +449,7 @@ static void chan_reset(cli_json_chan *j)
 {
     json_decref(j->command);
     json_decref(j->echo);
+    json_decref(j->echo_hex);
     json_decref(j->responses);
     json_decref(j->intermediate);
     json_decref(j->secure_result);
@@ -385,13 +484,25 @@ static json_t *commands(const at_exchange *x)
         const at_command *cmd = &x->cmdline.cmds[i];
         json_t *o = json_object();
         json_t *params = json_array();
-        SET(o, "name", jstr(&cmd->name));
+        json_t *params_hex = json_array();
+        bool any_hex = false;
+        set_str(o, "name", &cmd->name);
         SET(o, "type", json_string(at_cmd_type_name(cmd->type)));
         SET(o, "offset", jint(cmd->span.off));
-        SET(o, "basic_value", jstr(&cmd->basic_value));
-        for (unsigned k = 0; k < cmd->n_params; k++)
-            json_array_append_new(params, jstr(&cmd->params[k]));
+        set_str(o, "basic_value", &cmd->basic_value);
+        for (unsigned k = 0; k < cmd->n_params; k++) {
+            const at_str *pk = &cmd->params[k];
+            bool raw = pk->ptr && !utf8_valid((const uint8_t *)pk->ptr, pk->len);
+            json_array_append_new(params, jstr(pk));
+            json_array_append_new(params_hex, raw ? jhex((const uint8_t *)pk->ptr, pk->len)
+                                                  : json_null());
+            any_hex |= raw;
+        }
         SET(o, "params", params);
+        if (any_hex)
+            SET(o, "params_hex", params_hex);
+        else
+            json_decref(params_hex);
         if (cmd->params_dropped)
             SET(o, "params_dropped", json_true());
         json_array_append_new(a, o);
@@ -409,7 +520,10 @@ static json_t *final_result(const cli_ctx *c, const at_event *ev, const at_excha
     SET(o, "code", r->has_code ? jint(r->code) : json_null());
     SET(o, "text", result_text(r));
     SET(o, "numeric", json_boolean(r->numeric));
-    SET(o, "line", ev->data ? jevent_text(c, ev) : json_null());
+    if (ev->data)
+        set_event_text(o, "line", c, ev);
+    else
+        SET(o, "line", json_null());
     SET(o, "offset", ev->data ? jint(ev->span.off) : json_null());
     SET(o, "ts_ns", ev->data ? jint(ev->ts) : json_null());
     return o;
@@ -435,7 +549,10 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
     SET(o, "ts_end", jiso(x->ts_end));
     SET(o, "ts_end_ns", jint(x->ts_end));
     SET(o, "duration_ns", jint(ev->duration_ns));
-    SET(o, "command", j->command ? j->command : jstr(&x->line));
+    if (j->command)
+        SET(o, "command", j->command);
+    else
+        set_str(o, "command", &x->line);
     j->command = NULL;
     SET(o, "offset", jint(x->span.off));
     SET(o, "length", jint(x->span.len));
@@ -446,6 +563,9 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
     SET(o, "secure", json_boolean(x->secure));
     SET(o, "echo", j->echo ? j->echo : json_null());
     j->echo = NULL;
+    if (j->echo_hex)
+        SET(o, "echo_hex", j->echo_hex);
+    j->echo_hex = NULL;
     SET(o, "responses", take(&j->responses, json_array));
     if (j->responses_dropped)
         SET(o, "responses_dropped", jint(j->responses_dropped));
@@ -509,10 +629,10 @@ static json_t *unit_value(const cli_ctx *c, const at_event *ev, const at_frame_u
     case AT_PARAM_IMEI:
     case AT_PARAM_THUMBPRINT:
     case AT_PARAM_MODE:
-        return v ? jtext(v, u->text_len) : json_null();
+        return v ? cli_json_text(v, u->text_len) : json_null();
     case AT_PARAM_SIGNATURE: {
         if (u->base64)
-            return jtext(v, u->text_len);
+            return cli_json_text(v, u->text_len);
         /* A raw digest (READ response) or garbage: not text. */
         o = json_object();
         SET(o, "size", jint(n));
@@ -552,8 +672,13 @@ static json_t *cert_obj(const at_frame *f, const at_frame_details *d)
     SET(o, "size", jint(ok ? s->size : u->value_len));
     SET(o, "parsed", json_boolean(ok));
     SET(o, "pem", json_boolean(d->cert_is_pem));
-    SET(o, "issuer", ok ? jtext(s->issuer, strlen(s->issuer)) : json_null());
-    SET(o, "subject", ok ? jtext(s->subject, strlen(s->subject)) : json_null());
+    if (ok) {
+        set_text(o, "issuer", s->issuer, strlen(s->issuer));
+        set_text(o, "subject", s->subject, strlen(s->subject));
+    } else {
+        SET(o, "issuer", json_null());
+        SET(o, "subject", json_null());
+    }
     SET(o, "serial", ok ? json_string(s->serial) : json_null());
     SET(o, "signature", ok ? json_string(s->sig_alg) : json_null());
     SET(o, "thumbprint_alg", ok ? json_string(s->thumb_alg) : json_null());
@@ -654,6 +779,11 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
             SET(uo, "value_len", jint(u->value_len));
             SET(uo, "complete", json_boolean(u->whole));
             SET(uo, "value", unit_value(c, ev, u));
+            if (json_is_string(json_object_get(uo, "value"))) {
+                size_t tl = u->text_len;
+                if (!utf8_valid(u->value, tl))
+                    SET(uo, "value_hex", jhex(u->value, tl));
+            }
             json_array_append_new(units, uo);
         }
         SET(o, "units", units);
@@ -747,7 +877,7 @@ static void invalid_obj(cli_chan *ch, const at_event *ev)
     SET(o, "length", jint(ev->span.len));
     SET(o, "reason", json_string(at_tok_reason_name(ev->invalid_reason)));
     if (c->opt->hex)
-        SET(o, "hex", jbytes(c, ev, ev->span.off, ev->data, ev->len, true));
+        SET(o, "hex", jbytes_hex(c, ev, ev->span.off, ev->data, ev->len));
     emit(c, o);
     if (ch->json.open_id && ch->json.invalid)
         json_array_append_new(ch->json.invalid, jint(id));
@@ -765,7 +895,10 @@ void json_event(cli_chan *ch, const at_event *ev)
         /* The exchange object, written at its end, quotes the command
          * line: decide now, while the line's secret runs are known. */
         if (ev->data && withheld(ch->ctx, ev, ev->span.off, ev->len)) {
-            j->command = jevent_text(ch->ctx, ev);
+            json_t *tmp = json_object();
+            set_event_text(tmp, "command", ch->ctx, ev);
+            j->command = json_incref(json_object_get(tmp, "command"));
+            json_decref(tmp);
             j->command_withheld = true;
         }
         break;
@@ -775,7 +908,16 @@ void json_event(cli_chan *ch, const at_event *ev)
             break;
         }
         json_decref(j->echo);
-        j->echo = jevent_text(ch->ctx, ev);
+        json_decref(j->echo_hex);
+        {
+            /* the echo's text, with its bytes when not UTF-8 (set_text),
+             * or what stands for its private-key bytes */
+            json_t *tmp = json_object();
+            set_event_text(tmp, "echo", ch->ctx, ev);
+            j->echo = json_incref(json_object_get(tmp, "echo"));
+            j->echo_hex = json_incref(json_object_get(tmp, "echo_hex"));
+            json_decref(tmp);
+        }
         break;
     case AT_EV_RESPONSE:
         if (!in_exchange)
@@ -839,10 +981,10 @@ void json_findings(cli_chan *ch, const at_finding *f, size_t n)
         SET(o, "offset", jint(x->off));
         SET(o, "ts", jiso(x->ts));
         SET(o, "ts_ns", jint(x->ts));
-        SET(o, "what", jtext(x->what, what_end ? (size_t)(what_end - x->what)
-                                               : sizeof x->what));
-        SET(o, "fix", jtext(x->fix, fix_end ? (size_t)(fix_end - x->fix)
-                                            : sizeof x->fix));
+        set_text(o, "what", x->what, what_end ? (size_t)(what_end - x->what)
+                                              : sizeof x->what);
+        set_text(o, "fix", x->fix, fix_end ? (size_t)(fix_end - x->fix)
+                                           : sizeof x->fix);
         emit(ch->ctx, o);
     }
 }
@@ -878,11 +1020,11 @@ void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
         }
         break;
     case AT_TEV_SETTINGS:
-        SET(o, "settings", jtext(rec->payload, rec->len));
+        set_text(o, "settings", rec->payload, rec->len);
         SET(o, "baud", rec->baud ? jint(rec->baud) : json_null());
         break;
     case AT_TEV_NOTE:
-        SET(o, "text", jtext(rec->payload, rec->len));
+        set_text(o, "text", rec->payload, rec->len);
         break;
     case AT_TEV_FRAMING_ERROR:
     case AT_TEV_PARITY_ERROR:

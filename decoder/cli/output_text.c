@@ -40,6 +40,7 @@
  * never printed unless --show-secrets.
  */
 #include "cli.h"
+#include "escape.h"
 
 #include <string.h>
 
@@ -80,58 +81,24 @@ static void reset(cli_ctx *c)
     c->sgr_active = false;
 }
 
-static void put_escaped(FILE *f, const void *data, size_t n)
+/* Text from the trace, escaped so that it cannot drive the terminal
+ * (escape.h: the same escaping as names in messages). */
+void cli_put_escaped(FILE *f, const void *data, size_t n)
 {
-    const uint8_t *p = data;
-    size_t i = 0;
-    while (i < n) {
-        /* Printable runs go out in one write: this is the hot path. */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\\')
-            j++;
-        if (j > i)
-            fwrite(p + i, 1, j - i, f);
-        if (j == n)
-            break;
-        uint8_t b = p[j];
-        switch (b) {
-        case '\r': fputs("\\r", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\\': fputs("\\\\", f); break;
-        default: {
-            static const char hex[] = "0123456789ABCDEF";
-            char esc[4] = {'\\', 'x', hex[b >> 4], hex[b & 15]};
-            fwrite(esc, 1, sizeof esc, f);
-        }
-        }
-        i = j + 1;
-    }
+    at_escape_write(f, data, n, 0);
 }
 
-/* The analyzer's sentences: as put_escaped, but a backslash is printed as
+/* The analyzer's sentences: as cli_put_escaped, but a backslash is printed as
  * itself (they name commands such as AT\Q3). */
 static void put_prose(FILE *f, const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && ((uint8_t)s[j] == '\\' ||
-                         ((uint8_t)s[j] >= 0x20 && (uint8_t)s[j] < 0x7f)))
-            j++;
-        if (j > i)
-            fwrite(s + i, 1, j - i, f);
-        if (j == n)
-            break;
-        put_escaped(f, s + j, 1);
-        i = j + 1;
-    }
+    at_escape_write(f, s, n, AT_ESC_KEEP_BACKSLASH);
 }
 
 static void put_str(FILE *f, const at_str *s)
 {
     if (s->ptr)
-        put_escaped(f, s->ptr, s->len);
+        cli_put_escaped(f, s->ptr, s->len);
 }
 
 static void indent(cli_ctx *c, unsigned depth)
@@ -176,7 +143,7 @@ static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *
             fprintf(c->out, "[%zu %s of private key (%s), REDACTED]", k,
                     plural(k, "byte", "bytes"), at_secret_kind_name(s->kind));
         else
-            put_escaped(c->out, p, k);
+            cli_put_escaped(c->out, p, k);
         p += k;
         off += k;
         n -= k;
@@ -645,11 +612,11 @@ static void command_detail(cli_ctx *c, const at_exchange *x)
 /* ------------------------------------------------------------------ */
 
 /* @p d: the analyzer's details when @p u is the unit they describe. */
-static void unit_value(cli_ctx *c, const at_event *ev, const at_frame *f,
-                       const at_frame_unit *u,
+static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
                        const at_frame_details *d)
 {
     size_t n = u->value_len;
+    const at_frame *f = ev->frame;
     switch (u->param_id) {
     case AT_PARAM_INDEX:
         if (u->has_number)
@@ -719,13 +686,13 @@ static void cert_summary(cli_ctx *c, unsigned depth, const at_cert_summary *s)
 {
     indent(c, depth);
     fprintf(c->out, "%-16s", "issuer");
-    put_escaped(c->out, s->issuer, strlen(s->issuer));
+    cli_put_escaped(c->out, s->issuer, strlen(s->issuer));
     fputc('\n', c->out);
     indent(c, depth);
     fprintf(c->out, "%-16s%s\n", "serial number", s->serial);
     indent(c, depth);
     fprintf(c->out, "%-16s", "subject");
-    put_escaped(c->out, s->subject, strlen(s->subject));
+    cli_put_escaped(c->out, s->subject, strlen(s->subject));
     fputc('\n', c->out);
     indent(c, depth);
     fprintf(c->out, "%-16s%s\n", "signature", s->sig_alg);
@@ -838,7 +805,7 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         /* The analyzer describes the first unit of each ParamId. */
         bool described = d && u->param_id <= AT_PARAM_ID_MAX_ &&
                          f->unit_of[u->param_id] == (int)i;
-        unit_value(c, ev, f, u, described ? d : NULL);
+        unit_value(c, ev, u, described ? d : NULL);
         fputc('\n', c->out);
         if (described && u->param_id == AT_PARAM_CERT && d->has_cert && d->cert_ok)
             cert_summary(c, 1, &d->cert);
@@ -1276,11 +1243,11 @@ void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
         break;
     case AT_TEV_SETTINGS:
         fputs("settings: ", c->out);
-        put_escaped(c->out, rec->payload, rec->len);
+        cli_put_escaped(c->out, rec->payload, rec->len);
         break;
     case AT_TEV_NOTE:
         fputs("note: ", c->out);
-        put_escaped(c->out, rec->payload, rec->len);
+        cli_put_escaped(c->out, rec->payload, rec->len);
         break;
     case AT_TEV_BREAK:
         fputs("break", c->out);
@@ -1352,7 +1319,10 @@ void text_summary(cli_ctx *c)
                 plural(s->skipped_records, "record", "records"));
     if (s->damaged) {
         sgr(c, C_BOLD_RED);
-        fprintf(c->out, "Stopped early: %s\n", s->error ? s->error : "damaged trace");
+        const char *why = s->error ? s->error : "damaged trace";
+        fputs("Stopped early: ", c->out);
+        cli_put_escaped(c->out, why, strlen(why));
+        fputc('\n', c->out);
         reset(c);
     }
 }

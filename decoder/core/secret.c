@@ -154,13 +154,21 @@ enum {
     D_ENC_OID       /* 2A 86 48 86 F7 0D 01 then 05 (PKCS#5) or 0C (PKCS#12) */
 };
 
+/* Tag and length bytes of an element whose first length byte is @p b. */
+static uint8_t header_len(uint8_t b)
+{
+    return b == 0x81 ? 3 : b == 0x82 ? 4 : 2;
+}
+
 enum { LEN_BAD, LEN_MORE, LEN_DONE };
 
 /* One byte of a DER length (short form, 0x81 or 0x82; the first byte when
- * *need is 0). The value is in *acc at LEN_DONE. */
-static int length_byte(uint32_t *acc, uint8_t *need, uint8_t b)
+ * *need is 0, which also sets *hdr, the element's tag and length bytes).
+ * The value is in *acc at LEN_DONE. */
+static int length_byte(uint32_t *acc, uint8_t *need, uint8_t *hdr, uint8_t b)
 {
     if (*need == 0) {
+        *hdr = header_len(b);
         if (b < 0x80) {
             *acc = b;
             return LEN_DONE;
@@ -173,12 +181,6 @@ static int length_byte(uint32_t *acc, uint8_t *need, uint8_t b)
     }
     *acc = *acc << 8 | b;
     return --*need ? LEN_MORE : LEN_DONE;
-}
-
-/* Tag and length bytes of an element whose first length byte is @p b. */
-static uint8_t header_len(uint8_t b)
-{
-    return b == 0x81 ? 3 : b == 0x82 ? 4 : 2;
 }
 
 static const uint8_t pkcs_oid_prefix[7] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01};
@@ -199,9 +201,7 @@ static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, ui
     int r;
     switch (c->state) {
     case D_LEN:
-        if (c->need == 0)
-            c->hdr = header_len(b);
-        r = length_byte(&c->acc, &c->need, b);
+        r = length_byte(&c->acc, &c->need, &c->hdr, b);
         if (r != LEN_DONE)
             return r == LEN_MORE;
         c->outer = c->acc;
@@ -248,13 +248,15 @@ static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, ui
         if (b == 0x04)
             der_confirm(sc, c, AT_SECRET_PKCS8, off);
         return false;
-    case D_MOD_LEN:
-        r = length_byte(&c->acc, &c->need, b);
+    case D_MOD_LEN: {
+        uint8_t mod_hdr;
+        r = length_byte(&c->acc, &c->need, &mod_hdr, b);
         if (r != LEN_DONE)
             return r == LEN_MORE;
         if (c->acc >= 0x40)
             der_confirm(sc, c, AT_SECRET_PKCS1_RSA, off);
         return false;
+    }
     case D_EC_LEN:
         if (b >= 16 && b <= 66)
             der_confirm(sc, c, AT_SECRET_SEC1_EC, off);
@@ -323,9 +325,7 @@ static bool int_step(at_secret_scanner *sc, at_secret_int_cand *c, uint8_t b, ui
     int r;
     switch (c->state) {
     case I_LEN:
-        if (c->need == 0)
-            c->hdr = header_len(b);
-        r = length_byte(&c->acc, &c->need, b);
+        r = length_byte(&c->acc, &c->need, &c->hdr, b);
         if (r != LEN_DONE)
             return r == LEN_MORE;
         return int_counted(sc, c, c->acc, off);
@@ -615,32 +615,44 @@ static size_t idle_bytes(const at_secret_scanner *sc, uint64_t pos, const uint8_
     return next_trigger(p, 0, lim);
 }
 
-/* Whether what trigger @p b starts survives the byte @p next after it
- * (the same test the state machines make on that byte). */
-static bool survives(uint8_t b, uint8_t next)
+/* Whether what the trigger at p[i] starts survives the bytes after it
+ * that are at hand (the same tests the state machines make on them). */
+static bool survives(const uint8_t *p, size_t i, size_t n)
 {
+    uint8_t b = p[i];
+    if (i + 1 >= n)
+        return true;
+    uint8_t next = p[i + 1];
+    if (b == '-')
+        return next == '-';
     if (next == 0x81 || next == 0x82)
-        return b != '-';
-    if (b == 0x30)
-        return next >= AT_SECRET_MIN_CONTENT && next < 0x80;
+        return true;
     if (b == 0x02)
         return next >= AT_SECRET_MIN_INT && next < 0x80;
-    return next == '-';
+    if (next < AT_SECRET_MIN_CONTENT || next >= 0x80)
+        return false;
+    /* A SEQUENCE's first element: a version INTEGER or a SEQUENCE. */
+    return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
 }
 
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        i += idle_bytes(sc, sc->off + i, p + i, n - i);
-        if (i == n)
-            break;
-        /* Most triggers in text and data die at the next byte: when it is
-         * at hand and nothing else looks at this byte, pass it over. */
-        if (i + 1 < n && idle(sc, sc->off + i) && !(sc->n_ints && sc->int_wake <= sc->off + i) &&
-            !survives(p[i], p[i + 1])) {
-            i++;
-            continue;
+        if (idle(sc, sc->off + i)) {
+            size_t lim = n;
+            if (sc->n_ints && sc->int_wake < sc->off + n)
+                lim = (size_t)(sc->int_wake - sc->off);
+            /* Most triggers in text and data die within two bytes: those
+             * at hand are passed over while the state stays idle. */
+            for (;;) {
+                i = next_trigger(p, i, lim);
+                if (i >= lim || survives(p, i, n))
+                    break;
+                i++;
+            }
+            if (i == n)
+                break;
         }
         scan_byte(sc, p[i], sc->off + i);
         i++;

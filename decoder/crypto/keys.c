@@ -1,16 +1,17 @@
 /*
  * Private keys in the formats users have: PEM or DER, PKCS#8 (plain or
  * encrypted), PKCS#1 (plain or with legacy PEM encryption), SEC1, PKCS#12
- * including keytool's keystores (entry chosen by alias), and a refusal
- * with the conversion command for Java's JKS/JCEKS keystores.
+ * including keytool's keystores, and Java's own JKS and JCEKS keystores
+ * (jks.c); in keystores the entry is chosen by alias and its key may have
+ * a password of its own (--keypass).
  *
  * The format is told by the content, never by the file name. A password
  * is asked for only when the file turns out to be encrypted.
  */
 #include "errbuf.h"
+#include "jks.h"
 #include "attrace/crypto.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -38,15 +39,6 @@
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
 /* ------------------------------------------------------------------ */
-
-/* Appends to a message already in @p err. */
-static bool ascii_case_equal(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return false;
-    return *a == *b;
-}
 
 static const char *type_name(const EVP_PKEY *k)
 {
@@ -182,10 +174,14 @@ static EVP_PKEY *decode_plain_der(const uint8_t *der, size_t len,
 typedef struct loader {
     const char *path;
     const char *passin;
+    const char *keypass; /* NULL: a keystore's keys have the store password */
     char *err;
     size_t err_cap;
     char pw[PASSWORD_MAX];
     bool have_pw;
+    char key_pw[PASSWORD_MAX];
+    bool have_key_pw;
+    bool java_keystore; /* a JKS/JCEKS: its password is the store's */
 
     /* Old keystores use algorithms that OpenSSL 3 keeps in its legacy
      * provider (RC2-40 certificate safes of Java 8's keytool and OpenSSL
@@ -216,6 +212,7 @@ static OSSL_LIB_CTX *legacy_lib(loader *L)
 static void loader_free(loader *L)
 {
     OPENSSL_cleanse(L->pw, sizeof L->pw);
+    OPENSSL_cleanse(L->key_pw, sizeof L->key_pw);
     OSSL_PROVIDER_unload(L->legacy_legacy);
     OSSL_PROVIDER_unload(L->legacy_default);
     OSSL_LIB_CTX_free(L->legacy);
@@ -232,12 +229,49 @@ static int need_password(loader *L)
     snprintf(prompt, sizeof prompt, "Enter the password for %s: ", L->path);
     if (at_passin_read(L->passin, prompt, L->pw, sizeof L->pw, perr,
                        sizeof perr) != 0) {
-        at_err_set(L->err, L->err_cap, "%s is encrypted and needs a password: %s",
-                L->path, perr);
+        at_err_set(L->err, L->err_cap, L->java_keystore
+                ? "%s is a Java keystore and needs its store password: %s"
+                : "%s is encrypted and needs a password: %s", L->path, perr);
         return -1;
     }
     L->have_pw = true;
     return 0;
+}
+
+/*
+ * The password of a keystore's key entry @p quoted_alias: from --keypass
+ * when given (asked for once), else the store password in L->pw. NULL
+ * with a message when it cannot be had.
+ */
+static const char *key_password(loader *L, const char *quoted_alias)
+{
+    if (!L->keypass)
+        return L->pw;
+    if (L->have_key_pw)
+        return L->key_pw;
+    char prompt[800], perr[300];
+    snprintf(prompt, sizeof prompt, "Enter the key password of the entry %s in %s: ",
+             quoted_alias, L->path);
+    if (at_passin_read(L->keypass, prompt, L->key_pw, sizeof L->key_pw, perr,
+                       sizeof perr) != 0) {
+        at_err_set(L->err, L->err_cap, "the key password of the entry %s in %s: %s",
+                   quoted_alias, L->path, perr);
+        return NULL;
+    }
+    L->have_key_pw = true;
+    return L->key_pw;
+}
+
+/* A key entry that the key password did not open. */
+static void wrong_key_password(loader *L, const char *quoted_alias)
+{
+    if (L->keypass)
+        at_err_set(L->err, L->err_cap, "wrong key password for the entry %s in %s",
+                   quoted_alias, L->path);
+    else
+        at_err_set(L->err, L->err_cap,
+                   "the key of the entry %s in %s has a password other than the "
+                   "store password: give it with --keypass", quoted_alias, L->path);
 }
 
 static void wrong_password(loader *L)
@@ -459,7 +493,8 @@ static X509 *p12_cert_for(const p12_walk *w, const p12_bag *k, EVP_PKEY *key)
         if (same_key_id(k, &w->certs[i]))
             return PKCS12_SAFEBAG_get1_cert(w->certs[i].bag);
     for (size_t i = 0; k->name && i < w->n_certs; i++)
-        if (w->certs[i].name && ascii_case_equal(k->name, w->certs[i].name))
+        if (w->certs[i].name &&
+            at_alias_equal(k->name, strlen(k->name), w->certs[i].name))
             return PKCS12_SAFEBAG_get1_cert(w->certs[i].bag);
     for (size_t i = 0; i < w->n_certs; i++) {
         X509 *x = PKCS12_SAFEBAG_get1_cert(w->certs[i].bag);
@@ -474,9 +509,11 @@ static X509 *p12_cert_for(const p12_walk *w, const p12_bag *k, EVP_PKEY *key)
 static void list_names(char *err, size_t cap, const p12_bag *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (b[i].name)
-            at_err_add(err, cap, "%s\"%s\"", i ? ", " : "", b[i].name);
-        else
+        char q[200];
+        if (b[i].name) {
+            at_err_quote(b[i].name, strlen(b[i].name), q, sizeof q);
+            at_err_add(err, cap, "%s%s", i ? ", " : "", q);
+        } else
             at_err_add(err, cap, "%s(no alias)", i ? ", " : "");
     }
 }
@@ -491,10 +528,13 @@ static size_t list_cert_only(char *err, size_t cap, const p12_walk *w)
         for (size_t k = 0; k < w->n_keys && !owned; k++)
             owned = same_key_id(&w->keys[k], &w->certs[i]) ||
                     (w->keys[k].name && w->certs[i].name &&
-                     ascii_case_equal(w->keys[k].name, w->certs[i].name));
+                     at_alias_equal(w->keys[k].name, strlen(w->keys[k].name),
+                                    w->certs[i].name));
         if (owned || !w->certs[i].name)
             continue;
-        at_err_add(err, cap, "%s\"%s\"", listed ? ", " : "", w->certs[i].name);
+        char q[200];
+        at_err_quote(w->certs[i].name, strlen(w->certs[i].name), q, sizeof q);
+        at_err_add(err, cap, "%s%s", listed ? ", " : "", q);
         listed++;
     }
     return listed;
@@ -515,11 +555,14 @@ static const p12_bag *p12_choose(loader *L, const p12_walk *w, const char *alias
     if (!alias)
         return &w->keys[0];
     for (size_t i = 0; i < w->n_keys; i++)
-        if (w->keys[i].name && ascii_case_equal(w->keys[i].name, alias))
+        if (w->keys[i].name &&
+            at_alias_equal(w->keys[i].name, strlen(w->keys[i].name), alias))
             return &w->keys[i];
 
-    at_err_set(L->err, L->err_cap, "%s has no key entry with the alias \"%s\"; key entries: ",
-            L->path, alias);
+    char want[200];
+    at_err_quote(alias, strlen(alias), want, sizeof want);
+    at_err_set(L->err, L->err_cap, "%s has no key entry with the alias %s; key entries: ",
+            L->path, want);
     list_names(L->err, L->err_cap, w->keys, w->n_keys);
     char more[256] = "";
     if (list_cert_only(more, sizeof more, w) > 0)
@@ -628,7 +671,19 @@ static EVP_PKEY *load_p12(loader *L, PKCS12 *p12, const char *alias,
     EVP_PKEY *key = NULL;
     bool locked = false;
     const p12_bag *chosen = p12_choose(L, &w, alias);
-    if (chosen) {
+    char quoted[200] = "(no alias)";
+    if (chosen && chosen->name)
+        at_err_quote(chosen->name, strlen(chosen->name), quoted, sizeof quoted);
+    if (chosen && L->keypass) {
+        /* A key password of its own (keytool's PKCS12 has none, other
+         * tools may). */
+        const char *kp = key_password(L, quoted);
+        if (kp) {
+            key = p12_key_of(L, chosen, kp, &locked);
+            if (locked)
+                wrong_key_password(L, quoted);
+        }
+    } else if (chosen) {
         key = p12_key_of(L, chosen, pass, &locked);
         if (locked && !asked && !mac) {
             if (need_password(L) != 0) {
@@ -642,13 +697,7 @@ static EVP_PKEY *load_p12(loader *L, PKCS12 *p12, const char *alias,
         if (locked && asked && !mac)
             wrong_password(L);
         else if (locked)
-            at_err_set(L->err, L->err_cap,
-                    "%s: the key entry %s%s%s cannot be decrypted with the "
-                    "keystore password (a separate key password is not "
-                    "supported)",
-                    L->path, chosen->name ? "\"" : "",
-                    chosen->name ? chosen->name : "(no alias)",
-                    chosen->name ? "\"" : "");
+            wrong_key_password(L, quoted);
     }
     if (key) {
         fill_info(info, key, w.keytool ? "keytool PKCS12" : "PKCS#12", "DER",
@@ -658,6 +707,79 @@ static EVP_PKEY *load_p12(loader *L, PKCS12 *p12, const char *alias,
     }
     p12_walk_free(&w);
     return key;
+}
+
+/* ------------------------------------------------------------------ */
+/* Java's JKS and JCEKS keystores (the format: jks.c)                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The store password is needed first: the integrity digest is checked
+ * before anything in the store is used. Then the entry is chosen and its
+ * key recovered with the key password (--keypass, else the store's).
+ */
+static EVP_PKEY *load_java_keystore(loader *L, const uint8_t *data, size_t len,
+                                    const char *alias, at_key_info *info,
+                                    X509 **cert_out)
+{
+    at_jks ks;
+    if (at_jks_open(&ks, data, len, L->path, L->err, L->err_cap) != 0)
+        return NULL;
+    const char *type = at_jks_type_name(ks.type);
+    L->java_keystore = true;
+    if (need_password(L) != 0)
+        return NULL;
+    char why[200] = "";
+    int v = at_jks_verify(&ks, L->pw, why, sizeof why);
+    if (v < 0) {
+        at_err_set(L->err, L->err_cap, "%s: %s", L->path, why);
+        return NULL;
+    }
+    if (v > 0) {
+        at_err_set(L->err, L->err_cap,
+                   "wrong store password for %s, or the %s keystore is damaged "
+                   "(its integrity digest does not match)", L->path, type);
+        return NULL;
+    }
+
+    at_jks_entry e;
+    if (at_jks_find_key(&ks, alias, &e, L->path, L->err, L->err_cap) != 0)
+        return NULL;
+    char quoted[200];
+    at_jks_alias_quoted(&e, quoted, sizeof quoted);
+    const char *kp = key_password(L, quoted);
+    if (!kp)
+        return NULL;
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    int r = at_jks_recover_key(&e, kp, AT_JKS_MAX_ITERATIONS, &p8, why, sizeof why);
+    if (r > 0) {
+        wrong_key_password(L, quoted);
+        return NULL;
+    }
+    if (r < 0) {
+        at_err_set(L->err, L->err_cap, "%s: the key entry %s cannot be read: %s",
+                   L->path, quoted, why);
+        return NULL;
+    }
+    EVP_PKEY *k = EVP_PKCS82PKEY(p8);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (!k) {
+        at_err_set(L->err, L->err_cap,
+                   "%s: the key entry %s uses an algorithm attrace cannot read",
+                   L->path, quoted);
+        return NULL;
+    }
+    fill_info(info, k, type, "", true);
+    if (cert_out && e.cert) {
+        const unsigned char *p = e.cert;
+        X509 *x = e.cert_len <= (size_t)LONG_MAX ? d2i_X509(NULL, &p, (long)e.cert_len)
+                                                 : NULL;
+        if (x && p == e.cert + e.cert_len && X509_check_private_key(x, k) == 1)
+            *cert_out = x;
+        else
+            X509_free(x);
+    }
+    return k;
 }
 
 /* ------------------------------------------------------------------ */
@@ -889,9 +1011,8 @@ static uint8_t *read_key_file(const char *path, size_t *len, size_t *buf_cap,
     return buf;
 }
 
-EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
-                      at_key_info *info, X509 **cert_out, char *err,
-                      size_t err_cap)
+EVP_PKEY *at_key_load(const at_key_source *src, at_key_info *info, X509 **cert_out,
+                      char *err, size_t err_cap)
 {
     if (err && err_cap)
         err[0] = '\0';
@@ -899,10 +1020,11 @@ EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
         memset(info, 0, sizeof *info);
     if (cert_out)
         *cert_out = NULL;
-    if (!path) {
+    if (!src || !src->path) {
         at_err_set(err, err_cap, "no key file given");
         return NULL;
     }
+    const char *path = src->path, *alias = src->alias;
 
     size_t len = 0, cap = 0;
     uint8_t *data = read_key_file(path, &len, &cap, err, err_cap);
@@ -912,7 +1034,8 @@ EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
     loader L;
     memset(&L, 0, sizeof L);
     L.path = path;
-    L.passin = passin;
+    L.passin = src->passin;
+    L.keypass = src->keypass;
     L.err = err;
     L.err_cap = err_cap;
 
@@ -920,26 +1043,16 @@ EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
     ERR_set_mark();
     if (len == 0) {
         at_err_set(err, err_cap, "%s is empty", path);
-    } else if (len >= 4 && memcmp(data, "\xFE\xED\xFE\xED", 4) == 0) {
-        at_err_set(err, err_cap,
-                "%s is a Java JKS keystore, which OpenSSL cannot read; convert it "
-                "with: keytool -importkeystore -srckeystore %s -destkeystore %s.p12 "
-                "-deststoretype PKCS12",
-                path, path, path);
-    } else if (len >= 4 && memcmp(data, "\xCE\xCE\xCE\xCE", 4) == 0) {
-        at_err_set(err, err_cap,
-                "%s is a Java JCEKS keystore, which OpenSSL cannot read; convert it "
-                "with: keytool -importkeystore -srckeystore %s -destkeystore %s.p12 "
-                "-deststoretype PKCS12 -srcstoretype JCEKS",
-                path, path, path);
+    } else if (at_jks_detect(data, len) != AT_JKS_NONE) {
+        k = load_java_keystore(&L, data, len, alias, info, cert_out);
     } else if (data[0] == 0x30) {
         k = load_der(&L, data, len, alias, info, cert_out);
     } else if (looks_like_pem(data, len)) {
         k = load_pem(&L, data, len, info);
     } else {
         at_err_set(err, err_cap,
-                "%s is not a key file attrace knows (PEM, DER, PKCS#12; JKS is "
-                "recognized and refused)", path);
+                "%s is not a key file attrace knows (PEM, DER, PKCS#12, JKS, "
+                "JCEKS)", path);
     }
     loader_free(&L);
     ERR_pop_to_mark();

@@ -186,6 +186,21 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
     return r;
 }
 
+/* The file's LINKTYPE_ number for libpcap's DLT_ value: they differ for a
+ * few old types (LINKTYPE_RAW is 101 in a file, DLT_RAW 12 or 14 in
+ * memory), and a message must name what the file says. */
+static int file_linktype(int dlt)
+{
+    static const struct { int dlt, linktype; } map[] = {
+        {DLT_ATM_RFC1483, 100}, {DLT_RAW, 101}, {DLT_SLIP_BSDOS, 102},
+        {DLT_PPP_BSDOS, 103},   {DLT_ATM_CLIP, 106},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].dlt == dlt)
+            return map[i].linktype;
+    return dlt;
+}
+
 /* Quotes a foreign dissector name for a message: printable ASCII as is,
  * anything else as \xNN, at most NAME_QUOTE_MAX bytes. */
 static void quote_name(const uint8_t *s, size_t n, char *out, size_t cap)
@@ -241,6 +256,9 @@ static int parse_upper_pdu(at_trace_reader *r, const uint8_t *d, uint32_t n,
     uint32_t dir = 0;
     uint32_t off = 0;
 
+    if (n == 0)
+        return fail(r, no, "the record is empty (0 bytes: no exported-PDU "
+                           "options, no data)");
     /* Any order, unknown tags skipped; each step consumes at least the
      * 4-byte tag header, so the loop ends within n / 4 rounds. */
     for (;;) {
@@ -463,10 +481,16 @@ int at_trace_next(at_trace_reader *r, at_trace_record *rec)
     if (r->linktype != AT_TRACE_LINKTYPE_UPPER_PDU &&
         r->linktype != AT_TRACE_LINKTYPE_RTAC_SERIAL) {
         const char *lt = pcap_datalink_val_to_name(r->linktype);
+        char what[64];
+        if (lt)
+            snprintf(what, sizeof what, "%s", lt);
+        else
+            snprintf(what, sizeof what, "0x%X, a link type libpcap does not know",
+                     (unsigned)r->linktype);
         return fail(r, 0,
                     "link type %d (%s) is not supported (this reader knows %d "
                     "WIRESHARK_UPPER_PDU and %d RTAC_SERIAL)",
-                    r->linktype, lt ? lt : "unnamed",
+                    file_linktype(r->linktype), what,
                     AT_TRACE_LINKTYPE_UPPER_PDU,
                     AT_TRACE_LINKTYPE_RTAC_SERIAL);
     }
@@ -509,10 +533,16 @@ int at_trace_next(at_trace_reader *r, at_trace_record *rec)
         sec = (uint32_t)h->ts.tv_sec;
     else
         sec = (uint64_t)h->ts.tv_sec;
-    /* With nanosecond precision tv_usec holds nanoseconds. */
+    /* With nanosecond precision tv_usec holds nanoseconds. libpcap reads
+     * the file's unsigned 32-bit field as signed: a negative value is
+     * 2^31 or more. */
     if (h->ts.tv_usec < 0 || h->ts.tv_usec >= (long)AT_TRACE_NS_PER_S)
-        return fail(r, no, "timestamp fraction %ld ns is out of range",
-                    (long)h->ts.tv_usec);
+        return fail(r, no,
+                    "timestamp fraction %llu ns is not below one second "
+                    "(%u ns)",
+                    h->ts.tv_usec < 0 ? (unsigned long long)(uint32_t)h->ts.tv_usec
+                                      : (unsigned long long)h->ts.tv_usec,
+                    AT_TRACE_NS_PER_S);
     if (sec > (UINT64_MAX - AT_TRACE_NS_PER_S) / AT_TRACE_NS_PER_S)
         return fail(r, no, "timestamp %llu s is beyond what 64-bit "
                            "nanoseconds can hold",

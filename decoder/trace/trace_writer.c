@@ -17,22 +17,20 @@
 #define _DEFAULT_SOURCE 1 /* fdopen, fchmod; u_char & co. for <pcap/pcap.h> */
 
 #include "trace_internal.h"
+#include "private_file.h"
 
 #include <pcap/pcap.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define WRITER_MSG_CAP 1536
 #define STDOUT_NAME "standard output"
-#define TRACE_FILE_MODE 0600
 
 struct at_trace_writer {
     pcap_t *dead;          /* only describes the file: link type, precision */
@@ -152,38 +150,9 @@ at_trace_writer *at_trace_create(const char *path, char *err, size_t err_cap)
     if (strcmp(path, "-") == 0)
         return writer_on(stdout, STDOUT_NAME, false, err, err_cap);
 
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  TRACE_FILE_MODE);
-    if (fd < 0) {
-        if (errno == ELOOP)
-            at_err_set(err, err_cap,
-                    "%s: is a symbolic link; refusing to write a trace "
-                    "through it",
-                    path);
-        else
-            at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
+    int fd = at_private_file_create(path, err, err_cap);
+    if (fd < 0)
         return NULL;
-    }
-
-    /* The mode given to open() applies only to a new file (and is reduced
-     * by the umask): an existing file keeps whatever it had. Only regular
-     * files are changed: a device (/dev/null, a tty) or a FIFO is the
-     * caller's choice and must not have its permissions rewritten. */
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        at_err_set(err, err_cap, "%s: %s", path, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != TRACE_FILE_MODE &&
-        fchmod(fd, TRACE_FILE_MODE) != 0) {
-        at_err_set(err, err_cap,
-                "%s: cannot restrict its permissions to 0600 (%s); a trace "
-                "may hold private keys",
-                path, strerror(errno));
-        close(fd);
-        return NULL;
-    }
 
     FILE *fp = fdopen(fd, "wb");
     if (!fp) {

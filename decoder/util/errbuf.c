@@ -1,7 +1,9 @@
 #include "errbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 void at_err_vset(char *err, size_t cap, const char *fmt, va_list ap)
 {
@@ -30,4 +32,33 @@ void at_err_add(char *err, size_t cap, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err + used, cap - used, fmt, ap);
     va_end(ap);
+}
+
+void at_err_quote(const void *s, size_t n, char *out, size_t cap)
+{
+    if (!out || cap == 0)
+        return;
+    const uint8_t *b = s;
+    size_t o = 0;
+    char piece[5];
+    out[0] = '\0';
+    for (size_t i = 0; i <= n + 1; i++) {
+        if (i == 0 || i == n + 1) {
+            piece[0] = '"';
+            piece[1] = '\0';
+        } else {
+            uint8_t c = b[i - 1];
+            if (c == '"' || c == '\\')
+                snprintf(piece, sizeof piece, "\\%c", c);
+            else if (c >= 0x20 && c < 0x7F)
+                snprintf(piece, sizeof piece, "%c", c);
+            else
+                snprintf(piece, sizeof piece, "\\x%02x", c);
+        }
+        size_t pl = strlen(piece);
+        if (o + pl + 1 > cap)
+            break;
+        memcpy(out + o, piece, pl + 1);
+        o += pl;
+    }
 }

@@ -24,4 +24,12 @@ void at_err_vset(char *err, size_t cap, const char *fmt, va_list ap);
 /* Appends to the message already in @p err, truncating at @p cap. */
 void at_err_add(char *err, size_t cap, const char *fmt, ...) AT_PRINTF(3, 4);
 
+/*
+ * Writes @p n bytes of @p s (a name taken from a file: an alias, a friendly
+ * name) into @p out as a double-quoted string with the quote, the backslash and
+ * every byte outside printable ASCII escaped (\" \\ \xNN), so that hostile
+ * bytes never reach a terminal. Truncates at @p cap, keeping escapes whole.
+ */
+void at_err_quote(const void *s, size_t n, char *out, size_t cap);
+
 #endif

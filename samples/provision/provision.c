@@ -6,11 +6,12 @@
  *   attrace-provision --port PTYPATH --keys DIR [--scenario NAME] [--rtscts]
  *                     [--tls-port N]
  *
- * It talks AT like the vendor tool: one command at a time, each ended with
- * CR (AT^SBNW with CR LF), waiting for the final result (with a timeout)
- * and 100 ms after it; for a secure command it waits for SECURE CMD READY,
- * sends one frame (at_frame_encode + at_sign_frame) and reads the result
- * string and the final result. Each scenario says what the module must
+ * It talks AT like the vendor tool, through the module driver
+ * (attrace/driver.h): one command at a time, each ended with CR (AT^SBNW
+ * with CR LF), waiting for the final result (with a timeout) and 100 ms
+ * after it; for a secure command the driver sends one frame
+ * (at_frame_encode + at_sign_frame) at SECURE CMD READY and returns the
+ * result string and the final result. Each scenario says what the module must
  * answer; any other answer ends the run with a message and exit status 1.
  * Scenarios with a deliberate fault build the correct frame first and then
  * patch its bytes (see the fault_* functions).
@@ -19,26 +20,24 @@
  * (index 0, signing key), tlsca.crt.der (the TLS server's issuer),
  * ca1.crt.der, wrong.key.pem (a key of no certificate here).
  */
-#define _GNU_SOURCE /* cfmakeraw, CRTSCTS */
+#define _GNU_SOURCE
 
 #include "attrace/cert.h"
 #include "attrace/crypto.h"
+#include "attrace/driver.h"
 #include "attrace/frame.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,18 +54,16 @@ typedef struct blob {
 } blob;
 
 typedef struct prov {
-    int fd;
+    at_driver *drv;
     const char *keys;
     int tls_port;
     char imei[32];
-    uint8_t rx[8192];
-    size_t rx_len;
     blob client_crt, tlsca_crt, ca1_crt, client_key_der;
     EVP_PKEY *client_key, *wrong_key;
 } prov;
 
 /* ------------------------------------------------------------------ */
-/* Errors, time                                                       */
+/* Errors                                                             */
 /* ------------------------------------------------------------------ */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -81,219 +78,61 @@ static void fail(const char *fmt, ...)
     exit(1);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ------------------------------------------------------------------ */
+/* AT commands, through the module driver                             */
+/* ------------------------------------------------------------------ */
 
-static void sleep_ms(long ms)
+/* What the module says, as the session classified it (echo left out). */
+static void on_event(void *ctx, const at_event *ev)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    (void)ctx;
+    switch (ev->kind) {
+    case AT_EV_RESPONSE:
+    case AT_EV_INTERMEDIATE:
+    case AT_EV_SECURE_RESULT:
+    case AT_EV_URC:
+    case AT_EV_UNEXPECTED:
+        printf("<- %.*s\n", (int)ev->line.text.len, ev->line.text.ptr);
+        break;
+    case AT_EV_END:
+        if (ev->line.text.ptr)
+            printf("<- %.*s\n", (int)ev->line.text.len, ev->line.text.ptr);
+        break;
+    case AT_EV_PAYLOAD:
+        if (ev->dir == AT_DIR_ME_TO_TE)
+            printf("<- %zu bytes of data\n", ev->len);
+        break;
+    default: break;
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* Serial port                                                        */
-/* ------------------------------------------------------------------ */
-
-static int open_port(const char *path, bool rtscts)
+/* Fails unless the exchange came to a final result. */
+static void answered(prov *p, const char *cmd, int rc)
 {
-    int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        fail("cannot open %s: %s", path, strerror(errno));
-    struct termios t;
-    if (tcgetattr(fd, &t) != 0)
-        fail("%s is not a serial device: %s", path, strerror(errno));
-    cfmakeraw(&t);
-    cfsetispeed(&t, B115200);
-    cfsetospeed(&t, B115200);
-    t.c_cflag |= CLOCAL | CREAD;
-    if (rtscts)
-        t.c_cflag |= CRTSCTS;
-    else
-        t.c_cflag &= ~(tcflag_t)CRTSCTS;
-    t.c_cc[VMIN] = 0;
-    t.c_cc[VTIME] = 0;
-    if (tcsetattr(fd, TCSANOW, &t) != 0)
-        fail("cannot set up %s: %s", path, strerror(errno));
-    return fd;
+    if (rc != 0)
+        fail("%s: %s", cmd, at_driver_error(p->drv));
 }
 
-static void send_bytes(prov *p, const void *data, size_t len)
+/* One command whose final result must be @p want (the driver pauses
+ * PAUSE_MS before the next one). */
+static void at_expect(prov *p, const char *cmd, const char *want, at_driver_reply *r)
 {
-    const uint8_t *d = data;
-    while (len) {
-        ssize_t n = write(p->fd, d, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            sleep_ms(1);
-            continue;
-        }
-        if (n <= 0)
-            fail("write to the module failed: %s", strerror(errno));
-        d += n;
-        len -= (size_t)n;
-    }
-    tcdrain(p->fd);
-}
-
-/* Reads whatever arrives before @p deadline into p->rx; false on timeout. */
-static bool fill(prov *p, int64_t deadline)
-{
-    int64_t left = deadline - now_ms();
-    if (left <= 0)
-        return false;
-    struct pollfd pfd = {p->fd, POLLIN, 0};
-    int r = poll(&pfd, 1, (int)left);
-    if (r < 0 && errno == EINTR)
-        return true;
-    if (r < 0)
-        fail("poll: %s", strerror(errno));
-    if (r == 0)
-        return false;
-    if (p->rx_len == sizeof p->rx)
-        fail("the module sent a line longer than %zu bytes", sizeof p->rx);
-    ssize_t n = read(p->fd, p->rx + p->rx_len, sizeof p->rx - p->rx_len);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return true;
-    if (n <= 0)
-        fail("the module's port closed (%s)", n < 0 ? strerror(errno) : "end of file");
-    p->rx_len += (size_t)n;
-    return true;
-}
-
-static void consume(prov *p, size_t n)
-{
-    memmove(p->rx, p->rx + n, p->rx_len - n);
-    p->rx_len -= n;
-}
-
-/* The next non-empty line (CR or LF ends it) into @p out; false on timeout. */
-static bool read_line(prov *p, char *out, size_t cap, int64_t deadline)
-{
-    for (;;) {
-        size_t skip = 0;
-        while (skip < p->rx_len && (p->rx[skip] == '\r' || p->rx[skip] == '\n'))
-            skip++;
-        consume(p, skip);
-        for (size_t i = 0; i < p->rx_len; i++) {
-            if (p->rx[i] == '\r' || p->rx[i] == '\n') {
-                size_t n = i < cap - 1 ? i : cap - 1;
-                memcpy(out, p->rx, n);
-                out[n] = '\0';
-                consume(p, i);
-                return true;
-            }
-        }
-        if (!fill(p, deadline))
-            return false;
-    }
-}
-
-/* Exactly @p n raw bytes (a ^SISR payload) into @p out. */
-static void read_raw(prov *p, uint8_t *out, size_t n, int64_t deadline)
-{
-    while (p->rx_len < n)
-        if (!fill(p, deadline))
-            fail("the module sent %zu of %zu announced data bytes", p->rx_len, n);
-    memcpy(out, p->rx, n);
-    consume(p, n);
-}
-
-/* ------------------------------------------------------------------ */
-/* AT commands                                                        */
-/* ------------------------------------------------------------------ */
-
-static bool is_final(const char *l)
-{
-    return strcmp(l, "OK") == 0 || strcmp(l, "ERROR") == 0 ||
-           strcmp(l, "NO CARRIER") == 0 || strncmp(l, "+CME ERROR:", 11) == 0;
-}
-
-static bool is_urc(const char *l)
-{
-    return strncmp(l, "+CIEV:", 6) == 0 || strncmp(l, "^SIS:", 5) == 0 ||
-           strcmp(l, "^SYSSTART") == 0 || strncmp(l, "+CREG:", 6) == 0;
-}
-
-typedef struct reply {
-    char lines[24][512]; /* information text, in order */
-    size_t n;
-    char final[512];
-} reply;
-
-/* Sends one command line, ended with CR (CR LF with @p crlf). */
-static void send_cmd(prov *p, const char *cmd, bool crlf)
-{
-    printf("-> %s\n", cmd);
-    send_bytes(p, cmd, strlen(cmd));
-    send_bytes(p, crlf ? "\r\n" : "\r", crlf ? 2 : 1);
-}
-
-/*
- * Reads the answer to @p cmd up to a final result, or up to a line that
- * begins with @p stop (an intermediate result) when not NULL. The echo is
- * skipped, URCs are printed and kept out of the reply. Returns the line
- * that ended it (the final result or the stop line).
- */
-static const char *await(prov *p, const char *cmd, const char *stop, long timeout_ms,
-                         reply *r)
-{
-    int64_t deadline = now_ms() + timeout_ms;
-    char line[512];
-    memset(r, 0, sizeof *r);
-    for (;;) {
-        if (!read_line(p, line, sizeof line, deadline))
-            fail("no answer to %s within %ld ms", cmd, timeout_ms);
-        if (cmd && strcmp(line, cmd) == 0)
-            continue; /* echo */
-        printf("<- %s\n", line);
-        if (stop && strncmp(line, stop, strlen(stop)) == 0) {
-            snprintf(r->final, sizeof r->final, "%s", line);
-            return r->final;
-        }
-        if (is_final(line)) {
-            snprintf(r->final, sizeof r->final, "%s", line);
-            sleep_ms(PAUSE_MS);
-            return r->final;
-        }
-        if (is_urc(line))
-            continue;
-        if (r->n < sizeof r->lines / sizeof r->lines[0])
-            snprintf(r->lines[r->n++], sizeof r->lines[0], "%s", line);
-    }
-}
-
-/* One command whose final result must be @p want. */
-static void at_expect(prov *p, const char *cmd, const char *want, reply *r)
-{
-    reply local;
+    at_driver_reply local;
     if (!r)
         r = &local;
-    send_cmd(p, cmd, false);
-    const char *got = await(p, cmd, NULL, CMD_TIMEOUT_MS, r);
-    if (strcmp(got, want) != 0)
-        fail("%s: the module answered %s, expected %s", cmd, got, want);
+    printf("-> %s\n", cmd);
+    answered(p, cmd, at_driver_command(p->drv, cmd, r));
+    if (strcmp(r->final_text, want) != 0)
+        fail("%s: the module answered %s, expected %s", cmd, r->final_text, want);
+    if (r == &local)
+        at_driver_reply_free(r);
 }
 
 /* Waits for a URC starting with @p prefix; copies it into @p out. */
 static void await_urc(prov *p, const char *prefix, char *out, size_t cap, long timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
-    char line[512];
-    for (;;) {
-        if (!read_line(p, line, sizeof line, deadline))
-            fail("no %s URC within %ld ms", prefix, timeout_ms);
-        printf("<- %s\n", line);
-        if (strncmp(line, prefix, strlen(prefix)) == 0) {
-            snprintf(out, cap, "%s", line);
-            return;
-        }
-    }
+    if (at_driver_wait_urc(p->drv, prefix, out, cap, (uint32_t)timeout_ms) != 0)
+        fail("%s", at_driver_error(p->drv));
 }
 
 /* ------------------------------------------------------------------ */
@@ -310,41 +149,30 @@ static bool same_result(const char *got, const char *want)
 }
 
 /*
- * AT^SBNW=is_cert,1, SECURE CMD READY, the first @p send bytes of @p frame,
- * then the result string (must be @p want_result) and the final result
- * (@p want_final).
+ * AT^SBNW=is_cert,1 (ended with CR LF, as the vendor tool does), SECURE
+ * CMD READY, the first @p send bytes of @p frame, then the result string
+ * (must be @p want_result) and the final result (@p want_final).
  */
 static void secure(prov *p, const uint8_t *frame, size_t len, size_t send,
                    const char *want_result, const char *want_final)
 {
-    const char *cmd = "AT^SBNW=is_cert,1";
-    reply r;
-    send_cmd(p, cmd, true);
-    const char *got = await(p, cmd, "SECURE CMD READY", CMD_TIMEOUT_MS, &r);
-    if (strncmp(got, "SECURE CMD READY", 16) != 0)
-        fail("%s: the module answered %s, not SECURE CMD READY", cmd, got);
+    static const char cmd[] = "AT^SBNW=is_cert,1";
+    at_driver_reply r;
+    printf("-> %s\n", cmd);
     printf("-> frame, %zu bytes", len);
     if (send < len)
         printf(" (only %zu sent)", send);
-    printf("\n");
-    send_bytes(p, frame, send);
-
-    char line[512];
-    int64_t deadline = now_ms() + SECURE_TIMEOUT_MS;
-    for (;;) {
-        if (!read_line(p, line, sizeof line, deadline))
-            fail("no result string within %d ms after the frame", SECURE_TIMEOUT_MS);
-        printf("<- %s\n", line);
-        if (strncmp(line, "SECURE CMD", 10) == 0)
-            break;
-        if (is_final(line))
-            fail("%s: final result %s without a result string", cmd, line);
-    }
-    if (!same_result(line, want_result))
-        fail("the module answered %s, expected %s", line, want_result);
-    got = await(p, NULL, NULL, CMD_TIMEOUT_MS, &r);
-    if (strcmp(got, want_final) != 0)
-        fail("%s: final result %s, expected %s", cmd, got, want_final);
+    printf(" at SECURE CMD READY\n");
+    answered(p, cmd, at_driver_secure(p->drv, cmd, frame, send, &r));
+    if (!r.ready)
+        fail("%s: the module answered %s, not SECURE CMD READY", cmd, r.final_text);
+    if (r.secure == AT_SEC_NONE)
+        fail("%s: final result %s without a result string", cmd, r.final_text);
+    if (!same_result(r.secure_text, want_result))
+        fail("the module answered %s, expected %s", r.secure_text, want_result);
+    if (strcmp(r.final_text, want_final) != 0)
+        fail("%s: final result %s, expected %s", cmd, r.final_text, want_final);
+    at_driver_reply_free(&r);
 }
 
 /* A WRITE of @p index, signed with @p key over a @p digest digest. */
@@ -444,13 +272,13 @@ static void fault_big_endian(prov *p, uint8_t *frame, size_t len)
 /* ATE1 and the IMEI (AT+CGSN): the start of every scenario. */
 static void start(prov *p)
 {
-    reply r;
+    at_driver_reply r;
     at_expect(p, "ATE1", "OK", NULL);
     at_expect(p, "AT+CGSN", "OK", &r);
-    if (r.n != 1 || strlen(r.lines[0]) != 15 ||
-        strspn(r.lines[0], "0123456789") != 15)
+    if (!r.imei[0])
         fail("AT+CGSN: no 15-digit IMEI in the answer");
-    memcpy(p->imei, r.lines[0], 16);
+    memcpy(p->imei, r.imei, 16);
+    at_driver_reply_free(&r);
 }
 
 static void write_client(prov *p)
@@ -507,40 +335,31 @@ static void tls_service(prov *p, int secopt, int want_info)
     await_urc(p, "^SISW: 1,1", urc, sizeof urc, TLS_TIMEOUT_MS);
 
     static const char msg[] = "provisioned\n";
-    reply r;
+    at_driver_reply r;
+    char line[64];
     snprintf(cmd, sizeof cmd, "AT^SISW=1,%zu", sizeof msg - 1);
-    send_cmd(p, cmd, false);
-    const char *got = await(p, cmd, "^SISW:", CMD_TIMEOUT_MS, &r);
-    if (strncmp(got, "^SISW:", 6) != 0)
-        fail("%s: the module answered %s, not ^SISW", cmd, got);
-    printf("-> %zu bytes of data\n", sizeof msg - 1);
-    send_bytes(p, msg, sizeof msg - 1);
-    got = await(p, NULL, NULL, CMD_TIMEOUT_MS, &r);
-    if (strcmp(got, "OK") != 0)
-        fail("%s: final result %s, expected OK", cmd, got);
+    printf("-> %s\n-> %zu bytes of data at the ^SISW prompt\n", cmd, sizeof msg - 1);
+    int n = snprintf(line, sizeof line, "%s\r", cmd);
+    answered(p, cmd, at_driver_send(p->drv, (const uint8_t *)line, (size_t)n,
+                                    (const uint8_t *)msg, sizeof msg - 1, 0, &r));
+    if (!r.payload_sent)
+        fail("%s: the module answered %s, not ^SISW", cmd, r.final_text);
+    if (strcmp(r.final_text, "OK") != 0)
+        fail("%s: final result %s, expected OK", cmd, r.final_text);
+    at_driver_reply_free(&r);
 
     /* The server answers the line reversed: wait for it, then read it. */
     await_urc(p, "^SISR: 1,1", urc, sizeof urc, TLS_TIMEOUT_MS);
     snprintf(cmd, sizeof cmd, "AT^SISR=1,%zu", sizeof msg - 1);
-    send_cmd(p, cmd, false);
-    got = await(p, cmd, "^SISR:", CMD_TIMEOUT_MS, &r);
-    unsigned id = 0, n = 0;
-    if (sscanf(got, "^SISR: %u,%u", &id, &n) != 2 || n > sizeof msg)
-        fail("%s: the module answered %s", cmd, got);
-    uint8_t data[sizeof msg];
-    /* ^SISR: 1,<n> CR LF, then the n bytes. */
-    uint8_t crlf[2];
-    read_raw(p, crlf, 2, now_ms() + CMD_TIMEOUT_MS);
-    if (crlf[0] != '\r' || crlf[1] != '\n')
-        fail("%s: no CR LF after the ^SISR line", cmd);
-    read_raw(p, data, n, now_ms() + CMD_TIMEOUT_MS);
-    printf("<- %u bytes of data: %.*s\n", n, (int)(n && data[n - 1] == '\n' ? n - 1 : n),
-           (const char *)data);
-    got = await(p, NULL, NULL, CMD_TIMEOUT_MS, &r);
-    if (strcmp(got, "OK") != 0)
-        fail("%s: final result %s, expected OK", cmd, got);
-    if (n != sizeof msg - 1 || memcmp(data, "denoisivorp\n", n) != 0)
+    at_expect(p, cmd, "OK", &r);
+    unsigned id = 0, got = 0;
+    if (r.n_lines < 1 || sscanf(r.lines[0], "^SISR: %u,%u", &id, &got) != 2 ||
+        got != r.data_len)
+        fail("%s: the module answered %s with %zu data bytes", cmd,
+             r.n_lines ? r.lines[0] : "no ^SISR line", r.data_len);
+    if (r.data_len != sizeof msg - 1 || memcmp(r.data, "denoisivorp\n", r.data_len) != 0)
         fail("the server's answer is not the line reversed");
+    at_driver_reply_free(&r);
     at_expect(p, "AT^SISC=1", "OK", NULL);
 }
 
@@ -676,7 +495,8 @@ static EVP_PKEY *load_key(prov *p, const char *file)
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/%s", p->keys, file);
     at_key_info info;
-    EVP_PKEY *k = at_key_load(path, "pass:", NULL, &info, NULL, err, sizeof err);
+    at_key_source src = {.path = path, .passin = "pass:"};
+    EVP_PKEY *k = at_key_load(&src, &info, NULL, err, sizeof err);
     if (!k)
         fail("%s", err);
     return k;
@@ -757,12 +577,21 @@ int main(int argc, char **argv)
     if (!p.client_key_der.data)
         fail("cannot serialize the client key");
 
-    p.fd = open_port(port, rtscts);
+    at_driver_config dcfg = at_driver_default_config();
+    dcfg.rtscts = rtscts;
+    dcfg.timeout_ms = CMD_TIMEOUT_MS;
+    dcfg.secure_timeout_ms = SECURE_TIMEOUT_MS;
+    dcfg.gap_ms = PAUSE_MS;
+    dcfg.on_event = on_event;
+    char err[768];
+    p.drv = at_driver_open(port, &dcfg, err, sizeof err);
+    if (!p.drv)
+        fail("%s", err);
     printf("%s: scenario %s on %s%s\n", PROG, scen, port, rtscts ? " (RTS/CTS)" : "");
     run(&p, scen);
     printf("%s: scenario %s: the module answered as expected\n", PROG, scen);
 
-    close(p.fd);
+    at_driver_close(p.drv, NULL, 0);
     OPENSSL_free(p.client_key_der.data);
     free(p.client_crt.data);
     free(p.tlsca_crt.data);

@@ -297,10 +297,11 @@ def t_exec_provisioning():
     check(rc == 7, f"exec status not propagated: {rc}: {cap.err()}")
     ns = notes(parse_pcap(w("e-status.pcap")))
     check(any("exited with status 7" in n for n in ns), f"no exit note: {ns}")
-    # SIGINT while the program runs (and ignores SIGTERM): it is ended, the
-    # file closed, the program's status (killed: 128+9) returned
+    # SIGINT while the program runs (and ignores SIGINT, which is passed on
+    # to it, and SIGTERM): it is killed, the file closed, the program's
+    # status (killed: 128+9) returned
     m, path = raw_pty()
-    cap = Capture("e-int", "--module", path, "--exec", "trap '' TERM; exec sleep 60", "-w",
+    cap = Capture("e-int", "--module", path, "--exec", "trap '' INT TERM; exec sleep 60", "-w",
                   w("e-int.pcap"), "-q")
     wait_for(lambda: os.path.exists(w("e-int.pcap")) and any(
         n.startswith("exec:") for n in notes(parse_pcap(w("e-int.pcap")))), 15, "exec note")

@@ -187,7 +187,7 @@ def t_dlts():
     check(kind == "dlt" and f.get("number") == "252" and f.get("name") and f.get("display"),
           f"bad dlt line {lines[0]!r}")
     r = run("--extcap-interface", "nosuch", "--extcap-dlts")
-    check(r.returncode == 1 and b"unknown interface" in r.stderr,
+    check(r.returncode == 2 and b"unknown interface" in r.stderr,
           f"unknown interface accepted: {r.returncode} {r.stderr!r}")
 
 
@@ -249,21 +249,25 @@ def t_filter():
 
 def t_bad_options():
     out = os.path.join(WORK, "bad.pcap")
+    # Usage errors exit 2 with the hint, like the other programs; a port
+    # that cannot be opened is a runtime error (1).
     cases = [
-        ([], b"needs a device path"),
-        (["--device", "/dev/null", "--baud", "fast"], b"--baud"),
-        (["--device", "/dev/null", "--baud", "0"], b"--baud"),
-        (["--device", "/dev/null", "--flow", "dsrdtr"], b"--flow"),
-        (["--device", "/dev/null", "--mode", "sniff"], b"--mode"),
-        (["--device", "/dev/null", "--mode", "tap"], b"ME->TE"),
-        (["--device", os.path.join(WORK, "nonexistent-port")], b"nonexistent-port"),
+        ([], b"needs a device path", 2),
+        (["--device", "/dev/null", "--baud", "fast"], b'--baud: "fast" is not a rate', 2),
+        (["--device", "/dev/null", "--baud", "abc"], b'--baud: "abc" is not a rate', 2),
+        (["--device", "/dev/null", "--baud", "0"], b"--baud", 2),
+        (["--device", "/dev/null", "--flow", "dsrdtr"], b"--flow", 2),
+        (["--device", "/dev/null", "--mode", "sniff"], b"--mode", 2),
+        (["--device", "/dev/null", "--mode", "tap"], b"ME->TE", 2),
+        (["--device", os.path.join(WORK, "nonexistent-port")], b"nonexistent-port", 1),
     ]
-    for extra, msg in cases:
+    for extra, msg, want in cases:
         r = run("--extcap-interface", IFACE, "--capture", "--fifo", out, *extra)
-        check(r.returncode == 1 and msg in r.stderr,
-              f"options {extra}: exit {r.returncode}, stderr {r.stderr!r} (want {msg!r})")
+        check(r.returncode == want and msg in r.stderr and
+              (want == 1 or b"Try 'attrace-extcap --help'" in r.stderr),
+              f"options {extra}: exit {r.returncode} (want {want}), stderr {r.stderr!r} (want {msg!r})")
     r = run("--extcap-interface", IFACE, "--capture", "--device", "/dev/null")
-    check(r.returncode == 1 and b"--fifo" in r.stderr, f"capture without --fifo: {r.stderr!r}")
+    check(r.returncode == 2 and b"--fifo" in r.stderr, f"capture without --fifo: {r.stderr!r}")
     r = run("--extcap-interface", "attrace-nosuchport0", "--capture", "--fifo", out)
     check(r.returncode == 1 and b"not present" in r.stderr, f"absent port: {r.stderr!r}")
     r = run("--bogus")

@@ -17,16 +17,25 @@
 # same frame byte for byte; a wrong password fails with exit 3 without
 # output and without echoing the password.
 #
+# Java keystores (KEYS = samples/keys, made by keytool with
+# make-keystores.sh): the key of each entry of client.jks and client.jceks
+# signs a frame that `openssl pkeyutl -verifyrecover` checks against the
+# certificate keytool exported; the frame's certificate comes from the
+# keystore. A wrong store password, a wrong key password, an unknown alias,
+# a truncated store and a flipped byte fail with exit 3, no output and the
+# exact message.
+#
 # Needs: bash, openssl (3.x), python3, cmp.
 
 set -u
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 ATTRACE WORKDIR" >&2
+if [ $# -ne 3 ]; then
+    echo "usage: $0 ATTRACE WORKDIR KEYS" >&2
     exit 2
 fi
 ATTRACE=$1
 WORK=$2
+KEYS=$3
 IMEI=358240051111110
 
 rm -rf "$WORK"
@@ -248,6 +257,81 @@ if [ -f $k.crt.der ]; then
         fi
     done
 fi
+
+# Java keystores made by keytool (samples/keys/make-keystores.sh).
+export STOREPASS=St0re-Pass KEYPASS=K3y-Pass
+for store in client.jks client.jceks; do
+    ks=$KEYS/$store
+    # ENTRY ALIAS-AS-TYPED KEYPASS-OPTION...
+    for spec in "module-client MODULE-Client --keypass env:KEYPASS" "backup Backup"; do
+        read -r entry alias kp <<< "$spec"
+        name=$store-$entry
+        if ! msg=$( { openssl x509 -in "$ks.$entry.crt.pem" -outform DER -out $name.crt.der &&
+                      openssl x509 -in "$ks.$entry.crt.pem" -pubkey -noout > $name.pub.pem; } 2>&1); then
+            bad "$name: openssl x509 of the exported certificate" "$msg"
+            continue
+        fi
+        for dg in sha1 sha256; do
+            # shellcheck disable=SC2086 # kp: option and value, or nothing
+            if ! msg=$("$ATTRACE" encode write --index 0 --key "$ks" --alias "$alias" \
+                           --passin env:STOREPASS $kp --imei $IMEI --sig $dg \
+                           -o $name-$dg.bin 2>&1); then
+                bad "$name: attrace encode" "$msg"
+                continue
+            fi
+            # The key unit is the key of the exported certificate.
+            python3 split.py $name-$dg.bin $name-$dg > /dev/null 2>&1 &&
+                openssl pkey -inform DER -in $name-$dg.unit5 -pubout -out $name-$dg.keypub.pem 2>/dev/null
+            if ! cmp -s $name-$dg.keypub.pem $name.pub.pem; then
+                bad "$name-$dg: the key unit is the key of the exported certificate"
+                continue
+            fi
+            check_frame "$name-$dg" $name-$dg.bin $name.crt.der $name-$dg.unit5 $name.pub.pem $dg
+        done
+    done
+
+    # expect_refusal NAME WANT-MESSAGE ARGS...: exit 3, no file, exactly the message.
+    expect_refusal() {
+        local name=$1 want=$2 rc
+        shift 2
+        "$ATTRACE" encode write --index 0 "$@" --imei $IMEI -o $name.bin > $name.out 2> $name.err
+        rc=$?
+        if [ $rc -eq 3 ] && [ ! -e $name.bin ] && [ ! -s $name.out ] &&
+           [ "$(cat $name.err)" = "$want" ]; then
+            ok "$name: exit 3, no output, the message"
+        else
+            bad "$name: exit 3, no output, the message" \
+                "exit $rc: $(cat $name.err)
+want: $want"
+        fi
+    }
+    type=JKS
+    [ $store = client.jceks ] && type=JCEKS
+    expect_refusal $store-wrong-storepass \
+        "attrace encode: wrong store password for $ks, or the $type keystore is damaged (its integrity digest does not match)" \
+        --key "$ks" --alias module-client --passin env:KEYPASS --keypass env:KEYPASS
+    expect_refusal $store-wrong-keypass \
+        "attrace encode: wrong key password for the entry \"module-client\" in $ks" \
+        --key "$ks" --alias module-client --passin env:STOREPASS --keypass env:STOREPASS
+    expect_refusal $store-no-keypass \
+        "attrace encode: the key of the entry \"module-client\" in $ks has a password other than the store password: give it with --keypass" \
+        --key "$ks" --alias module-client --passin env:STOREPASS
+    expect_refusal $store-unknown-alias \
+        "attrace encode: $ks has no key entry with the alias \"mykey\"; key entries: \"backup\", \"module-client\"; certificate entries (no key): \"root \\\"ca\\\" \\xc3\\xa4\"" \
+        --key "$ks" --alias mykey --passin env:STOREPASS
+    head -c 3000 "$ks" > cut-$store
+    expect_refusal $store-truncated \
+        "attrace encode: cut-$store: the $type keystore is truncated (entry 3 of 3, at offset $([ $type = JKS ] && echo 2208 || echo 2191), runs past the end of the file)" \
+        --key cut-$store --passin env:STOREPASS
+    python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[100] ^= 0xFF; open(sys.argv[2], "wb").write(d)' \
+        "$ks" flip-$store
+    expect_refusal $store-flipped \
+        "attrace encode: wrong store password for flip-$store, or the $type keystore is damaged (its integrity digest does not match)" \
+        --key flip-$store --passin env:STOREPASS
+    if grep -q -e "$STOREPASS" -e "$KEYPASS" ./*.err; then
+        bad "$store: no password in any message"
+    fi
+done
 
 echo "signature: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -14,6 +14,7 @@
 
 #include "attrace/analysis.h"
 #include "attrace/session.h"
+#include "session_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,21 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!an)
         abort();
     at_session_init(&s, NULL, on_event, an);
-    size_t pos = 0;
-    uint64_t ts = 0;
-    while (pos < size) {
-        uint8_t h = data[pos++];
-        size_t n = h & 0x3f;
-        if (n > size - pos)
-            n = size - pos;
-        at_dir dir = (h & 0x80) ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
-        if (h & 0x40)
-            at_session_gap(&s, dir, ts);
-        at_session_feed(&s, dir, ts, data + pos, n);
-        pos += n;
-        ts += 1000;
-    }
-    at_session_finish(&s, ts);
+    fuzz_feed_session(&s, data, size);
     at_analyzer_finish(an);
     at_analyzer_free(an);
     return 0;

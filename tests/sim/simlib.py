@@ -16,7 +16,8 @@ import it from their own directory. What is here:
   talking AT like a real host (echo, final result codes, the secure-command
   frame transfer);
 - decode_trace_json(), check_trace_commands(): the trace the simulator
-  wrote, read back with `attrace decode --json`;
+  wrote, read back with `attrace decode --json`; expect_exit(): a
+  command's exit status;
 - TestRunner: runs the test functions in order, prints `ok`/`FAIL` per test
   and the `LABEL: N passed, M failed` line, exits non-zero on any failure.
 """
@@ -331,6 +332,14 @@ class Host:
 
 
 # ---------------------------------------------------------------- the trace
+
+
+def expect_exit(rc_want, res, what):
+    """res is (exit status, stdout, stderr) of a command: Fail unless the
+    status is rc_want (the message shows both outputs); (stdout, stderr)."""
+    rc, out, err = res
+    check(rc == rc_want, f"{what}: exit {rc}, expected {rc_want}\nstdout:\n{out}\nstderr:\n{err}")
+    return out, err
 
 
 def decode_trace_json(attrace, trace):

@@ -42,6 +42,7 @@
 
 #define BASE 5000u
 #define PW "Tr0ub4dor&3"
+#define KEYPW "c0rrect-h0rse"
 #define IMEI "123456789012345"
 #define UNSET_VAR "ATTRACE_TEST_SURELY_UNSET_VAR"
 #define NO_TTY_MSG                                                            \
@@ -154,12 +155,13 @@ typedef struct p12_entry {
 /*
  * A PKCS#12 with several key entries, built bag by bag: key bags in a
  * plain safe, certificates in an encrypted one (AES-256-CBC, PBES2),
- * HMAC-SHA256 MAC. @p keytool: as Java's keytool writes it - localKeyID
+ * HMAC-SHA256 MAC; the store password is PW, the keys' @p key_pw. @p keytool: as Java's keytool writes it - localKeyID
  * "Time <millis>", lowercase aliases given by the caller, and @p trusted
  * as a trusted-certificate entry marked with Oracle's attribute.
  */
 static void write_p12_entries(const char *name, const p12_entry *e, size_t n,
-                              bool keytool, X509 *trusted, const char *trusted_alias)
+                              bool keytool, X509 *trusted, const char *trusted_alias,
+                              const char *key_pw)
 {
     STACK_OF(PKCS12_SAFEBAG) *certs = NULL, *keys = NULL;
     STACK_OF(PKCS7) *safes = NULL;
@@ -174,7 +176,7 @@ static void write_p12_entries(const char *name, const p12_entry *e, size_t n,
             assert_int_equal(X509_digest(e[i].cert, EVP_sha1(), id, &idlen), 1);
         }
         PKCS12_SAFEBAG *kb = PKCS12_add_key(&keys, e[i].key, 0, 2048,
-                                            NID_aes_256_cbc, PW);
+                                            NID_aes_256_cbc, key_pw);
         assert_non_null(kb);
         assert_int_equal(PKCS12_add_friendlyname_asc(kb, e[i].alias, -1), 1);
         assert_int_equal(PKCS12_add_localkeyid(kb, id, (int)idlen), 1);
@@ -298,18 +300,17 @@ static int group_setup(void **state)
                                           0, 0, 0, 0, 0));
     const p12_entry two[] = {{"First", G.rsa1024, G.cert1024},
                              {"Second", G.rsa2048, G.cert2048}};
-    write_p12_entries("two.pfx", two, 2, false, NULL, NULL);
+    write_p12_entries("two.pfx", two, 2, false, NULL, NULL, PW);
     const p12_entry kt[] = {{"signer", G.rsa2048, G.cert2048},
                             {"backup", G.rsa1024b, G.cert1024b}};
-    write_p12_entries("keystore.p12", kt, 2, true, G.ca, "ca");
-    write_p12_entries("certs-only.p12", NULL, 0, true, G.ca, "ca");
+    write_p12_entries("keystore.p12", kt, 2, true, G.ca, "ca", PW);
+    write_p12_entries("certs-only.p12", NULL, 0, true, G.ca, "ca", PW);
+    /* Key entries with a password of their own (not keytool's way for
+     * PKCS12, other tools' way). */
+    write_p12_entries("keypass.p12", kt, 2, false, NULL, NULL, KEYPW);
     write_legacy_p12("legacy.p12");
 
-    /* Java keystores and things that are not keys. */
-    static const uint8_t jks[] = {0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2, 0, 0, 0, 1};
-    static const uint8_t jceks[] = {0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2, 0, 0, 0, 0};
-    write_bytes("store.jks", jks, sizeof jks);
-    write_bytes("store.jceks", jceks, sizeof jceks);
+    /* Things that are not keys. */
     write_text("notes.txt", "just some text\n");
     write_bytes("empty.key", "", 0);
     BIO *bio = BIO_new_file(P("cert-only.pem"), "wb");
@@ -375,6 +376,16 @@ static void expect_info(const at_key_info *i, const char *type, int bits,
     assert_int_equal(i->encrypted, enc);
 }
 
+/* at_key_load of @p path with the given options. */
+static EVP_PKEY *load_key(const char *path, const char *passin, const char *keypass,
+                          const char *alias, at_key_info *info, X509 **cert,
+                          char *err, size_t err_cap)
+{
+    at_key_source src = {.path = path, .passin = passin, .keypass = keypass,
+                         .alias = alias};
+    return at_key_load(&src, info, cert, err, err_cap);
+}
+
 /* Loads @p name and checks that it is @p want with the given description. */
 static void expect_load(const char *name, const char *passin, const char *alias,
                         EVP_PKEY *want, const char *container,
@@ -382,7 +393,7 @@ static void expect_load(const char *name, const char *passin, const char *alias,
 {
     at_key_info info;
     char err[512] = "";
-    EVP_PKEY *k = at_key_load(P(name), passin, alias, &info, NULL, err, sizeof err);
+    EVP_PKEY *k = load_key(P(name), passin, NULL, alias, &info, NULL, err, sizeof err);
     if (!k)
         fail_msg("%s: %s", name, err);
     assert_int_equal(EVP_PKEY_eq(k, want), 1);
@@ -391,17 +402,24 @@ static void expect_load(const char *name, const char *passin, const char *alias,
     EVP_PKEY_free(k);
 }
 
-/* Loads @p name, which must fail with exactly @p want_err. */
-static void expect_load_error(const char *name, const char *passin,
-                              const char *alias, const char *want_err)
+/* Loads @p path, which must fail with exactly @p want_err. */
+static void expect_key_error(const char *path, const char *passin, const char *keypass,
+                             const char *alias, const char *want_err)
 {
     at_key_info info;
     char err[1024] = "";
     X509 *cert = (X509 *)&err; /* must be reset to NULL */
-    EVP_PKEY *k = at_key_load(P(name), passin, alias, &info, &cert, err, sizeof err);
+    EVP_PKEY *k = load_key(path, passin, keypass, alias, &info, &cert, err, sizeof err);
     assert_null(k);
     assert_null(cert);
     assert_string_equal(err, want_err);
+}
+
+/* The same for @p name in the fixture directory, without --keypass. */
+static void expect_load_error(const char *name, const char *passin,
+                              const char *alias, const char *want_err)
+{
+    expect_key_error(P(name), passin, NULL, alias, want_err);
 }
 
 /* Runs @p fn in a child without a controlling terminal; returns what it
@@ -730,14 +748,14 @@ static void test_load_missing_password(void **state)
 static void load_without_tty_child(int fd)
 {
     char err[1024] = "", line[1200];
-    EVP_PKEY *k = at_key_load(P("rsa1024-p8enc.pem"), NULL, NULL, NULL, NULL, err,
-                              sizeof err);
+    EVP_PKEY *k = load_key(P("rsa1024-p8enc.pem"), NULL, NULL, NULL, NULL, NULL, err,
+                           sizeof err);
     snprintf(line, sizeof line, "%s|%s\n", k ? "key" : "null", err);
     put_str(fd, line);
     EVP_PKEY_free(k);
     /* A plain key needs no password, so no terminal either. */
     err[0] = '\0';
-    k = at_key_load(P("rsa2048-p1.pem"), NULL, NULL, NULL, NULL, err, sizeof err);
+    k = load_key(P("rsa2048-p1.pem"), NULL, NULL, NULL, NULL, NULL, err, sizeof err);
     snprintf(line, sizeof line, "%s|%s\n", k && EVP_PKEY_eq(k, G.rsa2048) == 1 ? "key" : "null",
              err);
     put_str(fd, line);
@@ -761,14 +779,14 @@ static void test_load_prompt_without_tty(void **state)
 /* PKCS#12 and Java keystores                                           */
 /* ------------------------------------------------------------------ */
 
-static void expect_p12(const char *name, const char *passin, const char *alias,
-                       EVP_PKEY *want_key, X509 *want_cert, const char *container,
-                       bool enc)
+static void expect_p12_kp(const char *name, const char *passin, const char *keypass,
+                          const char *alias, EVP_PKEY *want_key, X509 *want_cert,
+                          const char *container, bool enc)
 {
     at_key_info info;
     char err[1024] = "";
     X509 *cert = NULL;
-    EVP_PKEY *k = at_key_load(P(name), passin, alias, &info, &cert, err, sizeof err);
+    EVP_PKEY *k = load_key(P(name), passin, keypass, alias, &info, &cert, err, sizeof err);
     if (!k)
         fail_msg("%s (alias %s): %s", name, alias ? alias : "none", err);
     assert_int_equal(EVP_PKEY_eq(k, want_key), 1);
@@ -777,6 +795,13 @@ static void expect_p12(const char *name, const char *passin, const char *alias,
     expect_info(&info, "RSA", EVP_PKEY_get_bits(want_key), container, "DER", enc);
     X509_free(cert);
     EVP_PKEY_free(k);
+}
+
+static void expect_p12(const char *name, const char *passin, const char *alias,
+                       EVP_PKEY *want_key, X509 *want_cert, const char *container,
+                       bool enc)
+{
+    expect_p12_kp(name, passin, NULL, alias, want_key, want_cert, container, enc);
 }
 
 static void test_load_p12_create(void **state)
@@ -846,22 +871,24 @@ static void test_load_p12_legacy_algorithms(void **state)
                true);
 }
 
-static void test_load_java_keystores_refused(void **state)
+static void test_load_p12_key_password(void **state)
 {
     (void)state;
-    char want[1024];
-    const char *jks = P("store.jks");
+    expect_p12_kp("keypass.p12", "pass:" PW, "pass:" KEYPW, "Backup", G.rsa1024b,
+                  G.cert1024b, "PKCS#12", true);
+    expect_p12_kp("keypass.p12", "pass:" PW, "pass:" KEYPW, NULL, G.rsa2048, G.cert2048,
+                  "PKCS#12", true);
+    /* keytool's PKCS12 keys have the store password: --keypass may say so. */
+    expect_p12_kp("keystore.p12", "pass:" PW, "pass:" PW, "signer", G.rsa2048,
+                  G.cert2048, "keytool PKCS12", true);
+    char want[512];
     snprintf(want, sizeof want,
-             "%s is a Java JKS keystore, which OpenSSL cannot read; convert it with: "
-             "keytool -importkeystore -srckeystore %s -destkeystore %s.p12 "
-             "-deststoretype PKCS12", jks, jks, jks);
-    expect_load_error("store.jks", "pass:" PW, NULL, want);
-    const char *jceks = P("store.jceks");
-    snprintf(want, sizeof want,
-             "%s is a Java JCEKS keystore, which OpenSSL cannot read; convert it with: "
-             "keytool -importkeystore -srckeystore %s -destkeystore %s.p12 "
-             "-deststoretype PKCS12 -srcstoretype JCEKS", jceks, jceks, jceks);
-    expect_load_error("store.jceks", NULL, NULL, want);
+             "the key of the entry \"signer\" in %s has a password other than the "
+             "store password: give it with --keypass", P("keypass.p12"));
+    expect_load_error("keypass.p12", "pass:" PW, "signer", want);
+    snprintf(want, sizeof want, "wrong key password for the entry \"signer\" in %s",
+             P("keypass.p12"));
+    expect_key_error(P("keypass.p12"), "pass:" PW, "pass:" PW, "signer", want);
 }
 
 static void test_load_not_a_key(void **state)
@@ -869,8 +896,8 @@ static void test_load_not_a_key(void **state)
     (void)state;
     char want[512];
     snprintf(want, sizeof want,
-             "%s is not a key file attrace knows (PEM, DER, PKCS#12; JKS is "
-             "recognized and refused)", P("notes.txt"));
+             "%s is not a key file attrace knows (PEM, DER, PKCS#12, JKS, JCEKS)",
+             P("notes.txt"));
     expect_load_error("notes.txt", NULL, NULL, want);
     snprintf(want, sizeof want, "%s is empty", P("empty.key"));
     expect_load_error("empty.key", NULL, NULL, want);
@@ -1381,6 +1408,350 @@ static void test_verify_not_signed(void **state)
     assert_int_equal(at_verify_frame(&f, buf, len, NULL, NULL), -1);
 }
 
+/* ------------------------------------------------------------------ */
+/* Java keystores (JKS, JCEKS) made by keytool: samples/keys            */
+/* ------------------------------------------------------------------ */
+
+/* samples/keys/make-keystores.sh */
+#define JKS_STOREPASS "St0re-Pass"
+#define JKS_KEYPASS "K3y-Pass"
+#define CA_ALIAS_QUOTED "\"root \\\"ca\\\" \\xc3\\xa4\""
+
+static const char *const JAVA_STORES[] = {"client.jks", "client.jceks"};
+
+/* samples/keys/NAME in one of a few rotating buffers. */
+static const char *sample_key(const char *name)
+{
+    static char bufs[4][512];
+    static unsigned next;
+    char *b = bufs[next++ % 4];
+    int n = snprintf(b, sizeof bufs[0], "%s/keys/%s", ATTRACE_SAMPLES_DIR, name);
+    if (n < 0 || (size_t)n >= sizeof bufs[0])
+        abort();
+    return b;
+}
+
+/* The certificate keytool exported for entry @p alias of @p store. */
+static X509 *exported_cert(const char *store, const char *alias)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.%s.crt.pem", store, alias);
+    BIO *bio = BIO_new_file(sample_key(name), "r");
+    assert_non_null(bio);
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    assert_non_null(x);
+    return x;
+}
+
+/*
+ * Loads entry @p alias (as given) of @p store, expected to be the key of
+ * keytool's entry @p entry: the returned certificate is the one keytool
+ * exported, and a frame it signs verifies with that certificate's key.
+ */
+static void expect_java_key(const char *store, const char *alias, const char *keypass,
+                            const char *entry, int bits)
+{
+    at_key_info info;
+    char err[1024] = "";
+    X509 *cert = NULL;
+    EVP_PKEY *k = load_key(sample_key(store), "pass:" JKS_STOREPASS, keypass, alias,
+                           &info, &cert, err, sizeof err);
+    if (!k)
+        fail_msg("%s (alias %s): %s", store, alias ? alias : "none", err);
+    X509 *want = exported_cert(store, entry);
+    assert_non_null(cert);
+    assert_int_equal(X509_cmp(cert, want), 0);
+    assert_int_equal(X509_check_private_key(want, k), 1);
+    expect_info(&info, "RSA", bits, strstr(store, "jceks") ? "JCEKS" : "JKS", "", true);
+
+    uint8_t buf[8192];
+    size_t len = make_signed(k, AT_DIGEST_SHA1, buf, sizeof buf);
+    at_sig_verdict v;
+    verify(buf, len, X509_get0_pubkey(want), &v);
+    assert_true(v.recovered);
+    assert_true(v.matches);
+    X509_free(want);
+    X509_free(cert);
+    EVP_PKEY_free(k);
+}
+
+static void test_load_java_keystores(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        const char *st = JAVA_STORES[i];
+        /* Aliases compare without regard to case, as in Java. */
+        expect_java_key(st, "Module-Client", "pass:" JKS_KEYPASS, "module-client", 2048);
+        expect_java_key(st, "MODULE-CLIENT", "pass:" JKS_KEYPASS, "module-client", 2048);
+        /* The key password defaults to the store password. */
+        expect_java_key(st, "backup", NULL, "backup", 1024);
+        expect_java_key(st, "BackUp", "pass:" JKS_STOREPASS, "backup", 1024);
+        /* Without an alias: the first key entry in the file. */
+        expect_java_key(st, NULL, NULL, "backup", 1024);
+    }
+}
+
+static void test_load_java_keystore_passwords(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        const char *path = sample_key(JAVA_STORES[i]);
+        const char *type = i ? "JCEKS" : "JKS";
+        char want[1024];
+        snprintf(want, sizeof want,
+                 "wrong store password for %s, or the %s keystore is damaged (its "
+                 "integrity digest does not match)", path, type);
+        expect_key_error(path, "pass:" JKS_KEYPASS, "pass:" JKS_KEYPASS, "module-client",
+                         want);
+        snprintf(want, sizeof want,
+                 "wrong key password for the entry \"module-client\" in %s", path);
+        expect_key_error(path, "pass:" JKS_STOREPASS, "pass:" JKS_STOREPASS,
+                         "module-client", want);
+        snprintf(want, sizeof want,
+                 "the key of the entry \"module-client\" in %s has a password other "
+                 "than the store password: give it with --keypass", path);
+        expect_key_error(path, "pass:" JKS_STOREPASS, NULL, "Module-Client", want);
+        snprintf(want, sizeof want,
+                 "%s is a Java keystore and needs its store password: environment "
+                 "variable " UNSET_VAR " is not set", path);
+        expect_key_error(path, "env:" UNSET_VAR, NULL, NULL, want);
+        snprintf(want, sizeof want,
+                 "the key password of the entry \"module-client\" in %s: environment "
+                 "variable " UNSET_VAR " is not set", path);
+        expect_key_error(path, "pass:" JKS_STOREPASS, "env:" UNSET_VAR, "module-client",
+                         want);
+    }
+}
+
+static void test_load_java_keystore_aliases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        const char *path = sample_key(JAVA_STORES[i]);
+        char want[1024];
+        snprintf(want, sizeof want,
+                 "%s has no key entry with the alias \"client\\x01\"; key entries: "
+                 "\"backup\", \"module-client\"; certificate entries (no key): "
+                 CA_ALIAS_QUOTED, path);
+        expect_key_error(path, "pass:" JKS_STOREPASS, NULL, "client\x01", want);
+        snprintf(want, sizeof want,
+                 "the entry " CA_ALIAS_QUOTED " of %s is a trusted certificate, not a "
+                 "private key", path);
+        expect_key_error(path, "pass:" JKS_STOREPASS, NULL, "Root \"CA\" \xc3\xa4", want);
+    }
+}
+
+/* Writes the first @p n bytes of samples/keys/@p store (with byte @p flip
+ * inverted when < n, and @p extra bytes appended) as @p name. */
+static void write_damaged(const char *name, const char *store, size_t n, size_t flip,
+                          size_t extra)
+{
+    size_t len;
+    uint8_t *data = tu_read_file(sample_key(store), &len);
+    assert_non_null(data);
+    assert_true(n <= len);
+    uint8_t *out = calloc(1, n + extra);
+    assert_non_null(out);
+    memcpy(out, data, n);
+    if (flip < n)
+        out[flip] ^= 0xFF;
+    write_bytes(name, out, n + extra);
+    free(out);
+    free(data);
+}
+
+static void test_load_java_keystore_damaged(void **state)
+{
+    (void)state;
+    char want[1024];
+    /* client.jks: 4376 bytes, entry 2 at offset 912; client.jceks: 4343. */
+    static const struct {
+        const char *name, *store;
+        size_t keep, extra;
+        const char *want; /* after "PATH: the TYPE keystore is " */
+    } cuts[] = {
+        {"short.jks", "client.jks", 8, 0, "truncated (8 bytes, shorter than its header)"},
+        {"cut.jks", "client.jks", 2000, 0,
+         "truncated (entry 2 of 3, at offset 912, runs past the end of the file)"},
+        {"cut-digest.jceks", "client.jceks", 4333, 0,
+         "truncated (its integrity digest has 10 of its 20 bytes)"},
+        {"long.jks", "client.jks", 4376, 3, "damaged (3 bytes follow its integrity digest)"},
+    };
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_damaged(cuts[i].name, cuts[i].store, cuts[i].keep, SIZE_MAX, cuts[i].extra);
+        snprintf(want, sizeof want, "%s: the %s keystore is %s", P(cuts[i].name),
+                 strstr(cuts[i].store, "jceks") ? "JCEKS" : "JKS", cuts[i].want);
+        expect_load_error(cuts[i].name, "pass:" JKS_STOREPASS, NULL, want);
+    }
+
+    /* A flipped byte that keeps the structure: only the digest sees it. */
+    for (size_t i = 0; i < 2; i++) {
+        const char *flips[] = {"flip.jks", "flip.jceks"};
+        write_damaged(flips[i], JAVA_STORES[i], i ? 4343 : 4376, 100, 0);
+        snprintf(want, sizeof want,
+                 "wrong store password for %s, or the %s keystore is damaged (its "
+                 "integrity digest does not match)", P(flips[i]), i ? "JCEKS" : "JKS");
+        expect_load_error(flips[i], "pass:" JKS_STOREPASS, "backup", want);
+    }
+
+    /* Version 3 and an unknown entry type. */
+    static const uint8_t v3[] = {0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 3, 0, 0, 0, 0};
+    write_bytes("v3.jks", v3, sizeof v3);
+    snprintf(want, sizeof want, "%s: the JKS keystore is damaged (version 3; Java "
+             "writes 1 and 2)", P("v3.jks"));
+    expect_load_error("v3.jks", NULL, NULL, want);
+    static const uint8_t tag9[] = {0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2, 0, 0, 0, 1,
+                                   0, 0, 0, 9, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 0};
+    write_bytes("tag9.jceks", tag9, sizeof tag9);
+    snprintf(want, sizeof want, "%s: the JCEKS keystore is damaged (entry 1 of 1, at "
+             "offset 12, has the unknown type 9)", P("tag9.jceks"));
+    expect_load_error("tag9.jceks", NULL, NULL, want);
+}
+
+/* Writes @p body followed by the integrity digest Java computes with the
+ * (ASCII) store password @p pw. */
+static void write_signed_store(const char *name, const uint8_t *body, size_t len,
+                               const char *pw)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    assert_non_null(ctx);
+    assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha1(), NULL), 1);
+    for (const char *c = pw; *c; c++) {
+        uint8_t u[2] = {0, (uint8_t)*c};
+        assert_int_equal(EVP_DigestUpdate(ctx, u, 2), 1);
+    }
+    assert_int_equal(EVP_DigestUpdate(ctx, "Mighty Aphrodite", 16), 1);
+    assert_int_equal(EVP_DigestUpdate(ctx, body, len), 1);
+    uint8_t *out = malloc(len + 20);
+    assert_non_null(out);
+    memcpy(out, body, len);
+    unsigned int mdlen = 0;
+    assert_int_equal(EVP_DigestFinal_ex(ctx, out + len, &mdlen), 1);
+    assert_int_equal(mdlen, 20);
+    EVP_MD_CTX_free(ctx);
+    write_bytes(name, out, len + 20);
+    free(out);
+}
+
+static void put_be(uint8_t **p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        *(*p)++ = (uint8_t)(v >> 8 * (n - 1 - i));
+}
+
+/* Version 1 (JDK 1.1's format): no certificate type strings. The store is
+ * put together from the key entry "backup" of client.jks (its protected
+ * key at offset 936, 698 bytes; its certificate at 1649, 559 bytes). */
+static void test_load_java_keystore_version1(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *jks = tu_read_file(sample_key("client.jks"), &len);
+    assert_non_null(jks);
+    uint8_t *buf = malloc(len), *p = buf;
+    assert_non_null(buf);
+    put_be(&p, 0xFEEDFEED, 4);
+    put_be(&p, 1, 4); /* version */
+    put_be(&p, 1, 4); /* count */
+    put_be(&p, 1, 4); /* private key entry */
+    put_be(&p, 6, 2);
+    memcpy(p, "backup", 6);
+    p += 6;
+    put_be(&p, 0, 8); /* date */
+    put_be(&p, 698, 4);
+    memcpy(p, jks + 936, 698);
+    p += 698;
+    put_be(&p, 1, 4); /* chain */
+    put_be(&p, 559, 4);
+    memcpy(p, jks + 1649, 559);
+    p += 559;
+    write_signed_store("v1.jks", buf, (size_t)(p - buf), JKS_STOREPASS);
+
+    at_key_info info;
+    char err[1024] = "";
+    X509 *cert = NULL;
+    EVP_PKEY *k = load_key(P("v1.jks"), "pass:" JKS_STOREPASS, NULL, NULL, &info, &cert,
+                           err, sizeof err);
+    if (!k)
+        fail_msg("%s", err);
+    X509 *want = exported_cert("client.jks", "backup");
+    assert_non_null(cert);
+    assert_int_equal(X509_cmp(cert, want), 0);
+    assert_int_equal(X509_check_private_key(want, k), 1);
+    X509_free(want);
+    X509_free(cert);
+    EVP_PKEY_free(k);
+    free(buf);
+    free(jks);
+}
+
+/* JCEKS secret-key entries are Java-serialized objects without a length:
+ * one at the end is passed over, one before the keys hides them. */
+static void test_load_java_keystore_secret_entries(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *ks = tu_read_file(sample_key("client.jceks"), &len);
+    assert_non_null(ks);
+    size_t body = len - 20;
+    static const uint8_t secret[] = {0, 0, 0, 3, 0, 6, 's', 'e', 'c', 'r', 'e', 't',
+                                     0, 0, 1, 0x8c, 0, 0, 0, 0,
+                                     0xAC, 0xED, 0, 5, 's', 'r'}; /* serialized */
+    uint8_t *buf = malloc(body + sizeof secret);
+    assert_non_null(buf);
+
+    /* Last. */
+    memcpy(buf, ks, body);
+    memcpy(buf + body, secret, sizeof secret);
+    buf[11] = 4; /* count */
+    write_signed_store("secret-last.jceks", buf, body + sizeof secret, JKS_STOREPASS);
+    at_key_info info;
+    char err[1024] = "";
+    EVP_PKEY *k = load_key(P("secret-last.jceks"), "pass:" JKS_STOREPASS,
+                           "pass:" JKS_KEYPASS, "module-client", &info, NULL, err,
+                           sizeof err);
+    if (!k)
+        fail_msg("%s", err);
+    X509 *x = exported_cert("client.jceks", "module-client");
+    assert_int_equal(X509_check_private_key(x, k), 1);
+    X509_free(x);
+    EVP_PKEY_free(k);
+
+    /* First: the key entries after it cannot be reached. */
+    memcpy(buf, ks, 12);
+    memcpy(buf + 12, secret, sizeof secret);
+    memcpy(buf + 12 + sizeof secret, ks + 12, body - 12);
+    buf[11] = 4;
+    write_signed_store("secret-first.jceks", buf, body + sizeof secret, JKS_STOREPASS);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s holds no private key; the entries after a secret-key "
+             "entry cannot be read", P("secret-first.jceks"));
+    expect_load_error("secret-first.jceks", "pass:" JKS_STOREPASS, NULL, msg);
+
+    /* A key protected by an algorithm attrace does not know (the JKS key
+     * protector's OID with its last arc changed), in a store whose digest
+     * is right. */
+    uint8_t *jks = tu_read_file(sample_key("client.jks"), &len);
+    assert_non_null(jks);
+    static const uint8_t oid[] = {0x06, 0x0A, 0x2B, 0x06, 0x01, 0x04, 0x01,
+                                  0x2A, 0x02, 0x11, 0x01, 0x01};
+    uint8_t *hit = NULL;
+    for (size_t i = 936; !hit && i + sizeof oid <= 936 + 40; i++)
+        if (memcmp(jks + i, oid, sizeof oid) == 0)
+            hit = jks + i;
+    assert_non_null(hit);
+    hit[sizeof oid - 1] = 0x02;
+    write_signed_store("unknown-protector.jks", jks, len - 20, JKS_STOREPASS);
+    snprintf(msg, sizeof msg, "%s: the key entry \"backup\" cannot be read: its key is "
+             "protected by the algorithm 1.3.6.1.4.1.42.2.17.1.2, which attrace does "
+             "not know", P("unknown-protector.jks"));
+    expect_load_error("unknown-protector.jks", "pass:" JKS_STOREPASS, "backup", msg);
+    free(jks);
+    free(buf);
+    free(ks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1403,7 +1774,13 @@ int main(void)
         cmocka_unit_test(test_load_p12_two_entries),
         cmocka_unit_test(test_load_keytool_keystore),
         cmocka_unit_test(test_load_p12_legacy_algorithms),
-        cmocka_unit_test(test_load_java_keystores_refused),
+        cmocka_unit_test(test_load_p12_key_password),
+        cmocka_unit_test(test_load_java_keystores),
+        cmocka_unit_test(test_load_java_keystore_passwords),
+        cmocka_unit_test(test_load_java_keystore_aliases),
+        cmocka_unit_test(test_load_java_keystore_damaged),
+        cmocka_unit_test(test_load_java_keystore_secret_entries),
+        cmocka_unit_test(test_load_java_keystore_version1),
         cmocka_unit_test(test_load_not_a_key),
         cmocka_unit_test(test_key_from_der),
         cmocka_unit_test(test_key_to_frame_der),

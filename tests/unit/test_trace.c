@@ -987,6 +987,70 @@ static void test_wrong_linktype(void **state)
     at_trace_close(r);
 }
 
+/* A classic little-endian pcap file with nanosecond timestamps: header
+ * with @p linktype, then one record of @p len bytes at 1 s + @p frac. */
+static const char *hand_pcap(const char *name, uint32_t linktype, uint32_t frac,
+                             const uint8_t *data, uint32_t len)
+{
+    uint8_t b[24 + 16 + 64];
+    uint32_t head[6 + 4] = {0xa1b23c4du, 2u | 4u << 16, 0, 0, 262144u, linktype,
+                            1u, frac, len, len};
+    for (size_t i = 0; i < 10; i++)
+        for (size_t k = 0; k < 4; k++)
+            b[i * 4 + k] = (uint8_t)(head[i] >> (8 * k));
+    assert_true(len <= 64);
+    if (len)
+        memcpy(b + 40, data, len);
+    const char *path = tmp_path(name);
+    write_bytes(path, b, 40 + len);
+    return path;
+}
+
+/* The message of the first at_trace_next() on @p path. */
+static void expect_read_error(const char *path, const char *want_after_path)
+{
+    char err[512];
+    at_trace_reader *r = at_trace_open(path, err, sizeof err);
+    assert_non_null(r);
+    at_trace_record got;
+    assert_int_equal(at_trace_next(r, &got), -1);
+    char want[900];
+    snprintf(want, sizeof want, "%s: %s", path, want_after_path);
+    assert_string_equal(at_trace_error(r), want);
+    at_trace_close(r);
+}
+
+/* Messages say what the file holds: LINKTYPE_RAW is 101 in a file (libpcap
+ * calls it DLT_RAW, 12), a link type libpcap has no name for is said to be
+ * unknown, a fraction of 2^32 - 1 ns is not "-1 ns", and an empty record is
+ * empty rather than options that "run to the end". */
+static void test_messages_say_what_the_file_holds(void **state)
+{
+    (void)state;
+    static const uint8_t x[1] = {0};
+    expect_read_error(hand_pcap("raw.pcap", 101, 0, x, 1),
+                      "link type 101 (RAW) is not supported (this reader knows "
+                      "252 WIRESHARK_UPPER_PDU and 250 RTAC_SERIAL)");
+    expect_read_error(hand_pcap("unknown-lt.pcap", 0x0FFFFFFFu, 0, x, 1),
+                      "link type 67108863 (0x3FFFFFF, a link type libpcap does not "
+                      "know) is not supported (this reader knows 252 "
+                      "WIRESHARK_UPPER_PDU and 250 RTAC_SERIAL)");
+    uint8_t pkt[64];
+    at_trace_record rec = mkrec(NS, AT_DIR_TE_TO_ME, AT_TEV_DATA, "AT\r");
+    size_t n = at_trace_encode_packet(&rec, pkt, sizeof pkt);
+    expect_read_error(hand_pcap("frac.pcap", AT_TRACE_LINKTYPE_UPPER_PDU, 0xFFFFFFFFu,
+                                pkt, (uint32_t)n),
+                      "record 1: timestamp fraction 4294967295 ns is not below one "
+                      "second (1000000000 ns)");
+    expect_read_error(hand_pcap("frac1e9.pcap", AT_TRACE_LINKTYPE_UPPER_PDU, 1000000000u,
+                                pkt, (uint32_t)n),
+                      "record 1: timestamp fraction 1000000000 ns is not below one "
+                      "second (1000000000 ns)");
+    expect_read_error(hand_pcap("empty-rec.pcap", AT_TRACE_LINKTYPE_UPPER_PDU, 0, NULL, 0),
+                      "record 1: the record is empty (0 bytes: no exported-PDU "
+                      "options, no data)");
+}
+
 /* Writes [good, bad packet, good] and expects the first good record, then
  * -1 for record 2 with a message containing @p what. */
 static void expect_damage(const char *name, const uint8_t *bad, size_t bad_len,
@@ -1159,7 +1223,7 @@ static void test_bad_tlvs(void **state)
     expect_damage("tlv-nodir.pcap", p, n, "no direction option");
 
     /* An empty record. */
-    expect_damage("empty-record.pcap", p, 0, "without an end-of-options tag");
+    expect_damage("empty-record.pcap", p, 0, "the record is empty (0 bytes");
 }
 
 /* TLVs in another order, unknown tags, unpadded and over-padded names. */
@@ -1615,6 +1679,7 @@ int main(void)
         cmocka_unit_test(test_write_error_file_too_large),
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_wrong_linktype),
+        cmocka_unit_test(test_messages_say_what_the_file_holds),
         cmocka_unit_test(test_unknown_version),
         cmocka_unit_test(test_bad_pseudo_header),
         cmocka_unit_test(test_wrong_dissector_name),

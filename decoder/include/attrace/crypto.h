@@ -38,25 +38,43 @@ int at_passin_read(const char *spec, const char *prompt, char *out, size_t cap,
 typedef struct at_key_info {
     char type[8];       /**< "RSA", "EC", ... */
     int bits;           /**< key size */
-    char container[24]; /**< "PKCS#8", "PKCS#1", "PKCS#12", "SEC1", "keytool PKCS12" */
-    char encoding[4];   /**< "PEM" or "DER" */
+    char container[24]; /**< "PKCS#8", "PKCS#1", "PKCS#12", "SEC1",
+                             "keytool PKCS12", "JKS", "JCEKS" */
+    char encoding[4];   /**< "PEM", "DER", or "" (Java's JKS, JCEKS) */
     bool encrypted;     /**< the file needed a password */
 } at_key_info;
 
 /**
- * Loads a private key from @p path: PEM or DER; PKCS#1 or PKCS#8, plain or
- * encrypted; PKCS#12 (.p12/.pfx, keytool's default keystore) with the entry
- * chosen by @p alias (friendly name; NULL = the only/first key entry).
- * Passwords come from @p passin (see at_passin_read), asked only when
- * needed. A legacy JKS keystore is refused with a message giving the
- * `keytool -importkeystore` command that converts it. If @p cert_out is
- * not NULL and the file is PKCS#12, the entry's certificate is returned
- * there (caller frees). Returns the key (caller frees with EVP_PKEY_free)
- * or NULL with a message naming the file in @p err.
+ * Where a private key comes from: what a command's --key, --passin,
+ * --keypass and --alias options say. Every command that takes a key
+ * (encode, cert, replay --resign) fills one and passes it to at_key_load.
  */
-EVP_PKEY *at_key_load(const char *path, const char *passin, const char *alias,
-                      at_key_info *info, X509 **cert_out, char *err,
-                      size_t err_cap);
+typedef struct at_key_source {
+    const char *path;    /**< the key file or keystore */
+    const char *passin;  /**< password of the file, or of the keystore (its
+                              integrity is checked with it): a source as
+                              at_passin_read takes; NULL = ask when needed */
+    const char *keypass; /**< password of the key entry in a keystore (JKS,
+                              JCEKS, PKCS#12); NULL = the store password */
+    const char *alias;   /**< the keystore entry (compared without regard to
+                              ASCII case); NULL = the only/first key entry */
+} at_key_source;
+
+/**
+ * Loads the private key @p src names. The format is told by the content:
+ * PEM or DER; PKCS#1 or PKCS#8, plain or encrypted; SEC1; PKCS#12
+ * (.p12/.pfx, keytool's default keystore); Java's JKS and JCEKS keystores
+ * (keytool -storetype JKS/JCEKS), whose integrity digest is verified with
+ * the store password before anything in them is used. Passwords are asked
+ * only when needed. If @p cert_out is not NULL and the file is a keystore,
+ * the entry's certificate is returned there (caller frees). Returns the
+ * key (caller frees with EVP_PKEY_free) or NULL with a message naming the
+ * file (and the entry) in @p err: a wrong store password, a wrong key
+ * password, an unknown alias (the aliases present are listed, escaped),
+ * a truncated or damaged file.
+ */
+EVP_PKEY *at_key_load(const at_key_source *src, at_key_info *info, X509 **cert_out,
+                      char *err, size_t err_cap);
 
 /**
  * Parses an unencrypted DER private key as carried in a frame's key unit

@@ -1,5 +1,5 @@
 /*
- * serial.c - the capture's serial backend: termios for terminals that
+ * serial.c - the serial-port layer: termios for terminals that
  * libserialport cannot open (pseudo-terminals), libserialport otherwise.
  */
 #define _GNU_SOURCE 1
@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libserialport.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
@@ -32,7 +34,7 @@ static const struct {
     {3000000, B3000000}, {3500000, B3500000}, {4000000, B4000000},
 };
 
-unsigned long cap_speed_to_baud(unsigned long speed)
+unsigned long at_serial_speed_to_baud(unsigned long speed)
 {
     for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++)
         if (speeds[i].speed == (speed_t)speed)
@@ -40,7 +42,7 @@ unsigned long cap_speed_to_baud(unsigned long speed)
     return 0;
 }
 
-unsigned long cap_baud_to_speed(uint32_t baud)
+unsigned long at_serial_baud_to_speed(uint32_t baud)
 {
     for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++)
         if (speeds[i].baud == baud)
@@ -48,22 +50,22 @@ unsigned long cap_baud_to_speed(uint32_t baud)
     return 0;
 }
 
-void cap_line_text(const at_capture_line *line, char *buf, size_t cap)
+void at_serial_line_text(const at_serial_line *line, char *buf, size_t cap)
 {
-    const char *flow = line->flow == AT_CAPTURE_FLOW_RTSCTS    ? " rtscts"
-                       : line->flow == AT_CAPTURE_FLOW_XONXOFF ? " xonxoff"
+    const char *flow = line->flow == AT_SERIAL_FLOW_RTSCTS    ? " rtscts"
+                       : line->flow == AT_SERIAL_FLOW_XONXOFF ? " xonxoff"
                                                                : "";
     snprintf(buf, cap, "%u %u%c%u%s", (unsigned)line->baud, line->data_bits,
              line->parity, line->stop_bits, flow);
 }
 
-int cap_termios_apply(int fd, const at_capture_line *line)
+int at_serial_termios_apply(int fd, const at_serial_line *line)
 {
     struct termios t;
     if (tcgetattr(fd, &t) != 0)
         return -1;
     cfmakeraw(&t);
-    speed_t sp = (speed_t)cap_baud_to_speed(line->baud);
+    speed_t sp = (speed_t)at_serial_baud_to_speed(line->baud);
     if (sp == 0) {
         errno = EINVAL;
         return -1;
@@ -85,9 +87,9 @@ int cap_termios_apply(int fd, const at_capture_line *line)
     if (line->stop_bits == 2)
         t.c_cflag |= CSTOPB;
     t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
-    if (line->flow == AT_CAPTURE_FLOW_RTSCTS)
+    if (line->flow == AT_SERIAL_FLOW_RTSCTS)
         t.c_cflag |= CRTSCTS;
-    else if (line->flow == AT_CAPTURE_FLOW_XONXOFF)
+    else if (line->flow == AT_SERIAL_FLOW_XONXOFF)
         t.c_iflag |= IXON | IXOFF;
     t.c_cc[VMIN] = 1;
     t.c_cc[VTIME] = 0;
@@ -125,7 +127,7 @@ static bool is_tty_device(const char *path)
     return t;
 }
 
-static int sp_fail(cap_port *p, const char *what, char *err, size_t cap)
+static int sp_fail(at_serial_port *p, const char *what, char *err, size_t cap)
 {
     char *msg = sp_last_error_message();
     at_err_set(err, cap, "%s: %s: %s", p->path, what, msg ? msg : "failed");
@@ -134,15 +136,15 @@ static int sp_fail(cap_port *p, const char *what, char *err, size_t cap)
     return -1;
 }
 
-static int sp_apply(cap_port *p, const at_capture_line *line, char *err, size_t cap)
+static int sp_apply(at_serial_port *p, const at_serial_line *line, char *err, size_t cap)
 {
     enum sp_parity par = line->parity == 'E'   ? SP_PARITY_EVEN
                          : line->parity == 'O' ? SP_PARITY_ODD
                          : line->parity == 'M' ? SP_PARITY_MARK
                          : line->parity == 'S' ? SP_PARITY_SPACE
                                                : SP_PARITY_NONE;
-    enum sp_flowcontrol fc = line->flow == AT_CAPTURE_FLOW_RTSCTS    ? SP_FLOWCONTROL_RTSCTS
-                             : line->flow == AT_CAPTURE_FLOW_XONXOFF ? SP_FLOWCONTROL_XONXOFF
+    enum sp_flowcontrol fc = line->flow == AT_SERIAL_FLOW_RTSCTS    ? SP_FLOWCONTROL_RTSCTS
+                             : line->flow == AT_SERIAL_FLOW_XONXOFF ? SP_FLOWCONTROL_XONXOFF
                                                                      : SP_FLOWCONTROL_NONE;
     if (sp_set_baudrate(p->sp, (int)line->baud) != SP_OK)
         return sp_fail(p, "cannot set the baud rate", err, cap);
@@ -157,7 +159,24 @@ static int sp_apply(cap_port *p, const at_capture_line *line, char *err, size_t 
     return 0;
 }
 
-int cap_port_open(cap_port *p, const char *path, const at_capture_line *line,
+/* One writer per port: a second program writing to the same line would
+ * interleave its bytes with ours. An advisory lock on the device (which
+ * root's opens do not bypass, unlike TIOCEXCL); read-only taps share. */
+static int lock_port(int fd, const char *path, char *err, size_t cap)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int e = errno;
+    if (e == EWOULDBLOCK)
+        at_err_set(err, cap, "%s: port busy: another program has it open "
+                   "(attrace, a terminal program, ModemManager?)", path);
+    else
+        at_err_set(err, cap, "%s: cannot lock: %s", path, strerror(e));
+    errno = e == EWOULDBLOCK ? EBUSY : e;
+    return -1;
+}
+
+int at_serial_open(at_serial_port *p, const char *path, const at_serial_line *line,
                   bool read_only, char *err, size_t cap)
 {
     memset(p, 0, sizeof *p);
@@ -185,7 +204,11 @@ int cap_port_open(cap_port *p, const char *path, const at_capture_line *line,
             at_err_set(err, cap, "%s: not a terminal", path);
             return -1;
         }
-        if (cap_termios_apply(fd, line) != 0) {
+        if (!read_only && lock_port(fd, path, err, cap) != 0) {
+            close(fd);
+            return -1;
+        }
+        if (at_serial_termios_apply(fd, line) != 0) {
             at_err_set(err, cap, "%s: cannot apply %u baud %u%c%u: %s", path,
                        (unsigned)line->baud, line->data_bits, line->parity,
                        line->stop_bits, strerror(errno));
@@ -197,40 +220,48 @@ int cap_port_open(cap_port *p, const char *path, const at_capture_line *line,
     }
     p->sp = sp;
     if (sp_open(p->sp, read_only ? SP_MODE_READ : SP_MODE_READ_WRITE) != SP_OK) {
-        sp_fail(p, "cannot open", err, cap);
+        int e = errno;
+        if (e == EBUSY)
+            at_err_set(err, cap, "%s: port busy: another program has it open", path);
+        else
+            sp_fail(p, "cannot open", err, cap);
         sp_free_port(p->sp);
         p->sp = NULL;
         return -1;
     }
     if (sp_apply(p, line, err, cap) != 0) {
-        cap_port_close(p);
+        at_serial_close(p);
         return -1;
     }
     int fd = -1;
     if (sp_get_port_handle(p->sp, &fd) != SP_OK || fd < 0) {
         sp_fail(p, "no file descriptor", err, cap);
-        cap_port_close(p);
+        at_serial_close(p);
+        return -1;
+    }
+    if (!read_only && lock_port(fd, path, err, cap) != 0) {
+        at_serial_close(p);
         return -1;
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
         at_err_set(err, cap, "%s: fcntl: %s", path, strerror(errno));
-        cap_port_close(p);
+        at_serial_close(p);
         return -1;
     }
     p->fd = fd;
     return 0;
 }
 
-int cap_port_set_baud_flow(cap_port *p, uint32_t baud, at_capture_flow flow,
+int at_serial_set_baud_flow(at_serial_port *p, uint32_t baud, at_serial_flow flow,
                            char *err, size_t cap)
 {
     if (p->fd < 0)
         return 0;
     if (p->sp) {
-        enum sp_flowcontrol fc = flow == AT_CAPTURE_FLOW_RTSCTS    ? SP_FLOWCONTROL_RTSCTS
-                                 : flow == AT_CAPTURE_FLOW_XONXOFF ? SP_FLOWCONTROL_XONXOFF
+        enum sp_flowcontrol fc = flow == AT_SERIAL_FLOW_RTSCTS    ? SP_FLOWCONTROL_RTSCTS
+                                 : flow == AT_SERIAL_FLOW_XONXOFF ? SP_FLOWCONTROL_XONXOFF
                                                                    : SP_FLOWCONTROL_NONE;
         if (sp_set_baudrate(p->sp, (int)baud) != SP_OK)
             return sp_fail(p, "cannot set the baud rate", err, cap);
@@ -239,7 +270,7 @@ int cap_port_set_baud_flow(cap_port *p, uint32_t baud, at_capture_flow flow,
         return 0;
     }
     struct termios t;
-    speed_t sp = (speed_t)cap_baud_to_speed(baud);
+    speed_t sp = (speed_t)at_serial_baud_to_speed(baud);
     if (tcgetattr(p->fd, &t) != 0 || sp == 0) {
         at_err_set(err, cap, "%s: cannot set %u baud", p->path, (unsigned)baud);
         return -1;
@@ -248,9 +279,9 @@ int cap_port_set_baud_flow(cap_port *p, uint32_t baud, at_capture_flow flow,
     cfsetospeed(&t, sp);
     t.c_cflag &= ~(tcflag_t)CRTSCTS;
     t.c_iflag &= ~(tcflag_t)(IXON | IXOFF);
-    if (flow == AT_CAPTURE_FLOW_RTSCTS)
+    if (flow == AT_SERIAL_FLOW_RTSCTS)
         t.c_cflag |= CRTSCTS;
-    else if (flow == AT_CAPTURE_FLOW_XONXOFF)
+    else if (flow == AT_SERIAL_FLOW_XONXOFF)
         t.c_iflag |= IXON | IXOFF;
     if (tcsetattr(p->fd, TCSANOW, &t) != 0) {
         at_err_set(err, cap, "%s: tcsetattr: %s", p->path, strerror(errno));
@@ -259,7 +290,7 @@ int cap_port_set_baud_flow(cap_port *p, uint32_t baud, at_capture_flow flow,
     return 0;
 }
 
-void cap_port_close(cap_port *p)
+void at_serial_close(at_serial_port *p)
 {
     if (p->sp) {
         sp_close(p->sp);
@@ -269,4 +300,32 @@ void cap_port_close(cap_port *p)
         close(p->fd);
     }
     p->fd = -1;
+}
+
+at_serial_line at_serial_default_line(void)
+{
+    at_serial_line l = {115200, 8, 'N', 1, AT_SERIAL_FLOW_NONE};
+    return l;
+}
+
+int at_serial_parse_flow(const char *s, at_serial_flow *out)
+{
+    if (strcmp(s, "none") == 0)
+        *out = AT_SERIAL_FLOW_NONE;
+    else if (strcmp(s, "rtscts") == 0)
+        *out = AT_SERIAL_FLOW_RTSCTS;
+    else if (strcmp(s, "xonxoff") == 0)
+        *out = AT_SERIAL_FLOW_XONXOFF;
+    else
+        return -1;
+    return 0;
+}
+
+const char *at_serial_flow_name(at_serial_flow f)
+{
+    switch (f) {
+    case AT_SERIAL_FLOW_RTSCTS: return "rtscts";
+    case AT_SERIAL_FLOW_XONXOFF: return "xonxoff";
+    default: return "none";
+    }
 }

@@ -1,0 +1,844 @@
+/*
+ * diff.c - `attrace diff A B`: where two sessions differ.
+ *
+ * Each trace is read record by record through its own at_session and
+ * at_analyzer (one channel); an at_xrec_builder turns the events into
+ * exchange records, an at_aligner pairs them by order and command, and
+ * at_xrec_compare (attrace/compare.h) says what differs. This file only
+ * reads, wires and prints. Memory stays bounded: each side is read only
+ * while the aligner wants more of it (at most its window of exchanges).
+ */
+#define _GNU_SOURCE /* getopt_long */
+
+#include "cli.h"
+
+#include "attrace/compare.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DIFF_PROG CLI_PROG " diff"
+
+typedef struct diff_opts {
+    const char *path[2];
+    bool json;
+    bool all;
+    bool show_secrets;
+    bool exact;
+    bool have_channel;
+    uint16_t channel;
+} diff_opts;
+
+/* One trace being read. */
+typedef struct diff_side {
+    int idx;                  /* 0 = A, 1 = B */
+    const char *path;
+    at_trace_reader *r;
+    at_session *session;
+    at_analyzer *an;
+    at_xrec_builder *builder;
+    struct diff_run *run;
+    bool have_channel;
+    uint16_t channel;
+    bool started;             /* the session was initialized (first record) */
+    uint64_t last_ts;
+    uint64_t exchanges;
+    uint64_t other_channel_records;
+    bool ended;
+    bool damaged;
+    char error[600];
+} diff_side;
+
+typedef struct diff_run {
+    const diff_opts *opt;
+    FILE *out;
+    at_aligner *al;
+    diff_side side[2];
+    at_cmp_options cmp;
+    /* counts */
+    uint64_t pairs, pairs_same, pairs_differ, only[2], differences;
+    bool detailed_one;        /* the first differing pair was printed in full */
+    /* the pair being printed */
+    unsigned shown;           /* differences of this pair printed */
+    unsigned pair_diffs;      /* differences of this pair */
+    bool detail;              /* print every difference of this pair */
+    const at_xrec *pa, *pb;
+    bool oom;
+} diff_run;
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+/* ------------------------------------------------------------------ */
+
+static void diff_help(FILE *fp)
+{
+    fprintf(fp,
+        "Usage: " CLI_PROG " diff [OPTIONS] A B\n"
+        "\n"
+        "Compares two traces exchange by exchange: aligns their commands (by\n"
+        "order and command name), then says what the host sent differently\n"
+        "(command lines; secure-command frames field by field, with the offset\n"
+        "of the field in both traces) and how the module answered differently\n"
+        "(SECURE CMD result, final result, response lines, URCs, payload data),\n"
+        "and which findings of the diagnosis only one trace has.\n"
+        "\n"
+        "Text output: an exchange found in one trace only takes one line; the\n"
+        "first exchange that differs is shown in full (every difference); each\n"
+        "later one on one line (its first difference). --all shows all in full.\n"
+        "\n"
+        "Options:\n"
+        "  --json          one JSON object per line: only_in_a, only_in_b, one\n"
+        "                  difference per object (always all of them), a final\n"
+        "                  summary\n"
+        "  --all           every differing exchange in full, and every differing\n"
+        "                  field of a frame (default: the first field per frame,\n"
+        "                  with the decoding problems and signature verdicts that\n"
+        "                  differ)\n"
+        "  --channel=N     compare channel N of both traces (default: the channel\n"
+        "                  of each trace's first record)\n"
+        "  --exact         compare the module's lines as they are (default: IMEIs,\n"
+        "                  times, dates and counters are normalized)\n"
+        "  --show-secrets  show the differing byte of a private-key unit (default:\n"
+        "                  only its offset and size)\n"
+        "  -h, --help      show this help\n"
+        "\n"
+        "Timestamps and durations are not compared; offsets count the bytes of\n"
+        "one direction (TE+66: byte 66 sent by the host) in each trace.\n"
+        "\n"
+        "Exit status: 0 the sessions are the same; 1 they differ (or the output\n"
+        "could not be written); 2 usage error; 3 a trace is unreadable or\n"
+        "damaged (what was read before the damage is compared first).\n");
+}
+
+enum { OPT_JSON = 256, OPT_ALL, OPT_CHANNEL, OPT_EXACT, OPT_SHOW_SECRETS };
+
+static int parse_options(int argc, char **argv, diff_opts *opt)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"channel", required_argument, NULL, OPT_CHANNEL},
+        {"exact", no_argument, NULL, OPT_EXACT},
+        {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool help = false;
+    memset(opt, 0, sizeof *opt);
+    opterr = 0;
+    optind = 1;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", longopts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_JSON: opt->json = true; break;
+        case OPT_ALL: opt->all = true; break;
+        case OPT_EXACT: opt->exact = true; break;
+        case OPT_SHOW_SECRETS: opt->show_secrets = true; break;
+        case OPT_CHANNEL: {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!(*optarg >= '0' && *optarg <= '9') || *end || errno || v > UINT16_MAX)
+                return cli_usage_error(DIFF_PROG,
+                    "invalid --channel value '%s' (0 to 65535)", optarg);
+            opt->have_channel = true;
+            opt->channel = (uint16_t)v;
+            break;
+        }
+        case 'h': help = true; break;
+        default:
+            return cli_getopt_error(DIFF_PROG, c, argv);
+        }
+    }
+    if (help) {
+        diff_help(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (argc - optind < 2)
+        return cli_usage_error(DIFF_PROG, "%s", "two traces are needed: A B");
+    if (argc - optind > 2)
+        return cli_usage_error(DIFF_PROG, "unexpected argument '%s'", argv[optind + 2]);
+    if (strcmp(argv[optind], "-") == 0 && strcmp(argv[optind + 1], "-") == 0)
+        return cli_usage_error(DIFF_PROG, "%s", "only one trace can be read from standard input");
+    opt->path[0] = argv[optind];
+    opt->path[1] = argv[optind + 1];
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Text                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char side_name[2] = {'A', 'B'};
+
+static void put_text(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    if (s)
+        cli_put_escaped(f, s, n);
+    fputc('"', f);
+}
+
+static void put_off(FILE *f, const at_diff_side *s)
+{
+    fprintf(f, "%s+%llu", cli_dir_short(s->dir), (unsigned long long)s->off);
+}
+
+static const char *param_label(uint16_t id)
+{
+    const char *n = at_param_name(id);
+    return n ? n : "unknown";
+}
+
+static void exchange_label(FILE *f, const at_xrec *a, const at_xrec *b)
+{
+    const at_xrec *x = a ? a : b;
+    if (x->id == 0 && (!a || !b || a->id == b->id)) {
+        fputs("before the first command", f);
+        return;
+    }
+    if (a)
+        fprintf(f, "A#%u", (unsigned)a->id);
+    if (a && b)
+        fputc(' ', f);
+    if (b)
+        fprintf(f, "B#%u", (unsigned)b->id);
+    fputc(' ', f);
+    if (x->command)
+        cli_put_escaped(f, x->command, x->command_len);
+}
+
+static void frame_value(FILE *f, const at_diff *d, const at_diff_side *s,
+                        const at_xrec *x)
+{
+    if (!s->present) {
+        fputs("none", f);
+        return;
+    }
+    switch (d->field) {
+    case AT_FF_BYTE_ORDER:
+        fputs(s->num ? "big-endian" : "little-endian", f);
+        break;
+    case AT_FF_CMD_ID: {
+        const char *n = at_cmd_name((uint16_t)s->num);
+        fprintf(f, "%llu (%s)", (unsigned long long)s->num, n ? n : "unknown");
+        break;
+    }
+    case AT_FF_UNIT:
+        fprintf(f, "%s, %u bytes", param_label((uint16_t)s->num), (unsigned)s->len);
+        break;
+    case AT_FF_PARAM_ID:
+        fprintf(f, "%llu (%s)", (unsigned long long)s->num, param_label((uint16_t)s->num));
+        break;
+    case AT_FF_TRAILING:
+        fprintf(f, "%llu", (unsigned long long)s->num);
+        break;
+    case AT_FF_SIGNATURE_CHECK:
+        fputs(s->num ? "matches" : "does not match", f);
+        break;
+    case AT_FF_VALUE:
+        if (s->text && d->param_id == AT_PARAM_SIGNATURE) {
+            /* 172 characters of base64 say nothing to a reader; their
+             * length and the signature check do. */
+            fprintf(f, "%zu characters", s->text_len);
+        } else if (s->text) {
+            put_text(f, s->text, s->text_len);
+        } else if (d->param_id == AT_PARAM_INDEX) {
+            const at_xframe *xf = at_xrec_frame(x, d->dir, d->frame - 1);
+            if (xf && xf->frame.has_index)
+                fprintf(f, "%u", (unsigned)xf->frame.index);
+            else
+                fprintf(f, "%u bytes", (unsigned)s->len);
+        } else if (d->secret) {
+            fprintf(f, "%u bytes", (unsigned)s->len);
+        } else if (s->num > 255) {
+            fprintf(f, "ends (%u bytes)", (unsigned)s->len);
+        } else {
+            fprintf(f, "0x%02X of %u bytes", (unsigned)s->num, (unsigned)s->len);
+        }
+        break;
+    default:
+        fprintf(f, "%llu", (unsigned long long)s->num);
+        break;
+    }
+    fputs(" (", f);
+    put_off(f, s);
+    fputc(')', f);
+}
+
+static void frame_where(FILE *f, const at_diff *d)
+{
+    fprintf(f, "%sframe %u", d->dir == AT_DIR_ME_TO_TE ? "module " : "", d->frame);
+    switch (d->field) {
+    case AT_FF_UNIT:
+        fprintf(f, " differs at unit %u", d->unit);
+        return;
+    case AT_FF_PARAM_LEN:
+    case AT_FF_PARAM_ID:
+        fprintf(f, " differs at unit %u (%s) %s", d->unit, param_label(d->param_id),
+                at_frame_field_label(d->field));
+        return;
+    case AT_FF_VALUE:
+        fprintf(f, " differs at unit %u (%s) value", d->unit, param_label(d->param_id));
+        if (d->param_id != AT_PARAM_INDEX && d->param_id != AT_PARAM_IMEI)
+            fprintf(f, " from byte %u", (unsigned)d->byte_index);
+        return;
+    default:
+        fprintf(f, " differs at %s", at_frame_field_label(d->field));
+    }
+}
+
+static void result_value(FILE *f, const at_diff *d, const at_diff_side *s)
+{
+    if (!s->present) {
+        fputs("none", f);
+    } else if (d->kind == AT_DIFF_SECURE_RESULT) {
+        fprintf(f, "%s", at_secure_result_name((at_secure_result)s->num));
+        if (s->text) {
+            fputs(" (", f);
+            cli_put_escaped(f, s->text, s->text_len);
+            fputc(')', f);
+        }
+    } else if (s->text) {
+        cli_put_escaped(f, s->text, s->text_len);
+    } else {
+        fprintf(f, "%s", at_result_name((at_result_kind)s->num));
+    }
+}
+
+static void line_row(FILE *f, unsigned indent, int side, const at_xline *l)
+{
+    fprintf(f, "%*s%c ", (int)indent, "", side_name[side]);
+    if (!l) {
+        fputs("(none)\n", f);
+        return;
+    }
+    fprintf(f, "%s+%llu %s: ", cli_dir_short(l->dir), (unsigned long long)l->span.off,
+            at_xline_kind_name(l->kind));
+    cli_put_escaped(f, l->text, l->len);
+    fputc('\n', f);
+}
+
+static void finding_row(FILE *f, int side, const at_xfinding *x)
+{
+    fprintf(f, "finding only in %c: %s %s at %s+%llu: ", side_name[side],
+            at_severity_name(x->severity), x->rule, cli_dir_short(x->dir),
+            (unsigned long long)x->off);
+    cli_put_escaped(f, x->what, strnlen(x->what, sizeof x->what));
+}
+
+/* One difference, starting at the current column; continuation rows are
+ * indented by @p indent. Ends with a newline. */
+static void describe(diff_run *run, const at_diff *d, unsigned indent)
+{
+    FILE *f = run->out;
+    switch (d->kind) {
+    case AT_DIFF_COMMAND:
+        fputs("command differs: A ", f);
+        put_text(f, d->sa.text, d->sa.text_len);
+        fputs(" vs B ", f);
+        put_text(f, d->sb.text, d->sb.text_len);
+        break;
+    case AT_DIFF_FRAME:
+        if (d->field == AT_FF_COUNT) {
+            fprintf(f, "%sframes: A %llu vs B %llu",
+                    d->dir == AT_DIR_ME_TO_TE ? "module " : "",
+                    (unsigned long long)d->sa.num, (unsigned long long)d->sb.num);
+            break;
+        }
+        if (d->field == AT_FF_PROBLEM) {
+            int s = d->sa.present ? 0 : 1;
+            const at_diff_side *ss = s ? &d->sb : &d->sa;
+            fprintf(f, "frame %u problem only in %c: %s at ", d->frame, side_name[s],
+                    at_frame_problem_name((at_frame_problem_code)ss->num));
+            put_off(f, ss);
+            fprintf(f, " (detail %u): %s", (unsigned)ss->len,
+                    at_frame_problem_text((at_frame_problem_code)ss->num));
+            break;
+        }
+        frame_where(f, d);
+        fputs(": A ", f);
+        frame_value(f, d, &d->sa, d->a);
+        fputs(" vs B ", f);
+        frame_value(f, d, &d->sb, d->b);
+        if (d->secret)
+            fputs("; key bytes not shown", f);
+        break;
+    case AT_DIFF_SECURE_RESULT:
+    case AT_DIFF_FINAL:
+        fputs(d->kind == AT_DIFF_FINAL ? "final result: A " : "secure result: A ", f);
+        result_value(f, d, &d->sa);
+        fputs(" vs B ", f);
+        result_value(f, d, &d->sb);
+        break;
+    case AT_DIFF_END:
+        fprintf(f, "end: A %s vs B %s", at_end_reason_name((at_end_reason)d->sa.num),
+                at_end_reason_name((at_end_reason)d->sb.num));
+        break;
+    case AT_DIFF_LINE:
+        fprintf(f, "%s line %s:\n", d->dir == AT_DIR_ME_TO_TE ? "module" : "host",
+                d->la && d->lb ? "differs" : d->la ? "only in A" : "only in B");
+        line_row(f, indent + 2, 0, d->la);
+        line_row(f, indent + 2, 1, d->lb);
+        return;
+    case AT_DIFF_LINES_BEYOND:
+        fprintf(f, "lines after the first %u differ: A %llu more vs B %llu more",
+                AT_XREC_MAX_LINES, (unsigned long long)d->sa.num,
+                (unsigned long long)d->sb.num);
+        break;
+    case AT_DIFF_PAYLOAD:
+        fprintf(f, "%s data differs: A %llu bytes vs B %llu bytes",
+                d->dir == AT_DIR_ME_TO_TE ? "module" : "host",
+                (unsigned long long)d->sa.num, (unsigned long long)d->sb.num);
+        break;
+    case AT_DIFF_FINDING:
+        finding_row(f, d->fa ? 0 : 1, d->fa ? d->fa : d->fb);
+        break;
+    case AT_DIFF_ONLY_A:
+    case AT_DIFF_ONLY_B:
+        break;
+    }
+    fputc('\n', f);
+}
+
+static void text_diff(void *ctx, const at_diff *d)
+{
+    diff_run *run = ctx;
+    FILE *f = run->out;
+    if (run->shown == 0) {
+        exchange_label(f, d->a, d->b);
+        fputs(": ", f);
+        describe(run, d, 0);
+    } else if (run->detail) {
+        fputs("    ", f);
+        describe(run, d, 4);
+    } else {
+        return;
+    }
+    run->shown++;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                               */
+/* ------------------------------------------------------------------ */
+
+#define SET(o, k, v) json_object_set_new((o), (k), (v))
+
+static json_t *jint(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+static void emit_json(diff_run *run, json_t *o)
+{
+    if (!o) {
+        run->oom = true;
+        return;
+    }
+    json_dumpf(o, run->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', run->out);
+    json_decref(o);
+}
+
+static json_t *exchange_ref(const at_xrec *x)
+{
+    return x ? jint(x->id) : json_null();
+}
+
+static json_t *side_json(const at_diff *d, const at_diff_side *s, const at_xrec *x)
+{
+    if (!s->present)
+        return json_null();
+    json_t *o = json_object();
+    SET(o, "dir", json_string(cli_dir_key(s->dir)));
+    SET(o, "offset", jint(s->off));
+    switch (d->kind) {
+    case AT_DIFF_COMMAND:
+        SET(o, "text", cli_json_text(s->text, s->text_len));
+        break;
+    case AT_DIFF_FRAME:
+        switch (d->field) {
+        case AT_FF_BYTE_ORDER:
+            SET(o, "value", json_string(s->num ? "big_endian" : "little_endian"));
+            break;
+        case AT_FF_SIGNATURE_CHECK:
+            SET(o, "value", json_boolean(s->num));
+            break;
+        case AT_FF_PROBLEM:
+            SET(o, "value", json_string(at_frame_problem_name((at_frame_problem_code)s->num)));
+            SET(o, "detail", jint(s->len));
+            break;
+        case AT_FF_UNIT:
+            SET(o, "value", json_string(param_label((uint16_t)s->num)));
+            SET(o, "len", jint(s->len));
+            break;
+        case AT_FF_VALUE:
+            SET(o, "len", jint(s->len));
+            if (s->text) {
+                SET(o, "value", cli_json_text(s->text, s->text_len));
+            } else if (d->param_id == AT_PARAM_INDEX) {
+                const at_xframe *xf = at_xrec_frame(x, d->dir, d->frame - 1);
+                SET(o, "value", xf && xf->frame.has_index ? jint(xf->frame.index) : json_null());
+            } else if (d->secret) {
+                SET(o, "byte", json_null());
+                SET(o, "redacted", json_true());
+            } else {
+                SET(o, "byte", s->num > 255 ? json_null() : jint(s->num));
+            }
+            break;
+        default:
+            SET(o, "value", jint(s->num));
+        }
+        break;
+    case AT_DIFF_SECURE_RESULT:
+        SET(o, "value", json_string(at_secure_result_name((at_secure_result)s->num)));
+        SET(o, "text", cli_json_text(s->text, s->text_len));
+        break;
+    case AT_DIFF_FINAL:
+        SET(o, "value", json_string(at_result_name((at_result_kind)s->num)));
+        SET(o, "text", cli_json_text(s->text, s->text_len));
+        break;
+    case AT_DIFF_END:
+        json_object_del(o, "dir");
+        json_object_del(o, "offset");
+        SET(o, "value", json_string(at_end_reason_name((at_end_reason)s->num)));
+        break;
+    case AT_DIFF_LINE:
+        SET(o, "kind", json_string(at_xline_kind_name((at_xline_kind)s->num)));
+        SET(o, "text", cli_json_text(s->text, s->text_len));
+        break;
+    case AT_DIFF_LINES_BEYOND:
+    case AT_DIFF_PAYLOAD:
+        json_object_del(o, "offset");
+        SET(o, "bytes", jint(s->num));
+        if (d->kind == AT_DIFF_LINES_BEYOND) {
+            json_object_del(o, "bytes");
+            SET(o, "lines", jint(s->num));
+        }
+        break;
+    case AT_DIFF_FINDING: {
+        const at_xfinding *xf = d->fa ? d->fa : d->fb;
+        SET(o, "rule", json_string(xf->rule));
+        SET(o, "severity", json_string(at_severity_name(xf->severity)));
+        SET(o, "what", cli_json_text(xf->what, strnlen(xf->what, sizeof xf->what)));
+        break;
+    }
+    case AT_DIFF_ONLY_A:
+    case AT_DIFF_ONLY_B:
+        break;
+    }
+    return o;
+}
+
+static void json_diff(void *ctx, const at_diff *d)
+{
+    diff_run *run = ctx;
+    json_t *o = json_object();
+    SET(o, "type", json_string("difference"));
+    SET(o, "a_exchange", exchange_ref(d->a));
+    SET(o, "b_exchange", exchange_ref(d->b));
+    SET(o, "command", cli_json_text(d->a->command, d->a->command_len));
+    SET(o, "what", json_string(at_diff_kind_name(d->kind)));
+    if (d->kind == AT_DIFF_FRAME) {
+        SET(o, "dir", json_string(cli_dir_key(d->dir)));
+        SET(o, "frame", jint(d->frame));
+        SET(o, "field", json_string(at_frame_field_name(d->field)));
+        SET(o, "unit", d->unit ? jint(d->unit) : json_null());
+        SET(o, "param", d->unit ? json_string(param_label(d->param_id)) : json_null());
+        if (d->field == AT_FF_VALUE)
+            SET(o, "byte_index", jint(d->byte_index));
+    } else if (d->kind == AT_DIFF_LINE || d->kind == AT_DIFF_PAYLOAD) {
+        SET(o, "dir", json_string(cli_dir_key(d->dir)));
+    }
+    SET(o, "a", side_json(d, &d->sa, d->a));
+    SET(o, "b", side_json(d, &d->sb, d->b));
+    emit_json(run, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pairs                                                              */
+/* ------------------------------------------------------------------ */
+
+static void count_diff(void *ctx, const at_diff *d)
+{
+    (void)d;
+    (*(unsigned *)ctx)++;
+}
+
+static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
+{
+    diff_run *run = ctx;
+    FILE *f = run->out;
+    if (!a || !b) {
+        at_xrec *x = a ? a : b;
+        int s = a ? 0 : 1;
+        run->only[s]++;
+        if (run->opt->json) {
+            json_t *o = json_object();
+            SET(o, "type", json_string(s ? "only_in_b" : "only_in_a"));
+            SET(o, s ? "b_exchange" : "a_exchange", jint(x->id));
+            SET(o, "command", cli_json_text(x->command, x->command_len));
+            SET(o, "offset", jint(x->span.off));
+            emit_json(run, o);
+        } else {
+            exchange_label(f, a, b);
+            fprintf(f, ": only in %c\n", side_name[s]);
+        }
+        at_xrec_free(x);
+        return;
+    }
+    unsigned n = 0;
+    at_xrec_compare(a, b, &run->cmp, count_diff, &n);
+    /* What came before the first command counts as a pair only when it
+     * differs: every trace has it, most have nothing there. */
+    if (a->id || b->id || n)
+        run->pairs++;
+    if (n == 0) {
+        if (a->id || b->id)
+            run->pairs_same++;
+    } else {
+        run->pairs_differ++;
+        run->differences += n;
+        if (run->opt->json) {
+            at_xrec_compare(a, b, &run->cmp, json_diff, run);
+        } else {
+            run->detail = run->opt->all || !run->detailed_one;
+            run->detailed_one = true;
+            run->shown = 0;
+            at_xrec_compare(a, b, &run->cmp, text_diff, run);
+            if (!run->detail && n > 1)
+                fprintf(f, "    (%u more difference%s: --all)\n", n - 1, n == 2 ? "" : "s");
+        }
+    }
+    at_xrec_free(a);
+    at_xrec_free(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                            */
+/* ------------------------------------------------------------------ */
+
+static void on_record(void *ctx, at_xrec *x)
+{
+    diff_side *s = ctx;
+    if (x->id)
+        s->exchanges++;
+    at_aligner_push(s->run->al, s->idx, x);
+}
+
+static void on_finding(void *ctx, const at_finding *f)
+{
+    diff_side *s = ctx;
+    at_xrec_builder_finding(s->builder, f);
+}
+
+static void on_event(void *ctx, const at_event *ev)
+{
+    diff_side *s = ctx;
+    at_analyzer_event(s->an, ev);
+    at_xrec_builder_event(s->builder, ev,
+                          ev->kind == AT_EV_FRAME ? at_analyzer_frame(s->an) : NULL);
+}
+
+static int side_open(diff_run *run, diff_side *s, int idx)
+{
+    s->idx = idx;
+    s->run = run;
+    s->path = run->opt->path[idx];
+    s->have_channel = run->opt->have_channel;
+    s->channel = run->opt->channel;
+    s->r = at_trace_open(s->path, s->error, sizeof s->error);
+    if (!s->r)
+        return -1;
+    s->session = malloc(sizeof *s->session);
+    s->an = at_analyzer_new(NULL, on_finding, s);
+    s->builder = at_xrec_builder_new(on_record, s);
+    if (!s->session || !s->an || !s->builder) {
+        snprintf(s->error, sizeof s->error, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void side_end(diff_side *s)
+{
+    if (s->ended)
+        return;
+    s->ended = true;
+    if (s->started) {
+        at_session_finish(s->session, s->last_ts);
+        at_analyzer_finish(s->an);
+    }
+    if (s->builder) {
+        at_xrec_builder_finish(s->builder);
+        if (at_xrec_builder_failed(s->builder)) {
+            s->run->oom = true;
+        }
+    }
+    at_aligner_end(s->run->al, s->idx);
+}
+
+/* Reads one record of @p s into its session. */
+static void side_step(diff_side *s)
+{
+    at_trace_record rec;
+    int st = at_trace_next(s->r, &rec);
+    if (st <= 0) {
+        if (st < 0) {
+            s->damaged = true;
+            snprintf(s->error, sizeof s->error, "%s", at_trace_error(s->r));
+        }
+        side_end(s);
+        return;
+    }
+    if (!s->started) {
+        s->started = true;
+        if (!s->have_channel) {
+            s->have_channel = true;
+            s->channel = rec.channel;
+        }
+        at_session_config cfg = at_session_default_config();
+        cfg.channel = s->channel;
+        at_session_init(s->session, &cfg, on_event, s);
+    }
+    if (rec.channel != s->channel) {
+        s->other_channel_records++;
+        return;
+    }
+    s->last_ts = rec.ts_ns;
+    at_dir dir = rec.dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+    if ((rec.flags & AT_TFLAG_BYTES_MISSING) || rec.event == AT_TEV_OVERRUN)
+        at_session_gap(s->session, dir, rec.ts_ns);
+    if (rec.event == AT_TEV_DATA)
+        at_session_feed(s->session, dir, rec.ts_ns, rec.payload, rec.len);
+}
+
+static void side_close(diff_side *s)
+{
+    at_xrec_builder_free(s->builder);
+    at_analyzer_free(s->an);
+    free(s->session);
+    if (s->r)
+        at_trace_close(s->r);
+}
+
+static void print_error(const char *msg)
+{
+    /* Messages name files and quote the trace: escaped like trace text. */
+    fputs(CLI_PROG " diff: ", stderr);
+    cli_put_escaped(stderr, msg, strlen(msg));
+    fputc('\n', stderr);
+}
+
+static void summary(diff_run *run)
+{
+    bool same = run->pairs_differ == 0 && run->only[0] == 0 && run->only[1] == 0;
+    if (run->opt->json) {
+        json_t *o = json_object();
+        SET(o, "type", json_string("summary"));
+        SET(o, "same", json_boolean(same));
+        for (int i = 0; i < 2; i++) {
+            json_t *t = json_object();
+            SET(t, "trace", cli_json_text(run->side[i].path, strlen(run->side[i].path)));
+            SET(t, "channel", run->side[i].have_channel ? jint(run->side[i].channel) : json_null());
+            SET(t, "exchanges", jint(run->side[i].exchanges));
+            SET(t, "other_channel_records", jint(run->side[i].other_channel_records));
+            SET(t, "complete", json_boolean(!run->side[i].damaged));
+            SET(o, i ? "b" : "a", t);
+        }
+        SET(o, "pairs", jint(run->pairs));
+        SET(o, "pairs_same", jint(run->pairs_same));
+        SET(o, "pairs_differ", jint(run->pairs_differ));
+        SET(o, "only_in_a", jint(run->only[0]));
+        SET(o, "only_in_b", jint(run->only[1]));
+        SET(o, "differences", jint(run->differences));
+        emit_json(run, o);
+        return;
+    }
+    FILE *f = run->out;
+    if (same)
+        fprintf(f, "same: ");
+    else
+        fprintf(f, "different: ");
+    fprintf(f, "A %llu exchanges, B %llu exchanges; %llu paired (%llu differ), "
+               "%llu only in A, %llu only in B\n",
+            (unsigned long long)run->side[0].exchanges,
+            (unsigned long long)run->side[1].exchanges,
+            (unsigned long long)run->pairs,
+            (unsigned long long)run->pairs_differ,
+            (unsigned long long)run->only[0], (unsigned long long)run->only[1]);
+}
+
+int cli_diff_main(int argc, char **argv)
+{
+    diff_opts opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc >= 0)
+        return rc;
+
+    diff_run run;
+    memset(&run, 0, sizeof run);
+    run.opt = &opt;
+    run.out = stdout;
+    run.cmp.exact = opt.exact;
+    run.cmp.all_fields = opt.all;
+    run.cmp.show_secrets = opt.show_secrets;
+    run.al = at_aligner_new(0, on_pair, &run);
+    if (!run.al) {
+        fputs(CLI_PROG " diff: out of memory\n", stderr);
+        return 3;
+    }
+    int status = 0;
+    for (int i = 0; i < 2; i++) {
+        if (side_open(&run, &run.side[i], i) != 0) {
+            print_error(run.side[i].error);
+            status = 3;
+            break;
+        }
+    }
+    if (status == 0) {
+        /* Read the side the aligner waits for, the shorter queue first, so
+         * that pairs are reported as soon as both sides have them. */
+        for (;;) {
+            bool wa = at_aligner_wants(run.al, 0), wb = at_aligner_wants(run.al, 1);
+            if (!wa && !wb)
+                break;
+            int s = wa && wb ? (at_aligner_held(run.al, 1) < at_aligner_held(run.al, 0))
+                             : (wa ? 0 : 1);
+            side_step(&run.side[s]);
+        }
+        summary(&run);
+        if (run.pairs_differ || run.only[0] || run.only[1])
+            status = 1;
+        for (int i = 0; i < 2; i++) {
+            if (run.side[i].other_channel_records)
+                fprintf(stderr, CLI_PROG " diff: %c: %llu records of other channels "
+                        "than %u were not compared (--channel)\n", side_name[i],
+                        (unsigned long long)run.side[i].other_channel_records,
+                        (unsigned)run.side[i].channel);
+        }
+    }
+    if (fflush(run.out) != 0 || ferror(run.out)) {
+        fprintf(stderr, CLI_PROG " diff: error writing the output: %s\n", strerror(errno));
+        if (status == 0)
+            status = 1;
+    }
+    if (run.oom) {
+        fputs(CLI_PROG " diff: out of memory: the comparison is incomplete\n", stderr);
+        status = 3;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (run.side[i].damaged) {
+            print_error(run.side[i].error);
+            status = 3;
+        }
+    }
+    at_aligner_free(run.al);
+    for (int i = 0; i < 2; i++)
+        side_close(&run.side[i]);
+    return status;
+}

@@ -1,0 +1,238 @@
+/*
+ * live.c - the port options and the live session of `attrace cert` and
+ * `attrace replay` (live.h).
+ */
+#define _GNU_SOURCE /* open_memstream */
+
+#include "live.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void cli_live_opts_init(cli_live_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->drv = at_driver_default_config();
+}
+
+int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (!(*arg >= '0' && *arg <= '9') || *end || errno || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
+{
+    switch (c) {
+    case CLI_OPT_PORT:
+        if (o->n_ports == CLI_LIVE_MAX_PORTS) {
+            cli_usage_error(prog, "more than %d --port options", CLI_LIVE_MAX_PORTS);
+            return 2;
+        }
+        if (!*arg) {
+            cli_usage_error(prog, "%s", "--port needs a device");
+            return 2;
+        }
+        o->ports[o->n_ports++] = arg;
+        return 1;
+    case CLI_OPT_BAUD:
+        if (cli_parse_u32(arg, 50, 4000000, &o->drv.baud) != 0) {
+            cli_usage_error(prog, "invalid --baud '%s'", arg);
+            return 2;
+        }
+        return 1;
+    case CLI_OPT_RTSCTS: o->drv.rtscts = true; return 1;
+    case CLI_OPT_NO_FLOW: o->drv.rtscts = false; return 1;
+    case CLI_OPT_CRLF: o->drv.crlf = true; return 1;
+    case CLI_OPT_TIMEOUT_MS:
+        if (cli_parse_u32(arg, 1, 3600000, &o->drv.timeout_ms) != 0) {
+            cli_usage_error(prog, "invalid --timeout-ms '%s' (1..3600000)", arg);
+            return 2;
+        }
+        if (o->drv.secure_timeout_ms < o->drv.timeout_ms)
+            o->drv.secure_timeout_ms = o->drv.timeout_ms;
+        return 1;
+    case CLI_OPT_PROFILE:
+        o->drv.profile = at_profile_by_name(arg);
+        if (!o->drv.profile) {
+            cli_usage_error(prog, "unknown profile '%s' (known: legacy, newer)", arg);
+            return 2;
+        }
+        return 1;
+    case CLI_OPT_GAP_MS:
+        if (cli_parse_u32(arg, 0, 60000, &o->drv.gap_ms) != 0) {
+            cli_usage_error(prog, "invalid --gap-ms '%s' (0..60000)", arg);
+            return 2;
+        }
+        return 1;
+    case CLI_OPT_VERBOSE: o->verbose = true; return 1;
+    case CLI_OPT_JSON: o->json = true; return 1;
+    case 'w':
+        if (!*arg) {
+            cli_usage_error(prog, "%s", "-w needs a file name");
+            return 2;
+        }
+        o->trace = arg;
+        return 1;
+    default: return 0;
+    }
+}
+
+static void on_live_event(void *ctx, const at_event *ev)
+{
+    cli_chan *ch = ctx;
+    cli_render_event(ch, ev);
+}
+
+int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
+                  uint16_t channel, X509 *client_cert, const char *note, const char *prog)
+{
+    memset(l, 0, sizeof *l);
+    l->opt.path = port;
+    l->opt.json = o->json;
+    l->opt.profile = o->drv.profile;
+    l->opt.client_cert = client_cert;
+    l->ctx.opt = &l->opt;
+    l->ctx.last_day = -1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    l->ctx.have_t0 = true; /* relative times count from the start of the session */
+    l->ctx.t0 = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    l->ctx.next_frame_id = l->ctx.next_urc_id = l->ctx.next_invalid_id = 1;
+    l->view_to_stdout = o->verbose;
+    if (l->view_to_stdout) {
+        l->view = stdout;
+    } else {
+        l->view = open_memstream(&l->view_buf, &l->view_len);
+        if (!l->view) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return 3;
+        }
+    }
+    l->ctx.out = l->view;
+    l->chan.channel = channel;
+    l->chan.ctx = &l->ctx;
+    l->ctx.sum.channels = 1;
+
+    at_driver_config cfg = o->drv;
+    cfg.client_cert = client_cert;
+    cfg.trace_path = trace;
+    cfg.trace_note = note;
+    cfg.channel = channel;
+    cfg.on_event = on_live_event;
+    cfg.on_finding = cli_on_finding;
+    cfg.ctx = &l->chan;
+    char err[768];
+    l->drv = at_driver_open(port, &cfg, err, sizeof err);
+    if (!l->drv) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        if (!l->view_to_stdout)
+            fclose(l->view);
+        free(l->view_buf);
+        l->view = NULL;
+        l->view_buf = NULL;
+        return 3;
+    }
+    l->chan.an = at_driver_analyzer(l->drv);
+    return 0;
+}
+
+void cli_live_show(cli_live *l, FILE *to)
+{
+    if (l->view_to_stdout) {
+        fflush(stdout);
+        return;
+    }
+    fflush(l->view);
+    if (l->view_len)
+        fwrite(l->view_buf, 1, l->view_len, to);
+    fflush(to);
+    cli_live_discard(l);
+}
+
+void cli_live_discard(cli_live *l)
+{
+    if (l->view_to_stdout)
+        return;
+    fclose(l->view);
+    free(l->view_buf);
+    l->view_buf = NULL;
+    l->view_len = 0;
+    l->view = open_memstream(&l->view_buf, &l->view_len);
+    if (!l->view) /* out of memory: show nothing rather than fail */
+        l->view = fopen("/dev/null", "w");
+    l->ctx.out = l->view;
+}
+
+int cli_live_close(cli_live *l, const char *prog)
+{
+    int rc = 0;
+    if (l->drv) {
+        char err[512];
+        if (at_driver_close(l->drv, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            rc = 3;
+        }
+        l->drv = NULL;
+        l->chan.an = NULL;
+        if (l->opt.json)
+            json_channel_done(&l->chan);
+        else
+            text_channel_done(&l->chan);
+        cli_flush_findings(&l->chan, false);
+    }
+    free(l->chan.pending.v);
+    l->chan.pending.v = NULL;
+    if (l->view && !l->view_to_stdout) {
+        fclose(l->view);
+        free(l->view_buf);
+    }
+    l->view = NULL;
+    l->view_buf = NULL;
+    return rc;
+}
+
+void cli_live_words(const at_driver_reply *r, char *buf, size_t cap)
+{
+    if (r->secure != AT_SEC_NONE && r->has_final)
+        snprintf(buf, cap, "%s, then %s", r->secure_text, r->final_text);
+    else if (r->has_final)
+        snprintf(buf, cap, "%s", r->final_text);
+    else if (r->secure != AT_SEC_NONE)
+        snprintf(buf, cap, "%s (no final result)", r->secure_text);
+    else
+        snprintf(buf, cap, "no final result");
+}
+
+void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *prog,
+                             FILE *to)
+{
+    fprintf(to, "%s: %s\n", prog, at_driver_error(l->drv));
+    if (r->status == AT_DRV_TIMEOUT && r->bytes_in == 0)
+        fprintf(to, "%s: hint: a module in data mode (after CONNECT, transparent "
+                "mode) takes commands as data: leave it with +++ (a second of silence "
+                "before and after) or by toggling DTR; check the port, the baud rate "
+                "and the flow control too\n", prog);
+    else if (r->status == AT_DRV_TIMEOUT && !r->echoed && !r->has_final)
+        fprintf(to, "%s: hint: the module sent something but no answer attrace "
+                "knows (%llu bytes): is it in another state (data mode, a different "
+                "baud rate)?\n", prog, (unsigned long long)r->bytes_in);
+}
+
+int cli_option_error(const char *prog, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(prog, "option '%s' needs an argument", argv[optind - 1]);
+    if (optopt > 0 && optopt < 256)
+        return cli_usage_error(prog, "unknown option '-%c'", optopt);
+    return cli_usage_error(prog, "unknown or malformed option '%s'", argv[optind - 1]);
+}

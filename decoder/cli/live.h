@@ -1,0 +1,125 @@
+/*
+ * live.h - what the live commands (`attrace cert`, `attrace replay`) share:
+ * the port options (one parser for --port, --baud, --rtscts/--no-flow,
+ * --crlf, --timeout-ms, -w) and a live session: one module driver whose
+ * events are rendered as `attrace decode` renders a trace (cli_render_event
+ * with the text or JSON renderer), into a buffer the command prints when it
+ * wants the exchange shown (always with --verbose, and on a failure).
+ */
+#ifndef ATTRACE_CLI_LIVE_H
+#define ATTRACE_CLI_LIVE_H
+
+#include "cli.h"
+
+#include "attrace/driver.h"
+
+#define CLI_LIVE_MAX_PORTS 64
+
+/* getopt_long codes of the port options (above the commands' own). */
+enum {
+    CLI_OPT_PORT = 1000,
+    CLI_OPT_BAUD,
+    CLI_OPT_RTSCTS,
+    CLI_OPT_NO_FLOW,
+    CLI_OPT_CRLF,
+    CLI_OPT_TIMEOUT_MS,
+    CLI_OPT_PROFILE,
+    CLI_OPT_VERBOSE,
+    CLI_OPT_JSON,
+    CLI_OPT_GAP_MS
+};
+
+/* The rows of struct option for the port options (and -w, --profile,
+ * --verbose, --json), to be copied into a command's table. */
+#define CLI_LIVE_LONGOPTS                                        \
+    {"port", required_argument, NULL, CLI_OPT_PORT},             \
+    {"baud", required_argument, NULL, CLI_OPT_BAUD},             \
+    {"rtscts", no_argument, NULL, CLI_OPT_RTSCTS},               \
+    {"no-flow", no_argument, NULL, CLI_OPT_NO_FLOW},             \
+    {"crlf", no_argument, NULL, CLI_OPT_CRLF},                   \
+    {"timeout-ms", required_argument, NULL, CLI_OPT_TIMEOUT_MS}, \
+    {"profile", required_argument, NULL, CLI_OPT_PROFILE},       \
+    {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},             \
+    {"json", no_argument, NULL, CLI_OPT_JSON},                   \
+    {"gap-ms", required_argument, NULL, CLI_OPT_GAP_MS},         \
+    {"write", required_argument, NULL, 'w'}
+
+/* The help text of those options. */
+#define CLI_LIVE_HELP                                                          \
+    "Port options:\n"                                                          \
+    "  --port DEV         the module's serial port: /dev/ttyUSB0, a PTY, or a\n"  \
+    "                     name libserialport knows\n"                          \
+    "  --baud N           line speed (default 115200, 8N1)\n"                  \
+    "  --rtscts           RTS/CTS hardware flow control\n"                     \
+    "  --no-flow          no flow control (the default)\n"                     \
+    "  --crlf             end commands with CR LF (default CR; AT^SBNW always\n" \
+    "                     gets CR LF, as the vendor tool sends it)\n"          \
+    "  --timeout-ms N     wait N ms for a final result (default 5000; 15000\n" \
+    "                     after a frame)\n"                                    \
+    "  --gap-ms N         wait N ms after a final result before the next\n"    \
+    "                     command (default 100, as modules need)\n"           \
+    "  --profile NAME     module family: legacy, newer (default: guessed by the\n" \
+    "                     diagnosis; frame limits of legacy)\n"                \
+    "  -w, --write TRACE  record the session (pcap, mode 0600: it may hold\n"   \
+    "                     private keys); `attrace decode TRACE` shows it\n"     \
+    "  --verbose          show every exchange as `attrace decode` does\n"      \
+    "  --json             exchanges as `attrace decode --json` (NDJSON)\n"
+
+/* A decimal number in min..max (digits only). 0 or -1. */
+int cli_parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out);
+
+/* The usage error for getopt_long's ':' (missing argument) or '?' code
+ * @p c; returns 2. */
+int cli_option_error(const char *prog, int c, char **argv);
+
+typedef struct cli_live_opts {
+    const char *ports[CLI_LIVE_MAX_PORTS];
+    unsigned n_ports;
+    at_driver_config drv;      /* baud, rtscts, crlf, timeout, profile */
+    const char *trace;         /* -w */
+    bool verbose, json;
+} cli_live_opts;
+
+void cli_live_opts_init(cli_live_opts *o);
+
+/* Handles one getopt_long code @p c of the port options for @p prog.
+ * Returns 1 if it was one (handled), 0 if not, 2 after a usage error. */
+int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog);
+
+/* One live session: the driver, and the renderer's state around it. */
+typedef struct cli_live {
+    cli_opts opt;
+    cli_ctx ctx;
+    cli_chan chan;
+    at_driver *drv;
+    FILE *view;                /* the rendered exchanges, buffered */
+    char *view_buf;
+    size_t view_len;
+    bool view_to_stdout;       /* --verbose: no buffering */
+} cli_live;
+
+/* Opens @p port with @p o's settings (its trace: @p trace, or none),
+ * session channel @p channel; @p client_cert (borrowed) for the analyzer.
+ * 0, or 3 with a message on stderr (prefixed @p prog). */
+int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
+                  uint16_t channel, X509 *client_cert, const char *note, const char *prog);
+
+/* Writes what was rendered so far to @p to (if it was buffered) and
+ * empties the buffer. */
+void cli_live_show(cli_live *l, FILE *to);
+/* Forgets what was rendered so far. */
+void cli_live_discard(cli_live *l);
+
+/* Closes the session: ends the driver (late findings are rendered), the
+ * trace. 0, or 3 if the trace failed (message on stderr). */
+int cli_live_close(cli_live *l, const char *prog);
+
+/* The message for a failed exchange (timeout, lost port) with hints: a
+ * silent module may be in data mode; written to @p to prefixed @p prog. */
+void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *prog,
+                             FILE *to);
+
+/* The module's words of an exchange in one line: "SECURE CMD ERROR, then OK". */
+void cli_live_words(const at_driver_reply *r, char *buf, size_t cap);
+
+#endif
