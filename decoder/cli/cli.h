@@ -304,7 +304,6 @@ bool cli_exchange_failed(const at_exchange *x);
 /* Meaning of a numeric +CME ERROR (at_cme_error_text), else NULL. */
 const char *cli_result_meaning(const at_result *r);
 /* Name of an at_cmd_type ("exec", "set", ...). */
-const char *cli_cmd_type_name(at_cmd_type t);
 /* "te_to_me" / "me_to_te". */
 const char *cli_dir_key(at_dir d);
 

@@ -187,18 +187,6 @@ const char *cli_result_meaning(const at_result *r)
     return NULL;
 }
 
-const char *cli_cmd_type_name(at_cmd_type t)
-{
-    switch (t) {
-    case AT_CMDT_EXEC: return "exec";
-    case AT_CMDT_SET: return "set";
-    case AT_CMDT_READ: return "read";
-    case AT_CMDT_TEST: return "test";
-    case AT_CMDT_REPEAT: return "repeat";
-    }
-    return "unknown";
-}
-
 const char *cli_dir_key(at_dir d)
 {
     return d == AT_DIR_TE_TO_ME ? "te_to_me" : "me_to_te";

@@ -321,9 +321,7 @@ static void line_fields(json_t *o, const at_line_info *li, bool urc)
     case AT_LK_SBNR: {
         const at_sbnr *b = &li->u.sbnr;
         SET(o, "index", jint(b->index));
-        SET(o, "entry", json_string(b->kind == AT_SBNR_ENTRY ? "certificate"
-                                    : b->kind == AT_SBNR_EMPTY ? "empty"
-                                                               : "corrupted"));
+        SET(o, "entry", json_string(at_sbnr_kind_name(b->kind)));
         if (b->kind == AT_SBNR_CORRUPTED)
             break;
         SET(o, "size", jint(b->size));
@@ -460,7 +458,7 @@ static json_t *commands(const at_exchange *x)
         json_t *params_hex = json_array();
         bool any_hex = false;
         set_str(o, "name", &cmd->name);
-        SET(o, "type", json_string(cli_cmd_type_name(cmd->type)));
+        SET(o, "type", json_string(at_cmd_type_name(cmd->type)));
         SET(o, "offset", jint(cmd->span.off));
         set_str(o, "basic_value", &cmd->basic_value);
         for (unsigned k = 0; k < cmd->n_params; k++) {

@@ -580,7 +580,7 @@ static void command_detail(cli_ctx *c, const at_exchange *x)
         sgr(c, C_BOLD);
         put_str(c->out, &cmd->name);
         reset(c);
-        fprintf(c->out, " %s", cli_cmd_type_name(cmd->type));
+        fprintf(c->out, " %s", at_cmd_type_name(cmd->type));
         if (cmd->basic_value.ptr) {
             fputc(' ', c->out);
             put_str(c->out, &cmd->basic_value);

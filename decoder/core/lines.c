@@ -1286,3 +1286,25 @@ at_str at_line_prefix(const char *line, size_t len, uint64_t base_off)
         return no_str;
     return mkstr(line, base_off, 0, i);
 }
+
+const char *at_cmd_type_name(at_cmd_type t)
+{
+    switch (t) {
+    case AT_CMDT_EXEC: return "exec";
+    case AT_CMDT_SET: return "set";
+    case AT_CMDT_READ: return "read";
+    case AT_CMDT_TEST: return "test";
+    case AT_CMDT_REPEAT: return "repeat";
+    }
+    return "unknown";
+}
+
+const char *at_sbnr_kind_name(at_sbnr_kind k)
+{
+    switch (k) {
+    case AT_SBNR_ENTRY: return "certificate";
+    case AT_SBNR_EMPTY: return "empty";
+    case AT_SBNR_CORRUPTED: return "corrupted";
+    }
+    return "unknown";
+}

@@ -1,6 +1,6 @@
 /*
- * trace_common.c - what the trace reader and writer share: event names and
- * the serialization of one record (TRACE-FORMAT.md, "One record").
+ * trace_common.c - what the trace reader and writer share: the
+ * serialization of one record (TRACE-FORMAT.md, "One record").
  */
 #include "trace_internal.h"
 
@@ -11,19 +11,6 @@ _Static_assert(4 + ((sizeof AT_TRACE_DISSECTOR_NAME - 1 + 3) & ~3u) + 4 +
                        AT_EXP_P2P_DIRECTION_LEN + 4 ==
                    AT_TRACE_TLV_LEN,
                "AT_TRACE_TLV_LEN does not match the encoded TLVs");
-
-const char *at_trace_event_name(unsigned event)
-{
-    /* Indexed by the pseudo-header's event number; the names are the ones
-     * the CLI's JSON output and the Wireshark plugin show. */
-    static const char *const names[] = {
-        "data",         "break",       "framing_error", "parity_error",
-        "overrun",      "line_change", "settings",      "note",
-    };
-    if (event >= sizeof names / sizeof names[0])
-        return "unknown";
-    return names[event];
-}
 
 const at_trace_line *at_trace_lines(size_t *n)
 {

@@ -46,9 +46,6 @@
 #define AT_TRACE_MAX_PAYLOAD \
     (AT_TRACE_SNAPLEN - AT_TRACE_TLV_LEN - AT_TRACE_UART_HEADER_LEN)
 
-/* Highest event number TRACE-FORMAT.md version 1 defines. */
-#define AT_TRACE_EVENT_MAX AT_TEV_NOTE
-
 /* Nanoseconds per second, for pcap timestamps. */
 #define AT_TRACE_NS_PER_S 1000000000u
 

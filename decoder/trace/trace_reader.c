@@ -321,26 +321,31 @@ static int parse_upper_pdu(at_trace_reader *r, const uint8_t *d, uint32_t n,
             return fail(r, no,
                         "direction %lu is neither 0 (TE->ME) nor 1 (ME->TE)",
                         (unsigned long)dir);
-        if (rest_len < AT_TRACE_UART_HEADER_LEN)
+        at_uart_header h;
+        switch (at_uart_header_parse(rest, rest_len, &h)) {
+        case AT_UART_OK:
+            break;
+        case AT_UART_SHORT:
             return fail(r, no,
                         "%u bytes left for the %u-byte UART pseudo-header",
                         rest_len, AT_TRACE_UART_HEADER_LEN);
-        if (rest[0] != AT_TRACE_UART_VERSION)
+        case AT_UART_BAD_VERSION:
             return fail(r, no,
                         "UART pseudo-header version %u is not supported "
                         "(this reader knows version %u)",
-                        rest[0], AT_TRACE_UART_VERSION);
-        if (rest[1] > AT_TRACE_EVENT_MAX)
+                        h.version, AT_TRACE_UART_VERSION);
+        case AT_UART_BAD_EVENT:
             return fail(r, no,
                         "event type %u is not defined in UART pseudo-header "
                         "version %u",
-                        rest[1], AT_TRACE_UART_VERSION);
+                        (unsigned)h.event, AT_TRACE_UART_VERSION);
+        }
         rec->dir = (at_dir)dir;
-        rec->event = (at_trace_event)rest[1];
-        rec->channel = at_trace_get_be16(rest + 2);
-        rec->line_state = at_trace_get_be16(rest + 4);
-        rec->flags = at_trace_get_be16(rest + 6);
-        rec->baud = at_trace_get_be32(rest + 8);
+        rec->event = h.event;
+        rec->channel = h.channel;
+        rec->line_state = h.line_state;
+        rec->flags = h.flags;
+        rec->baud = h.baud;
         rec->payload = rest + AT_TRACE_UART_HEADER_LEN;
         rec->len = rest_len - AT_TRACE_UART_HEADER_LEN;
         r->kind = AT_TIN_ATTRACE;

@@ -1842,9 +1842,26 @@ static void test_all_parsers_truncated(void **state)
     }
 }
 
+/* The stable names the JSON output and the Wireshark plugin share. */
+static void test_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(at_cmd_type_name(AT_CMDT_EXEC), "exec");
+    assert_string_equal(at_cmd_type_name(AT_CMDT_SET), "set");
+    assert_string_equal(at_cmd_type_name(AT_CMDT_READ), "read");
+    assert_string_equal(at_cmd_type_name(AT_CMDT_TEST), "test");
+    assert_string_equal(at_cmd_type_name(AT_CMDT_REPEAT), "repeat");
+    assert_string_equal(at_cmd_type_name((at_cmd_type)99), "unknown");
+    assert_string_equal(at_sbnr_kind_name(AT_SBNR_ENTRY), "certificate");
+    assert_string_equal(at_sbnr_kind_name(AT_SBNR_EMPTY), "empty");
+    assert_string_equal(at_sbnr_kind_name(AT_SBNR_CORRUPTED), "corrupted");
+    assert_string_equal(at_sbnr_kind_name((at_sbnr_kind)99), "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_cmd_sbnw),
         cmocka_unit_test(test_cmd_protocol_examples),
         cmocka_unit_test(test_cmd_quoted_params),

@@ -260,6 +260,34 @@ static void test_event_names(void **state)
     assert_string_equal(at_trace_event_name(~0u), "unknown");
 }
 
+/* The pseudo-header parse the trace reader and the Wireshark plugin share. */
+static void test_uart_header_parse(void **state)
+{
+    (void)state;
+    const uint8_t h[12] = {1, 6, 0x01, 0x02, 0x80, 0x03, 0x00, 0x01,
+                           0x00, 0x01, 0xc2, 0x00};
+    at_uart_header u;
+    assert_int_equal(at_uart_header_parse(h, sizeof h, &u), AT_UART_OK);
+    assert_int_equal(u.version, 1);
+    assert_int_equal(u.event, AT_TEV_SETTINGS);
+    assert_int_equal(u.channel, 0x0102);
+    assert_int_equal(u.line_state, AT_LINE_UNKNOWN | AT_LINE_RTS | AT_LINE_CTS);
+    assert_int_equal(u.flags, AT_TFLAG_BYTES_MISSING);
+    assert_int_equal(u.baud, 115200);
+    assert_int_equal(at_uart_header_parse(h, 11, &u), AT_UART_SHORT);
+    assert_int_equal(u.version, 1);
+    assert_int_equal(at_uart_header_parse(NULL, 0, &u), AT_UART_SHORT);
+    uint8_t bad[12];
+    memcpy(bad, h, sizeof bad);
+    bad[0] = 2;
+    assert_int_equal(at_uart_header_parse(bad, sizeof bad, &u), AT_UART_BAD_VERSION);
+    assert_int_equal(u.version, 2);
+    bad[0] = 1;
+    bad[1] = 8;
+    assert_int_equal(at_uart_header_parse(bad, sizeof bad, &u), AT_UART_BAD_EVENT);
+    assert_int_equal((unsigned)u.event, 8);
+}
+
 static void test_encode_layout(void **state)
 {
     (void)state;
@@ -1634,6 +1662,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_names),
+        cmocka_unit_test(test_uart_header_parse),
         cmocka_unit_test(test_encode_layout),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_golden_file),

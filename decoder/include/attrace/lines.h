@@ -60,6 +60,9 @@ typedef struct at_cmdline {
 at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
                            at_cmdline *out, uint64_t *err_off);
 
+/** Stable name of a command type: "exec", "set", "read", "test", "repeat". */
+const char *at_cmd_type_name(at_cmd_type t);
+
 /** True if @p name (case-insensitive) equals @p want, e.g. "^sbnw" vs "^SBNW". */
 bool at_name_is(const at_str *name, const char *want);
 
@@ -148,6 +151,9 @@ typedef struct at_sbnr {
     at_str expiry;       /**< "2035,10,29" */
     unsigned expiry_year, expiry_month, expiry_day;
 } at_sbnr;
+
+/** Stable name of an entry kind: "certificate", "empty", "corrupted". */
+const char *at_sbnr_kind_name(at_sbnr_kind k);
 
 /** Parses one "^SBNR: <index>, ..." line. */
 at_status at_parse_sbnr(const char *line, size_t len, uint64_t base_off,

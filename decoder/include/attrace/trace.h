@@ -12,6 +12,7 @@
 #define ATTRACE_TRACE_H
 
 #include "attrace/types.h"
+#include "attrace/uart.h"
 
 #include <stdio.h>
 
@@ -22,32 +23,7 @@ extern "C" {
 #define AT_TRACE_LINKTYPE_UPPER_PDU 252
 #define AT_TRACE_LINKTYPE_RTAC_SERIAL 250
 #define AT_TRACE_DISSECTOR_NAME "attrace"
-#define AT_TRACE_UART_VERSION 1
-#define AT_TRACE_UART_HEADER_LEN 12u
 #define AT_TRACE_SNAPLEN 262144u
-
-/** UART pseudo-header event types. */
-typedef enum at_trace_event {
-    AT_TEV_DATA = 0,
-    AT_TEV_BREAK = 1,
-    AT_TEV_FRAMING_ERROR = 2,
-    AT_TEV_PARITY_ERROR = 3,
-    AT_TEV_OVERRUN = 4,
-    AT_TEV_LINE_CHANGE = 5,
-    AT_TEV_SETTINGS = 6,
-    AT_TEV_NOTE = 7
-} at_trace_event;
-
-/** Line-state bits (pseudo-header "line state"). */
-enum {
-    AT_LINE_RTS = 1u << 0,
-    AT_LINE_CTS = 1u << 1,
-    AT_LINE_DTR = 1u << 2,
-    AT_LINE_DSR = 1u << 3,
-    AT_LINE_DCD = 1u << 4,
-    AT_LINE_RI = 1u << 5,
-    AT_LINE_UNKNOWN = 1u << 15
-};
 
 /** One control line of a line state. */
 typedef struct at_trace_line {
@@ -58,9 +34,6 @@ typedef struct at_trace_line {
 
 /** The control lines (AT_LINE_UNKNOWN excluded), in that stable order. */
 const at_trace_line *at_trace_lines(size_t *n);
-
-/** Pseudo-header flag bits. */
-enum { AT_TFLAG_BYTES_MISSING = 1u << 0 };
 
 /** One record, as read or to be written. */
 typedef struct at_trace_record {
@@ -77,9 +50,6 @@ typedef struct at_trace_record {
     bool has_lost;         /**< reader: an AT_TEV_OVERRUN record that gives its count */
     uint32_t lost;         /**< reader: that count of lost bytes */
 } at_trace_record;
-
-/** Name of an event type ("data", "break", ...), "unknown" otherwise. */
-const char *at_trace_event_name(unsigned event);
 
 /* ------------------------------------------------------------------ */
 /* Reader                                                             */

@@ -1,0 +1,1309 @@
+/*
+ * packet-attrace.c - the Wireshark dissector "attrace" (epan plugin).
+ *
+ * Every attrace trace record names this dissector in its exported-PDU
+ * header; Wireshark's exported_pdu dissector calls it with the tvb at the
+ * UART pseudo-header and the direction in pinfo->p2p_dir.
+ *
+ * The first pass hands each record to state.c, which runs the decoder core
+ * and the analyzer (one session per channel) and stores what they
+ * reported. Rendering (tree, columns, expert info, tap) reads those tables
+ * only, so any pass, in any order, shows the same tree. Line and frame
+ * fields are re-read from the element's bytes with the core's own pure
+ * line and frame parsers, on the kind the session decided.
+ */
+#include "state.h"
+
+#include "attrace/cert.h"
+#include "attrace/frame.h"
+#include "attrace/lines.h"
+
+#include <epan/expert.h>
+#include <epan/packet.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/stats_tree.h>
+#include <epan/tap.h>
+#include <wsutil/report_message.h>
+
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Plugin entry points: the only symbols the object exports           */
+/* ------------------------------------------------------------------ */
+
+WS_DLL_PUBLIC_DEF const char plugin_version[] = ATTRACE_PLUGIN_VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = ATTRACE_WS_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = ATTRACE_WS_MINOR;
+WS_DLL_PUBLIC void plugin_register(void);
+
+/* ------------------------------------------------------------------ */
+/* Registration state                                                 */
+/* ------------------------------------------------------------------ */
+
+static int proto_attrace = -1;
+static int attrace_tap = -1;
+static dissector_handle_t attrace_handle;
+static dissector_table_t ber_oid_table;
+
+/* Preferences. */
+enum { PROFILE_AUTO = 0, PROFILE_LEGACY = 1, PROFILE_NEWER = 2 };
+static const enum_val_t profile_vals[] = {
+    {"auto", "Guess from the trace", PROFILE_AUTO},
+    {"legacy", "Legacy (MC75i, TC63i, TC65i, BGS2/3, EGS5, AGS2)", PROFILE_LEGACY},
+    {"newer", "Newer (EXS62, PLS62/63/83, TX62)", PROFILE_NEWER},
+    {NULL, NULL, 0},
+};
+static gint pref_profile = PROFILE_AUTO;
+static const char *pref_client_cert = "";
+static guint pref_pause_warn_ms = 1000;
+static gboolean pref_show_secrets = FALSE;
+
+/* The capture file's tables (NULL between files). */
+static pl_state *g_state;
+static X509 *g_client_cert;
+
+/* Fields: display-filter names are public API (README). */
+static int hf_dir = -1, hf_channel = -1, hf_event = -1, hf_version = -1;
+static int hf_line = -1, hf_line_rts = -1, hf_line_cts = -1, hf_line_dtr = -1;
+static int hf_line_dsr = -1, hf_line_dcd = -1, hf_line_ri = -1, hf_line_unknown = -1;
+static int hf_flags = -1, hf_flags_missing = -1, hf_baud = -1, hf_stream_off = -1;
+static int hf_note = -1, hf_settings = -1, hf_lost = -1, hf_error_bytes = -1;
+static int hf_element = -1, hf_offset = -1, hf_length = -1, hf_exchange = -1;
+static int hf_part_of = -1, hf_first_frame = -1, hf_request_in = -1;
+static int hf_cmd = -1, hf_cmd_name = -1, hf_cmd_type = -1, hf_cmd_param = -1;
+static int hf_echo = -1, hf_resp = -1, hf_urc = -1, hf_unexpected = -1, hf_invalid = -1;
+static int hf_result = -1, hf_result_code = -1, hf_result_meaning = -1;
+static int hf_duration = -1, hf_end_reason = -1, hf_secure_result = -1;
+static int hf_payload_len = -1, hf_imei = -1;
+static int hf_ciev_srv = -1, hf_ciev_name = -1, hf_ciev_value = -1;
+static int hf_sis_srv = -1, hf_sis_cause = -1, hf_sis_info = -1, hf_sis_text = -1;
+static int hf_sis_meaning = -1, hf_sisrw_srv = -1, hf_sisrw_count = -1;
+static int hf_sbnr_index = -1, hf_sbnr_entry = -1;
+static int hf_cert_size = -1, hf_cert_issuer = -1, hf_cert_subject = -1;
+static int hf_cert_serial = -1, hf_cert_sigalg = -1, hf_cert_thumbprint = -1;
+static int hf_cert_expiry = -1, hf_cert_key = -1;
+static int hf_frame_totallen = -1, hf_frame_cmdid = -1, hf_frame_paramnum = -1;
+static int hf_frame_index = -1, hf_frame_imei = -1, hf_frame_problem = -1;
+static int hf_frame_trailing = -1;
+static int hf_unit_paramlen = -1, hf_unit_paramid = -1, hf_unit_value = -1;
+static int hf_unit_text = -1;
+static int hf_key_size = -1, hf_key_type = -1, hf_key_bits = -1;
+static int hf_key_matches_cert = -1;
+static int hf_sig_text = -1, hf_sig_checked = -1, hf_sig_matches = -1;
+static int hf_sig_digest = -1, hf_sig_key_source = -1;
+static int hf_finding_rule = -1, hf_finding_severity = -1, hf_finding_what = -1;
+static int hf_secret_kind = -1, hf_secret_size = -1;
+static int hf_finding_fix = -1, hf_finding_offset = -1, hf_finding_dir = -1;
+
+static gint ett_attrace = -1, ett_header = -1, ett_line = -1, ett_element = -1;
+static gint ett_cmd = -1, ett_frame = -1, ett_unit = -1, ett_cert = -1;
+static gint ett_finding = -1;
+
+static expert_field ei_bad_header = EI_INIT;
+static expert_field ei_no_direction = EI_INIT;
+static expert_field ei_bytes_missing = EI_INIT;
+static expert_field ei_incomplete = EI_INIT;
+static expert_field ei_not_decoded = EI_INIT;
+/* One per frame problem code (at_frame_problem_code 1..AT_FP_LAST). */
+#define AT_FP_LAST AT_FP_UNUSED_BYTES
+static expert_field ei_problem[AT_FP_LAST + 1];
+/* Findings: one per rule of the core's rule table, at the rule's default
+ * severity; a finding given another severity uses the severity's entry. */
+static expert_field *ei_rule;
+static const at_rule *rule_table;
+static size_t n_rules;
+static expert_field ei_finding[AT_SEV_ERROR + 1];
+
+static const value_string dir_vals[] = {
+    {AT_DIR_TE_TO_ME, "TE->ME (host to module)"},
+    {AT_DIR_ME_TO_TE, "ME->TE (module to host)"},
+    {0, NULL},
+};
+
+static const value_string event_vals[] = {
+    {AT_TEV_DATA, "data"},
+    {AT_TEV_BREAK, "break"},
+    {AT_TEV_FRAMING_ERROR, "framing_error"},
+    {AT_TEV_PARITY_ERROR, "parity_error"},
+    {AT_TEV_OVERRUN, "overrun"},
+    {AT_TEV_LINE_CHANGE, "line_change"},
+    {AT_TEV_SETTINGS, "settings"},
+    {AT_TEV_NOTE, "note"},
+    {0, NULL},
+};
+
+static const value_string cmdid_vals[] = {
+    {AT_CMD_WRITE, "WRITE"},
+    {AT_CMD_READ, "READ"},
+    {AT_CMD_DELETE, "DELETE"},
+    {AT_CMD_REVOKE, "REVOKE"},
+    {AT_CMD_READ_FILE, "READ_FILE"},
+    {0, NULL},
+};
+
+static const value_string paramid_vals[] = {
+    {AT_PARAM_INDEX, "index"},
+    {AT_PARAM_CERT, "cert"},
+    {AT_PARAM_SIGNATURE, "signature"},
+    {AT_PARAM_IMEI, "imei"},
+    {AT_PARAM_KEY, "key"},
+    {AT_PARAM_THUMBPRINT, "thumbprint"},
+    {AT_PARAM_MODE, "mode"},
+    {0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* Capture-file lifetime                                              */
+/* ------------------------------------------------------------------ */
+
+static const at_profile *pref_profile_ptr(void)
+{
+    switch (pref_profile) {
+    case PROFILE_LEGACY: return at_profile_get(AT_PROFILE_LEGACY);
+    case PROFILE_NEWER: return at_profile_get(AT_PROFILE_NEWER);
+    default: return NULL;
+    }
+}
+
+static void attrace_init(void)
+{
+    pl_state_free(g_state);
+    pl_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.profile = pref_profile_ptr();
+    cfg.client_cert = g_client_cert;
+    cfg.pause_warn_ms = pref_pause_warn_ms;
+    g_state = pl_state_new(&cfg);
+}
+
+static void attrace_cleanup(void)
+{
+    pl_state_free(g_state);
+    g_state = NULL;
+}
+
+static void attrace_postseq(void)
+{
+    if (g_state)
+        pl_state_finish(g_state);
+}
+
+static void attrace_prefs_apply(void)
+{
+    X509_free(g_client_cert);
+    g_client_cert = NULL;
+    if (pref_client_cert && *pref_client_cert) {
+        char err[512];
+        g_client_cert = at_cert_load(pref_client_cert, err, sizeof err);
+        if (!g_client_cert)
+            report_failure("attrace: client certificate: %s", err);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Rendering helpers                                                  */
+/* ------------------------------------------------------------------ */
+
+/* What one packet's rendering tells the statistics tap. */
+#define TAP_MAX 32
+typedef struct tap_rec {
+    unsigned n;
+    struct {
+        uint8_t node; /* TAP_NODE_* */
+        const char *label;
+    } v[TAP_MAX];
+} tap_rec;
+enum { TAP_NODE_COMMAND = 0, TAP_NODE_RESULT, TAP_NODE_SECURE, TAP_NODE_FINDING };
+
+static void tap_add(tap_rec *t, unsigned node, const char *label)
+{
+    if (t && t->n < TAP_MAX) {
+        t->v[t->n].node = (uint8_t)node;
+        t->v[t->n].label = label;
+        t->n++;
+    }
+}
+
+typedef struct render_ctx {
+    packet_info *pinfo;
+    tvbuff_t *tvb;          /* the record's payload */
+    const pl_pkt *pkt;
+    at_dir dir;
+    bool info;              /* fill the Info column */
+    tap_rec *tap;
+    /* The element being rendered: its exact bytes (parsers read these)
+     * and what is shown of them (private-key runs masked). */
+    const uint8_t *raw, *shown;
+    size_t view_len;
+} render_ctx;
+
+/* What the tree shows of bytes at @p ptr inside the element's raw bytes. */
+static const char *shown(const render_ctx *rc, const void *ptr)
+{
+    const uint8_t *q = ptr;
+    if (rc->shown && rc->raw && q >= rc->raw && q < rc->raw + rc->view_len)
+        return (const char *)(rc->shown + (q - rc->raw));
+    return (const char *)q;
+}
+
+/* Secret runs overlapping [off, off + len) of element @p e. */
+static bool secret_overlaps(const pl_elem *e, uint64_t off, uint64_t len)
+{
+    for (unsigned i = 0; i < e->n_secret; i++) {
+        const pl_secret *r = &g_state->secrets[e->secret + i];
+        if (r->off < off + len && off < r->off + r->len)
+            return true;
+    }
+    return false;
+}
+
+/* A string field over a stream span of the element, value from @p s. */
+static proto_item *add_str(proto_tree *tree, int hf, tvbuff_t *etvb,
+                           const pl_elem *e, const at_str *s, render_ctx *rc)
+{
+    if (!s->ptr || !tree)
+        return NULL;
+    const char *v = wmem_strndup(rc->pinfo->pool, shown(rc, s->ptr), s->len);
+    if (etvb && s->span.off >= e->off && s->span.off - e->off + s->span.len <= e->len)
+        return proto_tree_add_string(tree, hf, etvb, (gint)(s->span.off - e->off),
+                                     (gint)s->span.len, v);
+    return proto_tree_add_string(tree, hf, etvb, 0, 0, v);
+}
+
+static gint rel(const pl_elem *e, uint64_t off, tvbuff_t *etvb)
+{
+    if (!etvb || off < e->off || off - e->off > e->len)
+        return 0;
+    return (gint)(off - e->off);
+}
+
+static gint rel_len(const pl_elem *e, uint64_t off, uint64_t len, tvbuff_t *etvb)
+{
+    if (!etvb || off < e->off || off - e->off > e->len || len > e->len - (off - e->off))
+        return 0;
+    return (gint)len;
+}
+
+/* A number field over the stream span @p sp of element @p e. */
+static void add_uint_span(proto_tree *tree, int hf, tvbuff_t *etvb, const pl_elem *e,
+                          at_span sp, guint32 value)
+{
+    proto_tree_add_uint(tree, hf, etvb, rel(e, sp.off, etvb), rel_len(e, sp.off, sp.len, etvb),
+                        value);
+}
+
+static const char *short_text(packet_info *pinfo, const uint8_t *p, size_t n)
+{
+    enum { MAX = 60 };
+    char *s = wmem_alloc(pinfo->pool, MAX + 4);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < MAX; i++)
+        s[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+    if (n > MAX) {
+        memcpy(s + k, "...", 3);
+        k += 3;
+    }
+    s[k] = 0;
+    return s;
+}
+
+static void cert_fields(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
+                        render_ctx *rc, const at_str *issuer, const at_str *serial,
+                        const at_str *subject, const at_str *sigalg,
+                        const at_str *thumbprint)
+{
+    add_str(tree, hf_cert_issuer, etvb, e, issuer, rc);
+    add_str(tree, hf_cert_serial, etvb, e, serial, rc);
+    add_str(tree, hf_cert_subject, etvb, e, subject, rc);
+    add_str(tree, hf_cert_sigalg, etvb, e, sigalg, rc);
+    add_str(tree, hf_cert_thumbprint, etvb, e, thumbprint, rc);
+}
+
+/* The fields of a line the session classified as e->line_kind. */
+static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
+                         render_ctx *rc, const char *text, size_t len, bool urc)
+{
+    packet_info *pinfo = rc->pinfo;
+    uint64_t base = e->off;
+    uint64_t err_off = 0;
+    switch ((at_line_kind)e->line_kind) {
+    case AT_LK_TEXT:
+        break;
+    case AT_LK_RESULT: {
+        at_result r;
+        if (at_parse_result(text, len, base, (e->flags & PL_EF_NUMERIC) != 0, &r) != AT_OK)
+            break;
+        if (r.has_code) {
+            proto_tree_add_uint(tree, hf_result_code, etvb, 0, 0, r.code);
+            const char *m = r.kind == AT_RES_CME_ERROR ? at_cme_error_text(r.code) : NULL;
+            if (m)
+                proto_item_set_generated(
+                    proto_tree_add_string(tree, hf_result_meaning, etvb, 0, 0, m));
+        }
+        break;
+    }
+    case AT_LK_SECURE:
+        proto_tree_add_string(tree, hf_secure_result, etvb, 0, (gint)len,
+                              at_secure_result_name((at_secure_result)e->secure));
+        break;
+    case AT_LK_SBNR: {
+        at_sbnr b;
+        if (at_parse_sbnr(text, len, base, &b, &err_off) != AT_OK)
+            break;
+        add_uint_span(tree, hf_sbnr_index, etvb, e, b.index_span, b.index);
+        proto_tree_add_string(tree, hf_sbnr_entry, etvb, 0, 0, at_sbnr_kind_name(b.kind));
+        if (b.kind == AT_SBNR_CORRUPTED)
+            break;
+        add_uint_span(tree, hf_cert_size, etvb, e, b.size_text.span, b.size);
+        cert_fields(tree, etvb, e, rc, &b.issuer, &b.serial, &b.subject, &b.signature,
+                    &b.thumbprint);
+        if (b.has_expiry) {
+            char d[16];
+            snprintf(d, sizeof d, "%04u-%02u-%02u", b.expiry_year % 10000u,
+                     b.expiry_month % 100u, b.expiry_day % 100u);
+            proto_tree_add_string(tree, hf_cert_expiry, etvb,
+                                  rel(e, b.expiry.span.off, etvb),
+                                  rel_len(e, b.expiry.span.off, b.expiry.span.len, etvb), d);
+        }
+        break;
+    }
+    case AT_LK_CIEV_IS_CERT: {
+        at_ciev_is_cert c;
+        if (at_parse_ciev_is_cert(text, len, base, &c, &err_off) != AT_OK)
+            break;
+        proto_tree_add_string(tree, hf_ciev_name, etvb, 0, 0, "is_cert");
+        proto_tree_add_uint(tree, hf_ciev_srv, etvb, 0, 0, c.srv_profile);
+        cert_fields(tree, etvb, e, rc, &c.issuer, &c.serial, &c.subject, &c.sig_alg,
+                    &c.thumbprint);
+        break;
+    }
+    case AT_LK_CIEV: {
+        at_str name, rest;
+        if (at_parse_ciev(text, len, base, &name, &rest, &err_off) != AT_OK)
+            break;
+        add_str(tree, hf_ciev_name, etvb, e, &name, rc);
+        add_str(tree, hf_ciev_value, etvb, e, &rest, rc);
+        break;
+    }
+    case AT_LK_SIS: {
+        at_sis s;
+        if (at_parse_sis(text, len, base, &s, &err_off) != AT_OK)
+            break;
+        add_uint_span(tree, hf_sis_srv, etvb, e, s.srv_profile_span, s.srv_profile);
+        add_uint_span(tree, hf_sis_cause, etvb, e, s.urc_cause_span, s.urc_cause);
+        if (s.has_info_id) {
+            add_uint_span(tree, hf_sis_info, etvb, e, s.info_id_span, s.info_id);
+            const char *m = at_sis_info_text(s.info_id);
+            if (m)
+                proto_item_set_generated(
+                    proto_tree_add_string(tree, hf_sis_meaning, etvb, 0, 0, m));
+        }
+        if (s.has_info_text)
+            add_str(tree, hf_sis_text, etvb, e, &s.info_text, rc);
+        break;
+    }
+    case AT_LK_SIS_RW: {
+        at_sis_rw rw;
+        if (at_parse_sis_rw(text, len, base, &rw, &err_off) != AT_OK)
+            break;
+        proto_tree_add_uint(tree, hf_sisrw_srv, etvb, 0, 0, rw.srv_profile);
+        if (!urc)
+            proto_tree_add_int64(tree, hf_sisrw_count, etvb, rel(e, rw.count_span.off, etvb),
+                                 rel_len(e, rw.count_span.off, rw.count_span.len, etvb),
+                                 rw.count_negative ? rw.count_negative : (gint64)rw.count);
+        break;
+    }
+    case AT_LK_IMEI:
+        proto_tree_add_string(tree, hf_imei, etvb, 0, (gint)len,
+                              wmem_strndup(pinfo->pool, shown(rc, text), len));
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Findings                                                           */
+/* ------------------------------------------------------------------ */
+
+static expert_field *ei_for_finding(const pl_finding *f)
+{
+    const at_rule *r = at_rule_find(f->rule);
+    if (r && rule_table && r >= rule_table && r < rule_table + n_rules &&
+        r->severity == (at_severity)f->severity)
+        return &ei_rule[r - rule_table];
+    unsigned s = (unsigned)f->severity;
+    return &ei_finding[s <= AT_SEV_ERROR ? s : AT_SEV_ERROR];
+}
+
+static int expert_severity(at_severity s)
+{
+    return s == AT_SEV_ERROR ? PI_ERROR : s == AT_SEV_WARNING ? PI_WARN : PI_NOTE;
+}
+
+/* What EXPFILL puts into a static table's entry. */
+static void ei_fill(ei_register_info *r, expert_field *id, const char *name, int group,
+                    int severity, const char *summary)
+{
+    id->ei = EI_INIT_EI;
+    id->hf = EI_INIT_HF;
+    r->ids = id;
+    r->eiinfo.name = name;
+    r->eiinfo.group = group;
+    r->eiinfo.severity = severity;
+    r->eiinfo.summary = summary;
+    r->eiinfo.hf_info.hfinfo.type = FT_NONE;
+    r->eiinfo.hf_info.hfinfo.display = BASE_NONE;
+    HFILL_INIT(r->eiinfo.hf_info);
+}
+
+static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
+                            const pl_elem *e)
+{
+    const pl_state *st = g_state;
+    for (uint32_t i = e->finding; i != PL_NONE; i = st->findings[i].next) {
+        const pl_finding *f = &st->findings[i];
+        const char *sev = at_severity_name((at_severity)f->severity);
+        gint off = 0, len = 0;
+        if (etvb && f->dir == e->dir && f->off >= e->off && f->off - e->off < e->len) {
+            off = (gint)(f->off - e->off);
+            len = 1;
+        }
+        tvbuff_t *t = etvb ? etvb : rc->tvb;
+        proto_item *fi;
+        proto_tree *ft = proto_tree_add_subtree_format(tree, t, off, len, ett_finding, &fi,
+                                                       "Finding: %s %s", sev, f->rule);
+        proto_tree_add_string(ft, hf_finding_rule, t, off, len, f->rule);
+        proto_tree_add_string(ft, hf_finding_severity, t, off, len, sev);
+        proto_tree_add_uint(ft, hf_finding_dir, t, off, len, f->dir);
+        proto_tree_add_uint64_format_value(ft, hf_finding_offset, t, off, len, f->off,
+                                           "%s+%" PRIu64,
+                                           f->dir == AT_DIR_TE_TO_ME ? "TE" : "ME", f->off);
+        proto_tree_add_string(ft, hf_finding_what, t, off, len, f->what);
+        if (f->fix[0])
+            proto_tree_add_string(ft, hf_finding_fix, t, off, len, f->fix);
+        proto_tree_add_expert_format(ft, rc->pinfo, ei_for_finding(f), t, off, len,
+                                     "%s: %s", f->rule, f->what);
+        if (rc->info)
+            col_append_sep_fstr(rc->pinfo->cinfo, COL_INFO, " ", "[%s %s]", sev, f->rule);
+        tap_add(rc->tap, TAP_NODE_FINDING, f->rule);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *sig_summary(const at_frame *f, const pl_frame *d)
+{
+    if (!at_frame_find(f, AT_PARAM_SIGNATURE))
+        return "unsigned";
+    if (!d || !d->sig_checked || !d->sig_base64_ok || !d->sig_key_len)
+        return "signature not checked";
+    return d->sig_matches ? "signature ok" : "signature mismatch";
+}
+
+static const char *digest_name(size_t len)
+{
+    return len == 20 ? "sha1" : len == 32 ? "sha256" : "unknown";
+}
+
+static void cert_summary_fields(proto_tree *tree, tvbuff_t *vtvb, const pl_frame *s)
+{
+    proto_tree_add_uint(tree, hf_cert_size, vtvb, 0, 0, s->cert_size);
+    proto_tree_add_string(tree, hf_cert_issuer, vtvb, 0, 0, s->issuer);
+    proto_tree_add_string(tree, hf_cert_serial, vtvb, 0, 0, s->serial);
+    proto_tree_add_string(tree, hf_cert_subject, vtvb, 0, 0, s->subject);
+    proto_tree_add_string(tree, hf_cert_sigalg, vtvb, 0, 0, s->sig_alg);
+    proto_tree_add_string(tree, hf_cert_thumbprint, vtvb, 0, 0, s->thumbprint);
+    char d[16];
+    snprintf(d, sizeof d, "%04d-%02d-%02d", s->expiry_year % 10000, s->expiry_month % 100,
+             s->expiry_day % 100);
+    proto_tree_add_string(tree, hf_cert_expiry, vtvb, 0, 0, d);
+    proto_tree_add_string_format_value(tree, hf_cert_key, vtvb, 0, 0, s->pub_type, "%s %d",
+                                       s->pub_type, s->pub_bits);
+}
+
+static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const pl_elem *e)
+{
+    const pl_state *st = g_state;
+    const pl_frame *d = e->extra != PL_NONE ? &st->frames[e->extra] : NULL;
+    at_frame f;
+    const uint8_t *p = etvb ? rc->raw : NULL;
+    if (!p) {
+        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, rc->tvb, 0, 0);
+        return;
+    }
+    if (e->dir == AT_DIR_ME_TO_TE)
+        at_frame_decode_response(p, e->len, e->off, st->cfg.profile, &f);
+    else
+        at_frame_decode(p, e->len, e->off, st->cfg.profile, &f);
+
+    const char *cmd = at_cmd_name(f.cmd_id);
+    if (rc->info) {
+        const at_frame_unit *cu = at_frame_find(&f, AT_PARAM_CERT);
+        char idx[24] = "", cert[40] = "";
+        if (f.has_index)
+            snprintf(idx, sizeof idx, " index %u", f.index);
+        if (cu)
+            snprintf(cert, sizeof cert, ", certificate %u B", cu->value_len);
+        col_append_sep_fstr(rc->pinfo->cinfo, COL_INFO, ", ", "%s %s%s%s%s, %s",
+                            e->dir == AT_DIR_TE_TO_ME ? "->" : "<-", cmd ? cmd : "frame",
+                            idx, cert, at_frame_find(&f, AT_PARAM_KEY) ? ", key" : "",
+                            sig_summary(&f, d));
+        if (f.n_problems)
+            col_append_fstr(rc->pinfo->cinfo, COL_INFO, " (%u problem%s)", f.n_problems,
+                            f.n_problems == 1 ? "" : "s");
+    }
+    if (!tree)
+        goto problems;
+
+    add_uint_span(tree, hf_frame_totallen, etvb, e, f.total_len_span, f.total_len);
+    add_uint_span(tree, hf_frame_cmdid, etvb, e, f.cmd_id_span, f.cmd_id);
+    add_uint_span(tree, hf_frame_paramnum, etvb, e, f.param_num_span, f.param_num);
+    for (unsigned i = 0; i < f.n_units; i++) {
+        const at_frame_unit *u = &f.units[i];
+        const char *name = at_param_name(u->param_id);
+        proto_tree *ut = proto_tree_add_subtree_format(
+            tree, etvb, rel(e, u->span.off, etvb), rel_len(e, u->span.off, u->span.len, etvb),
+            ett_unit, NULL, "Unit %u: %s, ParamLen %u", i + 1, name ? name : "unknown",
+            u->param_len);
+        add_uint_span(ut, hf_unit_paramlen, etvb, e, u->len_span, u->param_len);
+        add_uint_span(ut, hf_unit_paramid, etvb, e, u->id_span, u->param_id);
+        gint vo = rel(e, u->value_span.off, etvb);
+        gint vl = rel_len(e, u->value_span.off, u->value_len, etvb);
+        bool first_of_id = u->param_id <= AT_PARAM_ID_MAX_ && f.unit_of[u->param_id] == (int)i;
+        size_t slen = u->value_len;
+        if (u->value && memchr(u->value, 0, u->value_len))
+            slen = (size_t)((const uint8_t *)memchr(u->value, 0, u->value_len) - u->value);
+        switch (u->param_id) {
+        case AT_PARAM_INDEX:
+            if (first_of_id && f.has_index)
+                proto_tree_add_uint(ut, hf_frame_index, etvb, vo, vl, f.index);
+            else
+                proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
+                                     (const guint8 *)shown(rc, u->value));
+            break;
+        case AT_PARAM_CERT: {
+            proto_tree *ct = proto_tree_add_subtree_format(
+                ut, etvb, vo, vl, ett_cert, NULL, "Certificate, %u bytes", u->value_len);
+            if (first_of_id && d && d->has_cert && d->cert_ok) {
+                cert_summary_fields(ct, etvb, d);
+                /* Wireshark's own X.509 dissection: every extension. */
+                if (ber_oid_table && vl > 0 &&
+                    (pref_show_secrets || !secret_overlaps(e, u->value_span.off, vl))) {
+                    tvbuff_t *ctvb = tvb_new_subset_length(etvb, vo, vl);
+                    dissector_try_string(ber_oid_table, "2.5.4.36", ctvb, rc->pinfo, ct,
+                                         NULL);
+                }
+            } else {
+                proto_tree_add_uint(ct, hf_cert_size, etvb, vo, vl, u->value_len);
+                if (d && first_of_id && d->cert_error[0])
+                    proto_tree_add_expert_format(ct, rc->pinfo, &ei_not_decoded, etvb, vo, vl,
+                                                 "Not a certificate: %s", d->cert_error);
+            }
+            break;
+        }
+        case AT_PARAM_KEY:
+            /* Size and type only: the bytes are the client's private key. */
+            proto_tree_add_uint(ut, hf_key_size, etvb, vo, vl, u->value_len);
+            if (first_of_id && d && d->has_key && d->key_ok) {
+                proto_tree_add_string(ut, hf_key_type, etvb, vo, vl, d->key_type);
+                proto_tree_add_uint(ut, hf_key_bits, etvb, vo, vl, (guint32)d->key_bits);
+                if (d->has_cert && d->cert_ok)
+                    proto_tree_add_boolean(ut, hf_key_matches_cert, etvb, vo, vl,
+                                           d->key_matches_cert);
+            }
+            if (pref_show_secrets && vl > 0)
+                proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
+            break;
+        case AT_PARAM_IMEI:
+            proto_tree_add_string(ut, hf_frame_imei, etvb, vo, vl,
+                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
+            break;
+        case AT_PARAM_SIGNATURE:
+            if (f.sig_kind == AT_SIG_BASE64)
+                proto_tree_add_string(ut, hf_sig_text, etvb, vo, vl,
+                                      wmem_strndup(rc->pinfo->pool, shown(rc, u->value),
+                                                   slen));
+            else
+                proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
+                                     (const guint8 *)shown(rc, u->value));
+            if (first_of_id && d && d->sig_checked && d->sig_base64_ok && d->sig_key_len) {
+                proto_tree_add_boolean(ut, hf_sig_checked, etvb, vo, vl, TRUE);
+                proto_tree_add_boolean(ut, hf_sig_matches, etvb, vo, vl, d->sig_matches);
+                if (d->sig_recovered)
+                    proto_tree_add_string(ut, hf_sig_digest, etvb, vo, vl,
+                                          digest_name(d->sig_digest_len));
+                if (d->verify_source)
+                    proto_tree_add_string(ut, hf_sig_key_source, etvb, vo, vl,
+                                          d->verify_source);
+            } else if (first_of_id) {
+                proto_tree_add_boolean(ut, hf_sig_checked, etvb, vo, vl, FALSE);
+            }
+            break;
+        case AT_PARAM_THUMBPRINT:
+        case AT_PARAM_MODE:
+            proto_tree_add_string(ut, hf_unit_text, etvb, vo, vl,
+                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
+            break;
+        default:
+            proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
+                                     (const guint8 *)shown(rc, u->value));
+            break;
+        }
+    }
+    if (f.bytes_present > f.span.len)
+        proto_tree_add_uint(tree, hf_frame_trailing, etvb, (gint)f.span.len,
+                            rel_len(e, f.span.off + f.span.len, f.bytes_present - f.span.len,
+                                    etvb),
+                            f.bytes_present - f.span.len);
+problems:
+    for (unsigned i = 0; i < f.n_problems; i++) {
+        const at_frame_problem *pr = &f.problems[i];
+        unsigned code = (unsigned)pr->code;
+        gint po = rel(e, pr->off, etvb);
+        gint pl = pr->off - e->off < e->len ? 1 : 0;
+        proto_item *pi = proto_tree_add_string_format_value(
+            tree, hf_frame_problem, etvb, po, pl, at_frame_problem_name(pr->code),
+            "%s (detail %u)", at_frame_problem_name(pr->code), pr->detail);
+        if (code >= 1 && code <= AT_FP_LAST)
+            expert_add_info_format(rc->pinfo, pi, &ei_problem[code], "%s: %s",
+                                   at_frame_problem_name(pr->code),
+                                   at_frame_problem_text(pr->code));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Elements                                                           */
+/* ------------------------------------------------------------------ */
+
+static const char *elem_source_name(const pl_elem *e)
+{
+    switch ((at_event_kind)e->kind) {
+    case AT_EV_FRAME: return "Reassembled frame";
+    case AT_EV_INVALID: return "Reassembled invalid bytes";
+    default: return "Reassembled line";
+    }
+}
+
+/* The element's bytes as a tvb: inside this record, or its copy (a
+ * data source of its own). Sets rc->raw/shown/view_len. */
+static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e)
+{
+    const pl_pkt *pkt = rc->pkt;
+    rc->raw = rc->shown = NULL;
+    rc->view_len = 0;
+    if (e->len == 0)
+        return NULL;
+    const uint8_t *raw = NULL;
+    tvbuff_t *t = NULL;
+    bool inside = e->dir == rc->dir && rc->tvb && e->off >= pkt->off &&
+                  e->off - pkt->off + e->len <= (guint)tvb_reported_length(rc->tvb);
+    if (inside) {
+        t = tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
+        raw = tvb_get_ptr(t, 0, (gint)e->len);
+    } else {
+        raw = pl_elem_copy(g_state, e);
+        if (!raw)
+            return NULL;
+    }
+    const uint8_t *show = raw;
+    if (e->n_secret && !pref_show_secrets) {
+        /* Private-key bytes are shown as '*' (the GUI's packet bytes pane
+         * still shows the record as captured). */
+        uint8_t *m = wmem_memdup(rc->pinfo->pool, raw, e->len);
+        for (unsigned i = 0; i < e->n_secret; i++) {
+            const pl_secret *r = &g_state->secrets[e->secret + i];
+            uint64_t from = r->off > e->off ? r->off : e->off;
+            uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
+            if (from < to)
+                memset(m + (from - e->off), '*', (size_t)(to - from));
+        }
+        show = m;
+    }
+    if (!inside) {
+        t = tvb_new_child_real_data(rc->tvb, show, e->len, (gint)e->len);
+        add_new_data_source(rc->pinfo, t, elem_source_name(e));
+    }
+    rc->raw = raw;
+    rc->shown = show;
+    rc->view_len = e->len;
+    return t;
+}
+
+static const char *arrow(const pl_elem *e)
+{
+    return e->dir == AT_DIR_TE_TO_ME ? "->" : "<-";
+}
+
+static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
+{
+    const pl_state *st = g_state;
+    packet_info *pinfo = rc->pinfo;
+    tvbuff_t *etvb = elem_tvb(rc, e);
+    const uint8_t *p = etvb ? rc->raw : NULL;
+    const char *text = (const char *)p;
+    size_t len = p ? e->len : 0;
+    at_event_kind kind = (at_event_kind)e->kind;
+    /* Items without bytes of their own still need a tvb. */
+    tvbuff_t *ztvb = etvb ? etvb : rc->tvb;
+
+    proto_item *ei_item;
+    proto_tree *et = proto_tree_add_subtree_format(tree, ztvb, 0, etvb ? (gint)e->len : 0,
+                                                   ett_element, &ei_item, "%s %s",
+                                                   arrow(e), at_event_kind_name(kind));
+    proto_item_set_generated(proto_tree_add_string(et, hf_element, ztvb, 0, 0,
+                                                   at_event_kind_name(kind)));
+    proto_item_set_generated(proto_tree_add_uint64(et, hf_offset, ztvb, 0, 0, e->off));
+    proto_item_set_generated(proto_tree_add_uint(et, hf_length, ztvb, 0, 0, e->len));
+    if (e->exchange)
+        proto_item_set_generated(proto_tree_add_uint(et, hf_exchange, ztvb, 0, 0, e->exchange));
+    if (e->frame_first != e->frame_done)
+        proto_item_set_generated(
+            proto_tree_add_uint(et, hf_first_frame, ztvb, 0, 0, e->frame_first));
+    if (e->flags & PL_EF_INCOMPLETE)
+        proto_tree_add_expert_format(et, pinfo, &ei_incomplete, ztvb, 0, 0,
+                                     "Incomplete %s (%s)", at_event_kind_name(kind),
+                                     at_tok_reason_name((at_tok_reason)e->reason));
+
+    for (unsigned i = 0; i < e->n_secret; i++) {
+        const pl_secret *r = &st->secrets[e->secret + i];
+        uint64_t from = r->off > e->off ? r->off : e->off;
+        uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
+        if (from >= to)
+            continue;
+        const char *k = at_secret_kind_name((at_secret_kind)r->kind);
+        proto_tree *sk = proto_tree_add_subtree_format(
+            et, ztvb, rel(e, from, etvb), rel_len(e, from, to - from, etvb), ett_unit, NULL,
+            "Private-key bytes (%s), %u bytes%s", k, (unsigned)(to - from),
+            pref_show_secrets ? "" : ": not shown");
+        proto_tree_add_string(sk, hf_secret_kind, ztvb, rel(e, from, etvb),
+                              rel_len(e, from, to - from, etvb), k);
+        proto_tree_add_uint(sk, hf_secret_size, ztvb, rel(e, from, etvb),
+                            rel_len(e, from, to - from, etvb), (guint32)(to - from));
+    }
+    const char *line = p ? short_text(pinfo, (const uint8_t *)shown(rc, p), len) : "";
+    switch (kind) {
+    case AT_EV_COMMAND: {
+        if (rc->info)
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "-> %s", line);
+        proto_item_append_text(ei_item, ": %s", line);
+        if (p && et)
+            proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+        at_cmdline cl;
+        uint64_t err;
+        if (p && (et || rc->tap) && at_parse_cmdline(text, len, e->off, &cl, &err) == AT_OK) {
+            for (unsigned i = 0; i < cl.n_cmds; i++) {
+                const at_command *c = &cl.cmds[i];
+                proto_item *ci = add_str(et, hf_cmd_name, etvb, e, &c->name, rc);
+                proto_tree *ct = proto_item_add_subtree(ci, ett_cmd);
+                proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0, at_cmd_type_name(c->type));
+                for (unsigned k = 0; k < c->n_params; k++)
+                    add_str(ct, hf_cmd_param, etvb, e, &c->params[k], rc);
+                if (i == 0 && c->name.ptr)
+                    tap_add(rc->tap, TAP_NODE_COMMAND,
+                            wmem_strdup_printf(pinfo->pool, "AT%.*s", (int)c->name.len,
+                                               c->name.ptr));
+            }
+        }
+        break;
+    }
+    case AT_EV_ECHO:
+        if (rc->info)
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s (echo)", line);
+        proto_item_append_text(ei_item, ": %s", line);
+        if (p && et)
+            proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+        break;
+    case AT_EV_RESPONSE:
+    case AT_EV_INTERMEDIATE:
+    case AT_EV_SECURE_RESULT:
+    case AT_EV_URC:
+    case AT_EV_UNEXPECTED: {
+        int hf = kind == AT_EV_URC ? hf_urc : kind == AT_EV_UNEXPECTED ? hf_unexpected : hf_resp;
+        if (rc->info)
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s", arrow(e), line);
+        proto_item_append_text(ei_item, ": %s", line);
+        if (p && et) {
+            proto_tree_add_string(et, hf, etvb, 0, (gint)len,
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            if (et)
+                line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
+        }
+        break;
+    }
+    case AT_EV_FRAME:
+        render_frame(rc, et, etvb, e);
+        break;
+    case AT_EV_PAYLOAD:
+    case AT_EV_TRANSPARENT:
+        if (rc->info)
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s %u B", arrow(e),
+                                kind == AT_EV_PAYLOAD ? "payload" : "transparent data",
+                                e->len);
+        proto_tree_add_uint(et, hf_payload_len, ztvb, 0, etvb ? (gint)e->len : 0, e->len);
+        break;
+    case AT_EV_END: {
+        const pl_end *end = e->extra != PL_NONE ? &st->ends[e->extra] : NULL;
+        if (p) {
+            proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
+                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            if (et)
+                line_details(et, etvb, e, rc, text, len, false);
+            if (rc->info)
+                col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s", line);
+            proto_item_append_text(ei_item, ": %s", line);
+        }
+        if (end) {
+            nstime_t t;
+            t.secs = (time_t)(end->duration_ns / 1000000000u);
+            t.nsecs = (int)(end->duration_ns % 1000000000u);
+            proto_item_set_generated(proto_tree_add_time(et, hf_duration, ztvb, 0, 0, &t));
+            proto_item_set_generated(proto_tree_add_string(
+                et, hf_end_reason, ztvb, 0, 0, at_end_reason_name((at_end_reason)end->reason)));
+            if (end->command_frame)
+                proto_item_set_generated(proto_tree_add_uint(et, hf_request_in, ztvb, 0, 0,
+                                                             end->command_frame));
+            if (end->secure && end->secure_result != AT_SEC_NONE) {
+                const char *sr = at_secure_result_name((at_secure_result)end->secure_result);
+                proto_item_set_generated(
+                    proto_tree_add_string(et, hf_secure_result, ztvb, 0, 0, sr));
+                tap_add(rc->tap, TAP_NODE_SECURE, sr);
+            }
+            tap_add(rc->tap, TAP_NODE_RESULT,
+                    end->has_final ? at_result_name((at_result_kind)end->final_kind)
+                                   : wmem_strdup_printf(pinfo->pool, "none (%s)",
+                                                        at_end_reason_name(
+                                                            (at_end_reason)end->reason)));
+            if (!p && rc->info)
+                col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[exchange %u: %s]",
+                                    e->exchange,
+                                    at_end_reason_name((at_end_reason)end->reason));
+        }
+        break;
+    }
+    case AT_EV_INVALID:
+        if (rc->info)
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[invalid: %s]",
+                                at_tok_reason_name((at_tok_reason)e->reason));
+        proto_tree_add_string(et, hf_invalid, ztvb, 0, etvb ? (gint)e->len : 0,
+                              at_tok_reason_name((at_tok_reason)e->reason));
+        break;
+    }
+    render_findings(rc, et, etvb, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* The dissector                                                      */
+/* ------------------------------------------------------------------ */
+
+static int * const line_bits[] = {
+    &hf_line_rts, &hf_line_cts, &hf_line_dtr, &hf_line_dsr, &hf_line_dcd, &hf_line_ri,
+    &hf_line_unknown, NULL,
+};
+static int * const flag_bits[] = {&hf_flags_missing, NULL};
+
+static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
+                               const at_uart_header *h, int poff, int plen)
+{
+    switch (h->event) {
+    case AT_TEV_NOTE:
+    case AT_TEV_SETTINGS: {
+        const char *s = (const char *)tvb_get_string_enc(pinfo->pool, tvb, poff, plen,
+                                                         ENC_ASCII);
+        proto_tree_add_string(tree, h->event == AT_TEV_NOTE ? hf_note : hf_settings, tvb,
+                              poff, plen, s);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s: %s",
+                            at_trace_event_name(h->event), s);
+        break;
+    }
+    case AT_TEV_OVERRUN:
+        if (plen >= 4) {
+            proto_tree_add_item(tree, hf_lost, tvb, poff, 4, ENC_BIG_ENDIAN);
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "overrun: %u bytes lost",
+                                tvb_get_ntohl(tvb, poff));
+        } else {
+            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "overrun: bytes lost");
+        }
+        break;
+    case AT_TEV_FRAMING_ERROR:
+    case AT_TEV_PARITY_ERROR:
+        if (plen > 0)
+            proto_tree_add_item(tree, hf_error_bytes, tvb, poff, plen, ENC_NA);
+        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", at_trace_event_name(h->event));
+        break;
+    default:
+        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", at_trace_event_name(h->event));
+        break;
+    }
+}
+
+static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    (void)data;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
+    col_clear(pinfo->cinfo, COL_INFO);
+
+    proto_item *ti = proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA);
+    proto_tree *at = proto_item_add_subtree(ti, ett_attrace);
+
+    guint caplen = tvb_captured_length(tvb);
+    const guint8 *raw = tvb_get_ptr(tvb, 0, (gint)caplen);
+    at_uart_header h;
+    at_uart_status hs = at_uart_header_parse(raw, caplen, &h);
+    if (hs != AT_UART_OK) {
+        proto_tree_add_expert_format(at, pinfo, &ei_bad_header, tvb, 0, -1,
+                                     hs == AT_UART_SHORT ? "UART pseudo-header cut short"
+                                     : hs == AT_UART_BAD_VERSION
+                                         ? "UART pseudo-header version %u is not supported"
+                                         : "Event type %u is not defined",
+                                     hs == AT_UART_BAD_VERSION ? h.version : (unsigned)h.event);
+        col_set_str(pinfo->cinfo, COL_INFO, "[bad UART pseudo-header]");
+        return (int)caplen;
+    }
+    bool have_dir = pinfo->p2p_dir == P2P_DIR_SENT || pinfo->p2p_dir == P2P_DIR_RECV;
+    at_dir dir = pinfo->p2p_dir == P2P_DIR_RECV ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+    int poff = (int)AT_TRACE_UART_HEADER_LEN;
+    int plen = (int)caplen - poff;
+
+    proto_item_append_text(ti, ", %s, channel %u, %s", have_dir ? at_dir_name(dir) : "?",
+                           h.channel, at_trace_event_name(h.event));
+    if (have_dir)
+        proto_item_set_generated(proto_tree_add_uint(at, hf_dir, tvb, 0, 0, dir));
+    else
+        proto_tree_add_expert(at, pinfo, &ei_no_direction, tvb, 0, 0);
+    proto_tree *ht = proto_tree_add_subtree(at, tvb, 0, poff, ett_header, NULL,
+                                            "UART pseudo-header");
+    proto_tree_add_item(ht, hf_version, tvb, 0, 1, ENC_BIG_ENDIAN);
+    proto_tree_add_item(ht, hf_event, tvb, 1, 1, ENC_BIG_ENDIAN);
+    proto_tree_add_item(ht, hf_channel, tvb, 2, 2, ENC_BIG_ENDIAN);
+    proto_tree_add_bitmask(ht, tvb, 4, hf_line, ett_line, line_bits, ENC_BIG_ENDIAN);
+    proto_item *fi = proto_tree_add_bitmask(ht, tvb, 6, hf_flags, ett_line, flag_bits,
+                                            ENC_BIG_ENDIAN);
+    if (h.flags & AT_TFLAG_BYTES_MISSING)
+        expert_add_info(pinfo, fi, &ei_bytes_missing);
+    proto_tree_add_item(ht, hf_baud, tvb, 8, 4, ENC_BIG_ENDIAN);
+
+    tvbuff_t *ptvb = tvb_new_subset_remaining(tvb, poff);
+    if (h.event != AT_TEV_DATA)
+        render_trace_event(pinfo, at, tvb, &h, poff, plen);
+    if (!have_dir || !g_state)
+        return (int)caplen;
+
+    /* First pass: the core sees the record; later passes only render. */
+    pl_pkt *pkt = p_get_proto_data(wmem_file_scope(), pinfo, proto_attrace, 0);
+    if (!pkt && !pinfo->fd->visited) {
+        /* 16 bytes, from the file's own tables (freed with them). */
+        pkt = pl_state_new_pkt(g_state);
+        if (!pkt)
+            return (int)caplen;
+        pl_state_record(g_state, pinfo->num, dir, &h, (uint64_t)pinfo->abs_ts.secs * 1000000000u +
+                                                          (uint64_t)pinfo->abs_ts.nsecs,
+                        raw + poff, (size_t)plen, pkt);
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_attrace, 0, pkt);
+    }
+    if (!pkt || pkt->chan == UINT16_MAX)
+        return (int)caplen;
+
+    const pl_state *st = g_state;
+    const pl_chan *ch = st->chans[pkt->chan];
+    if (h.event == AT_TEV_DATA)
+        proto_item_set_generated(
+            proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
+
+    tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
+    render_ctx rc = {pinfo, ptvb, pkt, dir, true, tap, NULL, NULL, 0};
+
+    /* Elements that only pass through this record: name them and link to
+     * the packet that completes them. */
+    unsigned parts = 0;
+    if (h.event == AT_TEV_DATA && plen > 0) {
+        size_t a, b;
+        pl_state_overlap(st, pkt->chan, dir, pkt->off, (uint64_t)plen, &a, &b);
+        for (size_t i = a; i < b; i++) {
+            const pl_elem *e = &st->elems[ch->by_dir[dir][i]];
+            parts++;
+            if (e->frame_done == pinfo->num || e->len == 0)
+                continue;
+            uint64_t from = e->off > pkt->off ? e->off : pkt->off;
+            uint64_t to = e->off + e->len < pkt->off + (uint64_t)plen ? e->off + e->len
+                                                                       : pkt->off + (uint64_t)plen;
+            proto_item *pi = proto_tree_add_uint_format(
+                at, hf_part_of, ptvb, (gint)(from - pkt->off), (gint)(to - from), e->frame_done,
+                "Part of %s %s (%u of its %u bytes), completed in frame %u",
+                arrow(e), at_event_kind_name((at_event_kind)e->kind), (unsigned)(to - from),
+                e->len, e->frame_done);
+            proto_item_set_generated(pi);
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s [part of %s, #%u]", arrow(e),
+                                at_event_kind_name((at_event_kind)e->kind), e->frame_done);
+        }
+    }
+    for (uint32_t i = 0; i < pkt->n_elem; i++)
+        render_elem(&rc, at, &st->elems[pkt->elem_first + i]);
+    /* Bytes of an element that completes later (one pass: not known yet). */
+    if (h.event == AT_TEV_DATA && plen > 0 && !pkt->n_elem && !parts)
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %d bytes",
+                            dir == AT_DIR_TE_TO_ME ? "->" : "<-", plen);
+    if (st->finished && ch->last_frame == pinfo->num)
+        for (uint32_t i = 0; i < ch->n_fin; i++)
+            render_elem(&rc, at, &st->elems[ch->fin_first + i]);
+
+    if (tap)
+        tap_queue_packet(attrace_tap, pinfo, tap);
+    return (int)caplen;
+}
+
+/* ------------------------------------------------------------------ */
+/* Statistics tree: Statistics > attrace, tshark -z attrace,tree      */
+/* ------------------------------------------------------------------ */
+
+static const char *const st_nodes[] = {"Exchanges by command", "Final results",
+                                       "Secure results", "Findings by rule"};
+static int st_node_ids[4];
+
+static void stats_init(stats_tree *stt)
+{
+    for (int i = 0; i < 4; i++)
+        st_node_ids[i] = stats_tree_create_node(stt, st_nodes[i], 0, STAT_DT_INT, TRUE);
+}
+
+static tap_packet_status stats_packet(stats_tree *stt, packet_info *pinfo,
+                                      epan_dissect_t *edt, const void *p, tap_flags_t flags)
+{
+    (void)pinfo;
+    (void)edt;
+    (void)flags;
+    const tap_rec *t = p;
+    if (!t || !t->n)
+        return TAP_PACKET_DONT_REDRAW;
+    for (unsigned i = 0; i < t->n; i++) {
+        tick_stat_node(stt, st_nodes[t->v[i].node], 0, TRUE);
+        tick_stat_node(stt, t->v[i].label, st_node_ids[t->v[i].node], FALSE);
+    }
+    return TAP_PACKET_REDRAW;
+}
+
+static void register_stats(void)
+{
+    stats_tree_register_plugin("attrace", "attrace", "attrace", 0, stats_packet, stats_init,
+                               NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Registration                                                       */
+/* ------------------------------------------------------------------ */
+
+#define HF_STR(var, name, abbrev, blurb) \
+    {&var, {name, abbrev, FT_STRING, BASE_NONE, NULL, 0x0, blurb, HFILL}}
+#define HF_UINT(var, name, abbrev, ft, blurb) \
+    {&var, {name, abbrev, ft, BASE_DEC, NULL, 0x0, blurb, HFILL}}
+
+static void proto_register_attrace(void)
+{
+    static hf_register_info hf[] = {
+        {&hf_dir, {"Direction", "attrace.dir", FT_UINT8, BASE_DEC, VALS(dir_vals), 0x0,
+                   "0 TE->ME (host to module), 1 ME->TE", HFILL}},
+        HF_UINT(hf_channel, "Channel", "attrace.channel", FT_UINT16, "Which port pair"),
+        {&hf_event, {"Record event", "attrace.event", FT_UINT8, BASE_DEC, VALS(event_vals), 0x0,
+                     "UART pseudo-header event type", HFILL}},
+        HF_UINT(hf_version, "Pseudo-header version", "attrace.version", FT_UINT8, NULL),
+        {&hf_line, {"Line state", "attrace.line", FT_UINT16, BASE_HEX, NULL, 0x0, NULL, HFILL}},
+        {&hf_line_rts, {"RTS", "attrace.line.rts", FT_BOOLEAN, 16, NULL, AT_LINE_RTS, NULL, HFILL}},
+        {&hf_line_cts, {"CTS", "attrace.line.cts", FT_BOOLEAN, 16, NULL, AT_LINE_CTS, NULL, HFILL}},
+        {&hf_line_dtr, {"DTR", "attrace.line.dtr", FT_BOOLEAN, 16, NULL, AT_LINE_DTR, NULL, HFILL}},
+        {&hf_line_dsr, {"DSR", "attrace.line.dsr", FT_BOOLEAN, 16, NULL, AT_LINE_DSR, NULL, HFILL}},
+        {&hf_line_dcd, {"DCD", "attrace.line.dcd", FT_BOOLEAN, 16, NULL, AT_LINE_DCD, NULL, HFILL}},
+        {&hf_line_ri, {"RI", "attrace.line.ri", FT_BOOLEAN, 16, NULL, AT_LINE_RI, NULL, HFILL}},
+        {&hf_line_unknown, {"Line state unknown", "attrace.line.unknown", FT_BOOLEAN, 16, NULL,
+                            AT_LINE_UNKNOWN, NULL, HFILL}},
+        {&hf_flags, {"Flags", "attrace.flags", FT_UINT16, BASE_HEX, NULL, 0x0, NULL, HFILL}},
+        {&hf_flags_missing, {"Bytes may be missing before this record",
+                             "attrace.flags.bytes_missing", FT_BOOLEAN, 16, NULL,
+                             AT_TFLAG_BYTES_MISSING, NULL, HFILL}},
+        HF_UINT(hf_baud, "Baud rate", "attrace.baud", FT_UINT32, "0 = unknown"),
+        HF_UINT(hf_stream_off, "Stream offset", "attrace.stream_offset", FT_UINT64,
+                "Offset of this record's first byte in its direction's stream"),
+        HF_STR(hf_note, "Note", "attrace.note", NULL),
+        HF_STR(hf_settings, "Port settings", "attrace.settings", NULL),
+        HF_UINT(hf_lost, "Bytes lost", "attrace.lost", FT_UINT32, NULL),
+        {&hf_error_bytes, {"Bytes involved", "attrace.error_bytes", FT_BYTES, BASE_NONE, NULL,
+                           0x0, NULL, HFILL}},
+        HF_STR(hf_element, "Element", "attrace.element",
+               "What the decoder made of these bytes: command, echo, response, frame, ..."),
+        HF_UINT(hf_offset, "Offset", "attrace.offset", FT_UINT64,
+                "Stream offset of the element's first byte"),
+        HF_UINT(hf_length, "Length", "attrace.length", FT_UINT32, NULL),
+        HF_UINT(hf_exchange, "Exchange", "attrace.exchange", FT_UINT32,
+                "Number of the command exchange (1, 2, ...)"),
+        {&hf_part_of, {"Part of an element completed in", "attrace.part_of", FT_FRAMENUM,
+                       BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_first_frame, {"Element starts in", "attrace.first_frame", FT_FRAMENUM, BASE_NONE,
+                           NULL, 0x0, NULL, HFILL}},
+        {&hf_request_in, {"Command in", "attrace.request_in", FT_FRAMENUM, BASE_NONE,
+                          FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, NULL, HFILL}},
+        HF_STR(hf_cmd, "Command line", "attrace.cmd", NULL),
+        HF_STR(hf_cmd_name, "Command", "attrace.cmd.name", NULL),
+        HF_STR(hf_cmd_type, "Command type", "attrace.cmd.type", NULL),
+        HF_STR(hf_cmd_param, "Parameter", "attrace.cmd.param", NULL),
+        HF_STR(hf_echo, "Echo", "attrace.echo", NULL),
+        HF_STR(hf_resp, "Response", "attrace.resp", NULL),
+        HF_STR(hf_urc, "URC", "attrace.urc", NULL),
+        HF_STR(hf_unexpected, "Unexpected line", "attrace.unexpected", NULL),
+        HF_STR(hf_invalid, "Invalid bytes", "attrace.invalid", NULL),
+        HF_STR(hf_result, "Final result", "attrace.result", NULL),
+        HF_UINT(hf_result_code, "Error code", "attrace.result.code", FT_UINT32, NULL),
+        HF_STR(hf_result_meaning, "Meaning", "attrace.result.meaning", NULL),
+        {&hf_duration, {"Duration", "attrace.duration", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
+                        "From the command's first byte to the final result's last", HFILL}},
+        HF_STR(hf_end_reason, "Exchange ended by", "attrace.end_reason", NULL),
+        HF_STR(hf_secure_result, "Secure command result", "attrace.secure.result", NULL),
+        HF_UINT(hf_payload_len, "Payload bytes", "attrace.payload.len", FT_UINT32, NULL),
+        HF_STR(hf_imei, "IMEI", "attrace.imei", NULL),
+        HF_UINT(hf_ciev_srv, "Service profile", "attrace.ciev.srv", FT_UINT32, NULL),
+        HF_STR(hf_ciev_name, "Indicator", "attrace.ciev.name", NULL),
+        HF_STR(hf_ciev_value, "Indicator value", "attrace.ciev.value", NULL),
+        HF_UINT(hf_sis_srv, "Service profile", "attrace.sis.srv", FT_UINT32, NULL),
+        HF_UINT(hf_sis_cause, "URC cause", "attrace.sis.cause", FT_UINT32, NULL),
+        HF_UINT(hf_sis_info, "Info ID", "attrace.sis.info", FT_UINT32, NULL),
+        HF_STR(hf_sis_text, "Info text", "attrace.sis.text", NULL),
+        HF_STR(hf_sis_meaning, "Info ID meaning", "attrace.sis.meaning", NULL),
+        HF_UINT(hf_sisrw_srv, "Service profile", "attrace.sisrw.srv", FT_UINT32, NULL),
+        {&hf_sisrw_count, {"Byte count", "attrace.sisrw.count", FT_INT64, BASE_DEC, NULL, 0x0,
+                           NULL, HFILL}},
+        HF_UINT(hf_sbnr_index, "Store index", "attrace.sbnr.index", FT_UINT32, NULL),
+        HF_STR(hf_sbnr_entry, "Entry", "attrace.sbnr.entry", "certificate, empty, corrupted"),
+        HF_UINT(hf_cert_size, "Certificate size", "attrace.cert.size", FT_UINT32, "DER bytes"),
+        HF_STR(hf_cert_issuer, "Issuer", "attrace.cert.issuer", NULL),
+        HF_STR(hf_cert_subject, "Subject", "attrace.cert.subject", NULL),
+        HF_STR(hf_cert_serial, "Serial number", "attrace.cert.serial", NULL),
+        HF_STR(hf_cert_sigalg, "Signature algorithm", "attrace.cert.sigalg", NULL),
+        HF_STR(hf_cert_thumbprint, "Thumbprint", "attrace.cert.thumbprint",
+               "SHA-1 of the DER, uppercase hex"),
+        HF_STR(hf_cert_expiry, "Expiry date", "attrace.cert.expiry", "YYYY-MM-DD"),
+        HF_STR(hf_cert_key, "Public key", "attrace.cert.key", NULL),
+        HF_UINT(hf_frame_totallen, "TotalLen", "attrace.frame.totallen", FT_UINT16, NULL),
+        {&hf_frame_cmdid, {"CmdId", "attrace.frame.cmdid", FT_UINT16, BASE_DEC,
+                           VALS(cmdid_vals), 0x0, NULL, HFILL}},
+        HF_UINT(hf_frame_paramnum, "ParamNum", "attrace.frame.paramnum", FT_UINT16, NULL),
+        HF_UINT(hf_frame_index, "Index", "attrace.frame.index", FT_UINT16, NULL),
+        HF_STR(hf_frame_imei, "IMEI", "attrace.frame.imei", NULL),
+        HF_STR(hf_frame_problem, "Problem", "attrace.frame.problem", NULL),
+        HF_UINT(hf_frame_trailing, "Trailing bytes", "attrace.frame.trailing", FT_UINT32, NULL),
+        HF_UINT(hf_unit_paramlen, "ParamLen", "attrace.unit.paramlen", FT_UINT16, NULL),
+        {&hf_unit_paramid, {"ParamId", "attrace.unit.paramid", FT_UINT16, BASE_DEC,
+                            VALS(paramid_vals), 0x0, NULL, HFILL}},
+        {&hf_unit_value, {"Value", "attrace.unit.value", FT_BYTES, BASE_NONE, NULL, 0x0, NULL,
+                          HFILL}},
+        HF_STR(hf_unit_text, "Value", "attrace.unit.text", NULL),
+        HF_UINT(hf_key_size, "Private key size", "attrace.key.size", FT_UINT32, NULL),
+        HF_STR(hf_key_type, "Private key type", "attrace.key.type", NULL),
+        HF_UINT(hf_key_bits, "Private key bits", "attrace.key.bits", FT_UINT32, NULL),
+        {&hf_key_matches_cert, {"Key belongs to the certificate", "attrace.key.matches_cert",
+                                FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        HF_STR(hf_sig_text, "Signature (base64)", "attrace.signature.text", NULL),
+        {&hf_sig_checked, {"Signature checked", "attrace.signature.checked", FT_BOOLEAN,
+                           BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_sig_matches, {"Signature matches", "attrace.signature.matches", FT_BOOLEAN,
+                           BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        HF_STR(hf_sig_digest, "Signature digest", "attrace.signature.digest", "sha1 or sha256"),
+        HF_STR(hf_sig_key_source, "Checked against", "attrace.signature.key_source", NULL),
+        HF_STR(hf_secret_kind, "Private-key run", "attrace.secret.kind",
+               "pkcs1_rsa, pkcs8, sec1_ec, pkcs8_encrypted, key_material, pem"),
+        HF_UINT(hf_secret_size, "Private-key bytes", "attrace.secret.size", FT_UINT32, NULL),
+        HF_STR(hf_finding_rule, "Rule", "attrace.finding.rule", NULL),
+        HF_STR(hf_finding_severity, "Severity", "attrace.finding.severity", NULL),
+        HF_STR(hf_finding_what, "What", "attrace.finding.what", NULL),
+        HF_STR(hf_finding_fix, "Fix", "attrace.finding.fix", NULL),
+        HF_UINT(hf_finding_offset, "Points at", "attrace.finding.offset", FT_UINT64,
+                "Stream offset of the byte the finding is about"),
+        {&hf_finding_dir, {"Stream", "attrace.finding.dir", FT_UINT8, BASE_DEC, VALS(dir_vals),
+                           0x0, "Direction of the stream attrace.finding.offset counts in", HFILL}},
+    };
+    static gint *ett[] = {&ett_attrace, &ett_header, &ett_line, &ett_element, &ett_cmd,
+                          &ett_frame, &ett_unit, &ett_cert, &ett_finding};
+
+    static ei_register_info ei_fixed[] = {
+        {&ei_bad_header, {"attrace.bad_header", PI_MALFORMED, PI_ERROR,
+                          "Bad UART pseudo-header", EXPFILL}},
+        {&ei_no_direction, {"attrace.no_direction", PI_MALFORMED, PI_ERROR,
+                            "No direction (exported-PDU P2P tag missing)", EXPFILL}},
+        {&ei_bytes_missing, {"attrace.bytes_missing", PI_SEQUENCE, PI_WARN,
+                             "Bytes may be missing before this record", EXPFILL}},
+        {&ei_incomplete, {"attrace.incomplete", PI_MALFORMED, PI_WARN,
+                          "Element stopped before its end", EXPFILL}},
+        {&ei_not_decoded, {"attrace.not_decoded", PI_UNDECODED, PI_NOTE,
+                           "Bytes not available for decoding", EXPFILL}},
+        {&ei_finding[AT_SEV_INFO], {"attrace.finding.info", PI_PROTOCOL, PI_NOTE,
+                                    "Finding (info)", EXPFILL}},
+        {&ei_finding[AT_SEV_WARNING], {"attrace.finding.warning", PI_PROTOCOL, PI_WARN,
+                                       "Finding (warning)", EXPFILL}},
+        {&ei_finding[AT_SEV_ERROR], {"attrace.finding.error", PI_PROTOCOL, PI_ERROR,
+                                     "Finding (error)", EXPFILL}},
+    };
+
+    proto_attrace = proto_register_protocol("attrace: AT interface of Cinterion modules",
+                                            "attrace", "attrace");
+    proto_register_field_array(proto_attrace, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+
+    expert_module_t *em = expert_register_protocol(proto_attrace);
+    expert_register_field_array(em, ei_fixed, array_length(ei_fixed));
+    /* One expert entry per frame problem code, from the core's names. */
+    ei_register_info *eip = g_new0(ei_register_info, AT_FP_LAST);
+    for (unsigned c = 1; c <= AT_FP_LAST; c++)
+        ei_fill(&eip[c - 1], &ei_problem[c],
+                g_strdup_printf("attrace.frame.problem.%s",
+                                at_frame_problem_name((at_frame_problem_code)c)),
+                PI_MALFORMED, PI_WARN, at_frame_problem_text((at_frame_problem_code)c));
+    expert_register_field_array(em, eip, AT_FP_LAST);
+    /* One expert entry per diagnosis rule, from the one rule table. */
+    rule_table = at_rules(&n_rules);
+    ei_rule = g_new0(expert_field, n_rules);
+    ei_register_info *eir = g_new0(ei_register_info, n_rules);
+    for (size_t i = 0; i < n_rules; i++)
+        ei_fill(&eir[i], &ei_rule[i], g_strdup_printf("attrace.rule.%s", rule_table[i].id),
+                PI_PROTOCOL, expert_severity(rule_table[i].severity), rule_table[i].summary);
+    expert_register_field_array(em, eir, (int)n_rules);
+
+    module_t *pm = prefs_register_protocol(proto_attrace, attrace_prefs_apply);
+    prefs_register_filename_preference(
+        pm, "client_cert", "Client certificate file",
+        "The client certificate (PEM or DER) whose key signs the frames, to check "
+        "signatures when the trace does not show the index-0 WRITE",
+        &pref_client_cert, FALSE);
+    prefs_register_enum_preference(pm, "profile", "Module profile",
+                                   "Module family: its limits and the expected digest",
+                                   &pref_profile, profile_vals, FALSE);
+    prefs_register_uint_preference(pm, "pause_warn_ms", "Pause warning (ms)",
+                                   "A pause inside a frame at least this long is a finding",
+                                   10, &pref_pause_warn_ms);
+    prefs_register_bool_preference(pm, "show_secrets", "Show private-key bytes",
+                                   "Show the bytes of private-key units (off: size and type "
+                                   "only, and zeros in the reassembled frame)",
+                                   &pref_show_secrets);
+
+    attrace_handle = register_dissector("attrace", dissect_attrace, proto_attrace);
+    attrace_tap = register_tap("attrace");
+    register_init_routine(attrace_init);
+    register_cleanup_routine(attrace_cleanup);
+    register_postseq_cleanup_routine(attrace_postseq);
+}
+
+static void proto_reg_handoff_attrace(void)
+{
+    ber_oid_table = find_dissector_table("ber.oid");
+}
+
+void plugin_register(void)
+{
+    static proto_plugin plug;
+    plug.register_protoinfo = proto_register_attrace;
+    plug.register_handoff = proto_reg_handoff_attrace;
+    proto_register_plugin(&plug);
+    static tap_plugin tplug;
+    tplug.register_tap_listener = register_stats;
+    tap_register_plugin(&tplug);
+}

@@ -1,0 +1,528 @@
+/*
+ * state.c - the plugin's first pass: records in, element tables out (see
+ * state.h). The core and the analyzer run here and nowhere else.
+ */
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Copied element bytes live in blocks of this size (an element is at most
+ * AT_STREAM_BIN_MAX plus a trailer, far below). */
+#define PL_BLOCK (1u << 20)
+#define PL_BLOCK_SHIFT 20
+/* Longest element worth a copy: frames and lines; an invalid run of a
+ * megabyte is shown only where its bytes are. */
+#define PL_COPY_MAX (2u * AT_STREAM_BIN_MAX)
+/* How far back (bytes of one direction) record positions are remembered:
+ * every element that can still complete started within this window. */
+#define PL_LOG_WINDOW (4u * AT_STREAM_BIN_MAX)
+
+typedef struct pl_rec {
+    uint64_t off;
+    uint32_t frame;
+} pl_rec;
+
+struct pl_reclog {
+    pl_rec *v;
+    size_t head, n, cap;
+};
+
+static bool grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    /* 1.5x: the element table of a large trace is the biggest one, and
+     * glibc grows large blocks in place (mremap) without a copy. */
+    size_t cap2 = *cap ? *cap : 16;
+    while (cap2 < need)
+        cap2 += cap2 / 2;
+    void *p = realloc(*v, cap2 * size);
+    if (!p)
+        return false;
+    *v = p;
+    *cap = cap2;
+    return true;
+}
+
+#define GROW(arr, n, cap) grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))
+
+/* ------------------------------------------------------------------ */
+/* Record log: which packet holds a recent stream offset              */
+/* ------------------------------------------------------------------ */
+
+static void log_add(pl_reclog *l, uint64_t off, uint32_t frame)
+{
+    if (l->n && l->v[l->n - 1].off == off) {
+        l->v[l->n - 1].frame = frame; /* an empty record before this one */
+        return;
+    }
+    /* Forget records that no element can still start in. */
+    while (l->n - l->head > 1 && off - l->v[l->head + 1].off > PL_LOG_WINDOW)
+        l->head++;
+    if (l->head > 1024 && l->head * 2 > l->n) {
+        memmove(l->v, l->v + l->head, (l->n - l->head) * sizeof *l->v);
+        l->n -= l->head;
+        l->head = 0;
+    }
+    if (!GROW(l->v, l->n, l->cap))
+        return;
+    l->v[l->n++] = (pl_rec){off, frame};
+}
+
+static uint32_t log_frame(const pl_reclog *l, uint64_t off, uint32_t fallback)
+{
+    if (!l || l->n == l->head)
+        return fallback;
+    size_t lo = l->head, hi = l->n; /* last record with rec.off <= off */
+    if (off < l->v[lo].off)
+        return l->v[lo].frame;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].off <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return l->v[lo].frame;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                             */
+/* ------------------------------------------------------------------ */
+
+static uint32_t arena_copy(pl_state *st, const uint8_t *p, size_t len)
+{
+    if (len == 0 || len > PL_BLOCK)
+        return PL_NONE;
+    if (st->n_blocks == 0 || st->block_used + len > PL_BLOCK) {
+        if ((uint64_t)(st->n_blocks + 1) << PL_BLOCK_SHIFT >= PL_NONE)
+            return PL_NONE;
+        if (!GROW(st->arena, st->n_blocks, st->cap_blocks))
+            return PL_NONE;
+        uint8_t *b = malloc(PL_BLOCK);
+        if (!b)
+            return PL_NONE;
+        st->arena[st->n_blocks++] = b;
+        st->block_used = 0;
+    }
+    uint32_t at = (uint32_t)((st->n_blocks - 1) << PL_BLOCK_SHIFT) + (uint32_t)st->block_used;
+    memcpy(st->arena[st->n_blocks - 1] + st->block_used, p, len);
+    st->block_used += len;
+    return at;
+}
+
+/* A NUL-terminated copy in the arena ("" if it does not fit). */
+static const char *arena_str(pl_state *st, const char *str)
+{
+    uint32_t at = arena_copy(st, (const uint8_t *)str, strlen(str) + 1);
+    if (at == PL_NONE)
+        return "";
+    return (const char *)st->arena[at >> PL_BLOCK_SHIFT] + (at & (PL_BLOCK - 1));
+}
+
+const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e)
+{
+    if (e->copy == PL_NONE)
+        return NULL;
+    return st->arena[e->copy >> PL_BLOCK_SHIFT] + (e->copy & (PL_BLOCK - 1));
+}
+
+/* Keeps by_dir sorted by offset; elements arrive nearly in order. */
+static void index_elem(pl_chan *ch, uint32_t idx)
+{
+    pl_state *st = ch->st;
+    const pl_elem *e = &st->elems[idx];
+    uint32_t **v = &ch->by_dir[e->dir];
+    size_t *n = &ch->n_by_dir[e->dir];
+    if (!grow((void **)v, &ch->cap_by_dir[e->dir], *n + 1, sizeof **v)) {
+        st->oom = true;
+        return;
+    }
+    size_t at = *n;
+    while (at > 0 && st->elems[(*v)[at - 1]].off > e->off)
+        at--;
+    memmove(*v + at + 1, *v + at, (*n - at) * sizeof **v);
+    (*v)[at] = idx;
+    (*n)++;
+}
+
+void pl_state_overlap(const pl_state *st, uint16_t chan, at_dir dir,
+                      uint64_t off, uint64_t len, size_t *first, size_t *end)
+{
+    *first = *end = 0;
+    if (chan >= st->n_chans)
+        return;
+    const pl_chan *ch = st->chans[chan];
+    const uint32_t *v = ch->by_dir[dir];
+    size_t n = ch->n_by_dir[dir];
+    size_t lo = 0, hi = n; /* first element starting at or after off */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (st->elems[v[mid]].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* The elements of one direction are disjoint runs of its stream, so
+     * only the one just before can reach into [off, ...). */
+    size_t i = lo;
+    while (i > 0 && st->elems[v[i - 1]].off + st->elems[v[i - 1]].len > off)
+        i--;
+    size_t j = lo;
+    while (j < n && st->elems[v[j]].off < off + len)
+        j++;
+    *first = i;
+    *end = j;
+}
+
+/* The element holding byte @p off of @p dir, else the channel's latest. */
+static uint32_t elem_at(const pl_chan *ch, at_dir dir, uint64_t off)
+{
+    const pl_state *st = ch->st;
+    const uint32_t *v = ch->by_dir[dir];
+    size_t n = ch->n_by_dir[dir];
+    size_t lo = 0, hi = n; /* last element with e.off <= off */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (st->elems[v[mid]].off <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Several elements may start at or before off (an END without bytes
+     * shares the offset of what follows): take the one covering it. */
+    for (size_t k = lo; k-- > 0;) {
+        const pl_elem *e = &st->elems[v[k]];
+        if (e->len && off >= e->off && off - e->off < e->len)
+            return v[k];
+        if (off - e->off > PL_LOG_WINDOW)
+            break;
+    }
+    return ch->last_elem;
+}
+
+/* ------------------------------------------------------------------ */
+/* Session and analyzer callbacks                                     */
+/* ------------------------------------------------------------------ */
+
+static void on_finding(void *ctx, const at_finding *f)
+{
+    pl_chan *ch = ctx;
+    pl_state *st = ch->st;
+    uint32_t elem = elem_at(ch, f->dir, f->off);
+    if (elem == PL_NONE || !GROW(st->findings, st->n_findings, st->cap_findings)) {
+        st->oom = true;
+        return;
+    }
+    uint32_t idx = (uint32_t)st->n_findings++;
+    pl_finding *pf = &st->findings[idx];
+    pf->rule = f->rule;
+    pf->severity = (uint8_t)f->severity;
+    pf->dir = (uint8_t)f->dir;
+    pf->off = f->off;
+    pf->elem = elem;
+    pf->next = PL_NONE;
+    pf->what = arena_str(st, f->what);
+    pf->fix = arena_str(st, f->fix);
+    uint32_t *link = &st->elems[elem].finding;
+    while (*link != PL_NONE)
+        link = &st->findings[*link].next;
+    *link = idx;
+}
+
+static bool in_current_record(const pl_chan *ch, const at_event *ev)
+{
+    return ev->dir == ch->cur_dir && ev->span.off >= ch->cur_off[ev->dir] &&
+           ev->span.off + ev->span.len <= ch->cur_off[ev->dir] + ch->cur_len;
+}
+
+static void on_event(void *ctx, const at_event *ev)
+{
+    pl_chan *ch = ctx;
+    pl_state *st = ch->st;
+    if (!GROW(st->elems, st->n_elems, st->cap_elems)) {
+        st->oom = true;
+        at_analyzer_event(ch->an, ev);
+        return;
+    }
+    uint32_t idx = (uint32_t)st->n_elems;
+    pl_elem *e = &st->elems[idx];
+    memset(e, 0, sizeof *e);
+    e->off = ev->span.off;
+    e->len = ev->span.len;
+    e->frame_done = ch->cur_frame;
+    e->frame_first = ev->span.len == 0 || in_current_record(ch, ev)
+                         ? ch->cur_frame
+                         : log_frame(ch->log[ev->dir], ev->span.off, ch->cur_frame);
+    e->exchange = ev->exchange ? ev->exchange->id : 0;
+    e->extra = PL_NONE;
+    e->finding = PL_NONE;
+    e->copy = PL_NONE;
+    e->chan = ch->index;
+    e->kind = (uint8_t)ev->kind;
+    e->dir = (uint8_t)ev->dir;
+    e->line_kind = (uint8_t)ev->line.kind;
+    e->reason = (uint8_t)ev->invalid_reason;
+    if (ev->line.kind == AT_LK_RESULT && ev->line.u.result.numeric)
+        e->flags |= PL_EF_NUMERIC;
+    if (ev->line.kind == AT_LK_SECURE)
+        e->secure = (uint8_t)ev->line.u.secure;
+    if (ev->line.parse_error)
+        e->flags |= PL_EF_PARSE_ERROR;
+    if (ev->tok) {
+        if (ev->tok->flags & AT_TOKF_INCOMPLETE)
+            e->flags |= PL_EF_INCOMPLETE;
+        if (ev->tok->flags & AT_TOKF_TRUNCATED)
+            e->flags |= PL_EF_TRUNCATED;
+        if (ev->tok->flags & AT_TOKF_FLUSHED)
+            e->flags |= PL_EF_FLUSHED;
+    }
+    if (ev->last_block)
+        e->flags |= PL_EF_LAST_BLOCK;
+
+    bool bytes_elsewhere = ev->span.len > 0 && !in_current_record(ch, ev);
+    bool copyable = ev->kind != AT_EV_PAYLOAD && ev->kind != AT_EV_TRANSPARENT &&
+                    ev->data && ev->len == ev->span.len && ev->len <= PL_COPY_MAX;
+    if (bytes_elsewhere && copyable) {
+        e->copy = arena_copy(st, ev->data, ev->len);
+    }
+    e->secret = (uint32_t)st->n_secrets;
+    for (unsigned i = 0; i < ev->n_secrets && e->n_secret < UINT8_MAX; i++) {
+        if (!GROW(st->secrets, st->n_secrets, st->cap_secrets)) {
+            st->oom = true;
+            break;
+        }
+        const at_secret *sr = &ev->secrets[i];
+        st->secrets[st->n_secrets++] = (pl_secret){sr->span.off, sr->span.len, (uint8_t)sr->kind};
+        e->n_secret++;
+    }
+    st->n_elems++;
+    ch->last_elem = idx;
+    /* Elements without bytes (an exchange superseded, a gap) are in no
+     * record and hold no byte a finding could point at. */
+    if (e->len)
+        index_elem(ch, idx);
+
+    if (ev->kind == AT_EV_END && ev->exchange &&
+        GROW(st->ends, st->n_ends, st->cap_ends)) {
+        const at_exchange *x = ev->exchange;
+        pl_end *end = &st->ends[st->n_ends];
+        memset(end, 0, sizeof *end);
+        end->duration_ns = ev->duration_ns;
+        end->reason = (uint8_t)x->end_reason;
+        end->secure_result = (uint8_t)x->secure_result;
+        end->secure = x->secure;
+        end->has_final = x->has_final;
+        end->final_kind = (uint8_t)x->final.kind;
+        end->command_frame = log_frame(ch->log[AT_DIR_TE_TO_ME], x->span.off, 0);
+        /* The command's own element knows its packet exactly. */
+        for (size_t k = ch->n_by_dir[AT_DIR_TE_TO_ME]; k-- > 0;) {
+            const pl_elem *c = &st->elems[ch->by_dir[AT_DIR_TE_TO_ME][k]];
+            if (c->kind == AT_EV_COMMAND && c->exchange == x->id) {
+                end->command_frame = c->frame_done;
+                break;
+            }
+            if (c->exchange && c->exchange < x->id)
+                break;
+        }
+        st->elems[idx].extra = (uint32_t)st->n_ends++;
+    }
+
+    /* The analyzer after the element exists: its findings about this
+     * event point into it. */
+    at_analyzer_event(ch->an, ev);
+
+    if (ev->kind == AT_EV_FRAME) {
+        const at_frame_details *d = at_analyzer_frame(ch->an);
+        if (d && GROW(st->frames, st->n_frames, st->cap_frames)) {
+            pl_frame *pf = &st->frames[st->n_frames];
+            memset(pf, 0, sizeof *pf);
+            pf->has_cert = d->has_cert;
+            pf->cert_ok = d->cert_ok;
+            pf->has_key = d->has_key;
+            pf->key_ok = d->key_ok;
+            pf->key_matches_cert = d->key_matches_cert;
+            pf->sig_checked = d->sig_checked;
+            pf->sig_base64_ok = d->sig.base64_ok;
+            pf->sig_matches = d->sig.matches;
+            pf->sig_recovered = d->sig.recovered;
+            pf->sig_digest_len = (uint8_t)d->sig.digest_len;
+            pf->sig_key_len = (uint32_t)d->sig.key_len;
+            memcpy(pf->key_type, d->key.type, sizeof pf->key_type);
+            pf->key_bits = d->key.bits;
+            pf->cert_error = arena_str(st, d->cert_error);
+            /* The analyzer's text lives only until its next frame. */
+            pf->verify_source = d->verify_source ? arena_str(st, d->verify_source) : NULL;
+            if (d->cert_ok) {
+                const at_cert_summary *c = &d->cert;
+                pf->cert_size = (uint32_t)c->size;
+                pf->issuer = arena_str(st, c->issuer);
+                pf->subject = arena_str(st, c->subject);
+                pf->serial = arena_str(st, c->serial);
+                memcpy(pf->sig_alg, c->sig_alg, sizeof pf->sig_alg);
+                memcpy(pf->thumbprint, c->thumbprint, sizeof pf->thumbprint);
+                pf->expiry_year = c->expiry_year;
+                pf->expiry_month = c->expiry_month;
+                pf->expiry_day = c->expiry_day;
+                memcpy(pf->pub_type, c->key_type, sizeof pf->pub_type);
+                pf->pub_bits = c->key_bits;
+            }
+            st->elems[idx].extra = (uint32_t)st->n_frames++;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Channels and records                                               */
+/* ------------------------------------------------------------------ */
+
+static pl_chan *chan_get(pl_state *st, uint16_t channel, uint16_t *index)
+{
+    for (size_t i = 0; i < st->n_chans; i++)
+        if (st->chans[i]->channel == channel) {
+            *index = (uint16_t)i;
+            return st->chans[i];
+        }
+    if (st->n_chans >= PL_MAX_CHANNELS || !GROW(st->chans, st->n_chans, st->cap_chans))
+        return NULL;
+    pl_chan *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    ch->session = malloc(sizeof *ch->session);
+    ch->log[0] = calloc(1, sizeof *ch->log[0]);
+    ch->log[1] = calloc(1, sizeof *ch->log[1]);
+    at_analyzer_config acfg = at_analyzer_default_config();
+    acfg.profile = st->cfg.profile;
+    acfg.client_cert = st->cfg.client_cert;
+    if (st->cfg.pause_warn_ms)
+        acfg.pause_warn_ms = st->cfg.pause_warn_ms;
+    ch->an = at_analyzer_new(&acfg, on_finding, ch);
+    if (!ch->session || !ch->an || !ch->log[0] || !ch->log[1]) {
+        if (ch->an)
+            at_analyzer_free(ch->an);
+        free(ch->session);
+        free(ch->log[0]);
+        free(ch->log[1]);
+        free(ch);
+        return NULL;
+    }
+    at_session_config cfg = at_session_default_config();
+    cfg.channel = channel;
+    if (st->cfg.profile)
+        cfg.profile = st->cfg.profile;
+    at_session_init(ch->session, &cfg, on_event, ch);
+    ch->channel = channel;
+    ch->st = st;
+    ch->last_elem = PL_NONE;
+    ch->index = (uint16_t)st->n_chans;
+    *index = (uint16_t)st->n_chans;
+    st->chans[st->n_chans++] = ch;
+    return ch;
+}
+
+pl_state *pl_state_new(const pl_config *cfg)
+{
+    pl_state *st = calloc(1, sizeof *st);
+    if (st && cfg)
+        st->cfg = *cfg;
+    return st;
+}
+
+void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
+                     const at_uart_header *hdr, uint64_t ts_ns,
+                     const uint8_t *payload, size_t len, pl_pkt *pkt)
+{
+    memset(pkt, 0, sizeof *pkt);
+    pkt->chan = UINT16_MAX;
+    pkt->elem_first = (uint32_t)st->n_elems;
+    if (st->finished)
+        return; /* records after the end-of-file flush (live capture restarted) */
+    uint16_t ci;
+    pl_chan *ch = chan_get(st, hdr->channel, &ci);
+    if (!ch)
+        return;
+    pkt->chan = ci;
+    pkt->off = ch->fed[dir];
+    ch->cur_frame = frame;
+    ch->cur_dir = (uint8_t)dir;
+    ch->cur_off[dir] = ch->fed[dir];
+    ch->cur_len = hdr->event == AT_TEV_DATA ? (uint32_t)len : 0;
+    ch->last_frame = frame;
+    ch->last_ts = ts_ns;
+
+    /* As attrace decode: whatever was in progress is cut before a gap. */
+    if ((hdr->flags & AT_TFLAG_BYTES_MISSING) || hdr->event == AT_TEV_OVERRUN)
+        at_session_gap(ch->session, dir, ts_ns);
+    if (hdr->event == AT_TEV_DATA && len > 0) {
+        log_add(ch->log[dir], ch->fed[dir], frame);
+        at_session_feed(ch->session, dir, ts_ns, payload, len);
+        ch->fed[dir] += len;
+    }
+    size_t n = st->n_elems - pkt->elem_first;
+    pkt->n_elem = n > UINT16_MAX ? UINT16_MAX : (uint16_t)n;
+}
+
+/* Per-packet records come in chunks: no per-record allocation overhead. */
+#define PL_PKT_CHUNK 65536u
+
+pl_pkt *pl_state_new_pkt(pl_state *st)
+{
+    if (st->n_pkt_chunks == 0 || st->pkt_used == PL_PKT_CHUNK) {
+        if (!GROW(st->pkt_chunks, st->n_pkt_chunks, st->cap_pkt_chunks))
+            return NULL;
+        pl_pkt *c = malloc(PL_PKT_CHUNK * sizeof *c);
+        if (!c)
+            return NULL;
+        st->pkt_chunks[st->n_pkt_chunks++] = c;
+        st->pkt_used = 0;
+    }
+    return &st->pkt_chunks[st->n_pkt_chunks - 1][st->pkt_used++];
+}
+
+void pl_state_finish(pl_state *st)
+{
+    if (st->finished)
+        return;
+    st->finished = true;
+    for (size_t i = 0; i < st->n_chans; i++) {
+        pl_chan *ch = st->chans[i];
+        ch->cur_frame = ch->last_frame;
+        ch->cur_len = 0;
+        ch->fin_first = (uint32_t)st->n_elems;
+        at_session_finish(ch->session, ch->last_ts);
+        at_analyzer_finish(ch->an);
+        ch->n_fin = (uint32_t)st->n_elems - ch->fin_first;
+    }
+}
+
+void pl_state_free(pl_state *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n_chans; i++) {
+        pl_chan *ch = st->chans[i];
+        at_analyzer_free(ch->an);
+        free(ch->session);
+        for (int d = 0; d < 2; d++) {
+            free(ch->by_dir[d]);
+            if (ch->log[d])
+                free(ch->log[d]->v);
+            free(ch->log[d]);
+        }
+        free(ch);
+    }
+    for (size_t i = 0; i < st->n_blocks; i++)
+        free(st->arena[i]);
+    free(st->arena);
+    for (size_t i = 0; i < st->n_pkt_chunks; i++)
+        free(st->pkt_chunks[i]);
+    free(st->pkt_chunks);
+    free(st->chans);
+    free(st->elems);
+    free(st->ends);
+    free(st->frames);
+    free(st->findings);
+    free(st->secrets);
+    free(st);
+}
