@@ -10,6 +10,7 @@
 #include "attrace/secret.h"
 #include "attrace/session.h"
 #include "attrace/stream.h"
+#include "attrace/uart.h"
 #include "attrace/types.h"
 
 #define ATTRACE_VERSION_MAJOR 0
