@@ -340,12 +340,43 @@ static char *dup_bytes(const void *p, size_t n)
     return s;
 }
 
+/* Private-key bytes the core found among an event's bytes are never shown
+ * from a record: each becomes '*' in the shown copy (offsets and lengths
+ * stay), so neither `attrace diff` nor replay can print them. */
+static void mask_secrets(void *copy, size_t len, uint64_t off, const at_event *ev)
+{
+    uint8_t *p = copy;
+    if (!p || !ev->n_secrets)
+        return;
+    while (len) {
+        const at_secret *run;
+        size_t k = at_secret_piece(ev->secrets, ev->n_secrets, off, len, &run);
+        if (run)
+            for (size_t i = 0; i < k; i++)
+                p[i] = '*';
+        p += k;
+        off += k;
+        len -= k;
+    }
+}
+
 static void add_line(at_xrec_builder *b, at_xline_kind kind, const at_event *ev,
                      const char *text, size_t len, at_line_kind lk)
 {
     at_xrec *x = b->open;
     char norm[AT_STREAM_LINE_MAX + 64];
+    char masked[AT_STREAM_LINE_MAX];
     size_t nlen;
+    uint64_t text_off = text && text == (const char *)ev->data ? ev->span.off
+                        : text && text == ev->line.text.ptr ? ev->line.text.span.off
+                                                            : UINT64_MAX;
+    const char *shown = text; /* what may be printed; @p text is compared */
+    if (text_off != UINT64_MAX && len <= sizeof masked &&
+        at_secret_overlap(ev->secrets, ev->n_secrets, text_off, len)) {
+        memcpy(masked, text, len);
+        mask_secrets(masked, len, text_off, ev);
+        shown = masked;
+    }
     if (kind == AT_XL_ECHO) {
         norm[0] = 0; /* the echo repeats the command, compared on its own */
         nlen = 0;
@@ -385,7 +416,7 @@ static void add_line(at_xrec_builder *b, at_xline_kind kind, const at_event *ev,
     l->kind = kind;
     l->dir = ev->dir;
     l->span = ev->span;
-    l->text = dup_bytes(text, len);
+    l->text = dup_bytes(shown, len);
     l->len = len;
     l->norm = dup_bytes(norm, nlen);
     l->norm_len = nlen;
@@ -436,6 +467,10 @@ static void add_frame(at_xrec_builder *b, const at_event *ev,
     xf->off = off;
     xf->dir = ev->dir;
     xf->frame = *ev->frame;
+    xf->n_secrets = ev->n_secrets < AT_XFRAME_SECRETS ? ev->n_secrets : AT_XFRAME_SECRETS;
+    xf->secrets_all = ev->n_secrets > AT_XFRAME_SECRETS;
+    if (xf->n_secrets)
+        memcpy(xf->secrets, ev->secrets, xf->n_secrets * sizeof *xf->secrets);
     /* The core's frame points into the token; point it at the copy. */
     for (unsigned i = 0; i < xf->frame.n_units && i < AT_FRAME_MAX_UNITS; i++) {
         at_frame_unit *u = &xf->frame.units[i];
@@ -488,6 +523,8 @@ static void start_exchange(at_xrec_builder *b, const at_event *ev)
     x->command = dup_bytes(line, line ? len : 0);
     if (!x->command)
         b->failed = true;
+    else
+        mask_secrets(x->command, len, e ? e->span.off : ev->span.off, ev);
     x->command_len = x->command ? len : 0;
     x->span = e ? e->span : ev->span;
     at_xrec_key(e ? &e->cmdline : NULL, e && e->parse_ok, line, line ? len : 0,
@@ -671,8 +708,17 @@ static size_t text_len(const at_frame_unit *u)
 
 /* Compares the values of unit @p ua and @p ub; fills @p d and returns true
  * when they differ. */
+/* Whether unit @p u's value holds private-key bytes the core found. */
+static bool unit_secret(const at_xframe *xf, const at_frame_unit *u)
+{
+    if (u->param_id == AT_PARAM_KEY || (xf->secrets_all && u->value_len))
+        return true;
+    return at_secret_overlap(xf->secrets, xf->n_secrets, u->value_span.off,
+                             u->value_len) != NULL;
+}
+
 static bool unit_value_differs(const cmp *c, const at_xframe *fa, const at_frame_unit *ua,
-                               const at_frame_unit *ub, at_diff *d)
+                               const at_xframe *fb, const at_frame_unit *ub, at_diff *d)
 {
     uint32_t n = ua->value_len < ub->value_len ? ua->value_len : ub->value_len;
     uint32_t i = 0;
@@ -688,13 +734,13 @@ static bool unit_value_differs(const cmp *c, const at_xframe *fa, const at_frame
     d->sb = side_num(fa->dir, ub->value_span.off + i, 0);
     d->sa.len = ua->value_len;
     d->sb.len = ub->value_len;
-    bool key = ua->param_id == AT_PARAM_KEY;
+    bool key = unit_secret(fa, ua) || unit_secret(fb, ub);
     d->secret = key && !c->opt.show_secrets;
     if (!d->secret) {
         d->sa.num = i < ua->value_len && ua->value ? ua->value[i] : 256;
         d->sb.num = i < ub->value_len && ub->value ? ub->value[i] : 256;
     }
-    if (is_text_unit(ua->param_id) && ua->param_id == ub->param_id) {
+    if (!d->secret && is_text_unit(ua->param_id) && ua->param_id == ub->param_id) {
         d->sa.text = (const char *)ua->value;
         d->sa.text_len = ua->value ? text_len(ua) : 0;
         d->sb.text = (const char *)ub->value;
@@ -776,7 +822,7 @@ static void compare_frame(cmp *c, const at_xframe *xa, const at_xframe *xb,
             REPORT();
             continue; /* values of different kinds: nothing to compare */
         }
-        if (unit_value_differs(c, xa, ua, ub, &d))
+        if (unit_value_differs(c, xa, ua, xb, ub, &d))
             REPORT();
     }
     {

@@ -73,6 +73,8 @@ typedef struct at_xline {
     size_t norm_len;
 } at_xline;
 
+#define AT_XFRAME_SECRETS 8u
+
 /** One secure-command frame as the core decoded it. */
 typedef struct at_xframe {
     at_dir dir;
@@ -82,6 +84,11 @@ typedef struct at_xframe {
     uint64_t off;         /**< stream offset of bytes[0] */
     bool has_verdict;     /**< the analyzer checked its signature */
     bool sig_matches;     /**< valid if has_verdict */
+    /** Private-key runs the core found among @c bytes (AT_XFRAME_SECRETS at
+     *  most; @c secrets_all when there were more: every byte counts as one). */
+    at_secret secrets[AT_XFRAME_SECRETS];
+    unsigned n_secrets;
+    bool secrets_all;
 } at_xframe;
 
 /** A finding the analyzer made about the exchange. */
