@@ -11,32 +11,32 @@
 
 #include <string.h>
 
-/* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
- * these prefixes is unsolicited unless the running command asked for it. */
-/* A name with its length: the tables below are searched for every line. */
-typedef struct at_name {
+/* A URC name with its length: the tables below are searched for every line. */
+typedef struct urc_name {
     const char *s;
     size_t len;
-} at_name;
+} urc_name;
 
-#define NAME(lit) {lit, sizeof lit - 1}
+#define URC_NAME(lit) {lit, sizeof lit - 1}
 
 /* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
  * these prefixes is unsolicited unless the running command asked for it. */
-static const at_name urc_prefixes[] = {
-    NAME("+CIEV"), NAME("^SIS"), NAME("^SISR"), NAME("^SISW"), NAME("^SISX"),
-    NAME("+CREG"), NAME("+CGREG"), NAME("+CEREG"), NAME("+CRING"), NAME("+CMTI"),
-    NAME("+CMT"), NAME("+CDS"), NAME("+CDSI"), NAME("+CBM"), NAME("+CTZV"),
-    NAME("+CTZE"), NAME("+CTZU"), NAME("+CUSD"), NAME("+CCWA"), NAME("+CLIP"),
-    NAME("+CSSU"), NAME("^SBC"), NAME("^SCTM_A"), NAME("^SCTM_B"), NAME("^SCKS"),
-    NAME("^SRVCFG"), NAME("^SYSLOADING"), NAME("^SHUTDOWN"), NAME("+CALA"),
-    NAME("+CGEV"), NAME("^SLCC"), NAME("^SIND"),
+static const urc_name urc_prefixes[] = {
+    URC_NAME("+CIEV"), URC_NAME("^SIS"), URC_NAME("^SISR"), URC_NAME("^SISW"),
+    URC_NAME("^SISX"), URC_NAME("+CREG"), URC_NAME("+CGREG"), URC_NAME("+CEREG"),
+    URC_NAME("+CRING"), URC_NAME("+CMTI"), URC_NAME("+CMT"), URC_NAME("+CDS"),
+    URC_NAME("+CDSI"), URC_NAME("+CBM"), URC_NAME("+CTZV"), URC_NAME("+CTZE"),
+    URC_NAME("+CTZU"), URC_NAME("+CUSD"), URC_NAME("+CCWA"), URC_NAME("+CLIP"),
+    URC_NAME("+CSSU"), URC_NAME("^SBC"), URC_NAME("^SCTM_A"), URC_NAME("^SCTM_B"),
+    URC_NAME("^SCKS"), URC_NAME("^SRVCFG"), URC_NAME("^SYSLOADING"),
+    URC_NAME("^SHUTDOWN"), URC_NAME("+CALA"), URC_NAME("+CGEV"), URC_NAME("^SLCC"),
+    URC_NAME("^SIND"),
 };
 
 /* URCs that are bare words, without "<name>:". */
-static const at_name urc_words[] = {
-    NAME("^SYSSTART"), NAME("^SYSLOADING"), NAME("^SHUTDOWN"), NAME("RING"),
-    NAME("+PBREADY"), NAME("^SYSSTART AIRPLANE MODE"),
+static const urc_name urc_words[] = {
+    URC_NAME("^SYSSTART"), URC_NAME("^SYSLOADING"), URC_NAME("^SHUTDOWN"),
+    URC_NAME("RING"), URC_NAME("+PBREADY"), URC_NAME("^SYSSTART AIRPLANE MODE"),
 };
 
 at_session_config at_session_default_config(void)
@@ -346,7 +346,7 @@ static bool same_ci(const char *a, size_t alen, const char *b, size_t blen)
     return true;
 }
 
-static bool in_list(const char *p, size_t n, const at_name *list, size_t count)
+static bool in_list(const char *p, size_t n, const urc_name *list, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         if (same_ci(p, n, list[i].s, list[i].len))

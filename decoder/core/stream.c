@@ -9,13 +9,11 @@
  */
 #include "attrace/stream.h"
 
+#include "attrace/frame.h"
 #include "attrace/lines.h"
 
 #include <string.h>
 
-#define FRAME_HDR 6u
-#define AT_CMD_READ_ 2u
-#define AT_CMD_READ_FILE_ 0x12u
 /* Longest end-of-transparent pattern ("\r\nNO CARRIER\r\n") minus one: the
  * bytes a transparent block holds back until it is known they are data. */
 #define TRANSPARENT_HOLD 13u
@@ -45,8 +43,8 @@ void at_stream_init(at_stream *s, at_dir dir, const at_stream_config *cfg)
     s->cfg = cfg ? *cfg : at_stream_default_config();
     if (s->cfg.max_frame > AT_STREAM_BIN_MAX || s->cfg.max_frame == 0)
         s->cfg.max_frame = AT_STREAM_BIN_MAX;
-    if (s->cfg.max_frame < FRAME_HDR)
-        s->cfg.max_frame = FRAME_HDR;
+    if (s->cfg.max_frame < AT_FRAME_HEADER_LEN)
+        s->cfg.max_frame = AT_FRAME_HEADER_LEN;
     s->mode = AT_SM_LINE;
 }
 
@@ -338,7 +336,7 @@ static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static bool known_cmd(uint16_t c)
 {
-    return (c >= 1 && c <= 4) || c == 0x12;
+    return at_cmd_name(c) != NULL;
 }
 
 static bool looks_like_command(const uint8_t *p, size_t n)
@@ -350,12 +348,6 @@ static bool looks_like_command(const uint8_t *p, size_t n)
     return lower(p[1]) == 't' || p[1] == '/';
 }
 
-/*
- * How convincing a frame header at p is: 0 not a frame, 1 a length the
- * module would accept, 2 plus a CmdId known when read big-endian (a real
- * field bug), 3 plus a known little-endian CmdId. The ME only ever sends
- * READ responses, so it needs the strongest form.
- */
 /* A header written with big-endian lengths (a real field bug): both its
  * TotalLen and CmdId make sense only when read that way. */
 static bool big_endian_header(const at_stream *s, const uint8_t *p, size_t n)
@@ -363,9 +355,16 @@ static bool big_endian_header(const at_stream *s, const uint8_t *p, size_t n)
     if (s->dir != AT_DIR_TE_TO_ME || n < 4 || known_cmd(le16(p + 2)))
         return false;
     uint16_t total = be16(p);
-    return total >= FRAME_HDR && total <= s->cfg.max_frame && known_cmd(be16(p + 2));
+    return total >= AT_FRAME_HEADER_LEN && total <= s->cfg.max_frame &&
+           known_cmd(be16(p + 2));
 }
 
+/*
+ * How convincing a frame header at p is: 0 not a frame, 1 a length the
+ * module would accept, 2 a header that makes sense only big-endian (a real
+ * field bug), 3 a known little-endian CmdId as well. The ME only ever sends
+ * READ responses, so it needs the strongest form.
+ */
 static int header_score(const at_stream *s, const uint8_t *p, size_t n)
 {
     if (looks_like_command(p, n))
@@ -375,13 +374,13 @@ static int header_score(const at_stream *s, const uint8_t *p, size_t n)
     if (n < 2)
         return 0;
     uint16_t total = le16(p);
-    if (total < FRAME_HDR || total > s->cfg.max_frame)
+    if (total < AT_FRAME_HEADER_LEN || total > s->cfg.max_frame)
         return 0;
     if (n < 4)
         return s->dir == AT_DIR_ME_TO_TE ? 0 : 1;
     uint16_t cmd = le16(p + 2);
     if (s->dir == AT_DIR_ME_TO_TE)
-        return (cmd == AT_CMD_READ_ || cmd == AT_CMD_READ_FILE_) ? 3 : 0;
+        return (cmd == AT_CMD_READ || cmd == AT_CMD_READ_FILE) ? 3 : 0;
     return known_cmd(cmd) ? 3 : 1;
 }
 
@@ -454,7 +453,7 @@ static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
 static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
                                 const emitter *em, bool final)
 {
-    size_t need = FRAME_HDR + 1;
+    size_t need = AT_FRAME_HEADER_LEN + 1;
     size_t take = 0;
     if (s->bin_len == 0)
         s->bin_off = s->off;
@@ -466,7 +465,7 @@ static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
     if (s->bin_len < need && !final)
         return take; /* wait for more */
 
-    uint8_t held[FRAME_HDR + 1];
+    uint8_t held[AT_FRAME_HEADER_LEN + 1];
     size_t nheld = s->bin_len;
     memcpy(held, s->bin, nheld);
     bool lf_first = s->after_cr && nheld > 0 && held[0] == '\n';
