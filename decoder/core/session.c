@@ -116,11 +116,13 @@ static void scan_upto(session_state *s, at_dir dir, uint64_t end)
     uint64_t feed_end = s->feed_off + s->feed_len;
     if (end > feed_end)
         end = feed_end;
-    if (end > sc->off)
-        at_secret_scan(sc, s->feed_data + (sc->off - s->feed_off), (size_t)(end - sc->off));
+    uint64_t scanned = at_secret_scanned(sc);
+    if (end > scanned)
+        at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
     /* Bytes that start nothing are passed over in one go, not token by
      * token (the decoder's hot path). */
-    at_secret_skip(sc, s->feed_data + (sc->off - s->feed_off), (size_t)(feed_end - sc->off));
+    scanned = at_secret_scanned(sc);
+    at_secret_skip(sc, s->feed_data + (scanned - s->feed_off), (size_t)(feed_end - scanned));
 }
 
 /* Every token passes here first: its bytes are scanned, and runs before
@@ -578,7 +580,7 @@ void at_session_feed(at_session *session, at_dir dir, uint64_t ts_ns,
     session_state *s = &session->priv;
     s->feed_data = data;
     s->feed_len = len;
-    s->feed_off = s->scan[dir].off;
+    s->feed_off = at_secret_scanned(&s->scan[dir]);
     s->feed_dir = dir;
     if (dir == AT_DIR_TE_TO_ME)
         at_stream_feed(&s->te, ts_ns, data, len, on_te_token, s);
