@@ -187,6 +187,7 @@ typedef struct at_session {
     } priv;
 } at_session;
 
+/** Default configuration: legacy profile, default tokenizer, channel 0. */
 at_session_config at_session_default_config(void);
 
 /** Initializes @p s; events go to @p cb with @p ctx. @p cfg may be NULL. */

@@ -93,11 +93,18 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
  */
 int at_trace_next(at_trace_reader *r, at_trace_record *rec);
 
+/** The message of the last failure (names the file and the record), or "". */
 const char *at_trace_error(const at_trace_reader *r);
+
 /** Kind of the last record returned; before the first, guessed from the
  * link type (AT_TIN_ATTRACE for 252). */
 at_trace_input at_trace_input_kind(const at_trace_reader *r);
+
+/** The file's pcap link type (252 for attrace traces). */
 int at_trace_linktype(const at_trace_reader *r);
+
+/** Closes the trace (see at_trace_open_stream about standard input) and
+ * frees @p r; NULL is a no-op. */
 void at_trace_close(at_trace_reader *r);
 
 /* ------------------------------------------------------------------ */
