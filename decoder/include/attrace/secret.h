@@ -71,8 +71,8 @@ typedef enum at_secret_kind {
 
 /** A run of secret bytes in one direction's stream. */
 typedef struct at_secret {
-    at_span span;
-    at_secret_kind kind;
+    at_span span;         /**< the secret bytes, in stream offsets */
+    at_secret_kind kind;  /**< what they are */
 } at_secret;
 
 /** Stable name of a kind: "pkcs1_rsa", "pkcs8", "sec1_ec",

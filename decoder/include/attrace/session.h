@@ -108,8 +108,8 @@ typedef struct at_exchange {
 /** One event. */
 typedef struct at_event {
     at_event_kind kind;
-    at_dir dir;
-    uint16_t channel;
+    at_dir dir;                /**< the stream it comes from */
+    uint16_t channel;          /**< at_session_config's channel */
     uint64_t ts;               /**< when its first byte arrived */
     uint64_t ts_end;           /**< when its last byte arrived */
     at_span span;              /**< its bytes in the @c dir stream */
@@ -134,12 +134,14 @@ typedef struct at_event {
     unsigned n_secrets;
 } at_event;
 
+/** Receives each event as it becomes known, with the caller's @p ctx. */
 typedef void (*at_event_cb)(void *ctx, const at_event *ev);
 
+/** Session configuration (start from at_session_default_config). */
 typedef struct at_session_config {
     const at_profile *profile;   /**< limits for frame checks; NULL = legacy */
-    at_stream_config stream;
-    uint16_t channel;
+    at_stream_config stream;     /**< for both directions' tokenizers */
+    uint16_t channel;            /**< copied into every event (the trace's channel) */
 } at_session_config;
 
 /**

@@ -63,14 +63,16 @@ enum {
     AT_TOKF_FLUSHED = 1u << 7      /**< frame ended by the peer's answer before TotalLen arrived */
 };
 
+/** One token, as the callback receives it. */
 typedef struct at_token {
     at_tok_kind kind;
-    at_dir dir;
-    uint32_t flags;
-    at_tok_reason reason;
+    at_dir dir;            /**< the stream it comes from */
+    uint32_t flags;        /**< AT_TOKF_* bits */
+    at_tok_reason reason;  /**< why it is INVALID or cut (AT_TR_NONE otherwise) */
     uint64_t off;          /**< stream offset of data[0] */
-    const uint8_t *data;   /**< token bytes; valid only during the callback */
-    size_t len;
+    const uint8_t *data;   /**< token bytes; valid only during the callback (NULL for
+                                an over-long line's rest: only its length is kept) */
+    size_t len;            /**< bytes of the token */
     uint32_t frame_len;    /**< FRAME: bytes of the frame proper (TotalLen, or fewer if cut); the rest of data are trailing bytes */
     uint64_t block_off;    /**< PAYLOAD/TRANSPARENT: offset of this block within its run */
     uint64_t run_len;      /**< PAYLOAD: announced length of the run */
@@ -80,6 +82,7 @@ typedef struct at_token {
     uint64_t max_gap_off;  /**< FRAME: stream offset of the first byte after that pause */
 } at_token;
 
+/** Receives each token as it completes, with the caller's @p ctx. */
 typedef void (*at_token_cb)(void *ctx, const at_token *tok);
 
 /** Hints from the session layer about what the peer direction did. */
@@ -173,7 +176,8 @@ void at_stream_init(at_stream *s, at_dir dir, const at_stream_config *cfg);
 void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
                     size_t len, at_token_cb cb, void *ctx);
 
-/** Applies a hint (see at_stream_hint_kind); may emit tokens. */
+/** Applies a hint (see at_stream_hint_kind; unknown ones are ignored); may
+ *  emit tokens. */
 void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
                     void *ctx);
 

@@ -41,11 +41,11 @@ typedef struct at_trace_record {
     at_dir dir;
     at_trace_event event;
     uint16_t channel;
-    uint16_t line_state;
-    uint16_t flags;
-    uint32_t baud;
+    uint16_t line_state;   /**< AT_LINE_* bits (attrace/uart.h) */
+    uint16_t flags;        /**< AT_TFLAG_* bits (attrace/uart.h) */
+    uint32_t baud;         /**< 0 = unknown */
     const uint8_t *payload; /**< reader: valid until the next call */
-    size_t len;
+    size_t len;            /**< bytes at payload */
     uint64_t record_no;    /**< reader: 1-based record number in the file */
     bool has_lost;         /**< reader: an AT_TEV_OVERRUN record that gives its count */
     uint32_t lost;         /**< reader: that count of lost bytes */
