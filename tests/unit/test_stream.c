@@ -343,33 +343,39 @@ static void keep_last_token(void *ctx, const at_token *t)
     last->data = NULL;
 }
 
+typedef void (*cut_fn)(at_stream *s, uint64_t ts_ns, at_token_cb cb, void *ctx);
+
+/* Feeds @p text at @p feed_ts, then @p cut at @p cut_ts: the token it cut. */
+static at_token feed_and_cut(at_stream *s, uint64_t feed_ts, const char *text, cut_fn cut,
+                             uint64_t cut_ts)
+{
+    at_token last;
+    at_stream_feed(s, feed_ts, (const uint8_t *)text, strlen(text), keep_last_token, &last);
+    memset(&last, 0, sizeof last);
+    cut(s, cut_ts, keep_last_token, &last);
+    return last;
+}
+
 static void test_cut_tokens_carry_the_given_time(void **state)
 {
     (void)state;
     at_stream s;
-    at_token last;
     at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
     assert_int_equal(at_stream_offset(&s), 0);
-    at_stream_feed(&s, 5, (const uint8_t *)"+CREG: 0,", 9, keep_last_token, &last);
+    at_token t = feed_and_cut(&s, 5, "+CREG: 0,", at_stream_gap, 9);
+    assert_int_equal(t.reason, AT_TR_CUT_BY_GAP);
+    assert_int_equal(t.ts_first, 5);
+    assert_int_equal(t.ts_last, 9);
     assert_int_equal(at_stream_offset(&s), 9);
-    memset(&last, 0, sizeof last);
-    at_stream_gap(&s, 9, keep_last_token, &last);
-    assert_int_equal(last.reason, AT_TR_CUT_BY_GAP);
-    assert_int_equal(last.ts_first, 5);
-    assert_int_equal(last.ts_last, 9);
 
-    at_stream_feed(&s, 10, (const uint8_t *)"RI", 2, keep_last_token, &last);
-    memset(&last, 0, sizeof last);
-    at_stream_finish(&s, 7, keep_last_token, &last);
-    assert_int_equal(last.reason, AT_TR_CUT_BY_END);
-    assert_int_equal(last.off, 9);
-    assert_int_equal(last.ts_last, 10);
+    t = feed_and_cut(&s, 10, "RI", at_stream_finish, 7);
+    assert_int_equal(t.reason, AT_TR_CUT_BY_END);
+    assert_int_equal(t.off, 9);
+    assert_int_equal(t.ts_last, 10);
 
-    at_stream_feed(&s, 30, (const uint8_t *)"NG", 2, keep_last_token, &last);
-    memset(&last, 0, sizeof last);
-    at_stream_finish(&s, 40, keep_last_token, &last);
-    assert_int_equal(last.off, 11);
-    assert_int_equal(last.ts_last, 40);
+    t = feed_and_cut(&s, 30, "NG", at_stream_finish, 40);
+    assert_int_equal(t.off, 11);
+    assert_int_equal(t.ts_last, 40);
     assert_int_equal(at_stream_offset(&s), 13);
 }
 
