@@ -36,7 +36,7 @@ int at_passin_read(const char *spec, const char *prompt, char *out, size_t cap,
                    char *err, size_t err_cap);
 
 /* ------------------------------------------------------------------ */
-/* Certificates as OpenSSL objects (attrace/cert.h: without OpenSSL)   */
+/* Certificates as OpenSSL objects (attrace/cert.h: as DER bytes)     */
 /* ------------------------------------------------------------------ */
 
 /**
