@@ -127,15 +127,15 @@ static void fail(cap *c, const char *fmt, ...)
 /* Output: records, flushing, rotation                                 */
 /* ------------------------------------------------------------------ */
 
-static void file_name(const cap *c, unsigned no, char *buf, size_t cap)
+static void file_name(const cap *c, unsigned no, char *buf, size_t buf_size)
 {
     const at_capture_config *cfg = c->cfg;
     if (cfg->rotate_files > 0)
-        snprintf(buf, cap, "%s%u", cfg->out_path, no % cfg->rotate_files);
+        snprintf(buf, buf_size, "%s%u", cfg->out_path, no % cfg->rotate_files);
     else if (no == 0)
-        snprintf(buf, cap, "%s", cfg->out_path);
+        snprintf(buf, buf_size, "%s", cfg->out_path);
     else
-        snprintf(buf, cap, "%s%u", cfg->out_path, no);
+        snprintf(buf, buf_size, "%s%u", cfg->out_path, no);
 }
 
 static int open_output(cap *c)
@@ -643,51 +643,51 @@ static int stop_signal(volatile sig_atomic_t *stop)
     return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ? sig : SIGTERM;
 }
 
-static int check_config(const at_capture_config *cfg, char *err, size_t cap)
+static int check_config(const at_capture_config *cfg, char *err, size_t err_cap)
 {
     if (cfg->n_pairs < 1 || cfg->n_pairs > AT_CAPTURE_MAX_PAIRS || !cfg->pairs) {
-        at_err_set(err, cap, "between 1 and %d port pairs are needed", AT_CAPTURE_MAX_PAIRS);
+        at_err_set(err, err_cap, "between 1 and %d port pairs are needed", AT_CAPTURE_MAX_PAIRS);
         return -1;
     }
     for (size_t i = 0; i < cfg->n_pairs; i++) {
         const at_capture_pair *p = &cfg->pairs[i];
         if (!p->module) {
-            at_err_set(err, cap, cfg->mode == AT_CAPTURE_TAP ? "tap mode needs --tap-te"
+            at_err_set(err, err_cap, cfg->mode == AT_CAPTURE_TAP ? "tap mode needs --tap-te"
                                                              : "channel %zu has no module port", i);
             return -1;
         }
         if (cfg->mode == AT_CAPTURE_TAP && !p->host) {
-            at_err_set(err, cap, "tap mode needs --tap-me as well as --tap-te");
+            at_err_set(err, err_cap, "tap mode needs --tap-me as well as --tap-te");
             return -1;
         }
         if (cfg->mode == AT_CAPTURE_EXEC && p->host) {
-            at_err_set(err, cap, "exec mode gives the program a PTY: no host port");
+            at_err_set(err, err_cap, "exec mode gives the program a PTY: no host port");
             return -1;
         }
         if (p->host && p->link) {
-            at_err_set(err, cap, "--link names the host PTY: not with a host port");
+            at_err_set(err, err_cap, "--link names the host PTY: not with a host port");
             return -1;
         }
     }
     if (cfg->mode == AT_CAPTURE_EXEC && (cfg->n_pairs != 1 || !cfg->exec_cmd)) {
-        at_err_set(err, cap, "exec mode needs one --module and a command");
+        at_err_set(err, err_cap, "exec mode needs one --module and a command");
         return -1;
     }
     if (!at_serial_baud_to_speed(cfg->line.baud)) {
-        at_err_set(err, cap, "%u is not a supported baud rate", (unsigned)cfg->line.baud);
+        at_err_set(err, err_cap, "%u is not a supported baud rate", (unsigned)cfg->line.baud);
         return -1;
     }
     if (cfg->line.data_bits < 5 || cfg->line.data_bits > 8 || cfg->line.stop_bits < 1 ||
         cfg->line.stop_bits > 2 || !strchr("NEOMS", cfg->line.parity) || !cfg->line.parity) {
-        at_err_set(err, cap, "invalid data bits, parity or stop bits");
+        at_err_set(err, err_cap, "invalid data bits, parity or stop bits");
         return -1;
     }
     if (!cfg->out_stream && !cfg->out_path) {
-        at_err_set(err, cap, "no output: name a file (-w FILE, or - for standard output)");
+        at_err_set(err, err_cap, "no output: name a file (-w FILE, or - for standard output)");
         return -1;
     }
     if (cfg->rotate_bytes && (cfg->out_stream || strcmp(cfg->out_path, "-") == 0)) {
-        at_err_set(err, cap, "rotation needs an output file, not a stream");
+        at_err_set(err, err_cap, "rotation needs an output file, not a stream");
         return -1;
     }
     return 0;

@@ -4,8 +4,9 @@
 #                       preset for microcontrollers          -> attrace.pc
 #   libattrace-trace.a  trace files (attrace/trace.h) over libpcap
 #                                                            -> attrace-trace.pc
-# The crypto and analysis libraries are not installed: their headers
-# expose OpenSSL types and are still changing (issue 11, section 1).
+# The crypto and analysis libraries are not installed: attrace/crypto.h
+# exposes OpenSSL types, and the analysis (whose header has none) links
+# the crypto library.
 # Included from the top-level CMakeLists.txt after decoder/ is added.
 include(GNUInstallDirs)
 

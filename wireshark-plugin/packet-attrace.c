@@ -62,7 +62,8 @@ static gboolean pref_show_secrets = FALSE;
 
 /* The capture file's tables (NULL between files). */
 static pl_state *g_state;
-static X509 *g_client_cert;
+static uint8_t *g_client_cert_der; /* the client certificate preference, read */
+static size_t g_client_cert_len;
 
 /* Fields: display-filter names are public API (README). */
 static int hf_dir = -1, hf_channel = -1, hf_event = -1, hf_version = -1;
@@ -173,7 +174,8 @@ static void attrace_init(void)
     pl_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.profile = pref_profile_ptr();
-    cfg.client_cert = g_client_cert;
+    cfg.client_cert_der = g_client_cert_der;
+    cfg.client_cert_len = g_client_cert_len;
     cfg.pause_warn_ms = pref_pause_warn_ms;
     g_state = pl_state_new(&cfg);
 }
@@ -192,12 +194,13 @@ static void attrace_postseq(void)
 
 static void attrace_prefs_apply(void)
 {
-    X509_free(g_client_cert);
-    g_client_cert = NULL;
+    free(g_client_cert_der);
+    g_client_cert_der = NULL;
+    g_client_cert_len = 0;
     if (pref_client_cert && *pref_client_cert) {
         char err[512];
-        g_client_cert = at_cert_load(pref_client_cert, err, sizeof err);
-        if (!g_client_cert)
+        if (at_cert_load_der(pref_client_cert, &g_client_cert_der, &g_client_cert_len, err,
+                             sizeof err) != 0)
             report_failure("attrace: client certificate: %s", err);
     }
 }

@@ -394,7 +394,8 @@ static pl_chan *chan_get(pl_state *st, uint16_t channel, uint16_t *index)
     ch->log[1] = calloc(1, sizeof *ch->log[1]);
     at_analyzer_config acfg = at_analyzer_default_config();
     acfg.profile = st->cfg.profile;
-    acfg.client_cert = st->cfg.client_cert;
+    acfg.client_cert_der = st->cfg.client_cert_der;
+    acfg.client_cert_len = st->cfg.client_cert_len;
     if (st->cfg.pause_warn_ms)
         acfg.pause_warn_ms = st->cfg.pause_warn_ms;
     ch->an = at_analyzer_new(&acfg, on_finding, ch);

@@ -140,7 +140,8 @@ typedef struct pl_chan {
 /** Settings the first pass runs with (from the preferences). */
 typedef struct pl_config {
     const at_profile *profile;  /**< NULL: guess */
-    X509 *client_cert;          /**< borrowed */
+    const uint8_t *client_cert_der; /**< DER (borrowed), or NULL */
+    size_t client_cert_len;
     uint32_t pause_warn_ms;     /**< 0: default */
 } pl_config;
 

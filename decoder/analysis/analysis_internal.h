@@ -15,6 +15,7 @@
 #define ATTRACE_ANALYSIS_INTERNAL_H
 
 #include "attrace/analysis.h"
+#include "attrace/crypto.h"
 
 #include <stdarg.h>
 
@@ -93,11 +94,11 @@ struct at_analyzer {
 
     /* The client certificate: from the trace (index-0 WRITE answered END
      * OK) or --client-cert. */
-    X509 *client_cert;         /* owned when from the trace */
+    X509 *client_cert;         /* owned when from the trace, else config_cert */
     bool client_from_trace;
     char client_subject[AT_CERT_DN_MAX];
     char client_thumb[41];
-    bool config_cert_ok;
+    X509 *config_cert;         /* the config's client_cert_der, parsed (owned) */
     char config_subject[AT_CERT_DN_MAX];
     char config_thumb[41];
 

@@ -83,8 +83,8 @@ static void describe(at_analyzer *an, const at_frame *f, const uint8_t *buf,
                      (unsigned)an->model.client_cert_exchange);
             an_copy(vsub, vsub_cap, an->client_subject, strlen(an->client_subject));
             an_copy(vthumb, vthumb_cap, an->client_thumb, strlen(an->client_thumb));
-        } else if (an->cfg.client_cert) {
-            pub = X509_get0_pubkey(an->cfg.client_cert);
+        } else if (an->config_cert) {
+            pub = X509_get0_pubkey(an->config_cert);
             an_fmt(src, src_cap, "--client-cert");
             an_copy(vsub, vsub_cap, an->config_subject, strlen(an->config_subject));
             an_copy(vthumb, vthumb_cap, an->config_thumb, strlen(an->config_thumb));

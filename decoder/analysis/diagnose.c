@@ -565,7 +565,7 @@ static void rule_no_client_cert(const ctx *c)
     const at_store_slot *s0 = &an->model.store[0];
     if (s0->state == AT_SLOT_WRITTEN || (s0->state == AT_SLOT_LISTED && !s0->corrupted))
         return;
-    if (s0->state == AT_SLOT_UNKNOWN && an->cfg.client_cert)
+    if (s0->state == AT_SLOT_UNKNOWN && an->config_cert)
         return;
     const at_frame_unit *iu = at_frame_find(f, AT_PARAM_INDEX);
     at_finding fd;

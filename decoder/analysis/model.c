@@ -19,19 +19,25 @@ at_analyzer_config at_analyzer_default_config(void)
     return c;
 }
 
-/* Summary of the --client-cert certificate, for the findings' texts. */
-static void summarize_config_cert(at_analyzer *an)
+/* The client certificate of the config, parsed into the analyzer's own
+ * copy: 0, or -1 if the bytes are not one certificate. */
+static int take_config_cert(at_analyzer *an)
 {
-    unsigned char *der = NULL;
-    int len = i2d_X509(an->cfg.client_cert, &der);
     at_cert_summary *s = malloc(sizeof *s);
-    if (len > 0 && s && at_cert_summarize(der, (size_t)len, s, NULL, 0) == 0) {
-        an->config_cert_ok = true;
+    int rc = s ? at_cert_parse(an->cfg.client_cert_der, an->cfg.client_cert_len, s,
+                               &an->config_cert, NULL, 0)
+               : -1;
+    if (rc == 0) {
         an_copy(an->config_subject, sizeof an->config_subject, s->subject, strlen(s->subject));
         an_copy(an->config_thumb, sizeof an->config_thumb, s->thumbprint, strlen(s->thumbprint));
+        an->client_cert = an->config_cert;
+        an->model.has_client_cert = true;
     }
     free(s);
-    OPENSSL_free(der);
+    /* Borrowed for this call only. */
+    an->cfg.client_cert_der = NULL;
+    an->cfg.client_cert_len = 0;
+    return rc;
 }
 
 at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
@@ -52,10 +58,9 @@ at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
     an->ctx = ctx;
     an->model.profile = an->cfg.profile ? an->cfg.profile : at_profile_get(AT_PROFILE_LEGACY);
     an->model.profile_given = an->cfg.profile != NULL;
-    if (an->cfg.client_cert) {
-        an->client_cert = an->cfg.client_cert;
-        an->model.has_client_cert = true;
-        summarize_config_cert(an);
+    if (an->cfg.client_cert_der && take_config_cert(an) != 0) {
+        at_analyzer_free(an);
+        return NULL;
     }
     return an;
 }
@@ -73,6 +78,7 @@ void at_analyzer_free(at_analyzer *an)
     exchange_clear(an);
     if (an->client_from_trace)
         X509_free(an->client_cert);
+    X509_free(an->config_cert);
     free(an->frame_buf);
     free(an);
 }

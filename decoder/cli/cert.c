@@ -208,13 +208,24 @@ typedef struct cert_inputs {
     cli_frame_req req;        /* the frame, as attrace encode builds it */
     cli_frame_material m;     /* its certificate and key */
     at_cert_summary cert_sum; /* of the certificate written */
-    X509 *cert;               /* the client certificate for the analyzer, or NULL */
+    uint8_t *client_der;      /* the client certificate for the analyzer (DER), or NULL */
+    size_t client_len;
 } cert_inputs;
 
 static void inputs_free(cert_inputs *in)
 {
     cli_frame_material_free(&in->m);
-    X509_free(in->cert);
+    free(in->client_der);
+}
+
+/* A malloc'd copy of @p len bytes of @p der into @p in's client certificate. */
+static void keep_client_der(cert_inputs *in, const uint8_t *der, size_t len)
+{
+    in->client_der = len ? malloc(len) : NULL;
+    if (in->client_der) {
+        memcpy(in->client_der, der, len);
+        in->client_len = len;
+    }
 }
 
 static const at_profile *cert_profile(const cert_opts *o)
@@ -256,21 +267,28 @@ static int load_inputs(const cert_opts *o, cert_inputs *in)
                 return 2;
             }
             /* Only the index-0 certificate verifies the signatures. */
-            if (X509_up_ref(in->m.cert) == 1)
-                in->cert = in->m.cert;
+            keep_client_der(in, in->m.cert_der, in->m.cert_len);
         }
     }
-    if (!in->cert && o->client_cert) {
-        in->cert = at_cert_load(o->client_cert, err, sizeof err);
-        if (!in->cert) {
-            fprintf(stderr, CERT_PROG ": --client-cert: %s\n", err);
-            return 3;
-        }
+    if (!in->client_der && o->client_cert &&
+        at_cert_load_der(o->client_cert, &in->client_der, &in->client_len, err,
+                         sizeof err) != 0) {
+        fprintf(stderr, CERT_PROG ": --client-cert: %s\n", err);
+        return 3;
     }
     /* A keystore's certificate is the client certificate: the analyzer
      * checks the signatures against it. */
-    if (!in->cert && in->m.store_cert && X509_up_ref(in->m.store_cert) == 1)
-        in->cert = in->m.store_cert;
+    if (!in->client_der && in->m.store_cert) {
+        int n = i2d_X509(in->m.store_cert, NULL);
+        in->client_der = n > 0 ? malloc((size_t)n) : NULL;
+        unsigned char *q = in->client_der;
+        if (in->client_der && i2d_X509(in->m.store_cert, &q) == n) {
+            in->client_len = (size_t)n;
+        } else {
+            free(in->client_der);
+            in->client_der = NULL;
+        }
+    }
     const at_profile *prof = cert_profile(o);
     if (o->index > prof->index_max) {
         fprintf(stderr, CERT_PROG ": refused: index %u is outside the %s profile's range "
@@ -482,7 +500,8 @@ int cli_cert_main(int argc, char **argv)
     char note[64];
     snprintf(note, sizeof note, CERT_PROG " %s", o.op_name);
     cli_live l;
-    rc = cli_live_open(&l, &o.live, o.live.ports[0], o.live.trace, 0, in.cert, note, CERT_PROG);
+    rc = cli_live_open(&l, &o.live, o.live.ports[0], o.live.trace, 0, in.client_der,
+                       in.client_len, note, CERT_PROG);
     if (rc) {
         inputs_free(&in);
         return rc;

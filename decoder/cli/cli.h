@@ -39,7 +39,8 @@ typedef struct cli_opts {
     const at_profile *profile; /* NULL = the session's default, analyzer guesses */
     bool check;                /* --check: exit 1 on error findings */
     bool list_rules;           /* --list-rules: print the rule table, no TRACE */
-    X509 *client_cert;         /* --client-cert, or NULL */
+    uint8_t *client_cert_der;  /* --client-cert as DER (malloc'd), or NULL */
+    size_t client_cert_len;
     bool have_pause_warn;
     uint32_t pause_warn_ms;    /* --pause-warn-ms */
 } cli_opts;

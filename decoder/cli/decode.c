@@ -364,8 +364,8 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
 
     if (client_cert) {
         char err[512];
-        opt->client_cert = at_cert_load(client_cert, err, sizeof err);
-        if (!opt->client_cert) {
+        if (at_cert_load_der(client_cert, &opt->client_cert_der, &opt->client_cert_len,
+                             err, sizeof err) != 0) {
             at_msg(CLI_PROG " decode", "--client-cert: %s", err);
             return 2;
         }
@@ -503,7 +503,8 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     at_session *s = ch ? malloc(sizeof *s) : NULL;
     at_analyzer_config acfg = at_analyzer_default_config();
     acfg.profile = c->opt->profile;
-    acfg.client_cert = c->opt->client_cert;
+    acfg.client_cert_der = c->opt->client_cert_der;
+    acfg.client_cert_len = c->opt->client_cert_len;
     if (c->opt->have_pause_warn)
         acfg.pause_warn_ms = c->opt->pause_warn_ms;
     acfg.session = s; /* its frame checks follow the analyzer's profile guess */
@@ -618,7 +619,7 @@ int cli_decode_main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (opt.list_rules) {
-        X509_free(opt.client_cert);
+        free(opt.client_cert_der);
         return list_rules(opt.json);
     }
 
@@ -641,7 +642,7 @@ int cli_decode_main(int argc, char **argv)
             fflush(c.out);
             cli_json_writer_free(&c.json_writer);
         }
-        X509_free(opt.client_cert);
+        free(opt.client_cert_der);
         return 3;
     }
 
@@ -723,7 +724,7 @@ int cli_decode_main(int argc, char **argv)
     }
     free(chans.v);
     cli_json_writer_free(&c.json_writer);
-    X509_free(opt.client_cert);
+    free(opt.client_cert_der);
     at_trace_close(r);
     return status;
 }

@@ -97,13 +97,13 @@ void cli_live_tap(cli_live *l, at_event_cb cb, void *ctx)
 }
 
 int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
-                  uint16_t channel, X509 *client_cert, const char *note, const char *prog)
+                  uint16_t channel, const uint8_t *client_cert_der, size_t client_cert_len,
+                  const char *note, const char *prog)
 {
     memset(l, 0, sizeof *l);
     l->opt.path = port;
     l->opt.json = o->json;
     l->opt.profile = o->drv.profile;
-    l->opt.client_cert = client_cert;
     l->ctx.opt = &l->opt;
     l->ctx.last_day = -1;
     struct timespec now;
@@ -127,7 +127,8 @@ int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const c
     l->ctx.sum.channels = 1;
 
     at_driver_config cfg = o->drv;
-    cfg.client_cert = client_cert;
+    cfg.client_cert_der = client_cert_der;
+    cfg.client_cert_len = client_cert_len;
     cfg.trace_path = trace;
     cfg.trace_note = note;
     cfg.channel = channel;

@@ -94,10 +94,12 @@ typedef struct cli_live {
 } cli_live;
 
 /* Opens @p port with @p o's settings (its trace: @p trace, or none),
- * session channel @p channel; @p client_cert (borrowed) for the analyzer.
- * 0, or 3 with a message on stderr (prefixed @p prog). */
+ * session channel @p channel; @p client_cert_der (@p client_cert_len
+ * bytes, or NULL) is the client certificate for the analyzer, read only
+ * here. 0, or 3 with a message on stderr (prefixed @p prog). */
 int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
-                  uint16_t channel, X509 *client_cert, const char *note, const char *prog);
+                  uint16_t channel, const uint8_t *client_cert_der, size_t client_cert_len,
+                  const char *note, const char *prog);
 
 /* Every later event of the session also goes to @p cb (after it was
  * rendered): `attrace replay` builds its exchange records from them. */

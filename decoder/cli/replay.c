@@ -662,7 +662,7 @@ static void *replay_port(void *arg)
     lo.verbose = false; /* shown per port after the run */
     cli_live l;
     if (cli_live_open(&l, &lo, p->port, p->trace[0] ? p->trace : NULL,
-                      (uint16_t)(p->number - 1), NULL, note, RP_PROG) != 0) {
+                      (uint16_t)(p->number - 1), NULL, 0, note, RP_PROG) != 0) {
         p->status = 3;
         snprintf(p->result, sizeof p->result, "cannot open the port (see above)");
         return NULL;

@@ -11,6 +11,9 @@
 
 #include <string.h>
 
+/* Everything below works on the private part of at_secret_scanner. */
+typedef struct at_secret_scanner_priv scanner_state;
+
 const char *at_secret_kind_name(at_secret_kind k)
 {
     switch (k) {
@@ -24,8 +27,9 @@ const char *at_secret_kind_name(at_secret_kind k)
     return "unknown";
 }
 
-void at_secret_scanner_init(at_secret_scanner *sc)
+void at_secret_scanner_init(at_secret_scanner *scanner)
 {
+    scanner_state *sc = &scanner->priv;
     memset(sc, 0, sizeof *sc);
 }
 
@@ -38,7 +42,7 @@ static uint64_t run_end(const at_secret *s)
     return s->span.off + s->span.len;
 }
 
-static void add_run(at_secret_scanner *sc, uint64_t start, uint64_t end,
+static void add_run(scanner_state *sc, uint64_t start, uint64_t end,
                     at_secret_kind kind, uint64_t proof)
 {
     /* Inside a run proven no later (the PKCS#1 key inside its PKCS#8
@@ -71,8 +75,9 @@ static void add_run(at_secret_scanner *sc, uint64_t start, uint64_t end,
     r->proof = proof;
 }
 
-void at_secret_forget(at_secret_scanner *sc, uint64_t off)
+void at_secret_forget(at_secret_scanner *scanner, uint64_t off)
 {
+    scanner_state *sc = &scanner->priv;
     unsigned k = 0;
     for (unsigned i = 0; i < sc->n_runs; i++)
         if (run_end(&sc->runs[i].s) > off)
@@ -80,9 +85,10 @@ void at_secret_forget(at_secret_scanner *sc, uint64_t off)
     sc->n_runs = k;
 }
 
-unsigned at_secret_collect(const at_secret_scanner *sc, uint64_t off, uint64_t len,
+unsigned at_secret_collect(const at_secret_scanner *scanner, uint64_t off, uint64_t len,
                            at_secret *out, unsigned cap)
 {
+    const scanner_state *sc = &scanner->priv;
     uint64_t end = off + len;
     uint64_t hull_s = UINT64_MAX, hull_e = 0;
     unsigned n = 0;
@@ -185,7 +191,7 @@ static int length_byte(uint32_t *acc, uint8_t *need, uint8_t *hdr, uint8_t b)
 
 static const uint8_t pkcs_oid_prefix[7] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01};
 
-static void der_confirm(at_secret_scanner *sc, const at_secret_der_cand *c,
+static void der_confirm(scanner_state *sc, const at_secret_der_cand *c,
                         at_secret_kind kind, uint64_t off)
 {
     uint64_t end = c->start + c->hdr + c->outer;
@@ -196,7 +202,7 @@ static void der_confirm(at_secret_scanner *sc, const at_secret_der_cand *c,
 
 /* Advances one candidate by byte @p b at @p off; false when it dies or
  * is done. */
-static bool der_step(at_secret_scanner *sc, at_secret_der_cand *c, uint8_t b, uint64_t off)
+static bool der_step(scanner_state *sc, at_secret_der_cand *c, uint8_t b, uint64_t off)
 {
     int r;
     switch (c->state) {
@@ -303,7 +309,7 @@ enum { I_LEN = 1, I_SKIP, I_NEXT };
 
 /* A large INTEGER's length is known: count it, prove the chain from the
  * third on. */
-static bool int_counted(at_secret_scanner *sc, at_secret_int_cand *c, uint32_t len,
+static bool int_counted(scanner_state *sc, at_secret_int_cand *c, uint32_t len,
                         uint64_t off)
 {
     if (len < AT_SECRET_MIN_INT || len > AT_SECRET_MAX_INT)
@@ -320,7 +326,7 @@ static bool int_counted(at_secret_scanner *sc, at_secret_int_cand *c, uint32_t l
     return true;
 }
 
-static bool int_step(at_secret_scanner *sc, at_secret_int_cand *c, uint8_t b, uint64_t off)
+static bool int_step(scanner_state *sc, at_secret_int_cand *c, uint8_t b, uint64_t off)
 {
     int r;
     switch (c->state) {
@@ -371,7 +377,7 @@ static uint8_t match_marker(const char *pat, uint8_t idx, uint8_t b)
     return 0;
 }
 
-static void pem_step(at_secret_scanner *sc, uint8_t b, uint64_t off)
+static void pem_step(scanner_state *sc, uint8_t b, uint64_t off)
 {
     if (sc->pem_open) {
         /* Inside a key block: its END line closes the run. */
@@ -459,7 +465,7 @@ enum { L_NONE = 0, L_LINE_START, L_A, L_COMMAND };
 
 /* "AT" at @p a (proven at @p off): runs over it end there; their rest
  * waits for the line's verdict. */
-static void cut_runs_at(at_secret_scanner *sc, uint64_t a, uint64_t off)
+static void cut_runs_at(scanner_state *sc, uint64_t a, uint64_t off)
 {
     sc->susp = false;
     for (unsigned i = 0; i < sc->n_runs; i++) {
@@ -476,7 +482,7 @@ static void cut_runs_at(at_secret_scanner *sc, uint64_t a, uint64_t off)
     }
 }
 
-static void watch_line(at_secret_scanner *sc, uint8_t b, uint64_t off)
+static void watch_line(scanner_state *sc, uint8_t b, uint64_t off)
 {
     bool eol = b == '\r' || b == '\n';
     sc->last = b;
@@ -515,8 +521,9 @@ static void watch_line(at_secret_scanner *sc, uint8_t b, uint64_t off)
     sc->cmd_state = eol ? L_LINE_START : L_NONE;
 }
 
-void at_secret_token_end(at_secret_scanner *sc, uint64_t end)
+void at_secret_token_end(at_secret_scanner *scanner, uint64_t end)
 {
+    scanner_state *sc = &scanner->priv;
     /* Only inside a run, and where no line is being followed already. */
     if (end >= sc->runs_end || sc->cmd_state != L_NONE)
         return;
@@ -554,7 +561,7 @@ static size_t next_trigger(const uint8_t *p, size_t i, size_t n)
     return i;
 }
 
-static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
+static void scan_byte(scanner_state *sc, uint8_t b, uint64_t off)
 {
     unsigned k = 0;
     if (off < sc->runs_end || sc->susp)
@@ -596,7 +603,7 @@ static void scan_byte(at_secret_scanner *sc, uint8_t b, uint64_t off)
 }
 
 /* Whether the scanner follows nothing byte by byte at @p pos. */
-static bool idle(const at_secret_scanner *sc, uint64_t pos)
+static bool idle(const scanner_state *sc, uint64_t pos)
 {
     return !sc->n_der && !sc->pem_open && sc->pem_state == P_BEGIN && !sc->pem_idx &&
            pos >= sc->runs_end && !sc->susp;
@@ -604,7 +611,7 @@ static bool idle(const at_secret_scanner *sc, uint64_t pos)
 
 /* Leading bytes of p[0..n), at stream offset @p pos, that change
  * nothing: no trigger, before any INTEGER chain's next tag. */
-static size_t idle_bytes(const at_secret_scanner *sc, uint64_t pos, const uint8_t *p,
+static size_t idle_bytes(const scanner_state *sc, uint64_t pos, const uint8_t *p,
                          size_t n)
 {
     if (!idle(sc, pos))
@@ -635,8 +642,9 @@ static bool survives(const uint8_t *p, size_t i, size_t n)
     return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
 }
 
-void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n)
+void at_secret_scan(at_secret_scanner *scanner, const uint8_t *p, size_t n)
 {
+    scanner_state *sc = &scanner->priv;
     size_t i = 0;
     while (i < n) {
         if (idle(sc, sc->off + i)) {
@@ -660,8 +668,9 @@ void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n)
     sc->off += n;
 }
 
-size_t at_secret_skip(at_secret_scanner *sc, const uint8_t *p, size_t n)
+size_t at_secret_skip(at_secret_scanner *scanner, const uint8_t *p, size_t n)
 {
+    scanner_state *sc = &scanner->priv;
     size_t k = idle_bytes(sc, sc->off, p, n);
     sc->off += k;
     return k;

@@ -11,32 +11,35 @@
 
 #include <string.h>
 
-/* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
- * these prefixes is unsolicited unless the running command asked for it. */
-/* A name with its length: the tables below are searched for every line. */
-typedef struct at_name {
+/* Everything below works on the private part of at_session. */
+typedef struct at_session_priv session_state;
+
+/* A URC name with its length: the tables below are searched for every line. */
+typedef struct urc_name {
     const char *s;
     size_t len;
-} at_name;
+} urc_name;
 
-#define NAME(lit) {lit, sizeof lit - 1}
+#define URC_NAME(lit) {lit, sizeof lit - 1}
 
 /* URC names (PROTOCOL.md and the Cinterion AT manuals): a line with one of
  * these prefixes is unsolicited unless the running command asked for it. */
-static const at_name urc_prefixes[] = {
-    NAME("+CIEV"), NAME("^SIS"), NAME("^SISR"), NAME("^SISW"), NAME("^SISX"),
-    NAME("+CREG"), NAME("+CGREG"), NAME("+CEREG"), NAME("+CRING"), NAME("+CMTI"),
-    NAME("+CMT"), NAME("+CDS"), NAME("+CDSI"), NAME("+CBM"), NAME("+CTZV"),
-    NAME("+CTZE"), NAME("+CTZU"), NAME("+CUSD"), NAME("+CCWA"), NAME("+CLIP"),
-    NAME("+CSSU"), NAME("^SBC"), NAME("^SCTM_A"), NAME("^SCTM_B"), NAME("^SCKS"),
-    NAME("^SRVCFG"), NAME("^SYSLOADING"), NAME("^SHUTDOWN"), NAME("+CALA"),
-    NAME("+CGEV"), NAME("^SLCC"), NAME("^SIND"),
+static const urc_name urc_prefixes[] = {
+    URC_NAME("+CIEV"), URC_NAME("^SIS"), URC_NAME("^SISR"), URC_NAME("^SISW"),
+    URC_NAME("^SISX"), URC_NAME("+CREG"), URC_NAME("+CGREG"), URC_NAME("+CEREG"),
+    URC_NAME("+CRING"), URC_NAME("+CMTI"), URC_NAME("+CMT"), URC_NAME("+CDS"),
+    URC_NAME("+CDSI"), URC_NAME("+CBM"), URC_NAME("+CTZV"), URC_NAME("+CTZE"),
+    URC_NAME("+CTZU"), URC_NAME("+CUSD"), URC_NAME("+CCWA"), URC_NAME("+CLIP"),
+    URC_NAME("+CSSU"), URC_NAME("^SBC"), URC_NAME("^SCTM_A"), URC_NAME("^SCTM_B"),
+    URC_NAME("^SCKS"), URC_NAME("^SRVCFG"), URC_NAME("^SYSLOADING"),
+    URC_NAME("^SHUTDOWN"), URC_NAME("+CALA"), URC_NAME("+CGEV"), URC_NAME("^SLCC"),
+    URC_NAME("^SIND"),
 };
 
 /* URCs that are bare words, without "<name>:". */
-static const at_name urc_words[] = {
-    NAME("^SYSSTART"), NAME("^SYSLOADING"), NAME("^SHUTDOWN"), NAME("RING"),
-    NAME("+PBREADY"), NAME("^SYSSTART AIRPLANE MODE"),
+static const urc_name urc_words[] = {
+    URC_NAME("^SYSSTART"), URC_NAME("^SYSLOADING"), URC_NAME("^SHUTDOWN"),
+    URC_NAME("RING"), URC_NAME("+PBREADY"), URC_NAME("^SYSSTART AIRPLANE MODE"),
 };
 
 at_session_config at_session_default_config(void)
@@ -51,15 +54,16 @@ at_session_config at_session_default_config(void)
 static void on_te_token(void *ctx, const at_token *t);
 static void on_me_token(void *ctx, const at_token *t);
 
-void at_session_set_profile(at_session *s, const at_profile *profile)
+void at_session_set_profile(at_session *session, const at_profile *profile)
 {
-    if (s)
-        s->cfg.profile = profile ? profile : at_profile_get(AT_PROFILE_LEGACY);
+    if (session)
+        session->priv.cfg.profile = profile ? profile : at_profile_get(AT_PROFILE_LEGACY);
 }
 
-void at_session_init(at_session *s, const at_session_config *cfg,
+void at_session_init(at_session *session, const at_session_config *cfg,
                      at_event_cb cb, void *ctx)
 {
+    session_state *s = &session->priv;
     memset(s, 0, sizeof *s);
     s->cfg = cfg ? *cfg : at_session_default_config();
     if (!s->cfg.profile)
@@ -77,7 +81,7 @@ void at_session_init(at_session *s, const at_session_config *cfg,
 /* Events                                                             */
 /* ------------------------------------------------------------------ */
 
-static at_event *new_event(at_session *s, at_event_kind kind, const at_token *t)
+static at_event *new_event(session_state *s, at_event_kind kind, const at_token *t)
 {
     at_event *ev = &s->ev;
     memset(ev, 0, sizeof *ev);
@@ -104,7 +108,7 @@ static at_event *new_event(at_session *s, at_event_kind kind, const at_token *t)
 /* Scans the bytes of the feed in progress up to stream offset @p end of
  * @p dir, so a token's event knows the keys its bytes prove, and no more:
  * what a later byte proves must not depend on where the feed was cut. */
-static void scan_upto(at_session *s, at_dir dir, uint64_t end)
+static void scan_upto(session_state *s, at_dir dir, uint64_t end)
 {
     at_secret_scanner *sc = &s->scan[dir];
     if (!s->feed_data || s->feed_dir != dir)
@@ -112,29 +116,31 @@ static void scan_upto(at_session *s, at_dir dir, uint64_t end)
     uint64_t feed_end = s->feed_off + s->feed_len;
     if (end > feed_end)
         end = feed_end;
-    if (end > sc->off)
-        at_secret_scan(sc, s->feed_data + (sc->off - s->feed_off), (size_t)(end - sc->off));
+    uint64_t scanned = at_secret_scanned(sc);
+    if (end > scanned)
+        at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
     /* Bytes that start nothing are passed over in one go, not token by
      * token (the decoder's hot path). */
-    at_secret_skip(sc, s->feed_data + (sc->off - s->feed_off), (size_t)(feed_end - sc->off));
+    scanned = at_secret_scanned(sc);
+    at_secret_skip(sc, s->feed_data + (scanned - s->feed_off), (size_t)(feed_end - scanned));
 }
 
 /* Every token passes here first: its bytes are scanned, and runs before
  * it are no longer needed (tokens of a direction come in stream order). */
-static void scan_token(at_session *s, const at_token *t)
+static void scan_token(session_state *s, const at_token *t)
 {
     scan_upto(s, t->dir, t->off + t->len);
     at_secret_token_end(&s->scan[t->dir], t->off + t->len);
     at_secret_forget(&s->scan[t->dir], t->off);
 }
 
-static void deliver(at_session *s)
+static void deliver(session_state *s)
 {
     if (s->cb)
         s->cb(s->ctx, &s->ev);
 }
 
-static void end_exchange(at_session *s, at_end_reason reason, uint64_t ts,
+static void end_exchange(session_state *s, at_end_reason reason, uint64_t ts,
                          const at_token *t, const at_line_info *final)
 {
     if (!s->in_exchange)
@@ -156,7 +162,7 @@ static void end_exchange(at_session *s, at_end_reason reason, uint64_t ts,
 
 static bool same_ci(const char *a, size_t alen, const char *b, size_t blen);
 
-static void emit_echo(at_session *s, const at_token *t, const char *text,
+static void emit_echo(session_state *s, const at_token *t, const char *text,
                       size_t len, at_span span, uint64_t ts, uint64_t ts_end,
                       bool attach)
 {
@@ -181,7 +187,7 @@ static void emit_echo(at_session *s, const at_token *t, const char *text,
 }
 
 /* Emits the held echo: attached to the running exchange if it echoes it. */
-static void flush_pending_echo(at_session *s)
+static void flush_pending_echo(session_state *s)
 {
     if (!s->echo_pending)
         return;
@@ -213,7 +219,7 @@ static bool is_command_text(const uint8_t *p, size_t n)
 }
 
 /* Tracks ATV0/ATV1: the module's result format changes with it. */
-static void note_verbose_setting(at_session *s)
+static void note_verbose_setting(session_state *s)
 {
     for (unsigned i = 0; i < s->x.cmdline.n_cmds; i++) {
         const at_command *c = &s->x.cmdline.cmds[i];
@@ -227,7 +233,7 @@ static void note_verbose_setting(at_session *s)
     }
 }
 
-static void begin_exchange(at_session *s, const at_token *t)
+static void begin_exchange(session_state *s, const at_token *t)
 {
     if (s->in_exchange)
         end_exchange(s, AT_END_SUPERSEDED, t->ts_first, NULL, NULL);
@@ -270,7 +276,7 @@ static void begin_exchange(at_session *s, const at_token *t)
 
 /* Frames, payload and transparent blocks, and invalid runs: the same in
  * both directions, except that the module's frames are READ answers. */
-static void binary_token(at_session *s, const at_token *t)
+static void binary_token(session_state *s, const at_token *t)
 {
     at_event *ev;
     switch (t->kind) {
@@ -301,7 +307,7 @@ static void binary_token(at_session *s, const at_token *t)
 
 static void on_te_token(void *ctx, const at_token *t)
 {
-    at_session *s = ctx;
+    session_state *s = ctx;
     at_event *ev;
     scan_token(s, t);
     switch (t->kind) {
@@ -346,7 +352,7 @@ static bool same_ci(const char *a, size_t alen, const char *b, size_t blen)
     return true;
 }
 
-static bool in_list(const char *p, size_t n, const at_name *list, size_t count)
+static bool in_list(const char *p, size_t n, const urc_name *list, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         if (same_ci(p, n, list[i].s, list[i].len))
@@ -382,7 +388,7 @@ static bool parse_imei(const at_token *t, const at_str *prefix, at_str *out)
 }
 
 /* Fills @p li with what the library knows about this line's contents. */
-static void parse_known_line(const at_session *s, const at_token *t, at_line_info *li)
+static void parse_known_line(const session_state *s, const at_token *t, at_line_info *li)
 {
     const char *p = (const char *)t->data;
     size_t n = t->len;
@@ -431,7 +437,7 @@ static void parse_known_line(const at_session *s, const at_token *t, at_line_inf
 /* Whether a prefixed line answers the running command rather than
  * announcing something on its own: "^SISR: 1,20" answers AT^SISR, but the
  * same line while AT^SBNR runs is the data-available URC. */
-static bool answers_running_command(const at_session *s, const at_str *prefix)
+static bool answers_running_command(const session_state *s, const at_str *prefix)
 {
     if (!s->in_exchange)
         return false;
@@ -446,7 +452,7 @@ static bool answers_running_command(const at_session *s, const at_str *prefix)
                     sizeof urc_prefixes / sizeof urc_prefixes[0]);
 }
 
-static void me_line(at_session *s, const at_token *t)
+static void me_line(session_state *s, const at_token *t)
 {
     const char *p = (const char *)t->data;
     size_t n = t->len;
@@ -552,7 +558,7 @@ static void me_line(at_session *s, const at_token *t)
 
 static void on_me_token(void *ctx, const at_token *t)
 {
-    at_session *s = ctx;
+    session_state *s = ctx;
     scan_token(s, t);
     if (t->kind == AT_TOK_LINE) {
         me_line(s, t);
@@ -568,12 +574,13 @@ static void on_me_token(void *ctx, const at_token *t)
 /* Feeding                                                            */
 /* ------------------------------------------------------------------ */
 
-void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
+void at_session_feed(at_session *session, at_dir dir, uint64_t ts_ns,
                      const uint8_t *data, size_t len)
 {
+    session_state *s = &session->priv;
     s->feed_data = data;
     s->feed_len = len;
-    s->feed_off = s->scan[dir].off;
+    s->feed_off = at_secret_scanned(&s->scan[dir]);
     s->feed_dir = dir;
     if (dir == AT_DIR_TE_TO_ME)
         at_stream_feed(&s->te, ts_ns, data, len, on_te_token, s);
@@ -583,26 +590,25 @@ void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
     s->feed_data = NULL;
 }
 
-void at_session_gap(at_session *s, at_dir dir, uint64_t ts_ns)
+void at_session_gap(at_session *session, at_dir dir, uint64_t ts_ns)
 {
+    session_state *s = &session->priv;
     at_stream *st = dir == AT_DIR_TE_TO_ME ? &s->te : &s->me;
-    st->ts = ts_ns;
-    at_stream_gap(st, dir == AT_DIR_TE_TO_ME ? on_te_token : on_me_token, s);
+    at_stream_gap(st, ts_ns, dir == AT_DIR_TE_TO_ME ? on_te_token : on_me_token, s);
     at_event *ev = new_event(s, AT_EV_INVALID, NULL);
     ev->dir = dir;
     ev->ts = ts_ns;
     ev->ts_end = ts_ns;
-    ev->span.off = st->off;
+    ev->span.off = at_stream_offset(st);
     ev->invalid_reason = AT_TR_CUT_BY_GAP;
     deliver(s);
 }
 
-void at_session_finish(at_session *s, uint64_t ts_ns)
+void at_session_finish(at_session *session, uint64_t ts_ns)
 {
-    s->te.ts = s->te.ts > ts_ns ? s->te.ts : ts_ns;
-    s->me.ts = s->me.ts > ts_ns ? s->me.ts : ts_ns;
-    at_stream_finish(&s->te, on_te_token, s);
-    at_stream_finish(&s->me, on_me_token, s);
+    session_state *s = &session->priv;
+    at_stream_finish(&s->te, ts_ns, on_te_token, s);
+    at_stream_finish(&s->me, ts_ns, on_me_token, s);
     flush_pending_echo(s);
     end_exchange(s, AT_END_STREAM_END, ts_ns, NULL, NULL);
 }

@@ -9,13 +9,14 @@
  */
 #include "attrace/stream.h"
 
+#include "attrace/frame.h"
 #include "attrace/lines.h"
 
 #include <string.h>
 
-#define FRAME_HDR 6u
-#define AT_CMD_READ_ 2u
-#define AT_CMD_READ_FILE_ 0x12u
+/* Everything below works on the private part of at_stream. */
+typedef struct at_stream_priv stream_state;
+
 /* Longest end-of-transparent pattern ("\r\nNO CARRIER\r\n") minus one: the
  * bytes a transparent block holds back until it is known they are data. */
 #define TRANSPARENT_HOLD 13u
@@ -29,7 +30,7 @@ typedef struct emitter {
     void *ctx;
 } emitter;
 
-static void process(at_stream *s, const uint8_t *p, size_t n, const emitter *em);
+static void process(stream_state *s, const uint8_t *p, size_t n, const emitter *em);
 
 at_stream_config at_stream_default_config(void)
 {
@@ -38,19 +39,20 @@ at_stream_config at_stream_default_config(void)
     return c;
 }
 
-void at_stream_init(at_stream *s, at_dir dir, const at_stream_config *cfg)
+void at_stream_init(at_stream *stream, at_dir dir, const at_stream_config *cfg)
 {
+    stream_state *s = &stream->priv;
     memset(s, 0, sizeof *s);
     s->dir = dir;
     s->cfg = cfg ? *cfg : at_stream_default_config();
     if (s->cfg.max_frame > AT_STREAM_BIN_MAX || s->cfg.max_frame == 0)
         s->cfg.max_frame = AT_STREAM_BIN_MAX;
-    if (s->cfg.max_frame < FRAME_HDR)
-        s->cfg.max_frame = FRAME_HDR;
+    if (s->cfg.max_frame < AT_FRAME_HEADER_LEN)
+        s->cfg.max_frame = AT_FRAME_HEADER_LEN;
     s->mode = AT_SM_LINE;
 }
 
-static void emit(at_stream *s, const emitter *em, at_tok_kind kind,
+static void emit(stream_state *s, const emitter *em, at_tok_kind kind,
                  uint32_t flags, at_tok_reason reason, uint64_t off,
                  const uint8_t *data, size_t len, uint64_t ts_first)
 {
@@ -151,7 +153,7 @@ static uint32_t sisw_count(const uint8_t *cmd, size_t n)
 }
 
 /* Called for each complete TE line: decides what the host sends next. */
-static void te_line_done(at_stream *s, const uint8_t *line, size_t len)
+static void te_line_done(stream_state *s, const uint8_t *line, size_t len)
 {
     size_t clen;
     const uint8_t *cmd = last_command(line, len, &clen);
@@ -173,7 +175,7 @@ static void te_line_done(at_stream *s, const uint8_t *line, size_t len)
 }
 
 /* Called for each complete ME line. */
-static void me_line_done(at_stream *s, const uint8_t *line, size_t len)
+static void me_line_done(stream_state *s, const uint8_t *line, size_t len)
 {
     if (at_parse_secure_result((const char *)line, len) == AT_SEC_READY) {
         s->mode = AT_SM_FRAME_EXPECT;
@@ -206,15 +208,15 @@ static void me_line_done(at_stream *s, const uint8_t *line, size_t len)
 /* Line mode                                                          */
 /* ------------------------------------------------------------------ */
 
-static void emit_line_reason(at_stream *s, const emitter *em, uint32_t flags,
+static void emit_line_reason(stream_state *s, const emitter *em, uint32_t flags,
                              at_tok_reason reason);
 
-static void emit_line(at_stream *s, const emitter *em, uint32_t flags)
+static void emit_line(stream_state *s, const emitter *em, uint32_t flags)
 {
     emit_line_reason(s, em, flags, AT_TR_NONE);
 }
 
-static void emit_line_reason(at_stream *s, const emitter *em, uint32_t flags,
+static void emit_line_reason(stream_state *s, const emitter *em, uint32_t flags,
                              at_tok_reason reason)
 {
     if (s->line_nontext)
@@ -230,7 +232,7 @@ static void emit_line_reason(at_stream *s, const emitter *em, uint32_t flags,
         me_line_done(s, s->line, len);
 }
 
-static void emit_discard(at_stream *s, const emitter *em)
+static void emit_discard(stream_state *s, const emitter *em)
 {
     emit(s, em, AT_TOK_INVALID, 0, AT_TR_LINE_TOO_LONG, s->discard_off, NULL,
          (size_t)s->discard_len, s->line_ts);
@@ -244,7 +246,7 @@ static bool is_control(uint8_t c)
 
 /* Consumes bytes in line (or discard) mode; returns how many. Stops early
  * when a completed line switches the mode. */
-static size_t feed_line(at_stream *s, const uint8_t *p, size_t n,
+static size_t feed_line(stream_state *s, const uint8_t *p, size_t n,
                         const emitter *em)
 {
     size_t i = 0;
@@ -338,7 +340,7 @@ static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static bool known_cmd(uint16_t c)
 {
-    return (c >= 1 && c <= 4) || c == 0x12;
+    return at_cmd_name(c) != NULL;
 }
 
 static bool looks_like_command(const uint8_t *p, size_t n)
@@ -350,23 +352,24 @@ static bool looks_like_command(const uint8_t *p, size_t n)
     return lower(p[1]) == 't' || p[1] == '/';
 }
 
-/*
- * How convincing a frame header at p is: 0 not a frame, 1 a length the
- * module would accept, 2 plus a CmdId known when read big-endian (a real
- * field bug), 3 plus a known little-endian CmdId. The ME only ever sends
- * READ responses, so it needs the strongest form.
- */
 /* A header written with big-endian lengths (a real field bug): both its
  * TotalLen and CmdId make sense only when read that way. */
-static bool big_endian_header(const at_stream *s, const uint8_t *p, size_t n)
+static bool big_endian_header(const stream_state *s, const uint8_t *p, size_t n)
 {
     if (s->dir != AT_DIR_TE_TO_ME || n < 4 || known_cmd(le16(p + 2)))
         return false;
     uint16_t total = be16(p);
-    return total >= FRAME_HDR && total <= s->cfg.max_frame && known_cmd(be16(p + 2));
+    return total >= AT_FRAME_HEADER_LEN && total <= s->cfg.max_frame &&
+           known_cmd(be16(p + 2));
 }
 
-static int header_score(const at_stream *s, const uint8_t *p, size_t n)
+/*
+ * How convincing a frame header at p is: 0 not a frame, 1 a length the
+ * module would accept, 2 a header that makes sense only big-endian (a real
+ * field bug), 3 a known little-endian CmdId as well. The ME only ever sends
+ * READ responses, so it needs the strongest form.
+ */
+static int header_score(const stream_state *s, const uint8_t *p, size_t n)
 {
     if (looks_like_command(p, n))
         return 0;
@@ -375,19 +378,19 @@ static int header_score(const at_stream *s, const uint8_t *p, size_t n)
     if (n < 2)
         return 0;
     uint16_t total = le16(p);
-    if (total < FRAME_HDR || total > s->cfg.max_frame)
+    if (total < AT_FRAME_HEADER_LEN || total > s->cfg.max_frame)
         return 0;
     if (n < 4)
         return s->dir == AT_DIR_ME_TO_TE ? 0 : 1;
     uint16_t cmd = le16(p + 2);
     if (s->dir == AT_DIR_ME_TO_TE)
-        return (cmd == AT_CMD_READ_ || cmd == AT_CMD_READ_FILE_) ? 3 : 0;
+        return (cmd == AT_CMD_READ || cmd == AT_CMD_READ_FILE) ? 3 : 0;
     return known_cmd(cmd) ? 3 : 1;
 }
 
 /* @p total: the frame's length if the header has been read already (the
  * big-endian case), 0 to take it from the little-endian TotalLen. */
-static void start_frame(at_stream *s, uint64_t off, uint64_t ts, uint16_t total)
+static void start_frame(stream_state *s, uint64_t off, uint64_t ts, uint16_t total)
 {
     s->mode = AT_SM_FRAME;
     s->bin_len = 0;
@@ -398,7 +401,7 @@ static void start_frame(at_stream *s, uint64_t off, uint64_t ts, uint16_t total)
     s->frame_total = total;
 }
 
-static void bin_append(at_stream *s, const uint8_t *p, size_t n)
+static void bin_append(stream_state *s, const uint8_t *p, size_t n)
 {
     if (n == 0)
         return;
@@ -414,7 +417,7 @@ static void bin_append(at_stream *s, const uint8_t *p, size_t n)
 }
 
 /* A token over the first @p len bytes of the binary buffer. */
-static at_token bin_token(const at_stream *s, at_tok_kind kind, size_t len,
+static at_token bin_token(const stream_state *s, at_tok_kind kind, size_t len,
                           uint32_t flags, at_tok_reason reason)
 {
     at_token t;
@@ -431,7 +434,7 @@ static at_token bin_token(const at_stream *s, at_tok_kind kind, size_t len,
     return t;
 }
 
-static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
+static void emit_frame(stream_state *s, const emitter *em, uint32_t flags,
                        at_tok_reason reason, uint32_t frame_len)
 {
     at_token t = bin_token(s, AT_TOK_FRAME, s->bin_len, flags, reason);
@@ -451,10 +454,10 @@ static void emit_frame(at_stream *s, const emitter *em, uint32_t flags,
  * a frame whose TotalLen starts with 0x0A; the header scores decide.
  * Returns bytes consumed.
  */
-static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
+static size_t feed_frame_expect(stream_state *s, const uint8_t *p, size_t n,
                                 const emitter *em, bool final)
 {
-    size_t need = FRAME_HDR + 1;
+    size_t need = AT_FRAME_HEADER_LEN + 1;
     size_t take = 0;
     if (s->bin_len == 0)
         s->bin_off = s->off;
@@ -466,7 +469,7 @@ static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
     if (s->bin_len < need && !final)
         return take; /* wait for more */
 
-    uint8_t held[FRAME_HDR + 1];
+    uint8_t held[AT_FRAME_HEADER_LEN + 1];
     size_t nheld = s->bin_len;
     memcpy(held, s->bin, nheld);
     bool lf_first = s->after_cr && nheld > 0 && held[0] == '\n';
@@ -495,12 +498,11 @@ static size_t feed_frame_expect(at_stream *s, const uint8_t *p, size_t n,
     size_t nhdr = nheld - frame_at;
     start_frame(s, s->off, s->bin_ts_first,
                 big_endian_header(s, hdr, nhdr) ? be16(hdr) : 0);
-    s->frame_lf_skipped = frame_at == 1;
     process(s, held + frame_at, nheld - frame_at, em);
     return take;
 }
 
-static size_t feed_frame(at_stream *s, const uint8_t *p, size_t n,
+static size_t feed_frame(stream_state *s, const uint8_t *p, size_t n,
                          const emitter *em)
 {
     size_t take = 0;
@@ -524,7 +526,7 @@ static size_t feed_frame(at_stream *s, const uint8_t *p, size_t n,
     if (s->bin_len == s->frame_total) {
         if (s->dir == AT_DIR_TE_TO_ME) {
             s->mode = AT_SM_FRAME_TRAILER;
-            s->tail_match = 0;
+            s->tail_match = false;
         } else {
             emit_frame(s, em, 0, AT_TR_NONE, s->frame_total);
         }
@@ -538,7 +540,7 @@ static size_t feed_frame(at_stream *s, const uint8_t *p, size_t n,
  * bytes). An 'A' is held (tail_match) until the next byte shows whether a
  * command starts.
  */
-static size_t feed_trailer(at_stream *s, const uint8_t *p, size_t n,
+static size_t feed_trailer(stream_state *s, const uint8_t *p, size_t n,
                            const emitter *em)
 {
     size_t i = 0;
@@ -555,7 +557,7 @@ static size_t feed_trailer(at_stream *s, const uint8_t *p, size_t n,
                 process(s, &a, 1, em);
                 return i; /* c is handled by the caller's next round */
             }
-            s->tail_match = 0;
+            s->tail_match = false;
         }
         if (s->bin_len >= AT_STREAM_BIN_MAX) {
             emit_frame(s, em, 0, AT_TR_FRAME_TOO_LONG, s->frame_total);
@@ -565,7 +567,7 @@ static size_t feed_trailer(at_stream *s, const uint8_t *p, size_t n,
         s->off++;
         i++;
         if (lower(c) == 'a')
-            s->tail_match = 1;
+            s->tail_match = true;
     }
     return i;
 }
@@ -574,7 +576,7 @@ static size_t feed_trailer(at_stream *s, const uint8_t *p, size_t n,
 /* Counted payloads and transparent data                              */
 /* ------------------------------------------------------------------ */
 
-static void emit_block(at_stream *s, const emitter *em, at_tok_kind kind,
+static void emit_block(stream_state *s, const emitter *em, at_tok_kind kind,
                        size_t len, uint32_t flags, at_tok_reason reason)
 {
     at_token t = bin_token(s, kind, len, flags, reason);
@@ -588,7 +590,7 @@ static void emit_block(at_stream *s, const emitter *em, at_tok_kind kind,
     s->bin_len -= (uint32_t)len;
 }
 
-static size_t feed_payload(at_stream *s, const uint8_t *p, size_t n,
+static size_t feed_payload(stream_state *s, const uint8_t *p, size_t n,
                            const emitter *em)
 {
     if (s->bin_len == 0)
@@ -619,7 +621,7 @@ static bool ends_with(const uint8_t *b, size_t n, const char *pat)
 }
 
 /* The end pattern that closes transparent mode at the end of bin, or NULL. */
-static const char *transparent_end(const at_stream *s)
+static const char *transparent_end(const stream_state *s)
 {
     const uint8_t *b = s->bin;
     size_t n = s->bin_len;
@@ -637,7 +639,7 @@ static const char *transparent_end(const at_stream *s)
     return NULL;
 }
 
-static size_t feed_transparent(at_stream *s, const uint8_t *p, size_t n,
+static size_t feed_transparent(stream_state *s, const uint8_t *p, size_t n,
                                const emitter *em)
 {
     size_t i = 0;
@@ -682,7 +684,7 @@ static size_t feed_transparent(at_stream *s, const uint8_t *p, size_t n,
 /* Driver                                                             */
 /* ------------------------------------------------------------------ */
 
-static void process(at_stream *s, const uint8_t *p, size_t n, const emitter *em)
+static void process(stream_state *s, const uint8_t *p, size_t n, const emitter *em)
 {
     while (n > 0) {
         if (s->after_cr && s->mode != AT_SM_FRAME_EXPECT && s->mode != AT_SM_LINE &&
@@ -726,9 +728,10 @@ static void process(at_stream *s, const uint8_t *p, size_t n, const emitter *em)
     }
 }
 
-void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
+void at_stream_feed(at_stream *stream, uint64_t ts_ns, const uint8_t *data,
                     size_t len, at_token_cb cb, void *ctx)
 {
+    stream_state *s = &stream->priv;
     emitter em = {cb, ctx};
     s->ts = ts_ns;
     if (data && len)
@@ -739,7 +742,7 @@ void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
  * Ends whatever element is in progress: @p reason says why (the peer
  * answered, bytes were lost, the stream ended). Leaves line mode.
  */
-static void cut(at_stream *s, const emitter *em, at_tok_reason reason,
+static void cut(stream_state *s, const emitter *em, at_tok_reason reason,
                 bool peer_answered)
 {
     switch (s->mode) {
@@ -788,12 +791,13 @@ static void cut(at_stream *s, const emitter *em, at_tok_reason reason,
     }
     s->mode = AT_SM_LINE;
     s->bin_len = 0;
-    s->tail_match = 0;
+    s->tail_match = false;
 }
 
-void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
+void at_stream_hint(at_stream *stream, at_stream_hint_kind hint, at_token_cb cb,
                     void *ctx)
 {
+    stream_state *s = &stream->priv;
     emitter em = {cb, ctx};
     switch (hint) {
     case AT_HINT_EXPECT_SISR:
@@ -821,21 +825,31 @@ void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
     }
 }
 
-void at_stream_gap(at_stream *s, at_token_cb cb, void *ctx)
+void at_stream_gap(at_stream *stream, uint64_t ts_ns, at_token_cb cb, void *ctx)
 {
+    stream_state *s = &stream->priv;
     emitter em = {cb, ctx};
+    s->ts = ts_ns;
     cut(s, &em, AT_TR_CUT_BY_GAP, false);
     s->after_cr = false;
     s->expect_sisr = false;
     s->expect_transparent = false;
 }
 
-void at_stream_finish(at_stream *s, at_token_cb cb, void *ctx)
+void at_stream_finish(at_stream *stream, uint64_t ts_ns, at_token_cb cb, void *ctx)
 {
+    stream_state *s = &stream->priv;
     emitter em = {cb, ctx};
+    if (ts_ns > s->ts)
+        s->ts = ts_ns;
     cut(s, &em, AT_TR_CUT_BY_END, false);
     if (s->line_len)
         cut(s, &em, AT_TR_CUT_BY_END, false);
+}
+
+uint64_t at_stream_offset(const at_stream *stream)
+{
+    return stream->priv.off;
 }
 
 const char *at_tok_kind_name(at_tok_kind k)

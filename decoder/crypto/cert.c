@@ -17,7 +17,7 @@
  *    name, unknown OIDs to their dotted form.
  */
 #include "errbuf.h"
-#include "attrace/cert.h"
+#include "attrace/crypto.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>

@@ -225,6 +225,19 @@ static void on_event(void *ctx, const at_event *ev)
 /* Port                                                               */
 /* ------------------------------------------------------------------ */
 
+/* Why at_analyzer_new failed: the client certificate, or memory. */
+static void client_cert_error(const at_driver_config *cfg, char *err, size_t err_cap)
+{
+    char why[256] = "";
+    at_cert_summary *s = cfg->client_cert_der ? malloc(sizeof *s) : NULL;
+    if (s && at_cert_summarize(cfg->client_cert_der, cfg->client_cert_len, s, why,
+                               sizeof why) != 0)
+        at_err_set(err, err_cap, "the client certificate: %s", why);
+    else
+        at_err_set(err, err_cap, "out of memory");
+    free(s);
+}
+
 at_driver *at_driver_open(const char *port, const at_driver_config *cfg, char *err,
                           size_t err_cap)
 {
@@ -244,15 +257,18 @@ at_driver *at_driver_open(const char *port, const at_driver_config *cfg, char *e
     }
     at_analyzer_config acfg = at_analyzer_default_config();
     acfg.profile = d->cfg.profile;
-    acfg.client_cert = d->cfg.client_cert;
+    acfg.client_cert_der = d->cfg.client_cert_der;
+    acfg.client_cert_len = d->cfg.client_cert_len;
     acfg.session = &d->session; /* its frame checks follow the analyzer's profile guess */
     d->an = at_analyzer_new(&acfg, d->cfg.on_finding, d->cfg.ctx);
     if (!d->an) {
+        client_cert_error(&d->cfg, err, err_cap);
         at_serial_close(&d->port);
         free(d);
-        at_err_set(err, err_cap, "out of memory");
         return NULL;
     }
+    d->cfg.client_cert_der = NULL; /* borrowed for the analyzer's set-up only */
+    d->cfg.client_cert_len = 0;
     at_session_config scfg = at_session_default_config();
     scfg.channel = d->cfg.channel;
     if (d->cfg.profile)

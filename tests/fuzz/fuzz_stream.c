@@ -63,7 +63,7 @@ static digest run(const uint8_t *stream, size_t n, uint8_t mode, uint8_t seed)
         at_stream_feed(&s, pos, stream + pos, step, on_token, &d);
         pos += step;
     }
-    at_stream_finish(&s, on_token, &d);
+    at_stream_finish(&s, pos, on_token, &d);
     return d;
 }
 

@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "attrace/cert.h"
+#include "attrace/crypto.h"
 #include "attrace/lines.h"
 #include "testutil.h"
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -586,7 +587,7 @@ static void test_builder_current_for_replay(void **state)
     const char *me = "AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
     at_session_feed(&l.ses, ME, 2, (const uint8_t *)me, strlen(me));
     uint8_t frame[12];
-    size_t n = tu_hex(DELETE_2 + 4, frame, sizeof frame);
+    size_t n = tu_hex(&DELETE_2[sizeof "hex:" - 1], frame, sizeof frame);
     at_session_feed(&l.ses, TE, 3, frame, n);
     const char *answer = "\r\nSECURE CMD ERROR\r\n\r\nOK\r\n";
     at_session_feed(&l.ses, ME, 4, (const uint8_t *)answer, strlen(answer));

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "attrace/analysis.h"
+#include "attrace/crypto.h"
 #include "attrace/session.h"
 #include "attrace/trace.h"
 #include "testutil.h"
@@ -999,7 +1000,8 @@ static void test_no_client_cert(void **state)
 
     /* --client-cert says it is there. */
     at_analyzer_config cfg = at_analyzer_default_config();
-    cfg.client_cert = fx.client;
+    cfg.client_cert_der = fx.client_der.p;
+    cfg.client_cert_len = fx.client_der.n;
     c = open_chan_cfg(&cfg);
     cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
     secure(c, &fr, "SECURE CMD END OK");
@@ -1687,12 +1689,38 @@ static void test_profile_guess(void **state)
     free_chan(c);
 }
 
-static void test_details_client_cert_option(void **state)
+/* A client certificate that is no certificate: the analyzer is not made. */
+static void test_client_cert_not_a_certificate(void **state)
 {
     (void)state;
     at_analyzer_config cfg = at_analyzer_default_config();
-    cfg.client_cert = fx.client;
+    cfg.client_cert_der = fx.client_der.p;
+    cfg.client_cert_len = fx.client_der.n - 1;
+    assert_null(at_analyzer_new(&cfg, NULL, NULL));
+    cfg.client_cert_len = fx.client_der.n;
+    at_analyzer *an = at_analyzer_new(&cfg, NULL, NULL);
+    assert_non_null(an);
+    assert_true(at_analyzer_model(an)->has_client_cert);
+    at_analyzer_free(an);
+    static const uint8_t not_der[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+    cfg.client_cert_der = not_der;
+    cfg.client_cert_len = sizeof not_der;
+    assert_null(at_analyzer_new(&cfg, NULL, NULL));
+}
+
+static void test_details_client_cert_option(void **state)
+{
+    (void)state;
+    /* The analyzer keeps its own copy: the caller's bytes may go. */
+    uint8_t *client = malloc(fx.client_der.n);
+    assert_non_null(client);
+    memcpy(client, fx.client_der.p, fx.client_der.n);
+    at_analyzer_config cfg = at_analyzer_default_config();
+    cfg.client_cert_der = client;
+    cfg.client_cert_len = fx.client_der.n;
     chan *c = open_chan_cfg(&cfg);
+    memset(client, 0, fx.client_der.n);
+    free(client);
     frame fr;
     cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
     write_frame(&fr, 1, &fx.ca_der, NULL);
@@ -2116,6 +2144,7 @@ int main(void)
         cmocka_unit_test(test_secure_failure_unexplained),
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_profile_guess),
+        cmocka_unit_test(test_client_cert_not_a_certificate),
         cmocka_unit_test(test_details_client_cert_option),
         cmocka_unit_test(test_read_response),
         cmocka_unit_test(test_finish_open_exchange),

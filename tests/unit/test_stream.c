@@ -62,7 +62,7 @@ static void run_split(at_dir dir, prep_fn prep, const uint8_t *data, size_t len,
         at_stream_feed(s, 1000 + i, data + pos, end - pos, record_token, out);
         pos = end;
     }
-    at_stream_finish(s, record_token, out);
+    at_stream_finish(s, 1000 + ncuts, record_token, out);
     free(s);
 }
 
@@ -249,7 +249,7 @@ static void test_te_frame_cut_by_peer_answer(void **state)
     at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r);
     const char *next = "AT\r";
     at_stream_feed(&s, 3, (const uint8_t *)next, 3, record_token, &r);
-    at_stream_finish(&s, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
     assert_string_equal(r.buf,
                         "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
                         "frame off=19 len=12 flags=81 reason=none frame_len=12 "
@@ -264,7 +264,7 @@ static void test_te_frame_cut_by_peer_answer(void **state)
     tu_hex("00 0C 00 03 00 01 00 06 00 01 00 02", be, sizeof be);
     at_stream_feed(&s, 2, be, sizeof be, record_token, &r);
     at_stream_feed(&s, 3, (const uint8_t *)next, 3, record_token, &r);
-    at_stream_finish(&s, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
     assert_string_equal(r.buf,
                         "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
                         "frame off=19 len=12 flags=0 reason=none frame_len=12 "
@@ -321,17 +321,62 @@ static void test_finish_inside_frame_and_gap(void **state)
     uint8_t part[64];
     assert_int_equal(tu_hex(delete_frame_hex, part, sizeof part), 41);
     at_stream_feed(&s, 2, part, 20, record_token, &r);
-    at_stream_finish(&s, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
     assert_non_null(strstr(r.buf, "frame off=19 len=20 flags=1 reason=cut_by_end frame_len=20"));
     rec_free(&r);
 
     at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
     at_stream_feed(&s, 1, (const uint8_t *)"+CREG: 0,", 9, record_token, &r);
-    at_stream_gap(&s, record_token, &r);
+    at_stream_gap(&s, 1, record_token, &r);
     at_stream_feed(&s, 2, (const uint8_t *)"\r\nOK\r\n", 6, record_token, &r);
     assert_string_equal(r.buf, "line off=0 len=9 flags=21 reason=cut_by_gap |+CREG: 0,|\n"
                                "line off=11 len=2 flags=8 reason=none |OK|\n");
     rec_free(&r);
+}
+
+/* A token cut by a gap ends when the gap was noticed; one cut by the end
+ * of the stream ends at the later of the end and its last feed. */
+static void keep_last_token(void *ctx, const at_token *t)
+{
+    at_token *last = ctx;
+    *last = *t;
+    last->data = NULL;
+}
+
+typedef void (*cut_fn)(at_stream *s, uint64_t ts_ns, at_token_cb cb, void *ctx);
+
+/* Feeds @p text at @p feed_ts, then @p cut at @p cut_ts: the token it cut. */
+static at_token feed_and_cut(at_stream *s, uint64_t feed_ts, const char *text, cut_fn cut,
+                             uint64_t cut_ts)
+{
+    at_token last;
+    at_stream_feed(s, feed_ts, (const uint8_t *)text, strlen(text), keep_last_token, &last);
+    memset(&last, 0, sizeof last);
+    cut(s, cut_ts, keep_last_token, &last);
+    return last;
+}
+
+static void test_cut_tokens_carry_the_given_time(void **state)
+{
+    (void)state;
+    at_stream s;
+    at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
+    assert_int_equal(at_stream_offset(&s), 0);
+    at_token t = feed_and_cut(&s, 5, "+CREG: 0,", at_stream_gap, 9);
+    assert_int_equal(t.reason, AT_TR_CUT_BY_GAP);
+    assert_int_equal(t.ts_first, 5);
+    assert_int_equal(t.ts_last, 9);
+    assert_int_equal(at_stream_offset(&s), 9);
+
+    t = feed_and_cut(&s, 10, "RI", at_stream_finish, 7);
+    assert_int_equal(t.reason, AT_TR_CUT_BY_END);
+    assert_int_equal(t.off, 9);
+    assert_int_equal(t.ts_last, 10);
+
+    t = feed_and_cut(&s, 30, "NG", at_stream_finish, 40);
+    assert_int_equal(t.off, 11);
+    assert_int_equal(t.ts_last, 40);
+    assert_int_equal(at_stream_offset(&s), 13);
 }
 
 /* ------------------------------------------------------------------ */
@@ -432,7 +477,7 @@ static void test_me_transparent(void **state)
     at_stream_feed(&s, 1, (const uint8_t *)a, strlen(a), record_token, &r);
     at_stream_hint(&s, AT_HINT_PEER_ESCAPED, record_token, &r);
     at_stream_feed(&s, 2, (const uint8_t *)b, strlen(b), record_token, &r);
-    at_stream_finish(&s, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
     assert_string_equal(r.buf, "line off=2 len=7 flags=8 reason=none |CONNECT|\n"
                                "transparent off=11 len=12 flags=40 reason=none block_off=0 run_len=0 "
                                "|abc\\x0d\\x0aOK\\x0d\\x0axyz|\n"
@@ -500,7 +545,7 @@ static void test_ok_in_data_before_escape(void **state)
     at_stream_feed(&s, 1, (const uint8_t *)a, strlen(a), record_token, &r);
     at_stream_hint(&s, AT_HINT_PEER_ESCAPED, record_token, &r);
     at_stream_feed(&s, 2, (const uint8_t *)"\r\nOK\r\n", 6, record_token, &r);
-    at_stream_finish(&s, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
     assert_non_null(strstr(r.buf, "transparent off=11 len=40 flags=40 reason=none"));
     assert_non_null(strstr(r.buf, "line off=53 len=2 flags=8 reason=none |OK|\n"));
     assert_int_equal(r.count, 3);
@@ -547,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_repeat_without_terminator),
         cmocka_unit_test(test_ok_in_data_before_escape),
         cmocka_unit_test(test_big_endian_frame_is_delimited),
+        cmocka_unit_test(test_cut_tokens_carry_the_given_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

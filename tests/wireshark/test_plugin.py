@@ -282,6 +282,20 @@ def test_filters():
           "wrong-key: the second WRITE's signature does not match")
 
 
+def test_client_cert_pref():
+    """The client certificate preference verifies a signature the trace
+    alone cannot (the certificate is not written in it), PEM or DER."""
+    path = os.path.join(SAMPLES, "server-before-client.pcap")
+    checked = "attrace.signature.checked == 1"
+    check(frames_matching(path, checked) == [], "server-before-client: no signature checked")
+    for name in ("client.crt.pem", "client.crt.der"):
+        pref = ["-o", "attrace.client_cert:" + os.path.join(SAMPLES, "keys", name)]
+        rows = fields(path, ["frame.number", "attrace.signature.matches",
+                             "attrace.signature.key_source"], extra=["-Y", checked] + pref)
+        check(len(rows) == 1 and rows[0][1:] == ["1", "--client-cert"],
+              f"client_cert preference {name}: checked signatures {rows}")
+
+
 def test_expert_and_stats():
     for s in samples():
         path = os.path.join(SAMPLES, s)
@@ -405,7 +419,8 @@ def main():
     p = tshark("-G", "plugins")
     check(b"attrace.so" in p.stdout, "tshark -G plugins does not list attrace.so")
     tests = [test_golden, test_equivalence, test_recut, test_filters,
-             test_expert_and_stats, test_one_pass, test_secrets, test_mutations]
+             test_client_cert_pref, test_expert_and_stats, test_one_pass, test_secrets,
+             test_mutations]
     runner = TestRunner("wireshark plugin")
     for t in [test_golden] if UPDATE else tests:
         runner.run(t)

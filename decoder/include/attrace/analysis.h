@@ -20,7 +20,7 @@
 #define ATTRACE_ANALYSIS_H
 
 #include "attrace/cert.h"
-#include "attrace/crypto.h"
+#include "attrace/crypto_types.h"
 #include "attrace/session.h"
 
 #ifdef __cplusplus
@@ -136,7 +136,15 @@ typedef struct at_model {
 
 typedef struct at_analyzer_config {
     const at_profile *profile;   /**< NULL: guess from the trace */
-    X509 *client_cert;           /**< --client-cert (borrowed), or NULL */
+    /**
+     * The client certificate (index 0) the trace does not show, e.g.
+     * --client-cert: DER bytes (at_cert_load_der reads them from a PEM or
+     * DER file), or NULL. Read only by at_analyzer_new, which keeps its own
+     * copy; it fails if the bytes are not one certificate (at_cert_summarize
+     * says why).
+     */
+    const uint8_t *client_cert_der;
+    size_t client_cert_len;      /**< bytes at client_cert_der */
     uint32_t pause_warn_ms;      /**< a pause inside a frame at least this long is a finding (default 1000; 0 = default) */
     at_session *session;         /**< the session feeding it (borrowed), or NULL: its frame
                                       checks follow the profile guess (at_session_set_profile) */
@@ -144,10 +152,14 @@ typedef struct at_analyzer_config {
 
 typedef struct at_analyzer at_analyzer;
 
-/** Defaults: guess the profile, no client certificate, 1000 ms. */
+/** Defaults: guess the profile, no client certificate, 1000 ms, no session. */
 at_analyzer_config at_analyzer_default_config(void);
 
-/** A new analyzer (NULL on allocation failure); findings go to @p cb. */
+/**
+ * A new analyzer (free it with at_analyzer_free); findings go to @p cb
+ * (may be NULL) with @p ctx. @p cfg may be NULL (the defaults). NULL when
+ * memory runs out or the config's client certificate does not parse.
+ */
 at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
                              void *ctx);
 
@@ -171,6 +183,7 @@ const at_model *at_analyzer_model(const at_analyzer *an);
 /** End of the trace: findings that wait for more evidence are delivered. */
 void at_analyzer_finish(at_analyzer *an);
 
+/** Frees @p an and everything it holds; NULL is a no-op. */
 void at_analyzer_free(at_analyzer *an);
 
 #ifdef __cplusplus

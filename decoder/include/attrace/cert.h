@@ -1,13 +1,19 @@
 /*
  * attrace/cert.h - certificates as the module describes them: the summary
  * of PROTOCOL.md section 6 and the exact ^SBNR line a module prints.
+ *
+ * Part of the crypto library (it parses with OpenSSL), but its interface
+ * holds no OpenSSL types: certificates travel as DER bytes. Those who want
+ * an X509 find at_cert_parse and at_cert_load in attrace/crypto.h.
  */
 #ifndef ATTRACE_CERT_H
 #define ATTRACE_CERT_H
 
 #include "attrace/profile.h"
 
-#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,22 +46,13 @@ int at_cert_summarize(const uint8_t *der, size_t len, at_cert_summary *out,
                       char *err, size_t err_cap);
 
 /**
- * The same, also handing back the parsed certificate in @p cert_out (caller
- * frees with X509_free; NULL on failure), for callers that need both
- * without parsing twice.
- */
-int at_cert_parse(const uint8_t *der, size_t len, at_cert_summary *out,
-                  X509 **cert_out, char *err, size_t err_cap);
-
-/**
  * Reads a certificate file, PEM or DER, into a malloc'd DER buffer (caller
- * frees). Returns 0, or -1 with a message naming the file.
+ * frees): one certificate that parses, nothing after it (the trust
+ * settings of a PEM TRUSTED CERTIFICATE are left out). Returns 0, or -1
+ * with a message naming the file.
  */
 int at_cert_load_der(const char *path, uint8_t **der, size_t *len, char *err,
                      size_t err_cap);
-
-/** The same as an X509 (caller frees with X509_free); NULL on error. */
-X509 *at_cert_load(const char *path, char *err, size_t err_cap);
 
 /**
  * Writes the exact line a module prints for @p index in its ^SBNR is_cert

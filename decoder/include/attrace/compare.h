@@ -134,6 +134,7 @@ typedef struct at_xrec {
     unsigned findings_beyond;
 } at_xrec;
 
+/** Frees @p x and everything it holds; NULL is a no-op. */
 void at_xrec_free(at_xrec *x);
 
 /** The @p i-th (0-based) frame of direction @p dir in @p x, or NULL. */
@@ -193,6 +194,8 @@ void at_xrec_builder_finish(at_xrec_builder *b);
 /** True if something could not be kept for lack of memory. */
 bool at_xrec_builder_failed(const at_xrec_builder *b);
 
+/** Frees @p b with any record still open (at_xrec_builder_finish delivers
+ * those first); NULL is a no-op. */
 void at_xrec_builder_free(at_xrec_builder *b);
 
 /* ------------------------------------------------------------------ */

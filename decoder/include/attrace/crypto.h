@@ -3,11 +3,15 @@
  * passwords, private keys in the formats users have, and frame signatures
  * exactly as the module computes them (PROTOCOL.md section 4).
  *
- * Not part of the pure core: the core only sees at_sign_fn.
+ * Not part of the pure core: the core only sees at_sign_fn. The plain
+ * result types (at_key_info, at_sig_verdict) are in attrace/crypto_types.h,
+ * for code that reports them without OpenSSL.
  */
 #ifndef ATTRACE_CRYPTO_H
 #define ATTRACE_CRYPTO_H
 
+#include "attrace/cert.h"
+#include "attrace/crypto_types.h"
 #include "attrace/frame.h"
 
 #include <openssl/evp.h>
@@ -32,17 +36,27 @@ int at_passin_read(const char *spec, const char *prompt, char *out, size_t cap,
                    char *err, size_t err_cap);
 
 /* ------------------------------------------------------------------ */
-/* Private keys                                                       */
+/* Certificates as OpenSSL objects (attrace/cert.h: as DER bytes)     */
 /* ------------------------------------------------------------------ */
 
-typedef struct at_key_info {
-    char type[8];       /**< "RSA", "EC", ... */
-    int bits;           /**< key size */
-    char container[24]; /**< "PKCS#8", "PKCS#1", "PKCS#12", "SEC1",
-                             "keytool PKCS12", "JKS", "JCEKS" */
-    char encoding[4];   /**< "PEM", "DER", or "" (Java's JKS, JCEKS) */
-    bool encrypted;     /**< the file needed a password */
-} at_key_info;
+/**
+ * As at_cert_summarize, also handing back the parsed certificate in
+ * @p cert_out (caller frees with X509_free; NULL on failure), for callers
+ * that need both without parsing twice.
+ */
+int at_cert_parse(const uint8_t *der, size_t len, at_cert_summary *out,
+                  X509 **cert_out, char *err, size_t err_cap);
+
+/**
+ * Reads a certificate file as at_cert_load_der does and parses it. Returns
+ * the certificate (caller frees with X509_free), or NULL with a message
+ * naming the file in @p err.
+ */
+X509 *at_cert_load(const char *path, char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* Private keys                                                       */
+/* ------------------------------------------------------------------ */
 
 /**
  * Where a private key comes from: what a command's --key, --passin,
@@ -111,21 +125,6 @@ typedef struct at_signer {
  */
 int at_sign_frame(void *ctx, const uint8_t *region, size_t region_len,
                   char *out, size_t cap, size_t *out_len);
-
-/** The outcome of checking a frame's signature. */
-typedef struct at_sig_verdict {
-    bool present;            /**< the frame has a signature unit */
-    bool base64_ok;          /**< it decodes as base64 */
-    size_t sig_len;          /**< decoded signature bytes */
-    size_t key_len;          /**< RSA modulus bytes of the verifying key (0 = no key) */
-    bool length_ok;          /**< sig_len == key_len */
-    bool recovered;          /**< the public-key operation gave valid type-1 padding */
-    size_t digest_len;       /**< recovered digest length: 20 SHA-1, 32 SHA-256, other */
-    const char *digest_name; /**< "SHA-1", "SHA-256" or "unknown" */
-    bool matches;            /**< recovered digest == digest of the signed region */
-    uint8_t recovered_digest[64];
-    uint8_t region_digest[64];
-} at_sig_verdict;
 
 /**
  * Verifies frame @p f, decoded from @p buf (@p len bytes, buf[0] = the

@@ -48,8 +48,10 @@ typedef struct at_driver_config {
                                      module may not take a command sooner) */
     const at_profile *profile;  /**< module family for the session and the
                                      analyzer; NULL = the analyzer guesses */
-    X509 *client_cert;          /**< the signing certificate when the session does
-                                     not write it (borrowed), or NULL */
+    const uint8_t *client_cert_der; /**< the signing certificate when the session
+                                         does not write it: DER, read only by
+                                         at_driver_open; or NULL */
+    size_t client_cert_len;     /**< bytes at client_cert_der */
     const char *trace_path;     /**< record the session here (0600), or NULL */
     const char *trace_note;     /**< first note of the trace, e.g. the command line */
     uint16_t channel;           /**< channel number of the session and its records */
@@ -162,6 +164,8 @@ void at_driver_reply_event(at_driver_reply *r, const at_event *ev);
 /** True for a final OK, and for a secure command also SECURE CMD END OK. */
 bool at_driver_reply_ok(const at_driver_reply *r);
 
+/** Frees what @p r holds (lines, data, frame certificate) and leaves it
+ * empty, ready for the next exchange. */
 void at_driver_reply_free(at_driver_reply *r);
 
 /** The last failure's message (names the port and what was sent). */

@@ -41,7 +41,7 @@ typedef enum at_param_id {
     AT_PARAM_KEY = 5,
     AT_PARAM_THUMBPRINT = 6,
     AT_PARAM_MODE = 7,
-    AT_PARAM_ID_MAX_ = 7
+    AT_PARAM_ID_MAX_ = 7 /**< the highest ParamId defined (at_frame.unit_of has one more entry) */
 } at_param_id;
 
 /**

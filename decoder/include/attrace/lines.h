@@ -126,6 +126,7 @@ typedef enum at_secure_result {
     AT_SEC_OTHER             /**< SECURE CMD followed by unknown text */
 } at_secure_result;
 
+/** Classifies a line as a SECURE CMD result (AT_SEC_NONE if it is none). */
 at_secure_result at_parse_secure_result(const char *line, size_t len);
 
 /** Stable name: "ready", "end_ok", "error", "too_many_data", ... */
@@ -195,6 +196,7 @@ typedef struct at_sis {
     at_span srv_profile_span, urc_cause_span, info_id_span;
 } at_sis;
 
+/** Parses one "^SIS: ..." URC line. */
 at_status at_parse_sis(const char *line, size_t len, uint64_t base_off,
                        at_sis *out, uint64_t *err_off);
 

@@ -71,8 +71,8 @@ typedef enum at_secret_kind {
 
 /** A run of secret bytes in one direction's stream. */
 typedef struct at_secret {
-    at_span span;
-    at_secret_kind kind;
+    at_span span;         /**< the secret bytes, in stream offsets */
+    at_secret_kind kind;  /**< what they are */
 } at_secret;
 
 /** Stable name of a kind: "pkcs1_rsa", "pkcs8", "sec1_ec",
@@ -102,34 +102,49 @@ typedef struct at_secret_run {
     uint64_t proof;
 } at_secret_run;
 
-/** Scanner state for one direction. Fields are private; copy freely. */
+/**
+ * Scanner state for one direction. The caller provides the storage
+ * (at_secret_scanner_init sets it up) and may copy it by assignment.
+ */
 typedef struct at_secret_scanner {
-    uint64_t off;                 /**< bytes scanned */
-    at_secret_run runs[AT_SECRET_RUNS_MAX];
-    unsigned n_runs;
-    at_secret_der_cand der[AT_SECRET_DER_CANDS];
-    unsigned n_der;
-    at_secret_int_cand ints[AT_SECRET_INT_CANDS];
-    unsigned n_ints;
-    uint64_t int_wake;            /**< the next offset an INTEGER chain looks at */
-    /* PEM: "-----BEGIN <label>-----" ... "-----END" */
-    uint8_t pem_state, pem_idx, pem_dashes, pem_label_len;
-    char pem_label[40];
-    uint64_t pem_begin;           /**< offset of the BEGIN line's first dash */
-    bool pem_open;                /**< a key block is open: look for its END */
-    /* A command line ("AT..." after CR/LF, printable up to its CR/LF) ends
-     * the runs it falls into: a key cut short is followed by commands. */
-    uint64_t runs_end;            /**< no run reaches beyond this */
-    uint8_t cmd_state;
-    uint8_t last;                 /**< the last byte watched */
-    uint64_t cmd_start;
-    bool susp;                    /**< a run's rest waits for the line's verdict */
-    at_secret_kind susp_kind;
-    uint64_t susp_end;
+    /**
+     * Private: only the at_secret_* functions read or write these members.
+     * Do not use them; they may change in any version.
+     */
+    struct at_secret_scanner_priv {
+        uint64_t off;                 /**< bytes scanned */
+        at_secret_run runs[AT_SECRET_RUNS_MAX];
+        unsigned n_runs;
+        at_secret_der_cand der[AT_SECRET_DER_CANDS];
+        unsigned n_der;
+        at_secret_int_cand ints[AT_SECRET_INT_CANDS];
+        unsigned n_ints;
+        uint64_t int_wake;            /**< the next offset an INTEGER chain looks at */
+        /* PEM: "-----BEGIN <label>-----" ... "-----END" */
+        uint8_t pem_state, pem_idx, pem_dashes, pem_label_len;
+        char pem_label[40];
+        uint64_t pem_begin;           /**< offset of the BEGIN line's first dash */
+        bool pem_open;                /**< a key block is open: look for its END */
+        /* A command line ("AT..." after CR/LF, printable up to its CR/LF) ends
+         * the runs it falls into: a key cut short is followed by commands. */
+        uint64_t runs_end;            /**< no run reaches beyond this */
+        uint8_t cmd_state;
+        uint8_t last;                 /**< the last byte watched */
+        uint64_t cmd_start;
+        bool susp;                    /**< a run's rest waits for the line's verdict */
+        at_secret_kind susp_kind;
+        uint64_t susp_end;
+    } priv;
 } at_secret_scanner;
 
 /** Initializes @p sc (stream offset 0). */
 void at_secret_scanner_init(at_secret_scanner *sc);
+
+/** Bytes scanned so far: the stream offset the next byte scanned will have. */
+static inline uint64_t at_secret_scanned(const at_secret_scanner *sc)
+{
+    return sc->priv.off;
+}
 
 /** Scans the next @p n bytes of the stream. */
 void at_secret_scan(at_secret_scanner *sc, const uint8_t *p, size_t n);

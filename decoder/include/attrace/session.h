@@ -108,8 +108,8 @@ typedef struct at_exchange {
 /** One event. */
 typedef struct at_event {
     at_event_kind kind;
-    at_dir dir;
-    uint16_t channel;
+    at_dir dir;                /**< the stream it comes from */
+    uint16_t channel;          /**< at_session_config's channel */
     uint64_t ts;               /**< when its first byte arrived */
     uint64_t ts_end;           /**< when its last byte arrived */
     at_span span;              /**< its bytes in the @c dir stream */
@@ -134,48 +134,62 @@ typedef struct at_event {
     unsigned n_secrets;
 } at_event;
 
+/** Receives each event as it becomes known, with the caller's @p ctx. */
 typedef void (*at_event_cb)(void *ctx, const at_event *ev);
 
+/** Session configuration (start from at_session_default_config). */
 typedef struct at_session_config {
     const at_profile *profile;   /**< limits for frame checks; NULL = legacy */
-    at_stream_config stream;
-    uint16_t channel;
+    at_stream_config stream;     /**< for both directions' tokenizers */
+    uint16_t channel;            /**< copied into every event (the trace's channel) */
 } at_session_config;
 
-/** The session state. Fields are private; the struct may be copied. */
+/**
+ * The session state. The caller provides the storage (at_session_init sets
+ * it up); it holds two at_stream and needs no allocation. It may be copied
+ * by assignment, but a copy delivers its events to the same callback and
+ * context.
+ */
 typedef struct at_session {
-    at_session_config cfg;
-    at_stream te, me;
-    at_event_cb cb;
-    void *ctx;
-    bool numeric_results;      /**< ATV0 in effect */
-    bool in_exchange;
-    bool in_transparent;
-    uint32_t next_id;
-    at_exchange x;
-    char line_copy[AT_STREAM_LINE_MAX];
-    /* An echo that completed before its command did (the two directions'
-     * clocks and buffers disagree by a little): held for the command. */
-    bool echo_pending;
-    char echo_copy[AT_STREAM_LINE_MAX];
-    size_t echo_len;
-    at_span echo_span;
-    uint64_t echo_ts, echo_ts_end;
-    at_secret echo_secrets[AT_SECRET_RUNS_MAX]; /**< the held echo's secret runs */
-    unsigned n_echo_secrets;
-    at_frame frame;            /**< scratch for the frame being reported */
-    at_event ev;               /**< scratch for the event being reported */
-    /* Private-key detection on each direction's raw bytes; the bytes of
-     * the feed in progress are scanned up to each token's end before its
-     * event, the rest when the feed returns. */
-    at_secret_scanner scan[2];
-    const uint8_t *feed_data;
-    size_t feed_len;
-    uint64_t feed_off;         /**< stream offset of feed_data[0] */
-    at_dir feed_dir;
-    at_secret ev_secrets[AT_SECRET_RUNS_MAX];
+    /**
+     * Private: only the at_session_* functions read or write these
+     * members. Do not use them; they may change in any version.
+     */
+    struct at_session_priv {
+        at_session_config cfg;
+        at_stream te, me;
+        at_event_cb cb;
+        void *ctx;
+        bool numeric_results;      /**< ATV0 in effect */
+        bool in_exchange;
+        bool in_transparent;
+        uint32_t next_id;
+        at_exchange x;
+        char line_copy[AT_STREAM_LINE_MAX];
+        /* An echo that completed before its command did (the two directions'
+         * clocks and buffers disagree by a little): held for the command. */
+        bool echo_pending;
+        char echo_copy[AT_STREAM_LINE_MAX];
+        size_t echo_len;
+        at_span echo_span;
+        uint64_t echo_ts, echo_ts_end;
+        at_secret echo_secrets[AT_SECRET_RUNS_MAX]; /**< the held echo's secret runs */
+        unsigned n_echo_secrets;
+        at_frame frame;            /**< scratch for the frame being reported */
+        at_event ev;               /**< scratch for the event being reported */
+        /* Private-key detection on each direction's raw bytes; the bytes of
+         * the feed in progress are scanned up to each token's end before its
+         * event, the rest when the feed returns. */
+        at_secret_scanner scan[2];
+        const uint8_t *feed_data;
+        size_t feed_len;
+        uint64_t feed_off;         /**< stream offset of feed_data[0] */
+        at_dir feed_dir;
+        at_secret ev_secrets[AT_SECRET_RUNS_MAX];
+    } priv;
 } at_session;
 
+/** Default configuration: legacy profile, default tokenizer, channel 0. */
 at_session_config at_session_default_config(void);
 
 /** Initializes @p s; events go to @p cb with @p ctx. @p cfg may be NULL. */

@@ -63,14 +63,16 @@ enum {
     AT_TOKF_FLUSHED = 1u << 7      /**< frame ended by the peer's answer before TotalLen arrived */
 };
 
+/** One token, as the callback receives it. */
 typedef struct at_token {
     at_tok_kind kind;
-    at_dir dir;
-    uint32_t flags;
-    at_tok_reason reason;
+    at_dir dir;            /**< the stream it comes from */
+    uint32_t flags;        /**< AT_TOKF_* bits */
+    at_tok_reason reason;  /**< why it is INVALID or cut (AT_TR_NONE otherwise) */
     uint64_t off;          /**< stream offset of data[0] */
-    const uint8_t *data;   /**< token bytes; valid only during the callback */
-    size_t len;
+    const uint8_t *data;   /**< token bytes; valid only during the callback (NULL for
+                                an over-long line's rest: only its length is kept) */
+    size_t len;            /**< bytes of the token */
     uint32_t frame_len;    /**< FRAME: bytes of the frame proper (TotalLen, or fewer if cut); the rest of data are trailing bytes */
     uint64_t block_off;    /**< PAYLOAD/TRANSPARENT: offset of this block within its run */
     uint64_t run_len;      /**< PAYLOAD: announced length of the run */
@@ -80,6 +82,7 @@ typedef struct at_token {
     uint64_t max_gap_off;  /**< FRAME: stream offset of the first byte after that pause */
 } at_token;
 
+/** Receives each token as it completes, with the caller's @p ctx. */
 typedef void (*at_token_cb)(void *ctx, const at_token *tok);
 
 /** Hints from the session layer about what the peer direction did. */
@@ -97,11 +100,10 @@ typedef enum at_stream_hint_kind {
      * A frame still waiting for bytes, a pending trailer, an unstarted
      * payload or transparent run ends here.
      */
-    AT_HINT_PEER_ANSWERED,
-    /** ME: the host's ^SISW announced @p value bytes (not used by ME itself). */
-    AT_HINT_RESERVED_
+    AT_HINT_PEER_ANSWERED
 } at_stream_hint_kind;
 
+/** Private to the tokenizer (the state of at_stream's priv member). */
 typedef enum at_stream_mode {
     AT_SM_LINE = 0,
     AT_SM_FRAME_EXPECT,  /**< after AT^SBNW (TE) / SECURE CMD READY (ME): deciding */
@@ -117,41 +119,48 @@ typedef struct at_stream_config {
     uint32_t max_frame; /**< largest TotalLen taken as a frame (<= AT_STREAM_BIN_MAX) */
 } at_stream_config;
 
-/** The tokenizer state. Treat fields as private; copy freely. */
+/**
+ * The tokenizer state. The caller provides the storage (static, on the
+ * stack, inside its own structs; at_stream_init sets it up) and may copy it
+ * by assignment, e.g. to resume from a snapshot. Its size follows
+ * AT_STREAM_LINE_MAX and AT_STREAM_BIN_MAX.
+ */
 typedef struct at_stream {
-    at_dir dir;
-    at_stream_config cfg;
-    at_stream_mode mode;
-    uint64_t off;            /**< bytes consumed so far */
-    uint64_t ts;             /**< timestamp of the current feed */
+    /**
+     * Private: only the at_stream_* functions read or write these members.
+     * Do not use them; they may change in any version.
+     */
+    struct at_stream_priv {
+        at_dir dir;
+        at_stream_config cfg;
+        at_stream_mode mode;
+        uint64_t off;            /**< bytes consumed so far */
+        uint64_t ts;             /**< timestamp of the current feed */
 
-    /* line collection */
-    uint8_t line[AT_STREAM_LINE_MAX];
-    uint32_t line_len;
-    uint64_t line_off;
-    uint64_t line_ts;
-    bool line_nontext;
-    bool after_cr;           /**< previous byte was a CR terminator: swallow one LF */
-    uint64_t discard_off, discard_len;
+        /* line collection */
+        uint8_t line[AT_STREAM_LINE_MAX];
+        uint32_t line_len;
+        uint64_t line_off;
+        uint64_t line_ts;
+        bool line_nontext;
+        bool after_cr;           /**< previous byte was a CR terminator: swallow one LF */
+        uint64_t discard_off, discard_len;
 
-    /* binary collection (frame, trailer, payload block, transparent block) */
-    uint8_t bin[AT_STREAM_BIN_MAX];
-    uint32_t bin_len;
-    uint64_t bin_off;
-    uint64_t bin_ts_first, bin_ts_last, bin_max_gap, bin_max_gap_off;
-    uint32_t frame_total;    /**< TotalLen of the frame being collected */
-    uint64_t run_len, run_done; /**< payload: announced and delivered bytes */
-    uint8_t tail_match;      /**< bytes of an end pattern matched at the end of bin */
-    bool frame_lf_skipped;
+        /* binary collection (frame, trailer, payload block, transparent block) */
+        uint8_t bin[AT_STREAM_BIN_MAX];
+        uint32_t bin_len;
+        uint64_t bin_off;
+        uint64_t bin_ts_first, bin_ts_last, bin_max_gap, bin_max_gap_off;
+        uint32_t frame_total;    /**< TotalLen of the frame being collected */
+        uint64_t run_len, run_done; /**< payload: announced and delivered bytes */
+        bool tail_match;         /**< TE trailer: its last byte is an 'A' that may start a command */
 
-    /* pending expectations set by own lines or hints */
-    uint64_t pending_payload;   /**< TE: bytes announced by AT^SISW */
-    bool pending_frame;         /**< TE: AT^SBNW sent; ME: SECURE CMD READY seen */
-    bool pending_transparent;   /**< TE: AT^SIST sent; ME: hint + CONNECT */
-    bool expect_sisr;           /**< ME: AT^SISR pending */
-    bool expect_transparent;    /**< ME: AT^SIST pending */
-    bool peer_escaped;          /**< ME: +++ sent by TE */
-    uint64_t escape_off;        /**< ME: stream offset when +++ was seen; an OK before it is data */
+        /* expectations set by hints from the peer direction */
+        bool expect_sisr;           /**< ME: AT^SISR pending */
+        bool expect_transparent;    /**< ME: AT^SIST pending */
+        bool peer_escaped;          /**< ME: +++ sent by TE */
+        uint64_t escape_off;        /**< ME: stream offset when +++ was seen; an OK before it is data */
+    } priv;
 } at_stream;
 
 /** Default configuration (max_frame = AT_STREAM_BIN_MAX). */
@@ -167,19 +176,27 @@ void at_stream_init(at_stream *s, at_dir dir, const at_stream_config *cfg);
 void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
                     size_t len, at_token_cb cb, void *ctx);
 
-/** Applies a hint (see at_stream_hint_kind); may emit tokens. */
+/** Applies a hint (see at_stream_hint_kind; unknown ones are ignored); may
+ *  emit tokens. */
 void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
                     void *ctx);
 
 /**
- * The trace says bytes were lost before the next feed: whatever element is
- * in progress is emitted as cut (AT_TR_CUT_BY_GAP) and the tokenizer
- * returns to line mode.
+ * The trace says bytes were lost before the next feed, noticed at @p ts_ns:
+ * whatever element is in progress is emitted as cut (AT_TR_CUT_BY_GAP,
+ * ts_last @p ts_ns) and the tokenizer returns to line mode, forgetting the
+ * hints it was given.
  */
-void at_stream_gap(at_stream *s, at_token_cb cb, void *ctx);
+void at_stream_gap(at_stream *s, uint64_t ts_ns, at_token_cb cb, void *ctx);
 
-/** End of stream: emits any element in progress (cut if incomplete). */
-void at_stream_finish(at_stream *s, at_token_cb cb, void *ctx);
+/**
+ * End of stream at @p ts_ns: emits any element in progress (cut if
+ * incomplete); its ts_last is the later of @p ts_ns and the last feed's.
+ */
+void at_stream_finish(at_stream *s, uint64_t ts_ns, at_token_cb cb, void *ctx);
+
+/** Bytes fed so far: the stream offset the next byte will have. */
+uint64_t at_stream_offset(const at_stream *s);
 
 /** Stable name of a token kind ("line", "frame", ...). */
 const char *at_tok_kind_name(at_tok_kind k);

@@ -41,11 +41,11 @@ typedef struct at_trace_record {
     at_dir dir;
     at_trace_event event;
     uint16_t channel;
-    uint16_t line_state;
-    uint16_t flags;
-    uint32_t baud;
+    uint16_t line_state;   /**< AT_LINE_* bits (attrace/uart.h) */
+    uint16_t flags;        /**< AT_TFLAG_* bits (attrace/uart.h) */
+    uint32_t baud;         /**< 0 = unknown */
     const uint8_t *payload; /**< reader: valid until the next call */
-    size_t len;
+    size_t len;            /**< bytes at payload */
     uint64_t record_no;    /**< reader: 1-based record number in the file */
     bool has_lost;         /**< reader: an AT_TEV_OVERRUN record that gives its count */
     uint32_t lost;         /**< reader: that count of lost bytes */
@@ -93,11 +93,18 @@ at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
  */
 int at_trace_next(at_trace_reader *r, at_trace_record *rec);
 
+/** The message of the last failure (names the file and the record), or "". */
 const char *at_trace_error(const at_trace_reader *r);
+
 /** Kind of the last record returned; before the first, guessed from the
  * link type (AT_TIN_ATTRACE for 252). */
 at_trace_input at_trace_input_kind(const at_trace_reader *r);
+
+/** The file's pcap link type (252 for attrace traces). */
 int at_trace_linktype(const at_trace_reader *r);
+
+/** Closes the trace (see at_trace_open_stream about standard input) and
+ * frees @p r; NULL is a no-op. */
 void at_trace_close(at_trace_reader *r);
 
 /* ------------------------------------------------------------------ */

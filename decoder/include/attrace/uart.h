@@ -49,8 +49,8 @@ typedef struct at_uart_header {
     uint8_t version;
     at_trace_event event;
     uint16_t channel;
-    uint16_t line_state;
-    uint16_t flags;
+    uint16_t line_state;  /**< AT_LINE_* bits */
+    uint16_t flags;       /**< AT_TFLAG_* bits */
     uint32_t baud;        /**< 0 = unknown */
 } at_uart_header;
 
