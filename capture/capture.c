@@ -977,13 +977,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
     if (check_config(cfg, err, err_cap) != 0)
         return AT_CAPTURE_BAD_CONFIG;
 
-    cap c;
-    memset(&c, 0, sizeof c);
-    c.cfg = cfg;
-    c.st = st;
-    c.err = err;
-    c.err_cap = err_cap;
-    c.child = -1;
+    cap c = {.cfg = cfg, .st = st, .err = err, .err_cap = err_cap, .child = -1};
     if (init_channels(&c) != 0) {
         teardown(&c);
         at_err_set(err, err_cap, "out of memory");
