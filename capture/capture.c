@@ -711,8 +711,261 @@ static void teardown(cap *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* The loop                                                            */
+/* The run: set-up, the relay loop, the end                            */
 /* ------------------------------------------------------------------ */
+
+/* A reaped program's exit status as a shell reports it (128+N: signal N). */
+static int exec_exit_status(int status)
+{
+    return WIFEXITED(status)     ? WEXITSTATUS(status)
+           : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                 : 1;
+}
+
+/* One channel per pair, each with its live decoder; no port open yet.
+ * -1: out of memory (teardown() releases what was made). */
+static int init_channels(cap *c)
+{
+    const at_capture_config *cfg = c->cfg;
+    c->ch = calloc(cfg->n_pairs, sizeof *c->ch);
+    if (!c->ch)
+        return -1;
+    c->n = cfg->n_pairs;
+    for (size_t i = 0; i < c->n; i++) {
+        chan *ch = &c->ch[i];
+        ch->c = c;
+        ch->no = (uint16_t)i;
+        ch->pair = &cfg->pairs[i];
+        ch->module.fd = ch->hostp.fd = ch->master = ch->slave = -1;
+        ch->line = cfg->line;
+        ch->sess = malloc(sizeof *ch->sess);
+        if (!ch->sess)
+            return -1;
+        at_session_config sc = at_session_default_config();
+        sc.channel = ch->no;
+        at_session_init(ch->sess, &sc, on_event, ch);
+    }
+    return 0;
+}
+
+/* Ports first: a capture that cannot open them writes no file. Their
+ * PTYs are announced after the output is open. */
+static int open_ports(cap *c)
+{
+    bool tap = c->cfg->mode == AT_CAPTURE_TAP;
+    for (size_t i = 0; i < c->n && !c->failed; i++) {
+        chan *ch = &c->ch[i];
+        char e[400];
+        if (at_serial_open(&ch->module, ch->pair->module, &c->cfg->line, tap, e, sizeof e) != 0) {
+            fail(c, "%s", e);
+            break;
+        }
+        if (ch->pair->host) {
+            if (at_serial_open(&ch->hostp, ch->pair->host, &c->cfg->line, tap, e, sizeof e) != 0) {
+                fail(c, "%s", e);
+                break;
+            }
+        } else if (make_pty(c, ch) != 0) {
+            break;
+        }
+        probe_ports(c, ch);
+    }
+    return c->failed ? -1 : 0;
+}
+
+/* The head of the trace: each channel's settings and "capture start". */
+static void write_start_notes(cap *c)
+{
+    static const char *const mode_names[] = {"proxy", "tap", "exec"};
+    uint64_t t0 = at_clock_real_ns();
+    for (size_t i = 0; i < c->n; i++) {
+        chan *ch = &c->ch[i];
+        emit_settings(c, ch, t0);
+        if (c->cfg->mode == AT_CAPTURE_TAP)
+            note(c, ch, "capture start: tap, TE->ME on %s, ME->TE on %s",
+                 ch->module.path, ch->hostp.path);
+        else {
+            char real[4096];
+            bool resolved = realpath(ch->module.path, real) && strcmp(real, ch->module.path) != 0;
+            note(c, ch, "capture start: %s, module %s%s%s%s, host %s", mode_names[c->cfg->mode],
+                 ch->module.path, resolved ? " (" : "", resolved ? real : "",
+                 resolved ? ")" : "", ch->master >= 0 ? ch->pty_path : ch->hostp.path);
+        }
+    }
+}
+
+/* Opens the output, publishes the host PTYs, writes the head of the trace
+ * and starts the exec program. -1: nothing recorded (output closed). */
+static int start_recording(cap *c)
+{
+    if (open_output(c) != 0)
+        return -1;
+    for (size_t i = 0; i < c->n && !c->failed; i++)
+        if (c->ch[i].master >= 0)
+            announce_pty(c, &c->ch[i]);
+    if (c->failed) {
+        at_trace_finish(c->w);
+        c->w = NULL;
+        return -1;
+    }
+    write_start_notes(c);
+    if (c->cfg->mode == AT_CAPTURE_EXEC)
+        start_child(c, &c->ch[0]);
+    flush_out(c);
+    return 0;
+}
+
+/* What one pollfd of the loop stands for: reading direction @c role
+ * (0/1), or writing direction role - 2 (2/3). */
+typedef struct poll_slot {
+    chan *ch;
+    int role;
+} poll_slot;
+
+/* Each side is polled for reading while its queue is empty, for writing
+ * the queue to the other side otherwise; lost channels are left out. */
+static size_t fill_pollset(cap *c, struct pollfd *pfd, poll_slot *who)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        chan *ch = &c->ch[i];
+        if (ch->lost)
+            continue;
+        for (int d = 0; d < 2; d++) {
+            if (ch->pend_len[d] == 0) {
+                pfd[np] = (struct pollfd){.fd = src_fd(ch, (at_dir)d), .events = POLLIN};
+                who[np].ch = ch;
+                who[np++].role = d;
+            } else {
+                pfd[np] = (struct pollfd){.fd = dst_fd(ch, (at_dir)d), .events = POLLOUT};
+                who[np].ch = ch;
+                who[np++].role = 2 + d;
+            }
+        }
+    }
+    return np;
+}
+
+/* Every TICK_NS: probe lost ports, follow the host's settings and the
+ * module's status lines, flush. */
+static void on_tick(cap *c, uint64_t now)
+{
+    for (size_t i = 0; i < c->n && !c->failed; i++) {
+        chan *ch = &c->ch[i];
+        if (ch->lost) {
+            if (now >= ch->next_probe) {
+                ch->next_probe = now + PROBE_NS;
+                try_reconnect(c, ch);
+            }
+            continue;
+        }
+        poll_host_termios(c, ch);
+        poll_status(c, ch);
+    }
+    flush_out(c);
+}
+
+/* Exec mode: true once the program has ended and what it wrote last has
+ * been relayed for EXEC_DRAIN_NS (then its exit is noted). */
+static bool exec_program_ended(cap *c)
+{
+    if (c->child > 0 && !c->child_done) {
+        int status;
+        if (waitpid(c->child, &status, WNOHANG) == c->child) {
+            c->child_done = true;
+            c->st->exec_status = exec_exit_status(status);
+            c->drain_until = at_clock_mono_ns() + EXEC_DRAIN_NS;
+        }
+    }
+    if (c->child_done && at_clock_mono_ns() >= c->drain_until) {
+        note(c, &c->ch[0], "exec: program exited with status %d", c->st->exec_status);
+        return true;
+    }
+    return false;
+}
+
+/* Relays and records until stopped, a fault, or the exec program's end. */
+static void relay_loop(cap *c, volatile sig_atomic_t *stop)
+{
+    uint64_t next_tick = at_clock_mono_ns() + TICK_NS;
+    struct pollfd pfd[AT_CAPTURE_MAX_PAIRS * 4];
+    poll_slot who[AT_CAPTURE_MAX_PAIRS * 4];
+    while (!c->failed && !(stop && *stop)) {
+        size_t np = fill_pollset(c, pfd, who);
+        uint64_t m = at_clock_mono_ns();
+        int timeout = next_tick > m ? (int)((next_tick - m) / 1000000u) + 1 : 0;
+        int r = poll(pfd, np, timeout);
+        if (r < 0 && errno != EINTR) {
+            fail(c, "poll: %s", strerror(errno));
+            break;
+        }
+        for (size_t k = 0; r > 0 && k < np && !c->failed; k++) {
+            if (!pfd[k].revents || who[k].ch->lost)
+                continue;
+            chan *ch = who[k].ch;
+            if (who[k].role < 2)
+                on_readable(c, ch, (at_dir)who[k].role);
+            else
+                try_write(c, ch, (at_dir)(who[k].role - 2));
+        }
+        if (c->flush_now)
+            flush_out(c);
+        m = at_clock_mono_ns();
+        if (m >= next_tick) {
+            next_tick = m + TICK_NS;
+            on_tick(c, m);
+        }
+        if (exec_program_ended(c))
+            break;
+    }
+}
+
+/* Stopped (or failed) while the exec program runs: the signal goes to its
+ * whole process group (the child leads it), which is killed after 2 s if
+ * it does not end. */
+static void stop_child(cap *c, volatile sig_atomic_t *stop)
+{
+    if (c->child <= 0 || c->child_done)
+        return;
+    int status = 0;
+    pid_t w = 0;
+    kill(-c->child, stop_signal(stop));
+    for (int i = 0; i < 40 && w == 0; i++) {
+        w = waitpid(c->child, &status, WNOHANG);
+        if (w == 0)
+            nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    }
+    if (w == 0) {
+        kill(-c->child, SIGKILL);
+        w = waitpid(c->child, &status, 0);
+    }
+    if (w == c->child)
+        c->st->exec_status = exec_exit_status(status);
+}
+
+/* The end of the trace: the decoders' last exchanges, "capture stop" on
+ * every channel, the file closed, the summary logged. */
+static void finish_recording(cap *c)
+{
+    const at_capture_stats *st = c->st;
+    uint64_t tend = at_clock_real_ns();
+    for (size_t i = 0; i < c->n; i++)
+        at_session_finish(c->ch[i].sess, tend);
+    c->closing = true; /* a lost port still gets its stop note */
+    for (size_t i = 0; i < c->n; i++)
+        note(c, &c->ch[i], "capture stop");
+    if (c->w) {
+        char e[512];
+        if (at_trace_finish_err(c->w, e, sizeof e) != 0)
+            fail(c, "%s", e);
+        c->w = NULL;
+    }
+    logmsg(c, "%llu records, %llu bytes TE->ME, %llu bytes ME->TE, %llu exchanges, "
+               "%u file%s (%s)",
+           (unsigned long long)st->records, (unsigned long long)st->bytes[0],
+           (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges, st->files,
+           st->files == 1 ? "" : "s", c->out_name ? c->out_name : "no output");
+}
 
 int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
                    at_capture_stats *stats, char *err, size_t err_cap)
@@ -724,204 +977,19 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
     if (check_config(cfg, err, err_cap) != 0)
         return AT_CAPTURE_BAD_CONFIG;
 
-    cap c;
-    memset(&c, 0, sizeof c);
-    c.cfg = cfg;
-    c.st = st;
-    c.err = err;
-    c.err_cap = err_cap;
-    c.child = -1;
-    c.ch = calloc(cfg->n_pairs, sizeof *c.ch);
-    if (!c.ch) {
+    cap c = {.cfg = cfg, .st = st, .err = err, .err_cap = err_cap, .child = -1};
+    if (init_channels(&c) != 0) {
+        teardown(&c);
         at_err_set(err, err_cap, "out of memory");
         return AT_CAPTURE_FAILED;
     }
-    c.n = cfg->n_pairs;
-    for (size_t i = 0; i < c.n; i++) {
-        chan *ch = &c.ch[i];
-        ch->c = &c;
-        ch->no = (uint16_t)i;
-        ch->pair = &cfg->pairs[i];
-        ch->module.fd = ch->hostp.fd = ch->master = ch->slave = -1;
-        ch->line = cfg->line;
-        ch->sess = malloc(sizeof *ch->sess);
-        if (!ch->sess) {
-            teardown(&c);
-            at_err_set(err, err_cap, "out of memory");
-            return AT_CAPTURE_FAILED;
-        }
-        at_session_config sc = at_session_default_config();
-        sc.channel = ch->no;
-        at_session_init(ch->sess, &sc, on_event, ch);
-    }
-
-    /* Ports first: a capture that cannot open them writes no file. Their
-     * PTYs are announced after the output is open. */
-    bool tap = cfg->mode == AT_CAPTURE_TAP;
-    for (size_t i = 0; i < c.n && !c.failed; i++) {
-        chan *ch = &c.ch[i];
-        char e[400];
-        if (at_serial_open(&ch->module, ch->pair->module, &cfg->line, tap, e, sizeof e) != 0) {
-            fail(&c, "%s", e);
-            break;
-        }
-        if (ch->pair->host) {
-            if (at_serial_open(&ch->hostp, ch->pair->host, &cfg->line, tap, e, sizeof e) != 0) {
-                fail(&c, "%s", e);
-                break;
-            }
-        } else if (make_pty(&c, ch) != 0) {
-            break;
-        }
-        probe_ports(&c, ch);
-    }
-    if (c.failed) {
+    if (open_ports(&c) != 0 || start_recording(&c) != 0) {
         teardown(&c);
         return AT_CAPTURE_FAILED;
     }
-    if (open_output(&c) != 0) {
-        teardown(&c);
-        return AT_CAPTURE_FAILED;
-    }
-    for (size_t i = 0; i < c.n && !c.failed; i++)
-        if (c.ch[i].master >= 0)
-            announce_pty(&c, &c.ch[i]);
-    if (c.failed) {
-        at_trace_finish(c.w);
-        teardown(&c);
-        return AT_CAPTURE_FAILED;
-    }
-    static const char *const mode_names[] = {"proxy", "tap", "exec"};
-    uint64_t t0 = at_clock_real_ns();
-    for (size_t i = 0; i < c.n; i++) {
-        chan *ch = &c.ch[i];
-        emit_settings(&c, ch, t0);
-        if (tap)
-            note(&c, ch, "capture start: tap, TE->ME on %s, ME->TE on %s",
-                 ch->module.path, ch->hostp.path);
-        else {
-            char real[4096];
-            bool resolved = realpath(ch->module.path, real) && strcmp(real, ch->module.path) != 0;
-            note(&c, ch, "capture start: %s, module %s%s%s%s, host %s", mode_names[cfg->mode],
-                 ch->module.path, resolved ? " (" : "", resolved ? real : "",
-                 resolved ? ")" : "", ch->master >= 0 ? ch->pty_path : ch->hostp.path);
-        }
-    }
-    if (cfg->mode == AT_CAPTURE_EXEC)
-        start_child(&c, &c.ch[0]);
-    flush_out(&c);
-
-    uint64_t next_tick = at_clock_mono_ns() + TICK_NS;
-    struct pollfd pfd[AT_CAPTURE_MAX_PAIRS * 4];
-    struct { chan *ch; int role; } who[AT_CAPTURE_MAX_PAIRS * 4];
-    /* roles: 0/1 = read dir, 2/3 = write dir (role - 2) */
-    while (!c.failed && !(stop && *stop)) {
-        size_t np = 0;
-        for (size_t i = 0; i < c.n; i++) {
-            chan *ch = &c.ch[i];
-            if (ch->lost)
-                continue;
-            for (int d = 0; d < 2; d++) {
-                if (ch->pend_len[d] == 0) {
-                    pfd[np] = (struct pollfd){.fd = src_fd(ch, (at_dir)d), .events = POLLIN};
-                    who[np].ch = ch;
-                    who[np++].role = d;
-                } else {
-                    pfd[np] = (struct pollfd){.fd = dst_fd(ch, (at_dir)d), .events = POLLOUT};
-                    who[np].ch = ch;
-                    who[np++].role = 2 + d;
-                }
-            }
-        }
-        uint64_t m = at_clock_mono_ns();
-        int timeout = next_tick > m ? (int)((next_tick - m) / 1000000u) + 1 : 0;
-        int r = poll(pfd, np, timeout);
-        if (r < 0 && errno != EINTR) {
-            fail(&c, "poll: %s", strerror(errno));
-            break;
-        }
-        for (size_t k = 0; r > 0 && k < np && !c.failed; k++) {
-            if (!pfd[k].revents || who[k].ch->lost)
-                continue;
-            chan *ch = who[k].ch;
-            if (who[k].role < 2)
-                on_readable(&c, ch, (at_dir)who[k].role);
-            else
-                try_write(&c, ch, (at_dir)(who[k].role - 2));
-        }
-        if (c.flush_now)
-            flush_out(&c);
-        m = at_clock_mono_ns();
-        if (m >= next_tick) {
-            next_tick = m + TICK_NS;
-            for (size_t i = 0; i < c.n && !c.failed; i++) {
-                chan *ch = &c.ch[i];
-                if (ch->lost) {
-                    if (m >= ch->next_probe) {
-                        ch->next_probe = m + PROBE_NS;
-                        try_reconnect(&c, ch);
-                    }
-                    continue;
-                }
-                poll_host_termios(&c, ch);
-                poll_status(&c, ch);
-            }
-            flush_out(&c);
-        }
-        if (c.child > 0 && !c.child_done) {
-            int status;
-            pid_t w = waitpid(c.child, &status, WNOHANG);
-            if (w == c.child) {
-                c.child_done = true;
-                st->exec_status = WIFEXITED(status)     ? WEXITSTATUS(status)
-                                  : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                                        : 1;
-                c.drain_until = at_clock_mono_ns() + EXEC_DRAIN_NS;
-            }
-        }
-        if (c.child_done && at_clock_mono_ns() >= c.drain_until) {
-            note(&c, &c.ch[0], "exec: program exited with status %d", st->exec_status);
-            break;
-        }
-    }
-    if (c.child > 0 && !c.child_done) {
-        /* Stopped (or failed) while the program runs: the signal goes to
-         * its whole process group (the child leads it), which is killed
-         * after 2 s if it does not end. */
-        int status = 0;
-        pid_t w = 0;
-        kill(-c.child, stop_signal(stop));
-        for (int i = 0; i < 40 && w == 0; i++) {
-            w = waitpid(c.child, &status, WNOHANG);
-            if (w == 0)
-                nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
-        }
-        if (w == 0) {
-            kill(-c.child, SIGKILL);
-            w = waitpid(c.child, &status, 0);
-        }
-        if (w == c.child)
-            st->exec_status = WIFEXITED(status) ? WEXITSTATUS(status)
-                              : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-    }
-
-    uint64_t tend = at_clock_real_ns();
-    for (size_t i = 0; i < c.n; i++)
-        at_session_finish(c.ch[i].sess, tend);
-    c.closing = true; /* a lost port still gets its stop note */
-    for (size_t i = 0; i < c.n; i++)
-        note(&c, &c.ch[i], "capture stop");
-    if (c.w) {
-        char e[512];
-        if (at_trace_finish_err(c.w, e, sizeof e) != 0)
-            fail(&c, "%s", e);
-        c.w = NULL;
-    }
-    logmsg(&c, "%llu records, %llu bytes TE->ME, %llu bytes ME->TE, %llu exchanges, "
-                "%u file%s (%s)",
-           (unsigned long long)st->records, (unsigned long long)st->bytes[0],
-           (unsigned long long)st->bytes[1], (unsigned long long)st->exchanges, st->files,
-           st->files == 1 ? "" : "s", c.out_name ? c.out_name : "no output");
+    relay_loop(&c, stop);
+    stop_child(&c, stop);
+    finish_recording(&c);
     teardown(&c);
     return c.failed ? AT_CAPTURE_FAILED : AT_CAPTURE_OK;
 }

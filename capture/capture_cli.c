@@ -108,7 +108,18 @@ enum {
     OPT_BAUD, OPT_FLOW, OPT_DATA_BITS, OPT_PARITY, OPT_STOP_BITS, OPT_RECONNECT
 };
 
-int cli_capture_main(int argc, char **argv)
+/* What the options name. --host/--link given before the first --module
+ * are kept aside and applied to it once the options are read. */
+typedef struct capture_args {
+    at_capture_config cfg;
+    at_capture_pair pairs[AT_CAPTURE_MAX_PAIRS];
+    size_t n_pairs;
+    const char *tap_te, *tap_me;
+    const char *host_before, *link_before;
+} capture_args;
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, capture_args *a)
 {
     static const struct option lopts[] = {
         {"module", required_argument, NULL, OPT_MODULE},
@@ -127,13 +138,8 @@ int cli_capture_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    at_capture_config cfg;
-    at_capture_default_config(&cfg);
-    at_capture_pair pairs[AT_CAPTURE_MAX_PAIRS];
-    memset(pairs, 0, sizeof pairs);
-    size_t n = 0;
-    const char *tap_te = NULL, *tap_me = NULL;
-    const char *host_before = NULL, *link_before = NULL;
+    at_capture_config *cfg = &a->cfg;
+    at_capture_pair *pairs = a->pairs;
     unsigned long v;
 
     optind = 1;
@@ -142,66 +148,67 @@ int cli_capture_main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, ":w:C:W:qh", lopts, NULL)) != -1) {
         switch (o) {
         case OPT_MODULE:
-            if (n == AT_CAPTURE_MAX_PAIRS)
+            if (a->n_pairs == AT_CAPTURE_MAX_PAIRS)
                 return cli_usage_error(PROG, "at most 16 --module ports ('%s')", optarg);
-            pairs[n++].module = optarg;
+            pairs[a->n_pairs++].module = optarg;
             break;
         case OPT_HOST:
         case OPT_LINK: {
             /* Applies to the last --module (or the first, if given before). */
+            size_t n = a->n_pairs;
             const char **slot = n ? (o == OPT_HOST ? &pairs[n - 1].host : &pairs[n - 1].link)
-                                  : (o == OPT_HOST ? &host_before : &link_before);
+                                  : (o == OPT_HOST ? &a->host_before : &a->link_before);
             if (*slot)
                 return cli_usage_error(PROG, "two --host/--link for one --module ('%s')", optarg);
             *slot = optarg;
             break;
         }
-        case OPT_TAP_TE: tap_te = optarg; break;
-        case OPT_TAP_ME: tap_me = optarg; break;
-        case OPT_EXEC: cfg.exec_cmd = optarg; break;
+        case OPT_TAP_TE: a->tap_te = optarg; break;
+        case OPT_TAP_ME: a->tap_me = optarg; break;
+        case OPT_EXEC: cfg->exec_cmd = optarg; break;
         case OPT_BAUD:
             if (parse_uint(optarg, 4000000, &v) != 0 || v == 0)
                 return cli_usage_error(PROG, "--baud: '%s' is not a baud rate", optarg);
-            cfg.line.baud = (uint32_t)v;
+            cfg->line.baud = (uint32_t)v;
             break;
         case OPT_FLOW:
-            if (at_serial_parse_flow(optarg, &cfg.line.flow) != 0)
+            if (at_serial_parse_flow(optarg, &cfg->line.flow) != 0)
                 return cli_usage_error(PROG, "--flow: '%s' is not none, rtscts or xonxoff", optarg);
             break;
         case OPT_DATA_BITS:
             if (parse_uint(optarg, 8, &v) != 0 || v < 5)
                 return cli_usage_error(PROG, "--data-bits: '%s' is not 5..8", optarg);
-            cfg.line.data_bits = (unsigned)v;
+            cfg->line.data_bits = (unsigned)v;
             break;
         case OPT_PARITY:
             if (strlen(optarg) != 1 || !strchr("NEOMSneoms", optarg[0]))
                 return cli_usage_error(PROG, "--parity: '%s' is not N, E, O, M or S", optarg);
-            cfg.line.parity = (char)(optarg[0] & ~0x20);
+            cfg->line.parity = (char)(optarg[0] & ~0x20);
             break;
         case OPT_STOP_BITS:
             if (parse_uint(optarg, 2, &v) != 0 || v < 1)
                 return cli_usage_error(PROG, "--stop-bits: '%s' is not 1 or 2", optarg);
-            cfg.line.stop_bits = (unsigned)v;
+            cfg->line.stop_bits = (unsigned)v;
             break;
-        case OPT_RECONNECT: cfg.reconnect = true; break;
-        case 'w': cfg.out_path = optarg; break;
+        case OPT_RECONNECT: cfg->reconnect = true; break;
+        case 'w': cfg->out_path = optarg; break;
         case 'C': {
             char *end;
             errno = 0;
             double mb = strtod(optarg, &end);
             if (errno || *end || !(mb > 0) || mb > 1e9)
                 return cli_usage_error(PROG, "-C: '%s' is not a positive size in millions of bytes", optarg);
-            cfg.rotate_bytes = (uint64_t)(mb * 1e6);
-            if (cfg.rotate_bytes == 0)
-                cfg.rotate_bytes = 1;
+            cfg->rotate_bytes = (uint64_t)(mb * 1e6);
+            if (cfg->rotate_bytes == 0)
+                cfg->rotate_bytes = 1;
             break;
         }
         case 'W':
             if (parse_uint(optarg, 100000, &v) != 0 || v == 0)
                 return cli_usage_error(PROG, "-W: '%s' is not a positive number of files", optarg);
-            cfg.rotate_files = (unsigned)v;
+            cfg->rotate_files = (unsigned)v;
             break;
-        case 'q': cfg.quiet = true; break;
+        case 'q': cfg->quiet = true; break;
         case 'h': usage(stdout); return fflush(stdout) == 0 ? 0 : 1;
         case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -209,39 +216,53 @@ int cli_capture_main(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
-    if (host_before || link_before) {
-        if (!n)
+    return -1;
+}
+
+/* The mode and the channels from the ports named, and the output checks.
+ * Returns -1 to go on (a->cfg complete), else the exit status. */
+static int settle_mode(capture_args *a)
+{
+    at_capture_config *cfg = &a->cfg;
+    at_capture_pair *pairs = a->pairs;
+    if (a->host_before || a->link_before) {
+        if (!a->n_pairs)
             return cli_usage_error(PROG, "%s", "--host/--link need a --module");
-        if ((host_before && pairs[0].host) || (link_before && pairs[0].link))
+        if ((a->host_before && pairs[0].host) || (a->link_before && pairs[0].link))
             return cli_usage_error(PROG, "%s", "two --host/--link for one --module");
-        if (host_before)
-            pairs[0].host = host_before;
-        if (link_before)
-            pairs[0].link = link_before;
+        if (a->host_before)
+            pairs[0].host = a->host_before;
+        if (a->link_before)
+            pairs[0].link = a->link_before;
     }
-    if (tap_te || tap_me) {
-        if (n || cfg.exec_cmd)
+    if (a->tap_te || a->tap_me) {
+        if (a->n_pairs || cfg->exec_cmd)
             return cli_usage_error(PROG, "%s", "--tap-te/--tap-me exclude --module and --exec");
-        if (!tap_te || !tap_me)
+        if (!a->tap_te || !a->tap_me)
             return cli_usage_error(PROG, "%s", "tap mode needs both --tap-te and --tap-me");
-        cfg.mode = AT_CAPTURE_TAP;
-        pairs[0].module = tap_te;
-        pairs[0].host = tap_me;
-        n = 1;
-    } else if (cfg.exec_cmd) {
-        cfg.mode = AT_CAPTURE_EXEC;
-        if (n != 1 || pairs[0].host)
+        cfg->mode = AT_CAPTURE_TAP;
+        pairs[0].module = a->tap_te;
+        pairs[0].host = a->tap_me;
+        a->n_pairs = 1;
+    } else if (cfg->exec_cmd) {
+        cfg->mode = AT_CAPTURE_EXEC;
+        if (a->n_pairs != 1 || pairs[0].host)
             return cli_usage_error(PROG, "%s", "--exec needs exactly one --module and no --host");
-    } else if (!n) {
+    } else if (!a->n_pairs) {
         return cli_usage_error(PROG, "%s", "name the module's port (--module) or use --tap-te/--tap-me");
     }
-    if (!cfg.out_path)
+    if (!cfg->out_path)
         return cli_usage_error(PROG, "%s", "no output: -w FILE (or -w - for standard output)");
-    if (cfg.rotate_files && !cfg.rotate_bytes)
+    if (cfg->rotate_files && !cfg->rotate_bytes)
         return cli_usage_error(PROG, "%s", "-W needs -C");
-    cfg.pairs = pairs;
-    cfg.n_pairs = n;
+    cfg->pairs = pairs;
+    cfg->n_pairs = a->n_pairs;
+    return -1;
+}
 
+/* SIGINT/SIGTERM/SIGHUP set the stop flag (no SA_RESTART: poll() wakes). */
+static void install_signal_handlers(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -252,15 +273,28 @@ int cli_capture_main(int argc, char **argv)
     /* Write errors come back as EFBIG / EPIPE instead of killing us. */
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_capture_main(int argc, char **argv)
+{
+    capture_args a;
+    memset(&a, 0, sizeof a);
+    at_capture_default_config(&a.cfg);
+    int rc = parse_options(argc, argv, &a);
+    if (rc < 0)
+        rc = settle_mode(&a);
+    if (rc >= 0)
+        return rc;
+    install_signal_handlers();
 
     char err[1024] = "";
     at_capture_stats st;
-    int rc = at_capture_run(&cfg, &stop_flag, &st, err, sizeof err);
+    rc = at_capture_run(&a.cfg, &stop_flag, &st, err, sizeof err);
     if (rc != AT_CAPTURE_OK) {
         at_msg(PROG, "%s", err);
         return rc == AT_CAPTURE_BAD_CONFIG ? 2 : 1;
     }
-    if (cfg.mode == AT_CAPTURE_EXEC && st.exec_status >= 0)
+    if (a.cfg.mode == AT_CAPTURE_EXEC && st.exec_status >= 0)
         return st.exec_status;
     return 0;
 }

@@ -852,30 +852,14 @@ static int run(sim_prog *p)
     return p->failed ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+/* SIGINT/SIGTERM/SIGHUP wake the loop through the self-pipe; a closed
+ * reader gives EPIPE instead of killing us. */
+static int install_signal_handlers(void)
 {
-    sim_prog p;
-    memset(&p, 0, sizeof p);
-    p.fd = -1;
-    p.slave_fd = -1;
-    parse_opts(argc, argv, &p.o);
-    p.rng = p.o.seed;
-    p.log = stderr;
-    char err[512];
-    int rc = 1;
-
-    if (p.o.log) {
-        p.log = fopen(p.o.log, "a");
-        if (!p.log) {
-            at_msg(PROG, "--log %s: %s", p.o.log, strerror(errno));
-            return 1;
-        }
-    }
-
     if (pipe(g_sigpipe) != 0 || set_nonblock_cloexec(g_sigpipe[0]) != 0 ||
         set_nonblock_cloexec(g_sigpipe[1]) != 0) {
         at_msg(PROG, "pipe: %s", strerror(errno));
-        goto out;
+        return -1;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -886,116 +870,162 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    return 0;
+}
 
-    p.store = sim_store_open(p.o.store, err, sizeof err);
-    if (!p.store) {
+/* The store, the engine configured from the options (@p cfg), its
+ * network. */
+static int start_engine(sim_prog *p, sim_config *cfg, char *err, size_t cap)
+{
+    p->store = sim_store_open(p->o.store, err, cap);
+    if (!p->store) {
         at_msg(PROG, "%s", err);
-        goto out;
+        return -1;
     }
-    sim_config cfg;
-    sim_config_defaults(&cfg, p.o.profile);
-    if (p.o.imei)
-        snprintf(cfg.imei, sizeof cfg.imei, "%s", p.o.imei);
-    if (p.o.have_timeout)
-        cfg.timeout_ms = p.o.timeout_ms;
-    cfg.ok_after_error = p.o.ok_after_error;
+    sim_config_defaults(cfg, p->o.profile);
+    if (p->o.imei)
+        snprintf(cfg->imei, sizeof cfg->imei, "%s", p->o.imei);
+    if (p->o.have_timeout)
+        cfg->timeout_ms = p->o.timeout_ms;
+    cfg->ok_after_error = p->o.ok_after_error;
     static const sim_io io = {eng_write, eng_log};
-    p.eng = sim_engine_new(&cfg, p.store, &io, &p);
-    p.net = sim_net_new();
-    if (!p.eng || !p.net) {
+    p->eng = sim_engine_new(cfg, p->store, &io, p);
+    p->net = sim_net_new();
+    if (!p->eng || !p->net) {
         at_msg(PROG, "out of memory");
-        goto out;
+        return -1;
     }
     static const sim_svc_io svc = {svc_open, svc_write, svc_read, svc_close};
-    sim_engine_set_services(p.eng, &svc, &p);
+    sim_engine_set_services(p->eng, &svc, p);
+    return 0;
+}
 
-    /* Outputs before the PTY and its link: nothing announces a module
-     * that then fails on its -w file. */
-    if (p.o.trace) {
-        p.tw = at_trace_create(p.o.trace, err, sizeof err);
-        if (!p.tw) {
+/* Outputs before the PTY and its link: nothing announces a module that
+ * then fails on its -w file. */
+static int open_trace_and_line(sim_prog *p, char *err, size_t cap)
+{
+    if (p->o.trace) {
+        p->tw = at_trace_create(p->o.trace, err, cap);
+        if (!p->tw) {
             at_msg(PROG, "%s", err);
-            goto out;
+            return -1;
         }
     }
-    if ((p.o.port ? open_port(&p, err, sizeof err) : open_pty(&p, err, sizeof err)) != 0) {
+    if ((p->o.port ? open_port(p, err, cap) : open_pty(p, err, cap)) != 0) {
         at_msg(PROG, "%s", err);
-        goto out;
+        return -1;
     }
-    if (p.o.link && make_link(&p, err, sizeof err) != 0) {
+    if (p->o.link && make_link(p, err, cap) != 0) {
         at_msg(PROG, "%s", err);
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
+/* The head of the trace (settings, start note) and the log's start lines;
+ * returns where the module is. */
+static const char *record_start(sim_prog *p, const sim_config *cfg)
+{
     uint64_t t0 = at_clock_real_ns();
-    const char *where = p.o.port ? p.o.port : p.slave_path;
-    if (p.tw) {
-        if (p.on_port) {
-            const char *s = p.o.require_rtscts ? "115200 8N1 rtscts" : "115200 8N1";
-            trace_rec(&p, t0, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, 0, s, strlen(s));
+    const char *where = p->o.port ? p->o.port : p->slave_path;
+    if (p->tw) {
+        if (p->on_port) {
+            const char *s = p->o.require_rtscts ? "115200 8N1 rtscts" : "115200 8N1";
+            trace_rec(p, t0, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, 0, s, strlen(s));
         } else {
-            check_termios(&p, t0);
+            check_termios(p, t0);
         }
         char note[400];
         snprintf(note, sizeof note, "simulator start: %s profile, IMEI %s, on %s",
-                 p.o.profile->name, cfg.imei, where);
-        trace_note(&p, t0, note);
-        trace_flush(&p, t0);
-    } else if (!p.on_port) {
-        check_termios(&p, t0);
+                 p->o.profile->name, cfg->imei, where);
+        trace_note(p, t0, note);
+        trace_flush(p, t0);
+    } else if (!p->on_port) {
+        check_termios(p, t0);
     }
-    logf_(&p, "simulator start: %s profile, IMEI %s, store %s, on %s", p.o.profile->name,
-          cfg.imei, p.o.store, where);
-    if (p.o.drop_rate > 0 || p.o.corrupt_rate > 0 || p.o.delay_ms || p.o.byte_time_us ||
-        p.o.require_rtscts)
-        logf_(&p, "faults: drop-rate %g, corrupt-rate %g, delay %u ms, byte time %u us%s, "
-                  "seed %" PRIu64, p.o.drop_rate, p.o.corrupt_rate, p.o.delay_ms,
-              p.o.byte_time_us, p.o.require_rtscts ? ", RTS/CTS required" : "", p.o.seed);
+    logf_(p, "simulator start: %s profile, IMEI %s, store %s, on %s", p->o.profile->name,
+          cfg->imei, p->o.store, where);
+    if (p->o.drop_rate > 0 || p->o.corrupt_rate > 0 || p->o.delay_ms || p->o.byte_time_us ||
+        p->o.require_rtscts)
+        logf_(p, "faults: drop-rate %g, corrupt-rate %g, delay %u ms, byte time %u us%s, "
+                 "seed %" PRIu64, p->o.drop_rate, p->o.corrupt_rate, p->o.delay_ms,
+              p->o.byte_time_us, p->o.require_rtscts ? ", RTS/CTS required" : "", p->o.seed);
+    return where;
+}
 
+/* The stop note, then everything closed; the exit status from @p rc and
+ * whether the log could be written. */
+static int shut_down(sim_prog *p, int rc)
+{
+    char err[512];
+    if (p->tw) {
+        trace_note(p, at_clock_real_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
+        if (at_trace_finish_err(p->tw, err, sizeof err) != 0) {
+            at_msg(PROG, "%s", err);
+            rc = 1;
+        }
+        p->tw = NULL;
+    }
+    remove_link(p);
+    while (p->head)
+        pop_head(p);
+    if (p->eng)
+        sim_engine_free(p->eng);
+    sim_net_free(p->net);
+    if (p->store)
+        sim_store_close(p->store);
+    if (p->on_port) {
+        at_serial_close(&p->port);
+    } else if (p->fd >= 0) {
+        close(p->fd);
+    }
+    if (p->slave_fd >= 0)
+        close(p->slave_fd);
+    for (int i = 0; i < 2; i++)
+        if (g_sigpipe[i] >= 0)
+            close(g_sigpipe[i]);
+    if (p->log && p->log != stderr && fclose(p->log) != 0 && !p->log_errno) {
+        p->log_errno = errno;
+        at_msg(PROG, "--log %s: %s: log lines are lost", p->o.log, strerror(errno));
+    }
+    if (p->log_errno)
+        rc = 1;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    sim_prog p;
+    memset(&p, 0, sizeof p);
+    p.fd = -1;
+    p.slave_fd = -1;
+    parse_opts(argc, argv, &p.o);
+    p.rng = p.o.seed;
+    p.log = stderr;
+    char err[512];
+
+    if (p.o.log) {
+        p.log = fopen(p.o.log, "a");
+        if (!p.log) {
+            at_msg(PROG, "--log %s: %s", p.o.log, strerror(errno));
+            return 1;
+        }
+    }
+    sim_config cfg;
+    if (install_signal_handlers() != 0 || start_engine(&p, &cfg, err, sizeof err) != 0 ||
+        open_trace_and_line(&p, err, sizeof err) != 0)
+        return shut_down(&p, 1);
+    const char *where = record_start(&p, &cfg);
     if (p.log_errno)
-        goto out; /* not even the start could be logged: reported above */
+        return shut_down(&p, 1); /* not even the start could be logged: reported above */
     printf(PROG ": module on %s\n", where);
     fflush(stdout);
 
-    rc = run(&p) == 0 ? 0 : 1;
+    int rc = run(&p) == 0 ? 0 : 1;
     if (g_stop)
         logf_(&p, "simulator stop (%s)", g_stop == SIGINT ? "SIGINT"
                                         : g_stop == SIGTERM ? "SIGTERM" : "SIGHUP");
     else
         logf_(&p, "simulator stop (error)");
-
-out:
-    if (p.tw) {
-        trace_note(&p, at_clock_real_ns(), rc == 0 ? "simulator stop" : "simulator stop (error)");
-        if (at_trace_finish_err(p.tw, err, sizeof err) != 0) {
-            at_msg(PROG, "%s", err);
-            rc = 1;
-        }
-        p.tw = NULL;
-    }
-    remove_link(&p);
-    while (p.head)
-        pop_head(&p);
-    if (p.eng)
-        sim_engine_free(p.eng);
-    sim_net_free(p.net);
-    if (p.store)
-        sim_store_close(p.store);
-    if (p.on_port) {
-        at_serial_close(&p.port);
-    } else if (p.fd >= 0) {
-        close(p.fd);
-    }
-    if (p.slave_fd >= 0)
-        close(p.slave_fd);
-    for (int i = 0; i < 2; i++)
-        if (g_sigpipe[i] >= 0)
-            close(g_sigpipe[i]);
-    if (p.log && p.log != stderr && fclose(p.log) != 0 && !p.log_errno) {
-        p.log_errno = errno;
-        at_msg(PROG, "--log %s: %s: log lines are lost", p.o.log, strerror(errno));
-    }
-    if (p.log_errno)
-        rc = 1;
-    return rc;
+    return shut_down(&p, rc);
 }
