@@ -6,6 +6,8 @@
 
 #include "live.h"
 
+#include "frameopts.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -51,12 +53,7 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
             o->drv.secure_timeout_ms = o->drv.timeout_ms;
         return 1;
     case CLI_OPT_PROFILE:
-        o->drv.profile = at_profile_by_name(arg);
-        if (!o->drv.profile) {
-            cli_usage_error(prog, "unknown profile '%s' (known: legacy, newer)", arg);
-            return 2;
-        }
-        return 1;
+        return cli_profile_option(prog, arg, &o->drv.profile) ? 2 : 1;
     case CLI_OPT_GAP_MS:
         if (cli_parse_u32(arg, 0, 60000, &o->drv.gap_ms) != 0) {
             cli_usage_error(prog, "invalid --gap-ms '%s' (0..60000)", arg);
