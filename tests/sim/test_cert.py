@@ -9,7 +9,9 @@ wrong.key.pem (a key of no certificate here).
 Round trips (write, list, read, delete) on both profiles with the IMEI read
 from the module; failures each exit 1 with the module's words and the
 diagnosis finding of the same rules as `attrace decode` (a wrong key, a
-SHA-256 signature to a legacy module, OK after SECURE CMD ERROR); an
+SHA-256 signature to a legacy module, OK after SECURE CMD ERROR, and
+frames sent as they are with --frame: one with TotalLen off by one, one
+made for another module's IMEI); an
 --imei of another module is refused before anything is sent (exit 2);
 port problems exit 3 with a clear message (no such port, busy, a silent
 module); echo off is noted. Each session's -w trace is decoded back.
@@ -23,8 +25,8 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import (Host, Simulator, TestRunner, check, decode_trace_json, expect_exit,  # noqa: E402
-                    fresh_workdir, openssl, run)
+from simlib import (Host, Simulator, TestRunner, check, decode_trace_json,  # noqa: E402
+                    encode_write_frame, expect_exit, fresh_workdir, openssl, run)
 
 if len(sys.argv) != 5:
     sys.exit("usage: test_cert.py SIM ATTRACE WORKDIR KEYS")
@@ -128,7 +130,8 @@ def test_wrong_key():
     out, err = expect_exit(1, cert("write", "--port", s.path, "--index", "1", "--cert", TLSCA,
                               "--key", WRONG_KEY, "--client-cert", CLIENT_CRT), "wrong key")
     check("the module answered SECURE CMD ERROR, then ERROR" in err, err)
-    check("signature_wrong_key" in out, f"finding signature_wrong_key missing:\n{out}")
+    check(re.search(r"^ +error signature_wrong_key at TE\+\d+: ", out, re.M),
+          f"finding signature_wrong_key missing:\n{out}")
     check("-> AT^SBNW=is_cert,1" in out, "the exchange is shown")
     s.stop()
 
@@ -138,7 +141,8 @@ def test_sha256_to_legacy():
     out, err = expect_exit(1, cert("write", "--port", s.path, "--index", "0", "--cert", CLIENT_CRT,
                               "--key", CLIENT_KEY, "--sig", "sha256"), "sha256 to legacy")
     check("SECURE CMD ERROR" in err, err)
-    check("signature_digest" in out, f"finding signature_digest missing:\n{out}")
+    check(re.search(r"^ +error signature_digest at TE\+\d+: ", out, re.M),
+          f"finding signature_digest missing:\n{out}")
     s.stop()
 
 
@@ -149,6 +153,89 @@ def test_ok_after_error_is_a_failure():
                       "OK after SECURE CMD ERROR")
     check("the module answered SECURE CMD ERROR, then OK" in err, err)
     check("signature_wrong_key" in out, out)
+    s.stop()
+
+
+def frame_file(name, imei=IMEI, edit=None):
+    """A WRITE frame of TLSCA at index 1 from `attrace encode -o`, edited by
+    edit(bytearray) when given, saved as WORK/name; its path and bytes."""
+    path = os.path.join(WORK, name)
+    frame = bytearray(encode_write_frame(ATTRACE, path, 1, TLSCA, CLIENT_KEY, imei))
+    if edit:
+        edit(frame)
+        with open(path, "wb") as f:
+            f.write(frame)
+    return path, bytes(frame)
+
+
+def test_frame_as_encoded():
+    """--frame sends attrace encode's file as it is: the same success and
+    read-back as the frame cert builds itself."""
+    s = provisioned()
+    path, _ = frame_file("write1.bin")
+    out, _ = expect_exit(0, cert("write", "--port", s.path, "--frame", path), "--frame")
+    check("write of index 1: SECURE CMD END OK\n" in out, out)
+    check(f"index 1: listed with size {os.path.getsize(TLSCA)} and thumbprint {thumb(TLSCA)}"
+          in out, out)
+    s.stop()
+
+
+def test_frame_totallen_off_by_one():
+    """The working frame with TotalLen one short: the module answers TOO MANY
+    DATA, exit 1 with its words and the totallen_mismatch finding."""
+    def shorten(b):
+        t = int.from_bytes(b[0:2], "little") - 1
+        b[0:2] = t.to_bytes(2, "little")
+    s = provisioned()
+    path, frame = frame_file("write1-totallen.bin", edit=shorten)
+    n = len(frame)
+    out, err = expect_exit(1, cert("write", "--port", s.path, "--frame", path, "--client-cert",
+                                   CLIENT_CRT), "TotalLen off by one")
+    check(err == "attrace cert: write of index 1: the module answered SECURE CMD TOO MANY "
+          "DATA ERROR, then ERROR\n", err)
+    m = re.search(r"^ +error totallen_mismatch at TE\+(\d+): (.*)$", out, re.M)
+    check(m, f"finding totallen_mismatch missing:\n{out}")
+    check(m.group(2) == f"TotalLen is {n - 1} but the frame's units end at byte {n} and {n} "
+          "bytes were sent.", m.group(2))
+    check("  <- SECURE CMD TOO MANY DATA ERROR" in out, "the module's answer is shown")
+    s.stop()
+
+
+def test_frame_other_imei():
+    """A frame made for another module (its IMEI), sent as it is: the module
+    refuses it, exit 1 with the imei_mismatch finding."""
+    s = provisioned()
+    path, _ = frame_file("write1-other-imei.bin", imei=OTHER_IMEI)
+    out, err = expect_exit(1, cert("write", "--port", s.path, "--frame", path), "other IMEI")
+    check(err == "attrace cert: write of index 1: the module answered SECURE CMD ERROR, "
+          "then ERROR\n", err)
+    check(re.search(rf"^ +error imei_mismatch at TE\+\d+: The frame carries IMEI {OTHER_IMEI} "
+                    rf"but the module answered AT\+CGSN with {IMEI}\.$", out, re.M),
+          f"finding imei_mismatch missing:\n{out}")
+    s.stop()
+
+
+def test_frame_refusals():
+    """What --frame refuses before anything is sent (exit 2), and a frame
+    file that cannot be read (exit 3)."""
+    s = sim()
+    path, _ = frame_file("write1-refusals.bin")
+    _, err = expect_exit(2, cert("read", "--port", s.path, "--frame", path, "-o",
+                                 os.path.join(WORK, "x.der")), "CmdId of another operation")
+    check(err == f"attrace cert: refused: {path} is a WRITE frame (CmdId 1), not a read "
+          "(nothing sent)\n", err)
+    _, err = expect_exit(2, cert("write", "--port", s.path, "--frame", path, "--index", "2"),
+                         "another index")
+    check(err == f"attrace cert: refused: {path} addresses index 1, not --index 2 "
+          "(nothing sent)\n", err)
+    _, err = expect_exit(2, cert("write", "--port", s.path, "--frame", path, "--key",
+                                 CLIENT_KEY), "--frame with --key")
+    check(err.startswith("attrace cert: --frame is sent as it is: --cert, --key, --passin, "
+                         "--keypass, --alias and --sig build a frame\n"), err)
+    missing = os.path.join(WORK, "no-such-frame.bin")
+    _, err = expect_exit(3, cert("write", "--port", s.path, "--frame", missing), "no file")
+    check(err == f"attrace cert: --frame {missing}: No such file or directory\n", err)
+    check("SBNW" not in s.logtext(), "a frame was sent")
     s.stop()
 
 
@@ -250,7 +337,8 @@ def test_java_keystores():
 runner = TestRunner("cert")
 for t in (test_round_trip_legacy, test_round_trip_newer, test_java_keystores, test_wrong_key,
           test_sha256_to_legacy,
-          test_ok_after_error_is_a_failure, test_other_imei_refused, test_imei_given_and_matching,
+          test_ok_after_error_is_a_failure, test_frame_as_encoded, test_frame_totallen_off_by_one,
+          test_frame_other_imei, test_frame_refusals, test_other_imei_refused, test_imei_given_and_matching,
           test_no_port, test_port_busy, test_silent_module, test_echo_off):
     runner.run(t)
 runner.finish()
