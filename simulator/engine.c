@@ -73,7 +73,8 @@ typedef enum sim_mode {
     MODE_BIN,     /* reading a secure-command frame */
     MODE_WAIT,    /* frame complete, waiting for the line to stay quiet */
     MODE_DRAIN,   /* after LENGTH ERROR: swallowing the rest of the transfer */
-    MODE_SISW     /* reading the payload of AT^SISW */
+    MODE_SISW,    /* reading the payload of AT^SISW */
+    MODE_DATA     /* data mode: everything is data for the remote end until +++ */
 } sim_mode;
 
 #define SISRW_MAX 1500u  /* largest AT^SISW / AT^SISR count */
@@ -134,6 +135,11 @@ struct sim_engine {
     size_t extra;     /* bytes beyond TotalLen */
     bool lf_skip;     /* the LF of the AT^SBNW line's CR LF may still come */
     uint64_t ready_ns, complete_ns, last_byte_ns;
+
+    /* data mode: the +++ escape being typed (pluses after a guard's silence) */
+    unsigned pluses;
+    uint64_t data_ns;       /* the last byte's arrival */
+    uint64_t data_bytes;    /* taken as data */
 
     /* internet services */
     sim_svc_io svc_io;
@@ -227,6 +233,7 @@ void sim_config_defaults(sim_config *cfg, const at_profile *profile)
     cfg->timeout_ms = 5000;
     cfg->extra_window_ms = 100;
     cfg->model = NULL;
+    cfg->guard_ms = 1000;
 }
 
 static void set_defaults(sim_engine *e)
@@ -269,6 +276,8 @@ sim_engine *sim_engine_new(const sim_config *cfg, sim_store *store,
         return NULL;
     }
     set_defaults(e);
+    if (e->cfg.data_mode)
+        e->mode = MODE_DATA;
     return e;
 }
 
@@ -301,6 +310,8 @@ uint64_t sim_engine_deadline(const sim_engine *e)
         return e->last_byte_ns + win;
     case MODE_SISW:
         return e->ready_ns + (uint64_t)e->cfg.timeout_ms * NS_PER_MS;
+    case MODE_DATA:
+        return e->pluses == 3 ? e->data_ns + (uint64_t)e->cfg.guard_ms * NS_PER_MS : 0;
     default:
         return 0;
     }
@@ -971,9 +982,16 @@ void sim_engine_tick(sim_engine *e, uint64_t now_ns)
     if (!e || e->mode == MODE_CMD)
         return;
     uint64_t deadline = sim_engine_deadline(e);
-    if (now_ns < deadline)
+    if (now_ns < deadline || (e->mode == MODE_DATA && !deadline))
         return;
     switch (e->mode) {
+    case MODE_DATA:
+        logf_(e, "data mode: +++ with %u ms of silence around it -> command mode (%llu bytes "
+                 "of data taken)", e->cfg.guard_ms, (unsigned long long)e->data_bytes);
+        e->mode = MODE_CMD;
+        e->line_len = 0;
+        result(e, "OK", '0');
+        break;
     case MODE_BIN:
         if (e->total)
             logf_(e, "secure frame: %zu of TotalLen %zu bytes after %u ms -> "
@@ -1831,6 +1849,21 @@ static void command_byte(sim_engine *e, uint64_t now_ns, uint8_t b)
         e->line_overflow = true;
 }
 
+/* One byte in data mode: data for the remote end, or part of the +++
+ * escape, which needs guard_ms of silence before its first plus and after
+ * its last (the tick ends the mode then). */
+static void data_byte(sim_engine *e, uint64_t now_ns, uint8_t b)
+{
+    uint64_t guard = (uint64_t)e->cfg.guard_ms * NS_PER_MS;
+    bool quiet_before = e->data_ns == 0 || now_ns - e->data_ns >= guard;
+    if (b == '+' && e->pluses < 3 && (e->pluses > 0 || quiet_before))
+        e->pluses++;
+    else
+        e->pluses = 0;
+    e->data_ns = now_ns;
+    e->data_bytes++;
+}
+
 void sim_engine_input(sim_engine *e, uint64_t now_ns, const uint8_t *data, size_t len)
 {
     if (!e || (!data && len))
@@ -1845,6 +1878,8 @@ void sim_engine_input(sim_engine *e, uint64_t now_ns, const uint8_t *data, size_
             command_byte(e, now_ns, b);
         else if (e->mode == MODE_SISW)
             sisw_byte(e, b);
+        else if (e->mode == MODE_DATA)
+            data_byte(e, now_ns, b);
         else
             binary_byte(e, now_ns, b);
     }

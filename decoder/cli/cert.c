@@ -88,7 +88,9 @@ static void cert_help(FILE *fp)
         "                     signatures against it\n"
         "  -o, --output FILE  read: where the certificate goes (DER)\n"
         "  -h, --help         show this help\n"
-        "\n" CLI_LIVE_HELP
+        "\n");
+    fputs(CLI_LIVE_HELP, fp);
+    fprintf(fp,
         "\n"
         "Exit status: 0 SECURE CMD END OK (and, after a write, a matching listing);\n"
         "1 any other answer (its words, the exchange and the findings are shown);\n"

@@ -14,7 +14,7 @@ frames sent as they are with --frame: one with TotalLen off by one, one
 made for another module's IMEI); an
 --imei of another module is refused before anything is sent (exit 2);
 port problems exit 3 with a clear message (no such port, busy, a silent
-module); echo off is noted. Each session's -w trace is decoded back.
+module, one in data mode; --escape leaves data mode); echo off is noted. Each session's -w trace is decoded back.
 """
 
 import fcntl
@@ -257,8 +257,10 @@ def test_imei_given_and_matching():
 
 
 def test_no_port():
-    _, err = expect_exit(3, cert("list", "--port", os.path.join(WORK, "nothing-here")), "no port")
-    check("nothing-here" in err, err)
+    missing = os.path.join(WORK, "nothing-here")
+    _, err = expect_exit(3, cert("list", "--port", missing), "no port")
+    check(err == f"attrace cert: {missing}: no such serial port: No such file or directory\n",
+          err)
     _, err = expect_exit(2, cert("list"), "missing --port")
     check("missing --port" in err, err)
 
@@ -269,10 +271,17 @@ def test_port_busy():
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _, err = expect_exit(3, cert("list", "--port", s.path), "busy port")
-        check("port busy" in err, err)
+        check(err == f"attrace cert: {s.path}: port busy: another program has it open "
+              "(attrace, a terminal program, ModemManager?)\n", err)
     finally:
         os.close(fd)
     s.stop()
+
+
+DATA_MODE_HINT = ("attrace cert: hint: a module in data mode (after CONNECT, transparent mode) "
+                  "takes commands as data: --escape leaves it with +++ (a second of silence "
+                  "before and after), as does toggling DTR; check the port, the baud rate and "
+                  "the flow control too\n")
 
 
 def test_silent_module():
@@ -280,10 +289,36 @@ def test_silent_module():
     s.proc.send_signal(signal.SIGSTOP)
     try:
         _, err = expect_exit(3, cert("list", "--port", s.path, "--timeout-ms", "700"), "silent")
-        check("the module is silent: no answer to AT\\r within 700 ms" in err, err)
-        check("data mode" in err, err)
+        check(err == f"attrace cert: {s.path}: the module is silent: no answer to AT\\r "
+              "within 700 ms\n" + DATA_MODE_HINT, err)
     finally:
         s.proc.send_signal(signal.SIGCONT)
+    s.stop()
+
+
+def test_data_mode():
+    """A module in data mode (a transparent connection) takes AT as data: a
+    silent module, with the hint to --escape; --escape leaves data mode with
+    +++ and says so; on a module in command mode it says that instead."""
+    s = sim("--data-mode")
+    _, err = expect_exit(3, cert("list", "--port", s.path, "--timeout-ms", "700"), "data mode")
+    check(err == f"attrace cert: {s.path}: the module is silent: no answer to AT\\r within "
+          "700 ms\n" + DATA_MODE_HINT, err)
+    trace = os.path.join(WORK, "escape.pcap")
+    out, err = expect_exit(0, cert("list", "--port", s.path, "--escape", "-w", trace),
+                           "--escape")
+    check(err == f"attrace cert: --escape: {s.path} answered +++: it was in data mode and now "
+          "takes commands (its connection stays open: ATO or AT^SIST goes back to it)\n", err)
+    check('^SBNR: 0, size: "0"' in out, out)
+    check(re.search(r"data mode: \+\+\+ with 1000 ms of silence around it -> command mode",
+                    s.logtext()), s.logtext())
+    # The escape is in the trace: +++ from the host, the module's OK.
+    events = decode_trace_json(ATTRACE, trace)
+    texts = [(e.get("dir"), e.get("text")) for e in events if e.get("type") == "unexpected"]
+    check(("te_to_me", "+++") in texts and ("me_to_te", "OK") in texts, f"{texts}")
+    _, err = expect_exit(0, cert("list", "--port", s.path, "--escape"), "--escape, command mode")
+    check(err == f"attrace cert: --escape: no answer to +++ on {s.path}: the module was in "
+          "command mode already\n", err)
     s.stop()
 
 
@@ -339,6 +374,6 @@ for t in (test_round_trip_legacy, test_round_trip_newer, test_java_keystores, te
           test_sha256_to_legacy,
           test_ok_after_error_is_a_failure, test_frame_as_encoded, test_frame_totallen_off_by_one,
           test_frame_other_imei, test_frame_refusals, test_other_imei_refused, test_imei_given_and_matching,
-          test_no_port, test_port_busy, test_silent_module, test_echo_off):
+          test_no_port, test_port_busy, test_silent_module, test_data_mode, test_echo_off):
     runner.run(t)
 runner.finish()
