@@ -156,8 +156,7 @@ static int parse_options(int argc, char **argv, cert_opts *o)
         int c = getopt_long(argc, argv, ":ho:w:", longopts, NULL);
         if (c == -1)
             break;
-        int lr = cli_live_option(&o->live, c, optarg, CERT_PROG);
-        int fr = lr ? lr : cli_frame_option(&o->f, c, optarg, CERT_PROG);
+        int fr = cli_live_or_frame_option(&o->live, &o->f, c, optarg, CERT_PROG);
         if (fr == 2)
             return 2;
         if (fr == 1)

@@ -74,6 +74,13 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
     }
 }
 
+int cli_live_or_frame_option(cli_live_opts *o, struct cli_frame_opts *f, int c,
+                             const char *arg, const char *prog)
+{
+    int rc = cli_live_option(o, c, arg, prog);
+    return rc ? rc : cli_frame_option(f, c, arg, prog);
+}
+
 static void on_live_event(void *ctx, const at_event *ev)
 {
     cli_live *l = ctx;

@@ -89,6 +89,13 @@ void cli_live_opts_init(cli_live_opts *o);
  * Returns 1 if it was one (handled), 0 if not, 2 after a usage error. */
 int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog);
 
+/* The options every live command shares: the port options into @p o, then
+ * the frame options (frameopts.h) into @p f. 1 taken, 0 neither, 2 after a
+ * usage error. */
+struct cli_frame_opts;
+int cli_live_or_frame_option(cli_live_opts *o, struct cli_frame_opts *f, int c,
+                             const char *arg, const char *prog);
+
 /* One live session: the driver, and the renderer's state around it. */
 typedef struct cli_live {
     cli_opts opt;

@@ -388,10 +388,7 @@ static int parse_options(int argc, char **argv, rp_opts *o)
         int c = getopt_long(argc, argv, ":hw:", longopts, NULL);
         if (c == -1)
             break;
-        int lr = cli_live_option(&o->live, c, optarg, RP_PROG);
-        if (lr == 2)
-            return 2;
-        int fr = lr == 1 ? 1 : cli_frame_option(&o->f, c, optarg, RP_PROG);
+        int fr = cli_live_or_frame_option(&o->live, &o->f, c, optarg, RP_PROG);
         if (fr == 2)
             return 2;
         if (fr == 1)
