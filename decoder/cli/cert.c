@@ -580,9 +580,12 @@ static int run_secure(cli_live *l, const cert_opts *o, const cert_inputs *in)
         } else {
             at_cert_summary s;
             char err[256];
+            char where[32] = "read"; /* a --frame without index unit */
+            if (in->have_index)
+                snprintf(where, sizeof where, "index %u", in->index);
             if (at_cert_summarize(r.frame_cert, r.frame_cert_len, &s, err, sizeof err) == 0)
-                printf("index %u: %s, %zu bytes, thumbprint %s\n", in->index, s.subject,
-                       s.size, s.thumbprint);
+                printf("%s: %s, %zu bytes, thumbprint %s\n", where, s.subject, s.size,
+                       s.thumbprint);
             status = save_cert(o->out, r.frame_cert, r.frame_cert_len);
         }
     }

@@ -170,13 +170,24 @@ def frame_file(name, imei=IMEI, edit=None):
 
 def test_frame_as_encoded():
     """--frame sends attrace encode's file as it is: the same success and
-    read-back as the frame cert builds itself."""
+    read-back as the frame cert builds itself; a read frame brings the
+    certificate back."""
     s = provisioned()
     path, _ = frame_file("write1.bin")
     out, _ = expect_exit(0, cert("write", "--port", s.path, "--frame", path), "--frame")
     check("write of index 1: SECURE CMD END OK\n" in out, out)
     check(f"index 1: listed with size {os.path.getsize(TLSCA)} and thumbprint {thumb(TLSCA)}"
           in out, out)
+    read_frame = os.path.join(WORK, "read1.bin")
+    r = run([ATTRACE, "encode", "read", "--index", "1", "--key", CLIENT_KEY, "--imei", IMEI,
+             "-o", read_frame])
+    check(r.returncode == 0, r.stderr.decode())
+    got = os.path.join(WORK, "read1-frame.der")
+    out, _ = expect_exit(0, cert("read", "--port", s.path, "--frame", read_frame, "-o", got),
+                         "read --frame")
+    check(out.startswith("read of index 1: SECURE CMD END OK\nindex 1: "), out)
+    with open(got, "rb") as a, open(TLSCA, "rb") as b:
+        check(a.read() == b.read(), "read --frame: not the certificate written")
     s.stop()
 
 
