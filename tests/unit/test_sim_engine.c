@@ -229,7 +229,7 @@ static void tick(fx *f, uint64_t ms)
 static void expect_out(fx *f, const char *want)
 {
     size_t n = strlen(want);
-    if (f->out_len != n || memcmp(f->out, want, n) != 0) {
+    if (f->out_len != n || (n && memcmp(f->out, want, n) != 0)) {
         print_error("want %zu bytes: \"%s\"\n got %zu bytes: \"%.*s\"\n", n, want, f->out_len,
                     (int)f->out_len, (const char *)f->out);
         fail();
