@@ -133,6 +133,7 @@ void sim_config_defaults(sim_config *cfg, const at_profile *profile)
     memcpy(cfg->imei, "356938035643809", 16);
     cfg->timeout_ms = 5000;
     cfg->extra_window_ms = 100;
+    cfg->guard_ms = 1000;
     cfg->model = NULL;
 }
 
@@ -166,6 +167,8 @@ sim_engine *sim_engine_new(const sim_config *cfg, sim_store *store,
         return NULL;
     }
     sim_settings_reset(e);
+    if (e->cfg.data_mode)
+        e->mode = MODE_DATA;
     return e;
 }
 
@@ -198,6 +201,8 @@ uint64_t sim_engine_deadline(const sim_engine *e)
         return e->last_byte_ns + win;
     case MODE_SISW:
         return e->ready_ns + (uint64_t)e->cfg.timeout_ms * NS_PER_MS;
+    case MODE_DATA:
+        return e->pluses == 3 ? e->data_ns + (uint64_t)e->cfg.guard_ms * NS_PER_MS : 0;
     default:
         return 0;
     }
@@ -208,9 +213,11 @@ void sim_engine_tick(sim_engine *e, uint64_t now_ns)
     if (!e || e->mode == MODE_CMD)
         return;
     uint64_t deadline = sim_engine_deadline(e);
-    if (now_ns < deadline)
+    if (now_ns < deadline || (e->mode == MODE_DATA && !deadline))
         return;
-    if (e->mode == MODE_SISW)
+    if (e->mode == MODE_DATA)
+        sim_data_escaped(e);
+    else if (e->mode == MODE_SISW)
         sim_sisw_timeout(e);
     else
         sim_secure_deadline(e);
@@ -235,6 +242,8 @@ void sim_engine_input(sim_engine *e, uint64_t now_ns, const uint8_t *data, size_
             sim_command_byte(e, now_ns, b);
         else if (e->mode == MODE_SISW)
             sim_sisw_byte(e, b);
+        else if (e->mode == MODE_DATA)
+            sim_data_byte(e, now_ns, b);
         else
             sim_secure_byte(e, now_ns, b);
     }

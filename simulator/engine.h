@@ -24,6 +24,9 @@ typedef struct sim_config {
     uint32_t extra_window_ms;   /**< after a complete frame, bytes within this window are "too many data" (default 100) */
     const char *model;          /**< ATI model line, e.g. "BGS2-W" (NULL = by profile) */
     bool ok_after_error;        /**< final result OK after a failed secure command (a BGS2 in the field did) */
+    bool data_mode;             /**< start in data mode (a transparent connection): what comes
+                                     is data until the +++ escape */
+    uint32_t guard_ms;          /**< silence the +++ escape needs before and after it (default 1000, S12) */
 } sim_config;
 
 typedef struct sim_io {

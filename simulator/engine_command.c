@@ -357,3 +357,27 @@ void sim_command_byte(sim_engine *e, uint64_t now_ns, uint8_t b)
     else
         e->line_overflow = true;
 }
+
+/* Data for the remote end, or part of the +++ escape, which needs guard_ms
+ * of silence before its first plus and after its last (the tick ends the
+ * mode then, sim_data_escaped). */
+void sim_data_byte(sim_engine *e, uint64_t now_ns, uint8_t b)
+{
+    uint64_t guard = (uint64_t)e->cfg.guard_ms * NS_PER_MS;
+    bool quiet_before = e->data_ns == 0 || now_ns - e->data_ns >= guard;
+    if (b == '+' && e->pluses < 3 && (e->pluses > 0 || quiet_before))
+        e->pluses++;
+    else
+        e->pluses = 0;
+    e->data_ns = now_ns;
+    e->data_bytes++;
+}
+
+void sim_data_escaped(sim_engine *e)
+{
+    sim_log(e, "data mode: +++ with %u ms of silence around it -> command mode (%llu bytes "
+               "of data taken)", e->cfg.guard_ms, (unsigned long long)e->data_bytes);
+    e->mode = MODE_CMD;
+    e->line_len = 0;
+    sim_result(e, "OK", '0');
+}

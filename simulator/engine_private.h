@@ -29,7 +29,8 @@ typedef enum sim_mode {
     MODE_BIN,     /* reading a secure-command frame */
     MODE_WAIT,    /* frame complete, waiting for the line to stay quiet */
     MODE_DRAIN,   /* after LENGTH ERROR: swallowing the rest of the transfer */
-    MODE_SISW     /* reading the payload of AT^SISW */
+    MODE_SISW,    /* reading the payload of AT^SISW */
+    MODE_DATA     /* data mode: everything is data for the remote end until +++ */
 } sim_mode;
 
 #define SISRW_MAX 1500u  /* largest AT^SISW / AT^SISR count */
@@ -91,6 +92,11 @@ struct sim_engine {
     bool lf_skip;     /* the LF of the AT^SBNW line's CR LF may still come */
     uint64_t ready_ns, complete_ns, last_byte_ns;
 
+    /* data mode: the +++ escape being typed (pluses after a guard's silence) */
+    unsigned pluses;
+    uint64_t data_ns;       /* the last byte's arrival */
+    uint64_t data_bytes;    /* taken as data */
+
     /* internet services */
     sim_svc_io svc_io;
     void *svc_ctx;
@@ -146,6 +152,10 @@ bool sim_num_value(const at_str *s, unsigned max, unsigned dflt, unsigned *out);
 bool sim_param_is(const at_str *p, const char *name);
 /* One host byte in command mode. */
 void sim_command_byte(sim_engine *e, uint64_t now_ns, uint8_t b);
+/* One byte in data mode (MODE_DATA): data, or part of the +++ escape. */
+void sim_data_byte(sim_engine *e, uint64_t now_ns, uint8_t b);
+/* The escape's closing guard time has passed: back to command mode, OK. */
+void sim_data_escaped(sim_engine *e);
 
 /* ---- engine_secure.c: the secure-command exchange ----------------- */
 

@@ -59,6 +59,7 @@ typedef struct opts {
     uint32_t delay_ms, byte_time_us;
     bool require_rtscts;
     bool ok_after_error;
+    bool data_mode;
     uint64_t seed;
 } opts;
 
@@ -107,7 +108,8 @@ static void usage(FILE *fp)
         "                      the host (TE->ME) and every write to it (ME->TE);\n"
         "                      flushed after each answer and at least every 100 ms\n"
         "  -h, --help          show this help\n"
-        "\n"
+        "\n");
+    fprintf(fp,
         "Fault injection (each fault is logged):\n"
         "  --drop-rate P       drop each byte received from the host with\n"
         "                      probability P (0..1); the trace then holds an\n"
@@ -121,6 +123,10 @@ static void usage(FILE *fp)
         "  --ok-after-error    end a failed secure command with the final result OK\n"
         "                      (after SECURE CMD ... ERROR), as a BGS2 in the field\n"
         "                      did, instead of ERROR\n"
+        "  --data-mode         start in data mode, as on a transparent connection:\n"
+        "                      what the host sends is data (no echo, no answer)\n"
+        "                      until the escape +++ with a second of silence before\n"
+        "                      and after it, answered OK\n"
         "  --require-rtscts    behave as a module whose host does not use\n"
         "                      hardware flow control: unless the host has enabled\n"
         "                      CRTSCTS on the pseudo-terminal, the bytes of a burst\n"
@@ -171,7 +177,7 @@ static double parse_rate(const char *opt, const char *s)
 enum {
     OPT_LINK = 256, OPT_PORT, OPT_STORE, OPT_IMEI, OPT_PROFILE, OPT_TIMEOUT,
     OPT_DROP, OPT_CORRUPT, OPT_DELAY, OPT_BYTE_TIME, OPT_RTSCTS, OPT_SEED,
-    OPT_LOG, OPT_OK_AFTER_ERROR
+    OPT_LOG, OPT_OK_AFTER_ERROR, OPT_DATA_MODE
 };
 
 static void parse_opts(int argc, char **argv, opts *o)
@@ -189,6 +195,7 @@ static void parse_opts(int argc, char **argv, opts *o)
         {"byte-time-us", required_argument, NULL, OPT_BYTE_TIME},
         {"require-rtscts", no_argument, NULL, OPT_RTSCTS},
         {"ok-after-error", no_argument, NULL, OPT_OK_AFTER_ERROR},
+        {"data-mode", no_argument, NULL, OPT_DATA_MODE},
         {"seed", required_argument, NULL, OPT_SEED},
         {"log", required_argument, NULL, OPT_LOG},
         {"write", required_argument, NULL, 'w'},
@@ -232,6 +239,7 @@ static void parse_opts(int argc, char **argv, opts *o)
             break;
         case OPT_RTSCTS: o->require_rtscts = true; break;
         case OPT_OK_AFTER_ERROR: o->ok_after_error = true; break;
+        case OPT_DATA_MODE: o->data_mode = true; break;
         case OPT_SEED: o->seed = parse_uint("--seed", optarg, UINT64_MAX); break;
         case OPT_LOG: o->log = optarg; break;
         case 'w': o->trace = optarg; break;
@@ -888,6 +896,7 @@ static int start_engine(sim_prog *p, sim_config *cfg, char *err, size_t cap)
     if (p->o.have_timeout)
         cfg->timeout_ms = p->o.timeout_ms;
     cfg->ok_after_error = p->o.ok_after_error;
+    cfg->data_mode = p->o.data_mode;
     static const sim_io io = {eng_write, eng_log};
     p->eng = sim_engine_new(cfg, p->store, &io, p);
     p->net = sim_net_new();

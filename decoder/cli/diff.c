@@ -10,7 +10,7 @@
  */
 #define _GNU_SOURCE /* getopt_long */
 
-#include "cli.h"
+#include "frameopts.h"
 
 #include "attrace/compare.h"
 
@@ -27,8 +27,7 @@ typedef struct diff_opts {
     bool all;
     bool show_secrets;
     bool exact;
-    bool have_channel;
-    uint16_t channel;
+    cli_frame_opts sel;       /* --channel */
 } diff_opts;
 
 /* One trace being read. */
@@ -112,14 +111,14 @@ static void diff_help(FILE *fp)
         "damaged (what was read before the damage is compared first).\n");
 }
 
-enum { OPT_JSON = 256, OPT_ALL, OPT_CHANNEL, OPT_EXACT, OPT_SHOW_SECRETS };
+enum { OPT_JSON = 256, OPT_ALL, OPT_EXACT, OPT_SHOW_SECRETS };
 
 static int parse_options(int argc, char **argv, diff_opts *opt)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
-        {"channel", required_argument, NULL, OPT_CHANNEL},
+        CLI_FO_ROW_CHANNEL,
         {"exact", no_argument, NULL, OPT_EXACT},
         {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
         {"help", no_argument, NULL, 'h'},
@@ -133,20 +132,16 @@ static int parse_options(int argc, char **argv, diff_opts *opt)
         int c = getopt_long(argc, argv, ":h", longopts, NULL);
         if (c == -1)
             break;
+        int fr = cli_frame_option(&opt->sel, c, optarg, DIFF_PROG);
+        if (fr == 2)
+            return 2;
+        if (fr == 1)
+            continue;
         switch (c) {
         case OPT_JSON: opt->json = true; break;
         case OPT_ALL: opt->all = true; break;
         case OPT_EXACT: opt->exact = true; break;
         case OPT_SHOW_SECRETS: opt->show_secrets = true; break;
-        case OPT_CHANNEL: {
-            uint32_t v;
-            if (cli_parse_u32(optarg, 0, UINT16_MAX, &v) != 0)
-                return cli_usage_error(DIFF_PROG,
-                    "invalid --channel value '%s' (0 to 65535)", optarg);
-            opt->have_channel = true;
-            opt->channel = (uint16_t)v;
-            break;
-        }
         case 'h': help = true; break;
         default:
             return cli_getopt_error(DIFF_PROG, c, argv);
@@ -435,8 +430,8 @@ static int side_open(diff_run *run, diff_side *s, int idx)
     s->idx = idx;
     s->run = run;
     s->path = run->opt->path[idx];
-    s->have_channel = run->opt->have_channel;
-    s->channel = run->opt->channel;
+    s->have_channel = run->opt->sel.have_channel;
+    s->channel = run->opt->sel.channel;
     s->r = at_trace_open(s->path, s->error, sizeof s->error);
     if (!s->r)
         return -1;

@@ -12,7 +12,7 @@
  */
 #define _GNU_SOURCE /* getopt_long, fchmod, ftruncate, O_CLOEXEC */
 
-#include "cli.h"
+#include "frameopts.h"
 #include "private_file.h"
 
 #include "attrace/cert.h"
@@ -35,12 +35,9 @@
 typedef struct enc_opts {
     const char *op;
     uint16_t cmd;
-    bool have_index;
-    uint16_t index;
-    const char *cert, *imei, *mode, *out, *sig;
-    at_key_source key; /* --key, --passin, --keypass, --alias */
-    const at_profile *profile;
-    bool thumbprint, include_key, force;
+    cli_frame_opts f; /* --index, --cert, --imei, --sig, --profile, --mode, ... */
+    const char *out;
+    bool force;
 } enc_opts;
 
 static void encode_help(FILE *fp)
@@ -136,31 +133,17 @@ static void refuse(refusals *r, const char *fmt, ...)
            r->force ? " (written anyway: --force)" : " (--force writes it anyway)");
 }
 
-enum {
-    OPT_INDEX = 256,
-    OPT_CERT,
-    OPT_IMEI,
-    OPT_SIG,
-    OPT_PROFILE,
-    OPT_MODE,
-    OPT_THUMBPRINT,
-    OPT_INCLUDE_KEY,
-    OPT_FORCE
-};
+enum { OPT_FORCE = 256 };
 
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, enc_opts *o)
 {
     static const struct option longopts[] = {
-        {"index", required_argument, NULL, OPT_INDEX},
-        {"cert", required_argument, NULL, OPT_CERT},
-        CLI_KEY_LONGOPTS,
-        {"imei", required_argument, NULL, OPT_IMEI},
-        {"sig", required_argument, NULL, OPT_SIG},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"mode", required_argument, NULL, OPT_MODE},
-        {"thumbprint", no_argument, NULL, OPT_THUMBPRINT},
-        {"include-key", no_argument, NULL, OPT_INCLUDE_KEY},
+        CLI_FO_FRAME_ROWS,
+        CLI_FO_ROW_PROFILE,
+        CLI_FO_ROW_MODE,
+        CLI_FO_ROW_THUMBPRINT,
+        CLI_FO_ROW_INCLUDE_KEY,
         {"force", no_argument, NULL, OPT_FORCE},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
@@ -169,45 +152,19 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     bool help = false;
 
     memset(o, 0, sizeof *o);
+    o->f.sig_none_ok = true;
     opterr = 0;
     optind = 1;
     for (;;) {
         int c = getopt_long(argc, argv, ":ho:", longopts, NULL);
         if (c == -1)
             break;
-        if (cli_key_option(c, optarg, &o->key))
+        int fr = cli_frame_option(&o->f, c, optarg, ENC_PROG);
+        if (fr == 2)
+            return 2;
+        if (fr == 1)
             continue;
         switch (c) {
-        case OPT_INDEX: {
-            uint32_t v;
-            if (cli_parse_u32(optarg, 0, 65535, &v) != 0)
-                return cli_usage_error(ENC_PROG, "invalid --index '%s' (0..65535)", optarg);
-            o->have_index = true;
-            o->index = (uint16_t)v;
-            break;
-        }
-        case OPT_CERT: o->cert = optarg; break;
-        case OPT_IMEI: o->imei = optarg; break;
-        case OPT_SIG:
-            if (strcmp(optarg, "sha1") != 0 && strcmp(optarg, "sha256") != 0 &&
-                strcmp(optarg, "none") != 0)
-                return cli_usage_error(ENC_PROG, "invalid --sig '%s' (sha1, sha256 or none)",
-                                          optarg);
-            o->sig = optarg;
-            break;
-        case OPT_PROFILE:
-            o->profile = at_profile_by_name(optarg);
-            if (!o->profile)
-                return cli_usage_error(ENC_PROG, "unknown profile '%s' (known: legacy, newer)",
-                                          optarg);
-            break;
-        case OPT_MODE:
-            if (!*optarg)
-                return cli_usage_error(ENC_PROG, "%s", "--mode needs a store name");
-            o->mode = optarg;
-            break;
-        case OPT_THUMBPRINT: o->thumbprint = true; break;
-        case OPT_INCLUDE_KEY: o->include_key = true; break;
         case OPT_FORCE: o->force = true; break;
         case 'o': o->out = optarg; break;
         case 'h': help = true; break;
@@ -230,28 +187,28 @@ static int parse_options(int argc, char **argv, enc_opts *o)
     if (argc - optind > 1)
         return cli_usage_error(ENC_PROG, "unexpected argument '%s'", argv[optind + 1]);
 
-    if (!o->have_index)
+    if (!o->f.have_index)
         return cli_usage_error(ENC_PROG, "%s", "missing --index N");
     if (!o->out)
         return cli_usage_error(ENC_PROG, "%s", "missing -o FILE (- for standard output)");
-    if (!o->profile)
-        o->profile = at_profile_get(AT_PROFILE_LEGACY);
-    if (!o->sig)
-        o->sig = o->profile->digest_len == AT_DIGEST_SHA256 ? "sha256" : "sha1";
+    if (!o->f.profile)
+        o->f.profile = at_profile_get(AT_PROFILE_LEGACY);
+    if (!o->f.sig)
+        o->f.sig = o->f.profile->digest_len == AT_DIGEST_SHA256 ? "sha256" : "sha1";
 
-    bool sign = strcmp(o->sig, "none") != 0;
-    if (o->cert && o->cmd != AT_CMD_WRITE && !o->thumbprint)
+    bool sign = strcmp(o->f.sig, "none") != 0;
+    if (o->f.cert && o->cmd != AT_CMD_WRITE && !o->f.thumbprint)
         return cli_usage_error(ENC_PROG, "--cert with %s: only a write carries a certificate "
                                   "(with --thumbprint it gives the thumbprint)", o->op);
-    int krc = cli_key_options_check(ENC_PROG, &o->key);
+    int krc = cli_key_options_check(ENC_PROG, &o->f.key);
     if (krc >= 0)
         return krc;
-    if (!o->key.path && o->include_key)
+    if (!o->f.key.path && o->f.include_key)
         return cli_usage_error(ENC_PROG, "%s", "--include-key needs --key");
-    if (sign && !o->key.path)
+    if (sign && !o->f.key.path)
         return cli_usage_error(ENC_PROG, 
             "--sig %s needs --key: the client key (of the index-0 certificate) signs "
-            "the frame; --sig none writes an unsigned frame", o->sig);
+            "the frame; --sig none writes an unsigned frame", o->f.sig);
     return -1;
 }
 
@@ -260,17 +217,6 @@ static int parse_options(int argc, char **argv, enc_opts *o)
 
 /* RSA keys under this many bits get a warning (they can be factored). */
 #define RSA_WEAK_BITS 1024
-
-static bool imei_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 15)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
 
 /* Writes the frame: a regular file gets mode 0600 before any byte goes in,
  * never through a symbolic link (at_private_file_create, as the trace
@@ -317,6 +263,68 @@ static int write_output(const char *path, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* What the module would refuse that the options alone tell. */
+static void judge_options(const enc_opts *o, bool carry_key, refusals *ref)
+{
+    const at_profile *prof = o->f.profile;
+    bool sign = strcmp(o->f.sig, "none") != 0;
+    if (o->f.index > prof->index_max)
+        refuse(ref, "index %u is outside the %s profile's range 0..%u", o->f.index,
+               prof->name, prof->index_max);
+    if (o->f.imei && !cli_imei_ok(o->f.imei)) {
+        /* Quoted in part: a value of any length must not flood the terminal. */
+        size_t len = strlen(o->f.imei);
+        if (len > IMEI_QUOTE_MAX)
+            refuse(ref, "IMEI '%.*s...' (%zu characters) is not 15 digits",
+                   (int)IMEI_QUOTE_MAX, o->f.imei, len);
+        else
+            refuse(ref, "IMEI '%s' is not 15 digits", o->f.imei);
+    }
+    if (sign && !o->f.imei)
+        refuse(ref, "a signed frame carries the module's IMEI (AT+CGSN prints it): "
+               "give --imei");
+    if (!sign && !prof->unsigned_ok)
+        refuse(ref, "%s modules accept only signed frames (--sig none is for newer "
+               "modules outside secure mode)", prof->name);
+    if (carry_key && !(o->cmd == AT_CMD_WRITE && o->f.index == 0))
+        refuse(ref, "a private key travels only in a write of index 0, not in a %s "
+               "of index %u", o->op, o->f.index);
+}
+
+/* What the module would refuse in the certificate and key loaded. 0, or 2
+ * when the command cannot go on even with --force. */
+static int judge_material(const enc_opts *o, const cli_frame_material *m, refusals *ref)
+{
+    const at_profile *prof = o->f.profile;
+    if (o->cmd == AT_CMD_WRITE && !m->cert)
+        refuse(ref, "a write carries the certificate to store: give --cert FILE");
+    if (o->f.thumbprint && !m->cert) {
+        at_msg(ENC_PROG, "--thumbprint needs the certificate (--cert FILE)");
+        return 2;
+    }
+    if (o->cmd == AT_CMD_WRITE && m->cert && m->cert_len > prof->cert_max)
+        refuse(ref, "the certificate is %zu bytes, over the %s profile's limit of "
+               "%lu bytes", m->cert_len, prof->name, (unsigned long)prof->cert_max);
+    if (m->key_der && m->key_len > prof->key_max)
+        refuse(ref, "the private key is %zu bytes (PKCS#8 DER), over the %s "
+               "profile's limit of %lu bytes", m->key_len, prof->name,
+               (unsigned long)prof->key_max);
+    if (o->cmd == AT_CMD_WRITE && o->f.index == 0 && m->cert && m->key &&
+        X509_check_private_key(m->cert, m->key) != 1)
+        refuse(ref, "the key in %s does not belong to the certificate of index 0",
+               o->f.key.path);
+    return 0;
+}
+
+static void warn_weak_key(const enc_opts *o, const cli_frame_material *m)
+{
+    if (m->key && EVP_PKEY_get_base_id(m->key) == EVP_PKEY_RSA &&
+        EVP_PKEY_get_bits(m->key) < RSA_WEAK_BITS)
+        at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
+               "broken; use 2048 bits or more", o->f.key.path, EVP_PKEY_get_bits(m->key),
+               RSA_WEAK_BITS);
+}
+
 int cli_encode_main(int argc, char **argv)
 {
     enc_opts o;
@@ -330,78 +338,30 @@ int cli_encode_main(int argc, char **argv)
         return 2;
     }
 
-    const at_profile *prof = o.profile;
-    bool sign = strcmp(o.sig, "none") != 0;
-    bool carry_key = o.key.path && (o.include_key || (o.cmd == AT_CMD_WRITE && o.index == 0));
+    bool carry_key = o.f.key.path &&
+                     (o.f.include_key || (o.cmd == AT_CMD_WRITE && o.f.index == 0));
     refusals ref = {o.force, 0};
-
-    /* What can be judged from the options alone. */
-    if (o.index > prof->index_max)
-        refuse(&ref, "index %u is outside the %s profile's range 0..%u", o.index,
-               prof->name, prof->index_max);
-    if (o.imei && !imei_ok(o.imei)) {
-        /* Quoted in part: a value of any length must not flood the terminal. */
-        size_t len = strlen(o.imei);
-        if (len > IMEI_QUOTE_MAX)
-            refuse(&ref, "IMEI '%.*s...' (%zu characters) is not 15 digits",
-                   (int)IMEI_QUOTE_MAX, o.imei, len);
-        else
-            refuse(&ref, "IMEI '%s' is not 15 digits", o.imei);
-    }
-    if (sign && !o.imei)
-        refuse(&ref, "a signed frame carries the module's IMEI (AT+CGSN prints it): "
-               "give --imei");
-    if (!sign && !prof->unsigned_ok)
-        refuse(&ref, "%s modules accept only signed frames (--sig none is for newer "
-               "modules outside secure mode)", prof->name);
-    if (carry_key && !(o.cmd == AT_CMD_WRITE && o.index == 0))
-        refuse(&ref, "a private key travels only in a write of index 0, not in a %s "
-               "of index %u", o.op, o.index);
+    judge_options(&o, carry_key, &ref);
 
     const cli_frame_req req = {
-        .cmd = o.cmd, .index = o.index, .cert_path = o.cert, .key = &o.key,
-        .imei = o.imei, .sig = o.sig, .mode = o.mode, .thumbprint = o.thumbprint,
-        .carry_key = carry_key, .profile = prof,
+        .cmd = o.cmd, .index = o.f.index, .cert_path = o.f.cert, .key = &o.f.key,
+        .imei = o.f.imei, .sig = o.f.sig, .mode = o.f.mode, .thumbprint = o.f.thumbprint,
+        .carry_key = carry_key, .profile = o.f.profile,
     };
     cli_frame_material m;
     uint8_t *frame = NULL;
     size_t frame_len = 0;
     int status = cli_frame_load(ENC_PROG, &req, &m);
-    if (status)
-        goto out;
-
-    if (o.cmd == AT_CMD_WRITE && !m.cert)
-        refuse(&ref, "a write carries the certificate to store: give --cert FILE");
-    if (o.thumbprint && !m.cert) {
-        at_msg(ENC_PROG, "--thumbprint needs the certificate (--cert FILE)");
+    if (!status)
+        status = judge_material(&o, &m, &ref);
+    if (!status && ref.n && !ref.force)
         status = 2;
-        goto out;
+    if (!status) {
+        warn_weak_key(&o, &m);
+        status = cli_frame_build(ENC_PROG, &req, &m, &frame, &frame_len);
     }
-    if (o.cmd == AT_CMD_WRITE && m.cert && m.cert_len > prof->cert_max)
-        refuse(&ref, "the certificate is %zu bytes, over the %s profile's limit of "
-               "%lu bytes", m.cert_len, prof->name, (unsigned long)prof->cert_max);
-    if (m.key_der && m.key_len > prof->key_max)
-        refuse(&ref, "the private key is %zu bytes (PKCS#8 DER), over the %s "
-               "profile's limit of %lu bytes", m.key_len, prof->name,
-               (unsigned long)prof->key_max);
-    if (o.cmd == AT_CMD_WRITE && o.index == 0 && m.cert && m.key &&
-        X509_check_private_key(m.cert, m.key) != 1)
-        refuse(&ref, "the key in %s does not belong to the certificate of index 0",
-               o.key.path);
-    if (ref.n && !ref.force) {
-        status = 2;
-        goto out;
-    }
-    if (m.key && EVP_PKEY_get_base_id(m.key) == EVP_PKEY_RSA &&
-        EVP_PKEY_get_bits(m.key) < RSA_WEAK_BITS)
-        at_msg(ENC_PROG, "warning: %s: an RSA key of %d bits, under %d: it can be "
-               "broken; use 2048 bits or more", o.key.path, EVP_PKEY_get_bits(m.key),
-               RSA_WEAK_BITS);
-    status = cli_frame_build(ENC_PROG, &req, &m, &frame, &frame_len);
     if (!status)
         status = write_output(o.out, frame, frame_len);
-
-out:
     cli_frame_free(frame, frame_len);
     cli_frame_material_free(&m);
     return status;

@@ -6,6 +6,8 @@
 
 #include "live.h"
 
+#include "frameopts.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -51,12 +53,7 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
             o->drv.secure_timeout_ms = o->drv.timeout_ms;
         return 1;
     case CLI_OPT_PROFILE:
-        o->drv.profile = at_profile_by_name(arg);
-        if (!o->drv.profile) {
-            cli_usage_error(prog, "unknown profile '%s' (known: legacy, newer)", arg);
-            return 2;
-        }
-        return 1;
+        return cli_profile_option(prog, arg, &o->drv.profile) ? 2 : 1;
     case CLI_OPT_GAP_MS:
         if (cli_parse_u32(arg, 0, 60000, &o->drv.gap_ms) != 0) {
             cli_usage_error(prog, "invalid --gap-ms '%s' (0..60000)", arg);
@@ -64,6 +61,7 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
         }
         return 1;
     case CLI_OPT_VERBOSE: o->verbose = true; return 1;
+    case CLI_OPT_ESCAPE: o->escape = true; return 1;
     case CLI_OPT_JSON: o->json = true; return 1;
     case 'w':
         if (!*arg) {
@@ -74,6 +72,13 @@ int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog)
         return 1;
     default: return 0;
     }
+}
+
+int cli_live_or_frame_option(cli_live_opts *o, struct cli_frame_opts *f, int c,
+                             const char *arg, const char *prog)
+{
+    int rc = cli_live_option(o, c, arg, prog);
+    return rc ? rc : cli_frame_option(f, c, arg, prog);
 }
 
 static void on_live_event(void *ctx, const at_event *ev)
@@ -94,6 +99,25 @@ void cli_live_tap(cli_live *l, at_event_cb cb, void *ctx)
 {
     l->tap = cb;
     l->tap_ctx = ctx;
+}
+
+/* --escape: the +++ escape, and what the module made of it. 0, or 3 when
+ * the port is lost. */
+static int leave_data_mode(cli_live *l, const char *port, const char *prog)
+{
+    int rc = at_driver_escape(l->drv, CLI_LIVE_GUARD_MS, CLI_LIVE_ESCAPE_WAIT_MS);
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", prog, at_driver_error(l->drv));
+        return 3;
+    }
+    if (rc > 0)
+        fprintf(stderr, "%s: --escape: %s answered +++: it was in data mode and now takes "
+                "commands (its connection stays open: ATO or AT^SIST goes back to it)\n",
+                prog, port);
+    else
+        fprintf(stderr, "%s: --escape: no answer to +++ on %s: the module was in command "
+                "mode already\n", prog, port);
+    return 0;
 }
 
 int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const char *trace,
@@ -147,6 +171,8 @@ int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const c
         return 3;
     }
     l->chan.an = at_driver_analyzer(l->drv);
+    if (o->escape)
+        return leave_data_mode(l, port, prog);
     return 0;
 }
 
@@ -224,11 +250,11 @@ void cli_live_report_failure(cli_live *l, const at_driver_reply *r, const char *
     fprintf(to, "%s: %s\n", prog, at_driver_error(l->drv));
     if (r->status == AT_DRV_TIMEOUT && r->bytes_in == 0)
         fprintf(to, "%s: hint: a module in data mode (after CONNECT, transparent "
-                "mode) takes commands as data: leave it with +++ (a second of silence "
-                "before and after) or by toggling DTR; check the port, the baud rate "
-                "and the flow control too\n", prog);
+                "mode) takes commands as data: --escape leaves it with +++ (a second of "
+                "silence before and after), as does toggling DTR; check the port, the "
+                "baud rate and the flow control too\n", prog);
     else if (r->status == AT_DRV_TIMEOUT && !r->echoed && !r->has_final)
         fprintf(to, "%s: hint: the module sent something but no answer attrace "
-                "knows (%llu bytes): is it in another state (data mode, a different "
-                "baud rate)?\n", prog, (unsigned long long)r->bytes_in);
+                "knows (%llu bytes): is it in another state (data mode: --escape sends "
+                "+++; a different baud rate)?\n", prog, (unsigned long long)r->bytes_in);
 }

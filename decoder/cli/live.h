@@ -14,6 +14,10 @@
 #include "attrace/driver.h"
 
 #define CLI_LIVE_MAX_PORTS 64
+/* --escape: the silence +++ needs before and after it (S12 = 50: one
+ * second), and how long the module may take to answer after that. */
+#define CLI_LIVE_GUARD_MS 1000u
+#define CLI_LIVE_ESCAPE_WAIT_MS 2000u
 
 /* getopt_long codes of the port options (above the commands' own). */
 enum {
@@ -26,7 +30,8 @@ enum {
     CLI_OPT_PROFILE,
     CLI_OPT_VERBOSE,
     CLI_OPT_JSON,
-    CLI_OPT_GAP_MS
+    CLI_OPT_GAP_MS,
+    CLI_OPT_ESCAPE
 };
 
 /* The rows of struct option for the port options (and -w, --profile,
@@ -42,6 +47,7 @@ enum {
     {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},             \
     {"json", no_argument, NULL, CLI_OPT_JSON},                   \
     {"gap-ms", required_argument, NULL, CLI_OPT_GAP_MS},         \
+    {"escape", no_argument, NULL, CLI_OPT_ESCAPE},               \
     {"write", required_argument, NULL, 'w'}
 
 /* The help text of those options. */
@@ -58,6 +64,9 @@ enum {
     "                     after a frame)\n"                                    \
     "  --gap-ms N         wait N ms after a final result before the next\n"    \
     "                     command (default 100, as modules need)\n"           \
+    "  --escape           first leave data mode (a transparent connection, a\n" \
+    "                     call): a second of silence, +++, a second of silence;\n" \
+    "                     the module answers OK (in command mode it ignores it)\n" \
     "  --profile NAME     module family: legacy, newer (default: guessed by the\n" \
     "                     diagnosis; frame limits of legacy)\n"                \
     "  -w, --write TRACE  record the session (pcap, mode 0600: it may hold\n"   \
@@ -71,6 +80,7 @@ typedef struct cli_live_opts {
     at_driver_config drv;      /* baud, rtscts, crlf, timeout, profile */
     const char *trace;         /* -w */
     bool verbose, json;
+    bool escape;               /* --escape: +++ before the first command */
 } cli_live_opts;
 
 void cli_live_opts_init(cli_live_opts *o);
@@ -78,6 +88,13 @@ void cli_live_opts_init(cli_live_opts *o);
 /* Handles one getopt_long code @p c of the port options for @p prog.
  * Returns 1 if it was one (handled), 0 if not, 2 after a usage error. */
 int cli_live_option(cli_live_opts *o, int c, const char *arg, const char *prog);
+
+/* The options every live command shares: the port options into @p o, then
+ * the frame options (frameopts.h) into @p f. 1 taken, 0 neither, 2 after a
+ * usage error. */
+struct cli_frame_opts;
+int cli_live_or_frame_option(cli_live_opts *o, struct cli_frame_opts *f, int c,
+                             const char *arg, const char *prog);
 
 /* One live session: the driver, and the renderer's state around it. */
 typedef struct cli_live {

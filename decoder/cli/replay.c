@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE /* getopt_long, open_memstream */
 
+#include "frameopts.h"
 #include "live.h"
 
 #include "attrace/compare.h"
@@ -321,9 +322,8 @@ static int load_script(const char *path, int channel, const at_profile *profile,
 typedef struct rp_opts {
     const char *trace;
     cli_live_opts live;
-    int channel;               /* -1: the trace's only one */
     bool pace_recorded, only_secure, keep_going, resign;
-    at_key_source key; /* --key, --passin, --keypass, --alias */
+    cli_frame_opts f;          /* --channel (none: the trace's first), the key options */
 } rp_opts;
 
 static void replay_help(FILE *fp)
@@ -364,13 +364,13 @@ static void replay_help(FILE *fp)
         "silent module).\n");
 }
 
-enum { OPT_PACE = 256, OPT_CHANNEL, OPT_ONLY_SECURE, OPT_KEEP_GOING, OPT_RESIGN };
+enum { OPT_PACE = 256, OPT_ONLY_SECURE, OPT_KEEP_GOING, OPT_RESIGN };
 
 static int parse_options(int argc, char **argv, rp_opts *o)
 {
     static const struct option longopts[] = {
         {"pace", required_argument, NULL, OPT_PACE},
-        {"channel", required_argument, NULL, OPT_CHANNEL},
+        CLI_FO_ROW_CHANNEL,
         {"only-secure", no_argument, NULL, OPT_ONLY_SECURE},
         {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
         {"resign", no_argument, NULL, OPT_RESIGN},
@@ -382,17 +382,16 @@ static int parse_options(int argc, char **argv, rp_opts *o)
     bool help = false;
     memset(o, 0, sizeof *o);
     cli_live_opts_init(&o->live);
-    o->channel = -1;
     opterr = 0;
     optind = 1;
     for (;;) {
         int c = getopt_long(argc, argv, ":hw:", longopts, NULL);
         if (c == -1)
             break;
-        int lr = cli_live_option(&o->live, c, optarg, RP_PROG);
-        if (lr == 2)
+        int fr = cli_live_or_frame_option(&o->live, &o->f, c, optarg, RP_PROG);
+        if (fr == 2)
             return 2;
-        if (lr == 1 || cli_key_option(c, optarg, &o->key))
+        if (fr == 1)
             continue;
         switch (c) {
         case OPT_PACE:
@@ -402,13 +401,6 @@ static int parse_options(int argc, char **argv, rp_opts *o)
                 return cli_usage_error(RP_PROG, "invalid --pace '%s' (recorded or answers)",
                                        optarg);
             break;
-        case OPT_CHANNEL: {
-            uint32_t v;
-            if (cli_parse_u32(optarg, 0, 65535, &v) != 0)
-                return cli_usage_error(RP_PROG, "invalid --channel '%s'", optarg);
-            o->channel = (int)v;
-            break;
-        }
         case OPT_ONLY_SECURE: o->only_secure = true; break;
         case OPT_KEEP_GOING: o->keep_going = true; break;
         case OPT_RESIGN: o->resign = true; break;
@@ -427,11 +419,11 @@ static int parse_options(int argc, char **argv, rp_opts *o)
     o->trace = argv[optind];
     if (o->live.n_ports == 0)
         return cli_usage_error(RP_PROG, "%s", "missing --port DEV (a module's serial port)");
-    if (o->resign && !o->key.path)
+    if (o->resign && !o->f.key.path)
         return cli_usage_error(RP_PROG, "%s", "--resign needs --key FILE (the signing key)");
-    if (o->key.path && !o->resign)
+    if (o->f.key.path && !o->resign)
         return cli_usage_error(RP_PROG, "%s", "--key belongs to --resign");
-    int krc = cli_key_options_check(RP_PROG, &o->key);
+    int krc = cli_key_options_check(RP_PROG, &o->f.key);
     if (krc >= 0)
         return krc;
     if (o->live.json)
@@ -805,15 +797,15 @@ int cli_replay_main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     EVP_PKEY *key = NULL;
-    if (o.key.path) {
+    if (o.f.key.path) {
         at_key_info info;
-        key = cli_key_load(RP_PROG, &o.key, &info, NULL);
+        key = cli_key_load(RP_PROG, &o.f.key, &info, NULL);
         if (!key)
             return 3;
     }
     rp_script s;
     memset(&s, 0, sizeof s);
-    rc = load_script(o.trace, o.channel, o.live.drv.profile, &s);
+    rc = load_script(o.trace, o.f.have_channel ? o.f.channel : -1, o.live.drv.profile, &s);
     if (rc) {
         script_free(&s);
         EVP_PKEY_free(key);

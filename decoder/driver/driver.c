@@ -38,6 +38,10 @@ struct at_driver {
     bool want_payload;        /* the module's prompt triggers a payload */
     bool prompt_seen;
 
+    /* at_driver_escape: waiting for the module's result to +++ */
+    bool escaping;
+    bool escape_answered;
+
     /* URC lines not yet looked at by at_driver_wait_urc. */
     char urcs[URC_QUEUE][AT_DRIVER_TEXT_MAX];
     unsigned urc_head, urc_n;
@@ -204,6 +208,8 @@ static void on_event(void *ctx, const at_event *ev)
 
     if (ev->kind == AT_EV_URC)
         keep_urc(d, &ev->line.text);
+    if (d->escaping && ev->dir == AT_DIR_ME_TO_TE && ev->line.kind == AT_LK_RESULT)
+        d->escape_answered = true;
     if (!d->waiting)
         return;
     at_driver_reply *r = d->cur;
@@ -523,6 +529,29 @@ int at_driver_wait_urc(at_driver *d, const char *prefix, char *out, size_t cap,
         if (pump(d, (int)(left > 200 ? 200 : left)) < 0)
             return -1;
     }
+}
+
+int at_driver_escape(at_driver *d, uint32_t guard_ms, uint32_t wait_ms)
+{
+    static const uint8_t escape[] = "+++", cr[] = "\r";
+    d->escape_answered = false;
+    if (at_driver_drain(d, guard_ms) != 0 || send_all(d, escape, 3) != 0)
+        return -1;
+    d->escaping = true;
+    int64_t deadline = at_clock_mono_ms() + guard_ms + wait_ms;
+    int rc = 0;
+    while (!d->escape_answered && rc == 0) {
+        int64_t left = deadline - at_clock_mono_ms();
+        if (left <= 0)
+            break;
+        if (pump(d, (int)(left > 200 ? 200 : left)) < 0)
+            rc = -1;
+    }
+    d->escaping = false;
+    if (rc == 0 && send_all(d, cr, 1) != 0)
+        rc = -1;
+    d->last_end_ms = at_clock_mono_ms();
+    return rc < 0 ? -1 : d->escape_answered ? 1 : 0;
 }
 
 int at_driver_drain(at_driver *d, uint32_t ms)

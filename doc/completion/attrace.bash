@@ -3,13 +3,13 @@
 # which loads it the first time either command is completed.
 
 _attrace_opts_decode='--json --hex --show-secrets --color= --profile= --client-cert= --pause-warn-ms= --check --list-rules --help'
-_attrace_opts_encode='--index --cert --key --passin --alias --imei --sig --profile --mode --thumbprint --include-key --force --output --help'
+_attrace_opts_encode='--index --cert --key --passin --keypass --alias --imei --sig --profile --mode --thumbprint --include-key --force --output --help'
 _attrace_opts_capture='--module --host --link --tap-te --tap-me --exec --baud --flow --data-bits --parity --stop-bits -w -C -W --reconnect --quiet --help'
-_attrace_opts_port='--port --baud --rtscts --no-flow --crlf --timeout-ms --gap-ms --profile --write --verbose --json'
-_attrace_opts_cert="--index --cert --key --passin --alias --imei --sig --no-verify --client-cert --output --help $_attrace_opts_port"
-_attrace_opts_replay="--pace --channel --only-secure --keep-going --resign --key --passin --alias --help $_attrace_opts_port"
+_attrace_opts_port='--port --baud --rtscts --no-flow --crlf --timeout-ms --gap-ms --escape --profile --write --verbose --json'
+_attrace_opts_cert="--index --cert --key --passin --keypass --alias --imei --sig --frame --no-verify --client-cert --output --help $_attrace_opts_port"
+_attrace_opts_replay="--pace --channel --only-secure --keep-going --resign --key --passin --keypass --alias --help $_attrace_opts_port"
 _attrace_opts_diff='--json --all --channel= --exact --show-secrets --help'
-_attrace_opts_sim='--store --link --port --imei --profile --timeout-ms --seed --log --write --drop-rate --corrupt-rate --delay-ms --byte-time-us --require-rtscts --help'
+_attrace_opts_sim='--store --link --port --imei --profile --timeout-ms --seed --log --write --drop-rate --corrupt-rate --delay-ms --byte-time-us --require-rtscts --ok-after-error --data-mode --help'
 
 # Completes a word that follows an option taking a value; returns 1 when
 # the previous word takes none.
@@ -29,7 +29,7 @@ _attrace_value()
         --module|--host|--tap-te|--tap-me|--port)
             COMPREPLY=($(compgen -f -- "${cur:-/dev/tty}")) ;;
         --store) COMPREPLY=($(compgen -d -- "$cur")) ;;
-        --cert|--key|--client-cert|--output|-o|-w|--write|--log|--link)
+        --cert|--key|--frame|--client-cert|--output|-o|-w|--write|--log|--link)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
         --index|--imei|--alias|--mode|--exec|--baud|-C|-W|--timeout-ms|--seed|--drop-rate|--corrupt-rate|--delay-ms|--byte-time-us|--pause-warn-ms|--gap-ms|--channel)
             COMPREPLY=() ;;

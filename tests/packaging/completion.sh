@@ -36,6 +36,9 @@ check _attrace '--reconnect' attrace capture --rec
 check _attrace 'capture cert' attrace c
 check _attrace 'list' attrace cert li
 check _attrace '--no-verify --no-flow' attrace cert write --no
+check _attrace '--frame' attrace cert write --fr
+check _attrace '--escape' attrace cert list --esc
+check _attrace_sim '--data-mode' attrace-sim --dat
 check _attrace 'recorded' attrace replay x.pcap --pace rec
 check _attrace '--only-secure' attrace replay x.pcap --only
 check _attrace '--exact' attrace diff --ex

@@ -9,7 +9,8 @@ the recorded port) answers as recorded (exit 0). Onto a module with another
 IMEI the provisioning fails without --resign (exit 1, imei_mismatch) and
 succeeds with it; four simulators at once give four result lines and four
 traces; a port that vanishes mid-replay and a silent module exit 3 with a
-clear message and leave a readable trace.
+clear message and leave a readable trace; --escape takes a module out of
+data mode before the replay.
 """
 
 import os
@@ -231,6 +232,20 @@ def test_silent_module():
     s.stop()
 
 
+def test_data_mode_escape():
+    """A module in data mode: replay with --escape leaves it with +++ first,
+    then the session answers as recorded."""
+    sample = os.path.join(SAMPLES, "wrong-key.pcap")
+    simopts, rtscts, _ = TABLE["wrong-key"]
+    s = sim("--data-mode", *simopts)
+    out, err = expect_exit(0, replay(sample, "--port", s.path, "--escape",
+                                     *(["--rtscts"] if rtscts else [])), "--escape")
+    check(err == f"attrace replay: --escape: {s.path} answered +++: it was in data mode and now "
+          "takes commands (its connection stays open: ATO or AT^SIST goes back to it)\n", err)
+    check(re.search(rf"{re.escape(s.path)}: ok: \d+ exchanges answered as recorded", out), out)
+    s.stop()
+
+
 def test_usage_and_trace_errors():
     expect_exit(2, replay(os.path.join(SAMPLES, "wrong-key.pcap")), "no --port")
     expect_exit(2, replay(os.path.join(SAMPLES, "wrong-key.pcap"), "--port", "x", "--resign"),
@@ -242,6 +257,7 @@ def test_usage_and_trace_errors():
 runner = TestRunner("replay")
 for t in (test_every_sample_replays, test_other_imei_needs_resign, test_read_back_frame_differs,
           test_four_in_parallel,
-          test_pace_and_channel, test_port_vanishes, test_silent_module, test_usage_and_trace_errors):
+          test_pace_and_channel, test_port_vanishes, test_silent_module, test_data_mode_escape,
+          test_usage_and_trace_errors):
     runner.run(t)
 runner.finish()

@@ -229,7 +229,7 @@ static void tick(fx *f, uint64_t ms)
 static void expect_out(fx *f, const char *want)
 {
     size_t n = strlen(want);
-    if (f->out_len != n || memcmp(f->out, want, n) != 0) {
+    if (f->out_len != n || (n && memcmp(f->out, want, n) != 0)) {
         print_error("want %zu bytes: \"%s\"\n got %zu bytes: \"%.*s\"\n", n, want, f->out_len,
                     (int)f->out_len, (const char *)f->out);
         fail();
@@ -325,6 +325,40 @@ static void test_config_defaults(void **state)
     assert_int_equal(sum % 10, 0);
     assert_int_equal(c.timeout_ms, 5000);
     assert_int_equal(c.extra_window_ms, 100);
+}
+
+/* Data mode (--data-mode): what the host sends is data, without echo or
+ * answer; +++ leaves it only with a second of silence before its first
+ * plus and after its last, answered OK; commands work then. */
+static void test_data_mode(void **state)
+{
+    fx *f = *state;
+    sim_engine_free(f->e);
+    f->cfg.data_mode = true;
+    sim_io io = {on_write, on_log};
+    f->e = sim_engine_new(&f->cfg, f->st, &io, f);
+    assert_non_null(f->e);
+    clear(f);
+    send_str(f, 100, "AT\r");
+    tick(f, 5000);
+    expect_out(f, "");
+    send_str(f, 5500, "+++");           /* silence before: the escape is on */
+    assert_int_equal(sim_engine_deadline(f->e), 6500 * MS);
+    send_str(f, 6000, "x");             /* ... but data follows within the guard */
+    tick(f, 8000);
+    expect_out(f, "");
+    send_str(f, 8100, "a+++");          /* no silence before the pluses */
+    tick(f, 10000);
+    expect_out(f, "");
+    send_str(f, 11000, "+++");
+    tick(f, 11999);
+    expect_out(f, "");
+    tick(f, 12000);
+    expect_out(f, "\r\nOK\r\n");
+    expect_log(f, "data mode: +++ with 1000 ms of silence around it -> command mode "
+                  "(14 bytes of data taken)\n");
+    send_str(f, 12100, "AT\r");
+    expect_out(f, "AT\r\r\nOK\r\n");
 }
 
 static void test_echo(void **state)
@@ -1104,6 +1138,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sbnr_newer, setup_newer, teardown),
         cmocka_unit_test_setup_teardown(test_store_persistence, setup_legacy, teardown),
         cmocka_unit_test_setup_teardown(test_store_errors, setup_legacy, teardown),
+        cmocka_unit_test_setup_teardown(test_data_mode, setup_legacy, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

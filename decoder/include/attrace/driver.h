@@ -150,6 +150,17 @@ int at_driver_wait_urc(at_driver *d, const char *prefix, char *out, size_t cap,
  *  bytes into the session and the trace. 0, or -1 if the port is lost. */
 int at_driver_drain(at_driver *d, uint32_t ms);
 
+/**
+ * Leaves data mode (a transparent connection, a dial-up call): @p guard_ms
+ * of silence, the escape "+++", then up to @p guard_ms + @p wait_ms for the
+ * module's result (it answers OK once the line stayed quiet for its guard
+ * time; NO CARRIER if the connection ended). A CR follows either way, so
+ * that the pluses do not run into the next command line. Returns 1 when
+ * the module answered (it was in data mode), 0 when it did not (in command
+ * mode a module ignores the pluses), -1 if the port is lost.
+ */
+int at_driver_escape(at_driver *d, uint32_t guard_ms, uint32_t wait_ms);
+
 /** Writes a note record into the trace (no-op without one). */
 void at_driver_note(at_driver *d, const char *text);
 
