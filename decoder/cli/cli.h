@@ -106,6 +106,7 @@ typedef struct cli_json_chan {
 } cli_json_chan;
 
 struct cli_ctx;
+typedef struct cli_renderer cli_renderer;
 
 /* Findings delivered while one event was fed, printed after it. */
 typedef struct cli_findings {
@@ -131,6 +132,7 @@ typedef struct cli_ctx {
     FILE *out;
     bool have_t0;
     uint64_t t0;               /* first record's timestamp: relative times */
+    const cli_renderer *render; /* the output form */
     cli_summary sum;
     bool wrote;                /* output produced since the last flush */
     /* text renderer */
@@ -285,7 +287,7 @@ EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *
  * returns the exit status, 1 when the output could not be written. */
 int cli_print_version(FILE *out);
 
-/* Time formatting (decode.c). Buffers of at least 40 bytes. */
+/* Time formatting (timefmt.c). Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
 void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */
@@ -316,22 +318,46 @@ const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev
 /* Writes trace bytes with control and non-ASCII bytes escaped (\r \n \t
  * \\ \xHH), so a trace cannot drive the terminal. */
 void cli_put_escaped(FILE *f, const void *data, size_t n);
-void text_event(cli_chan *ch, const at_event *ev);
-/* Findings delivered with the event just printed (@p after_event), or at
- * the end of the trace. */
-void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event);
-void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
-void text_channel_done(cli_chan *ch);
-void text_summary(cli_ctx *c);
+
+/*
+ * One output form of a decoding run, as a table of functions (the way
+ * libmodbus gives each backend one): decode.c and the live commands call
+ * only through it, so adding a form is adding a table. Each renderer keeps
+ * its state in cli_ctx and cli_chan and writes to cli_ctx.out.
+ */
+struct cli_renderer {
+    /* One session event the analyzer has seen (already counted). */
+    void (*event)(cli_chan *ch, const at_event *ev);
+    /* Findings delivered with the event just rendered (@p after_event),
+     * or at the end of the input. */
+    void (*findings)(cli_chan *ch, const at_finding *f, size_t n, bool after_event);
+    /* A non-data record, or a data record's "bytes missing" flag; @p ch
+     * is the record's channel. */
+    void (*trace_event)(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
+    /* The channel's input ended: shows what is still open, releases the
+     * channel's renderer state. */
+    void (*channel_done)(cli_chan *ch);
+    /* The totals (c->sum), last. */
+    void (*summary)(cli_ctx *c);
+    /* The trace could not be opened (c->sum.error says why): what a
+     * consumer gets instead of a run. */
+    void (*unreadable)(cli_ctx *c);
+    /* The analyzer's diagnosis rules (`decode --list-rules`). */
+    void (*rules)(cli_ctx *c, const at_rule *r, size_t n);
+    /* Releases what the renderer keeps in @p c (its channels' state is
+     * released by channel_done). */
+    void (*free)(cli_ctx *c);
+};
+
+extern const cli_renderer cli_text_renderer;  /* output_text.c: the human view */
+extern const cli_renderer cli_json_renderer;  /* output_json.c: NDJSON */
 
 /* output_json.c */
 /* A JSON string of trace bytes: as they are when valid UTF-8, else each
- * byte as the Latin-1 character of the same number; null if @p data is NULL. */
+ * byte outside a valid sequence as U+FFFD; null if @p data is NULL. */
 json_t *cli_json_text(const void *data, size_t n);
-void json_event(cli_chan *ch, const at_event *ev);
-void json_findings(cli_chan *ch, const at_finding *f, size_t n);
-void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
-void json_channel_done(cli_chan *ch);
-void json_summary(cli_ctx *c);
+
+/* The renderer @p opt asks for (decode.c). */
+const cli_renderer *cli_renderer_for(const cli_opts *opt);
 
 #endif

@@ -320,7 +320,7 @@ static json_t *side_json(const at_diff *d, const at_diff_side *s, const at_xrec 
     return o;
 }
 
-static void json_diff(void *ctx, const at_diff *d)
+static void cli_diff_json(void *ctx, const at_diff *d)
 {
     diff_run *run = ctx;
     json_t *o = json_object();
@@ -390,7 +390,7 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
         run->pairs_differ++;
         run->differences += n;
         if (run->opt->json) {
-            at_xrec_compare(a, b, &run->cmp, json_diff, run);
+            at_xrec_compare(a, b, &run->cmp, cli_diff_json, run);
         } else {
             run->detail = run->opt->all || !run->detailed_one;
             run->detailed_one = true;

@@ -854,7 +854,7 @@ static void invalid_obj(cli_chan *ch, const at_event *ev)
         json_array_append_new(ch->json.invalid, jint(id));
 }
 
-void json_event(cli_chan *ch, const at_event *ev)
+static void cli_json_event(cli_chan *ch, const at_event *ev)
 {
     cli_json_chan *j = &ch->json;
     /* Parts of an exchange; without one they are reported as unexpected. */
@@ -936,8 +936,9 @@ void json_event(cli_chan *ch, const at_event *ev)
     }
 }
 
-void json_findings(cli_chan *ch, const at_finding *f, size_t n)
+static void cli_json_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
 {
+    (void)after_event; /* each finding is an object of its own */
     for (size_t i = 0; i < n; i++) {
         const at_finding *x = &f[i];
         const char *what_end = memchr(x->what, 0, sizeof x->what);
@@ -964,7 +965,7 @@ void json_findings(cli_chan *ch, const at_finding *f, size_t n)
 /* Trace events and summary                                           */
 /* ------------------------------------------------------------------ */
 
-void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
+static void cli_json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
     const at_trace_record *rec = te->rec;
     at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
@@ -1007,12 +1008,12 @@ void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
     emit(c, o);
 }
 
-void json_channel_done(cli_chan *ch)
+static void cli_json_channel_done(cli_chan *ch)
 {
     chan_reset(&ch->json);
 }
 
-void json_summary(cli_ctx *c)
+static void cli_json_summary(cli_ctx *c)
 {
     const cli_summary *s = &c->sum;
     json_t *o = json_object();
@@ -1043,3 +1044,39 @@ void json_summary(cli_ctx *c)
                                : json_null());
     emit(c, o);
 }
+
+/* JSON consumers always get their summary line, here an empty and
+ * incomplete one with the reason. */
+static void cli_json_unreadable(cli_ctx *c)
+{
+    cli_json_summary(c);
+}
+
+static void cli_json_rules(cli_ctx *c, const at_rule *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        SET(o, "type", json_string("rule"));
+        SET(o, "id", json_string(r[i].id));
+        SET(o, "severity", json_string(at_severity_name(r[i].severity)));
+        SET(o, "summary", json_string(r[i].summary));
+        SET(o, "fix", json_string(r[i].fix));
+        emit(c, o);
+    }
+}
+
+static void cli_json_free(cli_ctx *c)
+{
+    cli_json_writer_free(&c->json_writer);
+}
+
+const cli_renderer cli_json_renderer = {
+    .event = cli_json_event,
+    .findings = cli_json_findings,
+    .trace_event = cli_json_trace_event,
+    .channel_done = cli_json_channel_done,
+    .summary = cli_json_summary,
+    .unreadable = cli_json_unreadable,
+    .rules = cli_json_rules,
+    .free = cli_json_free,
+};

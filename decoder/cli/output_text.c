@@ -1095,7 +1095,7 @@ static void invalid_elem(cli_chan *ch, const at_event *ev)
     elem_hex(ch, ev, 0);
 }
 
-void text_event(cli_chan *ch, const at_event *ev)
+static void cli_text_event(cli_chan *ch, const at_event *ev)
 {
     cli_ctx *c = ch->ctx;
     switch (ev->kind) {
@@ -1153,7 +1153,7 @@ void text_event(cli_chan *ch, const at_event *ev)
 /* ------------------------------------------------------------------ */
 
 /* Length of a NUL-terminated text in a fixed array. */
-static size_t text_len(const char *s, size_t cap)
+static size_t nul_len(const char *s, size_t cap)
 {
     const char *z = memchr(s, 0, cap);
     return z ? (size_t)(z - s) : cap;
@@ -1169,7 +1169,7 @@ static const char *severity_color(at_severity s)
     return "";
 }
 
-void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
+static void cli_text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
 {
     cli_ctx *c = ch->ctx;
     if (!n)
@@ -1191,11 +1191,11 @@ void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event
         reset(c);
         fprintf(c->out, " at %s+%llu: ", cli_dir_short(x->dir),
                 (unsigned long long)x->off);
-        put_prose(c->out, x->what, text_len(x->what, sizeof x->what));
+        put_prose(c->out, x->what, nul_len(x->what, sizeof x->what));
         fputc('\n', c->out);
         indent(c, 0);
         fputs("  fix: ", c->out);
-        put_prose(c->out, x->fix, text_len(x->fix, sizeof x->fix));
+        put_prose(c->out, x->fix, nul_len(x->fix, sizeof x->fix));
         fputc('\n', c->out);
     }
 }
@@ -1217,7 +1217,7 @@ static void line_state(cli_ctx *c, uint16_t st)
                 lines[i].name);
 }
 
-void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
+static void cli_text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
     const at_trace_record *rec = te->rec;
     at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
@@ -1269,14 +1269,14 @@ void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
     fputc('\n', c->out);
 }
 
-void text_channel_done(cli_chan *ch)
+static void cli_text_channel_done(cli_chan *ch)
 {
     run_flush(ch, AT_DIR_TE_TO_ME);
     run_flush(ch, AT_DIR_ME_TO_TE);
     ch->text.open_id = 0;
 }
 
-void text_summary(cli_ctx *c)
+static void cli_text_summary(cli_ctx *c)
 {
     const cli_summary *s = &c->sum;
     if (c->text_started)
@@ -1326,3 +1326,31 @@ void text_summary(cli_ctx *c)
         reset(c);
     }
 }
+
+static void cli_text_unreadable(cli_ctx *c)
+{
+    (void)c; /* the message on stderr says it all */
+}
+
+static void cli_text_rules(cli_ctx *c, const at_rule *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(c->out, "%s (%s)\n    %s\n    fix: %s\n", r[i].id,
+                at_severity_name(r[i].severity), r[i].summary, r[i].fix);
+}
+
+static void cli_text_free(cli_ctx *c)
+{
+    (void)c;
+}
+
+const cli_renderer cli_text_renderer = {
+    .event = cli_text_event,
+    .findings = cli_text_findings,
+    .trace_event = cli_text_trace_event,
+    .channel_done = cli_text_channel_done,
+    .summary = cli_text_summary,
+    .unreadable = cli_text_unreadable,
+    .rules = cli_text_rules,
+    .free = cli_text_free,
+};
