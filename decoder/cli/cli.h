@@ -22,7 +22,6 @@
 
 #include "escape.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,19 +88,21 @@ typedef struct cli_text_chan {
     cli_run run[2];
 } cli_text_chan;
 
-/* Per-channel state of the JSON renderer: the exchange being collected. */
+/* Per-channel state of the JSON renderer: the exchange being collected,
+ * its parts already in JSON form (buffers kept from exchange to exchange). */
 typedef struct cli_json_chan {
     uint32_t open_id;
-    json_t *command;           /* the command line when it holds key bytes (redacted), or NULL */
-    bool command_withheld;     /* ... then its parsed commands are left out */
-    json_t *echo;              /* string or NULL */
-    json_t *echo_hex;          /* its bytes when not UTF-8, or NULL */
-    json_t *responses;         /* array */
-    json_t *intermediate;      /* array */
-    json_t *secure_result;     /* object or NULL */
-    json_t *frames;            /* array of frame ids */
-    json_t *urcs;              /* array of URC ids */
-    json_t *invalid;           /* array of invalid-run ids */
+    cli_json_writer command;      /* "command": its value, when the line holds key
+                                   * bytes (redacted); empty otherwise */
+    bool command_withheld;        /* ... then its parsed commands are left out */
+    cli_json_writer echo;         /* "echo" and "echo_hex" members, or empty */
+    cli_json_writer responses;    /* elements of the arrays, ','-separated */
+    cli_json_writer intermediate;
+    cli_json_writer secure_result;/* an object, or empty */
+    cli_json_writer frames;       /* frame ids */
+    cli_json_writer urcs;         /* URC ids */
+    cli_json_writer invalid;      /* invalid-run ids */
+    unsigned n_responses, n_intermediate;
     unsigned responses_dropped;
 } cli_json_chan;
 
@@ -351,11 +352,6 @@ struct cli_renderer {
 
 extern const cli_renderer cli_text_renderer;  /* output_text.c: the human view */
 extern const cli_renderer cli_json_renderer;  /* output_json.c: NDJSON */
-
-/* output_json.c */
-/* A JSON string of trace bytes: as they are when valid UTF-8, else each
- * byte outside a valid sequence as U+FFFD; null if @p data is NULL. */
-json_t *cli_json_text(const void *data, size_t n);
 
 /* The renderer @p opt asks for (decode.c). */
 const cli_renderer *cli_renderer_for(const cli_opts *opt);
