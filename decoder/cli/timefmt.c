@@ -3,20 +3,23 @@
  * ISO-8601, relative and duration forms of a record's nanosecond UTC
  * timestamp.
  */
-#define _GNU_SOURCE /* gmtime_r */
-
 #include "cli.h"
 
-#include <string.h>
-#include <time.h>
-
-static struct tm utc_tm(uint64_t ts_ns)
+/* The proleptic Gregorian date of a day count since 1970-01-01 (the
+ * days-to-civil algorithm of Howard Hinnant's "chrono-compatible low-level
+ * date algorithms"): what gmtime gives, without its locking and tm
+ * fields, for every object of the JSON output. @p days is below 2^38. */
+static void civil_from_days(uint64_t days, uint64_t *year, unsigned *month, unsigned *day)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm))
-        memset(&tm, 0, sizeof tm);
-    return tm;
+    uint64_t z = days + 719468;            /* days since 0000-03-01 */
+    uint64_t era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                       /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);           /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                 /* March = 0 */
+    *day = doy - (153 * mp + 2) / 5 + 1;
+    *month = mp < 10 ? mp + 3 : mp - 9;
+    *year = yoe + era * 400 + (*month <= 2);
 }
 
 /* These formatters run for every element printed: they write digits
@@ -61,19 +64,48 @@ void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
     *p = 0;
 }
 
+/* YYYY-MM-DD at @p p (a year past 9999 in as many digits as it has). */
+static char *put_date(char *p, uint64_t ts_ns)
+{
+    uint64_t year;
+    unsigned month, day;
+    civil_from_days(ts_ns / 1000000000u / 86400u, &year, &month, &day);
+    p = year > 9999 ? put_uint(p, year) : put_fixed(p, year, 4);
+    *p++ = '-';
+    p = put_fixed(p, month, 2);
+    *p++ = '-';
+    return put_fixed(p, day, 2);
+}
+
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap)
 {
-    struct tm tm = utc_tm(ts_ns);
-    snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday);
+    if (cap < 40) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    *put_date(buf, ts_ns) = 0;
 }
 
 void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
 {
-    struct tm tm = utc_tm(ts_ns);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (unsigned)(ts_ns % 1000000000u));
+    if (cap < 40) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    uint64_t sec = ts_ns / 1000000000u % 86400u;
+    char *p = put_date(buf, ts_ns);
+    *p++ = 'T';
+    p = put_fixed(p, sec / 3600, 2);
+    *p++ = ':';
+    p = put_fixed(p, sec / 60 % 60, 2);
+    *p++ = ':';
+    p = put_fixed(p, sec % 60, 2);
+    *p++ = '.';
+    p = put_fixed(p, ts_ns % 1000000000u, 9);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
