@@ -95,6 +95,32 @@ static void put_prose(FILE *f, const char *s, size_t n)
     at_escape_write(f, s, n, AT_ESC_KEEP_BACKSLASH);
 }
 
+/* A number in decimal: the renderer's most frequent formatting, without
+ * printf's format parsing. */
+static void put_u64(FILE *f, uint64_t v)
+{
+    char b[20];
+    char *e = b + sizeof b, *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fwrite(p, 1, (size_t)(e - p), f);
+}
+
+/* @p s left-aligned in a column of @p width (printf's "%-16s"). */
+static void put_padded(FILE *f, const char *s, size_t width)
+{
+    static const char spaces[] = "                ";
+    size_t n = strlen(s);
+    fwrite(s, 1, n, f);
+    while (n < width) {
+        size_t k = width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1;
+        fwrite(spaces, 1, k, f);
+        n += k;
+    }
+}
+
 static void put_str(FILE *f, const at_str *s)
 {
     if (s->ptr)
@@ -244,12 +270,33 @@ static void header(cli_ctx *c, cli_chan *ch, uint64_t ts,
     fputs(clock, c->out);
     fputs("  ", c->out);
     fputs(rel, c->out);
-    if (ch->channel)
-        fprintf(c->out, "  ch %u", ch->channel);
-    if (suffix)
-        fprintf(c->out, "  %s", suffix);
+    if (ch->channel) {
+        fputs("  ch ", c->out);
+        put_u64(c->out, ch->channel);
+    }
+    if (suffix) {
+        fputs("  ", c->out);
+        fputs(suffix, c->out);
+    }
     reset(c);
     fputc('\n', c->out);
+}
+
+/* "#<id>", an exchange's title, into @p buf (at least 12 bytes). */
+static const char *exchange_title(char *buf, uint32_t id)
+{
+    char digits[10];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + id % 10);
+        id /= 10;
+    } while (id);
+    char *p = buf;
+    *p++ = '#';
+    while (n)
+        *p++ = digits[--n];
+    *p = 0;
+    return buf;
 }
 
 static bool in_block(const cli_chan *ch)
@@ -265,9 +312,9 @@ static void place(cli_chan *ch, uint64_t ts, const char *color,
     cli_ctx *c = ch->ctx;
     if (in_block(ch)) {
         if (c->text_block != ch) {
-            char t[40];
-            snprintf(t, sizeof t, "#%u", (unsigned)ch->text.open_id);
-            header(c, ch, ch->text.open_ts, C_BOLD, t, "(continued)");
+            char t[16];
+            header(c, ch, ch->text.open_ts, C_BOLD, exchange_title(t, ch->text.open_id),
+                   "(continued)");
             c->text_block = ch;
         }
         return;
@@ -300,7 +347,9 @@ static void tag(cli_ctx *c, const char *color, const char *text)
 {
     fputs("  ", c->out);
     sgr(c, color);
-    fprintf(c->out, "(%s)", text);
+    fputc('(', c->out);
+    fputs(text, c->out);
+    fputc(')', c->out);
     reset(c);
 }
 
@@ -353,7 +402,7 @@ static void field(cli_ctx *c, unsigned depth, const char *name,
                   const at_str *value)
 {
     indent(c, depth);
-    fprintf(c->out, "%-16s", name);
+    put_padded(c->out, name, 16);
     put_str(c->out, value);
     fputc('\n', c->out);
 }
@@ -364,9 +413,12 @@ static void result_detail(cli_ctx *c, unsigned depth, const at_result *r)
     fputs(at_result_name(r->kind), c->out);
     if (r->has_code) {
         const char *meaning = cli_result_meaning(r);
-        fprintf(c->out, " %u", r->code);
-        if (meaning)
-            fprintf(c->out, ": %s", meaning);
+        fputc(' ', c->out);
+        put_u64(c->out, r->code);
+        if (meaning) {
+            fputs(": ", c->out);
+            fputs(meaning, c->out);
+        }
     } else if (r->text.ptr && r->text.len) {
         fputs(" ", c->out);
         put_str(c->out, &r->text);
@@ -927,9 +979,11 @@ static void run_flush(cli_chan *ch, at_dir dir)
         return;
     place(ch, r->ts, C_BOLD, "DATA");
     elem_begin(ch, r->ts, dir);
-    fprintf(c->out, "%s: %llu %s at %llu", run_name(r->kind),
-            (unsigned long long)r->bytes, plural(r->bytes, "byte", "bytes"),
-            (unsigned long long)r->off);
+    fputs(run_name(r->kind), c->out);
+    fputs(": ", c->out);
+    put_u64(c->out, r->bytes);
+    fputs(plural(r->bytes, " byte at ", " bytes at "), c->out);
+    put_u64(c->out, r->off);
     if (r->cut != AT_TR_NONE) {
         char t[64];
         snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(r->cut));
@@ -982,8 +1036,7 @@ static void command_elem(cli_chan *ch, const at_event *ev)
 
     run_flush(ch, AT_DIR_TE_TO_ME);
     run_flush(ch, AT_DIR_ME_TO_TE);
-    snprintf(title, sizeof title, "#%u", x ? (unsigned)x->id : 0u);
-    header(c, ch, ts, C_BOLD, title, NULL);
+    header(c, ch, ts, C_BOLD, exchange_title(title, x ? x->id : 0u), NULL);
     ch->text.open_id = x ? x->id : UINT32_MAX;
     ch->text.open_ts = ts;
     c->text_block = ch;
@@ -1029,15 +1082,20 @@ static void end_elem(cli_chan *ch, const at_event *ev)
     if (x && x->has_final) {
         sgr(c, failed ? C_BOLD_RED : C_BOLD_GREEN);
         fputs(at_result_name(x->final.kind), c->out);
-        if (x->final.has_code)
-            fprintf(c->out, " %u", x->final.code);
+        if (x->final.has_code) {
+            fputc(' ', c->out);
+            put_u64(c->out, x->final.code);
+        }
         reset(c);
     } else {
         sgr(c, C_BOLD_YELLOW);
         fputs("no final result", c->out);
         reset(c);
-        if (x)
-            fprintf(c->out, " (%s)", at_end_reason_name(x->end_reason));
+        if (x) {
+            fputs(" (", c->out);
+            fputs(at_end_reason_name(x->end_reason), c->out);
+            fputc(')', c->out);
+        }
     }
     if (x && x->secure) {
         fputs(", secure command ", c->out);
@@ -1047,11 +1105,16 @@ static void end_elem(cli_chan *ch, const at_event *ev)
               c->out);
         reset(c);
     }
-    if (x && (x->payload_bytes[0] || x->payload_bytes[1]))
-        fprintf(c->out, ", data %llu sent / %llu received",
-                (unsigned long long)x->payload_bytes[0],
-                (unsigned long long)x->payload_bytes[1]);
-    fprintf(c->out, " in %s\n", dur);
+    if (x && (x->payload_bytes[0] || x->payload_bytes[1])) {
+        fputs(", data ", c->out);
+        put_u64(c->out, x->payload_bytes[0]);
+        fputs(" sent / ", c->out);
+        put_u64(c->out, x->payload_bytes[1]);
+        fputs(" received", c->out);
+    }
+    fputs(" in ", c->out);
+    fputs(dur, c->out);
+    fputc('\n', c->out);
 
     ch->text.open_id = 0;
     c->text_block = NULL;

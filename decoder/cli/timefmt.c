@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include <string.h>
+
 /* The proleptic Gregorian date of a day count since 1970-01-01 (the
  * days-to-civil algorithm of Howard Hinnant's "chrono-compatible low-level
  * date algorithms"): what gmtime gives, without its locking and tm
@@ -146,12 +148,23 @@ void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap)
 
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)
 {
-    if (ns < 1000000000u)
-        snprintf(buf, cap, "%llu.%03llu ms", (unsigned long long)(ns / 1000000u),
-                 (unsigned long long)(ns % 1000000u / 1000u));
-    else
-        snprintf(buf, cap, "%llu.%06llu s", (unsigned long long)(ns / 1000000000u),
-                 (unsigned long long)(ns % 1000000000u / 1000u));
+    if (cap < 40) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    char *p;
+    if (ns < 1000000000u) {
+        p = put_uint(buf, ns / 1000000u);
+        *p++ = '.';
+        p = put_fixed(p, ns % 1000000u / 1000u, 3);
+        memcpy(p, " ms", 4);
+    } else {
+        p = put_uint(buf, ns / 1000000000u);
+        *p++ = '.';
+        p = put_fixed(p, ns % 1000000000u / 1000u, 6);
+        memcpy(p, " s", 3);
+    }
 }
 
 int32_t cli_day(uint64_t ts_ns)

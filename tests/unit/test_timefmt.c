@@ -1,7 +1,8 @@
 /*
  * Unit tests of the CLI's time formatters (decoder/cli/timefmt.c): the
  * dates and ISO-8601 times are gmtime's, for every kind of day (leap
- * years, century rules, month ends) and the extremes of the timestamp.
+ * years, century rules, month ends) and the extremes of the timestamp;
+ * durations are printf's.
  */
 #define _GNU_SOURCE /* gmtime_r */
 
@@ -52,6 +53,26 @@ static void test_iso_and_date(void **state)
         check(day * 86400000000000u + (day * 7919u % 86400u) * 1000000000u + day);
 }
 
+/* "3.000 ms" below a second, "1.500000 s" from a second on. */
+static void test_duration(void **state)
+{
+    (void)state;
+    static const uint64_t ns[] = {0, 999, 1000, 1234567, 999999999, 1000000000,
+                                  1500000000, 86400000000000u, UINT64_MAX};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        char want[64], got[64];
+        uint64_t v = ns[i];
+        if (v < 1000000000u)
+            snprintf(want, sizeof want, "%llu.%03llu ms", (unsigned long long)(v / 1000000u),
+                     (unsigned long long)(v % 1000000u / 1000u));
+        else
+            snprintf(want, sizeof want, "%llu.%06llu s", (unsigned long long)(v / 1000000000u),
+                     (unsigned long long)(v % 1000000000u / 1000u));
+        cli_fmt_duration(v, got, sizeof got);
+        assert_string_equal(got, want);
+    }
+}
+
 static void test_short_buffer(void **state)
 {
     (void)state;
@@ -66,6 +87,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso_and_date),
+        cmocka_unit_test(test_duration),
         cmocka_unit_test(test_short_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
