@@ -288,7 +288,11 @@ EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *
  * returns the exit status, 1 when the output could not be written. */
 int cli_print_version(FILE *out);
 
-/* Time formatting (timefmt.c). Buffers of at least 40 bytes. */
+/* timefmt.c: numbers and times, written digit by digit (no printf: they
+ * are formatted for every element printed). */
+/* The decimal digits of @p v at @p p (up to 20, no NUL); returns their end. */
+char *cli_put_uint(char *p, uint64_t v);
+/* Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
 void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */

@@ -216,24 +216,6 @@ static void text_diff(void *ctx, const at_diff *d)
 /* Written through json_writer.c, as `attrace decode --json`: the same
  * escaping (C1 controls and bidi overrides as \uXXXX). */
 
-static void key_uint(cli_json_writer *w, const char *key, uint64_t v)
-{
-    cli_jw_key(w, key);
-    cli_jw_uint(w, v);
-}
-
-static void key_str(cli_json_writer *w, const char *key, const char *v)
-{
-    cli_jw_key(w, key);
-    cli_jw_string(w, v);
-}
-
-static void key_text(cli_json_writer *w, const char *key, const void *text, size_t n)
-{
-    cli_jw_key(w, key);
-    cli_jw_text(w, text, n);
-}
-
 static void emit_json(diff_run *run)
 {
     if (!cli_jw_write_line(&run->json, run->out))
@@ -262,34 +244,34 @@ static void side_json(cli_json_writer *w, const at_diff *d, const at_diff_side *
     bool placed = d->kind != AT_DIFF_END;
     bool offset = placed && d->kind != AT_DIFF_LINES_BEYOND && d->kind != AT_DIFF_PAYLOAD;
     if (placed)
-        key_str(w, "dir", cli_dir_key(s->dir));
+        cli_jw_member_string(w, "dir", cli_dir_key(s->dir));
     if (offset)
-        key_uint(w, "offset", s->off);
+        cli_jw_member_uint(w, "offset", s->off);
     switch (d->kind) {
     case AT_DIFF_COMMAND:
-        key_text(w, "text", s->text, s->text_len);
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_FRAME:
         switch (d->field) {
         case AT_FF_BYTE_ORDER:
-            key_str(w, "value", s->num ? "big_endian" : "little_endian");
+            cli_jw_member_string(w, "value", s->num ? "big_endian" : "little_endian");
             break;
         case AT_FF_SIGNATURE_CHECK:
             cli_jw_key(w, "value");
             cli_jw_bool(w, s->num);
             break;
         case AT_FF_PROBLEM:
-            key_str(w, "value", at_frame_problem_name((at_frame_problem_code)s->num));
-            key_uint(w, "detail", s->len);
+            cli_jw_member_string(w, "value", at_frame_problem_name((at_frame_problem_code)s->num));
+            cli_jw_member_uint(w, "detail", s->len);
             break;
         case AT_FF_UNIT:
-            key_str(w, "value", cli_param_label((uint16_t)s->num));
-            key_uint(w, "len", s->len);
+            cli_jw_member_string(w, "value", cli_param_label((uint16_t)s->num));
+            cli_jw_member_uint(w, "len", s->len);
             break;
         case AT_FF_VALUE:
-            key_uint(w, "len", s->len);
+            cli_jw_member_uint(w, "len", s->len);
             if (s->text) {
-                key_text(w, "value", s->text, s->text_len);
+                cli_jw_member_text(w, "value", s->text, s->text_len);
             } else if (d->param_id == AT_PARAM_INDEX) {
                 const at_xframe *xf = at_xrec_frame(x, d->dir, d->frame - 1);
                 cli_jw_key(w, "value");
@@ -311,35 +293,35 @@ static void side_json(cli_json_writer *w, const at_diff *d, const at_diff_side *
             }
             break;
         default:
-            key_uint(w, "value", s->num);
+            cli_jw_member_uint(w, "value", s->num);
         }
         break;
     case AT_DIFF_SECURE_RESULT:
-        key_str(w, "value", at_secure_result_name((at_secure_result)s->num));
-        key_text(w, "text", s->text, s->text_len);
+        cli_jw_member_string(w, "value", at_secure_result_name((at_secure_result)s->num));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_FINAL:
-        key_str(w, "value", at_result_name((at_result_kind)s->num));
-        key_text(w, "text", s->text, s->text_len);
+        cli_jw_member_string(w, "value", at_result_name((at_result_kind)s->num));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_END:
-        key_str(w, "value", at_end_reason_name((at_end_reason)s->num));
+        cli_jw_member_string(w, "value", at_end_reason_name((at_end_reason)s->num));
         break;
     case AT_DIFF_LINE:
-        key_str(w, "kind", at_xline_kind_name((at_xline_kind)s->num));
-        key_text(w, "text", s->text, s->text_len);
+        cli_jw_member_string(w, "kind", at_xline_kind_name((at_xline_kind)s->num));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_LINES_BEYOND:
-        key_uint(w, "lines", s->num);
+        cli_jw_member_uint(w, "lines", s->num);
         break;
     case AT_DIFF_PAYLOAD:
-        key_uint(w, "bytes", s->num);
+        cli_jw_member_uint(w, "bytes", s->num);
         break;
     case AT_DIFF_FINDING: {
         const at_xfinding *xf = d->fa ? d->fa : d->fb;
-        key_str(w, "rule", xf->rule);
-        key_str(w, "severity", at_severity_name(xf->severity));
-        key_text(w, "what", xf->what, strnlen(xf->what, sizeof xf->what));
+        cli_jw_member_string(w, "rule", xf->rule);
+        cli_jw_member_string(w, "severity", at_severity_name(xf->severity));
+        cli_jw_member_text(w, "what", xf->what, strnlen(xf->what, sizeof xf->what));
         break;
     }
     case AT_DIFF_ONLY_A:
@@ -354,25 +336,25 @@ static void cli_diff_json(void *ctx, const at_diff *d)
     diff_run *run = ctx;
     cli_json_writer *w = &run->json;
     cli_jw_object_begin(w);
-    key_str(w, "type", "difference");
+    cli_jw_member_string(w, "type", "difference");
     exchange_ref(w, "a_exchange", d->a);
     exchange_ref(w, "b_exchange", d->b);
-    key_text(w, "command", d->a->command, d->a->command_len);
-    key_str(w, "what", at_diff_kind_name(d->kind));
+    cli_jw_member_text(w, "command", d->a->command, d->a->command_len);
+    cli_jw_member_string(w, "what", at_diff_kind_name(d->kind));
     if (d->kind == AT_DIFF_FRAME) {
-        key_str(w, "dir", cli_dir_key(d->dir));
-        key_uint(w, "frame", d->frame);
-        key_str(w, "field", at_frame_field_name(d->field));
+        cli_jw_member_string(w, "dir", cli_dir_key(d->dir));
+        cli_jw_member_uint(w, "frame", d->frame);
+        cli_jw_member_string(w, "field", at_frame_field_name(d->field));
         cli_jw_key(w, "unit");
         if (d->unit)
             cli_jw_uint(w, d->unit);
         else
             cli_jw_null(w);
-        key_str(w, "param", d->unit ? cli_param_label(d->param_id) : NULL);
+        cli_jw_member_string(w, "param", d->unit ? cli_param_label(d->param_id) : NULL);
         if (d->field == AT_FF_VALUE)
-            key_uint(w, "byte_index", d->byte_index);
+            cli_jw_member_uint(w, "byte_index", d->byte_index);
     } else if (d->kind == AT_DIFF_LINE || d->kind == AT_DIFF_PAYLOAD) {
-        key_str(w, "dir", cli_dir_key(d->dir));
+        cli_jw_member_string(w, "dir", cli_dir_key(d->dir));
     }
     cli_jw_key(w, "a");
     side_json(w, d, &d->sa, d->a);
@@ -403,10 +385,10 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
         if (run->opt->json) {
             cli_json_writer *w = &run->json;
             cli_jw_object_begin(w);
-            key_str(w, "type", s ? "only_in_b" : "only_in_a");
-            key_uint(w, s ? "b_exchange" : "a_exchange", x->id);
-            key_text(w, "command", x->command, x->command_len);
-            key_uint(w, "offset", x->span.off);
+            cli_jw_member_string(w, "type", s ? "only_in_b" : "only_in_a");
+            cli_jw_member_uint(w, s ? "b_exchange" : "a_exchange", x->id);
+            cli_jw_member_text(w, "command", x->command, x->command_len);
+            cli_jw_member_uint(w, "offset", x->span.off);
             cli_jw_object_end(w);
             emit_json(run);
         } else {
@@ -565,30 +547,30 @@ static void summary(diff_run *run)
     if (run->opt->json) {
         cli_json_writer *w = &run->json;
         cli_jw_object_begin(w);
-        key_str(w, "type", "summary");
+        cli_jw_member_string(w, "type", "summary");
         cli_jw_key(w, "same");
         cli_jw_bool(w, same);
         for (int i = 0; i < 2; i++) {
             cli_jw_key(w, i ? "b" : "a");
             cli_jw_object_begin(w);
-            key_text(w, "trace", run->side[i].path, strlen(run->side[i].path));
+            cli_jw_member_text(w, "trace", run->side[i].path, strlen(run->side[i].path));
             cli_jw_key(w, "channel");
             if (run->side[i].have_channel)
                 cli_jw_uint(w, run->side[i].channel);
             else
                 cli_jw_null(w);
-            key_uint(w, "exchanges", run->side[i].exchanges);
-            key_uint(w, "other_channel_records", run->side[i].other_channel_records);
+            cli_jw_member_uint(w, "exchanges", run->side[i].exchanges);
+            cli_jw_member_uint(w, "other_channel_records", run->side[i].other_channel_records);
             cli_jw_key(w, "complete");
             cli_jw_bool(w, !run->side[i].damaged);
             cli_jw_object_end(w);
         }
-        key_uint(w, "pairs", run->pairs);
-        key_uint(w, "pairs_same", run->pairs_same);
-        key_uint(w, "pairs_differ", run->pairs_differ);
-        key_uint(w, "only_in_a", run->only[0]);
-        key_uint(w, "only_in_b", run->only[1]);
-        key_uint(w, "differences", run->differences);
+        cli_jw_member_uint(w, "pairs", run->pairs);
+        cli_jw_member_uint(w, "pairs_same", run->pairs_same);
+        cli_jw_member_uint(w, "pairs_differ", run->pairs_differ);
+        cli_jw_member_uint(w, "only_in_a", run->only[0]);
+        cli_jw_member_uint(w, "only_in_b", run->only[1]);
+        cli_jw_member_uint(w, "differences", run->differences);
         cli_jw_object_end(w);
         emit_json(run);
         return;

@@ -457,6 +457,36 @@ void cli_jw_raw(cli_json_writer *w, const char *json, size_t n)
     w->comma = true;
 }
 
+void cli_jw_member_null(cli_json_writer *w, const char *key)
+{
+    cli_jw_key(w, key);
+    cli_jw_null(w);
+}
+
+void cli_jw_member_bool(cli_json_writer *w, const char *key, bool v)
+{
+    cli_jw_key(w, key);
+    cli_jw_bool(w, v);
+}
+
+void cli_jw_member_uint(cli_json_writer *w, const char *key, uint64_t v)
+{
+    cli_jw_key(w, key);
+    cli_jw_uint(w, v);
+}
+
+void cli_jw_member_string(cli_json_writer *w, const char *key, const char *v)
+{
+    cli_jw_key(w, key);
+    cli_jw_string(w, v);
+}
+
+bool cli_jw_member_text(cli_json_writer *w, const char *key, const void *data, size_t n)
+{
+    cli_jw_key(w, key);
+    return cli_jw_text(w, data, n);
+}
+
 bool cli_jw_write_line(cli_json_writer *w, FILE *out)
 {
     bool ok = !w->oom && put_char(w, '\n');

@@ -73,6 +73,13 @@ void cli_jw_hex(cli_json_writer *w, const void *data, size_t n);
  * whose ',' the caller's text does not begin with). */
 void cli_jw_raw(cli_json_writer *w, const char *json, size_t n);
 
+/* A member: its key, then its value, as the calls above write them. */
+void cli_jw_member_null(cli_json_writer *w, const char *key);
+void cli_jw_member_bool(cli_json_writer *w, const char *key, bool v);
+void cli_jw_member_uint(cli_json_writer *w, const char *key, uint64_t v);
+void cli_jw_member_string(cli_json_writer *w, const char *key, const char *v);
+bool cli_jw_member_text(cli_json_writer *w, const char *key, const void *data, size_t n);
+
 /* Writes the buffer and a newline to @p out with one fwrite and empties
  * it. Returns false when memory ran out while it was written (nothing is
  * written then); a failed write shows in ferror(@p out). */

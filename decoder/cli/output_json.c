@@ -56,30 +56,6 @@ typedef cli_json_writer jw;
 
 #define KEY(w, k) cli_jw_keyn((w), (k), sizeof(k) - 1)
 
-static void put_uint(jw *w, const char *key, uint64_t v)
-{
-    cli_jw_key(w, key);
-    cli_jw_uint(w, v);
-}
-
-static void put_cstr(jw *w, const char *key, const char *v)
-{
-    cli_jw_key(w, key);
-    cli_jw_string(w, v);
-}
-
-static void put_bool(jw *w, const char *key, bool v)
-{
-    cli_jw_key(w, key);
-    cli_jw_bool(w, v);
-}
-
-static void put_null(jw *w, const char *key)
-{
-    cli_jw_key(w, key);
-    cli_jw_null(w);
-}
-
 /* "<key>_hex" */
 static void hex_key(jw *w, const char *key)
 {
@@ -92,8 +68,7 @@ static void hex_key(jw *w, const char *key)
  * its bytes: the lossless form the header comment describes. */
 static void set_text(jw *w, const char *key, const void *data, size_t n)
 {
-    cli_jw_key(w, key);
-    if (!cli_jw_text(w, data, n)) {
+    if (!cli_jw_member_text(w, key, data, n)) {
         hex_key(w, key);
         cli_jw_hex(w, data, n);
     }
@@ -104,7 +79,7 @@ static void set_str(jw *w, const char *key, const at_str *s)
     if (s->ptr)
         set_text(w, key, s->ptr, s->len);
     else
-        put_null(w, key);
+        cli_jw_member_null(w, key);
 }
 
 static void put_str_value(jw *w, const at_str *s)
@@ -129,9 +104,9 @@ static const at_secret *withheld(const cli_ctx *c, const at_event *ev, uint64_t 
 static void put_redacted(jw *w, const at_secret *s, size_t n)
 {
     cli_jw_object_begin(w);
-    put_bool(w, "redacted", true);
-    put_cstr(w, "secret", at_secret_kind_name(s->kind));
-    put_uint(w, "size", n);
+    cli_jw_member_bool(w, "redacted", true);
+    cli_jw_member_string(w, "secret", at_secret_kind_name(s->kind));
+    cli_jw_member_uint(w, "size", n);
     cli_jw_object_end(w);
 }
 
@@ -161,7 +136,7 @@ static void set_bytes(jw *w, const char *key, const cli_ctx *c, const at_event *
     } else if (p) {
         set_text(w, key, p, n);
     } else {
-        put_null(w, key);
+        cli_jw_member_null(w, key);
     }
 }
 
@@ -174,14 +149,14 @@ static void set_event_text(jw *w, const char *key, const cli_ctx *c, const at_ev
         set_bytes(w, key, c, ev, ev->line.text.span.off, ev->line.text.ptr,
                   ev->line.text.len);
     else
-        put_null(w, key);
+        cli_jw_member_null(w, key);
 }
 
 static void put_iso(jw *w, const char *key, uint64_t ts)
 {
     char b[48];
     cli_fmt_iso(ts, b, sizeof b);
-    put_cstr(w, key, b);
+    cli_jw_member_string(w, key, b);
 }
 
 static void put_id(jw *w, const char *key, uint64_t id)
@@ -233,7 +208,7 @@ static void put_result_text(jw *w, const at_result *r)
 
 static void result_fields(jw *w, const at_result *r)
 {
-    put_cstr(w, "result", at_result_name(r->kind));
+    cli_jw_member_string(w, "result", at_result_name(r->kind));
     KEY(w, "code");
     if (r->has_code)
         cli_jw_uint(w, r->code);
@@ -241,7 +216,7 @@ static void result_fields(jw *w, const at_result *r)
         cli_jw_null(w);
     KEY(w, "result_text");
     put_result_text(w, r);
-    put_bool(w, "numeric", r->numeric);
+    cli_jw_member_bool(w, "numeric", r->numeric);
 }
 
 static void put_date(jw *w, const char *key, bool have, unsigned y, unsigned m, unsigned d)
@@ -272,7 +247,7 @@ static void set_cert_fields(jw *w, const at_str *issuer, const at_str *serial,
 
 static void line_fields(jw *w, const at_line_info *li, bool urc)
 {
-    put_cstr(w, "kind", at_line_kind_name(li->kind));
+    cli_jw_member_string(w, "kind", at_line_kind_name(li->kind));
     switch (li->kind) {
     case AT_LK_TEXT:
         break;
@@ -280,15 +255,15 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
         result_fields(w, &li->u.result);
         break;
     case AT_LK_SECURE:
-        put_cstr(w, "secure_result", at_secure_result_name(li->u.secure));
+        cli_jw_member_string(w, "secure_result", at_secure_result_name(li->u.secure));
         break;
     case AT_LK_SBNR: {
         const at_sbnr *b = &li->u.sbnr;
-        put_uint(w, "index", b->index);
-        put_cstr(w, "entry", at_sbnr_kind_name(b->kind));
+        cli_jw_member_uint(w, "index", b->index);
+        cli_jw_member_string(w, "entry", at_sbnr_kind_name(b->kind));
         if (b->kind == AT_SBNR_CORRUPTED)
             break;
-        put_uint(w, "size", b->size);
+        cli_jw_member_uint(w, "size", b->size);
         set_cert_fields(w, &b->issuer, &b->serial, &b->subject, &b->signature,
                         &b->thumb_alg, &b->thumbprint);
         put_date(w, "expiry", b->has_expiry, b->expiry_year, b->expiry_month,
@@ -297,8 +272,8 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
     }
     case AT_LK_CIEV_IS_CERT: {
         const at_ciev_is_cert *v = &li->u.ciev_cert;
-        put_cstr(w, "indicator", "is_cert");
-        put_uint(w, "srv_profile", v->srv_profile);
+        cli_jw_member_string(w, "indicator", "is_cert");
+        cli_jw_member_uint(w, "srv_profile", v->srv_profile);
         set_cert_fields(w, &v->issuer, &v->serial, &v->subject, &v->sig_alg,
                         &v->thumb_alg, &v->thumbprint);
         break;
@@ -310,8 +285,8 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
     case AT_LK_SIS: {
         const at_sis *s = &li->u.sis;
         const char *m = s->has_info_id ? at_sis_info_text(s->info_id) : NULL;
-        put_uint(w, "srv_profile", s->srv_profile);
-        put_uint(w, "urc_cause", s->urc_cause);
+        cli_jw_member_uint(w, "srv_profile", s->srv_profile);
+        cli_jw_member_uint(w, "urc_cause", s->urc_cause);
         KEY(w, "info_id");
         if (s->has_info_id)
             cli_jw_uint(w, s->info_id);
@@ -320,22 +295,22 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
         if (s->has_info_text)
             set_str(w, "info_text", &s->info_text);
         else
-            put_null(w, "info_text");
-        put_cstr(w, "info_meaning", m);
-        put_bool(w, "tls", s->has_info_id && at_sis_info_is_tls(s->info_id));
+            cli_jw_member_null(w, "info_text");
+        cli_jw_member_string(w, "info_meaning", m);
+        cli_jw_member_bool(w, "tls", s->has_info_id && at_sis_info_is_tls(s->info_id));
         break;
     }
     case AT_LK_SIS_RW: {
         const at_sis_rw *rw = &li->u.sis_rw;
         set_str(w, "command", &li->prefix);
-        put_uint(w, "srv_profile", rw->srv_profile);
+        cli_jw_member_uint(w, "srv_profile", rw->srv_profile);
         if (urc) {
-            put_uint(w, "urc_cause", rw->count);
+            cli_jw_member_uint(w, "urc_cause", rw->count);
         } else if (rw->count_negative) {
             KEY(w, "count");
             cli_jw_int(w, rw->count_negative);
         } else {
-            put_uint(w, "count", rw->count);
+            cli_jw_member_uint(w, "count", rw->count);
         }
         KEY(w, "unack");
         if (rw->has_unack)
@@ -351,7 +326,7 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
     if (li->parse_error) {
         KEY(w, "parse_error");
         cli_jw_object_begin(w);
-        put_uint(w, "offset", li->err_off);
+        cli_jw_member_uint(w, "offset", li->err_off);
         cli_jw_object_end(w);
     }
 }
@@ -360,20 +335,20 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
  * element; "ts_ns" is left out where the object's head has it. */
 static void element_members(jw *w, const cli_ctx *c, const at_event *ev, bool ts)
 {
-    put_uint(w, "offset", ev->span.off);
-    put_uint(w, "length", ev->span.len);
+    cli_jw_member_uint(w, "offset", ev->span.off);
+    cli_jw_member_uint(w, "length", ev->span.len);
     if (ts)
-        put_uint(w, "ts_ns", ev->ts);
+        cli_jw_member_uint(w, "ts_ns", ev->ts);
     set_event_text(w, "text", c, ev);
     if (ev->tok) {
         /* Only when true: cut at the line limit, cut by a gap or the end,
          * ended without CR/LF. */
         if (ev->tok->flags & AT_TOKF_TRUNCATED)
-            put_bool(w, "truncated", true);
+            cli_jw_member_bool(w, "truncated", true);
         if (ev->tok->flags & AT_TOKF_INCOMPLETE)
-            put_bool(w, "incomplete", true);
+            cli_jw_member_bool(w, "incomplete", true);
         if (ev->tok->flags & AT_TOKF_UNTERMINATED)
-            put_bool(w, "unterminated", true);
+            cli_jw_member_bool(w, "unterminated", true);
     }
 }
 
@@ -382,7 +357,7 @@ static void line_members(jw *w, const cli_ctx *c, const at_event *ev, bool urc, 
     element_members(w, c, ev, ts);
     /* The parsed fields of a line with key bytes would quote them. */
     if (ev->data && withheld(c, ev, ev->span.off, ev->len))
-        put_cstr(w, "kind", at_line_kind_name(ev->line.kind));
+        cli_jw_member_string(w, "kind", at_line_kind_name(ev->line.kind));
     else
         line_fields(w, &ev->line, urc);
 }
@@ -433,8 +408,8 @@ static void commands(jw *w, const at_exchange *x)
         bool any_hex = false;
         cli_jw_object_begin(w);
         set_str(w, "name", &cmd->name);
-        put_cstr(w, "type", at_cmd_type_name(cmd->type));
-        put_uint(w, "offset", cmd->span.off);
+        cli_jw_member_string(w, "type", at_cmd_type_name(cmd->type));
+        cli_jw_member_uint(w, "offset", cmd->span.off);
         set_str(w, "basic_value", &cmd->basic_value);
         KEY(w, "params");
         cli_jw_array_begin(w);
@@ -459,7 +434,7 @@ static void commands(jw *w, const at_exchange *x)
             cli_jw_array_end(w);
         }
         if (cmd->params_dropped)
-            put_bool(w, "params_dropped", true);
+            cli_jw_member_bool(w, "params_dropped", true);
         cli_jw_object_end(w);
     }
     cli_jw_array_end(w);
@@ -474,7 +449,7 @@ static void final_result(jw *w, const cli_ctx *c, const at_event *ev, const at_e
     }
     const at_result *r = &x->final;
     cli_jw_object_begin(w);
-    put_cstr(w, "kind", at_result_name(r->kind));
+    cli_jw_member_string(w, "kind", at_result_name(r->kind));
     KEY(w, "code");
     if (r->has_code)
         cli_jw_uint(w, r->code);
@@ -482,15 +457,15 @@ static void final_result(jw *w, const cli_ctx *c, const at_event *ev, const at_e
         cli_jw_null(w);
     KEY(w, "text");
     put_result_text(w, r);
-    put_bool(w, "numeric", r->numeric);
+    cli_jw_member_bool(w, "numeric", r->numeric);
     if (ev->data) {
         set_event_text(w, "line", c, ev);
-        put_uint(w, "offset", ev->span.off);
-        put_uint(w, "ts_ns", ev->ts);
+        cli_jw_member_uint(w, "offset", ev->span.off);
+        cli_jw_member_uint(w, "ts_ns", ev->ts);
     } else {
-        put_null(w, "line");
-        put_null(w, "offset");
-        put_null(w, "ts_ns");
+        cli_jw_member_null(w, "line");
+        cli_jw_member_null(w, "offset");
+        cli_jw_member_null(w, "ts_ns");
     }
     cli_jw_object_end(w);
 }
@@ -508,23 +483,23 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
 
     jw *w = &ch->ctx->json_writer;
     cli_jw_object_begin(w);
-    put_cstr(w, "type", "exchange");
-    put_uint(w, "id", x->id);
-    put_uint(w, "channel", ch->channel);
+    cli_jw_member_string(w, "type", "exchange");
+    cli_jw_member_uint(w, "id", x->id);
+    cli_jw_member_uint(w, "channel", ch->channel);
     put_iso(w, "ts_start", x->ts_start);
-    put_uint(w, "ts_start_ns", x->ts_start);
+    cli_jw_member_uint(w, "ts_start_ns", x->ts_start);
     put_iso(w, "ts_end", x->ts_end);
-    put_uint(w, "ts_end_ns", x->ts_end);
-    put_uint(w, "duration_ns", ev->duration_ns);
+    cli_jw_member_uint(w, "ts_end_ns", x->ts_end);
+    cli_jw_member_uint(w, "duration_ns", ev->duration_ns);
     if (j->command.len || j->command.oom) {
         KEY(w, "command");
         list_add(w, &j->command);
     } else {
         set_str(w, "command", &x->line);
     }
-    put_uint(w, "offset", x->span.off);
-    put_uint(w, "length", x->span.len);
-    put_bool(w, "parse_ok", x->parse_ok);
+    cli_jw_member_uint(w, "offset", x->span.off);
+    cli_jw_member_uint(w, "length", x->span.len);
+    cli_jw_member_bool(w, "parse_ok", x->parse_ok);
     KEY(w, "commands");
     if (j->command_withheld) {
         cli_jw_array_begin(w);
@@ -533,15 +508,15 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
         commands(w, x);
     }
     if (x->cmdline.cmds_dropped)
-        put_bool(w, "commands_dropped", true);
-    put_bool(w, "secure", x->secure);
+        cli_jw_member_bool(w, "commands_dropped", true);
+    cli_jw_member_bool(w, "secure", x->secure);
     if (j->echo.len || j->echo.oom)
         list_add(w, &j->echo); /* "echo" (and "echo_hex") */
     else
-        put_null(w, "echo");
+        cli_jw_member_null(w, "echo");
     put_list(w, "responses", &j->responses);
     if (j->responses_dropped)
-        put_uint(w, "responses_dropped", j->responses_dropped);
+        cli_jw_member_uint(w, "responses_dropped", j->responses_dropped);
     put_list(w, "intermediate", &j->intermediate);
     KEY(w, "secure_result");
     if (j->secure_result.len || j->secure_result.oom)
@@ -553,12 +528,12 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
     put_list(w, "invalid", &j->invalid);
     KEY(w, "payload_bytes");
     cli_jw_object_begin(w);
-    put_uint(w, "te_to_me", x->payload_bytes[AT_DIR_TE_TO_ME]);
-    put_uint(w, "me_to_te", x->payload_bytes[AT_DIR_ME_TO_TE]);
+    cli_jw_member_uint(w, "te_to_me", x->payload_bytes[AT_DIR_TE_TO_ME]);
+    cli_jw_member_uint(w, "me_to_te", x->payload_bytes[AT_DIR_ME_TO_TE]);
     cli_jw_object_end(w);
     final_result(w, ch->ctx, ev, x);
-    put_cstr(w, "end_reason", at_end_reason_name(x->end_reason));
-    put_bool(w, "failed", cli_exchange_failed(x));
+    cli_jw_member_string(w, "end_reason", at_end_reason_name(x->end_reason));
+    cli_jw_member_bool(w, "failed", cli_exchange_failed(x));
     cli_jw_object_end(w);
     emit(ch->ctx);
     chan_reset(j);
@@ -572,7 +547,7 @@ static void exchange_end(cli_chan *ch, const at_event *ev)
 static void size_hex(jw *w, const uint8_t *v, size_t n, bool hex)
 {
     cli_jw_object_begin(w);
-    put_uint(w, "size", n);
+    cli_jw_member_uint(w, "size", n);
     if (hex) {
         KEY(w, "hex");
         cli_jw_hex(w, v, n);
@@ -592,9 +567,9 @@ static bool unit_value(jw *w, const cli_ctx *c, const at_event *ev, const at_fra
         /* Key bytes where the frame's walk put another unit: the shape of
          * the key unit's value. */
         cli_jw_object_begin(w);
-        put_uint(w, "size", n);
-        put_bool(w, "redacted", true);
-        put_cstr(w, "secret", at_secret_kind_name(secret->kind));
+        cli_jw_member_uint(w, "size", n);
+        cli_jw_member_bool(w, "redacted", true);
+        cli_jw_member_string(w, "secret", at_secret_kind_name(secret->kind));
         cli_jw_object_end(w);
         return false;
     }
@@ -610,8 +585,8 @@ static bool unit_value(jw *w, const cli_ctx *c, const at_event *ev, const at_fra
         return false;
     case AT_PARAM_KEY:
         cli_jw_object_begin(w);
-        put_uint(w, "size", n);
-        put_bool(w, "redacted", !c->opt->show_secrets);
+        cli_jw_member_uint(w, "size", n);
+        cli_jw_member_bool(w, "redacted", !c->opt->show_secrets);
         if (c->opt->show_secrets) {
             KEY(w, "hex");
             cli_jw_hex(w, v, n);
@@ -679,15 +654,15 @@ static void cert_obj(jw *w, const at_frame *f, const at_frame_details *d)
     bool ok = d->cert_ok;
     const at_cert_summary *s = &d->cert;
     cli_jw_object_begin(w);
-    put_uint(w, "size", ok ? s->size : u->value_len);
-    put_bool(w, "parsed", ok);
-    put_bool(w, "pem", d->cert_is_pem);
+    cli_jw_member_uint(w, "size", ok ? s->size : u->value_len);
+    cli_jw_member_bool(w, "parsed", ok);
+    cli_jw_member_bool(w, "pem", d->cert_is_pem);
     if (ok) {
         set_text(w, "issuer", s->issuer, strlen(s->issuer));
         set_text(w, "subject", s->subject, strlen(s->subject));
     } else {
-        put_null(w, "issuer");
-        put_null(w, "subject");
+        cli_jw_member_null(w, "issuer");
+        cli_jw_member_null(w, "subject");
     }
     put_ok_cstr(w, "serial", ok, s->serial);
     put_ok_cstr(w, "signature", ok, s->sig_alg);
@@ -710,13 +685,13 @@ static void key_obj(jw *w, const cli_ctx *c, const at_frame *f, const at_frame_d
     }
     bool ok = d->key_ok;
     cli_jw_object_begin(w);
-    put_uint(w, "size", u->value_len);
-    put_bool(w, "parsed", ok);
+    cli_jw_member_uint(w, "size", u->value_len);
+    cli_jw_member_bool(w, "parsed", ok);
     put_ok_cstr(w, "type", ok, d->key.type);
     put_ok_int(w, "bits", ok, d->key.bits);
     put_ok_cstr(w, "container", ok, d->key.container);
     put_ok_bool(w, "matches_cert", ok && d->has_cert && d->cert_ok, d->key_matches_cert);
-    put_bool(w, "redacted", !c->opt->show_secrets);
+    cli_jw_member_bool(w, "redacted", !c->opt->show_secrets);
     cli_jw_object_end(w);
 }
 
@@ -730,11 +705,11 @@ static void sig_obj(jw *w, const at_frame *f, const at_frame_details *d)
     const at_sig_verdict *v = &d->sig;
     bool checked = d->sig_checked && v->base64_ok && v->key_len > 0;
     cli_jw_object_begin(w);
-    put_bool(w, "present", v->present);
-    put_cstr(w, "kind", at_sig_kind_name(f->sig_kind));
-    put_bool(w, "base64_ok", v->base64_ok);
-    put_uint(w, "length", v->sig_len);
-    put_bool(w, "checked", checked);
+    cli_jw_member_bool(w, "present", v->present);
+    cli_jw_member_string(w, "kind", at_sig_kind_name(f->sig_kind));
+    cli_jw_member_bool(w, "base64_ok", v->base64_ok);
+    cli_jw_member_uint(w, "length", v->sig_len);
+    cli_jw_member_bool(w, "checked", checked);
     KEY(w, "key_length");
     if (checked)
         cli_jw_uint(w, v->key_len);
@@ -756,8 +731,8 @@ static void span_obj(jw *w, const char *key, uint64_t off, uint64_t len)
         return;
     }
     cli_jw_object_begin(w);
-    put_uint(w, "offset", off);
-    put_uint(w, "length", len);
+    cli_jw_member_uint(w, "offset", off);
+    cli_jw_member_uint(w, "length", len);
     cli_jw_object_end(w);
 }
 
@@ -766,14 +741,14 @@ static void head(jw *w, const cli_chan *ch, const char *type, uint64_t id, at_di
                  uint64_t ts)
 {
     cli_jw_object_begin(w);
-    put_cstr(w, "type", type);
+    cli_jw_member_string(w, "type", type);
     if (id)
-        put_uint(w, "id", id);
-    put_uint(w, "channel", ch->channel);
+        cli_jw_member_uint(w, "id", id);
+    cli_jw_member_uint(w, "channel", ch->channel);
     put_id(w, "exchange", ch->json.open_id);
-    put_cstr(w, "dir", cli_dir_key(dir));
+    cli_jw_member_string(w, "dir", cli_dir_key(dir));
     put_iso(w, "ts", ts);
-    put_uint(w, "ts_ns", ts);
+    cli_jw_member_uint(w, "ts_ns", ts);
 }
 
 /* Adds @p id to the open exchange's list @p list. */
@@ -792,28 +767,28 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
 
     head(w, ch, "frame", id, ev->dir, ev->ts);
     if (!f) {
-        put_uint(w, "offset", ev->span.off);
-        put_uint(w, "length", ev->span.len);
+        cli_jw_member_uint(w, "offset", ev->span.off);
+        cli_jw_member_uint(w, "length", ev->span.len);
     } else {
-        put_uint(w, "offset", f->span.off);
-        put_uint(w, "length", f->span.len);
-        put_uint(w, "bytes_present", f->bytes_present);
-        put_uint(w, "total_len", f->total_len);
-        put_uint(w, "cmd_id", f->cmd_id);
-        put_cstr(w, "cmd_name", at_cmd_name(f->cmd_id));
-        put_uint(w, "param_num", f->param_num);
+        cli_jw_member_uint(w, "offset", f->span.off);
+        cli_jw_member_uint(w, "length", f->span.len);
+        cli_jw_member_uint(w, "bytes_present", f->bytes_present);
+        cli_jw_member_uint(w, "total_len", f->total_len);
+        cli_jw_member_uint(w, "cmd_id", f->cmd_id);
+        cli_jw_member_string(w, "cmd_name", at_cmd_name(f->cmd_id));
+        cli_jw_member_uint(w, "param_num", f->param_num);
         KEY(w, "units");
         cli_jw_array_begin(w);
         for (unsigned i = 0; i < f->n_units; i++) {
             const at_frame_unit *u = &f->units[i];
             cli_jw_object_begin(w);
-            put_uint(w, "id", u->param_id);
-            put_cstr(w, "name", at_param_name(u->param_id));
-            put_uint(w, "len", u->param_len);
-            put_uint(w, "offset", u->span.off);
-            put_uint(w, "value_offset", u->value_span.off);
-            put_uint(w, "value_len", u->value_len);
-            put_bool(w, "complete", u->whole);
+            cli_jw_member_uint(w, "id", u->param_id);
+            cli_jw_member_string(w, "name", at_param_name(u->param_id));
+            cli_jw_member_uint(w, "len", u->param_len);
+            cli_jw_member_uint(w, "offset", u->span.off);
+            cli_jw_member_uint(w, "value_offset", u->value_span.off);
+            cli_jw_member_uint(w, "value_len", u->value_len);
+            cli_jw_member_bool(w, "complete", u->whole);
             if (unit_value(w, c, ev, u) && !cli_utf8_valid(u->value, u->text_len)) {
                 KEY(w, "value_hex");
                 cli_jw_hex(w, u->value, u->text_len);
@@ -828,15 +803,15 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
         for (unsigned i = 0; i < f->n_problems; i++) {
             const at_frame_problem *p = &f->problems[i];
             cli_jw_object_begin(w);
-            put_uint(w, "code", (unsigned)p->code);
-            put_cstr(w, "name", at_frame_problem_name(p->code));
-            put_uint(w, "offset", p->off);
-            put_uint(w, "detail", p->detail);
-            put_cstr(w, "text", at_frame_problem_text(p->code));
+            cli_jw_member_uint(w, "code", (unsigned)p->code);
+            cli_jw_member_string(w, "name", at_frame_problem_name(p->code));
+            cli_jw_member_uint(w, "offset", p->off);
+            cli_jw_member_uint(w, "detail", p->detail);
+            cli_jw_member_string(w, "text", at_frame_problem_text(p->code));
             cli_jw_object_end(w);
         }
         cli_jw_array_end(w);
-        put_uint(w, "problems_dropped", f->problems_dropped);
+        cli_jw_member_uint(w, "problems_dropped", f->problems_dropped);
         const at_frame_details *d = cli_frame_details(ch, ev);
         cert_obj(w, f, d);
         key_obj(w, c, f, d);
@@ -844,7 +819,7 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
     }
     put_ok_cstr(w, "cut", ev->invalid_reason != AT_TR_NONE,
                 at_tok_reason_name(ev->invalid_reason));
-    put_bool(w, "ended_by_answer", ev->tok && (ev->tok->flags & AT_TOKF_FLUSHED));
+    cli_jw_member_bool(w, "ended_by_answer", ev->tok && (ev->tok->flags & AT_TOKF_FLUSHED));
     cli_jw_object_end(w);
     emit(c);
     note_id(ch, &ch->json.frames, id);
@@ -873,7 +848,7 @@ static void unexpected_obj(cli_chan *ch, const at_event *ev)
 {
     jw *w = &ch->ctx->json_writer;
     head(w, ch, "unexpected", 0, ev->dir, ev->ts);
-    put_cstr(w, "event", at_event_kind_name(ev->kind));
+    cli_jw_member_string(w, "event", at_event_kind_name(ev->kind));
     line_members(w, ch->ctx, ev, false, false);
     cli_jw_object_end(w);
     emit(ch->ctx);
@@ -885,9 +860,9 @@ static void invalid_obj(cli_chan *ch, const at_event *ev)
     uint64_t id = c->next_invalid_id++;
     jw *w = &c->json_writer;
     head(w, ch, "invalid", id, ev->dir, ev->ts);
-    put_uint(w, "offset", ev->span.off);
-    put_uint(w, "length", ev->span.len);
-    put_cstr(w, "reason", at_tok_reason_name(ev->invalid_reason));
+    cli_jw_member_uint(w, "offset", ev->span.off);
+    cli_jw_member_uint(w, "length", ev->span.len);
+    cli_jw_member_string(w, "reason", at_tok_reason_name(ev->invalid_reason));
     if (c->opt->hex) {
         KEY(w, "hex");
         put_bytes_hex(w, c, ev, ev->span.off, ev->data, ev->len);
@@ -965,7 +940,7 @@ static void cli_json_event(cli_chan *ch, const at_event *ev)
             cli_jw_reset(w);
             cli_jw_object_begin(w);
             element_members(w, c, ev, true);
-            put_cstr(w, "result", at_secure_result_name(ev->line.u.secure));
+            cli_jw_member_string(w, "result", at_secure_result_name(ev->line.u.secure));
             cli_jw_object_end(w);
         }
         break;
@@ -1000,15 +975,15 @@ static void cli_json_findings(cli_chan *ch, const at_finding *f, size_t n, bool 
         const char *what_end = memchr(x->what, 0, sizeof x->what);
         const char *fix_end = memchr(x->fix, 0, sizeof x->fix);
         cli_jw_object_begin(w);
-        put_cstr(w, "type", "finding");
-        put_cstr(w, "rule", x->rule ? x->rule : "unknown");
-        put_cstr(w, "severity", at_severity_name(x->severity));
-        put_uint(w, "channel", ch->channel);
+        cli_jw_member_string(w, "type", "finding");
+        cli_jw_member_string(w, "rule", x->rule ? x->rule : "unknown");
+        cli_jw_member_string(w, "severity", at_severity_name(x->severity));
+        cli_jw_member_uint(w, "channel", ch->channel);
         put_id(w, "exchange", x->exchange);
-        put_cstr(w, "dir", cli_dir_key(x->dir));
-        put_uint(w, "offset", x->off);
+        cli_jw_member_string(w, "dir", cli_dir_key(x->dir));
+        cli_jw_member_uint(w, "offset", x->off);
         put_iso(w, "ts", x->ts);
-        put_uint(w, "ts_ns", x->ts);
+        cli_jw_member_uint(w, "ts_ns", x->ts);
         set_text(w, "what", x->what, what_end ? (size_t)(what_end - x->what)
                                               : sizeof x->what);
         set_text(w, "fix", x->fix, fix_end ? (size_t)(fix_end - x->fix)
@@ -1028,11 +1003,11 @@ static void cli_json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event
     at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
     jw *w = &c->json_writer;
     head(w, ch, "trace_event", 0, dir, rec->ts_ns);
-    put_uint(w, "record", rec->record_no);
-    put_cstr(w, "event", te->event == CLI_TEV_BYTES_MISSING
+    cli_jw_member_uint(w, "record", rec->record_no);
+    cli_jw_member_string(w, "event", te->event == CLI_TEV_BYTES_MISSING
                              ? "bytes_missing"
                              : at_trace_event_name(te->event));
-    put_bool(w, "bytes_missing", rec->flags & AT_TFLAG_BYTES_MISSING);
+    cli_jw_member_bool(w, "bytes_missing", rec->flags & AT_TFLAG_BYTES_MISSING);
     switch (te->event) {
     case AT_TEV_OVERRUN:
         KEY(w, "lost");
@@ -1050,7 +1025,7 @@ static void cli_json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event
             const at_trace_line *lines = at_trace_lines(&n);
             cli_jw_object_begin(w);
             for (size_t i = 0; i < n; i++)
-                put_bool(w, lines[i].key, rec->line_state & lines[i].bit);
+                cli_jw_member_bool(w, lines[i].key, rec->line_state & lines[i].bit);
             cli_jw_object_end(w);
         }
         break;
@@ -1097,31 +1072,31 @@ static void cli_json_summary(cli_ctx *c)
     jw *w = &c->json_writer;
     cli_jw_reset(w); /* a line cut short by memory is not finished here */
     cli_jw_object_begin(w);
-    put_cstr(w, "type", "summary");
-    put_uint(w, "records", s->records);
-    put_uint(w, "channels", s->channels);
+    cli_jw_member_string(w, "type", "summary");
+    cli_jw_member_uint(w, "records", s->records);
+    cli_jw_member_uint(w, "channels", s->channels);
     KEY(w, "bytes");
     cli_jw_object_begin(w);
-    put_uint(w, "te_to_me", s->bytes[AT_DIR_TE_TO_ME]);
-    put_uint(w, "me_to_te", s->bytes[AT_DIR_ME_TO_TE]);
+    cli_jw_member_uint(w, "te_to_me", s->bytes[AT_DIR_TE_TO_ME]);
+    cli_jw_member_uint(w, "me_to_te", s->bytes[AT_DIR_ME_TO_TE]);
     cli_jw_object_end(w);
-    put_uint(w, "exchanges", s->exchanges);
-    put_uint(w, "errors", s->errors);
-    put_uint(w, "unanswered", s->unanswered);
-    put_uint(w, "urcs", s->urcs);
-    put_uint(w, "frames", s->frames);
-    put_uint(w, "frames_with_problems", s->frames_with_problems);
-    put_uint(w, "invalid", s->invalid);
-    put_uint(w, "unexpected", s->unexpected);
-    put_uint(w, "trace_events", s->trace_events);
-    put_uint(w, "skipped_records", s->skipped_records);
+    cli_jw_member_uint(w, "exchanges", s->exchanges);
+    cli_jw_member_uint(w, "errors", s->errors);
+    cli_jw_member_uint(w, "unanswered", s->unanswered);
+    cli_jw_member_uint(w, "urcs", s->urcs);
+    cli_jw_member_uint(w, "frames", s->frames);
+    cli_jw_member_uint(w, "frames_with_problems", s->frames_with_problems);
+    cli_jw_member_uint(w, "invalid", s->invalid);
+    cli_jw_member_uint(w, "unexpected", s->unexpected);
+    cli_jw_member_uint(w, "trace_events", s->trace_events);
+    cli_jw_member_uint(w, "skipped_records", s->skipped_records);
     KEY(w, "findings");
     cli_jw_object_begin(w);
-    put_uint(w, "error", s->findings[AT_SEV_ERROR]);
-    put_uint(w, "warning", s->findings[AT_SEV_WARNING]);
-    put_uint(w, "info", s->findings[AT_SEV_INFO]);
+    cli_jw_member_uint(w, "error", s->findings[AT_SEV_ERROR]);
+    cli_jw_member_uint(w, "warning", s->findings[AT_SEV_WARNING]);
+    cli_jw_member_uint(w, "info", s->findings[AT_SEV_INFO]);
     cli_jw_object_end(w);
-    put_bool(w, "complete", !s->damaged);
+    cli_jw_member_bool(w, "complete", !s->damaged);
     KEY(w, "error");
     if (s->damaged) {
         /* a message that may quote a file name: made UTF-8 */
@@ -1146,11 +1121,11 @@ static void cli_json_rules(cli_ctx *c, const at_rule *r, size_t n)
     jw *w = &c->json_writer;
     for (size_t i = 0; i < n; i++) {
         cli_jw_object_begin(w);
-        put_cstr(w, "type", "rule");
-        put_cstr(w, "id", r[i].id);
-        put_cstr(w, "severity", at_severity_name(r[i].severity));
-        put_cstr(w, "summary", r[i].summary);
-        put_cstr(w, "fix", r[i].fix);
+        cli_jw_member_string(w, "type", "rule");
+        cli_jw_member_string(w, "id", r[i].id);
+        cli_jw_member_string(w, "severity", at_severity_name(r[i].severity));
+        cli_jw_member_string(w, "summary", r[i].summary);
+        cli_jw_member_string(w, "fix", r[i].fix);
         cli_jw_object_end(w);
         emit(c);
     }

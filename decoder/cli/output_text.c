@@ -100,12 +100,7 @@ static void put_prose(FILE *f, const char *s, size_t n)
 static void put_u64(FILE *f, uint64_t v)
 {
     char b[20];
-    char *e = b + sizeof b, *p = e;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    fwrite(p, 1, (size_t)(e - p), f);
+    fwrite(b, 1, (size_t)(cli_put_uint(b, v) - b), f);
 }
 
 /* @p s left-aligned in a column of @p width (printf's "%-16s"). */
@@ -285,17 +280,8 @@ static void header(cli_ctx *c, cli_chan *ch, uint64_t ts,
 /* "#<id>", an exchange's title, into @p buf (at least 12 bytes). */
 static const char *exchange_title(char *buf, uint32_t id)
 {
-    char digits[10];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + id % 10);
-        id /= 10;
-    } while (id);
-    char *p = buf;
-    *p++ = '#';
-    while (n)
-        *p++ = digits[--n];
-    *p = 0;
+    buf[0] = '#';
+    *cli_put_uint(buf + 1, id) = 0;
     return buf;
 }
 

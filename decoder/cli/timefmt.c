@@ -1,7 +1,7 @@
 /*
  * timefmt.c - the times every renderer prints (cli.h): clock, date,
  * ISO-8601, relative and duration forms of a record's nanosecond UTC
- * timestamp.
+ * timestamp; and the decimal digits they and the renderers are made of.
  */
 #include "cli.h"
 
@@ -35,7 +35,7 @@ static char *put_fixed(char *p, uint64_t v, int width)
     return p + width;
 }
 
-static char *put_uint(char *p, uint64_t v)
+char *cli_put_uint(char *p, uint64_t v)
 {
     char tmp[20];
     int n = 0;
@@ -48,22 +48,36 @@ static char *put_uint(char *p, uint64_t v)
     return p;
 }
 
-void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
+/* Whether @p buf has room for @p need bytes; when not, it is made empty. */
+static bool room(char *buf, size_t cap, size_t need)
 {
-    if (cap < 16) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
+    if (cap >= need)
+        return true;
+    if (cap)
+        buf[0] = 0;
+    return false;
+}
+
+/* HH:MM:SS.F at @p p, F the fraction of the second to @p digits digits
+ * (6: microseconds, 9: nanoseconds). */
+static char *put_time_of_day(char *p, uint64_t ts_ns, int digits)
+{
+    static const uint32_t div[] = {1000000000u, 100000000u, 10000000u, 1000000u, 100000u,
+                                   10000u, 1000u, 100u, 10u, 1u};
     uint64_t sec = ts_ns / 1000000000u % 86400u;
-    char *p = put_fixed(buf, sec / 3600, 2);
+    p = put_fixed(p, sec / 3600, 2);
     *p++ = ':';
     p = put_fixed(p, sec / 60 % 60, 2);
     *p++ = ':';
     p = put_fixed(p, sec % 60, 2);
     *p++ = '.';
-    p = put_fixed(p, ts_ns % 1000000000u / 1000u, 6);
-    *p = 0;
+    return put_fixed(p, ts_ns % 1000000000u / div[digits], digits);
+}
+
+void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
+{
+    if (room(buf, cap, 16))
+        *put_time_of_day(buf, ts_ns, 6) = 0;
 }
 
 /* YYYY-MM-DD at @p p (a year past 9999 in as many digits as it has). */
@@ -72,7 +86,7 @@ static char *put_date(char *p, uint64_t ts_ns)
     uint64_t year;
     unsigned month, day;
     civil_from_days(ts_ns / 1000000000u / 86400u, &year, &month, &day);
-    p = year > 9999 ? put_uint(p, year) : put_fixed(p, year, 4);
+    p = year > 9999 ? cli_put_uint(p, year) : put_fixed(p, year, 4);
     *p++ = '-';
     p = put_fixed(p, month, 2);
     *p++ = '-';
@@ -81,86 +95,59 @@ static char *put_date(char *p, uint64_t ts_ns)
 
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap)
 {
-    if (cap < 40) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
-    *put_date(buf, ts_ns) = 0;
+    if (room(buf, cap, 40))
+        *put_date(buf, ts_ns) = 0;
 }
 
 void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
 {
-    if (cap < 40) {
-        if (cap)
-            buf[0] = 0;
+    if (!room(buf, cap, 40))
         return;
-    }
-    uint64_t sec = ts_ns / 1000000000u % 86400u;
     char *p = put_date(buf, ts_ns);
     *p++ = 'T';
-    p = put_fixed(p, sec / 3600, 2);
-    *p++ = ':';
-    p = put_fixed(p, sec / 60 % 60, 2);
-    *p++ = ':';
-    p = put_fixed(p, sec % 60, 2);
-    *p++ = '.';
-    p = put_fixed(p, ts_ns % 1000000000u, 9);
+    p = put_time_of_day(p, ts_ns, 9);
     *p++ = 'Z';
+    *p = 0;
+}
+
+/* "+W.F" or "-W.F" of |@p delta_ns|: W whole units of @p unit ns, F the
+ * rest in microseconds to @p digits digits. */
+static void fmt_signed(int64_t delta_ns, uint64_t unit, int digits, char *p)
+{
+    uint64_t a = delta_ns < 0 ? (uint64_t)0 - (uint64_t)delta_ns : (uint64_t)delta_ns;
+    *p++ = delta_ns < 0 ? '-' : '+';
+    p = cli_put_uint(p, a / unit);
+    *p++ = '.';
+    p = put_fixed(p, a % unit / 1000u, digits);
     *p = 0;
 }
 
 void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
 {
-    if (cap < 29) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
-    uint64_t d = (uint64_t)delta_ns;
-    char *p = buf;
-    *p++ = delta_ns < 0 ? '-' : '+';
-    if (delta_ns < 0)
-        d = (uint64_t)0 - d;
-    p = put_uint(p, d / 1000000000u);
-    *p++ = '.';
-    p = put_fixed(p, d % 1000000000u / 1000u, 6);
-    *p = 0;
+    if (room(buf, cap, 29))
+        fmt_signed(delta_ns, 1000000000u, 6, buf);
 }
 
 void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap)
 {
-    if (cap < 28) {
-        if (cap)
-            buf[0] = 0;
+    if (!room(buf, cap, 28))
         return;
-    }
-    uint64_t a = delta_ns < 0 ? (uint64_t)0 - (uint64_t)delta_ns : (uint64_t)delta_ns;
-    char *p = buf;
-    *p++ = delta_ns < 0 ? '-' : '+';
-    p = put_uint(p, a / 1000000u);
-    *p++ = '.';
-    p = put_fixed(p, a % 1000000u / 1000u, 3);
-    *p++ = 'm';
-    *p++ = 's';
-    *p = 0;
+    fmt_signed(delta_ns, 1000000u, 3, buf);
+    strcat(buf, "ms");
 }
 
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)
 {
-    if (cap < 40) {
-        if (cap)
-            buf[0] = 0;
+    if (!room(buf, cap, 40))
         return;
-    }
     char *p;
     if (ns < 1000000000u) {
-        p = put_uint(buf, ns / 1000000u);
+        p = cli_put_uint(buf, ns / 1000000u);
         *p++ = '.';
         p = put_fixed(p, ns % 1000000u / 1000u, 3);
         memcpy(p, " ms", 4);
     } else {
-        p = put_uint(buf, ns / 1000000000u);
+        p = cli_put_uint(buf, ns / 1000000000u);
         *p++ = '.';
         p = put_fixed(p, ns % 1000000000u / 1000u, 6);
         memcpy(p, " s", 3);
