@@ -142,6 +142,8 @@ typedef struct cli_ctx {
     int32_t last_day;          /* days since the epoch of the last date line */
     struct cli_chan *text_block; /* channel whose block was printed last, or NULL */
     struct cli_chan *text_last;  /* channel whose item was printed last */
+    char *text_buf;              /* what one call prints, written when it ends */
+    size_t text_len, text_cap;
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
     cli_json_writer json_writer; /* its buffer, reused for every object; the
