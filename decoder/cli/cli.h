@@ -3,10 +3,13 @@
  *
  * decode.c reads the trace, runs one at_session and one at_analyzer per
  * channel and hands every session event, the analyzer's view of each frame,
- * the analyzer's findings and every non-data trace record to one of two
- * renderers: output_text.c (the human view) or output_json.c (NDJSON). The
- * renderers keep a little per-channel state (the exchange being printed)
- * and never hold more than one exchange's worth of data.
+ * the analyzer's findings and every non-data trace record to a renderer
+ * (cli_renderer, a table of functions): output_text.c (the human view) or
+ * output_json.c (NDJSON, through the streaming writer of json_writer.c).
+ * The live commands (cert, replay: live.c) render their exchanges through
+ * the same table. The renderers keep a little per-channel state (the
+ * exchange being printed) and never hold more than one exchange's worth
+ * of data. timefmt.c formats times and numbers for both.
  *
  * encode.c is `attrace encode`: one frame to a file.
  */
