@@ -274,11 +274,8 @@ static void side_json(cli_json_writer *w, const at_diff *d, const at_diff_side *
                 cli_jw_member_text(w, "value", s->text, s->text_len);
             } else if (d->param_id == AT_PARAM_INDEX) {
                 const at_xframe *xf = at_xrec_frame(x, d->dir, d->frame - 1);
-                cli_jw_key(w, "value");
-                if (xf && xf->frame.has_index)
-                    cli_jw_uint(w, xf->frame.index);
-                else
-                    cli_jw_null(w);
+                cli_jw_member_opt_uint(w, "value", xf && xf->frame.has_index,
+                                       xf ? xf->frame.index : 0);
             } else if (d->secret) {
                 cli_jw_key(w, "byte");
                 cli_jw_null(w);
@@ -345,11 +342,7 @@ static void cli_diff_json(void *ctx, const at_diff *d)
         cli_jw_member_string(w, "dir", cli_dir_key(d->dir));
         cli_jw_member_uint(w, "frame", d->frame);
         cli_jw_member_string(w, "field", at_frame_field_name(d->field));
-        cli_jw_key(w, "unit");
-        if (d->unit)
-            cli_jw_uint(w, d->unit);
-        else
-            cli_jw_null(w);
+        cli_jw_member_opt_uint(w, "unit", d->unit, d->unit);
         cli_jw_member_string(w, "param", d->unit ? cli_param_label(d->param_id) : NULL);
         if (d->field == AT_FF_VALUE)
             cli_jw_member_uint(w, "byte_index", d->byte_index);
@@ -554,11 +547,8 @@ static void summary(diff_run *run)
             cli_jw_key(w, i ? "b" : "a");
             cli_jw_object_begin(w);
             cli_jw_member_text(w, "trace", run->side[i].path, strlen(run->side[i].path));
-            cli_jw_key(w, "channel");
-            if (run->side[i].have_channel)
-                cli_jw_uint(w, run->side[i].channel);
-            else
-                cli_jw_null(w);
+            cli_jw_member_opt_uint(w, "channel", run->side[i].have_channel,
+                                   run->side[i].channel);
             cli_jw_member_uint(w, "exchanges", run->side[i].exchanges);
             cli_jw_member_uint(w, "other_channel_records", run->side[i].other_channel_records);
             cli_jw_key(w, "complete");

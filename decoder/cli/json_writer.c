@@ -475,6 +475,15 @@ void cli_jw_member_uint(cli_json_writer *w, const char *key, uint64_t v)
     cli_jw_uint(w, v);
 }
 
+void cli_jw_member_opt_uint(cli_json_writer *w, const char *key, bool present, uint64_t v)
+{
+    cli_jw_key(w, key);
+    if (present)
+        cli_jw_uint(w, v);
+    else
+        cli_jw_null(w);
+}
+
 void cli_jw_member_string(cli_json_writer *w, const char *key, const char *v)
 {
     cli_jw_key(w, key);

@@ -77,6 +77,8 @@ void cli_jw_raw(cli_json_writer *w, const char *json, size_t n);
 void cli_jw_member_null(cli_json_writer *w, const char *key);
 void cli_jw_member_bool(cli_json_writer *w, const char *key, bool v);
 void cli_jw_member_uint(cli_json_writer *w, const char *key, uint64_t v);
+/* @p v when @p present, else null. */
+void cli_jw_member_opt_uint(cli_json_writer *w, const char *key, bool present, uint64_t v);
 void cli_jw_member_string(cli_json_writer *w, const char *key, const char *v);
 bool cli_jw_member_text(cli_json_writer *w, const char *key, const void *data, size_t n);
 

@@ -161,11 +161,7 @@ static void put_iso(jw *w, const char *key, uint64_t ts)
 
 static void put_id(jw *w, const char *key, uint64_t id)
 {
-    cli_jw_key(w, key);
-    if (id)
-        cli_jw_uint(w, id);
-    else
-        cli_jw_null(w);
+    cli_jw_member_opt_uint(w, key, id != 0, id);
 }
 
 /* Writes the line built in the context's writer. */
@@ -209,11 +205,7 @@ static void put_result_text(jw *w, const at_result *r)
 static void result_fields(jw *w, const at_result *r)
 {
     cli_jw_member_string(w, "result", at_result_name(r->kind));
-    KEY(w, "code");
-    if (r->has_code)
-        cli_jw_uint(w, r->code);
-    else
-        cli_jw_null(w);
+    cli_jw_member_opt_uint(w, "code", r->has_code, r->code);
     KEY(w, "result_text");
     put_result_text(w, r);
     cli_jw_member_bool(w, "numeric", r->numeric);
@@ -287,11 +279,7 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
         const char *m = s->has_info_id ? at_sis_info_text(s->info_id) : NULL;
         cli_jw_member_uint(w, "srv_profile", s->srv_profile);
         cli_jw_member_uint(w, "urc_cause", s->urc_cause);
-        KEY(w, "info_id");
-        if (s->has_info_id)
-            cli_jw_uint(w, s->info_id);
-        else
-            cli_jw_null(w);
+        cli_jw_member_opt_uint(w, "info_id", s->has_info_id, s->info_id);
         if (s->has_info_text)
             set_str(w, "info_text", &s->info_text);
         else
@@ -312,11 +300,7 @@ static void line_fields(jw *w, const at_line_info *li, bool urc)
         } else {
             cli_jw_member_uint(w, "count", rw->count);
         }
-        KEY(w, "unack");
-        if (rw->has_unack)
-            cli_jw_uint(w, rw->unack);
-        else
-            cli_jw_null(w);
+        cli_jw_member_opt_uint(w, "unack", rw->has_unack, rw->unack);
         break;
     }
     case AT_LK_IMEI:
@@ -450,11 +434,7 @@ static void final_result(jw *w, const cli_ctx *c, const at_event *ev, const at_e
     const at_result *r = &x->final;
     cli_jw_object_begin(w);
     cli_jw_member_string(w, "kind", at_result_name(r->kind));
-    KEY(w, "code");
-    if (r->has_code)
-        cli_jw_uint(w, r->code);
-    else
-        cli_jw_null(w);
+    cli_jw_member_opt_uint(w, "code", r->has_code, r->code);
     KEY(w, "text");
     put_result_text(w, r);
     cli_jw_member_bool(w, "numeric", r->numeric);
@@ -710,11 +690,7 @@ static void sig_obj(jw *w, const at_frame *f, const at_frame_details *d)
     cli_jw_member_bool(w, "base64_ok", v->base64_ok);
     cli_jw_member_uint(w, "length", v->sig_len);
     cli_jw_member_bool(w, "checked", checked);
-    KEY(w, "key_length");
-    if (checked)
-        cli_jw_uint(w, v->key_len);
-    else
-        cli_jw_null(w);
+    cli_jw_member_opt_uint(w, "key_length", checked, v->key_len);
     put_ok_bool(w, "length_ok", checked, v->length_ok);
     put_ok_bool(w, "recovered", checked, v->recovered);
     put_ok_cstr(w, "digest", checked && v->recovered && v->digest_name, v->digest_name);
@@ -1010,11 +986,7 @@ static void cli_json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event
     cli_jw_member_bool(w, "bytes_missing", rec->flags & AT_TFLAG_BYTES_MISSING);
     switch (te->event) {
     case AT_TEV_OVERRUN:
-        KEY(w, "lost");
-        if (rec->has_lost)
-            cli_jw_uint(w, rec->lost);
-        else
-            cli_jw_null(w);
+        cli_jw_member_opt_uint(w, "lost", rec->has_lost, rec->lost);
         break;
     case AT_TEV_LINE_CHANGE:
         KEY(w, "lines");
@@ -1031,11 +1003,7 @@ static void cli_json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event
         break;
     case AT_TEV_SETTINGS:
         set_text(w, "settings", rec->payload, rec->len);
-        KEY(w, "baud");
-        if (rec->baud)
-            cli_jw_uint(w, rec->baud);
-        else
-            cli_jw_null(w);
+        cli_jw_member_opt_uint(w, "baud", rec->baud, rec->baud);
         break;
     case AT_TEV_NOTE:
         set_text(w, "text", rec->payload, rec->len);
