@@ -193,7 +193,8 @@ static bool put_unsigned(cli_json_writer *w, uint64_t u, bool negative)
     return put(w, p, (size_t)(e - p));
 }
 
-/* jansson's real format (reals are rare here: the stdio route is fine). */
+/* jansson's real format (the CLI writes no reals; kept so that the writer
+ * covers every value jansson has, for the differential tests). */
 static bool put_real(cli_json_writer *w, double d)
 {
     char tmp[40];
