@@ -2,7 +2,7 @@
 # with everything `cmake --install` installs (programs, the extcap, the
 # Wireshark plugin when built, man pages, bash completion, libattrace with
 # headers and .pc files), installed under /usr. Dependencies come from
-# dpkg-shlibdeps on the programs (libpcap, OpenSSL, jansson, libserialport,
+# dpkg-shlibdeps on the programs (libpcap, OpenSSL, libserialport,
 # and Wireshark's libraries for the plugin).
 set(CPACK_PACKAGE_NAME attrace)
 set(CPACK_PACKAGE_VENDOR "attrace")

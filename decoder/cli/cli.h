@@ -3,10 +3,13 @@
  *
  * decode.c reads the trace, runs one at_session and one at_analyzer per
  * channel and hands every session event, the analyzer's view of each frame,
- * the analyzer's findings and every non-data trace record to one of two
- * renderers: output_text.c (the human view) or output_json.c (NDJSON). The
- * renderers keep a little per-channel state (the exchange being printed)
- * and never hold more than one exchange's worth of data.
+ * the analyzer's findings and every non-data trace record to a renderer
+ * (cli_renderer, a table of functions): output_text.c (the human view) or
+ * output_json.c (NDJSON, through the streaming writer of json_writer.c).
+ * The live commands (cert, replay: live.c) render their exchanges through
+ * the same table. The renderers keep a little per-channel state (the
+ * exchange being printed) and never hold more than one exchange's worth
+ * of data. timefmt.c formats times and numbers for both.
  *
  * encode.c is `attrace encode`: one frame to a file.
  */
@@ -22,7 +25,6 @@
 
 #include "escape.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,23 +92,26 @@ typedef struct cli_text_chan {
     cli_run run[2];
 } cli_text_chan;
 
-/* Per-channel state of the JSON renderer: the exchange being collected. */
+/* Per-channel state of the JSON renderer: the exchange being collected,
+ * its parts already in JSON form (buffers kept from exchange to exchange). */
 typedef struct cli_json_chan {
     uint32_t open_id;
-    json_t *command;           /* the command line when it holds key bytes (redacted), or NULL */
-    bool command_withheld;     /* ... then its parsed commands are left out */
-    json_t *echo;              /* string or NULL */
-    json_t *echo_hex;          /* its bytes when not UTF-8, or NULL */
-    json_t *responses;         /* array */
-    json_t *intermediate;      /* array */
-    json_t *secure_result;     /* object or NULL */
-    json_t *frames;            /* array of frame ids */
-    json_t *urcs;              /* array of URC ids */
-    json_t *invalid;           /* array of invalid-run ids */
+    cli_json_writer command;      /* "command": its value, when the line holds key
+                                   * bytes (redacted); empty otherwise */
+    bool command_withheld;        /* ... then its parsed commands are left out */
+    cli_json_writer echo;         /* "echo" and "echo_hex" members, or empty */
+    cli_json_writer responses;    /* elements of the arrays, ','-separated */
+    cli_json_writer intermediate;
+    cli_json_writer secure_result;/* an object, or empty */
+    cli_json_writer frames;       /* frame ids */
+    cli_json_writer urcs;         /* URC ids */
+    cli_json_writer invalid;      /* invalid-run ids */
+    unsigned n_responses, n_intermediate;
     unsigned responses_dropped;
 } cli_json_chan;
 
 struct cli_ctx;
+typedef struct cli_renderer cli_renderer;
 
 /* Findings delivered while one event was fed, printed after it. */
 typedef struct cli_findings {
@@ -132,6 +137,7 @@ typedef struct cli_ctx {
     FILE *out;
     bool have_t0;
     uint64_t t0;               /* first record's timestamp: relative times */
+    const cli_renderer *render; /* the output form */
     cli_summary sum;
     bool wrote;                /* output produced since the last flush */
     /* text renderer */
@@ -140,6 +146,8 @@ typedef struct cli_ctx {
     int32_t last_day;          /* days since the epoch of the last date line */
     struct cli_chan *text_block; /* channel whose block was printed last, or NULL */
     struct cli_chan *text_last;  /* channel whose item was printed last */
+    char *text_buf;              /* what one call prints, written when it ends */
+    size_t text_len, text_cap;
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
     cli_json_writer json_writer; /* its buffer, reused for every object; the
@@ -286,7 +294,11 @@ EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *
  * returns the exit status, 1 when the output could not be written. */
 int cli_print_version(FILE *out);
 
-/* Time formatting (decode.c). Buffers of at least 40 bytes. */
+/* timefmt.c: numbers and times, written digit by digit (no printf: they
+ * are formatted for every element printed). */
+/* The decimal digits of @p v at @p p (up to 20, no NUL); returns their end. */
+char *cli_put_uint(char *p, uint64_t v);
+/* Buffers of at least 40 bytes. */
 void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
 void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */
@@ -317,22 +329,41 @@ const at_frame_details *cli_frame_details(const cli_chan *ch, const at_event *ev
 /* Writes trace bytes with control and non-ASCII bytes escaped (\r \n \t
  * \\ \xHH), so a trace cannot drive the terminal. */
 void cli_put_escaped(FILE *f, const void *data, size_t n);
-void text_event(cli_chan *ch, const at_event *ev);
-/* Findings delivered with the event just printed (@p after_event), or at
- * the end of the trace. */
-void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event);
-void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
-void text_channel_done(cli_chan *ch);
-void text_summary(cli_ctx *c);
 
-/* output_json.c */
-/* A JSON string of trace bytes: as they are when valid UTF-8, else each
- * byte as the Latin-1 character of the same number; null if @p data is NULL. */
-json_t *cli_json_text(const void *data, size_t n);
-void json_event(cli_chan *ch, const at_event *ev);
-void json_findings(cli_chan *ch, const at_finding *f, size_t n);
-void json_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
-void json_channel_done(cli_chan *ch);
-void json_summary(cli_ctx *c);
+/*
+ * One output form of a decoding run, as a table of functions (the way
+ * libmodbus gives each backend one): decode.c and the live commands call
+ * only through it, so adding a form is adding a table. Each renderer keeps
+ * its state in cli_ctx and cli_chan and writes to cli_ctx.out.
+ */
+struct cli_renderer {
+    /* One session event the analyzer has seen (already counted). */
+    void (*event)(cli_chan *ch, const at_event *ev);
+    /* Findings delivered with the event just rendered (@p after_event),
+     * or at the end of the input. */
+    void (*findings)(cli_chan *ch, const at_finding *f, size_t n, bool after_event);
+    /* A non-data record, or a data record's "bytes missing" flag; @p ch
+     * is the record's channel. */
+    void (*trace_event)(cli_ctx *c, cli_chan *ch, const cli_trace_event *te);
+    /* The channel's input ended: shows what is still open, releases the
+     * channel's renderer state. */
+    void (*channel_done)(cli_chan *ch);
+    /* The totals (c->sum), last. */
+    void (*summary)(cli_ctx *c);
+    /* The trace could not be opened (c->sum.error says why): what a
+     * consumer gets instead of a run. */
+    void (*unreadable)(cli_ctx *c);
+    /* The analyzer's diagnosis rules (`decode --list-rules`). */
+    void (*rules)(cli_ctx *c, const at_rule *r, size_t n);
+    /* Releases what the renderer keeps in @p c (its channels' state is
+     * released by channel_done). */
+    void (*free)(cli_ctx *c);
+};
+
+extern const cli_renderer cli_text_renderer;  /* output_text.c: the human view */
+extern const cli_renderer cli_json_renderer;  /* output_json.c: NDJSON */
+
+/* The renderer @p opt asks for (decode.c). */
+const cli_renderer *cli_renderer_for(const cli_opts *opt);
 
 #endif

@@ -5,7 +5,7 @@
  * bounded: one record, one session and analyzer per channel, and one
  * exchange's worth of renderer state at a time.
  */
-#define _GNU_SOURCE /* getopt_long, gmtime_r, fstat, isatty */
+#define _GNU_SOURCE /* getopt_long, fstat, isatty */
 
 #include "cli.h"
 
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <stdio_ext.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A trace with more channels than this is almost certainly damaged or
@@ -23,125 +23,8 @@
 #define CLI_MAX_CHANNELS 256u
 
 /* ------------------------------------------------------------------ */
-/* Formatting helpers shared by the renderers                         */
+/* Helpers on events shared by the renderers                          */
 /* ------------------------------------------------------------------ */
-
-static struct tm utc_tm(uint64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm))
-        memset(&tm, 0, sizeof tm);
-    return tm;
-}
-
-/* These formatters run for every element printed: they write digits
- * directly rather than through snprintf and gmtime. */
-static char *put_fixed(char *p, uint64_t v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
-}
-
-static char *put_uint(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
-{
-    if (cap < 16) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
-    uint64_t sec = ts_ns / 1000000000u % 86400u;
-    char *p = put_fixed(buf, sec / 3600, 2);
-    *p++ = ':';
-    p = put_fixed(p, sec / 60 % 60, 2);
-    *p++ = ':';
-    p = put_fixed(p, sec % 60, 2);
-    *p++ = '.';
-    p = put_fixed(p, ts_ns % 1000000000u / 1000u, 6);
-    *p = 0;
-}
-
-void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap)
-{
-    struct tm tm = utc_tm(ts_ns);
-    snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday);
-}
-
-void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
-{
-    struct tm tm = utc_tm(ts_ns);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (unsigned)(ts_ns % 1000000000u));
-}
-
-void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
-{
-    if (cap < 29) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
-    uint64_t d = (uint64_t)delta_ns;
-    char *p = buf;
-    *p++ = delta_ns < 0 ? '-' : '+';
-    if (delta_ns < 0)
-        d = (uint64_t)0 - d;
-    p = put_uint(p, d / 1000000000u);
-    *p++ = '.';
-    p = put_fixed(p, d % 1000000000u / 1000u, 6);
-    *p = 0;
-}
-
-void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap)
-{
-    if (cap < 28) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
-    uint64_t a = delta_ns < 0 ? (uint64_t)0 - (uint64_t)delta_ns : (uint64_t)delta_ns;
-    char *p = buf;
-    *p++ = delta_ns < 0 ? '-' : '+';
-    p = put_uint(p, a / 1000000u);
-    *p++ = '.';
-    p = put_fixed(p, a % 1000000u / 1000u, 3);
-    *p++ = 'm';
-    *p++ = 's';
-    *p = 0;
-}
-
-void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)
-{
-    if (ns < 1000000000u)
-        snprintf(buf, cap, "%llu.%03llu ms", (unsigned long long)(ns / 1000000u),
-                 (unsigned long long)(ns % 1000000u / 1000u));
-    else
-        snprintf(buf, cap, "%llu.%06llu s", (unsigned long long)(ns / 1000000000u),
-                 (unsigned long long)(ns % 1000000000u / 1000u));
-}
-
-int32_t cli_day(uint64_t ts_ns)
-{
-    return (int32_t)(ts_ns / 1000000000u / 86400u);
-}
 
 const uint8_t *cli_event_bytes(const at_event *ev, uint64_t off, size_t len)
 {
@@ -347,8 +230,6 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
     else
         return cli_usage_error(CLI_PROG " decode", 
             "invalid --color value '%s' (auto, always or never)", color);
-    if (opt->json)
-        opt->color = false;
 
     if (opt->list_rules) {
         if (optind < argc)
@@ -449,10 +330,7 @@ void cli_flush_findings(cli_chan *ch, bool after_event)
         unsigned sev = (unsigned)q->v[i].severity;
         c->sum.findings[sev <= AT_SEV_ERROR ? sev : AT_SEV_ERROR]++;
     }
-    if (c->opt->json)
-        json_findings(ch, q->v, q->n);
-    else
-        text_findings(ch, q->v, q->n, after_event);
+    c->render->findings(ch, q->v, q->n, after_event);
     q->n = 0;
     c->wrote = true;
 }
@@ -471,10 +349,7 @@ void cli_render_event(cli_chan *ch, const at_event *ev)
 {
     cli_ctx *c = ch->ctx;
     count_event(&c->sum, ev);
-    if (c->opt->json)
-        json_event(ch, ev);
-    else
-        text_event(ch, ev);
+    c->render->event(ch, ev);
     cli_flush_findings(ch, true);
     c->wrote = true;
 }
@@ -533,10 +408,7 @@ static void trace_event(cli_ctx *c, cli_chan *ch, unsigned event,
 {
     cli_trace_event te = {event, rec};
     c->sum.trace_events++;
-    if (c->opt->json)
-        json_trace_event(c, ch, &te);
-    else
-        text_trace_event(c, ch, &te);
+    c->render->trace_event(c, ch, &te);
     c->wrote = true;
 }
 
@@ -583,33 +455,26 @@ static bool stdin_idle(void)
 }
 
 /* `--list-rules [--json]`: the analyzer's rule table. */
-static int list_rules(bool json)
+static int list_rules(cli_ctx *c)
 {
     size_t n;
     const at_rule *r = at_rules(&n);
-    for (size_t i = 0; i < n; i++) {
-        if (json) {
-            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "rule", "id", r[i].id,
-                                  "severity", at_severity_name(r[i].severity), "summary",
-                                  r[i].summary, "fix", r[i].fix);
-            char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            json_decref(o);
-            if (!text) {
-                fprintf(stderr, CLI_PROG ": out of memory\n");
-                return 1;
-            }
-            printf("%s\n", text);
-            free(text);
-        } else {
-            printf("%s (%s)\n    %s\n    fix: %s\n", r[i].id,
-                   at_severity_name(r[i].severity), r[i].summary, r[i].fix);
-        }
+    c->render->rules(c, r, n);
+    c->render->free(c);
+    if (fflush(c->out) != 0 || ferror(c->out)) {
+        at_msg(CLI_PROG, "error writing the output: %s", strerror(errno));
+        return 1;
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, CLI_PROG ": error writing the output: %s\n", strerror(errno));
+    if (c->sum.damaged) {
+        at_msg(CLI_PROG, "%s", c->sum.error);
         return 1;
     }
     return 0;
+}
+
+const cli_renderer *cli_renderer_for(const cli_opts *opt)
+{
+    return opt->json ? &cli_json_renderer : &cli_text_renderer;
 }
 
 int cli_decode_main(int argc, char **argv)
@@ -618,30 +483,27 @@ int cli_decode_main(int argc, char **argv)
     int rc = parse_options(argc, argv, &opt);
     if (rc >= 0)
         return rc;
-    if (opt.list_rules) {
-        free(opt.client_cert_der);
-        return list_rules(opt.json);
-    }
-
-    char err[512];
-    at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);
     cli_ctx c;
     memset(&c, 0, sizeof c);
     c.opt = &opt;
     c.out = stdout;
+    c.render = cli_renderer_for(&opt);
     c.last_day = -1;
     c.next_frame_id = c.next_urc_id = c.next_invalid_id = 1;
+    if (opt.list_rules) {
+        free(opt.client_cert_der);
+        return list_rules(&c);
+    }
+
+    char err[512];
+    at_trace_reader *r = at_trace_open(opt.path, err, sizeof err);
     if (!r) {
         at_msg(CLI_PROG, "%s", err);
-        /* JSON consumers always get their summary line, here an empty
-         * and incomplete one with the reason. */
-        if (opt.json) {
-            c.sum.damaged = true;
-            c.sum.error = err;
-            json_summary(&c);
-            fflush(c.out);
-            cli_json_writer_free(&c.json_writer);
-        }
+        c.sum.damaged = true;
+        c.sum.error = err;
+        c.render->unreadable(&c);
+        fflush(c.out);
+        c.render->free(&c);
         free(opt.client_cert_der);
         return 3;
     }
@@ -649,6 +511,9 @@ int cli_decode_main(int argc, char **argv)
     flush_policy flush = choose_flush_policy(opt.path);
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    /* One thread writes: the renderers' many small writes need not take
+     * stdio's lock each time. */
+    __fsetlocking(stdout, FSETLOCKING_BYCALLER);
 
     chan_table chans = {0};
     at_trace_record rec;
@@ -689,10 +554,7 @@ int cli_decode_main(int argc, char **argv)
     for (unsigned i = 0; i < chans.n; i++) {
         cli_chan *ch = chans.v[i];
         at_session_finish(ch->session, last_ts);
-        if (opt.json)
-            json_channel_done(ch);
-        else
-            text_channel_done(ch);
+        c.render->channel_done(ch);
         /* Findings that waited for more evidence than the trace holds. */
         at_analyzer_finish(ch->an);
         cli_flush_findings(ch, false);
@@ -701,10 +563,7 @@ int cli_decode_main(int argc, char **argv)
     int status = 0;
     if (opt.check && c.sum.findings[AT_SEV_ERROR])
         status = 1;
-    if (opt.json)
-        json_summary(&c);
-    else
-        text_summary(&c);
+    c.render->summary(&c);
 
     if (fflush(c.out) != 0 || ferror(c.out)) {
         at_msg(CLI_PROG, "error writing the output: %s",
@@ -723,7 +582,7 @@ int cli_decode_main(int argc, char **argv)
         free(chans.v[i]);
     }
     free(chans.v);
-    cli_json_writer_free(&c.json_writer);
+    c.render->free(&c);
     free(opt.client_cert_der);
     at_trace_close(r);
     return status;

@@ -65,6 +65,7 @@ typedef struct diff_run {
     bool detail;              /* print every difference of this pair */
     const at_xrec *pa, *pb;
     bool oom;
+    cli_json_writer json;     /* --json: the line being written */
 } diff_run;
 
 /* ------------------------------------------------------------------ */
@@ -207,137 +208,148 @@ static void text_diff(void *ctx, const at_diff *d)
 /* JSON                                                               */
 /* ------------------------------------------------------------------ */
 
-#define SET(o, k, v) json_object_set_new((o), (k), (v))
+/* Written through json_writer.c, as `attrace decode --json`: the same
+ * escaping (C1 controls and bidi overrides as \uXXXX). */
 
-static json_t *jint(uint64_t v)
+static void emit_json(diff_run *run)
 {
-    return json_integer((json_int_t)v);
+    if (!cli_jw_write_line(&run->json, run->out))
+        run->oom = true;
 }
 
-static void emit_json(diff_run *run, json_t *o)
+static void exchange_ref(cli_json_writer *w, const char *key, const at_xrec *x)
 {
-    if (!o) {
-        run->oom = true;
+    cli_jw_key(w, key);
+    if (x)
+        cli_jw_uint(w, x->id);
+    else
+        cli_jw_null(w);
+}
+
+static void side_json(cli_json_writer *w, const at_diff *d, const at_diff_side *s,
+                      const at_xrec *x)
+{
+    if (!s->present) {
+        cli_jw_null(w);
         return;
     }
-    json_dumpf(o, run->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', run->out);
-    json_decref(o);
-}
-
-static json_t *exchange_ref(const at_xrec *x)
-{
-    return x ? jint(x->id) : json_null();
-}
-
-static json_t *side_json(const at_diff *d, const at_diff_side *s, const at_xrec *x)
-{
-    if (!s->present)
-        return json_null();
-    json_t *o = json_object();
-    SET(o, "dir", json_string(cli_dir_key(s->dir)));
-    SET(o, "offset", jint(s->off));
+    cli_jw_object_begin(w);
+    /* An end reason is the exchange's, counts of lines or payload bytes
+     * belong to no offset. */
+    bool placed = d->kind != AT_DIFF_END;
+    bool offset = placed && d->kind != AT_DIFF_LINES_BEYOND && d->kind != AT_DIFF_PAYLOAD;
+    if (placed)
+        cli_jw_member_string(w, "dir", cli_dir_key(s->dir));
+    if (offset)
+        cli_jw_member_uint(w, "offset", s->off);
     switch (d->kind) {
     case AT_DIFF_COMMAND:
-        SET(o, "text", cli_json_text(s->text, s->text_len));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_FRAME:
         switch (d->field) {
         case AT_FF_BYTE_ORDER:
-            SET(o, "value", json_string(s->num ? "big_endian" : "little_endian"));
+            cli_jw_member_string(w, "value", s->num ? "big_endian" : "little_endian");
             break;
         case AT_FF_SIGNATURE_CHECK:
-            SET(o, "value", json_boolean(s->num));
+            cli_jw_key(w, "value");
+            cli_jw_bool(w, s->num);
             break;
         case AT_FF_PROBLEM:
-            SET(o, "value", json_string(at_frame_problem_name((at_frame_problem_code)s->num)));
-            SET(o, "detail", jint(s->len));
+            cli_jw_member_string(w, "value", at_frame_problem_name((at_frame_problem_code)s->num));
+            cli_jw_member_uint(w, "detail", s->len);
             break;
         case AT_FF_UNIT:
-            SET(o, "value", json_string(cli_param_label((uint16_t)s->num)));
-            SET(o, "len", jint(s->len));
+            cli_jw_member_string(w, "value", cli_param_label((uint16_t)s->num));
+            cli_jw_member_uint(w, "len", s->len);
             break;
         case AT_FF_VALUE:
-            SET(o, "len", jint(s->len));
+            cli_jw_member_uint(w, "len", s->len);
             if (s->text) {
-                SET(o, "value", cli_json_text(s->text, s->text_len));
+                cli_jw_member_text(w, "value", s->text, s->text_len);
             } else if (d->param_id == AT_PARAM_INDEX) {
                 const at_xframe *xf = at_xrec_frame(x, d->dir, d->frame - 1);
-                SET(o, "value", xf && xf->frame.has_index ? jint(xf->frame.index) : json_null());
+                cli_jw_member_opt_uint(w, "value", xf && xf->frame.has_index,
+                                       xf ? xf->frame.index : 0);
             } else if (d->secret) {
-                SET(o, "byte", json_null());
-                SET(o, "redacted", json_true());
+                cli_jw_key(w, "byte");
+                cli_jw_null(w);
+                cli_jw_key(w, "redacted");
+                cli_jw_bool(w, true);
             } else {
-                SET(o, "byte", s->num > 255 ? json_null() : jint(s->num));
+                cli_jw_key(w, "byte");
+                if (s->num > 255)
+                    cli_jw_null(w);
+                else
+                    cli_jw_uint(w, s->num);
             }
             break;
         default:
-            SET(o, "value", jint(s->num));
+            cli_jw_member_uint(w, "value", s->num);
         }
         break;
     case AT_DIFF_SECURE_RESULT:
-        SET(o, "value", json_string(at_secure_result_name((at_secure_result)s->num)));
-        SET(o, "text", cli_json_text(s->text, s->text_len));
+        cli_jw_member_string(w, "value", at_secure_result_name((at_secure_result)s->num));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_FINAL:
-        SET(o, "value", json_string(at_result_name((at_result_kind)s->num)));
-        SET(o, "text", cli_json_text(s->text, s->text_len));
+        cli_jw_member_string(w, "value", at_result_name((at_result_kind)s->num));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_END:
-        json_object_del(o, "dir");
-        json_object_del(o, "offset");
-        SET(o, "value", json_string(at_end_reason_name((at_end_reason)s->num)));
+        cli_jw_member_string(w, "value", at_end_reason_name((at_end_reason)s->num));
         break;
     case AT_DIFF_LINE:
-        SET(o, "kind", json_string(at_xline_kind_name((at_xline_kind)s->num)));
-        SET(o, "text", cli_json_text(s->text, s->text_len));
+        cli_jw_member_string(w, "kind", at_xline_kind_name((at_xline_kind)s->num));
+        cli_jw_member_text(w, "text", s->text, s->text_len);
         break;
     case AT_DIFF_LINES_BEYOND:
+        cli_jw_member_uint(w, "lines", s->num);
+        break;
     case AT_DIFF_PAYLOAD:
-        json_object_del(o, "offset");
-        SET(o, "bytes", jint(s->num));
-        if (d->kind == AT_DIFF_LINES_BEYOND) {
-            json_object_del(o, "bytes");
-            SET(o, "lines", jint(s->num));
-        }
+        cli_jw_member_uint(w, "bytes", s->num);
         break;
     case AT_DIFF_FINDING: {
         const at_xfinding *xf = d->fa ? d->fa : d->fb;
-        SET(o, "rule", json_string(xf->rule));
-        SET(o, "severity", json_string(at_severity_name(xf->severity)));
-        SET(o, "what", cli_json_text(xf->what, strnlen(xf->what, sizeof xf->what)));
+        cli_jw_member_string(w, "rule", xf->rule);
+        cli_jw_member_string(w, "severity", at_severity_name(xf->severity));
+        cli_jw_member_text(w, "what", xf->what, strnlen(xf->what, sizeof xf->what));
         break;
     }
     case AT_DIFF_ONLY_A:
     case AT_DIFF_ONLY_B:
         break;
     }
-    return o;
+    cli_jw_object_end(w);
 }
 
-static void json_diff(void *ctx, const at_diff *d)
+static void cli_diff_json(void *ctx, const at_diff *d)
 {
     diff_run *run = ctx;
-    json_t *o = json_object();
-    SET(o, "type", json_string("difference"));
-    SET(o, "a_exchange", exchange_ref(d->a));
-    SET(o, "b_exchange", exchange_ref(d->b));
-    SET(o, "command", cli_json_text(d->a->command, d->a->command_len));
-    SET(o, "what", json_string(at_diff_kind_name(d->kind)));
+    cli_json_writer *w = &run->json;
+    cli_jw_object_begin(w);
+    cli_jw_member_string(w, "type", "difference");
+    exchange_ref(w, "a_exchange", d->a);
+    exchange_ref(w, "b_exchange", d->b);
+    cli_jw_member_text(w, "command", d->a->command, d->a->command_len);
+    cli_jw_member_string(w, "what", at_diff_kind_name(d->kind));
     if (d->kind == AT_DIFF_FRAME) {
-        SET(o, "dir", json_string(cli_dir_key(d->dir)));
-        SET(o, "frame", jint(d->frame));
-        SET(o, "field", json_string(at_frame_field_name(d->field)));
-        SET(o, "unit", d->unit ? jint(d->unit) : json_null());
-        SET(o, "param", d->unit ? json_string(cli_param_label(d->param_id)) : json_null());
+        cli_jw_member_string(w, "dir", cli_dir_key(d->dir));
+        cli_jw_member_uint(w, "frame", d->frame);
+        cli_jw_member_string(w, "field", at_frame_field_name(d->field));
+        cli_jw_member_opt_uint(w, "unit", d->unit, d->unit);
+        cli_jw_member_string(w, "param", d->unit ? cli_param_label(d->param_id) : NULL);
         if (d->field == AT_FF_VALUE)
-            SET(o, "byte_index", jint(d->byte_index));
+            cli_jw_member_uint(w, "byte_index", d->byte_index);
     } else if (d->kind == AT_DIFF_LINE || d->kind == AT_DIFF_PAYLOAD) {
-        SET(o, "dir", json_string(cli_dir_key(d->dir)));
+        cli_jw_member_string(w, "dir", cli_dir_key(d->dir));
     }
-    SET(o, "a", side_json(d, &d->sa, d->a));
-    SET(o, "b", side_json(d, &d->sb, d->b));
-    emit_json(run, o);
+    cli_jw_key(w, "a");
+    side_json(w, d, &d->sa, d->a);
+    cli_jw_key(w, "b");
+    side_json(w, d, &d->sb, d->b);
+    cli_jw_object_end(w);
+    emit_json(run);
 }
 
 /* ------------------------------------------------------------------ */
@@ -359,12 +371,14 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
         int s = a ? 0 : 1;
         run->only[s]++;
         if (run->opt->json) {
-            json_t *o = json_object();
-            SET(o, "type", json_string(s ? "only_in_b" : "only_in_a"));
-            SET(o, s ? "b_exchange" : "a_exchange", jint(x->id));
-            SET(o, "command", cli_json_text(x->command, x->command_len));
-            SET(o, "offset", jint(x->span.off));
-            emit_json(run, o);
+            cli_json_writer *w = &run->json;
+            cli_jw_object_begin(w);
+            cli_jw_member_string(w, "type", s ? "only_in_b" : "only_in_a");
+            cli_jw_member_uint(w, s ? "b_exchange" : "a_exchange", x->id);
+            cli_jw_member_text(w, "command", x->command, x->command_len);
+            cli_jw_member_uint(w, "offset", x->span.off);
+            cli_jw_object_end(w);
+            emit_json(run);
         } else {
             exchange_label(f, a, b);
             fprintf(f, ": only in %s\n", side_names[s]);
@@ -385,7 +399,7 @@ static void on_pair(void *ctx, at_xrec *a, at_xrec *b)
         run->pairs_differ++;
         run->differences += n;
         if (run->opt->json) {
-            at_xrec_compare(a, b, &run->cmp, json_diff, run);
+            at_xrec_compare(a, b, &run->cmp, cli_diff_json, run);
         } else {
             run->detail = run->opt->all || !run->detailed_one;
             run->detailed_one = true;
@@ -519,25 +533,31 @@ static void summary(diff_run *run)
 {
     bool same = run->pairs_differ == 0 && run->only[0] == 0 && run->only[1] == 0;
     if (run->opt->json) {
-        json_t *o = json_object();
-        SET(o, "type", json_string("summary"));
-        SET(o, "same", json_boolean(same));
+        cli_json_writer *w = &run->json;
+        cli_jw_object_begin(w);
+        cli_jw_member_string(w, "type", "summary");
+        cli_jw_key(w, "same");
+        cli_jw_bool(w, same);
         for (int i = 0; i < 2; i++) {
-            json_t *t = json_object();
-            SET(t, "trace", cli_json_text(run->side[i].path, strlen(run->side[i].path)));
-            SET(t, "channel", run->side[i].have_channel ? jint(run->side[i].channel) : json_null());
-            SET(t, "exchanges", jint(run->side[i].exchanges));
-            SET(t, "other_channel_records", jint(run->side[i].other_channel_records));
-            SET(t, "complete", json_boolean(!run->side[i].damaged));
-            SET(o, i ? "b" : "a", t);
+            cli_jw_key(w, i ? "b" : "a");
+            cli_jw_object_begin(w);
+            cli_jw_member_text(w, "trace", run->side[i].path, strlen(run->side[i].path));
+            cli_jw_member_opt_uint(w, "channel", run->side[i].have_channel,
+                                   run->side[i].channel);
+            cli_jw_member_uint(w, "exchanges", run->side[i].exchanges);
+            cli_jw_member_uint(w, "other_channel_records", run->side[i].other_channel_records);
+            cli_jw_key(w, "complete");
+            cli_jw_bool(w, !run->side[i].damaged);
+            cli_jw_object_end(w);
         }
-        SET(o, "pairs", jint(run->pairs));
-        SET(o, "pairs_same", jint(run->pairs_same));
-        SET(o, "pairs_differ", jint(run->pairs_differ));
-        SET(o, "only_in_a", jint(run->only[0]));
-        SET(o, "only_in_b", jint(run->only[1]));
-        SET(o, "differences", jint(run->differences));
-        emit_json(run, o);
+        cli_jw_member_uint(w, "pairs", run->pairs);
+        cli_jw_member_uint(w, "pairs_same", run->pairs_same);
+        cli_jw_member_uint(w, "pairs_differ", run->pairs_differ);
+        cli_jw_member_uint(w, "only_in_a", run->only[0]);
+        cli_jw_member_uint(w, "only_in_b", run->only[1]);
+        cli_jw_member_uint(w, "differences", run->differences);
+        cli_jw_object_end(w);
+        emit_json(run);
         return;
     }
     FILE *f = run->out;
@@ -621,5 +641,6 @@ int cli_diff_main(int argc, char **argv)
     at_aligner_free(run.al);
     for (int i = 0; i < 2; i++)
         side_close(&run.side[i]);
+    cli_json_writer_free(&run.json);
     return status;
 }

@@ -1,5 +1,5 @@
 /*
- * json_writer.c - jansson values to compact JSON text in one buffer (see
+ * json_writer.c - compact JSON text, value by value, into one buffer (see
  * json_writer.h for the format it must match).
  */
 #include "json_writer.h"
@@ -10,15 +10,21 @@
 
 static bool grow(cli_json_writer *w, size_t need)
 {
-    size_t cap = w->cap ? w->cap : 4096;
+    if (w->oom)
+        return false;
+    size_t cap = w->cap ? w->cap : 256;
     while (cap - w->len < need) {
-        if (cap > SIZE_MAX / 2)
+        if (cap > SIZE_MAX / 2) {
+            w->oom = true;
             return false;
+        }
         cap *= 2;
     }
     char *p = realloc(w->buf, cap);
-    if (!p)
+    if (!p) {
+        w->oom = true;
         return false;
+    }
     w->buf = p;
     w->cap = cap;
     return true;
@@ -49,9 +55,8 @@ static inline bool put_char(cli_json_writer *w, char ch)
 
 /* Bytes a string carries as they are: all but controls (< 0x20), '"',
  * '\\' and the lead bytes of the sequences escaped for terminals (0xC2,
- * 0xE2). Other bytes >= 0x80 pass: jansson checked that every string is
- * UTF-8 when it was made (json_string(), json_object_set()), so checking
- * again here would be a second pass over every string for nothing. */
+ * 0xE2). Other bytes >= 0x80 pass: strings are UTF-8 by contract
+ * (cli_jw_text makes sure of it for trace bytes). */
 static const bool plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -159,7 +164,7 @@ static bool put_string(cli_json_writer *w, const char *str, size_t n)
     return put(w, str + run, n - run) && put_char(w, '"');
 }
 
-static bool put_integer(cli_json_writer *w, json_int_t v)
+static bool put_unsigned(cli_json_writer *w, uint64_t u, bool negative)
 {
     char tmp[24];
     char *e = tmp + sizeof tmp, *p = e;
@@ -168,7 +173,6 @@ static bool put_integer(cli_json_writer *w, json_int_t v)
                                 "25262728293031323334353637383940414243444546474849"
                                 "50515253545556575859606162636465666768697071727374"
                                 "75767778798081828384858687888990919293949596979899";
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
     /* Two digits per division: timestamps have 19. */
     while (u >= 100) {
         unsigned d = (unsigned)(u % 100) * 2;
@@ -184,12 +188,13 @@ static bool put_integer(cli_json_writer *w, json_int_t v)
     } else {
         *--p = (char)('0' + u);
     }
-    if (v < 0)
+    if (negative)
         *--p = '-';
     return put(w, p, (size_t)(e - p));
 }
 
-/* jansson's real format (reals are rare here: the stdio route is fine). */
+/* jansson's real format (the CLI writes no reals; kept so that the writer
+ * covers every value jansson has, for the differential tests). */
 static bool put_real(cli_json_writer *w, double d)
 {
     char tmp[40];
@@ -217,71 +222,288 @@ static bool put_real(cli_json_writer *w, double d)
     return put(w, tmp, len);
 }
 
-/* Recursive, as jansson's dump: the CLI's objects nest a few levels. */
-static bool put_value(cli_json_writer *w, const json_t *v)
+/* ------------------------------------------------------------------ */
+/* The streaming interface                                            */
+/* ------------------------------------------------------------------ */
+
+/* The ',' before a member or element that is not the first. */
+static inline void separate(cli_json_writer *w)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        if (!put_char(w, '{'))
-            return false;
-        bool first = true;
-        /* json_object_iter() walks keys in insertion order. */
-        for (void *it = json_object_iter((json_t *)v); it;
-             it = json_object_iter_next((json_t *)v, it)) {
-            if (!first && !put_char(w, ','))
-                return false;
-            first = false;
-            if (!put_string(w, json_object_iter_key(it), json_object_iter_key_len(it)) ||
-                !put_char(w, ':') ||
-                !put_value(w, json_object_iter_value(it)))
-                return false;
+    if (w->comma)
+        put_char(w, ',');
+}
+
+void cli_jw_reset(cli_json_writer *w)
+{
+    w->len = 0;
+    w->comma = false;
+    w->oom = false;
+}
+
+void cli_jw_object_begin(cli_json_writer *w)
+{
+    separate(w);
+    put_char(w, '{');
+    w->comma = false;
+}
+
+void cli_jw_object_end(cli_json_writer *w)
+{
+    put_char(w, '}');
+    w->comma = true;
+}
+
+void cli_jw_array_begin(cli_json_writer *w)
+{
+    separate(w);
+    put_char(w, '[');
+    w->comma = false;
+}
+
+void cli_jw_array_end(cli_json_writer *w)
+{
+    put_char(w, ']');
+    w->comma = true;
+}
+
+void cli_jw_keyn(cli_json_writer *w, const char *key, size_t n)
+{
+    separate(w);
+    put_string(w, key, n);
+    put_char(w, ':');
+    w->comma = false;
+}
+
+void cli_jw_key(cli_json_writer *w, const char *key)
+{
+    cli_jw_keyn(w, key, strlen(key));
+}
+
+void cli_jw_null(cli_json_writer *w)
+{
+    separate(w);
+    put(w, "null", 4);
+    w->comma = true;
+}
+
+void cli_jw_bool(cli_json_writer *w, bool v)
+{
+    separate(w);
+    if (v)
+        put(w, "true", 4);
+    else
+        put(w, "false", 5);
+    w->comma = true;
+}
+
+void cli_jw_int(cli_json_writer *w, int64_t v)
+{
+    separate(w);
+    /* Through the unsigned magnitude: -INT64_MIN does not fit. */
+    put_unsigned(w, v < 0 ? 0u - (uint64_t)v : (uint64_t)v, v < 0);
+    w->comma = true;
+}
+
+void cli_jw_uint(cli_json_writer *w, uint64_t v)
+{
+    separate(w);
+    put_unsigned(w, v, false);
+    w->comma = true;
+}
+
+void cli_jw_real(cli_json_writer *w, double v)
+{
+    separate(w);
+    if (!put_real(w, v))
+        w->oom = true;
+    w->comma = true;
+}
+
+void cli_jw_stringn(cli_json_writer *w, const char *s, size_t n)
+{
+    separate(w);
+    put_string(w, s, n);
+    w->comma = true;
+}
+
+void cli_jw_string(cli_json_writer *w, const char *s)
+{
+    if (s)
+        cli_jw_stringn(w, s, strlen(s));
+    else
+        cli_jw_null(w);
+}
+
+size_t cli_utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t b = p[0];
+    size_t len;
+    uint32_t cp;
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF) { len = 2; cp = b & 0x1Fu; }
+    else if (b >= 0xE0 && b <= 0xEF) { len = 3; cp = b & 0x0Fu; }
+    else if (b >= 0xF0 && b <= 0xF4) { len = 4; cp = b & 0x07u; }
+    else return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3Fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+bool cli_utf8_valid(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII eight bytes at a time: most trace text is. */
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if (x & 0x8080808080808080u)
+                break;
+            i += 8;
         }
-        return put_char(w, '}');
-    }
-    case JSON_ARRAY: {
-        size_t n = json_array_size(v);
-        if (!put_char(w, '['))
+        if (i >= n)
+            break;
+        size_t k = cli_utf8_seq(p + i, n - i);
+        if (!k)
             return false;
-        for (size_t i = 0; i < n; i++) {
-            if ((i && !put_char(w, ',')) || !put_value(w, json_array_get(v, i)))
-                return false;
+        i += k;
+    }
+    return true;
+}
+
+bool cli_jw_text(cli_json_writer *w, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    if (!p) {
+        cli_jw_null(w);
+        return true;
+    }
+    if (cli_utf8_valid(p, n)) {
+        cli_jw_stringn(w, (const char *)p, n);
+        return true;
+    }
+    /* The UTF-8 reading, U+FFFD for each byte outside a valid sequence,
+     * built at the end of the buffer, then escaped into place. */
+    separate(w);
+    size_t start = w->len;
+    if (n > (SIZE_MAX - 8) / 3 || !reserve(w, 3 * n + 1)) {
+        w->oom = true;
+        return false;
+    }
+    char *tmp = w->buf + start;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = cli_utf8_seq(p + i, n - i);
+        if (k) {
+            memcpy(tmp + o, p + i, k);
+            o += k;
+            i += k;
+        } else {
+            memcpy(tmp + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
         }
-        return put_char(w, ']');
     }
-    case JSON_STRING:
-        return put_string(w, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return put_integer(w, json_integer_value(v));
-    case JSON_REAL:
-        return put_real(w, json_real_value(v));
-    case JSON_TRUE:
-        return put(w, "true", 4);
-    case JSON_FALSE:
-        return put(w, "false", 5);
-    case JSON_NULL:
-        return put(w, "null", 4);
+    /* put_string appends after w->len: move the reading out of its way. */
+    char *copy = malloc(o ? o : 1);
+    if (!copy) {
+        w->oom = true;
+        return false;
     }
+    memcpy(copy, tmp, o);
+    put_string(w, copy, o);
+    free(copy);
+    w->comma = true;
     return false;
 }
 
-bool cli_json_serialize(cli_json_writer *w, const json_t *v)
+void cli_jw_hex(cli_json_writer *w, const void *data, size_t n)
 {
-    w->len = 0;
-    if (!v || !put_value(w, v) || !put_char(w, '\0')) {
-        w->len = 0;
-        return false;
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *p = data;
+    if (!p) {
+        cli_jw_null(w);
+        return;
     }
-    w->len--; /* the NUL is not part of the text */
-    return true;
+    separate(w);
+    if (n > (SIZE_MAX - 8) / 2 || !reserve(w, 2 * n + 2)) {
+        w->oom = true;
+        return;
+    }
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        *o++ = digits[p[i] >> 4];
+        *o++ = digits[p[i] & 15];
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->comma = true;
 }
 
-bool cli_json_write_line(cli_json_writer *w, const json_t *v, FILE *out)
+void cli_jw_raw(cli_json_writer *w, const char *json, size_t n)
 {
-    if (!cli_json_serialize(w, v))
-        return false;
-    w->buf[w->len] = '\n'; /* over the NUL */
-    fwrite(w->buf, 1, w->len + 1, out);
-    return true;
+    separate(w);
+    put(w, json, n);
+    w->comma = true;
+}
+
+void cli_jw_member_null(cli_json_writer *w, const char *key)
+{
+    cli_jw_key(w, key);
+    cli_jw_null(w);
+}
+
+void cli_jw_member_bool(cli_json_writer *w, const char *key, bool v)
+{
+    cli_jw_key(w, key);
+    cli_jw_bool(w, v);
+}
+
+void cli_jw_member_uint(cli_json_writer *w, const char *key, uint64_t v)
+{
+    cli_jw_key(w, key);
+    cli_jw_uint(w, v);
+}
+
+void cli_jw_member_opt_uint(cli_json_writer *w, const char *key, bool present, uint64_t v)
+{
+    cli_jw_key(w, key);
+    if (present)
+        cli_jw_uint(w, v);
+    else
+        cli_jw_null(w);
+}
+
+void cli_jw_member_string(cli_json_writer *w, const char *key, const char *v)
+{
+    cli_jw_key(w, key);
+    cli_jw_string(w, v);
+}
+
+bool cli_jw_member_text(cli_json_writer *w, const char *key, const void *data, size_t n)
+{
+    cli_jw_key(w, key);
+    return cli_jw_text(w, data, n);
+}
+
+bool cli_jw_write_line(cli_json_writer *w, FILE *out)
+{
+    bool ok = !w->oom && put_char(w, '\n');
+    if (ok)
+        fwrite(w->buf, 1, w->len, out);
+    cli_jw_reset(w);
+    return ok;
 }
 
 void cli_json_writer_free(cli_json_writer *w)
@@ -289,4 +511,5 @@ void cli_json_writer_free(cli_json_writer *w)
     free(w->buf);
     w->buf = NULL;
     w->len = w->cap = 0;
+    w->comma = w->oom = false;
 }

@@ -129,6 +129,7 @@ int cli_live_open(cli_live *l, const cli_live_opts *o, const char *port, const c
     l->opt.json = o->json;
     l->opt.profile = o->drv.profile;
     l->ctx.opt = &l->opt;
+    l->ctx.render = cli_renderer_for(&l->opt);
     l->ctx.last_day = -1;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -214,15 +215,12 @@ int cli_live_close(cli_live *l, const char *prog)
         }
         l->drv = NULL;
         l->chan.an = NULL;
-        if (l->opt.json)
-            json_channel_done(&l->chan);
-        else
-            text_channel_done(&l->chan);
+        l->ctx.render->channel_done(&l->chan);
         cli_flush_findings(&l->chan, false);
     }
     free(l->chan.pending.v);
     l->chan.pending.v = NULL;
-    cli_json_writer_free(&l->ctx.json_writer);
+    l->ctx.render->free(&l->ctx);
     if (l->view && !l->view_to_stdout) {
         fclose(l->view);
         free(l->view_buf);

@@ -42,6 +42,8 @@
 #include "cli.h"
 #include "escape.h"
 
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TIME_W 10                 /* width of the "+3.000ms" column */
@@ -66,10 +68,104 @@
 /* Low-level printing                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * What one call of the renderer prints is collected in c->text_buf and
+ * written with one fwrite when the call ends (out_flush): the view prints
+ * in many small pieces, and stdio's per-call cost was a good part of the
+ * decoder's time. When the buffer cannot grow, pieces go straight to the
+ * stream (nothing is lost).
+ */
+static bool out_room(cli_ctx *c, size_t n)
+{
+    if (c->text_cap - c->text_len >= n)
+        return true;
+    size_t cap = c->text_cap ? c->text_cap : 8192;
+    while (cap - c->text_len < n) {
+        if (cap > SIZE_MAX / 2)
+            return false;
+        cap *= 2;
+    }
+    char *p = realloc(c->text_buf, cap);
+    if (!p)
+        return false;
+    c->text_buf = p;
+    c->text_cap = cap;
+    return true;
+}
+
+static void out_flush(cli_ctx *c)
+{
+    if (c->text_len)
+        fwrite(c->text_buf, 1, c->text_len, c->out);
+    c->text_len = 0;
+}
+
+static void out_write(cli_ctx *c, const void *p, size_t n)
+{
+    if (!out_room(c, n)) {
+        out_flush(c);
+        fwrite(p, 1, n, c->out);
+        return;
+    }
+    memcpy(c->text_buf + c->text_len, p, n);
+    c->text_len += n;
+}
+
+static void out_puts(cli_ctx *c, const char *s)
+{
+    out_write(c, s, strlen(s));
+}
+
+static void out_putc(cli_ctx *c, char ch)
+{
+    if (c->text_len < c->text_cap)
+        c->text_buf[c->text_len++] = ch;
+    else
+        out_write(c, &ch, 1);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void out_printf(cli_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = c->text_cap - c->text_len;
+    int n = vsnprintf(room ? c->text_buf + c->text_len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < room) {
+        c->text_len += (size_t)n;
+        return;
+    }
+    va_start(ap, fmt);
+    if (out_room(c, (size_t)n + 1)) {
+        vsnprintf(c->text_buf + c->text_len, (size_t)n + 1, fmt, ap);
+        c->text_len += (size_t)n;
+    } else {
+        out_flush(c);
+        vfprintf(c->out, fmt, ap);
+    }
+    va_end(ap);
+}
+
+/* Escaped text (escape.h), AT_ESC_* @p flags. */
+static void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
+{
+    if (n > SIZE_MAX / 4 || !out_room(c, 4 * n)) {
+        out_flush(c);
+        at_escape_write(c->out, data, n, flags);
+        return;
+    }
+    c->text_len += at_escape_mem(c->text_buf + c->text_len, data, n, flags);
+}
+
 static void sgr(cli_ctx *c, const char *seq)
 {
     if (c->opt->color && *seq) {
-        fputs(seq, c->out);
+        out_puts(c, seq);
         c->sgr_active = true;
     }
 }
@@ -77,7 +173,7 @@ static void sgr(cli_ctx *c, const char *seq)
 static void reset(cli_ctx *c)
 {
     if (c->sgr_active)
-        fputs(C_RESET, c->out);
+        out_puts(c, C_RESET);
     c->sgr_active = false;
 }
 
@@ -88,28 +184,54 @@ void cli_put_escaped(FILE *f, const void *data, size_t n)
     at_escape_write(f, data, n, 0);
 }
 
-/* The analyzer's sentences: as cli_put_escaped, but a backslash is printed as
- * itself (they name commands such as AT\Q3). */
-static void put_prose(FILE *f, const char *s, size_t n)
+static void put_escaped(cli_ctx *c, const void *data, size_t n)
 {
-    at_escape_write(f, s, n, AT_ESC_KEEP_BACKSLASH);
+    out_escaped(c, data, n, 0);
 }
 
-static void put_str(FILE *f, const at_str *s)
+/* The analyzer's sentences: as put_escaped, but a backslash is printed as
+ * itself (they name commands such as AT\Q3). */
+static void put_prose(cli_ctx *c, const char *s, size_t n)
+{
+    out_escaped(c, s, n, AT_ESC_KEEP_BACKSLASH);
+}
+
+/* A number in decimal: the renderer's most frequent formatting, without
+ * printf's format parsing. */
+static void put_u64(cli_ctx *c, uint64_t v)
+{
+    char b[20];
+    out_write(c, b, (size_t)(cli_put_uint(b, v) - b));
+}
+
+static void put_spaces(cli_ctx *c, size_t n)
+{
+    static const char spaces[] = "                                                                ";
+    while (n > 0) {
+        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
+        out_write(c, spaces, k);
+        n -= k;
+    }
+}
+
+/* @p s left-aligned in a column of @p width (printf's "%-16s"). */
+static void put_padded(cli_ctx *c, const char *s, size_t width)
+{
+    size_t n = strlen(s);
+    out_write(c, s, n);
+    if (n < width)
+        put_spaces(c, width - n);
+}
+
+static void put_str(cli_ctx *c, const at_str *s)
 {
     if (s->ptr)
-        cli_put_escaped(f, s->ptr, s->len);
+        put_escaped(c, s->ptr, s->len);
 }
 
 static void indent(cli_ctx *c, unsigned depth)
 {
-    static const char spaces[] = "                                                                ";
-    size_t n = CONTENT_COL + depth * DETAIL_STEP;
-    while (n > 0) {
-        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
-        fwrite(spaces, 1, k, c->out);
-        n -= k;
-    }
+    put_spaces(c, CONTENT_COL + depth * DETAIL_STEP);
 }
 
 static const char *plural(uint64_t n, const char *one, const char *many)
@@ -140,10 +262,10 @@ static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *
         const at_secret *s;
         size_t k = at_secret_piece(runs, nr, off, n, &s);
         if (s)
-            fprintf(c->out, "[%zu %s of private key (%s), REDACTED]", k,
+            out_printf(c, "[%zu %s of private key (%s), REDACTED]", k,
                     plural(k, "byte", "bytes"), at_secret_kind_name(s->kind));
         else
-            cli_put_escaped(c->out, p, k);
+            put_escaped(c, p, k);
         p += k;
         off += k;
         n -= k;
@@ -158,21 +280,21 @@ static void hexdump_plain(cli_ctx *c, unsigned depth, uint64_t off,
         size_t k = n - i < 16 ? n - i : 16;
         indent(c, depth);
         sgr(c, C_DIM);
-        fprintf(c->out, "%08llx ", (unsigned long long)(off + i));
+        out_printf(c, "%08llx ", (unsigned long long)(off + i));
         for (size_t j = 0; j < 16; j++) {
             if (j == 8)
-                fputc(' ', c->out);
+                out_putc(c, ' ');
             if (j < k)
-                fprintf(c->out, " %02x", p[i + j]);
+                out_printf(c, " %02x", p[i + j]);
             else
-                fputs("   ", c->out);
+                out_puts(c, "   ");
         }
-        fputs("  |", c->out);
+        out_puts(c, "  |");
         for (size_t j = 0; j < k; j++)
-            fputc(p[i + j] >= 0x20 && p[i + j] < 0x7f ? p[i + j] : '.', c->out);
-        fputc('|', c->out);
+            out_putc(c, p[i + j] >= 0x20 && p[i + j] < 0x7f ? p[i + j] : '.');
+        out_putc(c, '|');
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     }
 }
 
@@ -191,11 +313,11 @@ static void hexdump(cli_ctx *c, const at_event *ev, unsigned depth, uint64_t off
         if (s) {
             indent(c, depth);
             sgr(c, C_YELLOW);
-            fprintf(c->out, "(%zu %s of private key (%s) at %llu, REDACTED; "
+            out_printf(c, "(%zu %s of private key (%s) at %llu, REDACTED; "
                     "--show-secrets shows them)", k, plural(k, "byte", "bytes"),
                     at_secret_kind_name(s->kind), (unsigned long long)off);
             reset(c);
-            fputc('\n', c->out);
+            out_putc(c, '\n');
         } else {
             hexdump_plain(c, depth, off, p, k);
         }
@@ -217,11 +339,11 @@ static void date_line(cli_ctx *c, uint64_t ts)
     char d[40];
     cli_fmt_date(ts, d, sizeof d);
     if (c->text_started)
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     sgr(c, C_BOLD);
-    fprintf(c->out, "Date %s (UTC)", d);
+    out_printf(c, "Date %s (UTC)", d);
     reset(c);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
     c->last_day = day;
     c->text_started = true;
 }
@@ -234,22 +356,34 @@ static void header(cli_ctx *c, cli_chan *ch, uint64_t ts,
     c->text_last = ch;
     date_line(c, ts);
     if (c->text_started)
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     c->text_started = true;
     cli_fmt_clock(ts, clock, sizeof clock);
     cli_fmt_rel((int64_t)(ts - c->t0), rel, sizeof rel);
     sgr(c, color);
-    fputs(title, c->out);
-    fputs("  ", c->out);
-    fputs(clock, c->out);
-    fputs("  ", c->out);
-    fputs(rel, c->out);
-    if (ch->channel)
-        fprintf(c->out, "  ch %u", ch->channel);
-    if (suffix)
-        fprintf(c->out, "  %s", suffix);
+    out_puts(c, title);
+    out_puts(c, "  ");
+    out_puts(c, clock);
+    out_puts(c, "  ");
+    out_puts(c, rel);
+    if (ch->channel) {
+        out_puts(c, "  ch ");
+        put_u64(c, ch->channel);
+    }
+    if (suffix) {
+        out_puts(c, "  ");
+        out_puts(c, suffix);
+    }
     reset(c);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
+}
+
+/* "#<id>", an exchange's title, into @p buf (at least 12 bytes). */
+static const char *exchange_title(char *buf, uint32_t id)
+{
+    buf[0] = '#';
+    *cli_put_uint(buf + 1, id) = 0;
+    return buf;
 }
 
 static bool in_block(const cli_chan *ch)
@@ -265,9 +399,9 @@ static void place(cli_chan *ch, uint64_t ts, const char *color,
     cli_ctx *c = ch->ctx;
     if (in_block(ch)) {
         if (c->text_block != ch) {
-            char t[40];
-            snprintf(t, sizeof t, "#%u", (unsigned)ch->text.open_id);
-            header(c, ch, ch->text.open_ts, C_BOLD, t, "(continued)");
+            char t[16];
+            header(c, ch, ch->text.open_ts, C_BOLD, exchange_title(t, ch->text.open_id),
+                   "(continued)");
             c->text_block = ch;
         }
         return;
@@ -285,22 +419,24 @@ static void elem_begin(cli_chan *ch, uint64_t ts, at_dir dir)
     if (in_block(ch))
         cli_fmt_offset_ms((int64_t)(ts - ch->text.open_ts), t, sizeof t);
     size_t tl = strlen(t);
-    fputs("  ", c->out);
+    out_puts(c, "  ");
     for (size_t i = tl; i < TIME_W; i++)
-        fputc(' ', c->out);
-    fputs(t, c->out);
-    fputs("  ", c->out);
+        out_putc(c, ' ');
+    out_puts(c, t);
+    out_puts(c, "  ");
     sgr(c, dir == AT_DIR_TE_TO_ME ? C_CYAN : C_GREEN);
-    fputs(dir == AT_DIR_TE_TO_ME ? "->" : "<-", c->out);
+    out_puts(c, dir == AT_DIR_TE_TO_ME ? "->" : "<-");
     reset(c);
-    fputc(' ', c->out);
+    out_putc(c, ' ');
 }
 
 static void tag(cli_ctx *c, const char *color, const char *text)
 {
-    fputs("  ", c->out);
+    out_puts(c, "  ");
     sgr(c, color);
-    fprintf(c->out, "(%s)", text);
+    out_putc(c, '(');
+    out_puts(c, text);
+    out_putc(c, ')');
     reset(c);
 }
 
@@ -342,7 +478,7 @@ static void line_elem(cli_chan *ch, const at_event *ev, const char *color,
     if (tagtext)
         tag(c, tagcolor, tagtext);
     line_flags(c, ev);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
 }
 
 /* ------------------------------------------------------------------ */
@@ -353,60 +489,63 @@ static void field(cli_ctx *c, unsigned depth, const char *name,
                   const at_str *value)
 {
     indent(c, depth);
-    fprintf(c->out, "%-16s", name);
-    put_str(c->out, value);
-    fputc('\n', c->out);
+    put_padded(c, name, 16);
+    put_str(c, value);
+    out_putc(c, '\n');
 }
 
 static void result_detail(cli_ctx *c, unsigned depth, const at_result *r)
 {
     indent(c, depth);
-    fputs(at_result_name(r->kind), c->out);
+    out_puts(c, at_result_name(r->kind));
     if (r->has_code) {
         const char *meaning = cli_result_meaning(r);
-        fprintf(c->out, " %u", r->code);
-        if (meaning)
-            fprintf(c->out, ": %s", meaning);
+        out_putc(c, ' ');
+        put_u64(c, r->code);
+        if (meaning) {
+            out_puts(c, ": ");
+            out_puts(c, meaning);
+        }
     } else if (r->text.ptr && r->text.len) {
-        fputs(" ", c->out);
-        put_str(c->out, &r->text);
+        out_puts(c, " ");
+        put_str(c, &r->text);
     }
     if (r->numeric)
-        fputs(" (numeric form)", c->out);
-    fputc('\n', c->out);
+        out_puts(c, " (numeric form)");
+    out_putc(c, '\n');
 }
 
 static void sbnr_detail(cli_ctx *c, unsigned depth, const at_sbnr *b)
 {
     indent(c, depth);
-    fprintf(c->out, "^SBNR index %u: ", b->index);
+    out_printf(c, "^SBNR index %u: ", b->index);
     switch (b->kind) {
     case AT_SBNR_EMPTY:
-        fputs("empty\n", c->out);
+        out_puts(c, "empty\n");
         return;
     case AT_SBNR_CORRUPTED:
         sgr(c, C_RED);
-        fputs("certificate is corrupted", c->out);
+        out_puts(c, "certificate is corrupted");
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
         return;
     case AT_SBNR_ENTRY:
         break;
     }
-    fprintf(c->out, "certificate of %lu bytes\n", (unsigned long)b->size);
+    out_printf(c, "certificate of %lu bytes\n", (unsigned long)b->size);
     field(c, depth + 1, "issuer", &b->issuer);
     field(c, depth + 1, "serial number", &b->serial);
     field(c, depth + 1, "subject", &b->subject);
     field(c, depth + 1, "signature", &b->signature);
     indent(c, depth + 1);
-    fprintf(c->out, "%-16s", "thumbprint");
-    put_str(c->out, &b->thumb_alg);
-    fputc(' ', c->out);
-    put_str(c->out, &b->thumbprint);
-    fputc('\n', c->out);
+    out_printf(c, "%-16s", "thumbprint");
+    put_str(c, &b->thumb_alg);
+    out_putc(c, ' ');
+    put_str(c, &b->thumbprint);
+    out_putc(c, '\n');
     if (b->has_expiry) {
         indent(c, depth + 1);
-        fprintf(c->out, "%-16s%04u-%02u-%02u\n", "expiry date", b->expiry_year,
+        out_printf(c, "%-16s%04u-%02u-%02u\n", "expiry date", b->expiry_year,
                 b->expiry_month, b->expiry_day);
     }
 }
@@ -415,43 +554,43 @@ static void ciev_cert_detail(cli_ctx *c, unsigned depth,
                              const at_ciev_is_cert *v)
 {
     indent(c, depth);
-    fprintf(c->out, "+CIEV is_cert: server certificate of service profile %u\n",
+    out_printf(c, "+CIEV is_cert: server certificate of service profile %u\n",
             v->srv_profile);
     field(c, depth + 1, "issuer", &v->issuer);
     field(c, depth + 1, "serial number", &v->serial);
     field(c, depth + 1, "subject", &v->subject);
     field(c, depth + 1, "signature", &v->sig_alg);
     indent(c, depth + 1);
-    fprintf(c->out, "%-16s", "thumbprint");
-    put_str(c->out, &v->thumb_alg);
-    fputc(' ', c->out);
-    put_str(c->out, &v->thumbprint);
-    fputc('\n', c->out);
+    out_printf(c, "%-16s", "thumbprint");
+    put_str(c, &v->thumb_alg);
+    out_putc(c, ' ');
+    put_str(c, &v->thumbprint);
+    out_putc(c, '\n');
 }
 
 static void sis_detail(cli_ctx *c, unsigned depth, const at_sis *s)
 {
     indent(c, depth);
-    fprintf(c->out, "^SIS service profile %u, cause %u", s->srv_profile,
+    out_printf(c, "^SIS service profile %u, cause %u", s->srv_profile,
             s->urc_cause);
     if (s->has_info_id) {
         const char *m = at_sis_info_text(s->info_id);
-        fprintf(c->out, ", info %u", s->info_id);
+        out_printf(c, ", info %u", s->info_id);
         if (m) {
-            fputs(": ", c->out);
+            out_puts(c, ": ");
             sgr(c, at_sis_info_is_tls(s->info_id) ? C_YELLOW : "");
-            fputs(m, c->out);
+            out_puts(c, m);
             reset(c);
         }
         if (at_sis_info_is_tls(s->info_id))
-            fputs(" (TLS)", c->out);
+            out_puts(c, " (TLS)");
     }
-    fputc('\n', c->out);
+    out_putc(c, '\n');
     if (s->has_info_text) {
         indent(c, depth + 1);
-        fputs("info text \"", c->out);
-        put_str(c->out, &s->info_text);
-        fputs("\"\n", c->out);
+        out_puts(c, "info text \"");
+        put_str(c, &s->info_text);
+        out_puts(c, "\"\n");
     }
 }
 
@@ -468,12 +607,12 @@ static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
         break;
     case AT_LK_SECURE:
         indent(c, depth);
-        fputs("secure command: ", c->out);
+        out_puts(c, "secure command: ");
         sgr(c, li->u.secure == AT_SEC_END_OK || li->u.secure == AT_SEC_READY
                    ? C_GREEN : C_RED);
-        fputs(at_secure_result_name(li->u.secure), c->out);
+        out_puts(c, at_secure_result_name(li->u.secure));
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
         break;
     case AT_LK_SBNR:
         sbnr_detail(c, depth, &li->u.sbnr);
@@ -483,11 +622,11 @@ static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
         break;
     case AT_LK_CIEV:
         indent(c, depth);
-        fputs("+CIEV indicator ", c->out);
-        put_str(c->out, &li->u.ciev.name);
-        fputs(": ", c->out);
-        put_str(c->out, &li->u.ciev.rest);
-        fputc('\n', c->out);
+        out_puts(c, "+CIEV indicator ");
+        put_str(c, &li->u.ciev.name);
+        out_puts(c, ": ");
+        put_str(c, &li->u.ciev.rest);
+        out_putc(c, '\n');
         break;
     case AT_LK_SIS:
         sis_detail(c, depth, &li->u.sis);
@@ -495,45 +634,45 @@ static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
     case AT_LK_SIS_RW: {
         const at_sis_rw *rw = &li->u.sis_rw;
         indent(c, depth);
-        put_str(c->out, &li->prefix);
+        put_str(c, &li->prefix);
         if (urc)
-            fprintf(c->out, " service profile %u, cause %lu", rw->srv_profile,
+            out_printf(c, " service profile %u, cause %lu", rw->srv_profile,
                     rw->count);
         else if (rw->count_negative == -1)
-            fprintf(c->out, " service profile %u: -1, data size not known yet",
+            out_printf(c, " service profile %u: -1, data size not known yet",
                     rw->srv_profile);
         else if (rw->count_negative == -2)
-            fprintf(c->out, " service profile %u: -2, end of data", rw->srv_profile);
+            out_printf(c, " service profile %u: -2, end of data", rw->srv_profile);
         else if (rw->count_negative)
-            fprintf(c->out, " service profile %u: %d", rw->srv_profile,
+            out_printf(c, " service profile %u: %d", rw->srv_profile,
                     rw->count_negative);
         else
-            fprintf(c->out, " service profile %u: %lu %s", rw->srv_profile,
+            out_printf(c, " service profile %u: %lu %s", rw->srv_profile,
                     rw->count, plural(rw->count, "byte", "bytes"));
         if (rw->has_unack)
-            fprintf(c->out, ", %lu unacknowledged", rw->unack);
-        fputc('\n', c->out);
+            out_printf(c, ", %lu unacknowledged", rw->unack);
+        out_putc(c, '\n');
         break;
     }
     case AT_LK_IMEI:
         indent(c, depth);
-        fputs("IMEI ", c->out);
-        put_str(c->out, &li->u.imei);
-        fputc('\n', c->out);
+        out_puts(c, "IMEI ");
+        put_str(c, &li->u.imei);
+        out_putc(c, '\n');
         break;
     }
     if (li->parse_error) {
         indent(c, depth);
         sgr(c, C_RED);
-        fputs("malformed ", c->out);
+        out_puts(c, "malformed ");
         if (li->prefix.ptr)
-            put_str(c->out, &li->prefix);
+            put_str(c, &li->prefix);
         else
-            fputs("line", c->out);
-        fprintf(c->out, ": unexpected byte at offset %llu",
+            out_puts(c, "line");
+        out_printf(c, ": unexpected byte at offset %llu",
                 (unsigned long long)li->err_off);
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     }
 }
 
@@ -545,7 +684,7 @@ static bool fields_withheld(cli_ctx *c, const at_event *ev)
     if (!withheld(c, ev, &runs))
         return false;
     indent(c, 0);
-    fputs("(decoded fields not shown: the element holds private-key bytes)\n", c->out);
+    out_puts(c, "(decoded fields not shown: the element holds private-key bytes)\n");
     return true;
 }
 
@@ -565,45 +704,45 @@ static void command_detail(cli_ctx *c, const at_exchange *x)
     if (!x->parse_ok) {
         indent(c, 0);
         sgr(c, C_RED);
-        fputs("not a parsable command line", c->out);
+        out_puts(c, "not a parsable command line");
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
         return;
     }
     if (x->cmdline.n_cmds == 0) {
         indent(c, 0);
-        fputs("no command (attention only)\n", c->out);
+        out_puts(c, "no command (attention only)\n");
     }
     for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
         const at_command *cmd = &x->cmdline.cmds[i];
         indent(c, 0);
         sgr(c, C_BOLD);
-        put_str(c->out, &cmd->name);
+        put_str(c, &cmd->name);
         reset(c);
-        fprintf(c->out, " %s", at_cmd_type_name(cmd->type));
+        out_printf(c, " %s", at_cmd_type_name(cmd->type));
         if (cmd->basic_value.ptr) {
-            fputc(' ', c->out);
-            put_str(c->out, &cmd->basic_value);
+            out_putc(c, ' ');
+            put_str(c, &cmd->basic_value);
         }
         for (unsigned k = 0; k < cmd->n_params; k++) {
-            fputs(k == 0 ? ": " : ", ", c->out);
+            out_puts(c, k == 0 ? ": " : ", ");
             if (cmd->param_quoted[k])
-                fputc('"', c->out);
-            put_str(c->out, &cmd->params[k]);
+                out_putc(c, '"');
+            put_str(c, &cmd->params[k]);
             if (cmd->param_quoted[k])
-                fputc('"', c->out);
+                out_putc(c, '"');
         }
         if (cmd->params_dropped)
-            fputs(", ... (more parameters not listed)", c->out);
-        fputc('\n', c->out);
+            out_puts(c, ", ... (more parameters not listed)");
+        out_putc(c, '\n');
     }
     if (x->cmdline.cmds_dropped) {
         indent(c, 0);
-        fputs("... (more commands not listed)\n", c->out);
+        out_puts(c, "... (more commands not listed)\n");
     }
     if (x->secure) {
         indent(c, 0);
-        fputs("starts a secure-command transfer\n", c->out);
+        out_puts(c, "starts a secure-command transfer\n");
     }
 }
 
@@ -620,35 +759,35 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
     switch (u->param_id) {
     case AT_PARAM_INDEX:
         if (u->has_number)
-            fprintf(c->out, "%u", (unsigned)u->number);
+            out_printf(c, "%u", (unsigned)u->number);
         else
-            fprintf(c->out, "%zu %s (not a 2-byte index)", n, plural(n, "byte", "bytes"));
+            out_printf(c, "%zu %s (not a 2-byte index)", n, plural(n, "byte", "bytes"));
         break;
     case AT_PARAM_CERT:
-        fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        out_printf(c, "%zu %s", n, plural(n, "byte", "bytes"));
         if (d && d->has_cert && !d->cert_ok) {
-            fputs(", ", c->out);
+            out_puts(c, ", ");
             sgr(c, C_RED);
-            fputs(d->cert_is_pem ? "PEM text, not DER (the module wants DER)"
-                                 : "not a DER certificate", c->out);
+            out_puts(c, d->cert_is_pem ? "PEM text, not DER (the module wants DER)"
+                                 : "not a DER certificate");
             reset(c);
         }
         break;
     case AT_PARAM_KEY:
-        fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        out_printf(c, "%zu %s", n, plural(n, "byte", "bytes"));
         if (d && d->has_key && d->key_ok) {
-            fprintf(c->out, ", %s %d (%s)", d->key.type, d->key.bits,
+            out_printf(c, ", %s %d (%s)", d->key.type, d->key.bits,
                     d->key.container);
         } else if (d && d->has_key) {
-            fputs(", ", c->out);
+            out_puts(c, ", ");
             sgr(c, C_RED);
-            fputs("not a PKCS#8 or PKCS#1 DER private key", c->out);
+            out_puts(c, "not a PKCS#8 or PKCS#1 DER private key");
             reset(c);
         }
         if (!c->opt->show_secrets) {
-            fputs(", ", c->out);
+            out_puts(c, ", ");
             sgr(c, C_BOLD_YELLOW);
-            fputs("REDACTED", c->out);
+            out_puts(c, "REDACTED");
             reset(c);
         }
         break;
@@ -656,27 +795,27 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
     case AT_PARAM_THUMBPRINT:
     case AT_PARAM_MODE:
         if (u->value) {
-            fputc('"', c->out);
+            out_putc(c, '"');
             put_bytes(c, ev, u->value_span.off, u->value, u->text_len);
-            fputc('"', c->out);
+            out_putc(c, '"');
         }
         break;
     case AT_PARAM_SIGNATURE: {
         if (u->base64)
-            fprintf(c->out, "%lu characters of base64", (unsigned long)u->text_len);
+            out_printf(c, "%lu characters of base64", (unsigned long)u->text_len);
         else if (f->sig_kind == AT_SIG_RAW_DIGEST) /* a READ response's raw digest */
-            fprintf(c->out, "%zu bytes, raw (%s-sized digest, not base64 text)", n,
+            out_printf(c, "%zu bytes, raw (%s-sized digest, not base64 text)", n,
                     n == 20 ? "SHA-1" : "SHA-256");
         else
-            fprintf(c->out, "%zu %s (not base64 text)", n, plural(n, "byte", "bytes"));
+            out_printf(c, "%zu %s (not base64 text)", n, plural(n, "byte", "bytes"));
         break;
     }
     default:
-        fprintf(c->out, "%zu %s", n, plural(n, "byte", "bytes"));
+        out_printf(c, "%zu %s", n, plural(n, "byte", "bytes"));
         break;
     }
     if (u->param_len >= AT_FRAME_UNIT_HEADER_LEN && !u->whole)
-        fprintf(c->out, " (cut: %lu of %u value bytes present)",
+        out_printf(c, " (cut: %lu of %u value bytes present)",
                 (unsigned long)u->value_len,
                 (unsigned)(u->param_len - AT_FRAME_UNIT_HEADER_LEN));
 }
@@ -685,26 +824,26 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
 static void cert_summary(cli_ctx *c, unsigned depth, const at_cert_summary *s)
 {
     indent(c, depth);
-    fprintf(c->out, "%-16s", "issuer");
-    cli_put_escaped(c->out, s->issuer, strlen(s->issuer));
-    fputc('\n', c->out);
+    out_printf(c, "%-16s", "issuer");
+    put_escaped(c, s->issuer, strlen(s->issuer));
+    out_putc(c, '\n');
     indent(c, depth);
-    fprintf(c->out, "%-16s%s\n", "serial number", s->serial);
+    out_printf(c, "%-16s%s\n", "serial number", s->serial);
     indent(c, depth);
-    fprintf(c->out, "%-16s", "subject");
-    cli_put_escaped(c->out, s->subject, strlen(s->subject));
-    fputc('\n', c->out);
+    out_printf(c, "%-16s", "subject");
+    put_escaped(c, s->subject, strlen(s->subject));
+    out_putc(c, '\n');
     indent(c, depth);
-    fprintf(c->out, "%-16s%s\n", "signature", s->sig_alg);
+    out_printf(c, "%-16s%s\n", "signature", s->sig_alg);
     indent(c, depth);
-    fprintf(c->out, "%-16s%s %s\n", "thumbprint", s->thumb_alg, s->thumbprint);
+    out_printf(c, "%-16s%s %s\n", "thumbprint", s->thumb_alg, s->thumbprint);
     if (s->expiry_year) {
         indent(c, depth);
-        fprintf(c->out, "%-16s%04d-%02d-%02d\n", "expiry date", s->expiry_year,
+        out_printf(c, "%-16s%04d-%02d-%02d\n", "expiry date", s->expiry_year,
                 s->expiry_month, s->expiry_day);
     }
     indent(c, depth);
-    fprintf(c->out, "%-16s%s %d\n", "public key", s->key_type, s->key_bits);
+    out_printf(c, "%-16s%s %d\n", "public key", s->key_type, s->key_bits);
 }
 
 /* Whether the index-0 WRITE's key belongs to its certificate. */
@@ -715,13 +854,13 @@ static void key_cert_match(cli_ctx *c, unsigned depth, const at_frame_details *d
     indent(c, depth);
     if (d->key_matches_cert) {
         sgr(c, C_GREEN);
-        fputs("belongs to the certificate in this frame", c->out);
+        out_puts(c, "belongs to the certificate in this frame");
     } else {
         sgr(c, C_RED);
-        fputs("does NOT belong to the certificate in this frame", c->out);
+        out_puts(c, "does NOT belong to the certificate in this frame");
     }
     reset(c);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
 }
 
 /* The signature verdict, under the signature unit. */
@@ -735,33 +874,33 @@ static void sig_verdict(cli_ctx *c, unsigned depth, const at_frame *f,
     indent(c, depth);
     if (!v->base64_ok) {
         sgr(c, C_RED);
-        fputs("not base64 text: the signature cannot be checked", c->out);
+        out_puts(c, "not base64 text: the signature cannot be checked");
     } else if (!d->sig_checked || v->key_len == 0) {
         sgr(c, C_YELLOW);
-        fprintf(c->out, "RSA PKCS#1 v1.5, %zu bytes: not checked (no key known; "
+        out_printf(c, "RSA PKCS#1 v1.5, %zu bytes: not checked (no key known; "
                 "--client-cert FILE gives the client certificate)", v->sig_len);
     } else if (!v->length_ok) {
         sgr(c, C_RED);
-        fprintf(c->out, "RSA PKCS#1 v1.5: does NOT match: %zu-byte signature, "
+        out_printf(c, "RSA PKCS#1 v1.5: does NOT match: %zu-byte signature, "
                 "%zu-byte key (key: %s)", v->sig_len, v->key_len, src);
     } else if (!v->recovered) {
         sgr(c, C_RED);
-        fprintf(c->out, "RSA PKCS#1 v1.5: does NOT match: no valid type-1 padding "
+        out_printf(c, "RSA PKCS#1 v1.5: does NOT match: no valid type-1 padding "
                 "(key: %s)", src);
     } else if (v->digest_len != AT_DIGEST_SHA1 && v->digest_len != AT_DIGEST_SHA256) {
         sgr(c, C_RED);
-        fprintf(c->out, "RSA PKCS#1 v1.5 over a %zu-byte digest (neither SHA-1 nor "
+        out_printf(c, "RSA PKCS#1 v1.5 over a %zu-byte digest (neither SHA-1 nor "
                 "SHA-256): does NOT match (key: %s)", v->digest_len, src);
     } else {
-        fprintf(c->out, "RSA PKCS#1 v1.5 over %s of the region: ",
+        out_printf(c, "RSA PKCS#1 v1.5 over %s of the region: ",
                 v->digest_name ? v->digest_name : "unknown");
         sgr(c, v->matches ? C_BOLD_GREEN : C_BOLD_RED);
-        fputs(v->matches ? "matches" : "does NOT match", c->out);
+        out_puts(c, v->matches ? "matches" : "does NOT match");
         reset(c);
-        fprintf(c->out, " (key: %s)", src);
+        out_printf(c, " (key: %s)", src);
     }
     reset(c);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
 }
 
 static void span_hex(cli_ctx *c, const at_event *ev, unsigned depth,
@@ -784,11 +923,11 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
                                                               : AT_FRAME_HEADER_LEN;
 
     indent(c, 0);
-    fprintf(c->out, "%-10s%u\n", "TotalLen", f->total_len);
+    out_printf(c, "%-10s%u\n", "TotalLen", f->total_len);
     indent(c, 0);
-    fprintf(c->out, "%-10s%u (%s)\n", "CmdId", f->cmd_id, cmd ? cmd : "unknown");
+    out_printf(c, "%-10s%u (%s)\n", "CmdId", f->cmd_id, cmd ? cmd : "unknown");
     indent(c, 0);
-    fprintf(c->out, "%-10s%u\n", "ParamNum", f->param_num);
+    out_printf(c, "%-10s%u\n", "ParamNum", f->param_num);
     if (hex)
         span_hex(c, ev, 1, base, hdr_len);
 
@@ -796,17 +935,17 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         const at_frame_unit *u = &f->units[i];
         const char *name = at_param_name(u->param_id);
         indent(c, 0);
-        fprintf(c->out, "unit %u at %llu: ", i + 1, (unsigned long long)u->span.off);
+        out_printf(c, "unit %u at %llu: ", i + 1, (unsigned long long)u->span.off);
         if (name)
-            fputs(name, c->out);
+            out_puts(c, name);
         else
-            fprintf(c->out, "unknown ParamId %u", u->param_id);
-        fprintf(c->out, ", ParamLen %u: ", u->param_len);
+            out_printf(c, "unknown ParamId %u", u->param_id);
+        out_printf(c, ", ParamLen %u: ", u->param_len);
         /* The analyzer describes the first unit of each ParamId. */
         bool described = d && u->param_id <= AT_PARAM_ID_MAX_ &&
                          f->unit_of[u->param_id] == (int)i;
         unit_value(c, ev, u, described ? d : NULL);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
         if (described && u->param_id == AT_PARAM_CERT && d->has_cert && d->cert_ok)
             cert_summary(c, 1, &d->cert);
         if (described && u->param_id == AT_PARAM_KEY)
@@ -822,10 +961,10 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
             if (u->value_len) {
                 indent(c, 1);
                 sgr(c, C_YELLOW);
-                fprintf(c->out, "(%lu key bytes redacted; --show-secrets shows them)",
+                out_printf(c, "(%lu key bytes redacted; --show-secrets shows them)",
                         (unsigned long)u->value_len);
                 reset(c);
-                fputc('\n', c->out);
+                out_putc(c, '\n');
             }
         } else {
             span_hex(c, ev, 1, u->span.off, u->span.len);
@@ -835,7 +974,7 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
     /* Bytes inside the frame that no unit covers. */
     if (f->after_units.len) {
         indent(c, 0);
-        fprintf(c->out, "%lu %s after the last unit\n", (unsigned long)f->after_units.len,
+        out_printf(c, "%lu %s after the last unit\n", (unsigned long)f->after_units.len,
                 plural(f->after_units.len, "byte", "bytes"));
         if (hex)
             span_hex(c, ev, 1, f->after_units.off, f->after_units.len);
@@ -843,13 +982,13 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
 
     if (f->signed_region.len) {
         indent(c, 0);
-        fprintf(c->out, "signed region: %lu bytes at %llu\n",
+        out_printf(c, "signed region: %lu bytes at %llu\n",
                 (unsigned long)f->signed_region.len,
                 (unsigned long long)f->signed_region.off);
     }
     if (f->trailing.len) {
         indent(c, 0);
-        fprintf(c->out, "trailing: %lu %s at %llu after TotalLen\n",
+        out_printf(c, "trailing: %lu %s at %llu after TotalLen\n",
                 (unsigned long)f->trailing.len, plural(f->trailing.len, "byte", "bytes"),
                 (unsigned long long)f->trailing.off);
         if (hex)
@@ -857,25 +996,25 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
     }
     if (ev->tok && (ev->tok->flags & AT_TOKF_FLUSHED)) {
         indent(c, 0);
-        fputs("ended by the module's answer before TotalLen bytes arrived\n", c->out);
+        out_puts(c, "ended by the module's answer before TotalLen bytes arrived\n");
     }
     for (unsigned i = 0; i < f->n_problems; i++) {
         const at_frame_problem *p = &f->problems[i];
         indent(c, 0);
         sgr(c, C_RED);
-        fprintf(c->out, "problem %s at %llu (detail %lu): %s",
+        out_printf(c, "problem %s at %llu (detail %lu): %s",
                 at_frame_problem_name(p->code), (unsigned long long)p->off,
                 (unsigned long)p->detail, at_frame_problem_text(p->code));
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     }
     if (f->problems_dropped) {
         indent(c, 0);
         sgr(c, C_RED);
-        fprintf(c->out, "... and %u more %s not listed", f->problems_dropped,
+        out_printf(c, "... and %u more %s not listed", f->problems_dropped,
                 plural(f->problems_dropped, "problem", "problems"));
         reset(c);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     }
 }
 
@@ -886,10 +1025,10 @@ static void frame_elem(cli_chan *ch, const at_event *ev)
     place(ch, ev->ts, C_BOLD, "FRAME");
     elem_begin(ch, ev->ts, ev->dir);
     sgr(c, C_BOLD);
-    fputs("secure-command frame", c->out);
+    out_puts(c, "secure-command frame");
     reset(c);
     if (f)
-        fprintf(c->out, ", %lu %s at %llu", (unsigned long)f->span.len,
+        out_printf(c, ", %lu %s at %llu", (unsigned long)f->span.len,
                 plural(f->span.len, "byte", "bytes"),
                 (unsigned long long)f->span.off);
     if (f && (f->n_problems || f->problems_dropped)) {
@@ -903,7 +1042,7 @@ static void frame_elem(cli_chan *ch, const at_event *ev)
         snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(ev->invalid_reason));
         tag(c, C_RED, t);
     }
-    fputc('\n', c->out);
+    out_putc(c, '\n');
     if (f)
         frame_details(ch, ev);
     else
@@ -927,15 +1066,17 @@ static void run_flush(cli_chan *ch, at_dir dir)
         return;
     place(ch, r->ts, C_BOLD, "DATA");
     elem_begin(ch, r->ts, dir);
-    fprintf(c->out, "%s: %llu %s at %llu", run_name(r->kind),
-            (unsigned long long)r->bytes, plural(r->bytes, "byte", "bytes"),
-            (unsigned long long)r->off);
+    out_puts(c, run_name(r->kind));
+    out_puts(c, ": ");
+    put_u64(c, r->bytes);
+    out_puts(c, plural(r->bytes, " byte at ", " bytes at "));
+    put_u64(c, r->off);
     if (r->cut != AT_TR_NONE) {
         char t[64];
         snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(r->cut));
         tag(c, C_RED, t);
     }
-    fputc('\n', c->out);
+    out_putc(c, '\n');
     r->active = false;
 }
 
@@ -960,9 +1101,9 @@ static void run_block(cli_chan *ch, const at_event *ev)
     if (c->opt->hex) {
         place(ch, ev->ts, C_BOLD, "DATA");
         elem_begin(ch, ev->ts, dir);
-        fprintf(c->out, "%s block: %zu %s at %llu", run_name(ev->kind), ev->len,
+        out_printf(c, "%s block: %zu %s at %llu", run_name(ev->kind), ev->len,
                 plural(ev->len, "byte", "bytes"), (unsigned long long)ev->span.off);
-        fputc('\n', c->out);
+        out_putc(c, '\n');
         elem_hex(ch, ev, 0);
     }
     if (ev->last_block || ev->invalid_reason != AT_TR_NONE)
@@ -982,8 +1123,7 @@ static void command_elem(cli_chan *ch, const at_event *ev)
 
     run_flush(ch, AT_DIR_TE_TO_ME);
     run_flush(ch, AT_DIR_ME_TO_TE);
-    snprintf(title, sizeof title, "#%u", x ? (unsigned)x->id : 0u);
-    header(c, ch, ts, C_BOLD, title, NULL);
+    header(c, ch, ts, C_BOLD, exchange_title(title, x ? x->id : 0u), NULL);
     ch->text.open_id = x ? x->id : UINT32_MAX;
     ch->text.open_ts = ts;
     c->text_block = ch;
@@ -996,7 +1136,7 @@ static void command_elem(cli_chan *ch, const at_event *ev)
         put_bytes(c, ev, x->line.span.off, x->line.ptr, x->line.len);
     reset(c);
     line_flags(c, ev);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
     if (x && !fields_withheld(c, ev))
         command_detail(c, x);
     elem_hex(ch, ev, 0);
@@ -1025,33 +1165,42 @@ static void end_elem(cli_chan *ch, const at_event *ev)
 
     cli_fmt_duration(ev->duration_ns, dur, sizeof dur);
     indent(c, 0);
-    fputs("= ", c->out);
+    out_puts(c, "= ");
     if (x && x->has_final) {
         sgr(c, failed ? C_BOLD_RED : C_BOLD_GREEN);
-        fputs(at_result_name(x->final.kind), c->out);
-        if (x->final.has_code)
-            fprintf(c->out, " %u", x->final.code);
+        out_puts(c, at_result_name(x->final.kind));
+        if (x->final.has_code) {
+            out_putc(c, ' ');
+            put_u64(c, x->final.code);
+        }
         reset(c);
     } else {
         sgr(c, C_BOLD_YELLOW);
-        fputs("no final result", c->out);
+        out_puts(c, "no final result");
         reset(c);
-        if (x)
-            fprintf(c->out, " (%s)", at_end_reason_name(x->end_reason));
+        if (x) {
+            out_puts(c, " (");
+            out_puts(c, at_end_reason_name(x->end_reason));
+            out_putc(c, ')');
+        }
     }
     if (x && x->secure) {
-        fputs(", secure command ", c->out);
+        out_puts(c, ", secure command ");
         sgr(c, x->secure_result == AT_SEC_END_OK ? C_GREEN : C_RED);
-        fputs(x->secure_result == AT_SEC_NONE ? "without result"
-                                               : at_secure_result_name(x->secure_result),
-              c->out);
+        out_puts(c, x->secure_result == AT_SEC_NONE ? "without result"
+                                               : at_secure_result_name(x->secure_result));
         reset(c);
     }
-    if (x && (x->payload_bytes[0] || x->payload_bytes[1]))
-        fprintf(c->out, ", data %llu sent / %llu received",
-                (unsigned long long)x->payload_bytes[0],
-                (unsigned long long)x->payload_bytes[1]);
-    fprintf(c->out, " in %s\n", dur);
+    if (x && (x->payload_bytes[0] || x->payload_bytes[1])) {
+        out_puts(c, ", data ");
+        put_u64(c, x->payload_bytes[0]);
+        out_puts(c, " sent / ");
+        put_u64(c, x->payload_bytes[1]);
+        out_puts(c, " received");
+    }
+    out_puts(c, " in ");
+    out_puts(c, dur);
+    out_putc(c, '\n');
 
     ch->text.open_id = 0;
     c->text_block = NULL;
@@ -1084,18 +1233,18 @@ static void invalid_elem(cli_chan *ch, const at_event *ev)
     elem_begin(ch, ev->ts, ev->dir);
     sgr(c, C_RED);
     if (ev->span.len == 0 && ev->invalid_reason == AT_TR_CUT_BY_GAP)
-        fprintf(c->out, "bytes lost at %llu (gap in the trace)",
+        out_printf(c, "bytes lost at %llu (gap in the trace)",
                 (unsigned long long)ev->span.off);
     else
-        fprintf(c->out, "%llu undecodable %s at %llu: %s",
+        out_printf(c, "%llu undecodable %s at %llu: %s",
             (unsigned long long)ev->span.len, plural(ev->span.len, "byte", "bytes"),
             (unsigned long long)ev->span.off, at_tok_reason_name(ev->invalid_reason));
     reset(c);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
     elem_hex(ch, ev, 0);
 }
 
-void text_event(cli_chan *ch, const at_event *ev)
+static void render_event(cli_chan *ch, const at_event *ev)
 {
     cli_ctx *c = ch->ctx;
     switch (ev->kind) {
@@ -1153,7 +1302,7 @@ void text_event(cli_chan *ch, const at_event *ev)
 /* ------------------------------------------------------------------ */
 
 /* Length of a NUL-terminated text in a fixed array. */
-static size_t text_len(const char *s, size_t cap)
+static size_t nul_len(const char *s, size_t cap)
 {
     const char *z = memchr(s, 0, cap);
     return z ? (size_t)(z - s) : cap;
@@ -1169,7 +1318,7 @@ static const char *severity_color(at_severity s)
     return "";
 }
 
-void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
+static void render_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
 {
     cli_ctx *c = ch->ctx;
     if (!n)
@@ -1183,20 +1332,20 @@ void text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event
         const at_finding *x = &f[i];
         indent(c, 0);
         sgr(c, severity_color(x->severity));
-        fputs(at_severity_name(x->severity), c->out);
+        out_puts(c, at_severity_name(x->severity));
         reset(c);
-        fputc(' ', c->out);
+        out_putc(c, ' ');
         sgr(c, C_BOLD);
-        fputs(x->rule ? x->rule : "unknown", c->out);
+        out_puts(c, x->rule ? x->rule : "unknown");
         reset(c);
-        fprintf(c->out, " at %s+%llu: ", cli_dir_short(x->dir),
+        out_printf(c, " at %s+%llu: ", cli_dir_short(x->dir),
                 (unsigned long long)x->off);
-        put_prose(c->out, x->what, text_len(x->what, sizeof x->what));
-        fputc('\n', c->out);
+        put_prose(c, x->what, nul_len(x->what, sizeof x->what));
+        out_putc(c, '\n');
         indent(c, 0);
-        fputs("  fix: ", c->out);
-        put_prose(c->out, x->fix, text_len(x->fix, sizeof x->fix));
-        fputc('\n', c->out);
+        out_puts(c, "  fix: ");
+        put_prose(c, x->fix, nul_len(x->fix, sizeof x->fix));
+        out_putc(c, '\n');
     }
 }
 
@@ -1209,15 +1358,15 @@ static void line_state(cli_ctx *c, uint16_t st)
     size_t n;
     const at_trace_line *lines = at_trace_lines(&n);
     if (st & AT_LINE_UNKNOWN) {
-        fputs("unknown", c->out);
+        out_puts(c, "unknown");
         return;
     }
     for (size_t i = 0; i < n; i++)
-        fprintf(c->out, "%s%s%s", i ? " " : "", st & lines[i].bit ? "" : "-",
+        out_printf(c, "%s%s%s", i ? " " : "", st & lines[i].bit ? "" : "-",
                 lines[i].name);
 }
 
-void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
+static void render_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
     const at_trace_record *rec = te->rec;
     at_dir dir = rec->dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
@@ -1225,104 +1374,170 @@ void text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
     place(ch, rec->ts_ns, C_BOLD_MAGENTA, "EVENT");
     elem_begin(ch, rec->ts_ns, dir);
     sgr(c, C_MAGENTA);
-    fputs("! ", c->out);
+    out_puts(c, "! ");
     switch (te->event) {
     case CLI_TEV_BYTES_MISSING:
-        fprintf(c->out, "bytes missing before record %llu",
+        out_printf(c, "bytes missing before record %llu",
                 (unsigned long long)rec->record_no);
         break;
     case AT_TEV_OVERRUN:
         if (rec->has_lost)
-            fprintf(c->out, "overrun: %lu bytes lost", (unsigned long)rec->lost);
+            out_printf(c, "overrun: %lu bytes lost", (unsigned long)rec->lost);
         else
-            fputs("overrun: bytes lost", c->out);
+            out_puts(c, "overrun: bytes lost");
         break;
     case AT_TEV_LINE_CHANGE:
-        fputs("control lines: ", c->out);
+        out_puts(c, "control lines: ");
         line_state(c, rec->line_state);
         break;
     case AT_TEV_SETTINGS:
-        fputs("settings: ", c->out);
-        cli_put_escaped(c->out, rec->payload, rec->len);
+        out_puts(c, "settings: ");
+        put_escaped(c, rec->payload, rec->len);
         break;
     case AT_TEV_NOTE:
-        fputs("note: ", c->out);
-        cli_put_escaped(c->out, rec->payload, rec->len);
+        out_puts(c, "note: ");
+        put_escaped(c, rec->payload, rec->len);
         break;
     case AT_TEV_BREAK:
-        fputs("break", c->out);
+        out_puts(c, "break");
         break;
     case AT_TEV_FRAMING_ERROR:
     case AT_TEV_PARITY_ERROR:
-        fputs(te->event == AT_TEV_FRAMING_ERROR ? "framing error" : "parity error",
-              c->out);
+        out_puts(c, te->event == AT_TEV_FRAMING_ERROR ? "framing error" : "parity error");
         for (size_t i = 0; i < rec->len; i++)
-            fprintf(c->out, "%s%02x", i ? " " : ": ", rec->payload[i]);
+            out_printf(c, "%s%02x", i ? " " : ": ", rec->payload[i]);
         break;
     default:
-        fprintf(c->out, "trace event %u (%s)", te->event, at_trace_event_name(te->event));
+        out_printf(c, "trace event %u (%s)", te->event, at_trace_event_name(te->event));
         break;
     }
     if (te->event != CLI_TEV_BYTES_MISSING && (rec->flags & AT_TFLAG_BYTES_MISSING))
-        fputs(", bytes missing before it", c->out);
+        out_puts(c, ", bytes missing before it");
     reset(c);
-    fputc('\n', c->out);
+    out_putc(c, '\n');
 }
 
-void text_channel_done(cli_chan *ch)
+static void render_channel_done(cli_chan *ch)
 {
     run_flush(ch, AT_DIR_TE_TO_ME);
     run_flush(ch, AT_DIR_ME_TO_TE);
     ch->text.open_id = 0;
 }
 
-void text_summary(cli_ctx *c)
+static void render_summary(cli_ctx *c)
 {
     const cli_summary *s = &c->sum;
     if (c->text_started)
-        fputc('\n', c->out);
+        out_putc(c, '\n');
     sgr(c, C_BOLD);
-    fputs("Summary:", c->out);
+    out_puts(c, "Summary:");
     reset(c);
-    fprintf(c->out, " %llu %s, %u %s; TE->ME %llu %s, ME->TE %llu %s\n",
+    out_printf(c, " %llu %s, %u %s; TE->ME %llu %s, ME->TE %llu %s\n",
             (unsigned long long)s->records, plural(s->records, "record", "records"),
             s->channels, plural(s->channels, "channel", "channels"),
             (unsigned long long)s->bytes[0], plural(s->bytes[0], "byte", "bytes"),
             (unsigned long long)s->bytes[1], plural(s->bytes[1], "byte", "bytes"));
-    fprintf(c->out, "         %llu %s (%llu failed, %llu without final result), "
+    out_printf(c, "         %llu %s (%llu failed, %llu without final result), "
             "%llu %s, %llu %s (%llu with problems)\n",
             (unsigned long long)s->exchanges, plural(s->exchanges, "exchange", "exchanges"),
             (unsigned long long)s->errors, (unsigned long long)s->unanswered,
             (unsigned long long)s->urcs, plural(s->urcs, "URC", "URCs"),
             (unsigned long long)s->frames, plural(s->frames, "frame", "frames"),
             (unsigned long long)s->frames_with_problems);
-    fprintf(c->out, "         %llu invalid %s, %llu unexpected %s, %llu trace %s\n",
+    out_printf(c, "         %llu invalid %s, %llu unexpected %s, %llu trace %s\n",
             (unsigned long long)s->invalid, plural(s->invalid, "run", "runs"),
             (unsigned long long)s->unexpected, plural(s->unexpected, "line", "lines"),
             (unsigned long long)s->trace_events,
             plural(s->trace_events, "event", "events"));
     uint64_t nf = s->findings[AT_SEV_ERROR] + s->findings[AT_SEV_WARNING] +
                   s->findings[AT_SEV_INFO];
-    fprintf(c->out, "         %llu %s: ", (unsigned long long)nf,
+    out_printf(c, "         %llu %s: ", (unsigned long long)nf,
             plural(nf, "finding", "findings"));
     sgr(c, s->findings[AT_SEV_ERROR] ? C_BOLD_RED : "");
-    fprintf(c->out, "%llu %s", (unsigned long long)s->findings[AT_SEV_ERROR],
+    out_printf(c, "%llu %s", (unsigned long long)s->findings[AT_SEV_ERROR],
             plural(s->findings[AT_SEV_ERROR], "error", "errors"));
     reset(c);
-    fprintf(c->out, ", %llu %s, %llu info\n",
+    out_printf(c, ", %llu %s, %llu info\n",
             (unsigned long long)s->findings[AT_SEV_WARNING],
             plural(s->findings[AT_SEV_WARNING], "warning", "warnings"),
             (unsigned long long)s->findings[AT_SEV_INFO]);
     if (s->skipped_records)
-        fprintf(c->out, "         %llu %s of further channels skipped\n",
+        out_printf(c, "         %llu %s of further channels skipped\n",
                 (unsigned long long)s->skipped_records,
                 plural(s->skipped_records, "record", "records"));
     if (s->damaged) {
         sgr(c, C_BOLD_RED);
         const char *why = s->error ? s->error : "damaged trace";
-        fputs("Stopped early: ", c->out);
-        cli_put_escaped(c->out, why, strlen(why));
-        fputc('\n', c->out);
+        out_puts(c, "Stopped early: ");
+        put_escaped(c, why, strlen(why));
+        out_putc(c, '\n');
         reset(c);
     }
 }
+
+static void cli_text_unreadable(cli_ctx *c)
+{
+    (void)c; /* the message on stderr says it all */
+}
+
+static void render_rules(cli_ctx *c, const at_rule *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out_printf(c, "%s (%s)\n    %s\n    fix: %s\n", r[i].id,
+                at_severity_name(r[i].severity), r[i].summary, r[i].fix);
+}
+
+static void cli_text_free(cli_ctx *c)
+{
+    free(c->text_buf);
+    c->text_buf = NULL;
+    c->text_len = c->text_cap = 0;
+}
+
+/* The table's entries: each call's text goes out in one write. */
+static void cli_text_event(cli_chan *ch, const at_event *ev)
+{
+    render_event(ch, ev);
+    out_flush(ch->ctx);
+}
+
+static void cli_text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
+{
+    render_findings(ch, f, n, after_event);
+    out_flush(ch->ctx);
+}
+
+static void cli_text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
+{
+    render_trace_event(c, ch, te);
+    out_flush(c);
+}
+
+static void cli_text_channel_done(cli_chan *ch)
+{
+    render_channel_done(ch);
+    out_flush(ch->ctx);
+}
+
+static void cli_text_summary(cli_ctx *c)
+{
+    render_summary(c);
+    out_flush(c);
+}
+
+static void cli_text_rules(cli_ctx *c, const at_rule *r, size_t n)
+{
+    render_rules(c, r, n);
+    out_flush(c);
+}
+
+const cli_renderer cli_text_renderer = {
+    .event = cli_text_event,
+    .findings = cli_text_findings,
+    .trace_event = cli_text_trace_event,
+    .channel_done = cli_text_channel_done,
+    .summary = cli_text_summary,
+    .unreadable = cli_text_unreadable,
+    .rules = cli_text_rules,
+    .free = cli_text_free,
+};

@@ -2,34 +2,50 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const uint8_t *p = data;
+    const uint8_t keep = (flags & AT_ESC_KEEP_BACKSLASH) ? '\\' : 0x20;
+    char *o = dst;
+    size_t i = 0;
+    while (i < n) {
+        /* Printable runs are copied in one go: the decoder's hot path. */
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && (p[j] != '\\' || keep == '\\'))
+            j++;
+        memcpy(o, p + i, j - i);
+        o += j - i;
+        if (j == n)
+            break;
+        uint8_t b = p[j];
+        *o++ = '\\';
+        switch (b) {
+        case '\r': *o++ = 'r'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\t': *o++ = 't'; break;
+        case '\\': *o++ = '\\'; break;
+        default:
+            *o++ = 'x';
+            *o++ = hex[b >> 4];
+            *o++ = hex[b & 15];
+        }
+        i = j + 1;
+    }
+    return (size_t)(o - dst);
+}
 
 void at_escape_write(FILE *f, const void *data, size_t n, unsigned flags)
 {
     const uint8_t *p = data;
-    const uint8_t keep = (flags & AT_ESC_KEEP_BACKSLASH) ? '\\' : 0x20;
-    size_t i = 0;
-    while (i < n) {
-        /* Printable runs go out in one write: the decoder's hot path. */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && (p[j] != '\\' || keep == '\\'))
-            j++;
-        if (j > i)
-            fwrite(p + i, 1, j - i, f);
-        if (j == n)
-            break;
-        uint8_t b = p[j];
-        switch (b) {
-        case '\r': fputs("\\r", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\\': fputs("\\\\", f); break;
-        default: {
-            static const char hex[] = "0123456789ABCDEF";
-            char esc[4] = {'\\', 'x', hex[b >> 4], hex[b & 15]};
-            fwrite(esc, 1, sizeof esc, f);
-        }
-        }
-        i = j + 1;
+    char out[4 * 1024];
+    while (n) {
+        size_t k = n < sizeof out / 4 ? n : sizeof out / 4;
+        fwrite(out, 1, at_escape_mem(out, p, k, flags), f);
+        p += k;
+        n -= k;
     }
 }
 

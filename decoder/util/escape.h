@@ -23,6 +23,9 @@
  * \t, a backslash as \\ (see AT_ESC_KEEP_BACKSLASH), every other byte
  * (controls, DEL, all bytes >= 0x80) as \xHH. */
 void at_escape_write(FILE *f, const void *data, size_t n, unsigned flags);
+/* The same escaping into @p dst, which has room for 4 * @p n bytes;
+ * returns the bytes written (no NUL). */
+size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags);
 
 /* Formats with vfprintf's rules and writes the text with at_escape_write
  * (@p flags as there): logs that echo names use it. */

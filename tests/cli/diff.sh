@@ -206,5 +206,31 @@ for mode in "" "--all" "--json" "--all --json"; do
     fi
 done
 
+# --json escapes what a terminal would obey in trace text as attrace
+# decode --json does: C1 controls (here CSI, C2 9B) and bidi overrides (E2
+# 80 AE) as \uXXXX, never as raw bytes.
+for v in 1 2; do
+    printf '%s\n' '@=1714568400' \
+        "> AT+X=\"\\xC2\\x9B31m\\xE2\\x80\\xAE$v\"\\r" \
+        "< AT+X=\"\\xC2\\x9B31m\\xE2\\x80\\xAE$v\"\\r\\r\\n+X: \\xC2\\x9B$v\\r\\n\\r\\nOK\\r\\n" \
+        > term-$v.txt
+    "$MKTRACE" term-$v.txt term-$v.pcap || bad "mktrace term-$v"
+done
+"$ATTRACE" diff --json term-1.pcap term-2.pcap > term.out 2> term.err
+expect_rc "terminal controls (--json): differs" 1 $? term.err
+if python3 - term.out <<'PY'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+assert b"\xc2\x9b" not in raw and b"\xe2\x80\xae" not in raw, "raw control bytes"
+assert b"\\u009B" in raw and b"\\u202E" in raw, "no \\u escapes"
+lines = [json.loads(l) for l in raw.splitlines()]
+assert any(l.get("command") == 'AT+X="\u009b31m\u202e1"' for l in lines), "command text"
+PY
+then
+    ok "terminal controls (--json): escaped as \\uXXXX"
+else
+    bad "terminal controls (--json): escaped as \\uXXXX" "$(cat -v term.out)"
+fi
+
 echo "diff: $pass passed, $fail failed"
 [ "$fail" = 0 ]

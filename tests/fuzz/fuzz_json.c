@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
@@ -23,5 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         abort();
     }
     json_decref(v);
+
+    /* The input as trace text: JSON that reads back as the input when it
+     * is UTF-8, and as one string in any case. */
+    static cli_json_writer t;
+    bool valid = cli_jw_text(&t, n ? (const void *)d : "", n);
+    json_error_t err;
+    json_t *back = json_loadb(t.buf, t.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!back || !json_is_string(back) ||
+        (valid && (json_string_length(back) != n || memcmp(json_string_value(back), d, n) != 0))) {
+        fprintf(stderr, "fuzz_json: cli_jw_text gives %.*s\n", (int)t.len, t.buf);
+        abort();
+    }
+    json_decref(back);
+    cli_jw_reset(&t);
     return 0;
 }

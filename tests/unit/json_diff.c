@@ -176,14 +176,63 @@ static char *escape_terminal_controls(char *text)
     return out;
 }
 
+/* Walks @p v through the writer's streaming calls, as the CLI makes them. */
+static void write_value(cli_json_writer *w, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        cli_jw_object_begin(w);
+        /* json_object_iter() walks keys in insertion order. */
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            cli_jw_keyn(w, json_object_iter_key(it), json_object_iter_key_len(it));
+            write_value(w, json_object_iter_value(it));
+        }
+        cli_jw_object_end(w);
+        break;
+    case JSON_ARRAY:
+        cli_jw_array_begin(w);
+        for (size_t i = 0; i < json_array_size(v); i++)
+            write_value(w, json_array_get(v, i));
+        cli_jw_array_end(w);
+        break;
+    case JSON_STRING:
+        cli_jw_stringn(w, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        cli_jw_int(w, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        cli_jw_real(w, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        cli_jw_bool(w, true);
+        break;
+    case JSON_FALSE:
+        cli_jw_bool(w, false);
+        break;
+    case JSON_NULL:
+        cli_jw_null(w);
+        break;
+    }
+}
+
+bool jd_serialize(cli_json_writer *w, const json_t *v)
+{
+    cli_jw_reset(w);
+    write_value(w, v);
+    return !w->oom;
+}
+
 const char *jd_compare(cli_json_writer *w, const json_t *v, char *msg, size_t cap)
 {
     char *want = escape_terminal_controls(
         json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
-    bool ok = cli_json_serialize(w, v);
+    bool ok = jd_serialize(w, v);
+    int got_len = w->len > 200 ? 200 : (int)w->len;
     const char *result = NULL;
     if (!want && ok) {
-        snprintf(msg, cap, "jansson fails, the writer gives %.200s", w->buf);
+        snprintf(msg, cap, "jansson fails, the writer gives %.*s", got_len, w->buf);
         result = msg;
     } else if (want && !ok) {
         snprintf(msg, cap, "the writer fails, jansson gives %.200s", want);
@@ -192,8 +241,9 @@ const char *jd_compare(cli_json_writer *w, const json_t *v, char *msg, size_t ca
         size_t i = 0;
         while (i < w->len && want[i] == w->buf[i])
             i++;
-        snprintf(msg, cap, "differ at byte %zu: jansson \"%.60s\", writer \"%.60s\"", i,
-                 want + i, i < w->len ? w->buf + i : "");
+        int rest = w->len - i > 60 ? 60 : (int)(w->len - i);
+        snprintf(msg, cap, "differ at byte %zu: jansson \"%.60s\", writer \"%.*s\"", i,
+                 want + i, rest, w->buf + i);
         result = msg;
     }
     free(want);

@@ -9,6 +9,7 @@
 #include "json_writer.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@
  * or are left out. Numbers include the integer extremes and doubles of any
  * bit pattern; some branches nest up to 4080 levels. Never NULL. */
 json_t *jd_tree_from_bytes(const uint8_t *data, size_t size);
+
+/* Writes @p v with the writer's streaming calls into @p w (reset first):
+ * false when memory ran out. */
+bool jd_serialize(cli_json_writer *w, const json_t *v);
 
 /* Serializes @p v with @p w and with json_dumps(v, JSON_COMPACT |
  * JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) (the CLI only writes objects;

@@ -24,9 +24,9 @@ static void assert_writes(json_t *v, const char *want)
 {
     cli_json_writer w = {0};
     char msg[512];
-    assert_true(cli_json_serialize(&w, v));
-    assert_string_equal(w.buf, want);
+    assert_true(jd_serialize(&w, v));
     assert_int_equal(w.len, strlen(want));
+    assert_memory_equal(w.buf, want, w.len);
     const char *diff = jd_compare(&w, v, msg, sizeof msg);
     if (diff)
         fail_msg("%s", diff);
@@ -206,9 +206,60 @@ static void test_random_trees(void **state)
     cli_json_writer_free(&w);
 }
 
+/* What the CLI writes beyond jansson's values: trace bytes as text and
+ * hex, unsigned integers, pre-written parts, lines. */
+static void test_streaming(void **state)
+{
+    (void)state;
+    cli_json_writer w = {0};
+    cli_jw_object_begin(&w);
+    cli_jw_key(&w, "ok");
+    assert_true(cli_jw_text(&w, "caf\xC3\xA9\xC2\x9B", 7));
+    cli_jw_key(&w, "bad");
+    /* E9 alone, a cut E2 82, then a valid C3 A9 */
+    assert_false(cli_jw_text(&w, "\xE9x\xE2\x82\xC3\xA9", 6));
+    cli_jw_key(&w, "none");
+    assert_true(cli_jw_text(&w, NULL, 0));
+    cli_jw_key(&w, "hex");
+    cli_jw_hex(&w, "\x00\xAB\xff", 3);
+    cli_jw_key(&w, "max");
+    cli_jw_uint(&w, UINT64_MAX);
+    cli_jw_key(&w, "list");
+    cli_jw_array_begin(&w);
+    cli_jw_raw(&w, "{\"a\":1}", 7);
+    cli_jw_raw(&w, "2", 1);
+    cli_jw_array_end(&w);
+    cli_jw_key(&w, "s");
+    cli_jw_string(&w, NULL);
+    cli_jw_object_end(&w);
+    static const char want[] =
+        "{\"ok\":\"caf\xC3\xA9\\u009B\",\"bad\":\"\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBD\xC3\xA9\","
+        "\"none\":null,\"hex\":\"00abff\",\"max\":18446744073709551615,"
+        "\"list\":[{\"a\":1},2],\"s\":null}";
+    assert_int_equal(w.len, sizeof want - 1);
+    assert_memory_equal(w.buf, want, w.len);
+
+    /* One line, then the writer is empty again for the next. */
+    char *out = NULL;
+    size_t out_len = 0;
+    FILE *f = open_memstream(&out, &out_len);
+    assert_non_null(f);
+    assert_true(cli_jw_write_line(&w, f));
+    assert_int_equal(w.len, 0);
+    cli_jw_uint(&w, 7);
+    assert_true(cli_jw_write_line(&w, f));
+    fclose(f);
+    assert_int_equal(out_len, sizeof want + 2);
+    assert_memory_equal(out, want, sizeof want - 1);
+    assert_memory_equal(out + sizeof want - 1, "\n7\n", 3);
+    free(out);
+    cli_json_writer_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_escape_positions),
