@@ -228,20 +228,30 @@ static void tap_add(tap_rec *t, unsigned node, const char *label)
 }
 
 /*
- * The Info column of one packet, built here and set with one call at the
- * end: each col_append_* call formats into the column machinery anew,
- * and tshark pays that on every packet.
+ * Texts (the Info column, item labels) are built here and handed over
+ * with one call: each col_append_* or proto_item_append_text call formats
+ * anew (about a thousand instructions), and tshark pays that on every
+ * packet.
  */
 typedef struct info_buf {
-    char s[COL_MAX_INFO_LEN];
+    char *s;
+    size_t cap; /* bytes at s, with the NUL */
     size_t n;
 } info_buf;
+
+static void info_init(info_buf *b, char *mem, size_t cap)
+{
+    b->s = mem;
+    b->cap = cap;
+    b->n = 0;
+    mem[0] = 0;
+}
 
 static void info_add(info_buf *b, const char *str)
 {
     size_t k = strlen(str);
-    if (k > sizeof b->s - 1 - b->n)
-        k = sizeof b->s - 1 - b->n;
+    if (k > b->cap - 1 - b->n)
+        k = b->cap - 1 - b->n;
     memcpy(b->s + b->n, str, k);
     b->n += k;
     b->s[b->n] = 0;
@@ -271,17 +281,17 @@ static void info_addf(info_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+    int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
     va_end(ap);
     if (k > 0)
-        b->n = b->n + (size_t)k < sizeof b->s ? b->n + (size_t)k : sizeof b->s - 1;
+        b->n = b->n + (size_t)k < b->cap ? b->n + (size_t)k : b->cap - 1;
 }
 
 /* At most 60 characters of a line, unprintable bytes as '.'. */
 static void info_text(info_buf *b, const uint8_t *p, size_t n)
 {
     enum { MAX = 60 };
-    size_t room = sizeof b->s - 1 - b->n;
+    size_t room = b->cap - 1 - b->n;
     char *o = b->s + b->n;
     size_t k = 0;
     for (size_t i = 0; i < n && i < MAX && k < room; i++)
@@ -301,6 +311,15 @@ static void info_line(info_buf *b, const char *prefix, const uint8_t *p, size_t 
     if (p)
         info_text(b, p, n);
     info_add(b, suffix);
+}
+
+/* ": LINE" after an element's label (with a tree). */
+static void label_line(proto_item *item, info_buf *lbl, const uint8_t *p, size_t n)
+{
+    if (item && p) {
+        info_add(lbl, ": ");
+        info_text(lbl, p, n);
+    }
 }
 
 typedef struct render_ctx {
@@ -379,21 +398,6 @@ static void add_uint_span(proto_tree *tree, int hf, tvbuff_t *etvb, const pl_ele
 {
     proto_tree_add_uint(tree, hf, etvb, rel(e, sp.off, etvb), rel_len(e, sp.off, sp.len, etvb),
                         value);
-}
-
-static const char *short_text(packet_info *pinfo, const uint8_t *p, size_t n)
-{
-    enum { MAX = 60 };
-    char *s = wmem_alloc(pinfo->pool, MAX + 4);
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < MAX; i++)
-        s[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
-    if (n > MAX) {
-        memcpy(s + k, "...", 3);
-        k += 3;
-    }
-    s[k] = 0;
-    return s;
 }
 
 static void cert_fields(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
@@ -841,13 +845,19 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
 
     proto_item *ei_item = NULL;
     proto_tree *et = NULL;
+    /* The element's label, set once at the end. */
+    char lmem[ITEM_LABEL_LENGTH];
+    info_buf lbl;
+    info_init(&lbl, lmem, sizeof lmem);
     if (tree) {
-        /* What the subtree's label says is there for filters and
-         * `-T fields` only: every visible line costs tshark -V time. */
-        et = proto_tree_add_subtree_format(tree, ztvb, 0, etvb ? (gint)e->len : 0, ett_element,
-                                           &ei_item, "%s %s", arrow(e), at_event_kind_name(kind));
-        proto_item_set_hidden(
-            proto_tree_add_string(et, hf_element, ztvb, 0, 0, at_event_kind_name(kind)));
+        /* What the label says is there for filters and `-T fields` only
+         * (hidden items): every visible line costs tshark -V time. */
+        ei_item = proto_tree_add_string(tree, hf_element, ztvb, 0, etvb ? (gint)e->len : 0,
+                                        at_event_kind_name(kind));
+        et = proto_item_add_subtree(ei_item, ett_element);
+        info_add(&lbl, arrow(e));
+        info_add(&lbl, " ");
+        info_add(&lbl, at_event_kind_name(kind));
         proto_item_set_hidden(proto_tree_add_uint64(et, hf_offset, ztvb, 0, 0, e->off));
         proto_item_set_hidden(proto_tree_add_uint(et, hf_length, ztvb, 0, 0, e->len));
         if (e->exchange)
@@ -884,14 +894,13 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         proto_tree_add_uint(sk, hf_secret_size, ztvb, rel(e, from, etvb),
                             rel_len(e, from, to - from, etvb), (guint32)(to - from));
     }
-    /* The line as the label shows it (the Info column's copy is made
-     * there: info_text). */
-    const char *line = p && ei_item ? short_text(pinfo, (const uint8_t *)shown(rc, p), len) : "";
+    /* The line as the label and the Info column show it (private-key
+     * runs masked). */
     const uint8_t *vis = p ? (const uint8_t *)shown(rc, p) : NULL;
     switch (kind) {
     case AT_EV_COMMAND: {
         info_line(rc->info, "-> ", vis, len, "");
-        proto_item_append_text(ei_item, ": %s", line);
+        label_line(ei_item, &lbl, vis, len);
         if (p && et)
             proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
@@ -915,7 +924,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     }
     case AT_EV_ECHO:
         info_line(rc->info, "<- ", vis, len, " (echo)");
-        proto_item_append_text(ei_item, ": %s", line);
+        label_line(ei_item, &lbl, vis, len);
         if (p && et)
             proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
@@ -927,7 +936,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     case AT_EV_UNEXPECTED: {
         int hf = kind == AT_EV_URC ? hf_urc : kind == AT_EV_UNEXPECTED ? hf_unexpected : hf_resp;
         info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "-> " : "<- ", vis, len, "");
-        proto_item_append_text(ei_item, ": %s", line);
+        label_line(ei_item, &lbl, vis, len);
         if (p && et) {
             proto_tree_add_string(et, hf, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
@@ -957,7 +966,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 line_details(et, etvb, e, rc, text, len, false);
             }
             info_line(rc->info, "<- ", vis, len, "");
-            proto_item_append_text(ei_item, ": %s", line);
+            label_line(ei_item, &lbl, vis, len);
         }
         if (end && et) {
             nstime_t t;
@@ -1006,13 +1015,14 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         break;
     }
     if (ei_item) {
-        if (e->exchange)
-            proto_item_append_text(ei_item, " (%s+%" PRIu64 ", exchange %u)",
-                                   pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "TE" : "ME", e->off,
-                                   e->exchange);
-        else
-            proto_item_append_text(ei_item, " (%s+%" PRIu64 ")",
-                                   pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "TE" : "ME", e->off);
+        info_add(&lbl, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? " (TE+" : " (ME+");
+        info_num(&lbl, e->off);
+        if (e->exchange) {
+            info_add(&lbl, ", exchange ");
+            info_num(&lbl, e->exchange);
+        }
+        info_add(&lbl, ")");
+        proto_item_set_text(ei_item, "%s", lbl.s);
     }
     render_findings(rc, et, etvb, e);
 }
@@ -1062,43 +1072,62 @@ static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *t
 }
 
 /*
- * The pseudo-header: one line saying what it holds; its fields are hidden
- * items under it (filters and `-T fields` see them; Wireshark shows them
- * with the "Display hidden protocol items" preference). Fourteen visible
+ * The pseudo-header's fields are hidden items (filters and `-T fields` see
+ * them; Wireshark shows them with the "Display hidden protocol items"
+ * preference); the protocol line says what they hold. Fourteen visible
  * lines on every record made tshark -V print twice as much per packet.
  * The line-state bits are decoded where they are news (a line_change
  * record) and the flag bits when a flag is set; elsewhere the two words
  * alone are there (`attrace.line & 0x0001` filters RTS on any record).
  */
-static void render_header(proto_tree *at, proto_item *ti, tvbuff_t *tvb, const at_uart_header *h,
-                          bool have_dir, at_dir dir)
+static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h, bool have_dir,
+                          at_dir dir)
 {
-    proto_item_append_text(ti, ", %s, channel %u, %s", have_dir ? at_dir_name(dir) : "?",
-                           h->channel, at_trace_event_name(h->event));
     if (have_dir)
         proto_item_set_hidden(proto_tree_add_uint(at, hf_dir, tvb, 0, 0, dir));
-    proto_tree *ht = proto_tree_add_subtree_format(
-        at, tvb, 0, (gint)AT_TRACE_UART_HEADER_LEN, ett_header, NULL,
-        "UART pseudo-header: version %u, %s, channel %u, line state 0x%04x, flags 0x%04x, "
-        "%u baud",
-        h->version, at_trace_event_name(h->event), h->channel, h->line_state, h->flags, h->baud);
-    proto_item_set_hidden(proto_tree_add_item(ht, hf_version, tvb, 0, 1, ENC_BIG_ENDIAN));
-    proto_item_set_hidden(proto_tree_add_item(ht, hf_event, tvb, 1, 1, ENC_BIG_ENDIAN));
-    proto_item_set_hidden(proto_tree_add_item(ht, hf_channel, tvb, 2, 2, ENC_BIG_ENDIAN));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_version, tvb, 0, 1, h->version));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_event, tvb, 1, 1, (guint32)h->event));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_channel, tvb, 2, 2, h->channel));
     if (h->event == AT_TEV_LINE_CHANGE)
-        proto_tree_add_bitmask(ht, tvb, 4, hf_line, ett_line, line_bits, ENC_BIG_ENDIAN);
+        proto_tree_add_bitmask(at, tvb, 4, hf_line, ett_line, line_bits, ENC_BIG_ENDIAN);
     else
-        proto_item_set_hidden(proto_tree_add_item(ht, hf_line, tvb, 4, 2, ENC_BIG_ENDIAN));
+        proto_item_set_hidden(proto_tree_add_uint(at, hf_line, tvb, 4, 2, h->line_state));
     if (h->flags)
-        proto_tree_add_bitmask(ht, tvb, 6, hf_flags, ett_line, flag_bits, ENC_BIG_ENDIAN);
+        proto_tree_add_bitmask(at, tvb, 6, hf_flags, ett_line, flag_bits, ENC_BIG_ENDIAN);
     else
-        proto_item_set_hidden(proto_tree_add_item(ht, hf_flags, tvb, 6, 2, ENC_BIG_ENDIAN));
-    proto_item_set_hidden(proto_tree_add_item(ht, hf_baud, tvb, 8, 4, ENC_BIG_ENDIAN));
+        proto_item_set_hidden(proto_tree_add_uint(at, hf_flags, tvb, 6, 2, h->flags));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_baud, tvb, 8, 4, h->baud));
+}
+
+/* The protocol line: "attrace, ME->TE, channel 0, data, ME+48, 11 bytes",
+ * built at once (it is on every packet). */
+static void label_record(proto_item *ti, const at_uart_header *h, bool have_dir, at_dir dir,
+                         const pl_packet *pkt, int plen)
+{
+    if (!ti)
+        return;
+    char mem[ITEM_LABEL_LENGTH];
+    info_buf b;
+    info_init(&b, mem, sizeof mem);
+    info_add(&b, "attrace, ");
+    info_add(&b, have_dir ? at_dir_name(dir) : "?");
+    info_add(&b, ", channel ");
+    info_num(&b, h->channel);
+    info_add(&b, ", ");
+    info_add(&b, at_trace_event_name(h->event));
+    if (pkt && h->event == AT_TEV_DATA) {
+        info_add(&b, dir == AT_DIR_TE_TO_ME ? ", TE+" : ", ME+");
+        info_num(&b, pkt->off);
+        info_add(&b, ", ");
+        info_num(&b, (uint64_t)plen);
+        info_add(&b, plen == 1 ? " byte" : " bytes");
+    }
+    proto_item_set_text(ti, "%s", b.s);
 }
 
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
 {
-    proto_item *ti = proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA);
+    proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA) : NULL;
     proto_tree *at = proto_item_add_subtree(ti, ett_attrace);
 
     guint caplen = tvb_captured_length(tvb);
@@ -1123,14 +1152,16 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     if (!have_dir)
         proto_tree_add_expert(at, pinfo, &ei_no_direction, tvb, 0, 0);
     if (tree)
-        render_header(at, ti, tvb, &h, have_dir, dir);
+        render_header(at, tvb, &h, have_dir, dir);
     if (h.flags & AT_TFLAG_BYTES_MISSING)
         proto_tree_add_expert(at, pinfo, &ei_bytes_missing, tvb, 6, 2);
 
     if (h.event != AT_TEV_DATA)
         render_trace_event(pinfo, at, tvb, &h, poff, plen, info);
-    if (!have_dir || !g_state)
+    if (!have_dir || !g_state) {
+        label_record(ti, &h, have_dir, dir, NULL, plen);
         return (int)caplen;
+    }
 
     /* First pass: the core sees the record; later passes only render.
      * Nothing is stored with the packet: the file's tables know it by
@@ -1142,16 +1173,15 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
                             (uint64_t)pinfo->abs_ts.nsecs,
                         raw + poff, (size_t)plen);
     pl_packet pk;
-    if (!pl_state_packet(st, pinfo->num, h.channel, dir, &pk))
+    bool known = pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
+    label_record(ti, &h, true, dir, known ? &pk : NULL, plen);
+    if (!known)
         return (int)caplen;
     const pl_packet *pkt = &pk;
     pl_chan *ch = pkt->chan;
-    if (h.event == AT_TEV_DATA && tree) {
+    if (h.event == AT_TEV_DATA && tree)
         /* Hidden too: the protocol line says it. */
         proto_item_set_hidden(proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
-        proto_item_append_text(ti, ", %s+%" PRIu64 ", %d bytes",
-                               dir == AT_DIR_TE_TO_ME ? "TE" : "ME", pkt->off, plen);
-    }
 
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
     /* Without a tree no item needs the payload as a tvb of its own. */
@@ -1209,9 +1239,9 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 {
     (void)data;
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
+    char mem[COL_MAX_INFO_LEN];
     info_buf info;
-    info.n = 0;
-    info.s[0] = 0;
+    info_init(&info, mem, sizeof mem);
     int r = dissect_uart_record(tvb, pinfo, tree, &info);
     col_add_str(pinfo->cinfo, COL_INFO, info.s);
     return r;
