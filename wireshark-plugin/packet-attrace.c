@@ -875,7 +875,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                                      at_tok_reason_name(pl_elem_reason(e)));
 
     const pl_secret *secrets;
-    size_t n_secrets = pl_elem_secrets(st, e, &secrets);
+    size_t n_secrets = et ? pl_elem_secrets(st, e, &secrets) : 0;
     for (size_t i = 0; i < n_secrets; i++) {
         const pl_secret *r = &secrets[i];
         uint64_t from = r->off > e->off ? r->off : e->off;
@@ -1167,7 +1167,8 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
      * Nothing is stored with the packet: the file's tables know it by
      * its number. */
     pl_state *st = g_state;
-    if (!pinfo->fd->visited && !pl_state_seen(st, pinfo->num))
+    bool first_pass = !pinfo->fd->visited && !pl_state_seen(st, pinfo->num);
+    if (first_pass)
         pl_state_record(st, pinfo->num, dir, &h,
                         (uint64_t)pinfo->abs_ts.secs * 1000000000u +
                             (uint64_t)pinfo->abs_ts.nsecs,
@@ -1191,7 +1192,10 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
     unsigned parts = 0;
-    if (h.event == AT_TEV_DATA && plen > 0) {
+    /* On the first pass every element known so far that overlaps this
+     * record completed in it (its bytes end here or before): nothing to
+     * link to. */
+    if (h.event == AT_TEV_DATA && plen > 0 && !first_pass) {
         size_t a, b;
         pl_state_overlap(ch, dir, pkt->off, (uint64_t)plen, &a, &b);
         for (size_t i = a; i < b; i++) {
