@@ -782,9 +782,10 @@ static const char *elem_source_name(const pl_elem *e)
     }
 }
 
-/* The element's bytes: inside this record, or its copy. Sets
- * rc->raw/shown/view_len. With @p want_tvb, also as a tvb (a data source
- * of its own for a copy); without a tree no item needs one. */
+/* The element's bytes: inside this record, or its copy (then also a
+ * data source of its own). Sets rc->raw/shown/view_len. With @p want_tvb,
+ * bytes inside the record get a tvb too; without a tree no item needs
+ * one. */
 static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
 {
     const pl_packet *pkt = rc->pkt;
@@ -821,7 +822,8 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
         }
         show = m;
     }
-    if (!inside && want_tvb) {
+    /* A data source even without a tree: tshark -x prints them all. */
+    if (!inside) {
         t = tvb_new_child_real_data(rc->tvb, show, e->len, (gint)e->len);
         add_new_data_source(rc->pinfo, t, elem_source_name(e));
     }
@@ -1099,6 +1101,42 @@ static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h
     proto_item_set_hidden(proto_tree_add_uint(at, hf_baud, tvb, 8, 4, h->baud));
 }
 
+/*
+ * The record's payload with the private-key runs the core found in it
+ * replaced by '*', as a data source of its own ("Redacted record") that
+ * the items point into, so that clicking a field does not highlight key
+ * bytes. Wireshark still shows the record as captured in the frame's own
+ * bytes. Runs of elements that complete later are known only after the
+ * first pass (Wireshark, tshark -2).
+ */
+static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *ptvb, pl_chan *ch, at_dir dir,
+                                 const pl_packet *pkt, const uint8_t *payload, size_t plen)
+{
+    const pl_state *st = g_state;
+    size_t a, b;
+    pl_state_overlap(ch, dir, pkt->off, plen, &a, &b);
+    uint8_t *masked = NULL;
+    for (size_t i = a; i < b; i++) {
+        const pl_secret *runs;
+        size_t n = pl_elem_secrets(st, &st->elems[ch->by_dir[dir][i]], &runs);
+        for (size_t k = 0; k < n; k++) {
+            uint64_t from = runs[k].off > pkt->off ? runs[k].off : pkt->off;
+            uint64_t to = runs[k].off + runs[k].len < pkt->off + plen ? runs[k].off + runs[k].len
+                                                                      : pkt->off + plen;
+            if (from >= to)
+                continue;
+            if (!masked)
+                masked = wmem_memdup(pinfo->pool, payload, plen);
+            memset(masked + (from - pkt->off), '*', (size_t)(to - from));
+        }
+    }
+    if (!masked)
+        return ptvb;
+    tvbuff_t *t = tvb_new_child_real_data(ptvb, masked, (guint)plen, (gint)plen);
+    add_new_data_source(pinfo, t, "Redacted record");
+    return t;
+}
+
 /* The protocol line: "attrace, ME->TE, channel 0, data, ME+48, 11 bytes",
  * built at once (it is on every packet). */
 static void label_record(proto_item *ti, const at_uart_header *h, bool have_dir, at_dir dir,
@@ -1187,6 +1225,8 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
     /* Without a tree no item needs the payload as a tvb of its own. */
     tvbuff_t *ptvb = tree ? tvb_new_subset_remaining(tvb, poff) : tvb;
+    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets && st->n_secrets)
+        ptvb = redacted_record(pinfo, ptvb, ch, dir, pkt, raw + poff, (size_t)plen);
     render_ctx rc = {pinfo, ptvb, raw + poff, (size_t)plen, pkt, dir, info, tap, NULL, NULL, 0};
 
     /* Elements that only pass through this record: name them and link to
