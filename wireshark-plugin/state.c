@@ -402,17 +402,21 @@ static void on_event(void *ctx, const at_event *ev)
         end->secure = x->secure;
         end->has_final = x->has_final;
         end->final_kind = (uint8_t)x->final.kind;
-        end->command_frame = log_frame(ch->log[AT_DIR_TE_TO_ME], x->span.off, 0);
-        /* The command's own element knows its packet exactly. */
+        /* The command's own element knows its packet exactly; else the
+         * packet that held the exchange's first byte. */
+        bool found = false;
         for (size_t k = ch->n_by_dir[AT_DIR_TE_TO_ME]; k-- > 0;) {
             const pl_elem *c = &st->elems[ch->by_dir[AT_DIR_TE_TO_ME][k]];
             if (pl_elem_kind(c) == AT_EV_COMMAND && c->exchange == x->id) {
                 end->command_frame = c->frame_done;
+                found = true;
                 break;
             }
             if (c->exchange && c->exchange < x->id)
                 break;
         }
+        if (!found)
+            end->command_frame = log_frame(ch->log[AT_DIR_TE_TO_ME], x->span.off, 0);
         st->n_ends++;
     }
 
