@@ -106,7 +106,32 @@ static uint32_t log_frame(const pl_reclog *l, uint64_t off, uint32_t fallback)
 /* Searches                                                           */
 /* ------------------------------------------------------------------ */
 
-typedef uint64_t (*key_fn)(const void *ctx, size_t i);
+/*
+ * A sorted sequence of keys: entry i is the field at @p field of
+ * base[order ? order[i] : i] (entries @p stride bytes apart), a uint64_t
+ * when @p wide, else a uint32_t. One view serves every table searched
+ * here: elements by packet, elements by offset through by_dir, findings
+ * by element through finding_order, the side tables by element.
+ */
+typedef struct sorted_view {
+    const void *base;
+    size_t stride, field;
+    bool wide;
+    const uint32_t *order;
+} sorted_view;
+
+static uint64_t view_key(const sorted_view *v, size_t i)
+{
+    const uint8_t *p = (const uint8_t *)v->base + (v->order ? v->order[i] : i) * v->stride + v->field;
+    if (v->wide) {
+        uint64_t k;
+        memcpy(&k, p, sizeof k);
+        return k;
+    }
+    uint32_t k;
+    memcpy(&k, p, sizeof k);
+    return k;
+}
 
 /*
  * First i in [0, n) with key(i) >= k (n if none), for keys sorted
@@ -114,17 +139,17 @@ typedef uint64_t (*key_fn)(const void *ctx, size_t i);
  * are mostly dissected in order, so the answer is usually next to the last
  * one and the search touches a few entries instead of log2(n) far apart.
  */
-static size_t lower_bound(size_t n, size_t *hint, uint64_t k, key_fn key, const void *ctx)
+static size_t lower_bound(size_t n, size_t *hint, uint64_t k, const sorted_view *v)
 {
     size_t lo = 0, hi = n; /* key(lo - 1) < k <= key(hi) */
     if (n == 0)
         return 0;
     size_t h = *hint < n ? *hint : n - 1;
-    if (key(ctx, h) >= k) {
+    if (view_key(v, h) >= k) {
         hi = h;
         for (size_t step = 1; hi > 0; step *= 2) {
             size_t probe = hi > step ? hi - step : 0;
-            if (key(ctx, probe) < k) {
+            if (view_key(v, probe) < k) {
                 lo = probe + 1;
                 break;
             }
@@ -134,7 +159,7 @@ static size_t lower_bound(size_t n, size_t *hint, uint64_t k, key_fn key, const 
         lo = h + 1;
         for (size_t step = 1; lo < n; step *= 2) {
             size_t probe = n - lo > step ? lo + step - 1 : n - 1;
-            if (key(ctx, probe) >= k) {
+            if (view_key(v, probe) >= k) {
                 hi = probe;
                 break;
             }
@@ -143,7 +168,7 @@ static size_t lower_bound(size_t n, size_t *hint, uint64_t k, key_fn key, const 
     }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key(ctx, mid) < k)
+        if (view_key(v, mid) < k)
             lo = mid + 1;
         else
             hi = mid;
@@ -153,27 +178,14 @@ static size_t lower_bound(size_t n, size_t *hint, uint64_t k, key_fn key, const 
 }
 
 /* Side tables (spans, ends, frames, secrets) hold their element's index
- * as a uint32_t at @p field and are appended in element order. */
-typedef struct side_table {
-    const void *base;
-    size_t stride, field;
-} side_table;
-
-static uint64_t side_key(const void *ctx, size_t i)
-{
-    const side_table *t = ctx;
-    uint32_t elem;
-    memcpy(&elem, (const uint8_t *)t->base + i * t->stride + t->field, sizeof elem);
-    return elem;
-}
-
-/* Position of the first entry of element @p elem, or n if it has none. */
+ * as a uint32_t at @p field and are appended in element order: position
+ * of the first entry of element @p elem, or n if it has none. */
 static size_t side_find(const void *base, size_t n, size_t stride, size_t field, uint32_t elem)
 {
-    side_table t = {base, stride, field};
+    sorted_view v = {base, stride, field, false, NULL};
     size_t hint = n;
-    size_t i = lower_bound(n, &hint, elem, side_key, &t);
-    return i < n && side_key(&t, i) == elem ? i : n;
+    size_t i = lower_bound(n, &hint, elem, &v);
+    return i < n && view_key(&v, i) == elem ? i : n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -230,15 +242,11 @@ static void index_elem(pl_chan *ch, uint32_t idx)
     (*n)++;
 }
 
-typedef struct by_dir_ctx {
-    const pl_elem *elems;
-    const uint32_t *v;
-} by_dir_ctx;
-
-static uint64_t by_dir_off(const void *ctx, size_t i)
+/* The elements of one direction by offset. */
+static sorted_view by_dir_view(const pl_state *st, const uint32_t *v)
 {
-    const by_dir_ctx *c = ctx;
-    return c->elems[c->v[i]].off;
+    sorted_view view = {st->elems, sizeof *st->elems, offsetof(pl_elem, off), true, v};
+    return view;
 }
 
 void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_t *first,
@@ -247,9 +255,9 @@ void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_
     const pl_state *st = ch->st;
     const uint32_t *v = ch->by_dir[dir];
     size_t n = ch->n_by_dir[dir];
-    by_dir_ctx c = {st->elems, v};
+    sorted_view view = by_dir_view(st, v);
     /* First element starting at or after off. */
-    size_t lo = lower_bound(n, &ch->hint_by_dir[dir], off, by_dir_off, &c);
+    size_t lo = lower_bound(n, &ch->hint_by_dir[dir], off, &view);
     /* The elements of one direction are disjoint runs of its stream, so
      * only the one just before can reach into [off, ...). */
     size_t i = lo;
@@ -268,9 +276,9 @@ static uint32_t elem_at(const pl_chan *ch, at_dir dir, uint64_t off)
     const pl_state *st = ch->st;
     const uint32_t *v = ch->by_dir[dir];
     size_t n = ch->n_by_dir[dir];
-    by_dir_ctx c = {st->elems, v};
+    sorted_view view = by_dir_view(st, v);
     size_t hint = n; /* findings mostly point at recent elements */
-    size_t lo = lower_bound(n, &hint, off + 1, by_dir_off, &c); /* after the last with e.off <= off */
+    size_t lo = lower_bound(n, &hint, off + 1, &view); /* after the last with e.off <= off */
     /* Several elements may start at or before off (an END without bytes
      * shares the offset of what follows): take the one covering it. */
     for (size_t k = lo; k-- > 0;) {
@@ -632,11 +640,6 @@ void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
     }
 }
 
-static uint64_t elem_frame_done(const void *ctx, size_t i)
-{
-    return ((const pl_elem *)ctx)[i].frame_done;
-}
-
 bool pl_state_packet(pl_state *st, uint32_t frame, uint16_t channel, at_dir dir,
                      pl_packet *pkt)
 {
@@ -648,7 +651,8 @@ bool pl_state_packet(pl_state *st, uint32_t frame, uint16_t channel, at_dir dir,
     /* Elements are stored in the order of the packets that completed
      * them (up to the end-of-file flush). */
     size_t n = st->finished ? st->n_ordered : st->n_elems;
-    size_t i = lower_bound(n, &st->hint_pkt, frame, elem_frame_done, st->elems);
+    sorted_view view = {st->elems, sizeof *st->elems, offsetof(pl_elem, frame_done), false, NULL};
+    size_t i = lower_bound(n, &st->hint_pkt, frame, &view);
     size_t j = i;
     while (j < n && st->elems[j].frame_done == frame)
         j++;
@@ -719,23 +723,13 @@ size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **f
     return j - i;
 }
 
-typedef struct finding_ctx {
-    const pl_finding *findings;
-    const uint32_t *order;
-} finding_ctx;
-
-static uint64_t finding_elem(const void *ctx, size_t i)
-{
-    const finding_ctx *c = ctx;
-    return c->findings[c->order[i]].elem;
-}
-
 size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first)
 {
     uint32_t idx = elem_index(st, e);
-    finding_ctx c = {st->findings, st->finding_order};
+    sorted_view view = {st->findings, sizeof *st->findings, offsetof(pl_finding, elem), false,
+                        st->finding_order};
     size_t hint = st->n_findings;
-    size_t i = lower_bound(st->n_findings, &hint, idx, finding_elem, &c);
+    size_t i = lower_bound(st->n_findings, &hint, idx, &view);
     size_t j = i;
     while (j < st->n_findings && st->findings[st->finding_order[j]].elem == idx)
         j++;
