@@ -26,6 +26,7 @@
 #include <epan/tap.h>
 #include <wsutil/report_message.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -229,18 +230,121 @@ static void tap_add(tap_rec *t, unsigned node, const char *label)
     }
 }
 
+/*
+ * Texts (the Info column, item labels) are built here and handed over
+ * with one call: each col_append_* or proto_item_append_text call formats
+ * anew (about a thousand instructions), and tshark pays that on every
+ * packet.
+ */
+typedef struct info_buf {
+    char *s;
+    size_t cap; /* bytes at s, with the NUL */
+    size_t n;
+} info_buf;
+
+static void info_init(info_buf *b, char *mem, size_t cap)
+{
+    b->s = mem;
+    b->cap = cap;
+    b->n = 0;
+    mem[0] = 0;
+}
+
+static void info_add(info_buf *b, const char *str)
+{
+    size_t k = strlen(str);
+    if (k > b->cap - 1 - b->n)
+        k = b->cap - 1 - b->n;
+    memcpy(b->s + b->n, str, k);
+    b->n += k;
+    b->s[b->n] = 0;
+}
+
+/* @p sep before the text unless the column is still empty. */
+static void info_sep(info_buf *b, const char *sep)
+{
+    if (b->n)
+        info_add(b, sep);
+}
+
+static void info_num(info_buf *b, uint64_t v)
+{
+    char d[24];
+    size_t k = sizeof d;
+    d[--k] = 0;
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    info_add(b, d + k);
+}
+
+static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void info_addf(info_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        b->n = b->n + (size_t)k < b->cap ? b->n + (size_t)k : b->cap - 1;
+}
+
+/* At most 60 characters of a line, unprintable bytes as '.'. */
+static void info_text(info_buf *b, const uint8_t *p, size_t n)
+{
+    enum { MAX = 60 };
+    size_t room = b->cap - 1 - b->n;
+    char *o = b->s + b->n;
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < MAX && k < room; i++)
+        o[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+    b->n += k;
+    b->s[b->n] = 0;
+    if (n > MAX)
+        info_add(b, "...");
+}
+
+/* ", " PREFIX LINE SUFFIX */
+static void info_line(info_buf *b, const char *prefix, const uint8_t *p, size_t n,
+                      const char *suffix)
+{
+    info_sep(b, ", ");
+    info_add(b, prefix);
+    if (p)
+        info_text(b, p, n);
+    info_add(b, suffix);
+}
+
+/* ": LINE" after an element's label (with a tree). */
+static void label_line(proto_item *item, info_buf *lbl, const uint8_t *p, size_t n)
+{
+    if (item && p) {
+        info_add(lbl, ": ");
+        info_text(lbl, p, n);
+    }
+}
+
 typedef struct render_ctx {
     packet_info *pinfo;
-    tvbuff_t *tvb;          /* the record's payload */
-    const pl_pkt *pkt;
+    tvbuff_t *tvb;          /* the record's payload (the whole record when no
+                               tree is built: items need a tvb, not bytes) */
+    const uint8_t *payload; /* the record's payload bytes */
+    size_t plen;
+    const pl_packet *pkt;
     at_dir dir;
-    bool info;              /* fill the Info column */
+    info_buf *info;         /* the Info column */
     tap_rec *tap;
     /* The element being rendered: its exact bytes (parsers read these)
      * and what is shown of them (private-key runs masked). */
     const uint8_t *raw, *shown;
     size_t view_len;
 } render_ctx;
+
+static const char *arrow(const pl_elem *e)
+{
+    return pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "->" : "<-";
+}
 
 /* What the tree shows of bytes at @p ptr inside the element's raw bytes. */
 static const char *shown(const render_ctx *rc, const void *ptr)
@@ -254,8 +358,10 @@ static const char *shown(const render_ctx *rc, const void *ptr)
 /* Secret runs overlapping [off, off + len) of element @p e. */
 static bool secret_overlaps(const pl_elem *e, uint64_t off, uint64_t len)
 {
-    for (unsigned i = 0; i < e->n_secret; i++) {
-        const pl_secret *r = &g_state->secrets[e->secret + i];
+    const pl_secret *secrets;
+    size_t n = pl_elem_secrets(g_state, e, &secrets);
+    for (size_t i = 0; i < n; i++) {
+        const pl_secret *r = &secrets[i];
         if (r->off < off + len && off < r->off + r->len)
             return true;
     }
@@ -297,21 +403,6 @@ static void add_uint_span(proto_tree *tree, int hf, tvbuff_t *etvb, const pl_ele
                         value);
 }
 
-static const char *short_text(packet_info *pinfo, const uint8_t *p, size_t n)
-{
-    enum { MAX = 60 };
-    char *s = wmem_alloc(pinfo->pool, MAX + 4);
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < MAX; i++)
-        s[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
-    if (n > MAX) {
-        memcpy(s + k, "...", 3);
-        k += 3;
-    }
-    s[k] = 0;
-    return s;
-}
-
 static void cert_fields(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
                         render_ctx *rc, const at_str *issuer, const at_str *serial,
                         const at_str *subject, const at_str *sigalg,
@@ -349,7 +440,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
     }
     case AT_LK_SECURE:
         proto_tree_add_string(tree, hf_secure_result, etvb, 0, (gint)len,
-                              at_secure_result_name((at_secure_result)e->secure));
+                              at_secure_result_name(pl_elem_secure(e)));
         break;
     case AT_LK_SBNR: {
         at_sbnr b;
@@ -464,11 +555,13 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
                             const pl_elem *e)
 {
     const pl_state *st = g_state;
-    for (uint32_t i = e->finding; i != PL_NONE; i = st->findings[i].next) {
-        const pl_finding *f = &st->findings[i];
+    const uint32_t *order;
+    size_t n = pl_elem_findings(st, e, &order);
+    for (size_t i = 0; i < n; i++) {
+        const pl_finding *f = &st->findings[order[i]];
         const char *sev = at_severity_name((at_severity)f->severity);
         gint off = 0, len = 0;
-        if (etvb && f->dir == e->dir && f->off >= e->off && f->off - e->off < e->len) {
+        if (etvb && f->dir == pl_elem_dir(e) && f->off >= e->off && f->off - e->off < e->len) {
             off = (gint)(f->off - e->off);
             len = 1;
         }
@@ -487,8 +580,12 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
             proto_tree_add_string(ft, hf_finding_fix, t, off, len, f->fix);
         proto_tree_add_expert_format(ft, rc->pinfo, ei_for_finding(f), t, off, len,
                                      "%s: %s", f->rule, f->what);
-        if (rc->info)
-            col_append_sep_fstr(rc->pinfo->cinfo, COL_INFO, " ", "[%s %s]", sev, f->rule);
+        info_sep(rc->info, " ");
+        info_add(rc->info, "[");
+        info_add(rc->info, sev);
+        info_add(rc->info, " ");
+        info_add(rc->info, f->rule);
+        info_add(rc->info, "]");
         tap_add(rc->tap, TAP_NODE_FINDING, f->rule);
     }
 }
@@ -530,33 +627,31 @@ static void cert_summary_fields(proto_tree *tree, tvbuff_t *vtvb, const pl_frame
 static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const pl_elem *e)
 {
     const pl_state *st = g_state;
-    const pl_frame *d = e->extra != PL_NONE ? &st->frames[e->extra] : NULL;
+    const pl_frame *d = pl_elem_frame(st, e);
     at_frame f;
-    const uint8_t *p = etvb ? rc->raw : NULL;
+    const uint8_t *p = rc->raw;
     if (!p) {
         proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, rc->tvb, 0, 0);
         return;
     }
-    if (e->dir == AT_DIR_ME_TO_TE)
+    if (pl_elem_dir(e) == AT_DIR_ME_TO_TE)
         at_frame_decode_response(p, e->len, e->off, st->cfg.profile, &f);
     else
         at_frame_decode(p, e->len, e->off, st->cfg.profile, &f);
 
     const char *cmd = at_cmd_name(f.cmd_id);
-    if (rc->info) {
+    {
         const at_frame_unit *cu = at_frame_find(&f, AT_PARAM_CERT);
         char idx[24] = "", cert[40] = "";
         if (f.has_index)
             snprintf(idx, sizeof idx, " index %u", f.index);
         if (cu)
             snprintf(cert, sizeof cert, ", certificate %u B", cu->value_len);
-        col_append_sep_fstr(rc->pinfo->cinfo, COL_INFO, ", ", "%s %s%s%s%s, %s",
-                            e->dir == AT_DIR_TE_TO_ME ? "->" : "<-", cmd ? cmd : "frame",
-                            idx, cert, at_frame_find(&f, AT_PARAM_KEY) ? ", key" : "",
-                            sig_summary(&f, d));
+        info_sep(rc->info, ", ");
+        info_addf(rc->info, "%s %s%s%s%s, %s", arrow(e), cmd ? cmd : "frame", idx, cert,
+                  at_frame_find(&f, AT_PARAM_KEY) ? ", key" : "", sig_summary(&f, d));
         if (f.n_problems)
-            col_append_fstr(rc->pinfo->cinfo, COL_INFO, " (%u problem%s)", f.n_problems,
-                            f.n_problems == 1 ? "" : "s");
+            info_addf(rc->info, " (%u problem%s)", f.n_problems, f.n_problems == 1 ? "" : "s");
     }
     if (!tree)
         goto problems;
@@ -666,9 +761,9 @@ problems:
         const at_frame_problem *pr = &f.problems[i];
         unsigned code = (unsigned)pr->code;
         gint po = rel(e, pr->off, etvb);
-        gint pl = pr->off - e->off < e->len ? 1 : 0;
+        gint pl = etvb && pr->off - e->off < e->len ? 1 : 0;
         proto_item *pi = proto_tree_add_string_format_value(
-            tree, hf_frame_problem, etvb, po, pl, at_frame_problem_name(pr->code),
+            tree, hf_frame_problem, etvb ? etvb : rc->tvb, po, pl, at_frame_problem_name(pr->code),
             "%s (detail %u)", at_frame_problem_name(pr->code), pr->detail);
         if (code >= 1 && code <= AT_FP_LAST)
             expert_add_info_format(rc->pinfo, pi, &ei_problem[code], "%s: %s",
@@ -683,41 +778,46 @@ problems:
 
 static const char *elem_source_name(const pl_elem *e)
 {
-    switch ((at_event_kind)e->kind) {
+    switch (pl_elem_kind(e)) {
     case AT_EV_FRAME: return "Reassembled frame";
     case AT_EV_INVALID: return "Reassembled invalid bytes";
     default: return "Reassembled line";
     }
 }
 
-/* The element's bytes as a tvb: inside this record, or its copy (a
- * data source of its own). Sets rc->raw/shown/view_len. */
-static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e)
+/* The element's bytes: inside this record, or its copy (then also a
+ * data source of its own). Sets rc->raw/shown/view_len. With @p want_tvb,
+ * bytes inside the record get a tvb too; without a tree no item needs
+ * one. */
+static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
 {
-    const pl_pkt *pkt = rc->pkt;
+    const pl_packet *pkt = rc->pkt;
     rc->raw = rc->shown = NULL;
     rc->view_len = 0;
     if (e->len == 0)
         return NULL;
     const uint8_t *raw = NULL;
     tvbuff_t *t = NULL;
-    bool inside = e->dir == rc->dir && rc->tvb && e->off >= pkt->off &&
-                  e->off - pkt->off + e->len <= (guint)tvb_reported_length(rc->tvb);
+    bool inside = pl_elem_dir(e) == rc->dir && rc->payload && e->off >= pkt->off &&
+                  e->off - pkt->off + e->len <= rc->plen;
     if (inside) {
-        t = tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
-        raw = tvb_get_ptr(t, 0, (gint)e->len);
+        raw = rc->payload + (e->off - pkt->off);
+        if (want_tvb)
+            t = tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
     } else {
         raw = pl_elem_copy(g_state, e);
         if (!raw)
             return NULL;
     }
     const uint8_t *show = raw;
-    if (e->n_secret && !pref_show_secrets) {
+    const pl_secret *secrets;
+    size_t n_secrets = pl_elem_secrets(g_state, e, &secrets);
+    if (n_secrets && !pref_show_secrets) {
         /* Private-key bytes are shown as '*' (the GUI's packet bytes pane
          * still shows the record as captured). */
         uint8_t *m = wmem_memdup(rc->pinfo->pool, raw, e->len);
-        for (unsigned i = 0; i < e->n_secret; i++) {
-            const pl_secret *r = &g_state->secrets[e->secret + i];
+        for (size_t i = 0; i < n_secrets; i++) {
+            const pl_secret *r = &secrets[i];
             uint64_t from = r->off > e->off ? r->off : e->off;
             uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
             if (from < to)
@@ -725,6 +825,7 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e)
         }
         show = m;
     }
+    /* A data source even without a tree: tshark -x prints them all. */
     if (!inside) {
         t = tvb_new_child_real_data(rc->tvb, show, e->len, (gint)e->len);
         add_new_data_source(rc->pinfo, t, elem_source_name(e));
@@ -735,47 +836,59 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e)
     return t;
 }
 
-static const char *arrow(const pl_elem *e)
-{
-    return e->dir == AT_DIR_TE_TO_ME ? "->" : "<-";
-}
-
 static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
 {
     const pl_state *st = g_state;
     packet_info *pinfo = rc->pinfo;
-    tvbuff_t *etvb = elem_tvb(rc, e);
-    const uint8_t *p = etvb ? rc->raw : NULL;
+    tvbuff_t *etvb = elem_tvb(rc, e, tree != NULL);
+    const uint8_t *p = rc->raw;
     const char *text = (const char *)p;
     size_t len = p ? e->len : 0;
-    at_event_kind kind = (at_event_kind)e->kind;
+    at_event_kind kind = pl_elem_kind(e);
     /* Items without bytes of their own still need a tvb. */
     tvbuff_t *ztvb = etvb ? etvb : rc->tvb;
 
-    proto_item *ei_item;
-    proto_tree *et = proto_tree_add_subtree_format(tree, ztvb, 0, etvb ? (gint)e->len : 0,
-                                                   ett_element, &ei_item, "%s %s",
-                                                   arrow(e), at_event_kind_name(kind));
-    proto_item_set_generated(proto_tree_add_string(et, hf_element, ztvb, 0, 0,
-                                                   at_event_kind_name(kind)));
-    proto_item_set_generated(proto_tree_add_uint64(et, hf_offset, ztvb, 0, 0, e->off));
-    proto_item_set_generated(proto_tree_add_uint(et, hf_length, ztvb, 0, 0, e->len));
-    if (e->exchange)
-        proto_item_set_generated(proto_tree_add_uint(et, hf_exchange, ztvb, 0, 0, e->exchange));
-    if (e->frame_first != e->frame_done)
-        proto_item_set_generated(
-            proto_tree_add_uint(et, hf_first_frame, ztvb, 0, 0, e->frame_first));
+    proto_item *ei_item = NULL;
+    proto_tree *et = NULL;
+    /* The element's label, set once at the end. */
+    char lmem[ITEM_LABEL_LENGTH];
+    info_buf lbl;
+    info_init(&lbl, lmem, sizeof lmem);
+    if (tree) {
+        /* What the label says is there for filters and `-T fields` only
+         * (hidden items): every visible line costs tshark -V time. */
+        ei_item = proto_tree_add_string(tree, hf_element, ztvb, 0, etvb ? (gint)e->len : 0,
+                                        at_event_kind_name(kind));
+        et = proto_item_add_subtree(ei_item, ett_element);
+        info_add(&lbl, arrow(e));
+        info_add(&lbl, " ");
+        info_add(&lbl, at_event_kind_name(kind));
+        proto_item_set_hidden(proto_tree_add_uint64(et, hf_offset, ztvb, 0, 0, e->off));
+        proto_item_set_hidden(proto_tree_add_uint(et, hf_length, ztvb, 0, 0, e->len));
+        if (e->exchange)
+            proto_item_set_hidden(proto_tree_add_uint(et, hf_exchange, ztvb, 0, 0, e->exchange));
+        if (e->flags & PL_EF_SPANS) {
+            uint32_t first = pl_elem_first_frame(st, e);
+            if (first != e->frame_done)
+                proto_item_set_generated(
+                    proto_tree_add_uint(et, hf_first_frame, ztvb, 0, 0, first));
+        }
+    }
     if (e->flags & PL_EF_INCOMPLETE)
         proto_tree_add_expert_format(et, pinfo, &ei_incomplete, ztvb, 0, 0,
                                      "Incomplete %s (%s)", at_event_kind_name(kind),
-                                     at_tok_reason_name((at_tok_reason)e->reason));
+                                     at_tok_reason_name(pl_elem_reason(e)));
 
-    for (unsigned i = 0; i < e->n_secret; i++) {
-        const pl_secret *r = &st->secrets[e->secret + i];
+    const pl_secret *secrets;
+    size_t n_secrets = et ? pl_elem_secrets(st, e, &secrets) : 0;
+    for (size_t i = 0; i < n_secrets; i++) {
+        const pl_secret *r = &secrets[i];
         uint64_t from = r->off > e->off ? r->off : e->off;
         uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
         if (from >= to)
             continue;
+        if (!et)
+            break;
         const char *k = at_secret_kind_name((at_secret_kind)r->kind);
         proto_tree *sk = proto_tree_add_subtree_format(
             et, ztvb, rel(e, from, etvb), rel_len(e, from, to - from, etvb), ett_unit, NULL,
@@ -786,12 +899,13 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         proto_tree_add_uint(sk, hf_secret_size, ztvb, rel(e, from, etvb),
                             rel_len(e, from, to - from, etvb), (guint32)(to - from));
     }
-    const char *line = p ? short_text(pinfo, (const uint8_t *)shown(rc, p), len) : "";
+    /* The line as the label and the Info column show it (private-key
+     * runs masked). */
+    const uint8_t *vis = p ? (const uint8_t *)shown(rc, p) : NULL;
     switch (kind) {
     case AT_EV_COMMAND: {
-        if (rc->info)
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "-> %s", line);
-        proto_item_append_text(ei_item, ": %s", line);
+        info_line(rc->info, "-> ", vis, len, "");
+        label_line(ei_item, &lbl, vis, len);
         if (p && et)
             proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
@@ -814,9 +928,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         break;
     }
     case AT_EV_ECHO:
-        if (rc->info)
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s (echo)", line);
-        proto_item_append_text(ei_item, ": %s", line);
+        info_line(rc->info, "<- ", vis, len, " (echo)");
+        label_line(ei_item, &lbl, vis, len);
         if (p && et)
             proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
@@ -827,9 +940,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     case AT_EV_URC:
     case AT_EV_UNEXPECTED: {
         int hf = kind == AT_EV_URC ? hf_urc : kind == AT_EV_UNEXPECTED ? hf_unexpected : hf_resp;
-        if (rc->info)
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s", arrow(e), line);
-        proto_item_append_text(ei_item, ": %s", line);
+        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "-> " : "<- ", vis, len, "");
+        label_line(ei_item, &lbl, vis, len);
         if (p && et) {
             proto_tree_add_string(et, hf, etvb, 0, (gint)len,
                                   wmem_strndup(pinfo->pool, shown(rc, text), len));
@@ -843,58 +955,79 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         break;
     case AT_EV_PAYLOAD:
     case AT_EV_TRANSPARENT:
-        if (rc->info)
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s %u B", arrow(e),
-                                kind == AT_EV_PAYLOAD ? "payload" : "transparent data",
-                                e->len);
+        info_sep(rc->info, ", ");
+        info_add(rc->info, arrow(e));
+        info_add(rc->info, kind == AT_EV_PAYLOAD ? " payload " : " transparent data ");
+        info_num(rc->info, e->len);
+        info_add(rc->info, " B");
         proto_tree_add_uint(et, hf_payload_len, ztvb, 0, etvb ? (gint)e->len : 0, e->len);
         break;
     case AT_EV_END: {
-        const pl_end *end = e->extra != PL_NONE ? &st->ends[e->extra] : NULL;
+        const pl_end *end = pl_elem_end(st, e);
         if (p) {
-            proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
-            if (et)
+            if (et) {
+                proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
+                                      wmem_strndup(pinfo->pool, shown(rc, text), len));
                 line_details(et, etvb, e, rc, text, len, false);
-            if (rc->info)
-                col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "<- %s", line);
-            proto_item_append_text(ei_item, ": %s", line);
+            }
+            info_line(rc->info, "<- ", vis, len, "");
+            label_line(ei_item, &lbl, vis, len);
         }
-        if (end) {
+        if (end && et) {
             nstime_t t;
             t.secs = (time_t)(end->duration_ns / 1000000000u);
             t.nsecs = (int)(end->duration_ns % 1000000000u);
             proto_item_set_generated(proto_tree_add_time(et, hf_duration, ztvb, 0, 0, &t));
-            proto_item_set_generated(proto_tree_add_string(
-                et, hf_end_reason, ztvb, 0, 0, at_end_reason_name((at_end_reason)end->reason)));
+            /* The usual end (a final result) goes without saying. */
+            proto_item *ri = proto_tree_add_string(
+                et, hf_end_reason, ztvb, 0, 0, at_end_reason_name((at_end_reason)end->reason));
+            if (end->reason == AT_END_RESULT)
+                proto_item_set_hidden(ri);
+            else
+                proto_item_set_generated(ri);
             if (end->command_frame)
                 proto_item_set_generated(proto_tree_add_uint(et, hf_request_in, ztvb, 0, 0,
                                                              end->command_frame));
-            if (end->secure && end->secure_result != AT_SEC_NONE) {
-                const char *sr = at_secure_result_name((at_secure_result)end->secure_result);
-                proto_item_set_generated(
-                    proto_tree_add_string(et, hf_secure_result, ztvb, 0, 0, sr));
-                tap_add(rc->tap, TAP_NODE_SECURE, sr);
-            }
+            if (end->secure && end->secure_result != AT_SEC_NONE)
+                proto_item_set_generated(proto_tree_add_string(
+                    et, hf_secure_result, ztvb, 0, 0,
+                    at_secure_result_name((at_secure_result)end->secure_result)));
+        }
+        if (end) {
+            if (end->secure && end->secure_result != AT_SEC_NONE)
+                tap_add(rc->tap, TAP_NODE_SECURE,
+                        at_secure_result_name((at_secure_result)end->secure_result));
             tap_add(rc->tap, TAP_NODE_RESULT,
                     end->has_final ? at_result_name((at_result_kind)end->final_kind)
                                    : wmem_strdup_printf(pinfo->pool, "none (%s)",
                                                         at_end_reason_name(
                                                             (at_end_reason)end->reason)));
-            if (!p && rc->info)
-                col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[exchange %u: %s]",
-                                    e->exchange,
-                                    at_end_reason_name((at_end_reason)end->reason));
+            if (!p) {
+                info_sep(rc->info, ", ");
+                info_addf(rc->info, "[exchange %u: %s]", e->exchange,
+                          at_end_reason_name((at_end_reason)end->reason));
+            }
         }
         break;
     }
     case AT_EV_INVALID:
-        if (rc->info)
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[invalid: %s]",
-                                at_tok_reason_name((at_tok_reason)e->reason));
+        info_sep(rc->info, ", ");
+        info_add(rc->info, "[invalid: ");
+        info_add(rc->info, at_tok_reason_name(pl_elem_reason(e)));
+        info_add(rc->info, "]");
         proto_tree_add_string(et, hf_invalid, ztvb, 0, etvb ? (gint)e->len : 0,
-                              at_tok_reason_name((at_tok_reason)e->reason));
+                              at_tok_reason_name(pl_elem_reason(e)));
         break;
+    }
+    if (ei_item) {
+        info_add(&lbl, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? " (TE+" : " (ME+");
+        info_num(&lbl, e->off);
+        if (e->exchange) {
+            info_add(&lbl, ", exchange ");
+            info_num(&lbl, e->exchange);
+        }
+        info_add(&lbl, ")");
+        proto_item_set_text(ei_item, "%s", lbl.s);
     }
     render_findings(rc, et, etvb, e);
 }
@@ -910,8 +1043,9 @@ static int * const line_bits[] = {
 static int * const flag_bits[] = {&hf_flags_missing, NULL};
 
 static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
-                               const at_uart_header *h, int poff, int plen)
+                               const at_uart_header *h, int poff, int plen, info_buf *info)
 {
+    info_sep(info, ", ");
     switch (h->event) {
     case AT_TEV_NOTE:
     case AT_TEV_SETTINGS: {
@@ -919,38 +1053,122 @@ static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *t
                                                          ENC_ASCII);
         proto_tree_add_string(tree, h->event == AT_TEV_NOTE ? hf_note : hf_settings, tvb,
                               poff, plen, s);
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s: %s",
-                            at_trace_event_name(h->event), s);
+        info_addf(info, "%s: %s", at_trace_event_name(h->event), s);
         break;
     }
     case AT_TEV_OVERRUN:
         if (plen >= 4) {
             proto_tree_add_item(tree, hf_lost, tvb, poff, 4, ENC_BIG_ENDIAN);
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "overrun: %u bytes lost",
-                                tvb_get_ntohl(tvb, poff));
+            info_addf(info, "overrun: %u bytes lost", tvb_get_ntohl(tvb, poff));
         } else {
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "overrun: bytes lost");
+            info_add(info, "overrun: bytes lost");
         }
         break;
     case AT_TEV_FRAMING_ERROR:
     case AT_TEV_PARITY_ERROR:
         if (plen > 0)
             proto_tree_add_item(tree, hf_error_bytes, tvb, poff, plen, ENC_NA);
-        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", at_trace_event_name(h->event));
+        info_add(info, at_trace_event_name(h->event));
         break;
     default:
-        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", at_trace_event_name(h->event));
+        info_add(info, at_trace_event_name(h->event));
         break;
     }
 }
 
-static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+/*
+ * The pseudo-header's fields are hidden items (filters and `-T fields` see
+ * them; Wireshark shows them with the "Display hidden protocol items"
+ * preference); the protocol line says what they hold. Fourteen visible
+ * lines on every record made tshark -V print twice as much per packet.
+ * The line-state bits are decoded where they are news (a line_change
+ * record) and the flag bits when a flag is set; elsewhere the two words
+ * alone are there (`attrace.line & 0x0001` filters RTS on any record).
+ */
+static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h, bool have_dir,
+                          at_dir dir)
 {
-    (void)data;
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
-    col_clear(pinfo->cinfo, COL_INFO);
+    if (have_dir)
+        proto_item_set_hidden(proto_tree_add_uint(at, hf_dir, tvb, 0, 0, dir));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_version, tvb, 0, 1, h->version));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_event, tvb, 1, 1, (guint32)h->event));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_channel, tvb, 2, 2, h->channel));
+    if (h->event == AT_TEV_LINE_CHANGE)
+        proto_tree_add_bitmask(at, tvb, 4, hf_line, ett_line, line_bits, ENC_BIG_ENDIAN);
+    else
+        proto_item_set_hidden(proto_tree_add_uint(at, hf_line, tvb, 4, 2, h->line_state));
+    if (h->flags)
+        proto_tree_add_bitmask(at, tvb, 6, hf_flags, ett_line, flag_bits, ENC_BIG_ENDIAN);
+    else
+        proto_item_set_hidden(proto_tree_add_uint(at, hf_flags, tvb, 6, 2, h->flags));
+    proto_item_set_hidden(proto_tree_add_uint(at, hf_baud, tvb, 8, 4, h->baud));
+}
 
-    proto_item *ti = proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA);
+/*
+ * The record's payload with the private-key runs the core found in it
+ * replaced by '*', as a data source of its own ("Redacted record") that
+ * the items point into, so that clicking a field does not highlight key
+ * bytes. Wireshark still shows the record as captured in the frame's own
+ * bytes. Runs of elements that complete later are known only after the
+ * first pass (Wireshark, tshark -2).
+ */
+static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *ptvb, pl_chan *ch, at_dir dir,
+                                 const pl_packet *pkt, const uint8_t *payload, size_t plen)
+{
+    const pl_state *st = g_state;
+    size_t a, b;
+    pl_state_overlap(ch, dir, pkt->off, plen, &a, &b);
+    uint8_t *masked = NULL;
+    for (size_t i = a; i < b; i++) {
+        const pl_secret *runs;
+        size_t n = pl_elem_secrets(st, &st->elems[ch->by_dir[dir][i]], &runs);
+        for (size_t k = 0; k < n; k++) {
+            uint64_t from = runs[k].off > pkt->off ? runs[k].off : pkt->off;
+            uint64_t to = runs[k].off + runs[k].len < pkt->off + plen ? runs[k].off + runs[k].len
+                                                                      : pkt->off + plen;
+            if (from >= to)
+                continue;
+            if (!masked)
+                masked = wmem_memdup(pinfo->pool, payload, plen);
+            memset(masked + (from - pkt->off), '*', (size_t)(to - from));
+        }
+    }
+    if (!masked)
+        return ptvb;
+    tvbuff_t *t = tvb_new_child_real_data(ptvb, masked, (guint)plen, (gint)plen);
+    add_new_data_source(pinfo, t, "Redacted record");
+    return t;
+}
+
+/* The protocol line: "attrace, ME->TE, channel 0, data, ME+48, 11 bytes",
+ * built at once (it is on every packet). */
+static void label_record(proto_item *ti, const at_uart_header *h, bool have_dir, at_dir dir,
+                         const pl_packet *pkt, int plen)
+{
+    if (!ti)
+        return;
+    char mem[ITEM_LABEL_LENGTH];
+    info_buf b;
+    info_init(&b, mem, sizeof mem);
+    info_add(&b, "attrace, ");
+    info_add(&b, have_dir ? at_dir_name(dir) : "?");
+    info_add(&b, ", channel ");
+    info_num(&b, h->channel);
+    info_add(&b, ", ");
+    info_add(&b, at_trace_event_name(h->event));
+    if (pkt && h->event == AT_TEV_DATA) {
+        info_add(&b, dir == AT_DIR_TE_TO_ME ? ", TE+" : ", ME+");
+        info_num(&b, pkt->off);
+        info_add(&b, ", ");
+        info_num(&b, (uint64_t)plen);
+        info_add(&b, plen == 1 ? " byte" : " bytes");
+    }
+    proto_item_set_text(ti, "%s", b.s);
+}
+
+static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
+{
+    proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA) : NULL;
     proto_tree *at = proto_item_add_subtree(ti, ett_attrace);
 
     guint caplen = tvb_captured_length(tvb);
@@ -964,7 +1182,7 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                                          ? "UART pseudo-header version %u is not supported"
                                          : "Event type %u is not defined",
                                      hs == AT_UART_BAD_VERSION ? h.version : (unsigned)h.event);
-        col_set_str(pinfo->cinfo, COL_INFO, "[bad UART pseudo-header]");
+        info_add(info, "[bad UART pseudo-header]");
         return (int)caplen;
     }
     bool have_dir = pinfo->p2p_dir == P2P_DIR_SENT || pinfo->p2p_dir == P2P_DIR_RECV;
@@ -972,60 +1190,57 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     int poff = (int)AT_TRACE_UART_HEADER_LEN;
     int plen = (int)caplen - poff;
 
-    proto_item_append_text(ti, ", %s, channel %u, %s", have_dir ? at_dir_name(dir) : "?",
-                           h.channel, at_trace_event_name(h.event));
-    if (have_dir)
-        proto_item_set_generated(proto_tree_add_uint(at, hf_dir, tvb, 0, 0, dir));
-    else
+    if (!have_dir)
         proto_tree_add_expert(at, pinfo, &ei_no_direction, tvb, 0, 0);
-    proto_tree *ht = proto_tree_add_subtree(at, tvb, 0, poff, ett_header, NULL,
-                                            "UART pseudo-header");
-    proto_tree_add_item(ht, hf_version, tvb, 0, 1, ENC_BIG_ENDIAN);
-    proto_tree_add_item(ht, hf_event, tvb, 1, 1, ENC_BIG_ENDIAN);
-    proto_tree_add_item(ht, hf_channel, tvb, 2, 2, ENC_BIG_ENDIAN);
-    proto_tree_add_bitmask(ht, tvb, 4, hf_line, ett_line, line_bits, ENC_BIG_ENDIAN);
-    proto_item *fi = proto_tree_add_bitmask(ht, tvb, 6, hf_flags, ett_line, flag_bits,
-                                            ENC_BIG_ENDIAN);
+    if (tree)
+        render_header(at, tvb, &h, have_dir, dir);
     if (h.flags & AT_TFLAG_BYTES_MISSING)
-        expert_add_info(pinfo, fi, &ei_bytes_missing);
-    proto_tree_add_item(ht, hf_baud, tvb, 8, 4, ENC_BIG_ENDIAN);
+        proto_tree_add_expert(at, pinfo, &ei_bytes_missing, tvb, 6, 2);
 
-    tvbuff_t *ptvb = tvb_new_subset_remaining(tvb, poff);
     if (h.event != AT_TEV_DATA)
-        render_trace_event(pinfo, at, tvb, &h, poff, plen);
-    if (!have_dir || !g_state)
+        render_trace_event(pinfo, at, tvb, &h, poff, plen, info);
+    if (!have_dir || !g_state) {
+        label_record(ti, &h, have_dir, dir, NULL, plen);
         return (int)caplen;
-
-    /* First pass: the core sees the record; later passes only render. */
-    pl_pkt *pkt = p_get_proto_data(wmem_file_scope(), pinfo, proto_attrace, 0);
-    if (!pkt && !pinfo->fd->visited) {
-        /* 16 bytes, from the file's own tables (freed with them). */
-        pkt = pl_state_new_pkt(g_state);
-        if (!pkt)
-            return (int)caplen;
-        pl_state_record(g_state, pinfo->num, dir, &h, (uint64_t)pinfo->abs_ts.secs * 1000000000u +
-                                                          (uint64_t)pinfo->abs_ts.nsecs,
-                        raw + poff, (size_t)plen, pkt);
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_attrace, 0, pkt);
     }
-    if (!pkt || pkt->chan == UINT16_MAX)
-        return (int)caplen;
 
-    const pl_state *st = g_state;
-    const pl_chan *ch = st->chans[pkt->chan];
-    if (h.event == AT_TEV_DATA)
-        proto_item_set_generated(
-            proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
+    /* First pass: the core sees the record; later passes only render.
+     * Nothing is stored with the packet: the file's tables know it by
+     * its number. */
+    pl_state *st = g_state;
+    bool first_pass = !pinfo->fd->visited && !pl_state_seen(st, pinfo->num);
+    if (first_pass)
+        pl_state_record(st, pinfo->num, dir, &h,
+                        (uint64_t)pinfo->abs_ts.secs * 1000000000u +
+                            (uint64_t)pinfo->abs_ts.nsecs,
+                        raw + poff, (size_t)plen);
+    pl_packet pk;
+    bool known = pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
+    label_record(ti, &h, true, dir, known ? &pk : NULL, plen);
+    if (!known)
+        return (int)caplen;
+    const pl_packet *pkt = &pk;
+    pl_chan *ch = pkt->chan;
+    if (h.event == AT_TEV_DATA && tree)
+        /* Hidden too: the protocol line says it. */
+        proto_item_set_hidden(proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
 
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
-    render_ctx rc = {pinfo, ptvb, pkt, dir, true, tap, NULL, NULL, 0};
+    /* Without a tree no item needs the payload as a tvb of its own. */
+    tvbuff_t *ptvb = tree ? tvb_new_subset_remaining(tvb, poff) : tvb;
+    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets && st->n_secrets)
+        ptvb = redacted_record(pinfo, ptvb, ch, dir, pkt, raw + poff, (size_t)plen);
+    render_ctx rc = {pinfo, ptvb, raw + poff, (size_t)plen, pkt, dir, info, tap, NULL, NULL, 0};
 
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
     unsigned parts = 0;
-    if (h.event == AT_TEV_DATA && plen > 0) {
+    /* On the first pass every element known so far that overlaps this
+     * record completed in it (its bytes end here or before): nothing to
+     * link to. */
+    if (h.event == AT_TEV_DATA && plen > 0 && !first_pass) {
         size_t a, b;
-        pl_state_overlap(st, pkt->chan, dir, pkt->off, (uint64_t)plen, &a, &b);
+        pl_state_overlap(ch, dir, pkt->off, (uint64_t)plen, &a, &b);
         for (size_t i = a; i < b; i++) {
             const pl_elem *e = &st->elems[ch->by_dir[dir][i]];
             parts++;
@@ -1037,19 +1252,27 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             proto_item *pi = proto_tree_add_uint_format(
                 at, hf_part_of, ptvb, (gint)(from - pkt->off), (gint)(to - from), e->frame_done,
                 "Part of %s %s (%u of its %u bytes), completed in frame %u",
-                arrow(e), at_event_kind_name((at_event_kind)e->kind), (unsigned)(to - from),
+                arrow(e), at_event_kind_name(pl_elem_kind(e)), (unsigned)(to - from),
                 e->len, e->frame_done);
             proto_item_set_generated(pi);
-            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s [part of %s, #%u]", arrow(e),
-                                at_event_kind_name((at_event_kind)e->kind), e->frame_done);
+            info_sep(info, ", ");
+            info_add(info, arrow(e));
+            info_add(info, " [part of ");
+            info_add(info, at_event_kind_name(pl_elem_kind(e)));
+            info_add(info, ", #");
+            info_num(info, e->frame_done);
+            info_add(info, "]");
         }
     }
     for (uint32_t i = 0; i < pkt->n_elem; i++)
         render_elem(&rc, at, &st->elems[pkt->elem_first + i]);
     /* Bytes of an element that completes later (one pass: not known yet). */
-    if (h.event == AT_TEV_DATA && plen > 0 && !pkt->n_elem && !parts)
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %d bytes",
-                            dir == AT_DIR_TE_TO_ME ? "->" : "<-", plen);
+    if (h.event == AT_TEV_DATA && plen > 0 && !pkt->n_elem && !parts) {
+        info_sep(info, ", ");
+        info_add(info, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ");
+        info_num(info, (uint64_t)plen);
+        info_add(info, " bytes");
+    }
     if (st->finished && ch->last_frame == pinfo->num)
         for (uint32_t i = 0; i < ch->n_fin; i++)
             render_elem(&rc, at, &st->elems[ch->fin_first + i]);
@@ -1057,6 +1280,18 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     if (tap)
         tap_queue_packet(attrace_tap, pinfo, tap);
     return (int)caplen;
+}
+
+static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    (void)data;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
+    char mem[COL_MAX_INFO_LEN];
+    info_buf info;
+    info_init(&info, mem, sizeof mem);
+    int r = dissect_uart_record(tvb, pinfo, tree, &info);
+    col_add_str(pinfo->cinfo, COL_INFO, info.s);
+    return r;
 }
 
 /* ------------------------------------------------------------------ */

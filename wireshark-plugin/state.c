@@ -4,6 +4,7 @@
  */
 #include "state.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,20 @@ typedef struct pl_rec {
 struct pl_reclog {
     pl_rec *v;
     size_t head, n, cap;
+};
+
+/* Per packet: the low 32 bits of its stream offset, by packet number. */
+#define PL_PKT_SHIFT 16
+#define PL_PKT_CHUNK (1u << PL_PKT_SHIFT)
+
+typedef struct pl_pktchunk {
+    uint64_t seen[PL_PKT_CHUNK / 64]; /**< the first pass saw the packet */
+    uint32_t off_lo[PL_PKT_CHUNK];
+} pl_pktchunk;
+
+struct pl_pktlog {
+    pl_pktchunk **chunks;     /**< by packet number >> PL_PKT_SHIFT; NULL: none seen */
+    size_t n_chunks, cap_chunks;
 };
 
 static bool grow(void **v, size_t *cap, size_t need, size_t size)
@@ -88,6 +103,92 @@ static uint32_t log_frame(const pl_reclog *l, uint64_t off, uint32_t fallback)
 }
 
 /* ------------------------------------------------------------------ */
+/* Searches                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A sorted sequence of keys: entry i is the field at @p field of
+ * base[order ? order[i] : i] (entries @p stride bytes apart), a uint64_t
+ * when @p wide, else a uint32_t. One view serves every table searched
+ * here: elements by packet, elements by offset through by_dir, findings
+ * by element through finding_order, the side tables by element.
+ */
+typedef struct sorted_view {
+    const void *base;
+    size_t stride, field;
+    bool wide;
+    const uint32_t *order;
+} sorted_view;
+
+static uint64_t view_key(const sorted_view *v, size_t i)
+{
+    const uint8_t *p = (const uint8_t *)v->base + (v->order ? v->order[i] : i) * v->stride + v->field;
+    if (v->wide) {
+        uint64_t k;
+        memcpy(&k, p, sizeof k);
+        return k;
+    }
+    uint32_t k;
+    memcpy(&k, p, sizeof k);
+    return k;
+}
+
+/*
+ * First i in [0, n) with key(i) >= k (n if none), for keys sorted
+ * ascending. The search starts at @p hint and gallops from there: packets
+ * are mostly dissected in order, so the answer is usually next to the last
+ * one and the search touches a few entries instead of log2(n) far apart.
+ */
+static size_t lower_bound(size_t n, size_t *hint, uint64_t k, const sorted_view *v)
+{
+    size_t lo = 0, hi = n; /* key(lo - 1) < k <= key(hi) */
+    if (n == 0)
+        return 0;
+    size_t h = *hint < n ? *hint : n - 1;
+    if (view_key(v, h) >= k) {
+        hi = h;
+        for (size_t step = 1; hi > 0; step *= 2) {
+            size_t probe = hi > step ? hi - step : 0;
+            if (view_key(v, probe) < k) {
+                lo = probe + 1;
+                break;
+            }
+            hi = probe;
+        }
+    } else {
+        lo = h + 1;
+        for (size_t step = 1; lo < n; step *= 2) {
+            size_t probe = n - lo > step ? lo + step - 1 : n - 1;
+            if (view_key(v, probe) >= k) {
+                hi = probe;
+                break;
+            }
+            lo = probe + 1;
+        }
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (view_key(v, mid) < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *hint = lo;
+    return lo;
+}
+
+/* Side tables (spans, ends, frames, secrets) hold their element's index
+ * as a uint32_t at @p field and are appended in element order: position
+ * of the first entry of element @p elem, or n if it has none. */
+static size_t side_find(const void *base, size_t n, size_t stride, size_t field, uint32_t elem)
+{
+    sorted_view v = {base, stride, field, false, NULL};
+    size_t hint = n;
+    size_t i = lower_bound(n, &hint, elem, &v);
+    return i < n && view_key(&v, i) == elem ? i : n;
+}
+
+/* ------------------------------------------------------------------ */
 /* Tables                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -121,21 +222,15 @@ static const char *arena_str(pl_state *st, const char *str)
     return (const char *)st->arena[at >> PL_BLOCK_SHIFT] + (at & (PL_BLOCK - 1));
 }
 
-const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e)
-{
-    if (e->copy == PL_NONE)
-        return NULL;
-    return st->arena[e->copy >> PL_BLOCK_SHIFT] + (e->copy & (PL_BLOCK - 1));
-}
-
 /* Keeps by_dir sorted by offset; elements arrive nearly in order. */
 static void index_elem(pl_chan *ch, uint32_t idx)
 {
     pl_state *st = ch->st;
     const pl_elem *e = &st->elems[idx];
-    uint32_t **v = &ch->by_dir[e->dir];
-    size_t *n = &ch->n_by_dir[e->dir];
-    if (!grow((void **)v, &ch->cap_by_dir[e->dir], *n + 1, sizeof **v)) {
+    at_dir dir = pl_elem_dir(e);
+    uint32_t **v = &ch->by_dir[dir];
+    size_t *n = &ch->n_by_dir[dir];
+    if (!grow((void **)v, &ch->cap_by_dir[dir], *n + 1, sizeof **v)) {
         st->oom = true;
         return;
     }
@@ -147,23 +242,22 @@ static void index_elem(pl_chan *ch, uint32_t idx)
     (*n)++;
 }
 
-void pl_state_overlap(const pl_state *st, uint16_t chan, at_dir dir,
-                      uint64_t off, uint64_t len, size_t *first, size_t *end)
+/* The elements of one direction by offset. */
+static sorted_view by_dir_view(const pl_state *st, const uint32_t *v)
 {
-    *first = *end = 0;
-    if (chan >= st->n_chans)
-        return;
-    const pl_chan *ch = st->chans[chan];
+    sorted_view view = {st->elems, sizeof *st->elems, offsetof(pl_elem, off), true, v};
+    return view;
+}
+
+void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_t *first,
+                      size_t *end)
+{
+    const pl_state *st = ch->st;
     const uint32_t *v = ch->by_dir[dir];
     size_t n = ch->n_by_dir[dir];
-    size_t lo = 0, hi = n; /* first element starting at or after off */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (st->elems[v[mid]].off < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    sorted_view view = by_dir_view(st, v);
+    /* First element starting at or after off. */
+    size_t lo = lower_bound(n, &ch->hint_by_dir[dir], off, &view);
     /* The elements of one direction are disjoint runs of its stream, so
      * only the one just before can reach into [off, ...). */
     size_t i = lo;
@@ -182,14 +276,9 @@ static uint32_t elem_at(const pl_chan *ch, at_dir dir, uint64_t off)
     const pl_state *st = ch->st;
     const uint32_t *v = ch->by_dir[dir];
     size_t n = ch->n_by_dir[dir];
-    size_t lo = 0, hi = n; /* last element with e.off <= off */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (st->elems[v[mid]].off <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    sorted_view view = by_dir_view(st, v);
+    size_t hint = n; /* findings mostly point at recent elements */
+    size_t lo = lower_bound(n, &hint, off + 1, &view); /* after the last with e.off <= off */
     /* Several elements may start at or before off (an END without bytes
      * shares the offset of what follows): take the one covering it. */
     for (size_t k = lo; k-- > 0;) {
@@ -211,7 +300,9 @@ static void on_finding(void *ctx, const at_finding *f)
     pl_chan *ch = ctx;
     pl_state *st = ch->st;
     uint32_t elem = elem_at(ch, f->dir, f->off);
-    if (elem == PL_NONE || !GROW(st->findings, st->n_findings, st->cap_findings)) {
+    if (elem == PL_NONE || !GROW(st->findings, st->n_findings, st->cap_findings) ||
+        !grow((void **)&st->finding_order, &st->cap_finding_order, st->n_findings + 1,
+              sizeof *st->finding_order)) {
         st->oom = true;
         return;
     }
@@ -222,13 +313,16 @@ static void on_finding(void *ctx, const at_finding *f)
     pf->dir = (uint8_t)f->dir;
     pf->off = f->off;
     pf->elem = elem;
-    pf->next = PL_NONE;
     pf->what = arena_str(st, f->what);
     pf->fix = arena_str(st, f->fix);
-    uint32_t *link = &st->elems[elem].finding;
-    while (*link != PL_NONE)
-        link = &st->findings[*link].next;
-    *link = idx;
+    /* Keep finding_order sorted by element (then by arrival): findings
+     * mostly point at recent elements, so this moves little. */
+    uint32_t *o = st->finding_order;
+    size_t at = idx;
+    while (at > 0 && st->findings[o[at - 1]].elem > elem)
+        at--;
+    memmove(o + at + 1, o + at, (idx - at) * sizeof *o);
+    o[at] = idx;
 }
 
 static bool in_current_record(const pl_chan *ch, const at_event *ev)
@@ -252,22 +346,14 @@ static void on_event(void *ctx, const at_event *ev)
     e->off = ev->span.off;
     e->len = ev->span.len;
     e->frame_done = ch->cur_frame;
-    e->frame_first = ev->span.len == 0 || in_current_record(ch, ev)
-                         ? ch->cur_frame
-                         : log_frame(ch->log[ev->dir], ev->span.off, ch->cur_frame);
     e->exchange = ev->exchange ? ev->exchange->id : 0;
-    e->extra = PL_NONE;
-    e->finding = PL_NONE;
-    e->copy = PL_NONE;
-    e->chan = ch->index;
-    e->kind = (uint8_t)ev->kind;
-    e->dir = (uint8_t)ev->dir;
+    e->kind_dir = (uint8_t)((unsigned)ev->kind | (ev->dir == AT_DIR_ME_TO_TE ? PL_DIR_BIT : 0u));
     e->line_kind = (uint8_t)ev->line.kind;
-    e->reason = (uint8_t)ev->invalid_reason;
+    e->detail = (uint8_t)((unsigned)ev->invalid_reason & 0x0fu);
     if (ev->line.kind == AT_LK_RESULT && ev->line.u.result.numeric)
         e->flags |= PL_EF_NUMERIC;
     if (ev->line.kind == AT_LK_SECURE)
-        e->secure = (uint8_t)ev->line.u.secure;
+        e->detail |= (uint8_t)(((unsigned)ev->line.u.secure & 0x0fu) << 4);
     if (ev->line.parse_error)
         e->flags |= PL_EF_PARSE_ERROR;
     if (ev->tok) {
@@ -281,21 +367,29 @@ static void on_event(void *ctx, const at_event *ev)
     if (ev->last_block)
         e->flags |= PL_EF_LAST_BLOCK;
 
-    bool bytes_elsewhere = ev->span.len > 0 && !in_current_record(ch, ev);
-    bool copyable = ev->kind != AT_EV_PAYLOAD && ev->kind != AT_EV_TRANSPARENT &&
-                    ev->data && ev->len == ev->span.len && ev->len <= PL_COPY_MAX;
-    if (bytes_elsewhere && copyable) {
-        e->copy = arena_copy(st, ev->data, ev->len);
+    /* An element over several records: where it starts, and a copy of
+     * its bytes for a data source of its own (payload blocks are shown
+     * where their bytes are). */
+    if (ev->span.len > 0 && !in_current_record(ch, ev)) {
+        if (GROW(st->spans, st->n_spans, st->cap_spans)) {
+            bool copyable = ev->kind != AT_EV_PAYLOAD && ev->kind != AT_EV_TRANSPARENT &&
+                            ev->data && ev->len == ev->span.len && ev->len <= PL_COPY_MAX;
+            st->spans[st->n_spans++] = (pl_span){
+                idx, log_frame(ch->log[ev->dir], ev->span.off, ch->cur_frame),
+                copyable ? arena_copy(st, ev->data, ev->len) : PL_NONE};
+            e->flags |= PL_EF_SPANS;
+        } else {
+            st->oom = true;
+        }
     }
-    e->secret = (uint32_t)st->n_secrets;
-    for (unsigned i = 0; i < ev->n_secrets && e->n_secret < UINT8_MAX; i++) {
+    for (unsigned i = 0; i < ev->n_secrets; i++) {
         if (!GROW(st->secrets, st->n_secrets, st->cap_secrets)) {
             st->oom = true;
             break;
         }
         const at_secret *sr = &ev->secrets[i];
-        st->secrets[st->n_secrets++] = (pl_secret){sr->span.off, sr->span.len, (uint8_t)sr->kind};
-        e->n_secret++;
+        st->secrets[st->n_secrets++] =
+            (pl_secret){sr->span.off, sr->span.len, idx, (uint8_t)sr->kind};
     }
     st->n_elems++;
     ch->last_elem = idx;
@@ -309,24 +403,29 @@ static void on_event(void *ctx, const at_event *ev)
         const at_exchange *x = ev->exchange;
         pl_end *end = &st->ends[st->n_ends];
         memset(end, 0, sizeof *end);
+        end->elem = idx;
         end->duration_ns = ev->duration_ns;
         end->reason = (uint8_t)x->end_reason;
         end->secure_result = (uint8_t)x->secure_result;
         end->secure = x->secure;
         end->has_final = x->has_final;
         end->final_kind = (uint8_t)x->final.kind;
-        end->command_frame = log_frame(ch->log[AT_DIR_TE_TO_ME], x->span.off, 0);
-        /* The command's own element knows its packet exactly. */
+        /* The command's own element knows its packet exactly; else the
+         * packet that held the exchange's first byte. */
+        bool found = false;
         for (size_t k = ch->n_by_dir[AT_DIR_TE_TO_ME]; k-- > 0;) {
             const pl_elem *c = &st->elems[ch->by_dir[AT_DIR_TE_TO_ME][k]];
-            if (c->kind == AT_EV_COMMAND && c->exchange == x->id) {
+            if (pl_elem_kind(c) == AT_EV_COMMAND && c->exchange == x->id) {
                 end->command_frame = c->frame_done;
+                found = true;
                 break;
             }
             if (c->exchange && c->exchange < x->id)
                 break;
         }
-        st->elems[idx].extra = (uint32_t)st->n_ends++;
+        if (!found)
+            end->command_frame = log_frame(ch->log[AT_DIR_TE_TO_ME], x->span.off, 0);
+        st->n_ends++;
     }
 
     /* The analyzer after the element exists: its findings about this
@@ -338,6 +437,7 @@ static void on_event(void *ctx, const at_event *ev)
         if (d && GROW(st->frames, st->n_frames, st->cap_frames)) {
             pl_frame *pf = &st->frames[st->n_frames];
             memset(pf, 0, sizeof *pf);
+            pf->elem = idx;
             pf->has_cert = d->has_cert;
             pf->cert_ok = d->cert_ok;
             pf->has_key = d->has_key;
@@ -368,7 +468,7 @@ static void on_event(void *ctx, const at_event *ev)
                 memcpy(pf->pub_type, c->key_type, sizeof pf->pub_type);
                 pf->pub_bits = c->key_bits;
             }
-            st->elems[idx].extra = (uint32_t)st->n_frames++;
+            st->n_frames++;
         }
     }
 }
@@ -377,13 +477,24 @@ static void on_event(void *ctx, const at_event *ev)
 /* Channels and records                                               */
 /* ------------------------------------------------------------------ */
 
-static pl_chan *chan_get(pl_state *st, uint16_t channel, uint16_t *index)
+/* The channel's state, NULL if it has none. */
+static pl_chan *chan_find(pl_state *st, uint16_t channel)
 {
+    if (st->last_chan < st->n_chans && st->chans[st->last_chan]->channel == channel)
+        return st->chans[st->last_chan];
     for (size_t i = 0; i < st->n_chans; i++)
         if (st->chans[i]->channel == channel) {
-            *index = (uint16_t)i;
+            st->last_chan = (uint16_t)i;
             return st->chans[i];
         }
+    return NULL;
+}
+
+static pl_chan *chan_get(pl_state *st, uint16_t channel)
+{
+    pl_chan *found = chan_find(st, channel);
+    if (found)
+        return found;
     if (st->n_chans >= PL_MAX_CHANNELS || !GROW(st->chans, st->n_chans, st->cap_chans))
         return NULL;
     pl_chan *ch = calloc(1, sizeof *ch);
@@ -417,7 +528,6 @@ static pl_chan *chan_get(pl_state *st, uint16_t channel, uint16_t *index)
     ch->st = st;
     ch->last_elem = PL_NONE;
     ch->index = (uint16_t)st->n_chans;
-    *index = (uint16_t)st->n_chans;
     st->chans[st->n_chans++] = ch;
     return ch;
 }
@@ -425,26 +535,95 @@ static pl_chan *chan_get(pl_state *st, uint16_t channel, uint16_t *index)
 pl_state *pl_state_new(const pl_config *cfg)
 {
     pl_state *st = calloc(1, sizeof *st);
-    if (st && cfg)
+    if (!st)
+        return NULL;
+    if (cfg)
         st->cfg = *cfg;
+    st->pkts = calloc(1, sizeof *st->pkts);
+    if (!st->pkts) {
+        free(st);
+        return NULL;
+    }
     return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per packet: the low 32 bits of its stream offset                   */
+/* ------------------------------------------------------------------ */
+
+static bool pkt_put(pl_state *st, uint32_t frame, uint64_t off)
+{
+    pl_pktlog *l = st->pkts;
+    size_t c = frame >> PL_PKT_SHIFT;
+    if (c >= l->n_chunks) {
+        if (!grow((void **)&l->chunks, &l->cap_chunks, c + 1, sizeof *l->chunks))
+            return false;
+        memset(l->chunks + l->n_chunks, 0, (c + 1 - l->n_chunks) * sizeof *l->chunks);
+        l->n_chunks = c + 1;
+    }
+    if (!l->chunks[c] && !(l->chunks[c] = calloc(1, sizeof *l->chunks[c])))
+        return false;
+    pl_pktchunk *k = l->chunks[c];
+    uint32_t i = frame & (PL_PKT_CHUNK - 1);
+    k->seen[i / 64] |= UINT64_C(1) << (i % 64);
+    k->off_lo[i] = (uint32_t)off;
+    return true;
+}
+
+static bool pkt_get(const pl_state *st, uint32_t frame, uint32_t *off_lo)
+{
+    const pl_pktlog *l = st->pkts;
+    size_t c = frame >> PL_PKT_SHIFT;
+    if (c >= l->n_chunks || !l->chunks[c])
+        return false;
+    const pl_pktchunk *k = l->chunks[c];
+    uint32_t i = frame & (PL_PKT_CHUNK - 1);
+    if (!(k->seen[i / 64] & (UINT64_C(1) << (i % 64))))
+        return false;
+    *off_lo = k->off_lo[i];
+    return true;
+}
+
+bool pl_state_seen(const pl_state *st, uint32_t frame)
+{
+    uint32_t off_lo;
+    return pkt_get(st, frame, &off_lo);
+}
+
+/* Records the packets where a direction's stream offset reaches the next
+ * multiple of 2^32 (the per-packet table keeps only the low bits). */
+static bool wraps_note(pl_chan *ch, at_dir dir, uint32_t frame, uint64_t off)
+{
+    while ((off >> 32) > ch->n_wraps[dir]) {
+        if (!grow((void **)&ch->wraps[dir], &ch->cap_wraps[dir], ch->n_wraps[dir] + 1,
+                  sizeof *ch->wraps[dir]))
+            return false;
+        ch->wraps[dir][ch->n_wraps[dir]++] = frame;
+    }
+    return true;
+}
+
+static uint64_t wraps_high(const pl_chan *ch, at_dir dir, uint32_t frame)
+{
+    uint64_t h = 0; /* wraps at or before the packet (a handful per terabyte) */
+    while (h < ch->n_wraps[dir] && ch->wraps[dir][h] <= frame)
+        h++;
+    return h << 32;
 }
 
 void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
                      const at_uart_header *hdr, uint64_t ts_ns,
-                     const uint8_t *payload, size_t len, pl_pkt *pkt)
+                     const uint8_t *payload, size_t len)
 {
-    memset(pkt, 0, sizeof *pkt);
-    pkt->chan = UINT16_MAX;
-    pkt->elem_first = (uint32_t)st->n_elems;
     if (st->finished)
         return; /* records after the end-of-file flush (live capture restarted) */
-    uint16_t ci;
-    pl_chan *ch = chan_get(st, hdr->channel, &ci);
+    pl_chan *ch = chan_get(st, hdr->channel);
     if (!ch)
         return;
-    pkt->chan = ci;
-    pkt->off = ch->fed[dir];
+    if (!wraps_note(ch, dir, frame, ch->fed[dir]) || !pkt_put(st, frame, ch->fed[dir])) {
+        st->oom = true;
+        return;
+    }
     ch->cur_frame = frame;
     ch->cur_dir = (uint8_t)dir;
     ch->cur_off[dir] = ch->fed[dir];
@@ -460,25 +639,103 @@ void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
         at_session_feed(ch->session, dir, ts_ns, payload, len);
         ch->fed[dir] += len;
     }
-    size_t n = st->n_elems - pkt->elem_first;
-    pkt->n_elem = n > UINT16_MAX ? UINT16_MAX : (uint16_t)n;
 }
 
-/* Per-packet records come in chunks: no per-record allocation overhead. */
-#define PL_PKT_CHUNK 65536u
-
-pl_pkt *pl_state_new_pkt(pl_state *st)
+bool pl_state_packet(pl_state *st, uint32_t frame, uint16_t channel, at_dir dir,
+                     pl_packet *pkt)
 {
-    if (st->n_pkt_chunks == 0 || st->pkt_used == PL_PKT_CHUNK) {
-        if (!GROW(st->pkt_chunks, st->n_pkt_chunks, st->cap_pkt_chunks))
-            return NULL;
-        pl_pkt *c = malloc(PL_PKT_CHUNK * sizeof *c);
-        if (!c)
-            return NULL;
-        st->pkt_chunks[st->n_pkt_chunks++] = c;
-        st->pkt_used = 0;
-    }
-    return &st->pkt_chunks[st->n_pkt_chunks - 1][st->pkt_used++];
+    uint32_t off_lo;
+    memset(pkt, 0, sizeof *pkt);
+    if (!pkt_get(st, frame, &off_lo) || !(pkt->chan = chan_find(st, channel)))
+        return false;
+    pkt->off = wraps_high(pkt->chan, dir, frame) | off_lo;
+    /* Elements are stored in the order of the packets that completed
+     * them (up to the end-of-file flush). */
+    size_t n = st->finished ? st->n_ordered : st->n_elems;
+    sorted_view view = {st->elems, sizeof *st->elems, offsetof(pl_elem, frame_done), false, NULL};
+    size_t i = lower_bound(n, &st->hint_pkt, frame, &view);
+    size_t j = i;
+    while (j < n && st->elems[j].frame_done == frame)
+        j++;
+    pkt->elem_first = (uint32_t)i;
+    pkt->n_elem = (uint32_t)(j - i);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* What only some elements have                                       */
+/* ------------------------------------------------------------------ */
+
+static uint32_t elem_index(const pl_state *st, const pl_elem *e)
+{
+    return (uint32_t)(e - st->elems);
+}
+
+static const pl_span *elem_span(const pl_state *st, const pl_elem *e)
+{
+    if (!(e->flags & PL_EF_SPANS))
+        return NULL;
+    size_t i = side_find(st->spans, st->n_spans, sizeof *st->spans, offsetof(pl_span, elem),
+                         elem_index(st, e));
+    return i < st->n_spans ? &st->spans[i] : NULL;
+}
+
+uint32_t pl_elem_first_frame(const pl_state *st, const pl_elem *e)
+{
+    const pl_span *sp = elem_span(st, e);
+    return sp ? sp->frame_first : e->frame_done;
+}
+
+const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e)
+{
+    const pl_span *sp = elem_span(st, e);
+    if (!sp || sp->copy == PL_NONE)
+        return NULL;
+    return st->arena[sp->copy >> PL_BLOCK_SHIFT] + (sp->copy & (PL_BLOCK - 1));
+}
+
+const pl_frame *pl_elem_frame(const pl_state *st, const pl_elem *e)
+{
+    if (pl_elem_kind(e) != AT_EV_FRAME)
+        return NULL;
+    size_t i = side_find(st->frames, st->n_frames, sizeof *st->frames,
+                         offsetof(pl_frame, elem), elem_index(st, e));
+    return i < st->n_frames ? &st->frames[i] : NULL;
+}
+
+const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e)
+{
+    if (pl_elem_kind(e) != AT_EV_END)
+        return NULL;
+    size_t i = side_find(st->ends, st->n_ends, sizeof *st->ends, offsetof(pl_end, elem),
+                         elem_index(st, e));
+    return i < st->n_ends ? &st->ends[i] : NULL;
+}
+
+size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first)
+{
+    uint32_t idx = elem_index(st, e);
+    size_t i = side_find(st->secrets, st->n_secrets, sizeof *st->secrets,
+                         offsetof(pl_secret, elem), idx);
+    size_t j = i;
+    while (j < st->n_secrets && st->secrets[j].elem == idx)
+        j++;
+    *first = st->secrets + i;
+    return j - i;
+}
+
+size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first)
+{
+    uint32_t idx = elem_index(st, e);
+    sorted_view view = {st->findings, sizeof *st->findings, offsetof(pl_finding, elem), false,
+                        st->finding_order};
+    size_t hint = st->n_findings;
+    size_t i = lower_bound(st->n_findings, &hint, idx, &view);
+    size_t j = i;
+    while (j < st->n_findings && st->findings[st->finding_order[j]].elem == idx)
+        j++;
+    *first = st->finding_order + i;
+    return j - i;
 }
 
 void pl_state_finish(pl_state *st)
@@ -486,6 +743,7 @@ void pl_state_finish(pl_state *st)
     if (st->finished)
         return;
     st->finished = true;
+    st->n_ordered = st->n_elems;
     for (size_t i = 0; i < st->n_chans; i++) {
         pl_chan *ch = st->chans[i];
         ch->cur_frame = ch->last_frame;
@@ -507,6 +765,7 @@ void pl_state_free(pl_state *st)
         free(ch->session);
         for (int d = 0; d < 2; d++) {
             free(ch->by_dir[d]);
+            free(ch->wraps[d]);
             if (ch->log[d])
                 free(ch->log[d]->v);
             free(ch->log[d]);
@@ -516,9 +775,12 @@ void pl_state_free(pl_state *st)
     for (size_t i = 0; i < st->n_blocks; i++)
         free(st->arena[i]);
     free(st->arena);
-    for (size_t i = 0; i < st->n_pkt_chunks; i++)
-        free(st->pkt_chunks[i]);
-    free(st->pkt_chunks);
+    for (size_t i = 0; i < st->pkts->n_chunks; i++)
+        free(st->pkts->chunks[i]);
+    free(st->pkts->chunks);
+    free(st->pkts);
+    free(st->spans);
+    free(st->finding_order);
     free(st->chans);
     free(st->elems);
     free(st->ends);

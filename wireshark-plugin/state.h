@@ -5,9 +5,12 @@
  * channel (exactly as `attrace decode` does) and records what they
  * reported in flat tables: one element per session event, the analyzer's
  * verdict per frame, the findings. Later passes render from these tables
- * and never feed the core again. Per packet, only a pl_pkt (16 bytes:
- * where its bytes sit in the stream, which elements completed in it) is
- * kept, with p_add_proto_data.
+ * and never feed the core again. Per packet, only the low 32 bits of its
+ * stream offset (4 bytes, in a table indexed by packet number) and one bit
+ * are kept: its channel comes from its own pseudo-header, the elements
+ * completed in it are found by packet number (elements are stored in
+ * packet order), the high bits of the offset from a per-direction list of
+ * the packets where the offset crossed a multiple of 2^32.
  *
  * No Wireshark types in here: the tables are plain C, freed as a whole
  * when the capture file is closed (pl_state_free).
@@ -32,41 +35,69 @@ enum {
     PL_EF_TRUNCATED = 1u << 2,   /**< a line cut at the line limit */
     PL_EF_FLUSHED = 1u << 3,     /**< a frame ended by the peer's answer */
     PL_EF_LAST_BLOCK = 1u << 4,  /**< last block of a payload run */
-    PL_EF_PARSE_ERROR = 1u << 5  /**< a known line prefix whose body did not parse */
+    PL_EF_PARSE_ERROR = 1u << 5, /**< a known line prefix whose body did not parse */
+    PL_EF_SPANS = 1u << 6        /**< its bytes are not all in the completing record:
+                                      a pl_span says where it starts (and its copy) */
 };
 
-/** One session event: where its bytes are, and what the core made of it. */
+/**
+ * One session event: where its bytes are, and what the core made of it
+ * (24 bytes: the biggest table of a large trace). What only some elements
+ * have lives in side tables ordered by element index (spans, ends, frames,
+ * secrets, findings), found by binary search.
+ */
 typedef struct pl_elem {
     uint64_t off;          /**< stream offset of its first byte (its dir) */
     uint32_t len;          /**< its bytes in the stream */
-    uint32_t frame_first;  /**< packet holding its first byte */
     uint32_t frame_done;   /**< packet in which the core reported it */
     uint32_t exchange;     /**< 0: none */
-    uint32_t extra;        /**< FRAME: index into frames[]; END: into ends[]; else PL_NONE */
-    uint32_t finding;      /**< first finding pointing into it, chained, or PL_NONE */
-    uint32_t copy;         /**< its bytes in the arena (elements over several records), or PL_NONE;
-                                the copy is exact: renderers mask the secret runs */
-    uint16_t chan;         /**< index into channels[] */
-    uint8_t kind;          /**< at_event_kind */
-    uint8_t dir;           /**< at_dir */
+    uint8_t kind_dir;      /**< at_event_kind, PL_DIR_BIT for ME->TE */
     uint8_t line_kind;     /**< at_line_kind */
     uint8_t flags;         /**< PL_EF_* */
-    uint8_t reason;        /**< at_tok_reason */
-    uint8_t secure;        /**< at_secure_result of a SECURE CMD line */
-    uint8_t n_secret;      /**< private-key runs among its bytes ... */
-    uint32_t secret;       /**< ... from this index in secrets[] */
+    uint8_t detail;        /**< at_tok_reason (low nibble), at_secure_result of a
+                                SECURE CMD line (high nibble) */
 } pl_elem;
+
+#define PL_DIR_BIT 0x80u
+
+static inline at_event_kind pl_elem_kind(const pl_elem *e)
+{
+    return (at_event_kind)(e->kind_dir & ~PL_DIR_BIT);
+}
+static inline at_dir pl_elem_dir(const pl_elem *e)
+{
+    return e->kind_dir & PL_DIR_BIT ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
+}
+static inline at_tok_reason pl_elem_reason(const pl_elem *e)
+{
+    return (at_tok_reason)(e->detail & 0x0fu);
+}
+static inline at_secure_result pl_elem_secure(const pl_elem *e)
+{
+    return (at_secure_result)(e->detail >> 4);
+}
+
+/** An element whose bytes span records (PL_EF_SPANS). */
+typedef struct pl_span {
+    uint32_t elem;         /**< index into elems[] */
+    uint32_t frame_first;  /**< packet holding its first byte */
+    uint32_t copy;         /**< its bytes in the arena, or PL_NONE (payload blocks,
+                                invalid runs); the copy is exact: renderers mask
+                                the secret runs */
+} pl_span;
 
 /** A private-key run the core found (attrace/secret.h), stream offsets. */
 typedef struct pl_secret {
     uint64_t off;
     uint32_t len;
+    uint32_t elem;         /**< the element it was reported with */
     uint8_t kind;          /**< at_secret_kind */
 } pl_secret;
 
 /** What an exchange's END said. */
 typedef struct pl_end {
     uint64_t duration_ns;
+    uint32_t elem;           /**< its END element */
     uint32_t command_frame;  /**< packet that completed its command line */
     uint8_t reason;          /**< at_end_reason */
     uint8_t secure_result;   /**< at_secure_result */
@@ -78,6 +109,7 @@ typedef struct pl_end {
 /** What the analyzer decided about one frame (the renderer shows it):
  *  the parts of at_frame_details it shows, strings in the arena. */
 typedef struct pl_frame {
+    uint32_t elem;               /**< its FRAME element */
     bool has_cert, cert_ok, has_key, key_ok, key_matches_cert;
     bool sig_checked, sig_base64_ok, sig_matches, sig_recovered;
     uint8_t sig_digest_len;
@@ -101,21 +133,13 @@ typedef struct pl_finding {
     const char *rule;      /**< the rule table's id (static) */
     const char *what, *fix;
     uint64_t off;          /**< the byte it points at */
+    uint32_t elem;         /**< the element holding that byte */
     uint8_t severity;      /**< at_severity */
     uint8_t dir;           /**< at_dir of off */
-    uint32_t elem;         /**< the element holding that byte */
-    uint32_t next;         /**< next finding of the same element, or PL_NONE */
 } pl_finding;
 
-/** Per packet (p_add_proto_data): 16 bytes. */
-typedef struct pl_pkt {
-    uint64_t off;          /**< stream offset of its first payload byte */
-    uint32_t elem_first;   /**< elements reported while it was fed ... */
-    uint16_t n_elem;       /**< ... and how many (contiguous in elems[]) */
-    uint16_t chan;         /**< index into channels[], or UINT16_MAX */
-} pl_pkt;
-
 typedef struct pl_reclog pl_reclog;
+typedef struct pl_pktlog pl_pktlog;
 
 typedef struct pl_chan {
     uint16_t channel;
@@ -133,6 +157,10 @@ typedef struct pl_chan {
     uint8_t cur_dir;
     uint32_t *by_dir[2];     /**< element indexes per direction, sorted by offset */
     size_t n_by_dir[2], cap_by_dir[2];
+    size_t hint_by_dir[2];   /**< where the last overlap search ended */
+    uint32_t *wraps[2];      /**< per direction: first packet whose stream offset
+                                  reaches each further multiple of 2^32 */
+    size_t n_wraps[2], cap_wraps[2];
     pl_reclog *log[2];       /**< recent records: stream offset -> packet */
     struct pl_state *st;
 } pl_chan;
@@ -149,20 +177,27 @@ typedef struct pl_state {
     pl_config cfg;
     pl_elem *elems;
     size_t n_elems, cap_elems;
+    size_t n_ordered;         /**< elems[0, n_ordered) are in packet order (the rest:
+                                   the end-of-file flush) */
+    size_t hint_pkt;          /**< where the last per-packet search ended */
+    pl_span *spans;
+    size_t n_spans, cap_spans;
     pl_end *ends;
     size_t n_ends, cap_ends;
     pl_frame *frames;
     size_t n_frames, cap_frames;
     pl_finding *findings;
     size_t n_findings, cap_findings;
+    uint32_t *finding_order;  /**< findings[] indexes sorted by element */
+    size_t cap_finding_order;
     pl_secret *secrets;
     size_t n_secrets, cap_secrets;
     pl_chan **chans;
     size_t n_chans, cap_chans;
+    uint16_t last_chan;       /**< index of the channel last looked up */
     uint8_t **arena;          /**< blocks of copied element bytes */
     size_t n_blocks, cap_blocks, block_used;
-    pl_pkt **pkt_chunks;      /**< per-packet records, PL_PKT_CHUNK at a time */
-    size_t n_pkt_chunks, cap_pkt_chunks, pkt_used;
+    pl_pktlog *pkts;          /**< per packet: its stream offset (low 32 bits) */
     bool finished;            /**< the end-of-file flush ran */
     bool oom;                 /**< an allocation failed: some elements are missing */
 } pl_state;
@@ -175,28 +210,53 @@ pl_state *pl_state_new(const pl_config *cfg);
 void pl_state_free(pl_state *st);
 
 /**
- * First pass: one record. Fills @p pkt. @p hdr is the parsed pseudo-header;
- * @p payload/@p len the record's payload; @p ts_ns its time.
+ * First pass: one record of packet @p frame. @p hdr is the parsed
+ * pseudo-header; @p payload/@p len the record's payload; @p ts_ns its time.
  */
 void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
                      const at_uart_header *hdr, uint64_t ts_ns,
-                     const uint8_t *payload, size_t len, pl_pkt *pkt);
+                     const uint8_t *payload, size_t len);
 
-/** A new per-packet record, owned by @p st (NULL when out of memory). */
-pl_pkt *pl_state_new_pkt(pl_state *st);
+/** Whether the first pass has seen packet @p frame. */
+bool pl_state_seen(const pl_state *st, uint32_t frame);
 
 /** End of the first pass: flushes the sessions and analyzers. */
 void pl_state_finish(pl_state *st);
 
-/** The copied bytes of an element, or NULL. */
-const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e);
+/** What the first pass kept about one packet. */
+typedef struct pl_packet {
+    pl_chan *chan;
+    uint64_t off;          /**< stream offset of its first payload byte */
+    uint32_t elem_first;   /**< elements the core reported while it was fed ... */
+    uint32_t n_elem;       /**< ... (contiguous in elems[]) */
+} pl_packet;
 
 /**
- * Elements of channel @p chan, direction @p dir, overlapping
+ * The packet @p frame of channel @p channel, direction @p dir; false if
+ * the first pass did not see it.
+ */
+bool pl_state_packet(pl_state *st, uint32_t frame, uint16_t channel, at_dir dir,
+                     pl_packet *pkt);
+
+/** Packet holding the element's first byte. */
+uint32_t pl_elem_first_frame(const pl_state *st, const pl_elem *e);
+/** The copied bytes of an element, or NULL. */
+const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e);
+/** What the analyzer said about a FRAME element, or NULL. */
+const pl_frame *pl_elem_frame(const pl_state *st, const pl_elem *e);
+/** What an END element's exchange said, or NULL. */
+const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e);
+/** The private-key runs reported with an element: [*first, *first + n). */
+size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first);
+/** Findings pointing into an element: indexes into findings[], in order. */
+size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first);
+
+/**
+ * Elements of channel @p ch, direction @p dir, overlapping
  * [off, off + len): their positions in the channel's by_dir list are
  * [*first, *end).
  */
-void pl_state_overlap(const pl_state *st, uint16_t chan, at_dir dir,
-                      uint64_t off, uint64_t len, size_t *first, size_t *end);
+void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_t *first,
+                      size_t *end);
 
 #endif
