@@ -1520,7 +1520,7 @@ static void proto_register_attrace(void)
                                    10, &pref_pause_warn_ms);
     prefs_register_bool_preference(pm, "show_secrets", "Show private-key bytes",
                                    "Show the bytes of private-key units (off: size and type "
-                                   "only, and zeros in the reassembled frame)",
+                                   "only, and '*' in the reassembled and redacted records)",
                                    &pref_show_secrets);
 
     attrace_handle = register_dissector("attrace", dissect_attrace, proto_attrace);
