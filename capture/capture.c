@@ -723,7 +723,10 @@ static int exec_exit_status(int status)
 }
 
 /* One channel per pair, each with its live decoder; no port open yet.
- * -1: out of memory (teardown() releases what was made). */
+ * -1: out of memory (teardown() releases what was made). Every channel
+ * is marked "nothing open" before the first allocation that can fail:
+ * teardown() closes every descriptor >= 0, and calloc's 0 is standard
+ * input. */
 static int init_channels(cap *c)
 {
     const at_capture_config *cfg = c->cfg;
@@ -738,6 +741,9 @@ static int init_channels(cap *c)
         ch->pair = &cfg->pairs[i];
         ch->module.fd = ch->hostp.fd = ch->master = ch->slave = -1;
         ch->line = cfg->line;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        chan *ch = &c->ch[i];
         ch->sess = malloc(sizeof *ch->sess);
         if (!ch->sess)
             return -1;

@@ -42,8 +42,10 @@
 #ifndef ATTRACE_VERSION
 #define ATTRACE_VERSION "0.0.0"
 #endif
+/* The help link Wireshark shows: the installed README, under the prefix
+ * and doc folder the build is configured with (capture/CMakeLists.txt). */
 #ifndef ATTRACE_EXTCAP_HELP
-#define ATTRACE_EXTCAP_HELP "file:///usr/local/share/doc/attrace/README.md"
+#error "ATTRACE_EXTCAP_HELP is defined by capture/CMakeLists.txt"
 #endif
 
 /* Interface names: "attrace-path" and "attrace-" + basename of a port. */

@@ -1,4 +1,6 @@
-# libattrace for firmware and host programs that embed the decoder:
+# libattrace for firmware and host programs that embed the decoder, all of
+# it install component `dev` (the Debian package libattrace-dev; there is
+# no shared library, so nothing of it is in the package attrace):
 #   libattrace.a        the pure core (attrace/attrace.h): no I/O, no
 #                       globals, no allocation; also built by the arm-core
 #                       preset for microcontrollers          -> attrace.pc
@@ -20,7 +22,7 @@ file(STRINGS "${_attrace_inc}/attrace.h" _attrace_h_version
 if(NOT _attrace_h_version MATCHES "\"${PROJECT_VERSION}\"")
   message(FATAL_ERROR "attrace.h says ${_attrace_h_version}, project() says ${PROJECT_VERSION}")
 endif()
-install(TARGETS attrace_core ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+install(TARGETS attrace_core ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT dev)
 # The core's public headers: attrace.h ("the decoder core in one include")
 # and every header it includes.
 file(STRINGS "${_attrace_inc}/attrace.h" _attrace_core_includes
@@ -30,7 +32,8 @@ foreach(_line IN LISTS _attrace_core_includes)
   string(REGEX REPLACE "^#include \"attrace/([a-z_]+\\.h)\".*" "\\1" _h "${_line}")
   list(APPEND _attrace_core_headers "${_attrace_inc}/${_h}")
 endforeach()
-install(FILES ${_attrace_core_headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace")
+install(FILES ${_attrace_core_headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace"
+        COMPONENT dev)
 
 # The .pc files find their prefix from their own folder (pkg-config's
 # pcfiledir), so that they hold for `cmake --install --prefix`, a DESTDIR
@@ -41,13 +44,14 @@ string(REGEX REPLACE "/$" "" ATTRACE_PC_PREFIX_FROM_PCFILEDIR "${ATTRACE_PC_PREF
 set(_attrace_pc_names attrace)
 if(TARGET attrace_trace)
   set_target_properties(attrace_trace PROPERTIES OUTPUT_NAME attrace-trace)
-  install(TARGETS attrace_trace ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
-  install(FILES "${_attrace_inc}/trace.h" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace")
+  install(TARGETS attrace_trace ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT dev)
+  install(FILES "${_attrace_inc}/trace.h" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace"
+          COMPONENT dev)
   list(APPEND _attrace_pc_names attrace-trace)
 endif()
 foreach(_pc IN LISTS _attrace_pc_names)
   configure_file("${CMAKE_CURRENT_LIST_DIR}/pkgconfig/${_pc}.pc.in"
                  "${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc" @ONLY)
   install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc"
-          DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+          DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig" COMPONENT dev)
 endforeach()

@@ -1,4 +1,7 @@
-# Builds one man page: cmake -DSCDOC=... -DSRC=... -DOUT=... -DPARTS=DIR -P scdoc.cmake
+# Builds one man page: cmake -DSCDOC=... -DGZIP=... -DSRC=... -DOUT=... -DPARTS=DIR -P scdoc.cmake
+# OUT is the page (for man -l in the build tree), OUT.gz what is installed:
+# Debian installs man pages compressed with gzip -9n (no name, no time
+# stamp: the same page makes the same bytes).
 # @PORT_OPTIONS@ in the source is replaced by PARTS/port-options.scd.in
 # (the live commands share their port options).
 file(READ "${SRC}" _text)
@@ -11,4 +14,10 @@ file(REMOVE "${OUT}.scd")
 if(NOT _rc EQUAL 0)
   file(REMOVE "${OUT}")
   message(FATAL_ERROR "scdoc failed on ${SRC}")
+endif()
+execute_process(COMMAND "${GZIP}" -9n -c INPUT_FILE "${OUT}" OUTPUT_FILE "${OUT}.gz"
+                RESULT_VARIABLE _rc)
+if(NOT _rc EQUAL 0)
+  file(REMOVE "${OUT}.gz")
+  message(FATAL_ERROR "gzip failed on ${OUT}")
 endif()

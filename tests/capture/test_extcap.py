@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tests of attrace-extcap, the Wireshark extcap interface.
 
-Usage: test_extcap.py EXTCAP SIM ATTRACE WORKDIR
+Usage: test_extcap.py EXTCAP SIM ATTRACE WORKDIR HELP_URL
+(HELP_URL: the installed README the extcap must link to)
 
 1. The extcap protocol called directly: interfaces (with the path
    interface), DLT 252, the configuration arguments, capture filters
@@ -31,7 +32,7 @@ import threading
 import time
 import traceback
 
-EXTCAP, SIM, ATTRACE, WORK = sys.argv[1:5]
+EXTCAP, SIM, ATTRACE, WORK, HELP_URL = sys.argv[1:6]
 IFACE = "attrace-path"
 # Wireshark names the extcap preferences after the interface, lower-case,
 # with characters other than letters, digits and "_" turned into "_".
@@ -166,6 +167,9 @@ def t_interfaces():
     kind, f = fields(lines[0])
     check(kind == "extcap" and f.get("version") and f.get("help"),
           f"first line is not 'extcap {{version=}}{{help=}}': {lines[0]!r}")
+    # The help link is the README where the build installs it (its
+    # configured prefix and doc folder).
+    check(f["help"] == HELP_URL, f"help link {f['help']!r}, installed README {HELP_URL!r}")
     ifaces = {}
     for l in lines[1:]:
         kind, f = fields(l)

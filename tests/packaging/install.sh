@@ -25,11 +25,17 @@ completion=$(find "$root" -path '*/bash-completion/completions/attrace' -type f)
 if command -v scdoc > /dev/null; then
   for page in attrace attrace-decode attrace-encode attrace-capture attrace-cert attrace-replay \
               attrace-diff attrace-sim attrace-extcap; do
-    f=$(find "$p" -path "*/man1/$page.1" -type f)
-    [ -n "$f" ] || fail "man page $page(1) not installed"
-    grep -q "^\.TH \"$page\" \"1\"" "$f" || fail "$f: no .TH header"
+    f=$(find "$p" -path "*/man1/$page.1.gz" -type f)
+    [ -n "$f" ] || fail "man page $page(1) not installed as $page.1.gz"
+    zcat "$f" | grep -q "^\.TH \"$page\" \"1\"" || fail "$f: no .TH header"
+    # gzip -9n, as Debian's: no file name, no time stamp (flags and
+    # MTIME 0), maximum compression (XFL 2).
+    [ "$(od -An -tx1 -j3 -N6 "$f" | tr -d ' \n')" = 000000000002 ] ||
+      fail "$f: not made by gzip -9n (header $(od -An -tx1 -N10 "$f"))"
   done
+  [ -z "$(find "$p" -path '*/man1/*.1' -type f)" ] || fail "uncompressed man pages installed"
 fi
+[ -f "$p/share/doc/attrace/README.md" ] || fail "README.md not installed in share/doc/attrace"
 "$p/bin/attrace" --version | head -n 1 | grep -qx 'attrace [0-9.]*' || fail "installed attrace --version"
 
 # Build against the staging tree only: the .pc files find their prefix
