@@ -125,6 +125,17 @@ static bool survives(const uint8_t *p, size_t i, size_t n)
     return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
 }
 
+#ifdef __SSE2__
+/* The portable search one byte a step: for the last few bytes. */
+static size_t key_start_bytewise(const uint8_t *p, size_t i, size_t lim, size_t n)
+{
+    for (; i < lim; i++)
+        if (is_trigger[p[i]] && survives(p, i, n))
+            return i;
+    return lim;
+}
+#endif
+
 size_t at_bytescan_key_start_portable(const uint8_t *p, size_t from, size_t lim, size_t n)
 {
     size_t i = from;
@@ -136,43 +147,65 @@ size_t at_bytescan_key_start_portable(const uint8_t *p, size_t from, size_t lim,
     }
 }
 
-size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n)
-{
 #ifdef __SSE2__
+/* The positions of p[0..16) where a trigger survives, as bits: each
+ * position looks at its next two bytes, so p[0..18) must be readable. */
+static inline unsigned live_triggers(const uint8_t *p)
+{
     /* The signed compares below take [k, 0x80) as "greater than k - 1". */
     _Static_assert(AT_SECRET_MIN_INT > 0 && AT_SECRET_MIN_INT < 0x80 &&
                        AT_SECRET_MIN_CONTENT > 0 && AT_SECRET_MIN_CONTENT < 0x80,
                    "length bounds must be below 0x80");
     const __m128i seq = _mm_set1_epi8(0x30), integer = _mm_set1_epi8(0x02);
     const __m128i dash = _mm_set1_epi8('-');
-    const __m128i long81 = _mm_set1_epi8((char)0x81), long82 = _mm_set1_epi8((char)0x82);
-    const __m128i min_content = _mm_set1_epi8(AT_SECRET_MIN_CONTENT - 1);
-    const __m128i min_int = _mm_set1_epi8(AT_SECRET_MIN_INT - 1);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i is_seq = _mm_cmpeq_epi8(v, seq), is_int = _mm_cmpeq_epi8(v, integer);
+    __m128i is_dash = _mm_cmpeq_epi8(v, dash);
+    if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is_seq, is_int), is_dash)))
+        return 0;
+    __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+    __m128i long_len = _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8((char)0x81)),
+                                    _mm_cmpeq_epi8(w, _mm_set1_epi8((char)0x82)));
+    __m128i first_elem = _mm_or_si128(_mm_cmpeq_epi8(x, integer), _mm_cmpeq_epi8(x, seq));
+    __m128i content = _mm_cmpgt_epi8(w, _mm_set1_epi8(AT_SECRET_MIN_CONTENT - 1));
+    __m128i seq_live =
+        _mm_and_si128(is_seq, _mm_or_si128(long_len, _mm_and_si128(content, first_elem)));
+    __m128i int_live = _mm_and_si128(
+        is_int,
+        _mm_or_si128(long_len, _mm_cmpgt_epi8(w, _mm_set1_epi8(AT_SECRET_MIN_INT - 1))));
+    __m128i dash_live = _mm_and_si128(is_dash, _mm_cmpeq_epi8(w, dash));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(seq_live, int_live), dash_live));
+}
+#endif
+
+size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n)
+{
+#ifdef __SSE2__
     size_t i = from;
-    /* Each position looks at its next two bytes: they must lie before n.
-     * The last ones are left to the portable form. */
-    for (; i + 16 <= lim && i + 18 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        __m128i is_seq = _mm_cmpeq_epi8(v, seq), is_int = _mm_cmpeq_epi8(v, integer);
-        __m128i is_dash = _mm_cmpeq_epi8(v, dash);
-        if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is_seq, is_int), is_dash)))
-            continue;
-        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 2));
-        __m128i long_len = _mm_or_si128(_mm_cmpeq_epi8(w, long81), _mm_cmpeq_epi8(w, long82));
-        __m128i first_elem = _mm_or_si128(_mm_cmpeq_epi8(x, integer), _mm_cmpeq_epi8(x, seq));
-        __m128i seq_live = _mm_and_si128(
-            is_seq, _mm_or_si128(long_len, _mm_and_si128(_mm_cmpgt_epi8(w, min_content),
-                                                         first_elem)));
-        __m128i int_live =
-            _mm_and_si128(is_int, _mm_or_si128(long_len, _mm_cmpgt_epi8(w, min_int)));
-        __m128i dash_live = _mm_and_si128(is_dash, _mm_cmpeq_epi8(w, dash));
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_or_si128(seq_live, int_live), dash_live));
+    for (; i < lim && i + 18 <= n; i += 16) {
+        unsigned m = live_triggers(p + i);
+        if (lim - i < 16)
+            m &= (1u << (lim - i)) - 1;
         if (m)
             return i + (unsigned)__builtin_ctz(m);
     }
-    return at_bytescan_key_start_portable(p, i, lim, n);
+    if (i >= lim)
+        return lim;
+    /* The last bytes: up to n - 3 from the 16 positions that end there
+     * (those before i masked off), the last two by the portable tests,
+     * which know that what follows is not at hand yet. */
+    if (n >= 18 && i < n - 2) {
+        size_t base = n - 18; /* below i: the loop above stopped */
+        unsigned m = live_triggers(p + base) & (0xffffu << (i - base));
+        if (lim - base < 16)
+            m &= (1u << (lim - base)) - 1;
+        if (m)
+            return base + (unsigned)__builtin_ctz(m);
+        i = n - 2;
+    }
+    return key_start_bytewise(p, i, lim, n);
 #else
     return at_bytescan_key_start_portable(p, from, lim, n);
 #endif
