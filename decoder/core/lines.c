@@ -186,13 +186,13 @@ bool at_name_is(const at_str *name, const char *want)
 {
     if (!name || !name->ptr || !want)
         return false;
-    size_t n = strlen(want);
-    if (name->len != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (to_upper(name->ptr[i]) != to_upper(want[i]))
+    /* One pass over want, no strlen: most names differ in the first
+     * character (the session and the analyzer ask about every command). */
+    size_t i = 0;
+    for (; want[i]; i++)
+        if (i == name->len || to_upper(name->ptr[i]) != to_upper(want[i]))
             return false;
-    return true;
+    return i == name->len;
 }
 
 /* ------------------------------------------------------------------ */
