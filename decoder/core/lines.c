@@ -416,8 +416,11 @@ at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
             i++;
         if (i >= c.end)
             break;
-        at_command *cmd = out->n_cmds < AT_CMD_MAX_CHAIN ? &out->cmds[out->n_cmds] : &scratch;
-        memset(cmd, 0, sizeof *cmd);
+        at_command *cmd = &scratch;
+        if (out->n_cmds < AT_CMD_MAX_CHAIN)
+            cmd = &out->cmds[out->n_cmds]; /* still zero from the start */
+        else
+            memset(cmd, 0, sizeof *cmd);
         st = is_ext_prefix(line[i]) ? parse_extended(&c, &i, cmd) : parse_basic(&c, &i, cmd);
         if (st != AT_OK) {
             memset(out, 0, sizeof *out);

@@ -9,6 +9,7 @@
  */
 #include "attrace/session.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Everything below works on the private part of at_session. */
@@ -239,7 +240,12 @@ static void begin_exchange(session_state *s, const at_token *t)
         end_exchange(s, AT_END_SUPERSEDED, t->ts_first, NULL, NULL);
 
     at_exchange *x = &s->x;
-    memset(x, 0, sizeof *x);
+    /* All but the parsed command line, which at_parse_cmdline fills (or
+     * clears on a syntax error): it is most of the struct's kilobytes. */
+    const size_t cmdline_from = offsetof(at_exchange, cmdline);
+    const size_t cmdline_to = cmdline_from + sizeof x->cmdline;
+    memset(x, 0, cmdline_from);
+    memset((char *)x + cmdline_to, 0, sizeof *x - cmdline_to);
     x->id = s->next_id++;
     size_t n = t->len < sizeof s->line_copy ? t->len : sizeof s->line_copy;
     memcpy(s->line_copy, t->data, n);
@@ -251,7 +257,7 @@ static void begin_exchange(session_state *s, const at_token *t)
     x->ts_start = t->ts_first;
     x->parse_ok = at_parse_cmdline(s->line_copy, n, t->off, &x->cmdline, NULL) == AT_OK;
     if (!x->parse_ok)
-        x->cmdline.n_cmds = 0;
+        memset(&x->cmdline, 0, sizeof x->cmdline);
     /* What the session needs to know of the command for every answer
      * line, decided once. */
     x->secure = has_command(x, "^SBNW");
