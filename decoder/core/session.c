@@ -540,18 +540,18 @@ static void me_line(session_state *s, const at_token *t)
         return;
     }
 
-    at_line_info li;
-    memset(&li, 0, sizeof li);
-    parse_known_line(s, t, &li);
+    /* The line is parsed into the event itself (new_event clears it). */
+    ev = new_event(s, AT_EV_UNEXPECTED, t);
+    parse_known_line(s, t, &ev->line);
     at_event_kind kind;
-    if (answers_running_command(s, &li.prefix))
+    if (answers_running_command(s, &ev->line.prefix))
         kind = AT_EV_RESPONSE;
-    else if (li.prefix.ptr || in_list(p, n, urc_words, sizeof urc_words / sizeof urc_words[0]))
+    else if (ev->line.prefix.ptr ||
+             in_list(p, n, urc_words, sizeof urc_words / sizeof urc_words[0]))
         kind = AT_EV_URC;
     else
         kind = AT_EV_UNEXPECTED;
-    ev = new_event(s, kind, t);
-    ev->line = li;
+    ev->kind = kind;
     if (kind == AT_EV_URC) {
         ev->exchange = NULL;
         if (s->in_exchange)

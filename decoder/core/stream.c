@@ -84,11 +84,9 @@ static int lower(int c)
 
 static bool starts_with_ci(const uint8_t *p, size_t n, const char *lit)
 {
-    size_t k = strlen(lit);
-    if (n < k)
-        return false;
-    for (size_t i = 0; i < k; i++)
-        if (lower(p[i]) != lower((unsigned char)lit[i]))
+    /* One pass, no strlen: called for every line. */
+    for (size_t i = 0; lit[i]; i++)
+        if (i == n || lower(p[i]) != lower((unsigned char)lit[i]))
             return false;
     return true;
 }
