@@ -112,6 +112,7 @@ struct at_analyzer {
     an_exchange x;
     uint8_t *frame_buf;        /* AT_STREAM_BIN_MAX bytes */
     at_frame scratch;
+    EVP_MD *sha1;              /* fetched at the first thumbprint (owned) */
 };
 
 /* ---- diagnose.c ---- */

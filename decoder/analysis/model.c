@@ -90,6 +90,7 @@ void at_analyzer_free(at_analyzer *an)
     if (an->client_from_trace)
         X509_free(an->client_cert);
     X509_free(an->config_cert);
+    EVP_MD_free(an->sha1);
     free(an->frame_buf);
     free(an);
 }
