@@ -118,12 +118,15 @@ static void scan_upto(session_state *s, at_dir dir, uint64_t end)
     if (end > feed_end)
         end = feed_end;
     uint64_t scanned = at_secret_scanned(sc);
-    if (end > scanned)
+    if (end > scanned) {
         at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
+        scanned = end;
+    }
     /* Bytes that start nothing are passed over in one go, not token by
      * token (the decoder's hot path). */
-    scanned = at_secret_scanned(sc);
-    at_secret_skip(sc, s->feed_data + (scanned - s->feed_off), (size_t)(feed_end - scanned));
+    if (scanned < feed_end)
+        at_secret_skip(sc, s->feed_data + (scanned - s->feed_off),
+                       (size_t)(feed_end - scanned));
 }
 
 /* Every token passes here first: its bytes are scanned, and runs before
