@@ -570,6 +570,9 @@ static void on_me_token(void *ctx, const at_token *t)
     session_state *s = ctx;
     scan_token(s, t);
     if (t->kind == AT_TOK_LINE) {
+        /* A "+++" the host sent before this line is its escape, complete:
+         * it comes first. */
+        at_stream_hint(&s->te, AT_HINT_PEER_SPOKE, on_te_token, s);
         me_line(s, t);
         return;
     }

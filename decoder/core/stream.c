@@ -814,6 +814,11 @@ void at_stream_hint(at_stream *stream, at_stream_hint_kind hint, at_token_cb cb,
         if (s->mode != AT_SM_LINE && s->mode != AT_SM_DISCARD)
             cut(s, &em, AT_TR_NONE, true);
         break;
+    case AT_HINT_PEER_SPOKE:
+        if (s->dir == AT_DIR_TE_TO_ME && s->mode == AT_SM_LINE && s->line_len == 3 &&
+            memcmp(s->line, pat_escape, 3) == 0)
+            emit_line(s, &em, AT_TOKF_UNTERMINATED);
+        break;
     default:
         break;
     }
