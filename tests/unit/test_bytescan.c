@@ -9,6 +9,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,24 @@ static uint64_t next_random(uint64_t *state)
     x ^= x << 17;
     *state = x;
     return x;
+}
+
+/* A random length below @p cap of random bytes: about one in a random
+ * 1..@p max_gap from @p pool, the others printable ASCII (@p text) or
+ * anything. Returns the length. */
+static size_t random_bytes(uint64_t *rnd, uint8_t *buf, size_t cap, const uint8_t *pool,
+                           size_t pool_len, unsigned max_gap, bool text)
+{
+    size_t n = (size_t)(next_random(rnd) % cap);
+    unsigned gap = (unsigned)(next_random(rnd) % max_gap) + 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = next_random(rnd);
+        if (r % gap == 0)
+            buf[i] = pool[(r >> 8) % pool_len];
+        else
+            buf[i] = text ? (uint8_t)(0x20 + (r >> 16) % 0x5f) : (uint8_t)(r >> 16);
+    }
+    return n;
 }
 
 static uint8_t *exact_copy(const uint8_t *p, size_t n)
@@ -60,30 +79,29 @@ static size_t line_stop(const char *s, size_t *ctrl)
 static void test_line_stop_values(void **state)
 {
     (void)state;
-    size_t c;
-    assert_int_equal(line_stop("", &c), 0);
-    assert_int_equal(c, 0);
-    assert_int_equal(line_stop("AT+CGSN", &c), 7);
-    assert_int_equal(c, 7);
-    assert_int_equal(line_stop("AT+CGSN\r\n", &c), 7);
-    assert_int_equal(c, 7);
-    assert_int_equal(line_stop("OK\n", &c), 2);
-    assert_int_equal(c, 2);
-    /* A tab is text; other bytes below 0x20 and DEL are not. */
-    assert_int_equal(line_stop("a\tb\r", &c), 3);
-    assert_int_equal(c, 3);
-    assert_int_equal(line_stop("ab\x01" "c\r", &c), 4);
-    assert_int_equal(c, 2);
-    assert_int_equal(line_stop("abc\x7f", &c), 4);
-    assert_int_equal(c, 3);
-    /* Only control bytes before the stop count. */
-    assert_int_equal(line_stop("0123456789abcdefghij\r\x01", &c), 20);
-    assert_int_equal(c, 20);
-    assert_int_equal(line_stop("0123456789abcdefghij\x1b[0m\n", &c), 24);
-    assert_int_equal(c, 20);
-    /* Bytes above 0x7F are not control bytes. */
-    assert_int_equal(line_stop("\x80\xff\xfe\x81\x9f\xa0 0123456789", &c), 17);
-    assert_int_equal(c, 17);
+    static const struct {
+        const char *text;
+        size_t stop, ctrl;
+    } cases[] = {
+        {"", 0, 0},
+        {"AT+CGSN", 7, 7},
+        {"AT+CGSN\r\n", 7, 7},
+        {"OK\n", 2, 2},
+        /* A tab is text; other bytes below 0x20 and DEL are not. */
+        {"a\tb\r", 3, 3},
+        {"ab\x01" "c\r", 4, 2},
+        {"abc\x7f", 4, 3},
+        /* Only control bytes before the stop count. */
+        {"0123456789abcdefghij\r\x01", 20, 20},
+        {"0123456789abcdefghij\x1b[0m\n", 24, 20},
+        /* Bytes above 0x7F are not control bytes. */
+        {"\x80\xff\xfe\x81\x9f\xa0 0123456789", 17, 17},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t c;
+        assert_int_equal(line_stop(cases[i].text, &c), cases[i].stop);
+        assert_int_equal(c, cases[i].ctrl);
+    }
 }
 
 static void expect_same_line_stop(const uint8_t *p, size_t n)
@@ -127,15 +145,7 @@ static void test_line_stop_random(void **state)
     uint64_t rnd = 0x9e3779b97f4a7c15u;
     uint8_t buf[200];
     for (unsigned round = 0; round < 20000; round++) {
-        size_t n = (size_t)(next_random(&rnd) % sizeof buf);
-        unsigned density = (unsigned)(next_random(&rnd) % 64) + 1;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t r = next_random(&rnd);
-            buf[i] = r % density == 0 ? pool[(r >> 8) % sizeof pool]
-                                      : (uint8_t)(0x20 + (r >> 16) % 0x5f);
-            if (round % 4 == 0)
-                buf[i] = (uint8_t)(r >> 24); /* any byte */
-        }
+        size_t n = random_bytes(&rnd, buf, sizeof buf, pool, sizeof pool, 64, round % 4 != 0);
         expect_same_line_stop(buf, n);
     }
 }
@@ -161,63 +171,47 @@ static void test_key_start_values(void **state)
     static const uint8_t text[] = "AT+CCLK=\"26/12/03,06:41:21+04\" 1001 - x\x02\x05 yy";
     size_t n = sizeof text - 1;
     assert_int_equal(key_start(text, 0, n, n), n);
-    /* A SEQUENCE with a long length survives, wherever it is. */
-    uint8_t seq81[40];
-    memset(seq81, 'a', sizeof seq81);
-    seq81[21] = 0x30;
-    seq81[22] = 0x81;
-    assert_int_equal(key_start(seq81, 0, 40, 40), 21);
-    assert_int_equal(key_start(seq81, 21, 40, 40), 21);
-    assert_int_equal(key_start(seq81, 22, 40, 40), 40);
-    /* lim before the trigger: lim. */
-    assert_int_equal(key_start(seq81, 0, 21, 40), 21);
-    assert_int_equal(key_start(seq81, 0, 20, 40), 20);
-    /* A short-form SEQUENCE needs a length of 40 or more and a version
-     * INTEGER or a SEQUENCE after it. */
-    uint8_t seq[40];
-    memset(seq, 'a', sizeof seq);
-    seq[3] = 0x30;
-    seq[4] = 0x28;
-    seq[5] = 0x02;
-    seq[6] = 0x01; /* the version's length: that INTEGER is no key */
-    assert_int_equal(key_start(seq, 0, 40, 40), 3);
-    seq[4] = 0x27;
-    assert_int_equal(key_start(seq, 0, 40, 40), 40);
-    seq[4] = 0x7f;
-    seq[5] = 0x30;
-    assert_int_equal(key_start(seq, 0, 40, 40), 3);
-    seq[5] = 0x31;
-    assert_int_equal(key_start(seq, 0, 40, 40), 40);
-    /* An INTEGER of 48 content bytes or more. */
-    uint8_t in[40];
-    memset(in, 'a', sizeof in);
-    in[30] = 0x02;
-    in[31] = 0x30;
-    assert_int_equal(key_start(in, 0, 40, 40), 30);
-    in[31] = 0x2f;
-    assert_int_equal(key_start(in, 0, 40, 40), 40);
-    in[31] = 0x82;
-    assert_int_equal(key_start(in, 0, 40, 40), 30);
-    /* PEM: two dashes. */
-    uint8_t pem[40];
-    memset(pem, 'a', sizeof pem);
-    pem[17] = '-';
-    assert_int_equal(key_start(pem, 0, 40, 40), 40);
-    pem[18] = '-';
-    assert_int_equal(key_start(pem, 0, 40, 40), 17);
-    /* At the end what cannot be told yet survives. */
-    uint8_t end[20];
-    memset(end, 'a', sizeof end);
-    end[19] = '-';
-    assert_int_equal(key_start(end, 0, 20, 20), 19);
-    end[19] = 'a';
-    end[18] = 0x30;
-    end[19] = 0x40;
-    assert_int_equal(key_start(end, 0, 20, 20), 18);
-    end[19] = 0x20;
-    assert_int_equal(key_start(end, 0, 20, 20), 20);
-    /* ... but a look past lim (up to n) decides. */
-    assert_int_equal(key_start(end, 0, 19, 20), 19);
+    /* Bytes placed among 'a's: where a search over them stops. */
+    static const struct {
+        size_t n, pos;
+        const char *bytes;
+        size_t from, lim, want;
+    } cases[] = {
+        /* A SEQUENCE with a long length survives, wherever it is. */
+        {40, 21, "\x30\x81", 0, 40, 21},
+        {40, 21, "\x30\x81", 21, 40, 21},
+        {40, 21, "\x30\x81", 22, 40, 40},
+        /* lim before the trigger: lim. */
+        {40, 21, "\x30\x81", 0, 21, 21},
+        {40, 21, "\x30\x81", 0, 20, 20},
+        /* A short-form SEQUENCE needs a length of 40 or more and a version
+         * INTEGER or a SEQUENCE after it (02 01: the version's INTEGER is
+         * no key itself). */
+        {40, 3, "\x30\x28\x02\x01", 0, 40, 3},
+        {40, 3, "\x30\x27\x02\x01", 0, 40, 40},
+        {40, 3, "\x30\x7f\x30\x01", 0, 40, 3},
+        {40, 3, "\x30\x7f\x31\x01", 0, 40, 40},
+        /* An INTEGER of 48 content bytes or more. */
+        {40, 30, "\x02\x30", 0, 40, 30},
+        {40, 30, "\x02\x2f", 0, 40, 40},
+        {40, 30, "\x02\x82", 0, 40, 30},
+        /* PEM: two dashes. */
+        {40, 17, "-", 0, 40, 40},
+        {40, 17, "--", 0, 40, 17},
+        /* At the end what cannot be told yet survives ... */
+        {20, 19, "-", 0, 20, 19},
+        {20, 18, "\x30\x40", 0, 20, 18},
+        {20, 18, "\x30\x20", 0, 20, 20},
+        /* ... but a look past lim (up to n) decides. */
+        {20, 18, "\x30\x20", 0, 19, 19},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t buf[64];
+        memset(buf, 'a', cases[i].n);
+        memcpy(buf + cases[i].pos, cases[i].bytes, strlen(cases[i].bytes));
+        assert_int_equal(key_start(buf, cases[i].from, cases[i].lim, cases[i].n),
+                         cases[i].want);
+    }
 }
 
 static void expect_same_key_start(const uint8_t *p, size_t n)
@@ -273,12 +267,7 @@ static void test_key_start_random(void **state)
     uint64_t rnd = 0x2545f4914f6cdd1du;
     uint8_t buf[160];
     for (unsigned round = 0; round < 3000; round++) {
-        size_t n = (size_t)(next_random(&rnd) % sizeof buf);
-        unsigned density = (unsigned)(next_random(&rnd) % 32) + 1;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t r = next_random(&rnd);
-            buf[i] = r % density == 0 ? pool[(r >> 8) % sizeof pool] : (uint8_t)(r >> 16);
-        }
+        size_t n = random_bytes(&rnd, buf, sizeof buf, pool, sizeof pool, 32, false);
         expect_same_key_start(buf, n);
     }
 }
