@@ -46,7 +46,9 @@ typedef struct an_exchange {
     char final_text[96];
     uint64_t final_off, final_ts;
 
-    /* The host's frame (the first one; a secure exchange has one). */
+    /* The host's frame (the first one; a secure exchange has one). From
+     * det up to frame_cert only an_frame_event writes, and it sets
+     * has_frame: exchange_clear relies on that. */
     unsigned te_frames;
     bool has_frame;
     size_t frame_bytes;        /* bytes copied into the analyzer's frame buffer */
@@ -110,6 +112,7 @@ struct at_analyzer {
     an_exchange x;
     uint8_t *frame_buf;        /* AT_STREAM_BIN_MAX bytes */
     at_frame scratch;
+    EVP_MD *sha1;              /* fetched at the first thumbprint (owned) */
 };
 
 /* ---- diagnose.c ---- */

@@ -909,15 +909,24 @@ static void rule_unexplained(const ctx *c)
 /* The store after a successful WRITE or DELETE                       */
 /* ------------------------------------------------------------------ */
 
-static void thumb_of(const uint8_t *p, size_t n, char out[41])
+/* The SHA-1 thumbprint (uppercase hex) of bytes that are no parsable
+ * certificate. The digest is fetched once per analyzer: an implicit fetch
+ * on every call costs as much as hashing a certificate. */
+static void thumb_of(at_analyzer *an, const uint8_t *p, size_t n, char out[41])
 {
+    static const char hex[] = "0123456789ABCDEF";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     out[0] = '\0';
-    if (EVP_Digest(p, n, md, &len, EVP_sha1(), NULL) != 1 || len != 20)
+    if (!an->sha1)
+        an->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (!an->sha1 || EVP_Digest(p, n, md, &len, an->sha1, NULL) != 1 || len != 20)
         return;
-    for (unsigned i = 0; i < 20; i++)
-        an_fmt(out + 2 * i, 3, "%02X", md[i]);
+    for (unsigned i = 0; i < 20; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[40] = '\0';
 }
 
 static void update_store(const ctx *c)
@@ -950,7 +959,7 @@ static void update_store(const ctx *c)
             s->valid_from_month = cs->valid_from_month;
             s->valid_from_day = cs->valid_from_day;
         } else {
-            thumb_of(u->value, u->value_len, s->thumbprint);
+            thumb_of(an, u->value, u->value_len, s->thumbprint);
         }
         if (f->index == 0 && x->frame_cert) {
             if (an->client_from_trace)

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 at_analyzer_config at_analyzer_default_config(void)
@@ -68,7 +69,17 @@ at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
 static void exchange_clear(at_analyzer *an)
 {
     X509_free(an->x.frame_cert);
-    memset(&an->x, 0, sizeof an->x);
+    if (an->x.has_frame) {
+        memset(&an->x, 0, sizeof an->x);
+        return;
+    }
+    /* The host frame's details (kilobytes: DNs, secret runs) are written
+     * only together with has_frame, so without it they are still zero:
+     * most exchanges carry no frame, and this runs once per exchange. */
+    const size_t frame_from = offsetof(an_exchange, det);
+    const size_t frame_to = offsetof(an_exchange, frame_cert);
+    memset(&an->x, 0, frame_from);
+    memset((char *)&an->x + frame_to, 0, sizeof an->x - frame_to);
 }
 
 void at_analyzer_free(at_analyzer *an)
@@ -79,6 +90,7 @@ void at_analyzer_free(at_analyzer *an)
     if (an->client_from_trace)
         X509_free(an->client_cert);
     X509_free(an->config_cert);
+    EVP_MD_free(an->sha1);
     free(an->frame_buf);
     free(an);
 }

@@ -337,17 +337,27 @@ static void check_imei(const decoder *d, const at_frame_unit *u, size_t pos)
     }
 }
 
+/* Where the first @p n bytes of a signature unit's value stop being
+ * base64 (as base64_bad_at): read_value has the answer for its text
+ * already, which is all of them when the value's only NUL ends it. */
+static size_t signature_bad_at(const at_frame_unit *u, size_t n)
+{
+    if (n == u->text_len && u->base64)
+        return SIZE_MAX;
+    return base64_bad_at(u->value, n);
+}
+
 /* Base64 text with its NUL: what a signature unit holds in a request. */
 static bool is_base64_text(const at_frame_unit *u)
 {
     return u->value_len > 0 && u->value[u->value_len - 1] == 0 &&
-           base64_bad_at(u->value, u->value_len - 1) == SIZE_MAX;
+           signature_bad_at(u, u->value_len - 1) == SIZE_MAX;
 }
 
 static void check_signature(const decoder *d, const at_frame_unit *u, size_t pos)
 {
     size_t n = check_terminated(d, u, pos);
-    size_t bad = base64_bad_at(u->value, n);
+    size_t bad = signature_bad_at(u, n);
     if (bad != SIZE_MAX)
         problem(d, AT_FP_SIGNATURE_NOT_BASE64, pos + AT_FRAME_UNIT_HEADER_LEN + bad,
                 clamp32(n));

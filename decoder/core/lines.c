@@ -143,10 +143,17 @@ static bool expect_lit(const char *s, size_t pos, size_t end, const char *lit, b
     return false;
 }
 
-static bool eq_lit(const char *s, size_t start, size_t end, const char *lit)
+/* A literal with its length, for the tables searched on every line. */
+typedef struct lit_text {
+    const char *s;
+    size_t len;
+} lit_text;
+
+#define LIT_TEXT(lit) {lit, sizeof lit - 1}
+
+static bool eq_lit(const char *s, size_t start, size_t end, lit_text lit)
 {
-    size_t n = strlen(lit);
-    return end - start == n && memcmp(s + start, lit, n) == 0;
+    return end - start == lit.len && memcmp(s + start, lit.s, lit.len) == 0;
 }
 
 /*
@@ -186,13 +193,13 @@ bool at_name_is(const at_str *name, const char *want)
 {
     if (!name || !name->ptr || !want)
         return false;
-    size_t n = strlen(want);
-    if (name->len != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (to_upper(name->ptr[i]) != to_upper(want[i]))
+    /* One pass over want, no strlen: most names differ in the first
+     * character (the session and the analyzer ask about every command). */
+    size_t i = 0;
+    for (; want[i]; i++)
+        if (i == name->len || to_upper(name->ptr[i]) != to_upper(want[i]))
             return false;
-    return true;
+    return i == name->len;
 }
 
 /* ------------------------------------------------------------------ */
@@ -416,8 +423,11 @@ at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
             i++;
         if (i >= c.end)
             break;
-        at_command *cmd = out->n_cmds < AT_CMD_MAX_CHAIN ? &out->cmds[out->n_cmds] : &scratch;
-        memset(cmd, 0, sizeof *cmd);
+        at_command *cmd = &scratch;
+        if (out->n_cmds < AT_CMD_MAX_CHAIN)
+            cmd = &out->cmds[out->n_cmds]; /* still zero from the start */
+        else
+            memset(cmd, 0, sizeof *cmd);
         st = is_ext_prefix(line[i]) ? parse_extended(&c, &i, cmd) : parse_basic(&c, &i, cmd);
         if (st != AT_OK) {
             memset(out, 0, sizeof *out);
@@ -436,16 +446,16 @@ at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
 /* ------------------------------------------------------------------ */
 
 static const struct {
-    const char *text;
+    lit_text text;
     at_result_kind kind;
 } verbose_results[] = {
-    {"OK", AT_RES_OK},
-    {"ERROR", AT_RES_ERROR},
-    {"RING", AT_RES_RING},
-    {"NO CARRIER", AT_RES_NO_CARRIER},
-    {"NO DIALTONE", AT_RES_NO_DIALTONE},
-    {"BUSY", AT_RES_BUSY},
-    {"NO ANSWER", AT_RES_NO_ANSWER},
+    {LIT_TEXT("OK"), AT_RES_OK},
+    {LIT_TEXT("ERROR"), AT_RES_ERROR},
+    {LIT_TEXT("RING"), AT_RES_RING},
+    {LIT_TEXT("NO CARRIER"), AT_RES_NO_CARRIER},
+    {LIT_TEXT("NO DIALTONE"), AT_RES_NO_DIALTONE},
+    {LIT_TEXT("BUSY"), AT_RES_BUSY},
+    {LIT_TEXT("NO ANSWER"), AT_RES_NO_ANSWER},
 };
 
 /* ATV0 digits (V.250 table 1); 5 has no V.250 meaning. */
@@ -674,17 +684,17 @@ const char *at_cme_error_text(unsigned code)
 /* ------------------------------------------------------------------ */
 
 static const struct {
-    const char *text; /* after "SECURE CMD " */
+    lit_text text; /* after "SECURE CMD " */
     at_secure_result r;
 } secure_texts[] = {
-    {"END OK", AT_SEC_END_OK},
-    {"ERROR", AT_SEC_ERROR},
-    {"LENGTH ERROR", AT_SEC_LENGTH_ERROR},
-    {"TO MANY DATA ERROR", AT_SEC_TOO_MANY_DATA},  /* manual spelling */
-    {"TOO MANY DATA ERROR", AT_SEC_TOO_MANY_DATA}, /* seen on a BGS2 */
-    {"PUBLIC CERTIFICATE IS CORRUPTED", AT_SEC_CERT_CORRUPTED},
-    {"PRIVATE KEY WAS REMOVED", AT_SEC_KEY_REMOVED},
-    {"SERVICE TIMEOUT ERROR", AT_SEC_SERVICE_TIMEOUT},
+    {LIT_TEXT("END OK"), AT_SEC_END_OK},
+    {LIT_TEXT("ERROR"), AT_SEC_ERROR},
+    {LIT_TEXT("LENGTH ERROR"), AT_SEC_LENGTH_ERROR},
+    {LIT_TEXT("TO MANY DATA ERROR"), AT_SEC_TOO_MANY_DATA},  /* manual spelling */
+    {LIT_TEXT("TOO MANY DATA ERROR"), AT_SEC_TOO_MANY_DATA}, /* seen on a BGS2 */
+    {LIT_TEXT("PUBLIC CERTIFICATE IS CORRUPTED"), AT_SEC_CERT_CORRUPTED},
+    {LIT_TEXT("PRIVATE KEY WAS REMOVED"), AT_SEC_KEY_REMOVED},
+    {LIT_TEXT("SERVICE TIMEOUT ERROR"), AT_SEC_SERVICE_TIMEOUT},
 };
 
 at_secure_result at_parse_secure_result(const char *line, size_t len)

@@ -9,6 +9,8 @@
  */
 #include "attrace/secret.h"
 
+#include "bytescan.h"
+
 #include <string.h>
 
 /* Everything below works on the private part of at_secret_scanner. */
@@ -539,28 +541,6 @@ void at_secret_token_end(at_secret_scanner *scanner, uint64_t end)
 /* Scanning                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Bytes that start something: 0x30 (SEQUENCE), 0x02 (INTEGER), '-' (PEM). */
-static const bool is_trigger[256] = {[0x30] = true, [0x02] = true, ['-'] = true};
-
-/* The first trigger in p[i..n), or n: eight bytes a step while there is
- * none (the hot path: most bytes start nothing). */
-static size_t next_trigger(const uint8_t *p, size_t i, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    while (i + 8 <= n) {
-        uint64_t v;
-        memcpy(&v, p + i, sizeof v);
-        uint64_t a = v ^ (ones * 0x30), b = v ^ (ones * 0x02), c = v ^ (ones * '-');
-        /* Nonzero exactly when some byte of a, b or c is zero. */
-        if ((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs)
-            break;
-        i += 8;
-    }
-    while (i < n && !is_trigger[p[i]])
-        i++;
-    return i;
-}
-
 static void scan_byte(scanner_state *sc, uint8_t b, uint64_t off)
 {
     unsigned k = 0;
@@ -610,7 +590,8 @@ static bool idle(const scanner_state *sc, uint64_t pos)
 }
 
 /* Leading bytes of p[0..n), at stream offset @p pos, that change
- * nothing: no trigger, before any INTEGER chain's next tag. */
+ * nothing: no trigger that survives the bytes at hand, before any INTEGER
+ * chain's next tag. */
 static size_t idle_bytes(const scanner_state *sc, uint64_t pos, const uint8_t *p,
                          size_t n)
 {
@@ -619,27 +600,7 @@ static size_t idle_bytes(const scanner_state *sc, uint64_t pos, const uint8_t *p
     size_t lim = n;
     if (sc->n_ints && sc->int_wake < pos + n)
         lim = (size_t)(sc->int_wake - pos);
-    return next_trigger(p, 0, lim);
-}
-
-/* Whether what the trigger at p[i] starts survives the bytes after it
- * that are at hand (the same tests the state machines make on them). */
-static bool survives(const uint8_t *p, size_t i, size_t n)
-{
-    uint8_t b = p[i];
-    if (i + 1 >= n)
-        return true;
-    uint8_t next = p[i + 1];
-    if (b == '-')
-        return next == '-';
-    if (next == 0x81 || next == 0x82)
-        return true;
-    if (b == 0x02)
-        return next >= AT_SECRET_MIN_INT && next < 0x80;
-    if (next < AT_SECRET_MIN_CONTENT || next >= 0x80)
-        return false;
-    /* A SEQUENCE's first element: a version INTEGER or a SEQUENCE. */
-    return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
+    return at_bytescan_key_start(p, 0, lim, n);
 }
 
 void at_secret_scan(at_secret_scanner *scanner, const uint8_t *p, size_t n)
@@ -653,12 +614,7 @@ void at_secret_scan(at_secret_scanner *scanner, const uint8_t *p, size_t n)
                 lim = (size_t)(sc->int_wake - sc->off);
             /* Most triggers in text and data die within two bytes: those
              * at hand are passed over while the state stays idle. */
-            for (;;) {
-                i = next_trigger(p, i, lim);
-                if (i >= lim || survives(p, i, n))
-                    break;
-                i++;
-            }
+            i = at_bytescan_key_start(p, i, lim, n);
             if (i == n)
                 break;
         }

@@ -9,6 +9,7 @@
  */
 #include "attrace/session.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Everything below works on the private part of at_session. */
@@ -117,12 +118,15 @@ static void scan_upto(session_state *s, at_dir dir, uint64_t end)
     if (end > feed_end)
         end = feed_end;
     uint64_t scanned = at_secret_scanned(sc);
-    if (end > scanned)
+    if (end > scanned) {
         at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
+        scanned = end;
+    }
     /* Bytes that start nothing are passed over in one go, not token by
      * token (the decoder's hot path). */
-    scanned = at_secret_scanned(sc);
-    at_secret_skip(sc, s->feed_data + (scanned - s->feed_off), (size_t)(feed_end - scanned));
+    if (scanned < feed_end)
+        at_secret_skip(sc, s->feed_data + (scanned - s->feed_off),
+                       (size_t)(feed_end - scanned));
 }
 
 /* Every token passes here first: its bytes are scanned, and runs before
@@ -239,7 +243,12 @@ static void begin_exchange(session_state *s, const at_token *t)
         end_exchange(s, AT_END_SUPERSEDED, t->ts_first, NULL, NULL);
 
     at_exchange *x = &s->x;
-    memset(x, 0, sizeof *x);
+    /* All but the parsed command line, which at_parse_cmdline fills (or
+     * clears on a syntax error): it is most of the struct's kilobytes. */
+    const size_t cmdline_from = offsetof(at_exchange, cmdline);
+    const size_t cmdline_to = cmdline_from + sizeof x->cmdline;
+    memset(x, 0, cmdline_from);
+    memset((char *)x + cmdline_to, 0, sizeof *x - cmdline_to);
     x->id = s->next_id++;
     size_t n = t->len < sizeof s->line_copy ? t->len : sizeof s->line_copy;
     memcpy(s->line_copy, t->data, n);
@@ -251,7 +260,7 @@ static void begin_exchange(session_state *s, const at_token *t)
     x->ts_start = t->ts_first;
     x->parse_ok = at_parse_cmdline(s->line_copy, n, t->off, &x->cmdline, NULL) == AT_OK;
     if (!x->parse_ok)
-        x->cmdline.n_cmds = 0;
+        memset(&x->cmdline, 0, sizeof x->cmdline);
     /* What the session needs to know of the command for every answer
      * line, decided once. */
     x->secure = has_command(x, "^SBNW");
@@ -534,18 +543,18 @@ static void me_line(session_state *s, const at_token *t)
         return;
     }
 
-    at_line_info li;
-    memset(&li, 0, sizeof li);
-    parse_known_line(s, t, &li);
+    /* The line is parsed into the event itself (new_event clears it). */
+    ev = new_event(s, AT_EV_UNEXPECTED, t);
+    parse_known_line(s, t, &ev->line);
     at_event_kind kind;
-    if (answers_running_command(s, &li.prefix))
+    if (answers_running_command(s, &ev->line.prefix))
         kind = AT_EV_RESPONSE;
-    else if (li.prefix.ptr || in_list(p, n, urc_words, sizeof urc_words / sizeof urc_words[0]))
+    else if (ev->line.prefix.ptr ||
+             in_list(p, n, urc_words, sizeof urc_words / sizeof urc_words[0]))
         kind = AT_EV_URC;
     else
         kind = AT_EV_UNEXPECTED;
-    ev = new_event(s, kind, t);
-    ev->line = li;
+    ev->kind = kind;
     if (kind == AT_EV_URC) {
         ev->exchange = NULL;
         if (s->in_exchange)
@@ -561,6 +570,9 @@ static void on_me_token(void *ctx, const at_token *t)
     session_state *s = ctx;
     scan_token(s, t);
     if (t->kind == AT_TOK_LINE) {
+        /* A "+++" the host sent before this line is its escape, complete:
+         * it comes first. */
+        at_stream_hint(&s->te, AT_HINT_PEER_SPOKE, on_te_token, s);
         me_line(s, t);
         return;
     }

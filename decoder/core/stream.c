@@ -12,6 +12,8 @@
 #include "attrace/frame.h"
 #include "attrace/lines.h"
 
+#include "bytescan.h"
+
 #include <string.h>
 
 /* Everything below works on the private part of at_stream. */
@@ -82,11 +84,9 @@ static int lower(int c)
 
 static bool starts_with_ci(const uint8_t *p, size_t n, const char *lit)
 {
-    size_t k = strlen(lit);
-    if (n < k)
-        return false;
-    for (size_t i = 0; i < k; i++)
-        if (lower(p[i]) != lower((unsigned char)lit[i]))
+    /* One pass, no strlen: called for every line. */
+    for (size_t i = 0; lit[i]; i++)
+        if (i == n || lower(p[i]) != lower((unsigned char)lit[i]))
             return false;
     return true;
 }
@@ -239,11 +239,6 @@ static void emit_discard(stream_state *s, const emitter *em)
     s->discard_len = 0;
 }
 
-static bool is_control(uint8_t c)
-{
-    return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
 /* Consumes bytes in line (or discard) mode; returns how many. Stops early
  * when a completed line switches the mode. */
 static size_t feed_line(stream_state *s, const uint8_t *p, size_t n,
@@ -259,10 +254,10 @@ static size_t feed_line(stream_state *s, const uint8_t *p, size_t n,
                 continue;
             }
         }
-        /* Find the terminator in this chunk. */
-        size_t j = i;
-        while (j < n && p[j] != '\r' && p[j] != '\n')
-            j++;
+        /* Find the terminator in this chunk, and the first control byte
+         * before it (relative to i). */
+        size_t ctrl;
+        size_t j = i + at_bytescan_line_stop(p + i, n - i, &ctrl);
         size_t run = j - i;
         bool repeat = false;
         if (s->dir == AT_DIR_TE_TO_ME && s->mode == AT_SM_LINE && s->line_len < 2 &&
@@ -287,9 +282,8 @@ static size_t feed_line(stream_state *s, const uint8_t *p, size_t n,
                 }
                 size_t room = AT_STREAM_LINE_MAX - s->line_len;
                 size_t take = run < room ? run : room;
-                for (size_t k = 0; k < take; k++)
-                    if (is_control(p[i + k]))
-                        s->line_nontext = true;
+                if (ctrl < take)
+                    s->line_nontext = true;
                 memcpy(s->line + s->line_len, p + i, take);
                 s->line_len += (uint32_t)take;
                 if (take < run) {
@@ -819,6 +813,11 @@ void at_stream_hint(at_stream *stream, at_stream_hint_kind hint, at_token_cb cb,
          * goes on (the host may still be typing it). */
         if (s->mode != AT_SM_LINE && s->mode != AT_SM_DISCARD)
             cut(s, &em, AT_TR_NONE, true);
+        break;
+    case AT_HINT_PEER_SPOKE:
+        if (s->dir == AT_DIR_TE_TO_ME && s->mode == AT_SM_LINE && s->line_len == 3 &&
+            memcmp(s->line, pat_escape, 3) == 0)
+            emit_line(s, &em, AT_TOKF_UNTERMINATED);
         break;
     default:
         break;

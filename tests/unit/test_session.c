@@ -325,6 +325,27 @@ static void test_transparent_mode_both_ways(void **state)
                   "end ME x=2 @56+2 reason=result final=OK\n");
 }
 
+/* The guard-time escape from a data connection the trace did not see
+ * start (no AT^SIST: the host's side is in line mode): "+++" is complete
+ * when the module answers it, and comes before that answer, not glued to
+ * the next command. */
+static void test_escape_without_transparent_mode(void **state)
+{
+    (void)state;
+    const record recs[] = {
+        TE("+++"),
+        ME("\r\nOK\r\n"),
+        TE("AT\r"),
+        ME("AT\r\r\nOK\r\n"),
+    };
+    expect_events(recs, 4,
+                  "unexpected TE x=0 @0+3 text |+++|\n"
+                  "unexpected ME x=0 @2+2 result |OK|\n"
+                  "command TE x=1 @3+2 cmds=0 secure=0\n"
+                  "echo ME x=1 @6+2 text |AT|\n"
+                  "end ME x=1 @11+2 reason=result final=OK\n");
+}
+
 static void test_superseded_and_unexpected(void **state)
 {
     (void)state;
@@ -697,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_totallen_short_frame_has_trailer),
         cmocka_unit_test(test_sisr_response_and_urc),
         cmocka_unit_test(test_transparent_mode_both_ways),
+        cmocka_unit_test(test_escape_without_transparent_mode),
         cmocka_unit_test(test_superseded_and_unexpected),
         cmocka_unit_test(test_sbnr_listing_and_ciev_parsed),
         cmocka_unit_test(test_parsed_values_reach_the_consumer),

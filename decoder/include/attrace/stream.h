@@ -100,7 +100,14 @@ typedef enum at_stream_hint_kind {
      * A frame still waiting for bytes, a pending trailer, an unstarted
      * payload or transparent run ends here.
      */
-    AT_HINT_PEER_ANSWERED
+    AT_HINT_PEER_ANSWERED,
+    /**
+     * TE: the module sent a line. A line that is exactly "+++" so far is
+     * the guard-time escape from a data connection (PROTOCOL.md section 9)
+     * and ends here, unterminated: the module only answers it after the
+     * guard time, so nothing more belongs to it.
+     */
+    AT_HINT_PEER_SPOKE
 } at_stream_hint_kind;
 
 /** Private to the tokenizer (the state of at_stream's priv member). */

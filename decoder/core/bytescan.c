@@ -1,0 +1,212 @@
+/*
+ * Byte searches of the hot paths: see bytescan.h. The vector forms decide
+ * 16 positions a step with the same tests the portable forms make byte by
+ * byte, and hand the last bytes of a buffer (where the tests would look
+ * past its end) to the portable form.
+ */
+#include "bytescan.h"
+
+#include "attrace/secret.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Line ends                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool is_control(uint8_t c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* The portable search from @p j on, with the first control byte so far
+ * at @p c (SIZE_MAX: none yet). */
+static size_t line_stop_from(const uint8_t *p, size_t j, size_t n, size_t c,
+                             size_t *ctrl)
+{
+    for (; j < n; j++) {
+        uint8_t b = p[j];
+        if (b == '\r' || b == '\n')
+            break;
+        if (c == SIZE_MAX && is_control(b))
+            c = j;
+    }
+    *ctrl = c < j ? c : j;
+    return j;
+}
+
+size_t at_bytescan_line_stop_portable(const uint8_t *p, size_t n, size_t *ctrl)
+{
+    return line_stop_from(p, 0, n, SIZE_MAX, ctrl);
+}
+
+size_t at_bytescan_line_stop(const uint8_t *p, size_t n, size_t *ctrl)
+{
+#ifdef __SSE2__
+    const __m128i max_low = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    const __m128i tab = _mm_set1_epi8('\t'), cr = _mm_set1_epi8('\r');
+    const __m128i lf = _mm_set1_epi8('\n');
+    size_t j = 0, c = SIZE_MAX;
+    for (; j + 16 <= n; j += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
+        /* Text is the common case: one test for "no byte below 0x20 and
+         * no DEL" (CR and LF are below 0x20 too). */
+        __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, max_low), v);
+        unsigned any = (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_cmpeq_epi8(v, del)));
+        if (!any)
+            continue;
+        unsigned stop = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+        unsigned ctl = any & ~stop & ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tab));
+        if (stop)
+            ctl &= (1u << __builtin_ctz(stop)) - 1;
+        if (c == SIZE_MAX && ctl)
+            c = j + (unsigned)__builtin_ctz(ctl);
+        if (stop) {
+            j += (unsigned)__builtin_ctz(stop);
+            *ctrl = c < j ? c : j;
+            return j;
+        }
+    }
+    return line_stop_from(p, j, n, c, ctrl);
+#else
+    return at_bytescan_line_stop_portable(p, n, ctrl);
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Key starts                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Bytes that start something: 0x30 (SEQUENCE), 0x02 (INTEGER), '-' (PEM). */
+static const bool is_trigger[256] = {[0x30] = true, [0x02] = true, ['-'] = true};
+
+/* The first trigger in p[i..n), or n: eight bytes a step while there is
+ * none. */
+static size_t next_trigger(const uint8_t *p, size_t i, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (i + 8 <= n) {
+        uint64_t v;
+        memcpy(&v, p + i, sizeof v);
+        uint64_t a = v ^ (ones * 0x30), b = v ^ (ones * 0x02), c = v ^ (ones * '-');
+        /* Nonzero exactly when some byte of a, b or c is zero. */
+        if ((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs)
+            break;
+        i += 8;
+    }
+    while (i < n && !is_trigger[p[i]])
+        i++;
+    return i;
+}
+
+/* Whether what the trigger at p[i] starts survives the bytes after it
+ * before n. */
+static bool survives(const uint8_t *p, size_t i, size_t n)
+{
+    uint8_t b = p[i];
+    if (i + 1 >= n)
+        return true;
+    uint8_t next = p[i + 1];
+    if (b == '-')
+        return next == '-';
+    if (next == 0x81 || next == 0x82)
+        return true;
+    if (b == 0x02)
+        return next >= AT_SECRET_MIN_INT && next < 0x80;
+    if (next < AT_SECRET_MIN_CONTENT || next >= 0x80)
+        return false;
+    /* A SEQUENCE's first element: a version INTEGER or a SEQUENCE. */
+    return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
+}
+
+#ifdef __SSE2__
+/* The portable search one byte a step: for the last few bytes. */
+static size_t key_start_bytewise(const uint8_t *p, size_t i, size_t lim, size_t n)
+{
+    for (; i < lim; i++)
+        if (is_trigger[p[i]] && survives(p, i, n))
+            return i;
+    return lim;
+}
+#endif
+
+size_t at_bytescan_key_start_portable(const uint8_t *p, size_t from, size_t lim, size_t n)
+{
+    size_t i = from;
+    for (;;) {
+        i = next_trigger(p, i, lim);
+        if (i >= lim || survives(p, i, n))
+            return i;
+        i++;
+    }
+}
+
+#ifdef __SSE2__
+/* The positions of p[0..16) where a trigger survives, as bits: each
+ * position looks at its next two bytes, so p[0..18) must be readable. */
+static inline unsigned live_triggers(const uint8_t *p)
+{
+    /* The signed compares below take [k, 0x80) as "greater than k - 1". */
+    _Static_assert(AT_SECRET_MIN_INT > 0 && AT_SECRET_MIN_INT < 0x80 &&
+                       AT_SECRET_MIN_CONTENT > 0 && AT_SECRET_MIN_CONTENT < 0x80,
+                   "length bounds must be below 0x80");
+    const __m128i seq = _mm_set1_epi8(0x30), integer = _mm_set1_epi8(0x02);
+    const __m128i dash = _mm_set1_epi8('-');
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i is_seq = _mm_cmpeq_epi8(v, seq), is_int = _mm_cmpeq_epi8(v, integer);
+    __m128i is_dash = _mm_cmpeq_epi8(v, dash);
+    if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is_seq, is_int), is_dash)))
+        return 0;
+    __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+    __m128i long_len = _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8((char)0x81)),
+                                    _mm_cmpeq_epi8(w, _mm_set1_epi8((char)0x82)));
+    __m128i first_elem = _mm_or_si128(_mm_cmpeq_epi8(x, integer), _mm_cmpeq_epi8(x, seq));
+    __m128i content = _mm_cmpgt_epi8(w, _mm_set1_epi8(AT_SECRET_MIN_CONTENT - 1));
+    __m128i seq_live =
+        _mm_and_si128(is_seq, _mm_or_si128(long_len, _mm_and_si128(content, first_elem)));
+    __m128i int_live = _mm_and_si128(
+        is_int,
+        _mm_or_si128(long_len, _mm_cmpgt_epi8(w, _mm_set1_epi8(AT_SECRET_MIN_INT - 1))));
+    __m128i dash_live = _mm_and_si128(is_dash, _mm_cmpeq_epi8(w, dash));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(seq_live, int_live), dash_live));
+}
+#endif
+
+size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n)
+{
+#ifdef __SSE2__
+    size_t i = from;
+    for (; i < lim && i + 18 <= n; i += 16) {
+        unsigned m = live_triggers(p + i);
+        if (lim - i < 16)
+            m &= (1u << (lim - i)) - 1;
+        if (m)
+            return i + (unsigned)__builtin_ctz(m);
+    }
+    if (i >= lim)
+        return lim;
+    /* The last bytes: up to n - 3 from the 16 positions that end there
+     * (those before i masked off), the last two by the portable tests,
+     * which know that what follows is not at hand yet. */
+    if (n >= 18 && i < n - 2) {
+        size_t base = n - 18; /* below i: the loop above stopped */
+        unsigned m = live_triggers(p + base) & (0xffffu << (i - base));
+        if (lim - base < 16)
+            m &= (1u << (lim - base)) - 1;
+        if (m)
+            return base + (unsigned)__builtin_ctz(m);
+        i = n - 2;
+    }
+    return key_start_bytewise(p, i, lim, n);
+#else
+    return at_bytescan_key_start_portable(p, from, lim, n);
+#endif
+}
