@@ -1,26 +1,52 @@
 #include "escape.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Bit 7 of each byte of the result is set where a byte of @p w must be
+ * escaped: below 0x20, 0x7f and above, or a backslash when @p bs is the
+ * backslash in every byte (0 when backslashes are kept). Byte-wise sums
+ * of 7-bit values never carry into the next byte, so each byte's flag
+ * depends on that byte alone. */
+static uint64_t escapes_in(uint64_t w, uint64_t bs)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    const uint64_t low7 = w & ~high;
+    const uint64_t below_space = ~(low7 + 0x60 * ones);  /* low7 < 0x20 */
+    const uint64_t del = low7 + ones;                     /* low7 == 0x7f */
+    const uint64_t x = w ^ bs;                             /* 0 where w == bs */
+    const uint64_t is_bs = bs ? ~(((x & ~high) + 0x7f * ones) | x) : 0;
+    return (w | below_space | del | is_bs) & high;
+}
 
 size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags)
 {
     static const char hex[] = "0123456789ABCDEF";
     const uint8_t *p = data;
-    const uint8_t keep = (flags & AT_ESC_KEEP_BACKSLASH) ? '\\' : 0x20;
+    const bool keep_bs = (flags & AT_ESC_KEEP_BACKSLASH) != 0;
+    const uint64_t bs = keep_bs ? 0 : 0x5c5c5c5c5c5c5c5cu;
     char *o = dst;
     size_t i = 0;
-    while (i < n) {
-        /* Printable runs are copied in one go: the decoder's hot path. */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && (p[j] != '\\' || keep == '\\'))
-            j++;
-        memcpy(o, p + i, j - i);
-        o += j - i;
-        if (j == n)
+    for (;;) {
+        /* Printable text eight bytes at a time: the decoder's hot path. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (escapes_in(w, bs))
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i == n)
             break;
-        uint8_t b = p[j];
+        uint8_t b = p[i++];
+        if (b >= 0x20 && b < 0x7f && (b != '\\' || keep_bs)) {
+            *o++ = (char)b;
+            continue;
+        }
         *o++ = '\\';
         switch (b) {
         case '\r': *o++ = 'r'; break;
@@ -32,7 +58,6 @@ size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags)
             *o++ = hex[b >> 4];
             *o++ = hex[b & 15];
         }
-        i = j + 1;
     }
     return (size_t)(o - dst);
 }
