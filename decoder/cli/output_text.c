@@ -111,7 +111,15 @@ static void out_write_grow(cli_ctx *c, const void *p, size_t n)
     c->text_len += n;
 }
 
-static inline void out_write(cli_ctx *c, const void *p, size_t n)
+/* The small writes below are inlined where they are called: a literal's
+ * length and copy are then worked out by the compiler. */
+#if defined(__GNUC__)
+#define OUT_INLINE inline __attribute__((always_inline))
+#else
+#define OUT_INLINE inline
+#endif
+
+static OUT_INLINE void out_write(cli_ctx *c, const void *p, size_t n)
 {
     if (c->text_cap - c->text_len < n) {
         out_write_grow(c, p, n);
@@ -121,12 +129,12 @@ static inline void out_write(cli_ctx *c, const void *p, size_t n)
     c->text_len += n;
 }
 
-static void out_puts(cli_ctx *c, const char *s)
+static OUT_INLINE void out_puts(cli_ctx *c, const char *s)
 {
     out_write(c, s, strlen(s));
 }
 
-static void out_putc(cli_ctx *c, char ch)
+static OUT_INLINE void out_putc(cli_ctx *c, char ch)
 {
     if (c->text_len < c->text_cap)
         c->text_buf[c->text_len++] = ch;
