@@ -298,12 +298,13 @@ int cli_print_version(FILE *out);
  * are formatted for every element printed). */
 /* The decimal digits of @p v at @p p (up to 20, no NUL); returns their end. */
 char *cli_put_uint(char *p, uint64_t v);
-/* Buffers of at least 40 bytes. */
-void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);     /* HH:MM:SS.uuuuuu */
+/* Buffers of at least 40 bytes. Those returning a size return the length
+ * of the text (NUL-terminated as well; 0 when @p cap is too small). */
+size_t cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);   /* HH:MM:SS.uuuuuu */
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap);      /* YYYY-MM-DD */
-void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */
+size_t cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap); /* +12.345ms */
 void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap);       /* ISO-8601 UTC, ns */
-void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap);     /* +S.uuuuuu */
+size_t cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap);   /* +S.uuuuuu */
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap);     /* 3.000 ms / 1.500 s */
 int32_t cli_day(uint64_t ts_ns);
 

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE /* getopt_long, fstat, isatty */
 
 #include "cli.h"
+#include "frameopts.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -146,8 +147,6 @@ enum {
     OPT_HEX,
     OPT_SHOW_SECRETS,
     OPT_COLOR,
-    OPT_PROFILE,
-    OPT_CLIENT_CERT,
     OPT_PAUSE_WARN_MS,
     OPT_CHECK,
     OPT_LIST_RULES
@@ -169,8 +168,8 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
         {"color", optional_argument, NULL, OPT_COLOR},
         {"colour", optional_argument, NULL, OPT_COLOR},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
+        CLI_FO_ROW_PROFILE,
+        CLI_FO_ROW_CLIENT_CERT,
         {"pause-warn-ms", required_argument, NULL, OPT_PAUSE_WARN_MS},
         {"check", no_argument, NULL, OPT_CHECK},
         {"list-rules", no_argument, NULL, OPT_LIST_RULES},
@@ -178,28 +177,27 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
         {NULL, 0, NULL, 0},
     };
     const char *color = "auto";
-    const char *client_cert = NULL;
+    cli_frame_opts fo; /* --profile and --client-cert, parsed as everywhere */
     bool help = false;
 
     memset(opt, 0, sizeof *opt);
+    memset(&fo, 0, sizeof fo);
     opterr = 0;
     optind = 1;
     for (;;) {
         int c = getopt_long(argc, argv, ":h", longopts, NULL);
         if (c == -1)
             break;
+        int fr = cli_frame_option(&fo, c, optarg, CLI_PROG " decode");
+        if (fr == 2)
+            return 2;
+        if (fr == 1)
+            continue;
         switch (c) {
         case OPT_JSON: opt->json = true; break;
         case OPT_HEX: opt->hex = true; break;
         case OPT_SHOW_SECRETS: opt->show_secrets = true; break;
         case OPT_COLOR: color = optarg ? optarg : "always"; break;
-        case OPT_PROFILE:
-            opt->profile = at_profile_by_name(optarg);
-            if (!opt->profile)
-                return cli_usage_error(CLI_PROG " decode", 
-                    "unknown profile '%s' (known: legacy, newer)", optarg);
-            break;
-        case OPT_CLIENT_CERT: client_cert = optarg; break;
         case OPT_PAUSE_WARN_MS: {
             uint32_t v;
             if (cli_parse_u32(optarg, 1, UINT32_MAX, &v) != 0)
@@ -242,10 +240,11 @@ static int parse_options(int argc, char **argv, cli_opts *opt)
     if (argc - optind > 1)
         return cli_usage_error(CLI_PROG " decode", "unexpected argument '%s'", argv[optind + 1]);
     opt->path = argv[optind];
+    opt->profile = fo.profile;
 
-    if (client_cert) {
+    if (fo.client_cert) {
         char err[512];
-        if (at_cert_load_der(client_cert, &opt->client_cert_der, &opt->client_cert_len,
+        if (at_cert_load_der(fo.client_cert, &opt->client_cert_der, &opt->client_cert_len,
                              err, sizeof err) != 0) {
             at_msg(CLI_PROG " decode", "--client-cert: %s", err);
             return 2;

@@ -100,7 +100,7 @@ static void out_flush(cli_ctx *c)
     c->text_len = 0;
 }
 
-static void out_write(cli_ctx *c, const void *p, size_t n)
+static void out_write_grow(cli_ctx *c, const void *p, size_t n)
 {
     if (!out_room(c, n)) {
         out_flush(c);
@@ -111,12 +111,30 @@ static void out_write(cli_ctx *c, const void *p, size_t n)
     c->text_len += n;
 }
 
-static void out_puts(cli_ctx *c, const char *s)
+/* The small writes below are inlined where they are called: a literal's
+ * length and copy are then worked out by the compiler. */
+#if defined(__GNUC__)
+#define OUT_INLINE inline __attribute__((always_inline))
+#else
+#define OUT_INLINE inline
+#endif
+
+static OUT_INLINE void out_write(cli_ctx *c, const void *p, size_t n)
+{
+    if (c->text_cap - c->text_len < n) {
+        out_write_grow(c, p, n);
+        return;
+    }
+    memcpy(c->text_buf + c->text_len, p, n);
+    c->text_len += n;
+}
+
+static OUT_INLINE void out_puts(cli_ctx *c, const char *s)
 {
     out_write(c, s, strlen(s));
 }
 
-static void out_putc(cli_ctx *c, char ch)
+static OUT_INLINE void out_putc(cli_ctx *c, char ch)
 {
     if (c->text_len < c->text_cap)
         c->text_buf[c->text_len++] = ch;
@@ -204,6 +222,32 @@ static void put_u64(cli_ctx *c, uint64_t v)
     out_write(c, b, (size_t)(cli_put_uint(b, v) - b));
 }
 
+/* A signed number in decimal (printf's "%d"). */
+static void put_i64(cli_ctx *c, int64_t v)
+{
+    if (v < 0)
+        out_putc(c, '-');
+    put_u64(c, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
+/* @p v in @p width digits with leading zeros (printf's "%04u"). */
+static void put_zero_padded(cli_ctx *c, uint64_t v, size_t width)
+{
+    char b[20];
+    size_t n = (size_t)(cli_put_uint(b, v) - b);
+    for (size_t i = n; i < width; i++)
+        out_putc(c, '0');
+    out_write(c, b, n);
+}
+
+/* "N byte" / "N bytes": @p n and the word for its number. */
+static void put_count(cli_ctx *c, uint64_t n, const char *one, const char *many)
+{
+    put_u64(c, n);
+    out_putc(c, ' ');
+    out_puts(c, n == 1 ? one : many);
+}
+
 static void put_spaces(cli_ctx *c, size_t n)
 {
     static const char spaces[] = "                                                                ";
@@ -261,15 +305,31 @@ static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *
     while (n) {
         const at_secret *s;
         size_t k = at_secret_piece(runs, nr, off, n, &s);
-        if (s)
-            out_printf(c, "[%zu %s of private key (%s), REDACTED]", k,
-                    plural(k, "byte", "bytes"), at_secret_kind_name(s->kind));
-        else
+        if (s) {
+            out_putc(c, '[');
+            put_count(c, k, "byte", "bytes");
+            out_puts(c, " of private key (");
+            out_puts(c, at_secret_kind_name(s->kind));
+            out_puts(c, "), REDACTED]");
+        } else
             put_escaped(c, p, k);
         p += k;
         off += k;
         n -= k;
     }
+}
+
+/* @p v in lower-case hex, at least @p width digits (printf's "%08llx"). */
+static void put_hex(cli_ctx *c, uint64_t v, int width)
+{
+    static const char digits[] = "0123456789abcdef";
+    char b[16];
+    int n = 0;
+    do {
+        b[sizeof b - 1 - n++] = digits[v & 15];
+        v >>= 4;
+    } while (v || n < width);
+    out_write(c, b + sizeof b - n, (size_t)n);
 }
 
 /* A hexdump of @p n bytes at stream offset @p off, 16 bytes a line. */
@@ -280,14 +340,17 @@ static void hexdump_plain(cli_ctx *c, unsigned depth, uint64_t off,
         size_t k = n - i < 16 ? n - i : 16;
         indent(c, depth);
         sgr(c, C_DIM);
-        out_printf(c, "%08llx ", (unsigned long long)(off + i));
+        put_hex(c, off + i, 8);
+        out_putc(c, ' ');
         for (size_t j = 0; j < 16; j++) {
             if (j == 8)
                 out_putc(c, ' ');
-            if (j < k)
-                out_printf(c, " %02x", p[i + j]);
-            else
+            if (j < k) {
+                out_putc(c, ' ');
+                put_hex(c, p[i + j], 2);
+            } else {
                 out_puts(c, "   ");
+            }
         }
         out_puts(c, "  |");
         for (size_t j = 0; j < k; j++)
@@ -313,9 +376,13 @@ static void hexdump(cli_ctx *c, const at_event *ev, unsigned depth, uint64_t off
         if (s) {
             indent(c, depth);
             sgr(c, C_YELLOW);
-            out_printf(c, "(%zu %s of private key (%s) at %llu, REDACTED; "
-                    "--show-secrets shows them)", k, plural(k, "byte", "bytes"),
-                    at_secret_kind_name(s->kind), (unsigned long long)off);
+            out_putc(c, '(');
+            put_count(c, k, "byte", "bytes");
+            out_puts(c, " of private key (");
+            out_puts(c, at_secret_kind_name(s->kind));
+            out_puts(c, ") at ");
+            put_u64(c, off);
+            out_puts(c, ", REDACTED; --show-secrets shows them)");
             reset(c);
             out_putc(c, '\n');
         } else {
@@ -358,14 +425,14 @@ static void header(cli_ctx *c, cli_chan *ch, uint64_t ts,
     if (c->text_started)
         out_putc(c, '\n');
     c->text_started = true;
-    cli_fmt_clock(ts, clock, sizeof clock);
-    cli_fmt_rel((int64_t)(ts - c->t0), rel, sizeof rel);
+    size_t clock_len = cli_fmt_clock(ts, clock, sizeof clock);
+    size_t rel_len = cli_fmt_rel((int64_t)(ts - c->t0), rel, sizeof rel);
     sgr(c, color);
     out_puts(c, title);
     out_puts(c, "  ");
-    out_puts(c, clock);
+    out_write(c, clock, clock_len);
     out_puts(c, "  ");
-    out_puts(c, rel);
+    out_write(c, rel, rel_len);
     if (ch->channel) {
         out_puts(c, "  ch ");
         put_u64(c, ch->channel);
@@ -415,15 +482,21 @@ static void place(cli_chan *ch, uint64_t ts, const char *color,
 static void elem_begin(cli_chan *ch, uint64_t ts, at_dir dir)
 {
     cli_ctx *c = ch->ctx;
-    char t[48] = "";
+    /* Margin, time right-aligned in its column, gap: one write. */
+    char t[40];
+    char b[2 + TIME_W + sizeof t + 2];
+    size_t tl = 0;
     if (in_block(ch))
-        cli_fmt_offset_ms((int64_t)(ts - ch->text.open_ts), t, sizeof t);
-    size_t tl = strlen(t);
-    out_puts(c, "  ");
-    for (size_t i = tl; i < TIME_W; i++)
-        out_putc(c, ' ');
-    out_puts(c, t);
-    out_puts(c, "  ");
+        tl = cli_fmt_offset_ms((int64_t)(ts - ch->text.open_ts), t, sizeof t);
+    size_t pad = 2 + (tl < TIME_W ? TIME_W - tl : 0);
+    memset(b, ' ', pad);
+    memcpy(b + pad, t, tl);
+    memcpy(b + pad + tl, "  ", 2);
+    out_write(c, b, pad + tl + 2);
+    if (!c->opt->color) {
+        out_write(c, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ", 3);
+        return;
+    }
     sgr(c, dir == AT_DIR_TE_TO_ME ? C_CYAN : C_GREEN);
     out_puts(c, dir == AT_DIR_TE_TO_ME ? "->" : "<-");
     reset(c);
@@ -436,6 +509,17 @@ static void tag(cli_ctx *c, const char *color, const char *text)
     sgr(c, color);
     out_putc(c, '(');
     out_puts(c, text);
+    out_putc(c, ')');
+    reset(c);
+}
+
+/* "  (cut: <why>)", red. */
+static void cut_tag(cli_ctx *c, at_tok_reason why)
+{
+    out_puts(c, "  ");
+    sgr(c, C_RED);
+    out_puts(c, "(cut: ");
+    out_puts(c, at_tok_reason_name(why));
     out_putc(c, ')');
     reset(c);
 }
@@ -515,10 +599,23 @@ static void result_detail(cli_ctx *c, unsigned depth, const at_result *r)
     out_putc(c, '\n');
 }
 
+/* "YYYY-MM-DD\n" (printf's "%04u-%02u-%02u\n"). */
+static void put_date(cli_ctx *c, unsigned year, unsigned month, unsigned day)
+{
+    put_zero_padded(c, year, 4);
+    out_putc(c, '-');
+    put_zero_padded(c, month, 2);
+    out_putc(c, '-');
+    put_zero_padded(c, day, 2);
+    out_putc(c, '\n');
+}
+
 static void sbnr_detail(cli_ctx *c, unsigned depth, const at_sbnr *b)
 {
     indent(c, depth);
-    out_printf(c, "^SBNR index %u: ", b->index);
+    out_puts(c, "^SBNR index ");
+    put_u64(c, b->index);
+    out_puts(c, ": ");
     switch (b->kind) {
     case AT_SBNR_EMPTY:
         out_puts(c, "empty\n");
@@ -532,21 +629,23 @@ static void sbnr_detail(cli_ctx *c, unsigned depth, const at_sbnr *b)
     case AT_SBNR_ENTRY:
         break;
     }
-    out_printf(c, "certificate of %lu bytes\n", (unsigned long)b->size);
+    out_puts(c, "certificate of ");
+    put_u64(c, b->size);
+    out_puts(c, " bytes\n");
     field(c, depth + 1, "issuer", &b->issuer);
     field(c, depth + 1, "serial number", &b->serial);
     field(c, depth + 1, "subject", &b->subject);
     field(c, depth + 1, "signature", &b->signature);
     indent(c, depth + 1);
-    out_printf(c, "%-16s", "thumbprint");
+    put_padded(c, "thumbprint", 16);
     put_str(c, &b->thumb_alg);
     out_putc(c, ' ');
     put_str(c, &b->thumbprint);
     out_putc(c, '\n');
     if (b->has_expiry) {
         indent(c, depth + 1);
-        out_printf(c, "%-16s%04u-%02u-%02u\n", "expiry date", b->expiry_year,
-                b->expiry_month, b->expiry_day);
+        put_padded(c, "expiry date", 16);
+        put_date(c, b->expiry_year, b->expiry_month, b->expiry_day);
     }
 }
 
@@ -554,14 +653,15 @@ static void ciev_cert_detail(cli_ctx *c, unsigned depth,
                              const at_ciev_is_cert *v)
 {
     indent(c, depth);
-    out_printf(c, "+CIEV is_cert: server certificate of service profile %u\n",
-            v->srv_profile);
+    out_puts(c, "+CIEV is_cert: server certificate of service profile ");
+    put_u64(c, v->srv_profile);
+    out_putc(c, '\n');
     field(c, depth + 1, "issuer", &v->issuer);
     field(c, depth + 1, "serial number", &v->serial);
     field(c, depth + 1, "subject", &v->subject);
     field(c, depth + 1, "signature", &v->sig_alg);
     indent(c, depth + 1);
-    out_printf(c, "%-16s", "thumbprint");
+    put_padded(c, "thumbprint", 16);
     put_str(c, &v->thumb_alg);
     out_putc(c, ' ');
     put_str(c, &v->thumbprint);
@@ -571,11 +671,14 @@ static void ciev_cert_detail(cli_ctx *c, unsigned depth,
 static void sis_detail(cli_ctx *c, unsigned depth, const at_sis *s)
 {
     indent(c, depth);
-    out_printf(c, "^SIS service profile %u, cause %u", s->srv_profile,
-            s->urc_cause);
+    out_puts(c, "^SIS service profile ");
+    put_u64(c, s->srv_profile);
+    out_puts(c, ", cause ");
+    put_u64(c, s->urc_cause);
     if (s->has_info_id) {
         const char *m = at_sis_info_text(s->info_id);
-        out_printf(c, ", info %u", s->info_id);
+        out_puts(c, ", info ");
+        put_u64(c, s->info_id);
         if (m) {
             out_puts(c, ": ");
             sgr(c, at_sis_info_is_tls(s->info_id) ? C_YELLOW : "");
@@ -635,22 +738,27 @@ static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
         const at_sis_rw *rw = &li->u.sis_rw;
         indent(c, depth);
         put_str(c, &li->prefix);
-        if (urc)
-            out_printf(c, " service profile %u, cause %lu", rw->srv_profile,
-                    rw->count);
-        else if (rw->count_negative == -1)
-            out_printf(c, " service profile %u: -1, data size not known yet",
-                    rw->srv_profile);
-        else if (rw->count_negative == -2)
-            out_printf(c, " service profile %u: -2, end of data", rw->srv_profile);
-        else if (rw->count_negative)
-            out_printf(c, " service profile %u: %d", rw->srv_profile,
-                    rw->count_negative);
-        else
-            out_printf(c, " service profile %u: %lu %s", rw->srv_profile,
-                    rw->count, plural(rw->count, "byte", "bytes"));
-        if (rw->has_unack)
-            out_printf(c, ", %lu unacknowledged", rw->unack);
+        out_puts(c, " service profile ");
+        put_u64(c, rw->srv_profile);
+        if (urc) {
+            out_puts(c, ", cause ");
+            put_u64(c, rw->count);
+        } else if (rw->count_negative == -1) {
+            out_puts(c, ": -1, data size not known yet");
+        } else if (rw->count_negative == -2) {
+            out_puts(c, ": -2, end of data");
+        } else if (rw->count_negative) {
+            out_puts(c, ": ");
+            put_i64(c, rw->count_negative);
+        } else {
+            out_puts(c, ": ");
+            put_count(c, rw->count, "byte", "bytes");
+        }
+        if (rw->has_unack) {
+            out_puts(c, ", ");
+            put_u64(c, rw->unack);
+            out_puts(c, " unacknowledged");
+        }
         out_putc(c, '\n');
         break;
     }
@@ -669,8 +777,8 @@ static void line_detail(cli_ctx *c, unsigned depth, const at_line_info *li,
             put_str(c, &li->prefix);
         else
             out_puts(c, "line");
-        out_printf(c, ": unexpected byte at offset %llu",
-                (unsigned long long)li->err_off);
+        out_puts(c, ": unexpected byte at offset ");
+        put_u64(c, li->err_off);
         reset(c);
         out_putc(c, '\n');
     }
@@ -719,7 +827,8 @@ static void command_detail(cli_ctx *c, const at_exchange *x)
         sgr(c, C_BOLD);
         put_str(c, &cmd->name);
         reset(c);
-        out_printf(c, " %s", at_cmd_type_name(cmd->type));
+        out_putc(c, ' ');
+        out_puts(c, at_cmd_type_name(cmd->type));
         if (cmd->basic_value.ptr) {
             out_putc(c, ' ');
             put_str(c, &cmd->basic_value);
@@ -758,13 +867,15 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
     const at_frame *f = ev->frame;
     switch (u->param_id) {
     case AT_PARAM_INDEX:
-        if (u->has_number)
-            out_printf(c, "%u", (unsigned)u->number);
-        else
-            out_printf(c, "%zu %s (not a 2-byte index)", n, plural(n, "byte", "bytes"));
+        if (u->has_number) {
+            put_u64(c, u->number);
+        } else {
+            put_count(c, n, "byte", "bytes");
+            out_puts(c, " (not a 2-byte index)");
+        }
         break;
     case AT_PARAM_CERT:
-        out_printf(c, "%zu %s", n, plural(n, "byte", "bytes"));
+        put_count(c, n, "byte", "bytes");
         if (d && d->has_cert && !d->cert_ok) {
             out_puts(c, ", ");
             sgr(c, C_RED);
@@ -774,10 +885,15 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
         }
         break;
     case AT_PARAM_KEY:
-        out_printf(c, "%zu %s", n, plural(n, "byte", "bytes"));
+        put_count(c, n, "byte", "bytes");
         if (d && d->has_key && d->key_ok) {
-            out_printf(c, ", %s %d (%s)", d->key.type, d->key.bits,
-                    d->key.container);
+            out_puts(c, ", ");
+            out_puts(c, d->key.type);
+            out_putc(c, ' ');
+            put_i64(c, d->key.bits);
+            out_puts(c, " (");
+            out_puts(c, d->key.container);
+            out_putc(c, ')');
         } else if (d && d->has_key) {
             out_puts(c, ", ");
             sgr(c, C_RED);
@@ -801,49 +917,73 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
         }
         break;
     case AT_PARAM_SIGNATURE: {
-        if (u->base64)
-            out_printf(c, "%lu characters of base64", (unsigned long)u->text_len);
-        else if (f->sig_kind == AT_SIG_RAW_DIGEST) /* a READ response's raw digest */
-            out_printf(c, "%zu bytes, raw (%s-sized digest, not base64 text)", n,
-                    n == 20 ? "SHA-1" : "SHA-256");
-        else
-            out_printf(c, "%zu %s (not base64 text)", n, plural(n, "byte", "bytes"));
+        if (u->base64) {
+            put_u64(c, u->text_len);
+            out_puts(c, " characters of base64");
+        } else if (f->sig_kind == AT_SIG_RAW_DIGEST) { /* a READ response's raw digest */
+            put_u64(c, n);
+            out_puts(c, n == 20 ? " bytes, raw (SHA-1-sized digest, not base64 text)"
+                                : " bytes, raw (SHA-256-sized digest, not base64 text)");
+        } else {
+            put_count(c, n, "byte", "bytes");
+            out_puts(c, " (not base64 text)");
+        }
         break;
     }
     default:
-        out_printf(c, "%zu %s", n, plural(n, "byte", "bytes"));
+        put_count(c, n, "byte", "bytes");
         break;
     }
-    if (u->param_len >= AT_FRAME_UNIT_HEADER_LEN && !u->whole)
-        out_printf(c, " (cut: %lu of %u value bytes present)",
-                (unsigned long)u->value_len,
-                (unsigned)(u->param_len - AT_FRAME_UNIT_HEADER_LEN));
+    if (u->param_len >= AT_FRAME_UNIT_HEADER_LEN && !u->whole) {
+        out_puts(c, " (cut: ");
+        put_u64(c, u->value_len);
+        out_puts(c, " of ");
+        put_u64(c, (unsigned)(u->param_len - AT_FRAME_UNIT_HEADER_LEN));
+        out_puts(c, " value bytes present)");
+    }
 }
 
 /* The certificate in the module's ^SBNR terms, under its unit. */
 static void cert_summary(cli_ctx *c, unsigned depth, const at_cert_summary *s)
 {
     indent(c, depth);
-    out_printf(c, "%-16s", "issuer");
+    put_padded(c, "issuer", 16);
     put_escaped(c, s->issuer, strlen(s->issuer));
     out_putc(c, '\n');
     indent(c, depth);
-    out_printf(c, "%-16s%s\n", "serial number", s->serial);
+    put_padded(c, "serial number", 16);
+    out_puts(c, s->serial);
+    out_putc(c, '\n');
     indent(c, depth);
-    out_printf(c, "%-16s", "subject");
+    put_padded(c, "subject", 16);
     put_escaped(c, s->subject, strlen(s->subject));
     out_putc(c, '\n');
     indent(c, depth);
-    out_printf(c, "%-16s%s\n", "signature", s->sig_alg);
+    put_padded(c, "signature", 16);
+    out_puts(c, s->sig_alg);
+    out_putc(c, '\n');
     indent(c, depth);
-    out_printf(c, "%-16s%s %s\n", "thumbprint", s->thumb_alg, s->thumbprint);
+    put_padded(c, "thumbprint", 16);
+    out_puts(c, s->thumb_alg);
+    out_putc(c, ' ');
+    out_puts(c, s->thumbprint);
+    out_putc(c, '\n');
     if (s->expiry_year) {
         indent(c, depth);
-        out_printf(c, "%-16s%04d-%02d-%02d\n", "expiry date", s->expiry_year,
-                s->expiry_month, s->expiry_day);
+        put_padded(c, "expiry date", 16);
+        if (s->expiry_year > 0 && s->expiry_month >= 0 && s->expiry_day >= 0)
+            put_date(c, (unsigned)s->expiry_year, (unsigned)s->expiry_month,
+                     (unsigned)s->expiry_day);
+        else /* not a date a certificate holds; printed as printf would */
+            out_printf(c, "%04d-%02d-%02d\n", s->expiry_year, s->expiry_month,
+                       s->expiry_day);
     }
     indent(c, depth);
-    out_printf(c, "%-16s%s %d\n", "public key", s->key_type, s->key_bits);
+    put_padded(c, "public key", 16);
+    out_puts(c, s->key_type);
+    out_putc(c, ' ');
+    put_i64(c, s->key_bits);
+    out_putc(c, '\n');
 }
 
 /* Whether the index-0 WRITE's key belongs to its certificate. */
@@ -877,27 +1017,41 @@ static void sig_verdict(cli_ctx *c, unsigned depth, const at_frame *f,
         out_puts(c, "not base64 text: the signature cannot be checked");
     } else if (!d->sig_checked || v->key_len == 0) {
         sgr(c, C_YELLOW);
-        out_printf(c, "RSA PKCS#1 v1.5, %zu bytes: not checked (no key known; "
-                "--client-cert FILE gives the client certificate)", v->sig_len);
+        out_puts(c, "RSA PKCS#1 v1.5, ");
+        put_u64(c, v->sig_len);
+        out_puts(c, " bytes: not checked (no key known; "
+                    "--client-cert FILE gives the client certificate)");
     } else if (!v->length_ok) {
         sgr(c, C_RED);
-        out_printf(c, "RSA PKCS#1 v1.5: does NOT match: %zu-byte signature, "
-                "%zu-byte key (key: %s)", v->sig_len, v->key_len, src);
+        out_puts(c, "RSA PKCS#1 v1.5: does NOT match: ");
+        put_u64(c, v->sig_len);
+        out_puts(c, "-byte signature, ");
+        put_u64(c, v->key_len);
+        out_puts(c, "-byte key (key: ");
+        out_puts(c, src);
+        out_putc(c, ')');
     } else if (!v->recovered) {
         sgr(c, C_RED);
-        out_printf(c, "RSA PKCS#1 v1.5: does NOT match: no valid type-1 padding "
-                "(key: %s)", src);
+        out_puts(c, "RSA PKCS#1 v1.5: does NOT match: no valid type-1 padding (key: ");
+        out_puts(c, src);
+        out_putc(c, ')');
     } else if (v->digest_len != AT_DIGEST_SHA1 && v->digest_len != AT_DIGEST_SHA256) {
         sgr(c, C_RED);
-        out_printf(c, "RSA PKCS#1 v1.5 over a %zu-byte digest (neither SHA-1 nor "
-                "SHA-256): does NOT match (key: %s)", v->digest_len, src);
+        out_puts(c, "RSA PKCS#1 v1.5 over a ");
+        put_u64(c, v->digest_len);
+        out_puts(c, "-byte digest (neither SHA-1 nor SHA-256): does NOT match (key: ");
+        out_puts(c, src);
+        out_putc(c, ')');
     } else {
-        out_printf(c, "RSA PKCS#1 v1.5 over %s of the region: ",
-                v->digest_name ? v->digest_name : "unknown");
+        out_puts(c, "RSA PKCS#1 v1.5 over ");
+        out_puts(c, v->digest_name ? v->digest_name : "unknown");
+        out_puts(c, " of the region: ");
         sgr(c, v->matches ? C_BOLD_GREEN : C_BOLD_RED);
         out_puts(c, v->matches ? "matches" : "does NOT match");
         reset(c);
-        out_printf(c, " (key: %s)", src);
+        out_puts(c, " (key: ");
+        out_puts(c, src);
+        out_putc(c, ')');
     }
     reset(c);
     out_putc(c, '\n');
@@ -923,11 +1077,19 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
                                                               : AT_FRAME_HEADER_LEN;
 
     indent(c, 0);
-    out_printf(c, "%-10s%u\n", "TotalLen", f->total_len);
+    put_padded(c, "TotalLen", 10);
+    put_u64(c, f->total_len);
+    out_putc(c, '\n');
     indent(c, 0);
-    out_printf(c, "%-10s%u (%s)\n", "CmdId", f->cmd_id, cmd ? cmd : "unknown");
+    put_padded(c, "CmdId", 10);
+    put_u64(c, f->cmd_id);
+    out_puts(c, " (");
+    out_puts(c, cmd ? cmd : "unknown");
+    out_puts(c, ")\n");
     indent(c, 0);
-    out_printf(c, "%-10s%u\n", "ParamNum", f->param_num);
+    put_padded(c, "ParamNum", 10);
+    put_u64(c, f->param_num);
+    out_putc(c, '\n');
     if (hex)
         span_hex(c, ev, 1, base, hdr_len);
 
@@ -935,12 +1097,20 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         const at_frame_unit *u = &f->units[i];
         const char *name = at_param_name(u->param_id);
         indent(c, 0);
-        out_printf(c, "unit %u at %llu: ", i + 1, (unsigned long long)u->span.off);
-        if (name)
+        out_puts(c, "unit ");
+        put_u64(c, i + 1);
+        out_puts(c, " at ");
+        put_u64(c, u->span.off);
+        out_puts(c, ": ");
+        if (name) {
             out_puts(c, name);
-        else
-            out_printf(c, "unknown ParamId %u", u->param_id);
-        out_printf(c, ", ParamLen %u: ", u->param_len);
+        } else {
+            out_puts(c, "unknown ParamId ");
+            put_u64(c, u->param_id);
+        }
+        out_puts(c, ", ParamLen ");
+        put_u64(c, u->param_len);
+        out_puts(c, ": ");
         /* The analyzer describes the first unit of each ParamId. */
         bool described = d && u->param_id <= AT_PARAM_ID_MAX_ &&
                          f->unit_of[u->param_id] == (int)i;
@@ -961,8 +1131,9 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
             if (u->value_len) {
                 indent(c, 1);
                 sgr(c, C_YELLOW);
-                out_printf(c, "(%lu key bytes redacted; --show-secrets shows them)",
-                        (unsigned long)u->value_len);
+                out_putc(c, '(');
+                put_u64(c, u->value_len);
+                out_puts(c, " key bytes redacted; --show-secrets shows them)");
                 reset(c);
                 out_putc(c, '\n');
             }
@@ -974,23 +1145,27 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
     /* Bytes inside the frame that no unit covers. */
     if (f->after_units.len) {
         indent(c, 0);
-        out_printf(c, "%lu %s after the last unit\n", (unsigned long)f->after_units.len,
-                plural(f->after_units.len, "byte", "bytes"));
+        put_count(c, f->after_units.len, "byte", "bytes");
+        out_puts(c, " after the last unit\n");
         if (hex)
             span_hex(c, ev, 1, f->after_units.off, f->after_units.len);
     }
 
     if (f->signed_region.len) {
         indent(c, 0);
-        out_printf(c, "signed region: %lu bytes at %llu\n",
-                (unsigned long)f->signed_region.len,
-                (unsigned long long)f->signed_region.off);
+        out_puts(c, "signed region: ");
+        put_u64(c, f->signed_region.len);
+        out_puts(c, " bytes at ");
+        put_u64(c, f->signed_region.off);
+        out_putc(c, '\n');
     }
     if (f->trailing.len) {
         indent(c, 0);
-        out_printf(c, "trailing: %lu %s at %llu after TotalLen\n",
-                (unsigned long)f->trailing.len, plural(f->trailing.len, "byte", "bytes"),
-                (unsigned long long)f->trailing.off);
+        out_puts(c, "trailing: ");
+        put_count(c, f->trailing.len, "byte", "bytes");
+        out_puts(c, " at ");
+        put_u64(c, f->trailing.off);
+        out_puts(c, " after TotalLen\n");
         if (hex)
             span_hex(c, ev, 1, f->trailing.off, f->trailing.len);
     }
@@ -1002,17 +1177,24 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
         const at_frame_problem *p = &f->problems[i];
         indent(c, 0);
         sgr(c, C_RED);
-        out_printf(c, "problem %s at %llu (detail %lu): %s",
-                at_frame_problem_name(p->code), (unsigned long long)p->off,
-                (unsigned long)p->detail, at_frame_problem_text(p->code));
+        out_puts(c, "problem ");
+        out_puts(c, at_frame_problem_name(p->code));
+        out_puts(c, " at ");
+        put_u64(c, p->off);
+        out_puts(c, " (detail ");
+        put_u64(c, p->detail);
+        out_puts(c, "): ");
+        out_puts(c, at_frame_problem_text(p->code));
         reset(c);
         out_putc(c, '\n');
     }
     if (f->problems_dropped) {
         indent(c, 0);
         sgr(c, C_RED);
-        out_printf(c, "... and %u more %s not listed", f->problems_dropped,
-                plural(f->problems_dropped, "problem", "problems"));
+        out_puts(c, "... and ");
+        put_u64(c, f->problems_dropped);
+        out_puts(c, plural(f->problems_dropped, " more problem not listed",
+                           " more problems not listed"));
         reset(c);
         out_putc(c, '\n');
     }
@@ -1027,21 +1209,22 @@ static void frame_elem(cli_chan *ch, const at_event *ev)
     sgr(c, C_BOLD);
     out_puts(c, "secure-command frame");
     reset(c);
-    if (f)
-        out_printf(c, ", %lu %s at %llu", (unsigned long)f->span.len,
-                plural(f->span.len, "byte", "bytes"),
-                (unsigned long long)f->span.off);
+    if (f) {
+        out_puts(c, ", ");
+        put_count(c, f->span.len, "byte", "bytes");
+        out_puts(c, " at ");
+        put_u64(c, f->span.off);
+    }
     if (f && (f->n_problems || f->problems_dropped)) {
         char t[48];
         unsigned n = f->n_problems + f->problems_dropped;
-        snprintf(t, sizeof t, "%u %s", n, plural(n, "problem", "problems"));
+        char *e = cli_put_uint(t, n);
+        const char *word = plural(n, " problem", " problems");
+        memcpy(e, word, strlen(word) + 1);
         tag(c, C_BOLD_RED, t);
     }
-    if (ev->invalid_reason != AT_TR_NONE) {
-        char t[64];
-        snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(ev->invalid_reason));
-        tag(c, C_RED, t);
-    }
+    if (ev->invalid_reason != AT_TR_NONE)
+        cut_tag(c, ev->invalid_reason);
     out_putc(c, '\n');
     if (f)
         frame_details(ch, ev);
@@ -1071,11 +1254,8 @@ static void run_flush(cli_chan *ch, at_dir dir)
     put_u64(c, r->bytes);
     out_puts(c, plural(r->bytes, " byte at ", " bytes at "));
     put_u64(c, r->off);
-    if (r->cut != AT_TR_NONE) {
-        char t[64];
-        snprintf(t, sizeof t, "cut: %s", at_tok_reason_name(r->cut));
-        tag(c, C_RED, t);
-    }
+    if (r->cut != AT_TR_NONE)
+        cut_tag(c, r->cut);
     out_putc(c, '\n');
     r->active = false;
 }
@@ -1101,8 +1281,11 @@ static void run_block(cli_chan *ch, const at_event *ev)
     if (c->opt->hex) {
         place(ch, ev->ts, C_BOLD, "DATA");
         elem_begin(ch, ev->ts, dir);
-        out_printf(c, "%s block: %zu %s at %llu", run_name(ev->kind), ev->len,
-                plural(ev->len, "byte", "bytes"), (unsigned long long)ev->span.off);
+        out_puts(c, run_name(ev->kind));
+        out_puts(c, " block: ");
+        put_count(c, ev->len, "byte", "bytes");
+        out_puts(c, " at ");
+        put_u64(c, ev->span.off);
         out_putc(c, '\n');
         elem_hex(ch, ev, 0);
     }
@@ -1232,13 +1415,17 @@ static void invalid_elem(cli_chan *ch, const at_event *ev)
     place(ch, ev->ts, C_BOLD_RED, "INVALID");
     elem_begin(ch, ev->ts, ev->dir);
     sgr(c, C_RED);
-    if (ev->span.len == 0 && ev->invalid_reason == AT_TR_CUT_BY_GAP)
-        out_printf(c, "bytes lost at %llu (gap in the trace)",
-                (unsigned long long)ev->span.off);
-    else
-        out_printf(c, "%llu undecodable %s at %llu: %s",
-            (unsigned long long)ev->span.len, plural(ev->span.len, "byte", "bytes"),
-            (unsigned long long)ev->span.off, at_tok_reason_name(ev->invalid_reason));
+    if (ev->span.len == 0 && ev->invalid_reason == AT_TR_CUT_BY_GAP) {
+        out_puts(c, "bytes lost at ");
+        put_u64(c, ev->span.off);
+        out_puts(c, " (gap in the trace)");
+    } else {
+        put_u64(c, ev->span.len);
+        out_puts(c, plural(ev->span.len, " undecodable byte at ", " undecodable bytes at "));
+        put_u64(c, ev->span.off);
+        out_puts(c, ": ");
+        out_puts(c, at_tok_reason_name(ev->invalid_reason));
+    }
     reset(c);
     out_putc(c, '\n');
     elem_hex(ch, ev, 0);
@@ -1338,8 +1525,11 @@ static void render_findings(cli_chan *ch, const at_finding *f, size_t n, bool af
         sgr(c, C_BOLD);
         out_puts(c, x->rule ? x->rule : "unknown");
         reset(c);
-        out_printf(c, " at %s+%llu: ", cli_dir_short(x->dir),
-                (unsigned long long)x->off);
+        out_puts(c, " at ");
+        out_puts(c, cli_dir_short(x->dir));
+        out_putc(c, '+');
+        put_u64(c, x->off);
+        out_puts(c, ": ");
         put_prose(c, x->what, nul_len(x->what, sizeof x->what));
         out_putc(c, '\n');
         indent(c, 0);
@@ -1361,9 +1551,13 @@ static void line_state(cli_ctx *c, uint16_t st)
         out_puts(c, "unknown");
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        out_printf(c, "%s%s%s", i ? " " : "", st & lines[i].bit ? "" : "-",
-                lines[i].name);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out_putc(c, ' ');
+        if (!(st & lines[i].bit))
+            out_putc(c, '-');
+        out_puts(c, lines[i].name);
+    }
 }
 
 static void render_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
@@ -1377,13 +1571,15 @@ static void render_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *
     out_puts(c, "! ");
     switch (te->event) {
     case CLI_TEV_BYTES_MISSING:
-        out_printf(c, "bytes missing before record %llu",
-                (unsigned long long)rec->record_no);
+        out_puts(c, "bytes missing before record ");
+        put_u64(c, rec->record_no);
         break;
     case AT_TEV_OVERRUN:
-        if (rec->has_lost)
-            out_printf(c, "overrun: %lu bytes lost", (unsigned long)rec->lost);
-        else
+        if (rec->has_lost) {
+            out_puts(c, "overrun: ");
+            put_u64(c, rec->lost);
+            out_puts(c, " bytes lost");
+        } else
             out_puts(c, "overrun: bytes lost");
         break;
     case AT_TEV_LINE_CHANGE:
@@ -1404,11 +1600,17 @@ static void render_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *
     case AT_TEV_FRAMING_ERROR:
     case AT_TEV_PARITY_ERROR:
         out_puts(c, te->event == AT_TEV_FRAMING_ERROR ? "framing error" : "parity error");
-        for (size_t i = 0; i < rec->len; i++)
-            out_printf(c, "%s%02x", i ? " " : ": ", rec->payload[i]);
+        for (size_t i = 0; i < rec->len; i++) {
+            out_puts(c, i ? " " : ": ");
+            put_hex(c, rec->payload[i], 2);
+        }
         break;
     default:
-        out_printf(c, "trace event %u (%s)", te->event, at_trace_event_name(te->event));
+        out_puts(c, "trace event ");
+        put_u64(c, te->event);
+        out_puts(c, " (");
+        out_puts(c, at_trace_event_name(te->event));
+        out_putc(c, ')');
         break;
     }
     if (te->event != CLI_TEV_BYTES_MISSING && (rec->flags & AT_TFLAG_BYTES_MISSING))

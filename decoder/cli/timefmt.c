@@ -74,10 +74,13 @@ static char *put_time_of_day(char *p, uint64_t ts_ns, int digits)
     return put_fixed(p, ts_ns % 1000000000u / div[digits], digits);
 }
 
-void cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
+size_t cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
 {
-    if (room(buf, cap, 16))
-        *put_time_of_day(buf, ts_ns, 6) = 0;
+    if (!room(buf, cap, 16))
+        return 0;
+    char *end = put_time_of_day(buf, ts_ns, 6);
+    *end = 0;
+    return (size_t)(end - buf);
 }
 
 /* YYYY-MM-DD at @p p (a year past 9999 in as many digits as it has). */
@@ -111,29 +114,36 @@ void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
 }
 
 /* "+W.F" or "-W.F" of |@p delta_ns|: W whole units of @p unit ns, F the
- * rest in microseconds to @p digits digits. */
-static void fmt_signed(int64_t delta_ns, uint64_t unit, int digits, char *p)
+ * rest in microseconds to @p digits digits, then @p suffix; returns the
+ * end (no NUL written). */
+static char *fmt_signed(int64_t delta_ns, uint64_t unit, int digits, char *p,
+                        const char *suffix, size_t suffix_len)
 {
     uint64_t a = delta_ns < 0 ? (uint64_t)0 - (uint64_t)delta_ns : (uint64_t)delta_ns;
     *p++ = delta_ns < 0 ? '-' : '+';
     p = cli_put_uint(p, a / unit);
     *p++ = '.';
     p = put_fixed(p, a % unit / 1000u, digits);
-    *p = 0;
+    memcpy(p, suffix, suffix_len);
+    return p + suffix_len;
 }
 
-void cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
+size_t cli_fmt_rel(int64_t delta_ns, char *buf, size_t cap)
 {
-    if (room(buf, cap, 29))
-        fmt_signed(delta_ns, 1000000000u, 6, buf);
+    if (!room(buf, cap, 29))
+        return 0;
+    char *end = fmt_signed(delta_ns, 1000000000u, 6, buf, "", 0);
+    *end = 0;
+    return (size_t)(end - buf);
 }
 
-void cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap)
+size_t cli_fmt_offset_ms(int64_t delta_ns, char *buf, size_t cap)
 {
     if (!room(buf, cap, 28))
-        return;
-    fmt_signed(delta_ns, 1000000u, 3, buf);
-    strcat(buf, "ms");
+        return 0;
+    char *end = fmt_signed(delta_ns, 1000000u, 3, buf, "ms", 2);
+    *end = 0;
+    return (size_t)(end - buf);
 }
 
 void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)

@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,11 @@
 
 /* How many bytes of a foreign dissector name a message quotes. */
 #define NAME_QUOTE_MAX 32
+
+/* The stdio buffer of a trace file the reader opens itself. libpcap
+ * reads every record with two freads; with stdio's default buffer
+ * (st_blksize, 4 KiB) that is a read(2) for every 30 records or so. */
+#define READ_BUF_SIZE (256u * 1024u)
 
 /* The name messages use for "-". */
 #define STDIN_NAME "standard input"
@@ -81,6 +87,7 @@ struct at_trace_reader {
     at_trace_input kind;
     uint64_t records; /* records taken from libpcap so far */
     enum reader_state state;
+    char *read_buf; /* the stream's buffer (READ_BUF_SIZE) when we opened it */
     char err[READER_MSG_CAP];
 };
 
@@ -140,7 +147,20 @@ at_trace_reader *at_trace_open(const char *path, char *err, size_t err_cap)
         close(fd);
         return NULL;
     }
-    return at_trace_open_stream(fp, path, err, err_cap);
+    /* Our own stream: a large buffer, and no lock taken for each fread
+     * (one thread reads it). Without the buffer stdio's default serves. */
+    char *buf = malloc(READ_BUF_SIZE);
+    if (buf && setvbuf(fp, buf, _IOFBF, READ_BUF_SIZE) != 0) {
+        free(buf);
+        buf = NULL;
+    }
+    __fsetlocking(fp, FSETLOCKING_BYCALLER);
+    at_trace_reader *r = at_trace_open_stream(fp, path, err, err_cap);
+    if (r)
+        r->read_buf = buf;
+    else
+        free(buf); /* the stream is closed already */
+    return r;
 }
 
 at_trace_reader *at_trace_open_stream(FILE *fp, const char *name, char *err,
@@ -244,6 +264,62 @@ static at_dir guess_at_direction(const uint8_t *p, size_t n)
     return AT_DIR_ME_TO_TE;
 }
 
+/* The exported-PDU options every attrace trace has (TRACE-FORMAT.md, as
+ * at_trace_encode_packet writes them): the dissector name "attrace"
+ * padded to 8 bytes, the direction tag with its 4-byte value (not part of
+ * this prefix), then the end of options. A record that starts so is read
+ * without the general loop; any other layout takes the loop. */
+static const uint8_t attrace_tlv_head[] = {
+    0, AT_EXP_TAG_DISSECTOR_NAME, 0, 8, 'a', 't', 't', 'r', 'a', 'c', 'e', 0,
+    0, AT_EXP_TAG_P2P_DIRECTION, 0, AT_EXP_P2P_DIRECTION_LEN};
+static const uint8_t attrace_tlv_end[] = {0, AT_EXP_TAG_END_OF_OPT, 0, 0};
+_Static_assert(sizeof attrace_tlv_head + AT_EXP_P2P_DIRECTION_LEN +
+                       sizeof attrace_tlv_end == AT_TRACE_TLV_LEN,
+               "the fast-path TLV layout is the one the writer encodes");
+_Static_assert(sizeof AT_TRACE_DISSECTOR_NAME == 8,
+               "the fast-path name \"attrace\" and one padding NUL");
+
+/* The record of dissector "attrace" after its exported-PDU options:
+ * direction @p dir, then the UART pseudo-header and the bytes. */
+static int attrace_record(at_trace_reader *r, uint32_t dir, const uint8_t *rest,
+                          uint32_t rest_len, at_trace_record *rec)
+{
+    const uint64_t no = r->records;
+    if (dir != AT_DIR_TE_TO_ME && dir != AT_DIR_ME_TO_TE)
+        return fail(r, no,
+                    "direction %lu is neither 0 (TE->ME) nor 1 (ME->TE)",
+                    (unsigned long)dir);
+    at_uart_header h;
+    switch (at_uart_header_parse(rest, rest_len, &h)) {
+    case AT_UART_OK:
+        break;
+    case AT_UART_SHORT:
+        return fail(r, no,
+                    "%u bytes left for the %u-byte UART pseudo-header",
+                    rest_len, AT_TRACE_UART_HEADER_LEN);
+    case AT_UART_BAD_VERSION:
+        return fail(r, no,
+                    "UART pseudo-header version %u is not supported "
+                    "(this reader knows version %u)",
+                    h.version, AT_TRACE_UART_VERSION);
+    case AT_UART_BAD_EVENT:
+        return fail(r, no,
+                    "event type %u is not defined in UART pseudo-header "
+                    "version %u",
+                    (unsigned)h.event, AT_TRACE_UART_VERSION);
+    }
+    rec->dir = (at_dir)dir;
+    rec->event = h.event;
+    rec->channel = h.channel;
+    rec->line_state = h.line_state;
+    rec->flags = h.flags;
+    rec->baud = h.baud;
+    rec->payload = rest + AT_TRACE_UART_HEADER_LEN;
+    rec->len = rest_len - AT_TRACE_UART_HEADER_LEN;
+    r->kind = AT_TIN_ATTRACE;
+    return 0;
+}
+
 /* LINKTYPE_WIRESHARK_UPPER_PDU: exported-PDU TLVs, then either our UART
  * pseudo-header ("attrace") or bare AT bytes ("at"). */
 static int parse_upper_pdu(at_trace_reader *r, const uint8_t *d, uint32_t n,
@@ -259,6 +335,12 @@ static int parse_upper_pdu(at_trace_reader *r, const uint8_t *d, uint32_t n,
     if (n == 0)
         return fail(r, no, "the record is empty (0 bytes: no exported-PDU "
                            "options, no data)");
+    if (n >= AT_TRACE_TLV_LEN && memcmp(d, attrace_tlv_head, sizeof attrace_tlv_head) == 0 &&
+        memcmp(d + AT_TRACE_TLV_LEN - 4, attrace_tlv_end, sizeof attrace_tlv_end) == 0) {
+        /* What the general loop below concludes for these bytes. */
+        dir = at_trace_get_be32(d + sizeof attrace_tlv_head);
+        return attrace_record(r, dir, d + AT_TRACE_TLV_LEN, n - AT_TRACE_TLV_LEN, rec);
+    }
     /* Any order, unknown tags skipped; each step consumes at least the
      * 4-byte tag header, so the loop ends within n / 4 rounds. */
     for (;;) {
@@ -317,39 +399,7 @@ static int parse_upper_pdu(at_trace_reader *r, const uint8_t *d, uint32_t n,
         if (!have_dir)
             return fail(r, no, "no direction option (exported-PDU tag %u)",
                         AT_EXP_TAG_P2P_DIRECTION);
-        if (dir != AT_DIR_TE_TO_ME && dir != AT_DIR_ME_TO_TE)
-            return fail(r, no,
-                        "direction %lu is neither 0 (TE->ME) nor 1 (ME->TE)",
-                        (unsigned long)dir);
-        at_uart_header h;
-        switch (at_uart_header_parse(rest, rest_len, &h)) {
-        case AT_UART_OK:
-            break;
-        case AT_UART_SHORT:
-            return fail(r, no,
-                        "%u bytes left for the %u-byte UART pseudo-header",
-                        rest_len, AT_TRACE_UART_HEADER_LEN);
-        case AT_UART_BAD_VERSION:
-            return fail(r, no,
-                        "UART pseudo-header version %u is not supported "
-                        "(this reader knows version %u)",
-                        h.version, AT_TRACE_UART_VERSION);
-        case AT_UART_BAD_EVENT:
-            return fail(r, no,
-                        "event type %u is not defined in UART pseudo-header "
-                        "version %u",
-                        (unsigned)h.event, AT_TRACE_UART_VERSION);
-        }
-        rec->dir = (at_dir)dir;
-        rec->event = h.event;
-        rec->channel = h.channel;
-        rec->line_state = h.line_state;
-        rec->flags = h.flags;
-        rec->baud = h.baud;
-        rec->payload = rest + AT_TRACE_UART_HEADER_LEN;
-        rec->len = rest_len - AT_TRACE_UART_HEADER_LEN;
-        r->kind = AT_TIN_ATTRACE;
-        return 0;
+        return attrace_record(r, dir, rest, rest_len, rec);
     }
 
     if (name_is(name, name_len, AT_TRACE_EXPORTED_AT_NAME)) {
@@ -589,6 +639,7 @@ void at_trace_close(at_trace_reader *r)
         return;
     if (r->pcap)
         pcap_close(r->pcap);
+    free(r->read_buf); /* after the stream using it is closed */
     free(r->name);
     free(r);
 }

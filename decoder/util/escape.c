@@ -1,38 +1,133 @@
 #include "escape.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags)
+/* Eight bytes as one number, byte k in bits 8k..8k+7 whatever the host's
+ * byte order. */
+static inline uint64_t load8(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#elif !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+        (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+        (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+#endif
+    return w;
+}
+
+/* Bit 7 of byte k of the result is set where byte k of @p w must be
+ * escaped: below 0x20, 0x7f and above, or a backslash when @p bs is the
+ * backslash in every byte (0 when backslashes are kept). Byte-wise sums
+ * of 7-bit values never carry into the next byte, so each byte's flag
+ * depends on that byte alone. */
+static inline uint64_t escapes_in(uint64_t w, uint64_t bs)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    const uint64_t low7 = w & ~high;
+    const uint64_t below_space = ~(low7 + 0x60 * ones);  /* low7 < 0x20 */
+    const uint64_t del = low7 + ones;                     /* low7 == 0x7f */
+    const uint64_t x = w ^ bs;                             /* 0 where w == bs */
+    const uint64_t is_bs = bs ? ~(((x & ~high) + 0x7f * ones) | x) : 0;
+    return (w | below_space | del | is_bs) & high;
+}
+
+/* The byte index of the lowest flag in @p m (not 0). */
+static inline size_t first_flag(uint64_t m)
+{
+#if defined(__GNUC__)
+    return (size_t)__builtin_ctzll(m) / 8;
+#else
+    size_t k = 0;
+    while (!(m & 0x80u)) {
+        m >>= 8;
+        k++;
+    }
+    return k;
+#endif
+}
+
+/* One byte that must be escaped, at @p o; returns the end. */
+static char *escape_byte(char *o, uint8_t b)
 {
     static const char hex[] = "0123456789ABCDEF";
+    *o++ = '\\';
+    switch (b) {
+    case '\r': *o++ = 'r'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\t': *o++ = 't'; break;
+    case '\\': *o++ = '\\'; break;
+    default:
+        *o++ = 'x';
+        *o++ = hex[b >> 4];
+        *o++ = hex[b & 15];
+    }
+    return o;
+}
+
+size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags)
+{
     const uint8_t *p = data;
-    const uint8_t keep = (flags & AT_ESC_KEEP_BACKSLASH) ? '\\' : 0x20;
+    const bool keep_bs = (flags & AT_ESC_KEEP_BACKSLASH) != 0;
+    const uint64_t bs = keep_bs ? 0 : 0x5c5c5c5c5c5c5c5cu;
     char *o = dst;
     size_t i = 0;
-    while (i < n) {
-        /* Printable runs are copied in one go: the decoder's hot path. */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && (p[j] != '\\' || keep == '\\'))
-            j++;
-        memcpy(o, p + i, j - i);
-        o += j - i;
-        if (j == n)
-            break;
-        uint8_t b = p[j];
-        *o++ = '\\';
-        switch (b) {
-        case '\r': *o++ = 'r'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\t': *o++ = 't'; break;
-        case '\\': *o++ = '\\'; break;
-        default:
-            *o++ = 'x';
-            *o++ = hex[b >> 4];
-            *o++ = hex[b & 15];
+    if (n < 8) {
+        for (; i < n; i++) {
+            uint8_t b = p[i];
+            if (b >= 0x20 && b < 0x7f && (b != '\\' || keep_bs))
+                *o++ = (char)b;
+            else
+                o = escape_byte(o, b);
         }
-        i = j + 1;
+        return (size_t)(o - dst);
+    }
+    /* Eight bytes at a time, the printable ones before an escape copied in
+     * one go: the decoder's hot path. The last bytes are taken from the
+     * eight that end the text, those before i shifted out. @p literal
+     * counts the bytes just before o that are p's bytes before i as they
+     * are (no escape among them). */
+    size_t literal = 0;
+    while (n - i >= 8) {
+        uint64_t m = escapes_in(load8(p + i), bs);
+        if (!m) {
+            memcpy(o, p + i, 8); /* room: 4 * n - 4 * i >= 8 */
+            o += 8;
+            i += 8;
+            literal += 8;
+            continue;
+        }
+        size_t k = first_flag(m);
+        memcpy(o, p + i, 8); /* k of them kept */
+        o += k;
+        i += k;
+        o = escape_byte(o, p[i++]);
+        literal = 0;
+    }
+    while (i < n) {
+        size_t avail = n - i;
+        uint64_t m = escapes_in(load8(p + n - 8), bs) >> (8 * (8 - avail));
+        if (!m && literal >= 8 - avail) {
+            /* The eight ending the text over the literal bytes already
+             * written: the same bytes again, then the rest. */
+            memcpy(o - (8 - avail), p + n - 8, 8);
+            o += avail;
+            break;
+        }
+        size_t k = m ? first_flag(m) : avail;
+        memcpy(o, p + i, k);
+        o += k;
+        i += k;
+        literal += k;
+        if (i < n) {
+            o = escape_byte(o, p[i++]);
+            literal = 0;
+        }
     }
     return (size_t)(o - dst);
 }

@@ -1028,6 +1028,29 @@ usage_case "decode with an unknown short option" decode -z "$any"
 usage_case "decode --color=sometimes" decode --color=sometimes "$any"
 usage_case "decode --profile=ancient" decode --profile=ancient "$any"
 usage_case "decode --profile without value" decode "$any" --profile
+usage_case "decode --client-cert ''" decode --client-cert '' "$any"
+# decode parses --profile and --client-cert with the parser of encode, cert,
+# replay and diff (frameopts.c): the same words, exactly.
+usage_exact() { # DESCRIPTION EXPECTED-FIRST-LINE ARGS...
+    local desc=$1 want=$2
+    shift 2
+    "$ATTRACE" "$@" > "$WORK/usage.out" 2> "$WORK/usage.err"
+    local rc=$? got
+    got=$(head -n 1 "$WORK/usage.err")
+    if [ $rc -eq 2 ] && [ ! -s "$WORK/usage.out" ] && [ "$got" = "$want" ]; then
+        ok "exit 2, exact message: $desc"
+    else
+        bad "exit 2, exact message: $desc" "exit status $rc; want '$want'; stderr: $(cat "$WORK/usage.err")"
+    fi
+}
+usage_exact "decode --profile=ancient" \
+    "attrace decode: unknown profile 'ancient' (known: legacy, newer)" \
+    decode --profile=ancient "$any"
+usage_exact "encode --profile ancient" \
+    "attrace encode: unknown profile 'ancient' (known: legacy, newer)" \
+    encode delete --index 1 --profile ancient -o "$WORK/u.bin"
+usage_exact "decode --client-cert ''" "attrace decode: --client-cert needs a file name" \
+    decode --client-cert '' "$any"
 usage_case "decode --json=yes" decode --json=yes "$any"
 usage_case "decode --pause-warn-ms=0" decode --pause-warn-ms=0 "$any"
 usage_case "decode --pause-warn-ms=soon" decode --pause-warn-ms=soon "$any"

@@ -2,7 +2,7 @@
  * Unit tests of the CLI's time formatters (decoder/cli/timefmt.c): the
  * dates and ISO-8601 times are gmtime's, for every kind of day (leap
  * years, century rules, month ends) and the extremes of the timestamp;
- * durations are printf's.
+ * durations are printf's; relative times and the clock exact.
  */
 #define _GNU_SOURCE /* gmtime_r */
 
@@ -73,6 +73,28 @@ static void test_duration(void **state)
     }
 }
 
+/* The clock, the offset in an exchange and the time since the first
+ * record: their texts and the lengths they return. */
+static void expect_len(size_t len, const char *got, const char *want)
+{
+    assert_string_equal(got, want);
+    assert_int_equal(len, strlen(want));
+}
+
+static void test_relative_and_clock(void **state)
+{
+    (void)state;
+    char b[40];
+    expect_len(cli_fmt_offset_ms(0, b, sizeof b), b, "+0.000ms");
+    expect_len(cli_fmt_offset_ms(1234567, b, sizeof b), b, "+1.234ms");
+    expect_len(cli_fmt_offset_ms(-2500000, b, sizeof b), b, "-2.500ms");
+    expect_len(cli_fmt_offset_ms(INT64_MIN, b, sizeof b), b, "-9223372036854.775ms");
+    expect_len(cli_fmt_rel(303000000, b, sizeof b), b, "+0.303000");
+    expect_len(cli_fmt_rel(-86400000000000, b, sizeof b), b, "-86400.000000");
+    expect_len(cli_fmt_rel(INT64_MAX, b, sizeof b), b, "+9223372036.854775");
+    expect_len(cli_fmt_clock(1714564800025000999u, b, sizeof b), b, "12:00:00.025000");
+}
+
 static void test_short_buffer(void **state)
 {
     (void)state;
@@ -81,6 +103,12 @@ static void test_short_buffer(void **state)
     assert_string_equal(b, "");
     cli_fmt_date(0, b, sizeof b);
     assert_string_equal(b, "");
+    assert_int_equal(cli_fmt_clock(0, b, sizeof b), 0);
+    assert_string_equal(b, "");
+    assert_int_equal(cli_fmt_offset_ms(0, b, sizeof b), 0);
+    assert_string_equal(b, "");
+    assert_int_equal(cli_fmt_rel(0, b, sizeof b), 0);
+    assert_string_equal(b, "");
 }
 
 int main(void)
@@ -88,6 +116,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso_and_date),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_relative_and_clock),
         cmocka_unit_test(test_short_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1143,6 +1143,13 @@ static void test_bad_pseudo_header(void **state)
     expect_damage("short-uart.pcap", p, TLV_LEN + 5,
                   "5 bytes left for the 12-byte UART pseudo-header");
 
+    /* The options as every attrace trace has them, and not a byte more
+     * (the reader's fast path ends exactly there), or one byte short. */
+    expect_damage("options-only.pcap", p, TLV_LEN,
+                  "0 bytes left for the 12-byte UART pseudo-header");
+    expect_damage("options-cut.pcap", p, TLV_LEN - 1,
+                  "without an end-of-options tag");
+
     p[19] = 7; /* direction: last byte of the P2P value */
     expect_damage("dir7.pcap", p, n, "direction 7 is neither");
 }
