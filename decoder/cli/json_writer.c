@@ -4,6 +4,7 @@
  */
 #include "json_writer.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,14 +109,22 @@ static unsigned terminal_control(const unsigned char *s, size_t n, size_t *len)
 }
 
 /* Writes a string, escaped as jansson escapes it, and the terminal
- * controls of terminal_control() as \uXXXX. */
+ * controls of terminal_control() as \uXXXX. Room for the worst case (every
+ * byte a \uXXXX) is made once, so that the loop writes without checks:
+ * most strings are short keys and texts, where per-byte checks cost more
+ * than the bytes. */
 static bool put_string(cli_json_writer *w, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
-    if (!put_char(w, '"'))
+    if (n > (SIZE_MAX - 2) / 6 || !reserve(w, 6 * n + 2)) {
+        w->oom = true;
         return false;
-    size_t i = 0, run = 0;
+    }
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    size_t i = 0, verbatim = 0; /* s[verbatim..i) went out as it is */
+    bool tail_tried = false;
     while (i < n) {
         /* Eight plain bytes at a time: long hex and text runs are common. */
         while (n - i >= 8) {
@@ -123,45 +132,55 @@ static bool put_string(cli_json_writer *w, const char *str, size_t n)
             memcpy(&x, s + i, 8);
             if (!all_plain8(x))
                 break;
+            memcpy(o, &x, 8);
+            o += 8;
             i += 8;
         }
         if (i >= n)
             break;
+        /* Fewer than eight left: the string's last eight bytes, when plain,
+         * end it in one go, over output that is the same bytes. */
+        if (n - i < 8 && !tail_tried && n >= 8 && n - 8 >= verbatim) {
+            tail_tried = true;
+            uint64_t x;
+            memcpy(&x, s + n - 8, 8);
+            if (all_plain8(x)) {
+                memcpy(o - (i - (n - 8)), &x, 8);
+                o += n - i;
+                break;
+            }
+        }
         unsigned char c = s[i];
-        if (plain[c]) {
-            i++;
-            continue;
-        }
         size_t len = 1;
-        unsigned cp = c >= 0x80 ? terminal_control(s + i, n - i, &len) : c;
-        if (c >= 0x80 && !cp) { /* another character of 0xC2 or 0xE2 */
+        unsigned cp = c;
+        if (plain[c] || (c >= 0x80 && !(cp = terminal_control(s + i, n - i, &len)))) {
+            *o++ = (char)c; /* plain, or another character of 0xC2 or 0xE2 */
             i++;
             continue;
         }
-        if (!put(w, str + run, i - run) || !reserve(w, 6))
-            return false;
-        char *o = w->buf + w->len;
-        o[0] = '\\';
+        *o++ = '\\';
         switch (c) {
-        case '"': o[1] = '"'; w->len += 2; break;
-        case '\\': o[1] = '\\'; w->len += 2; break;
-        case '\b': o[1] = 'b'; w->len += 2; break;
-        case '\f': o[1] = 'f'; w->len += 2; break;
-        case '\n': o[1] = 'n'; w->len += 2; break;
-        case '\r': o[1] = 'r'; w->len += 2; break;
-        case '\t': o[1] = 't'; w->len += 2; break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
         default:
-            o[1] = 'u';
-            o[2] = hex[cp >> 12];
-            o[3] = hex[cp >> 8 & 15];
-            o[4] = hex[cp >> 4 & 15];
-            o[5] = hex[cp & 15];
-            w->len += 6;
+            o[0] = 'u';
+            o[1] = hex[cp >> 12];
+            o[2] = hex[cp >> 8 & 15];
+            o[3] = hex[cp >> 4 & 15];
+            o[4] = hex[cp & 15];
+            o += 5;
         }
         i += len;
-        run = i;
+        verbatim = i;
     }
-    return put(w, str + run, n - run) && put_char(w, '"');
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    return true;
 }
 
 static bool put_unsigned(cli_json_writer *w, uint64_t u, bool negative)
@@ -274,9 +293,36 @@ void cli_jw_keyn(cli_json_writer *w, const char *key, size_t n)
     w->comma = false;
 }
 
+#ifndef NDEBUG
+static bool plain_name(const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!plain[(unsigned char)name[i]] || (unsigned char)name[i] >= 0x80)
+            return false;
+    return true;
+}
+#endif
+
+void cli_jw_name(cli_json_writer *w, const char *name, size_t n)
+{
+    assert(plain_name(name, n));
+    separate(w);
+    if (n > SIZE_MAX - 3 || !reserve(w, n + 3)) {
+        w->oom = true;
+        return;
+    }
+    char *o = w->buf + w->len;
+    o[0] = '"';
+    memcpy(o + 1, name, n);
+    o[n + 1] = '"';
+    o[n + 2] = ':';
+    w->len += n + 3;
+    w->comma = false;
+}
+
 void cli_jw_key(cli_json_writer *w, const char *key)
 {
-    cli_jw_keyn(w, key, strlen(key));
+    cli_jw_name(w, key, strlen(key));
 }
 
 void cli_jw_null(cli_json_writer *w)

@@ -50,8 +50,14 @@ void cli_jw_array_begin(cli_json_writer *w);
 void cli_jw_array_end(cli_json_writer *w);
 
 /* A member's key (UTF-8; escaped as strings are). */
-void cli_jw_key(cli_json_writer *w, const char *key);
 void cli_jw_keyn(cli_json_writer *w, const char *key, size_t n);
+/* A member name of the program's own schema, written as it is, without
+ * the escaping pass: it must be plain ASCII (no control, '"', '\\' or byte
+ * >= 0x80; asserted in debug builds). Half the strings of an event are
+ * names, so this is worth its rule. cli_jw_key and the cli_jw_member_*
+ * calls take their key as such a name. */
+void cli_jw_name(cli_json_writer *w, const char *name, size_t n);
+void cli_jw_key(cli_json_writer *w, const char *key);
 
 void cli_jw_null(cli_json_writer *w);
 void cli_jw_bool(cli_json_writer *w, bool v);

@@ -54,14 +54,14 @@
 
 typedef cli_json_writer jw;
 
-#define KEY(w, k) cli_jw_keyn((w), (k), sizeof(k) - 1)
+#define KEY(w, k) cli_jw_name((w), (k), sizeof(k) - 1)
 
 /* "<key>_hex" */
 static void hex_key(jw *w, const char *key)
 {
     char hk[64];
     int n = snprintf(hk, sizeof hk, "%s_hex", key);
-    cli_jw_keyn(w, hk, n > 0 && (size_t)n < sizeof hk ? (size_t)n : strlen(hk));
+    cli_jw_name(w, hk, n > 0 && (size_t)n < sizeof hk ? (size_t)n : strlen(hk));
 }
 
 /* Sets @p key to the text and, when it is not valid UTF-8, "<key>_hex" to

@@ -68,8 +68,9 @@ static void test_strings(void **state)
 }
 
 /* Each byte that needs escaping at every position of an 8-byte word, in
- * runs of plain ASCII and of multi-byte UTF-8 (the writer scans 8 bytes at
- * a time). */
+ * runs of plain ASCII and of multi-byte UTF-8, in strings of every length
+ * up to the fill's (the writer scans 8 bytes at a time and ends a string on
+ * its last eight bytes when they are plain). */
 static void test_escape_positions(void **state)
 {
     (void)state;
@@ -81,19 +82,21 @@ static void test_escape_positions(void **state)
     char msg[512];
     char buf[64];
     for (size_t f = 0; f < 2; f++) {
-        size_t n = strlen(fills[f]);
-        for (size_t sp = 0; sp < sizeof special; sp++) {
-            for (size_t pos = 0; pos < n; pos++) {
-                memcpy(buf, fills[f], n);
-                buf[pos] = special[sp];
-                json_t *v = json_stringn(buf, n);
-                if (!v) /* cut a UTF-8 sequence: jansson refuses that */
-                    continue;
-                const char *diff = jd_compare(&w, v, msg, sizeof msg);
-                if (diff)
-                    fail_msg("fill %zu, byte %02x at %zu: %s", f, (unsigned char)special[sp],
-                             pos, diff);
-                json_decref(v);
+        size_t fill_len = strlen(fills[f]);
+        for (size_t n = 1; n <= fill_len; n++) {
+            for (size_t sp = 0; sp < sizeof special; sp++) {
+                for (size_t pos = 0; pos < n; pos++) {
+                    memcpy(buf, fills[f], n);
+                    buf[pos] = special[sp];
+                    json_t *v = json_stringn(buf, n);
+                    if (!v) /* cut a UTF-8 sequence: jansson refuses that */
+                        continue;
+                    const char *diff = jd_compare(&w, v, msg, sizeof msg);
+                    if (diff)
+                        fail_msg("fill %zu, length %zu, byte %02x at %zu: %s", f, n,
+                                 (unsigned char)special[sp], pos, diff);
+                    json_decref(v);
+                }
             }
         }
     }
