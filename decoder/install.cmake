@@ -35,12 +35,22 @@ endforeach()
 install(FILES ${_attrace_core_headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attrace"
         COMPONENT dev)
 
-# The .pc files find their prefix from their own folder (pkg-config's
-# pcfiledir), so that they hold for `cmake --install --prefix`, a DESTDIR
-# staging tree and the .deb alike.
-file(RELATIVE_PATH ATTRACE_PC_PREFIX_FROM_PCFILEDIR
-  "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-string(REGEX REPLACE "/$" "" ATTRACE_PC_PREFIX_FROM_PCFILEDIR "${ATTRACE_PC_PREFIX_FROM_PCFILEDIR}")
+# By default the .pc files find their prefix from their own folder
+# (pkg-config's pcfiledir), so that they hold for `cmake --install
+# --prefix` and a DESTDIR staging tree alike. A distribution package knows
+# its prefix: there it is written as it is (preset deb), so that pkg-config
+# prints /usr paths, which it then leaves out as system folders.
+option(ATTRACE_PC_RELOCATABLE
+  "pkg-config files locate their prefix from their own folder (OFF: the install prefix as it is)"
+  ON)
+if(ATTRACE_PC_RELOCATABLE)
+  file(RELATIVE_PATH _attrace_pc_up
+    "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+  string(REGEX REPLACE "/$" "" _attrace_pc_up "${_attrace_pc_up}")
+  set(ATTRACE_PC_PREFIX "\${pcfiledir}/${_attrace_pc_up}")
+else()
+  set(ATTRACE_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+endif()
 set(_attrace_pc_names attrace)
 if(TARGET attrace_trace)
   set_target_properties(attrace_trace PROPERTIES OUTPUT_NAME attrace-trace)

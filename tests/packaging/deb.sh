@@ -118,6 +118,10 @@ unset PKG_CONFIG_PATH
 [ "$(pkg-config --modversion attrace)" = "$version" ] || fail "pkg-config --modversion attrace"
 flags=$(pkg-config --cflags --libs attrace) || fail "pkg-config --cflags --libs attrace"
 echo "deb: pkg-config --cflags --libs attrace: $flags"
+# The package's .pc files name /usr as it is: pkg-config leaves the system
+# folders out, as for any library of the distribution.
+[ "$(echo $flags)" = "-lattrace" ] ||
+  fail "pkg-config --cflags --libs attrace gives '$flags', not just -lattrace"
 trace_flags=$(pkg-config --cflags --libs attrace-trace) || fail "pkg-config attrace-trace"
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/embed" "$src/tests/packaging/embed.c" \
