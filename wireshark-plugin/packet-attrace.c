@@ -242,16 +242,20 @@ typedef struct info_buf {
     size_t n;
 } info_buf;
 
+/* @p mem NULL: a text nobody reads (every info_* call returns at once). */
 static void info_init(info_buf *b, char *mem, size_t cap)
 {
     b->s = mem;
     b->cap = cap;
     b->n = 0;
-    mem[0] = 0;
+    if (mem)
+        mem[0] = 0;
 }
 
 static void info_add(info_buf *b, const char *str)
 {
+    if (!b->s)
+        return;
     size_t k = strlen(str);
     if (k > b->cap - 1 - b->n)
         k = b->cap - 1 - b->n;
@@ -263,12 +267,14 @@ static void info_add(info_buf *b, const char *str)
 /* @p sep before the text unless the column is still empty. */
 static void info_sep(info_buf *b, const char *sep)
 {
-    if (b->n)
+    if (b->s && b->n)
         info_add(b, sep);
 }
 
 static void info_num(info_buf *b, uint64_t v)
 {
+    if (!b->s)
+        return;
     char d[24];
     size_t k = sizeof d;
     d[--k] = 0;
@@ -282,6 +288,8 @@ static void info_num(info_buf *b, uint64_t v)
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void info_addf(info_buf *b, const char *fmt, ...)
 {
+    if (!b->s)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
@@ -294,6 +302,8 @@ static void info_addf(info_buf *b, const char *fmt, ...)
 static void info_text(info_buf *b, const uint8_t *p, size_t n)
 {
     enum { MAX = 60 };
+    if (!b->s)
+        return;
     size_t room = b->cap - 1 - b->n;
     char *o = b->s + b->n;
     size_t k = 0;
@@ -1209,13 +1219,13 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
      * its number. */
     pl_state *st = g_state;
     bool first_pass = !pinfo->fd->visited && !pl_state_seen(st, pinfo->num);
-    if (first_pass)
-        pl_state_record(st, pinfo->num, dir, &h,
-                        (uint64_t)pinfo->abs_ts.secs * 1000000000u +
-                            (uint64_t)pinfo->abs_ts.nsecs,
-                        raw + poff, (size_t)plen);
     pl_packet pk;
-    bool known = pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
+    bool known = first_pass
+                     ? pl_state_record(st, pinfo->num, dir, &h,
+                                       (uint64_t)pinfo->abs_ts.secs * 1000000000u +
+                                           (uint64_t)pinfo->abs_ts.nsecs,
+                                       raw + poff, (size_t)plen, &pk)
+                     : pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
     label_record(ti, &h, true, dir, known ? &pk : NULL, plen);
     if (!known)
         return (int)caplen;
@@ -1228,7 +1238,8 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
     /* Without a tree no item needs the payload as a tvb of its own. */
     tvbuff_t *ptvb = tree ? tvb_new_subset_remaining(tvb, poff) : tvb;
-    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets && st->n_secrets)
+    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
+        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen))
         ptvb = redacted_record(pinfo, ptvb, ch, dir, pkt, raw + poff, (size_t)plen);
     render_ctx rc = {pinfo, ptvb, raw + poff, (size_t)plen, pkt, dir, info, tap, NULL, NULL, 0};
 
@@ -1286,11 +1297,18 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 {
     (void)data;
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
-    char mem[COL_MAX_INFO_LEN];
+    /* The Info text is written where the column reads it (the packet's
+     * pool lives until the columns are printed or copied), not copied
+     * once more; without columns (tshark -2's first pass) it is not
+     * written at all. */
     info_buf info;
-    info_init(&info, mem, sizeof mem);
+    if (pinfo->cinfo)
+        info_init(&info, wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN), COL_MAX_INFO_LEN);
+    else
+        info_init(&info, NULL, 0);
     int r = dissect_uart_record(tvb, pinfo, tree, &info);
-    col_add_str(pinfo->cinfo, COL_INFO, info.s);
+    if (info.s)
+        col_set_str(pinfo->cinfo, COL_INFO, info.s);
     return r;
 }
 
