@@ -252,11 +252,10 @@ static void info_init(info_buf *b, char *mem, size_t cap)
         mem[0] = 0;
 }
 
-static void info_add(info_buf *b, const char *str)
+static void info_addn(info_buf *b, const char *str, size_t k)
 {
     if (!b->s)
         return;
-    size_t k = strlen(str);
     if (k > b->cap - 1 - b->n)
         k = b->cap - 1 - b->n;
     memcpy(b->s + b->n, str, k);
@@ -264,8 +263,14 @@ static void info_add(info_buf *b, const char *str)
     b->s[b->n] = 0;
 }
 
+/* Inline: the texts are mostly literals, whose length is then known. */
+static inline void info_add(info_buf *b, const char *str)
+{
+    info_addn(b, str, strlen(str));
+}
+
 /* @p sep before the text unless the column is still empty. */
-static void info_sep(info_buf *b, const char *sep)
+static inline void info_sep(info_buf *b, const char *sep)
 {
     if (b->s && b->n)
         info_add(b, sep);
@@ -282,7 +287,7 @@ static void info_num(info_buf *b, uint64_t v)
         d[--k] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    info_add(b, d + k);
+    info_addn(b, d + k, sizeof d - 1 - k);
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -306,9 +311,22 @@ static void info_text(info_buf *b, const uint8_t *p, size_t n)
         return;
     size_t room = b->cap - 1 - b->n;
     char *o = b->s + b->n;
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < MAX && k < room; i++)
-        o[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+    size_t k = n < MAX ? n : MAX;
+    if (k > room)
+        k = room;
+    /* Eight bytes at a time while all are printable (lines mostly are). */
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        /* A byte below 0x20, or above 0x7e. */
+        if (((x - ones * 0x20u) & ~x & highs) | (((x + ones) | x) & highs))
+            break;
+        memcpy(o + i, &x, 8);
+    }
+    for (; i < k; i++)
+        o[i] = (uint8_t)(p[i] - 0x20u) < 0x5fu ? (char)p[i] : '.';
     b->n += k;
     b->s[b->n] = 0;
     if (n > MAX)
