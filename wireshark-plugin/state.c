@@ -43,10 +43,8 @@ struct pl_pktlog {
     size_t n_chunks, cap_chunks;
 };
 
-static bool grow(void **v, size_t *cap, size_t need, size_t size)
+static bool grow_to(void **v, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap)
-        return true;
     /* 1.5x: the element table of a large trace is the biggest one, and
      * glibc grows large blocks in place (mremap) without a copy. */
     size_t cap2 = *cap ? *cap : 16;
@@ -58,6 +56,13 @@ static bool grow(void **v, size_t *cap, size_t need, size_t size)
     *v = p;
     *cap = cap2;
     return true;
+}
+
+/* The test inline: it runs for every element and record, the
+ * reallocation once in a while. */
+static inline bool grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    return need <= *cap || grow_to(v, cap, need, size);
 }
 
 #define GROW(arr, n, cap) grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))
@@ -237,7 +242,8 @@ static void index_elem(pl_chan *ch, uint32_t idx)
     size_t at = *n;
     while (at > 0 && st->elems[(*v)[at - 1]].off > e->off)
         at--;
-    memmove(*v + at + 1, *v + at, (*n - at) * sizeof **v);
+    if (at < *n)
+        memmove(*v + at + 1, *v + at, (*n - at) * sizeof **v);
     (*v)[at] = idx;
     (*n)++;
 }
