@@ -97,6 +97,16 @@ static uint32_t log_frame(const pl_reclog *l, uint64_t off, uint32_t fallback)
     size_t lo = l->head, hi = l->n; /* last record with rec.off <= off */
     if (off < l->v[lo].off)
         return l->v[lo].frame;
+    /* Elements mostly start a record or two back: gallop from the end
+     * over the recent records (in cache) before bisecting. */
+    for (size_t step = 1; hi - lo > 1; step *= 2) {
+        size_t probe = hi - lo > step ? hi - step : lo;
+        if (l->v[probe].off <= off) {
+            lo = probe;
+            break;
+        }
+        hi = probe;
+    }
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         if (l->v[mid].off <= off)
@@ -663,6 +673,9 @@ static bool pkt_get(const pl_state *st, uint32_t frame, uint32_t *off_lo)
 
 bool pl_state_seen(const pl_state *st, uint32_t frame)
 {
+    /* The first pass in order: past every packet seen (no table touched). */
+    if (frame > st->max_frame)
+        return false;
     uint32_t off_lo;
     return pkt_get(st, frame, &off_lo);
 }
@@ -702,6 +715,8 @@ bool pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
         st->oom = true;
         return false;
     }
+    if (frame > st->max_frame)
+        st->max_frame = frame;
     /* The packets are fed in order: what the core reports now is what
      * pl_state_packet finds for this packet later. */
     pkt->chan = ch;

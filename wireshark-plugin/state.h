@@ -209,6 +209,7 @@ typedef struct pl_state {
     uint8_t **arena;          /**< blocks of copied element bytes */
     size_t n_blocks, cap_blocks, block_used;
     pl_pktlog *pkts;          /**< per packet: its stream offset (low 32 bits) */
+    uint32_t max_frame;       /**< highest packet number recorded (0: none) */
     bool finished;            /**< the end-of-file flush ran */
     bool oom;                 /**< an allocation failed: some elements are missing */
 } pl_state;
