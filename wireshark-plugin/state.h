@@ -274,7 +274,8 @@ void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_
                       size_t *end);
 
 /** Whether private-key bytes found so far lie in [off, off + len) of the
- *  channel's direction @p dir (a few comparisons: most records hold none). */
+ *  channel's direction @p dir (a few comparisons: most records hold none);
+ *  true whenever an allocation failed (the list may then miss a run). */
 bool pl_state_has_secret(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len);
 
 #endif

@@ -104,11 +104,52 @@ static void no_client_cert(void **unused)
     pl_state_free(st);
 }
 
+/*
+ * The merged per-direction list of private-key runs answers, for every
+ * record, what a search of all the runs found says: whether key bytes lie
+ * in it (the renderer masks a record only then).
+ */
+static void secret_runs_match_the_runs(void **unused)
+{
+    (void)unused;
+    const char *sample = "provisioning-ok.pcap";
+    pl_state *st = pl_state_new(NULL);
+    assert_non_null(st);
+    feed_sample(st, sample);
+    assert_true(st->n_secrets > 0);
+
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/%s", ATTRACE_SAMPLES_DIR, sample);
+    at_trace_reader *r = at_trace_open(path, err, sizeof err);
+    assert_non_null(r);
+    at_trace_record rec;
+    uint32_t frame = 0;
+    unsigned with_key = 0;
+    while (at_trace_next(r, &rec) == 1) {
+        frame++;
+        pl_packet pkt;
+        assert_true(pl_state_packet(st, frame, rec.channel, rec.dir, &pkt));
+        bool any = false;
+        for (size_t i = 0; i < st->n_secrets; i++) {
+            const pl_secret *k = &st->secrets[i];
+            if (pl_elem_dir(&st->elems[k->elem]) == rec.dir && k->off < pkt.off + rec.len &&
+                pkt.off < k->off + k->len && rec.len > 0)
+                any = true;
+        }
+        assert_int_equal(pl_state_has_secret(pkt.chan, rec.dir, pkt.off, rec.len), any);
+        with_key += any;
+    }
+    at_trace_close(r);
+    assert_true(with_key > 0);
+    pl_state_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_cert_outlives_callers_copy),
         cmocka_unit_test(no_client_cert),
+        cmocka_unit_test(secret_runs_match_the_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
