@@ -242,17 +242,20 @@ typedef struct info_buf {
     size_t n;
 } info_buf;
 
+/* @p mem NULL: a text nobody reads (every info_* call returns at once). */
 static void info_init(info_buf *b, char *mem, size_t cap)
 {
     b->s = mem;
     b->cap = cap;
     b->n = 0;
-    mem[0] = 0;
+    if (mem)
+        mem[0] = 0;
 }
 
-static void info_add(info_buf *b, const char *str)
+static void info_addn(info_buf *b, const char *str, size_t k)
 {
-    size_t k = strlen(str);
+    if (!b->s)
+        return;
     if (k > b->cap - 1 - b->n)
         k = b->cap - 1 - b->n;
     memcpy(b->s + b->n, str, k);
@@ -260,15 +263,23 @@ static void info_add(info_buf *b, const char *str)
     b->s[b->n] = 0;
 }
 
-/* @p sep before the text unless the column is still empty. */
-static void info_sep(info_buf *b, const char *sep)
+/* Inline: the texts are mostly literals, whose length is then known. */
+static inline void info_add(info_buf *b, const char *str)
 {
-    if (b->n)
+    info_addn(b, str, strlen(str));
+}
+
+/* @p sep before the text unless the column is still empty. */
+static inline void info_sep(info_buf *b, const char *sep)
+{
+    if (b->s && b->n)
         info_add(b, sep);
 }
 
 static void info_num(info_buf *b, uint64_t v)
 {
+    if (!b->s)
+        return;
     char d[24];
     size_t k = sizeof d;
     d[--k] = 0;
@@ -276,12 +287,14 @@ static void info_num(info_buf *b, uint64_t v)
         d[--k] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    info_add(b, d + k);
+    info_addn(b, d + k, sizeof d - 1 - k);
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void info_addf(info_buf *b, const char *fmt, ...)
 {
+    if (!b->s)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
@@ -294,11 +307,26 @@ static void info_addf(info_buf *b, const char *fmt, ...)
 static void info_text(info_buf *b, const uint8_t *p, size_t n)
 {
     enum { MAX = 60 };
+    if (!b->s)
+        return;
     size_t room = b->cap - 1 - b->n;
     char *o = b->s + b->n;
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < MAX && k < room; i++)
-        o[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+    size_t k = n < MAX ? n : MAX;
+    if (k > room)
+        k = room;
+    /* Eight bytes at a time while all are printable (lines mostly are). */
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        /* A byte below 0x20, or above 0x7e. */
+        if (((x - ones * 0x20u) & ~x & highs) | (((x + ones) | x) & highs))
+            break;
+        memcpy(o + i, &x, 8);
+    }
+    for (; i < k; i++)
+        o[i] = (uint8_t)(p[i] - 0x20u) < 0x5fu ? (char)p[i] : '.';
     b->n += k;
     b->s[b->n] = 0;
     if (n > MAX)
@@ -1209,13 +1237,13 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
      * its number. */
     pl_state *st = g_state;
     bool first_pass = !pinfo->fd->visited && !pl_state_seen(st, pinfo->num);
-    if (first_pass)
-        pl_state_record(st, pinfo->num, dir, &h,
-                        (uint64_t)pinfo->abs_ts.secs * 1000000000u +
-                            (uint64_t)pinfo->abs_ts.nsecs,
-                        raw + poff, (size_t)plen);
     pl_packet pk;
-    bool known = pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
+    bool known = first_pass
+                     ? pl_state_record(st, pinfo->num, dir, &h,
+                                       (uint64_t)pinfo->abs_ts.secs * 1000000000u +
+                                           (uint64_t)pinfo->abs_ts.nsecs,
+                                       raw + poff, (size_t)plen, &pk)
+                     : pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
     label_record(ti, &h, true, dir, known ? &pk : NULL, plen);
     if (!known)
         return (int)caplen;
@@ -1228,7 +1256,8 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
     /* Without a tree no item needs the payload as a tvb of its own. */
     tvbuff_t *ptvb = tree ? tvb_new_subset_remaining(tvb, poff) : tvb;
-    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets && st->n_secrets)
+    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
+        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen))
         ptvb = redacted_record(pinfo, ptvb, ch, dir, pkt, raw + poff, (size_t)plen);
     render_ctx rc = {pinfo, ptvb, raw + poff, (size_t)plen, pkt, dir, info, tap, NULL, NULL, 0};
 
@@ -1286,11 +1315,18 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 {
     (void)data;
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
-    char mem[COL_MAX_INFO_LEN];
+    /* The Info text is written where the column reads it (the packet's
+     * pool lives until the columns are printed or copied), not copied
+     * once more; without columns (tshark -2's first pass) it is not
+     * written at all. */
     info_buf info;
-    info_init(&info, mem, sizeof mem);
+    if (pinfo->cinfo)
+        info_init(&info, wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN), COL_MAX_INFO_LEN);
+    else
+        info_init(&info, NULL, 0);
     int r = dissect_uart_record(tvb, pinfo, tree, &info);
-    col_add_str(pinfo->cinfo, COL_INFO, info.s);
+    if (info.s)
+        col_set_str(pinfo->cinfo, COL_INFO, info.s);
     return r;
 }
 

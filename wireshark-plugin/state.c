@@ -43,10 +43,8 @@ struct pl_pktlog {
     size_t n_chunks, cap_chunks;
 };
 
-static bool grow(void **v, size_t *cap, size_t need, size_t size)
+static bool grow_to(void **v, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap)
-        return true;
     /* 1.5x: the element table of a large trace is the biggest one, and
      * glibc grows large blocks in place (mremap) without a copy. */
     size_t cap2 = *cap ? *cap : 16;
@@ -58,6 +56,13 @@ static bool grow(void **v, size_t *cap, size_t need, size_t size)
     *v = p;
     *cap = cap2;
     return true;
+}
+
+/* The test inline: it runs for every element and record, the
+ * reallocation once in a while. */
+static inline bool grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    return need <= *cap || grow_to(v, cap, need, size);
 }
 
 #define GROW(arr, n, cap) grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))
@@ -92,6 +97,16 @@ static uint32_t log_frame(const pl_reclog *l, uint64_t off, uint32_t fallback)
     size_t lo = l->head, hi = l->n; /* last record with rec.off <= off */
     if (off < l->v[lo].off)
         return l->v[lo].frame;
+    /* Elements mostly start a record or two back: gallop from the end
+     * over the recent records (in cache) before bisecting. */
+    for (size_t step = 1; hi - lo > 1; step *= 2) {
+        size_t probe = hi - lo > step ? hi - step : lo;
+        if (l->v[probe].off <= off) {
+            lo = probe;
+            break;
+        }
+        hi = probe;
+    }
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         if (l->v[mid].off <= off)
@@ -237,7 +252,8 @@ static void index_elem(pl_chan *ch, uint32_t idx)
     size_t at = *n;
     while (at > 0 && st->elems[(*v)[at - 1]].off > e->off)
         at--;
-    memmove(*v + at + 1, *v + at, (*n - at) * sizeof **v);
+    if (at < *n)
+        memmove(*v + at + 1, *v + at, (*n - at) * sizeof **v);
     (*v)[at] = idx;
     (*n)++;
 }
@@ -292,6 +308,64 @@ static uint32_t elem_at(const pl_chan *ch, at_dir dir, uint64_t off)
 }
 
 /* ------------------------------------------------------------------ */
+/* Private-key bytes per direction                                    */
+/* ------------------------------------------------------------------ */
+
+/* The runs as a sorted view: first run whose end is past an offset. */
+static size_t secret_runs_after(const pl_chan *ch, at_dir dir, uint64_t off)
+{
+    sorted_view v = {ch->secret_runs[dir], sizeof(pl_range), offsetof(pl_range, end), true,
+                     NULL};
+    size_t hint = ch->n_secret_runs[dir];
+    return lower_bound(ch->n_secret_runs[dir], &hint, off + 1, &v);
+}
+
+/* Adds [off, off + len), merged with the runs it touches (runs arrive
+ * in stream order: usually appended to the last one or after it). */
+static bool secret_runs_add(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return true;
+    pl_range r = {off, off + len};
+    pl_range *v = ch->secret_runs[dir];
+    size_t n = ch->n_secret_runs[dir];
+    /* Runs [i, j) overlap or touch r. */
+    size_t i = n && v[n - 1].end < r.off ? n : secret_runs_after(ch, dir, r.off - (r.off > 0));
+    size_t j = i;
+    while (j < n && v[j].off <= r.end) {
+        if (v[j].off < r.off)
+            r.off = v[j].off;
+        if (v[j].end > r.end)
+            r.end = v[j].end;
+        j++;
+    }
+    if (i == j) {
+        if (!grow((void **)&ch->secret_runs[dir], &ch->cap_secret_runs[dir], n + 1,
+                  sizeof *v))
+            return false;
+        v = ch->secret_runs[dir];
+        memmove(v + i + 1, v + i, (n - i) * sizeof *v);
+        ch->n_secret_runs[dir] = n + 1;
+    } else {
+        memmove(v + i + 1, v + j, (n - j) * sizeof *v);
+        ch->n_secret_runs[dir] = n - (j - i) + 1;
+    }
+    v[i] = r;
+    return true;
+}
+
+bool pl_state_has_secret(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len)
+{
+    if (ch->st->oom)
+        return true; /* a run may be missing from the list: let the caller look */
+    size_t n = ch->n_secret_runs[dir];
+    if (n == 0 || len == 0 || ch->secret_runs[dir][n - 1].end <= off)
+        return false;
+    size_t i = secret_runs_after(ch, dir, off);
+    return i < n && ch->secret_runs[dir][i].off < off + len;
+}
+
+/* ------------------------------------------------------------------ */
 /* Session and analyzer callbacks                                     */
 /* ------------------------------------------------------------------ */
 
@@ -313,6 +387,7 @@ static void on_finding(void *ctx, const at_finding *f)
     pf->dir = (uint8_t)f->dir;
     pf->off = f->off;
     pf->elem = elem;
+    st->elems[elem].flags |= PL_EF_NOTED;
     pf->what = arena_str(st, f->what);
     pf->fix = arena_str(st, f->fix);
     /* Keep finding_order sorted by element (then by arrival): findings
@@ -390,6 +465,9 @@ static void on_event(void *ctx, const at_event *ev)
         const at_secret *sr = &ev->secrets[i];
         st->secrets[st->n_secrets++] =
             (pl_secret){sr->span.off, sr->span.len, idx, (uint8_t)sr->kind};
+        e->flags |= PL_EF_NOTED;
+        if (!secret_runs_add(ch, ev->dir, sr->span.off, sr->span.len))
+            st->oom = true;
     }
     st->n_elems++;
     ch->last_elem = idx;
@@ -540,10 +618,21 @@ pl_state *pl_state_new(const pl_config *cfg)
     if (cfg)
         st->cfg = *cfg;
     st->pkts = calloc(1, sizeof *st->pkts);
-    if (!st->pkts) {
+    /* The caller's certificate may go (a preference changed) while this
+     * state still creates channels: it keeps its own. */
+    uint8_t *der = NULL;
+    if (st->cfg.client_cert_der && st->cfg.client_cert_len &&
+        (der = malloc(st->cfg.client_cert_len)) != NULL)
+        memcpy(der, st->cfg.client_cert_der, st->cfg.client_cert_len);
+    if (!st->pkts || (st->cfg.client_cert_der && st->cfg.client_cert_len && !der)) {
+        free(st->pkts);
+        free(der);
         free(st);
         return NULL;
     }
+    st->cfg.client_cert_der = der;
+    if (!der)
+        st->cfg.client_cert_len = 0;
     return st;
 }
 
@@ -586,6 +675,9 @@ static bool pkt_get(const pl_state *st, uint32_t frame, uint32_t *off_lo)
 
 bool pl_state_seen(const pl_state *st, uint32_t frame)
 {
+    /* The first pass in order: past every packet seen (no table touched). */
+    if (frame > st->max_frame)
+        return false;
     uint32_t off_lo;
     return pkt_get(st, frame, &off_lo);
 }
@@ -611,19 +703,27 @@ static uint64_t wraps_high(const pl_chan *ch, at_dir dir, uint32_t frame)
     return h << 32;
 }
 
-void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
+bool pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
                      const at_uart_header *hdr, uint64_t ts_ns,
-                     const uint8_t *payload, size_t len)
+                     const uint8_t *payload, size_t len, pl_packet *pkt)
 {
+    memset(pkt, 0, sizeof *pkt);
     if (st->finished)
-        return; /* records after the end-of-file flush (live capture restarted) */
+        return false; /* records after the end-of-file flush (live capture restarted) */
     pl_chan *ch = chan_get(st, hdr->channel);
     if (!ch)
-        return;
+        return false;
     if (!wraps_note(ch, dir, frame, ch->fed[dir]) || !pkt_put(st, frame, ch->fed[dir])) {
         st->oom = true;
-        return;
+        return false;
     }
+    if (frame > st->max_frame)
+        st->max_frame = frame;
+    /* The packets are fed in order: what the core reports now is what
+     * pl_state_packet finds for this packet later. */
+    pkt->chan = ch;
+    pkt->off = ch->fed[dir];
+    size_t first = st->n_elems;
     ch->cur_frame = frame;
     ch->cur_dir = (uint8_t)dir;
     ch->cur_off[dir] = ch->fed[dir];
@@ -639,6 +739,10 @@ void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
         at_session_feed(ch->session, dir, ts_ns, payload, len);
         ch->fed[dir] += len;
     }
+    pkt->elem_first = (uint32_t)first;
+    pkt->n_elem = (uint32_t)(st->n_elems - first);
+    st->hint_pkt = first;
+    return true;
 }
 
 bool pl_state_packet(pl_state *st, uint32_t frame, uint16_t channel, at_dir dir,
@@ -714,6 +818,9 @@ const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e)
 
 size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first)
 {
+    *first = st->secrets;
+    if (!(e->flags & PL_EF_NOTED))
+        return 0;
     uint32_t idx = elem_index(st, e);
     size_t i = side_find(st->secrets, st->n_secrets, sizeof *st->secrets,
                          offsetof(pl_secret, elem), idx);
@@ -726,6 +833,9 @@ size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **f
 
 size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first)
 {
+    *first = st->finding_order;
+    if (!(e->flags & PL_EF_NOTED))
+        return 0;
     uint32_t idx = elem_index(st, e);
     sorted_view view = {st->findings, sizeof *st->findings, offsetof(pl_finding, elem), false,
                         st->finding_order};
@@ -766,6 +876,7 @@ void pl_state_free(pl_state *st)
         for (int d = 0; d < 2; d++) {
             free(ch->by_dir[d]);
             free(ch->wraps[d]);
+            free(ch->secret_runs[d]);
             if (ch->log[d])
                 free(ch->log[d]->v);
             free(ch->log[d]);
@@ -787,5 +898,6 @@ void pl_state_free(pl_state *st)
     free(st->frames);
     free(st->findings);
     free(st->secrets);
+    free((void *)st->cfg.client_cert_der);
     free(st);
 }

@@ -36,8 +36,10 @@ enum {
     PL_EF_FLUSHED = 1u << 3,     /**< a frame ended by the peer's answer */
     PL_EF_LAST_BLOCK = 1u << 4,  /**< last block of a payload run */
     PL_EF_PARSE_ERROR = 1u << 5, /**< a known line prefix whose body did not parse */
-    PL_EF_SPANS = 1u << 6        /**< its bytes are not all in the completing record:
+    PL_EF_SPANS = 1u << 6,       /**< its bytes are not all in the completing record:
                                       a pl_span says where it starts (and its copy) */
+    PL_EF_NOTED = 1u << 7        /**< private-key runs or findings go with it: the
+                                      renderer looks them up only then */
 };
 
 /**
@@ -138,6 +140,11 @@ typedef struct pl_finding {
     uint8_t dir;           /**< at_dir of off */
 } pl_finding;
 
+/** A run of stream offsets [off, end) of one direction. */
+typedef struct pl_range {
+    uint64_t off, end;
+} pl_range;
+
 typedef struct pl_reclog pl_reclog;
 typedef struct pl_pktlog pl_pktlog;
 
@@ -162,19 +169,23 @@ typedef struct pl_chan {
                                   reaches each further multiple of 2^32 */
     size_t n_wraps[2], cap_wraps[2];
     pl_reclog *log[2];       /**< recent records: stream offset -> packet */
+    pl_range *secret_runs[2];  /**< per direction: the bytes of the private-key runs
+                                    found so far, merged, sorted, disjoint */
+    size_t n_secret_runs[2], cap_secret_runs[2];
     struct pl_state *st;
 } pl_chan;
 
 /** Settings the first pass runs with (from the preferences). */
 typedef struct pl_config {
     const at_profile *profile;  /**< NULL: guess */
-    const uint8_t *client_cert_der; /**< DER (borrowed), or NULL */
+    const uint8_t *client_cert_der; /**< DER, or NULL; pl_state_new keeps a copy, so
+                                         the caller may free its own at any time */
     size_t client_cert_len;
     uint32_t pause_warn_ms;     /**< 0: default */
 } pl_config;
 
 typedef struct pl_state {
-    pl_config cfg;
+    pl_config cfg;            /**< client_cert_der: the state's own copy */
     pl_elem *elems;
     size_t n_elems, cap_elems;
     size_t n_ordered;         /**< elems[0, n_ordered) are in packet order (the rest:
@@ -198,6 +209,7 @@ typedef struct pl_state {
     uint8_t **arena;          /**< blocks of copied element bytes */
     size_t n_blocks, cap_blocks, block_used;
     pl_pktlog *pkts;          /**< per packet: its stream offset (low 32 bits) */
+    uint32_t max_frame;       /**< highest packet number recorded (0: none) */
     bool finished;            /**< the end-of-file flush ran */
     bool oom;                 /**< an allocation failed: some elements are missing */
 } pl_state;
@@ -209,20 +221,6 @@ typedef struct pl_state {
 pl_state *pl_state_new(const pl_config *cfg);
 void pl_state_free(pl_state *st);
 
-/**
- * First pass: one record of packet @p frame. @p hdr is the parsed
- * pseudo-header; @p payload/@p len the record's payload; @p ts_ns its time.
- */
-void pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
-                     const at_uart_header *hdr, uint64_t ts_ns,
-                     const uint8_t *payload, size_t len);
-
-/** Whether the first pass has seen packet @p frame. */
-bool pl_state_seen(const pl_state *st, uint32_t frame);
-
-/** End of the first pass: flushes the sessions and analyzers. */
-void pl_state_finish(pl_state *st);
-
 /** What the first pass kept about one packet. */
 typedef struct pl_packet {
     pl_chan *chan;
@@ -230,6 +228,22 @@ typedef struct pl_packet {
     uint32_t elem_first;   /**< elements the core reported while it was fed ... */
     uint32_t n_elem;       /**< ... (contiguous in elems[]) */
 } pl_packet;
+
+/**
+ * First pass: one record of packet @p frame. @p hdr is the parsed
+ * pseudo-header; @p payload/@p len the record's payload; @p ts_ns its time.
+ * Returns what pl_state_packet would return for it then (so that the first
+ * pass needs no search), or false if the record was not kept.
+ */
+bool pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
+                     const at_uart_header *hdr, uint64_t ts_ns,
+                     const uint8_t *payload, size_t len, pl_packet *pkt);
+
+/** Whether the first pass has seen packet @p frame. */
+bool pl_state_seen(const pl_state *st, uint32_t frame);
+
+/** End of the first pass: flushes the sessions and analyzers. */
+void pl_state_finish(pl_state *st);
 
 /**
  * The packet @p frame of channel @p channel, direction @p dir; false if
@@ -258,5 +272,10 @@ size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **f
  */
 void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_t *first,
                       size_t *end);
+
+/** Whether private-key bytes found so far lie in [off, off + len) of the
+ *  channel's direction @p dir (a few comparisons: most records hold none);
+ *  true whenever an allocation failed (the list may then miss a run). */
+bool pl_state_has_secret(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len);
 
 #endif
