@@ -184,8 +184,16 @@ size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n
 {
 #ifdef __SSE2__
     size_t i = from;
-    for (; i < lim && i + 18 <= n; i += 16) {
+    /* The blocks before lim with p[i..i+18) at hand; the bound is worked
+     * out once and the mask only where a trigger is found, as most blocks
+     * hold none. */
+    size_t stop = n >= 18 ? n - 17 : 0;
+    if (stop > lim)
+        stop = lim;
+    for (; i < stop; i += 16) {
         unsigned m = live_triggers(p + i);
+        if (!m)
+            continue;
         if (lim - i < 16)
             m &= (1u << (lim - i)) - 1;
         if (m)
