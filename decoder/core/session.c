@@ -215,15 +215,6 @@ static bool name_is_lit(const at_str *name, const char *lit, size_t len)
     return name->ptr && same_ci(name->ptr, name->len, lit, len);
 }
 
-#define HAS_COMMAND(x, lit) has_command((x), (lit), sizeof(lit) - 1)
-static bool has_command(const at_exchange *x, const char *name, size_t len)
-{
-    for (unsigned i = 0; i < x->cmdline.n_cmds; i++)
-        if (name_is_lit(&x->cmdline.cmds[i].name, name, len))
-            return true;
-    return false;
-}
-
 static bool is_command_text(const uint8_t *p, size_t n)
 {
     if (n < 2)
@@ -232,17 +223,29 @@ static bool is_command_text(const uint8_t *p, size_t n)
     return a && (p[1] == 'T' || p[1] == 't' || p[1] == '/');
 }
 
-/* Tracks ATV0/ATV1: the module's result format changes with it. */
-static void note_verbose_setting(session_state *s)
+/* What the session needs to know of the commands for every answer line,
+ * decided in one pass over them; ATV0/ATV1 (and what resets it) changes
+ * the module's result format. */
+static void note_commands(session_state *s, bool *sisr, bool *sist)
 {
-    for (unsigned i = 0; i < s->x.cmdline.n_cmds; i++) {
-        const at_command *c = &s->x.cmdline.cmds[i];
-        if (c->type == AT_CMDT_EXEC && NAME_IS(&c->name, "V")) {
-            bool zero = c->basic_value.len == 0 ||
-                        (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
-            s->numeric_results = zero;
+    at_exchange *x = &s->x;
+    for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
+        const at_command *c = &x->cmdline.cmds[i];
+        if (NAME_IS(&c->name, "^SBNW")) {
+            x->secure = true;
+        } else if (NAME_IS(&c->name, "+CGSN") || NAME_IS(&c->name, "+GSN")) {
+            x->asks_imei = true;
+        } else if (NAME_IS(&c->name, "V")) {
+            x->sets_verbose = true;
+            if (c->type == AT_CMDT_EXEC)
+                s->numeric_results = c->basic_value.len == 0 ||
+                                     (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
         } else if (NAME_IS(&c->name, "Z") || NAME_IS(&c->name, "&F")) {
             s->numeric_results = false;
+        } else if (NAME_IS(&c->name, "^SISR")) {
+            *sisr = true;
+        } else if (NAME_IS(&c->name, "^SIST")) {
+            *sist = true;
         }
     }
 }
@@ -271,19 +274,15 @@ static void begin_exchange(session_state *s, const at_token *t)
     x->parse_ok = at_parse_cmdline(s->line_copy, n, t->off, &x->cmdline, NULL) == AT_OK;
     if (!x->parse_ok)
         memset(&x->cmdline, 0, sizeof x->cmdline);
-    /* What the session needs to know of the command for every answer
-     * line, decided once. */
-    x->secure = HAS_COMMAND(x, "^SBNW");
-    x->asks_imei = HAS_COMMAND(x, "+CGSN") || HAS_COMMAND(x, "+GSN");
-    x->sets_verbose = HAS_COMMAND(x, "V");
+    bool sisr = false, sist = false;
+    note_commands(s, &sisr, &sist);
     s->in_exchange = true;
-    note_verbose_setting(s);
 
     /* Tell the module's tokenizer what this command makes it send. */
     at_stream_hint(&s->me, AT_HINT_PEER_IDLE, on_me_token, s);
-    if (HAS_COMMAND(x, "^SISR"))
+    if (sisr)
         at_stream_hint(&s->me, AT_HINT_EXPECT_SISR, on_me_token, s);
-    if (HAS_COMMAND(x, "^SIST")) {
+    if (sist) {
         at_stream_hint(&s->me, AT_HINT_EXPECT_TRANSPARENT, on_me_token, s);
         s->in_transparent = true;
     }
