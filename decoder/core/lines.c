@@ -532,13 +532,18 @@ at_status at_parse_result(const char *line, size_t len, uint64_t base_off,
             return AT_OK;
         }
     }
-    if (match_lit(line, 0, n, "CONNECT", false) == 7 && (n == 7 || line[7] == ' ')) {
+    /* The first byte tells most lines from the forms below (every line
+     * of an answer comes here). */
+    if (line[0] == 'C' && match_lit(line, 0, n, "CONNECT", false) == 7 &&
+        (n == 7 || line[7] == ' ')) {
         out->kind = AT_RES_CONNECT;
         size_t t = skip_blanks(line, 7, n);
         if (t < n)
             out->text = mkstr(line, base_off, t, n - t);
         return AT_OK;
     }
+    if (line[0] != '+')
+        return AT_OK;
     if (match_lit(line, 0, n, "+CME ERROR:", false) == 11) {
         out->kind = AT_RES_CME_ERROR;
         parse_error_arg(line, 11, n, base_off, out);
@@ -725,7 +730,7 @@ at_secure_result at_parse_secure_result(const char *line, size_t len)
     if (!line)
         return AT_SEC_NONE;
     size_t n = rtrim(line, 0, len);
-    if (match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
+    if (n < 10 || line[0] != 'S' || match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
         (n > 10 && line[10] != ' ' && line[10] != ':'))
         return AT_SEC_NONE;
     if (n <= 11)
