@@ -58,8 +58,8 @@ typedef struct at_cmdline {
  * a command line (no AT prefix) or a quoted string is unterminated.
  * On success only the counted entries are written: cmds[] beyond n_cmds
  * and params[]/param_quoted[] beyond a command's n_params keep whatever
- * they held (read only what the counts cover). On an error *out is all
- * zero.
+ * they held (read only what the counts cover). On AT_ERR_SYNTAX *out is
+ * all zero.
  */
 at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
                            at_cmdline *out, uint64_t *err_off);
