@@ -210,7 +210,7 @@ static void flush_pending_echo(session_state *s)
  * for most names before any character (the session asks about every
  * command and every answer line). */
 #define NAME_IS(name, lit) name_is_lit((name), (lit), sizeof(lit) - 1)
-static bool name_is_lit(const at_str *name, const char *lit, size_t len)
+static inline bool name_is_lit(const at_str *name, const char *lit, size_t len)
 {
     return name->ptr && same_ci(name->ptr, name->len, lit, len);
 }
