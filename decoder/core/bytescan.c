@@ -19,10 +19,13 @@
 /* Line ends                                                          */
 /* ------------------------------------------------------------------ */
 
-static bool is_control(uint8_t c)
-{
-    return (c < 0x20 && c != '\t') || c == 0x7f;
-}
+/* What a byte is to a line: text (0), a control byte (1: below 0x20 but
+ * tab, and DEL) or its end (2: CR, LF). */
+static const uint8_t line_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 2, 1, 1, 2, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [0x7f] = 1,
+};
 
 /* The portable search from @p j on, with the first control byte so far
  * at @p c (SIZE_MAX: none yet). */
@@ -30,10 +33,12 @@ static size_t line_stop_from(const uint8_t *p, size_t j, size_t n, size_t c,
                              size_t *ctrl)
 {
     for (; j < n; j++) {
-        uint8_t b = p[j];
-        if (b == '\r' || b == '\n')
+        uint8_t k = line_class[p[j]];
+        if (!k)
+            continue;
+        if (k == 2)
             break;
-        if (c == SIZE_MAX && is_control(b))
+        if (c == SIZE_MAX)
             c = j;
     }
     *ctrl = c < j ? c : j;
@@ -45,33 +50,53 @@ size_t at_bytescan_line_stop_portable(const uint8_t *p, size_t n, size_t *ctrl)
     return line_stop_from(p, 0, n, SIZE_MAX, ctrl);
 }
 
+#ifdef __SSE2__
+/* The positions of p[0..16) kept by @p keep: the first control byte
+ * before any CR/LF goes to *c if none is there yet; returns the position
+ * of the first CR/LF, or 16. */
+static inline unsigned line_block(const uint8_t *p, unsigned keep, size_t base, size_t *c)
+{
+    const __m128i max_low = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* Text is the common case: one test for "no byte below 0x20 and
+     * no DEL" (CR and LF are below 0x20 too). */
+    __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, max_low), v);
+    unsigned any = keep & (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_cmpeq_epi8(v, del)));
+    if (!any)
+        return 16;
+    unsigned stop = keep & (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))));
+    unsigned ctl = any & ~stop &
+                   ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')));
+    if (stop)
+        ctl &= (1u << __builtin_ctz(stop)) - 1;
+    if (*c == SIZE_MAX && ctl)
+        *c = base + (unsigned)__builtin_ctz(ctl);
+    return stop ? (unsigned)__builtin_ctz(stop) : 16;
+}
+#endif
+
 size_t at_bytescan_line_stop(const uint8_t *p, size_t n, size_t *ctrl)
 {
 #ifdef __SSE2__
-    const __m128i max_low = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
-    const __m128i tab = _mm_set1_epi8('\t'), cr = _mm_set1_epi8('\r');
-    const __m128i lf = _mm_set1_epi8('\n');
     size_t j = 0, c = SIZE_MAX;
     for (; j + 16 <= n; j += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
-        /* Text is the common case: one test for "no byte below 0x20 and
-         * no DEL" (CR and LF are below 0x20 too). */
-        __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, max_low), v);
-        unsigned any = (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_cmpeq_epi8(v, del)));
-        if (!any)
-            continue;
-        unsigned stop = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
-        unsigned ctl = any & ~stop & ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tab));
-        if (stop)
-            ctl &= (1u << __builtin_ctz(stop)) - 1;
-        if (c == SIZE_MAX && ctl)
-            c = j + (unsigned)__builtin_ctz(ctl);
-        if (stop) {
-            j += (unsigned)__builtin_ctz(stop);
+        unsigned k = line_block(p + j, 0xffffu, j, &c);
+        if (k < 16) {
+            j += k;
             *ctrl = c < j ? c : j;
             return j;
         }
+    }
+    if (j < n && n >= 16) {
+        /* The last bytes in the 16 that end the buffer, those before j
+         * masked off: one line per record mostly ends there. */
+        size_t base = n - 16;
+        unsigned k = line_block(p + base, 0xffffu << (j - base), base, &c);
+        j = k < 16 ? base + k : n;
+        *ctrl = c < j ? c : j;
+        return j;
     }
     return line_stop_from(p, j, n, c, ctrl);
 #else
@@ -184,8 +209,16 @@ size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n
 {
 #ifdef __SSE2__
     size_t i = from;
-    for (; i < lim && i + 18 <= n; i += 16) {
+    /* The blocks before lim with p[i..i+18) at hand; the bound is worked
+     * out once and the mask only where a trigger is found, as most blocks
+     * hold none. */
+    size_t stop = n >= 18 ? n - 17 : 0;
+    if (stop > lim)
+        stop = lim;
+    for (; i < stop; i += 16) {
         unsigned m = live_triggers(p + i);
+        if (!m)
+            continue;
         if (lim - i < 16)
             m &= (1u << (lim - i)) - 1;
         if (m)

@@ -384,14 +384,23 @@ static at_status parse_basic(const cmd_ctx *c, size_t *pos, at_command *cmd)
     return AT_OK;
 }
 
-at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
-                           at_cmdline *out, uint64_t *err_off)
+/* A command with nothing parsed yet; parameters are written as they are
+ * counted, so the slots beyond n_params are left as they are. */
+static void clear_command(at_command *cmd)
 {
-    at_status st = check_line(line, len, out);
-    if (st != AT_OK)
-        return st;
-    memset(out, 0, sizeof *out);
+    cmd->name = (at_str){0};
+    cmd->type = AT_CMDT_EXEC;
+    cmd->n_params = 0;
+    cmd->params_dropped = false;
+    cmd->basic_value = (at_str){0};
+    cmd->span = (at_span){0};
+}
 
+/* at_parse_cmdline after the checks, into an out with no command yet. */
+static at_status parse_cmdline(const char *line, size_t len, uint64_t base_off,
+                               at_cmdline *out, uint64_t *err_off)
+{
+    at_status st;
     cmd_ctx c = {line, rtrim(line, 0, len), base_off, err_off};
     /* "AT" in any letter case (V.250 requires "AT" and "at"; modules take
      * "At" and "aT" as well), or "A/" - which repeats the previous line and
@@ -403,6 +412,7 @@ at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
     if (line[1] == '/') {
         if (c.end != 2)
             return syntax(err_off, base_off, 2);
+        clear_command(&out->cmds[0]);
         out->cmds[0].name = mkstr(line, base_off, 0, 2);
         out->cmds[0].type = AT_CMDT_REPEAT;
         out->cmds[0].span = mkspan(base_off, 0, 2);
@@ -425,20 +435,33 @@ at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
             break;
         at_command *cmd = &scratch;
         if (out->n_cmds < AT_CMD_MAX_CHAIN)
-            cmd = &out->cmds[out->n_cmds]; /* still zero from the start */
-        else
-            memset(cmd, 0, sizeof *cmd);
+            cmd = &out->cmds[out->n_cmds];
+        clear_command(cmd);
         st = is_ext_prefix(line[i]) ? parse_extended(&c, &i, cmd) : parse_basic(&c, &i, cmd);
-        if (st != AT_OK) {
-            memset(out, 0, sizeof *out);
+        if (st != AT_OK)
             return st;
-        }
         if (cmd == &scratch)
             out->cmds_dropped = true;
         else
             out->n_cmds++;
     }
     return AT_OK;
+}
+
+at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
+                           at_cmdline *out, uint64_t *err_off)
+{
+    at_status st = check_line(line, len, out);
+    if (st != AT_OK)
+        return st;
+    /* Only what the count covers is written: clearing all eight slots of
+     * kilobytes per line was most of the parse. */
+    out->n_cmds = 0;
+    out->cmds_dropped = false;
+    st = parse_cmdline(line, len, base_off, out, err_off);
+    if (st != AT_OK)
+        memset(out, 0, sizeof *out);
+    return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,13 +532,18 @@ at_status at_parse_result(const char *line, size_t len, uint64_t base_off,
             return AT_OK;
         }
     }
-    if (match_lit(line, 0, n, "CONNECT", false) == 7 && (n == 7 || line[7] == ' ')) {
+    /* The first byte tells most lines from the forms below (every line
+     * of an answer comes here). */
+    if (line[0] == 'C' && match_lit(line, 0, n, "CONNECT", false) == 7 &&
+        (n == 7 || line[7] == ' ')) {
         out->kind = AT_RES_CONNECT;
         size_t t = skip_blanks(line, 7, n);
         if (t < n)
             out->text = mkstr(line, base_off, t, n - t);
         return AT_OK;
     }
+    if (line[0] != '+')
+        return AT_OK;
     if (match_lit(line, 0, n, "+CME ERROR:", false) == 11) {
         out->kind = AT_RES_CME_ERROR;
         parse_error_arg(line, 11, n, base_off, out);
@@ -702,7 +730,7 @@ at_secure_result at_parse_secure_result(const char *line, size_t len)
     if (!line)
         return AT_SEC_NONE;
     size_t n = rtrim(line, 0, len);
-    if (match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
+    if (n < 10 || line[0] != 'S' || match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
         (n > 10 && line[10] != ' ' && line[10] != ':'))
         return AT_SEC_NONE;
     if (n <= 11)

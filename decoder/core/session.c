@@ -206,12 +206,13 @@ static void flush_pending_echo(session_state *s)
 /* Host side                                                          */
 /* ------------------------------------------------------------------ */
 
-static bool has_command(const at_exchange *x, const char *name)
+/* at_name_is for a literal @p lit: the lengths, known here, settle it
+ * for most names before any character (the session asks about every
+ * command and every answer line). */
+#define NAME_IS(name, lit) name_is_lit((name), (lit), sizeof(lit) - 1)
+static inline bool name_is_lit(const at_str *name, const char *lit, size_t len)
 {
-    for (unsigned i = 0; i < x->cmdline.n_cmds; i++)
-        if (at_name_is(&x->cmdline.cmds[i].name, name))
-            return true;
-    return false;
+    return name->ptr && same_ci(name->ptr, name->len, lit, len);
 }
 
 static bool is_command_text(const uint8_t *p, size_t n)
@@ -222,17 +223,29 @@ static bool is_command_text(const uint8_t *p, size_t n)
     return a && (p[1] == 'T' || p[1] == 't' || p[1] == '/');
 }
 
-/* Tracks ATV0/ATV1: the module's result format changes with it. */
-static void note_verbose_setting(session_state *s)
+/* What the session needs to know of the commands for every answer line,
+ * decided in one pass over them; ATV0/ATV1 (and what resets it) changes
+ * the module's result format. */
+static void note_commands(session_state *s, bool *sisr, bool *sist)
 {
-    for (unsigned i = 0; i < s->x.cmdline.n_cmds; i++) {
-        const at_command *c = &s->x.cmdline.cmds[i];
-        if (c->type == AT_CMDT_EXEC && at_name_is(&c->name, "V")) {
-            bool zero = c->basic_value.len == 0 ||
-                        (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
-            s->numeric_results = zero;
-        } else if (at_name_is(&c->name, "Z") || at_name_is(&c->name, "&F")) {
+    at_exchange *x = &s->x;
+    for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
+        const at_command *c = &x->cmdline.cmds[i];
+        if (NAME_IS(&c->name, "^SBNW")) {
+            x->secure = true;
+        } else if (NAME_IS(&c->name, "+CGSN") || NAME_IS(&c->name, "+GSN")) {
+            x->asks_imei = true;
+        } else if (NAME_IS(&c->name, "V")) {
+            x->sets_verbose = true;
+            if (c->type == AT_CMDT_EXEC)
+                s->numeric_results = c->basic_value.len == 0 ||
+                                     (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
+        } else if (NAME_IS(&c->name, "Z") || NAME_IS(&c->name, "&F")) {
             s->numeric_results = false;
+        } else if (NAME_IS(&c->name, "^SISR")) {
+            *sisr = true;
+        } else if (NAME_IS(&c->name, "^SIST")) {
+            *sist = true;
         }
     }
 }
@@ -261,19 +274,15 @@ static void begin_exchange(session_state *s, const at_token *t)
     x->parse_ok = at_parse_cmdline(s->line_copy, n, t->off, &x->cmdline, NULL) == AT_OK;
     if (!x->parse_ok)
         memset(&x->cmdline, 0, sizeof x->cmdline);
-    /* What the session needs to know of the command for every answer
-     * line, decided once. */
-    x->secure = has_command(x, "^SBNW");
-    x->asks_imei = has_command(x, "+CGSN") || has_command(x, "+GSN");
-    x->sets_verbose = has_command(x, "V");
+    bool sisr = false, sist = false;
+    note_commands(s, &sisr, &sist);
     s->in_exchange = true;
-    note_verbose_setting(s);
 
     /* Tell the module's tokenizer what this command makes it send. */
     at_stream_hint(&s->me, AT_HINT_PEER_IDLE, on_me_token, s);
-    if (has_command(x, "^SISR"))
+    if (sisr)
         at_stream_hint(&s->me, AT_HINT_EXPECT_SISR, on_me_token, s);
-    if (has_command(x, "^SIST")) {
+    if (sist) {
         at_stream_hint(&s->me, AT_HINT_EXPECT_TRANSPARENT, on_me_token, s);
         s->in_transparent = true;
     }
@@ -411,13 +420,13 @@ static void parse_known_line(const session_state *s, const at_token *t, at_line_
     at_status st = AT_OK;
     if (!pre->ptr) {
         /* no prefix */
-    } else if (at_name_is(pre, "^SBNR")) {
+    } else if (NAME_IS(pre, "^SBNR")) {
         li->kind = AT_LK_SBNR;
         st = at_parse_sbnr(p, n, t->off, &li->u.sbnr, &li->err_off);
-    } else if (at_name_is(pre, "+CIEV")) {
+    } else if (NAME_IS(pre, "+CIEV")) {
         at_str name, rest;
         st = at_parse_ciev(p, n, t->off, &name, &rest, &li->err_off);
-        if (st == AT_OK && at_name_is(&name, "is_cert")) {
+        if (st == AT_OK && NAME_IS(&name, "is_cert")) {
             li->kind = AT_LK_CIEV_IS_CERT;
             st = at_parse_ciev_is_cert(p, n, t->off, &li->u.ciev_cert, &li->err_off);
         } else {
@@ -425,10 +434,10 @@ static void parse_known_line(const session_state *s, const at_token *t, at_line_
             li->u.ciev.name = name;
             li->u.ciev.rest = rest;
         }
-    } else if (at_name_is(pre, "^SIS")) {
+    } else if (NAME_IS(pre, "^SIS")) {
         li->kind = AT_LK_SIS;
         st = at_parse_sis(p, n, t->off, &li->u.sis, &li->err_off);
-    } else if (at_name_is(pre, "^SISR") || at_name_is(pre, "^SISW")) {
+    } else if (NAME_IS(pre, "^SISR") || NAME_IS(pre, "^SISW")) {
         li->kind = AT_LK_SIS_RW;
         st = at_parse_sis_rw(p, n, t->off, &li->u.sis_rw, &li->err_off);
     }

@@ -157,14 +157,17 @@ static void te_line_done(stream_state *s, const uint8_t *line, size_t len)
 {
     size_t clen;
     const uint8_t *cmd = last_command(line, len, &clen);
-    if (!cmd)
+    /* Every command below is "^S???=", told apart by the three letters
+     * between (most lines of a busy trace are one of them). */
+    if (!cmd || clen < 6 || cmd[0] != '^' || lower(cmd[1]) != 's' || cmd[5] != '=')
         return;
-    if (starts_with_ci(cmd, clen, "^SBNW=")) {
+    int a = lower(cmd[2]), b = lower(cmd[3]), c = lower(cmd[4]);
+    if (a == 'b' && b == 'n' && c == 'w') {
         s->mode = AT_SM_FRAME_EXPECT;
-    } else if (starts_with_ci(cmd, clen, "^SIST=")) {
+    } else if (a == 'i' && b == 's' && c == 't') {
         s->mode = AT_SM_TRANSPARENT;
         s->run_done = 0;
-    } else {
+    } else if (a == 'i' && b == 's' && c == 'w') {
         uint32_t count = sisw_count(cmd, clen);
         if (count) {
             s->mode = AT_SM_PAYLOAD;

@@ -669,6 +669,55 @@ static void test_cmd_not_nul_terminated(void **state)
     assert_int_equal(err, BASE + 5);
 }
 
+/* at_parse_cmdline writes only the counted entries: one output reused
+ * for a long line and then short ones must show nothing of the long one
+ * in what the counts cover, and a syntax error clears it all. */
+static void test_cmd_reused_output(void **state)
+{
+    (void)state;
+    const char *big = "AT+A=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17;+B=\"x\";C1;E;F;G;H;I;J;K";
+    at_cmdline cl;
+    assert_int_equal(at_parse_cmdline(big, strlen(big), BASE, &cl, NULL), AT_OK);
+    assert_int_equal(cl.n_cmds, AT_CMD_MAX_CHAIN);
+    assert_true(cl.cmds_dropped);
+    assert_true(cl.cmds[0].params_dropped);
+
+    const char *l = "ATE0";
+    assert_int_equal(at_parse_cmdline(l, strlen(l), BASE, &cl, NULL), AT_OK);
+    assert_int_equal(cl.n_cmds, 1);
+    assert_false(cl.cmds_dropped);
+    CHECK_STR(cl.cmds[0].name, l, BASE, "E", 2);
+    assert_int_equal(cl.cmds[0].type, AT_CMDT_EXEC);
+    assert_int_equal(cl.cmds[0].n_params, 0);
+    assert_false(cl.cmds[0].params_dropped);
+    CHECK_STR(cl.cmds[0].basic_value, l, BASE, "0", 3);
+    assert_int_equal(cl.cmds[0].span.off, BASE + 2);
+    assert_int_equal(cl.cmds[0].span.len, 2);
+
+    assert_int_equal(at_parse_cmdline(big, strlen(big), BASE, &cl, NULL), AT_OK);
+    l = "AT+X";
+    assert_int_equal(at_parse_cmdline(l, strlen(l), BASE, &cl, NULL), AT_OK);
+    assert_int_equal(cl.n_cmds, 1);
+    CHECK_STR(cl.cmds[0].name, l, BASE, "+X", 2);
+    assert_int_equal(cl.cmds[0].n_params, 0);
+    assert_false(cl.cmds[0].params_dropped);
+    CHECK_ABSENT(cl.cmds[0].basic_value);
+
+    l = "A/";
+    assert_int_equal(at_parse_cmdline(l, strlen(l), BASE, &cl, NULL), AT_OK);
+    assert_int_equal(cl.n_cmds, 1);
+    assert_int_equal(cl.cmds[0].type, AT_CMDT_REPEAT);
+    assert_int_equal(cl.cmds[0].n_params, 0);
+    CHECK_ABSENT(cl.cmds[0].basic_value);
+
+    assert_int_equal(at_parse_cmdline(big, strlen(big), BASE, &cl, NULL), AT_OK);
+    l = "AT+X=\"a";
+    assert_int_equal(at_parse_cmdline(l, strlen(l), BASE, &cl, NULL), AT_ERR_SYNTAX);
+    at_cmdline zero;
+    memset(&zero, 0, sizeof zero);
+    assert_memory_equal(&cl, &zero, sizeof cl);
+}
+
 static void test_name_is(void **state)
 {
     (void)state;
@@ -1873,6 +1922,7 @@ int main(void)
         cmocka_unit_test(test_cmd_limits),
         cmocka_unit_test(test_cmd_errors),
         cmocka_unit_test(test_cmd_not_nul_terminated),
+        cmocka_unit_test(test_cmd_reused_output),
         cmocka_unit_test(test_name_is),
         cmocka_unit_test(test_cmd_truncated),
         cmocka_unit_test(test_result_verbose),

@@ -56,6 +56,10 @@ typedef struct at_cmdline {
  * chained without separator (ATE0V1) become separate entries, extended
  * commands are separated by ';'. Returns AT_ERR_SYNTAX if the line is not
  * a command line (no AT prefix) or a quoted string is unterminated.
+ * On success only the counted entries are written: cmds[] beyond n_cmds
+ * and params[]/param_quoted[] beyond a command's n_params keep whatever
+ * they held (read only what the counts cover). On AT_ERR_SYNTAX *out is
+ * all zero.
  */
 at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
                            at_cmdline *out, uint64_t *err_off);

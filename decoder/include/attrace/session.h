@@ -85,7 +85,7 @@ typedef struct at_line_info {
 typedef struct at_exchange {
     uint32_t id;               /**< 1, 2, ... in order of commands */
     at_str line;               /**< the command line (session-owned copy) */
-    at_cmdline cmdline;        /**< parsed; n_cmds 0 if unparsable */
+    at_cmdline cmdline;        /**< parsed; n_cmds 0 if unparsable; read only the counted entries */
     bool parse_ok;
     uint64_t ts_start;         /**< first byte of the command */
     uint64_t ts_end;           /**< last byte of the final result (END event) */
