@@ -202,6 +202,16 @@ bool at_name_is(const at_str *name, const char *want)
     return i == name->len;
 }
 
+bool at_name_is_n(const at_str *name, const char *want, size_t want_len)
+{
+    if (!name || !name->ptr || !want || name->len != want_len)
+        return false;
+    for (size_t i = 0; i < want_len; i++)
+        if (to_upper(name->ptr[i]) != to_upper(want[i]))
+            return false;
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* Command lines                                                       */
 /* ------------------------------------------------------------------ */

@@ -206,14 +206,9 @@ static void flush_pending_echo(session_state *s)
 /* Host side                                                          */
 /* ------------------------------------------------------------------ */
 
-/* at_name_is for a literal @p lit: the lengths, known here, settle it
- * for most names before any character (the session asks about every
- * command and every answer line). */
-#define NAME_IS(name, lit) name_is_lit((name), (lit), sizeof(lit) - 1)
-static inline bool name_is_lit(const at_str *name, const char *lit, size_t len)
-{
-    return name->ptr && same_ci(name->ptr, name->len, lit, len);
-}
+/* The session asks about every command and every answer line: the
+ * literal's length is known here. */
+#define NAME_IS(name, lit) at_name_is_n((name), (lit), sizeof(lit) - 1)
 
 static bool is_command_text(const uint8_t *p, size_t n)
 {

@@ -70,6 +70,13 @@ const char *at_cmd_type_name(at_cmd_type t);
 /** True if @p name (case-insensitive) equals @p want, e.g. "^sbnw" vs "^SBNW". */
 bool at_name_is(const at_str *name, const char *want);
 
+/**
+ * at_name_is for a @p want of known length @p want_len, not NUL-terminated
+ * (a literal: `at_name_is_n(name, "^SBNW", sizeof "^SBNW" - 1)`): the
+ * lengths settle most names before any character is compared.
+ */
+bool at_name_is_n(const at_str *name, const char *want, size_t want_len);
+
 /* ------------------------------------------------------------------ */
 /* Final and intermediate result codes                                */
 /* ------------------------------------------------------------------ */
