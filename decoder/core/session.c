@@ -106,27 +106,38 @@ static at_event *new_event(session_state *s, at_event_kind kind, const at_token 
     return ev;
 }
 
+/* Passes over the bytes of the feed in progress from the scanner's
+ * position on that start nothing (at_secret_skip): one search for the
+ * feed's bytes, not one per token (the decoder's hot path). */
+static void skip_idle(session_state *s, at_secret_scanner *sc)
+{
+    uint64_t scanned = at_secret_scanned(sc);
+    uint64_t feed_end = s->feed_off + s->feed_len;
+    if (scanned < feed_end)
+        at_secret_skip(sc, s->feed_data + (scanned - s->feed_off),
+                       (size_t)(feed_end - scanned));
+}
+
 /* Scans the bytes of the feed in progress up to stream offset @p end of
  * @p dir, so a token's event knows the keys its bytes prove, and no more:
- * what a later byte proves must not depend on where the feed was cut. */
+ * what a later byte proves must not depend on where the feed was cut.
+ * Whatever lies before the scanner's position was scanned, or skipped as
+ * starting nothing, and the skip after it is done: skipping again would
+ * stop where it stands. */
 static void scan_upto(session_state *s, at_dir dir, uint64_t end)
 {
     at_secret_scanner *sc = &s->scan[dir];
     if (!s->feed_data || s->feed_dir != dir)
         return;
+    uint64_t scanned = at_secret_scanned(sc);
+    if (end <= scanned)
+        return;
     uint64_t feed_end = s->feed_off + s->feed_len;
     if (end > feed_end)
         end = feed_end;
-    uint64_t scanned = at_secret_scanned(sc);
-    if (end > scanned) {
+    if (end > scanned)
         at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
-        scanned = end;
-    }
-    /* Bytes that start nothing are passed over in one go, not token by
-     * token (the decoder's hot path). */
-    if (scanned < feed_end)
-        at_secret_skip(sc, s->feed_data + (scanned - s->feed_off),
-                       (size_t)(feed_end - scanned));
+    skip_idle(s, sc);
 }
 
 /* Every token passes here first: its bytes are scanned, and runs before
@@ -598,6 +609,7 @@ void at_session_feed(at_session *session, at_dir dir, uint64_t ts_ns,
     s->feed_len = len;
     s->feed_off = at_secret_scanned(&s->scan[dir]);
     s->feed_dir = dir;
+    skip_idle(s, &s->scan[dir]);
     if (dir == AT_DIR_TE_TO_ME)
         at_stream_feed(&s->te, ts_ns, data, len, on_te_token, s);
     else
