@@ -237,21 +237,41 @@ static void note_commands(session_state *s, bool *sisr, bool *sist)
     at_exchange *x = &s->x;
     for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
         const at_command *c = &x->cmdline.cmds[i];
-        if (NAME_IS(&c->name, "^SBNW")) {
-            x->secure = true;
-        } else if (NAME_IS(&c->name, "+CGSN") || NAME_IS(&c->name, "+GSN")) {
-            x->asks_imei = true;
-        } else if (NAME_IS(&c->name, "V")) {
-            x->sets_verbose = true;
-            if (c->type == AT_CMDT_EXEC)
-                s->numeric_results = c->basic_value.len == 0 ||
-                                     (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
-        } else if (NAME_IS(&c->name, "Z") || NAME_IS(&c->name, "&F")) {
-            s->numeric_results = false;
-        } else if (NAME_IS(&c->name, "^SISR")) {
-            *sisr = true;
-        } else if (NAME_IS(&c->name, "^SIST")) {
-            *sist = true;
+        const at_str *name = &c->name;
+        /* By length first: most commands are none of these, and one
+         * comparison tells them so. */
+        switch (name->len) {
+        case 1:
+            if (NAME_IS(name, "V")) {
+                x->sets_verbose = true;
+                if (c->type == AT_CMDT_EXEC)
+                    s->numeric_results =
+                        c->basic_value.len == 0 ||
+                        (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
+            } else if (NAME_IS(name, "Z")) {
+                s->numeric_results = false;
+            }
+            break;
+        case 2:
+            if (NAME_IS(name, "&F"))
+                s->numeric_results = false;
+            break;
+        case 4:
+            if (NAME_IS(name, "+GSN"))
+                x->asks_imei = true;
+            break;
+        case 5:
+            if (NAME_IS(name, "^SBNW"))
+                x->secure = true;
+            else if (NAME_IS(name, "+CGSN"))
+                x->asks_imei = true;
+            else if (NAME_IS(name, "^SISR"))
+                *sisr = true;
+            else if (NAME_IS(name, "^SIST"))
+                *sist = true;
+            break;
+        default:
+            break;
         }
     }
 }
