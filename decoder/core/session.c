@@ -155,8 +155,22 @@ static void deliver(session_state *s)
         s->cb(s->ctx, &s->ev);
 }
 
+/* Fills @p li, cleared, with result line @p t, which parsed as @p res. The
+ * line is made in the event itself: no copy of at_line_info's hundreds of
+ * bytes for every OK. */
+static void result_line(at_line_info *li, const at_token *t, const at_result *res)
+{
+    li->kind = AT_LK_RESULT;
+    li->text.ptr = (const char *)t->data;
+    li->text.len = t->len;
+    li->text.span.off = t->off;
+    li->text.span.len = (uint32_t)t->len;
+    li->u.result = *res;
+}
+
+/* @p final: the final result, parsed from token @p t, or NULL. */
 static void end_exchange(session_state *s, at_end_reason reason, uint64_t ts,
-                         const at_token *t, const at_line_info *final)
+                         const at_token *t, const at_result *final)
 {
     if (!s->in_exchange)
         return;
@@ -164,7 +178,7 @@ static void end_exchange(session_state *s, at_end_reason reason, uint64_t ts,
     s->x.ts_end = ts;
     at_event *ev = new_event(s, AT_EV_END, t);
     if (final)
-        ev->line = *final;
+        result_line(&ev->line, t, final);
     if (!t) {
         ev->ts = ts;
         ev->ts_end = ts;
@@ -548,18 +562,10 @@ static void me_line(session_state *s, const at_token *t)
     at_result res;
     if (at_parse_result(p, n, t->off, numeric, &res) == AT_OK &&
         res.kind != AT_RES_NONE) {
-        at_line_info li;
-        memset(&li, 0, sizeof li);
-        li.kind = AT_LK_RESULT;
-        li.text.ptr = p;
-        li.text.len = n;
-        li.text.span.off = t->off;
-        li.text.span.len = (uint32_t)n;
-        li.u.result = res;
         if (res.kind == AT_RES_RING) {
             ev = new_event(s, AT_EV_URC, t);
             ev->exchange = NULL;
-            ev->line = li;
+            result_line(&ev->line, t, &res);
             if (s->in_exchange)
                 s->x.n_urcs++;
             deliver(s);
@@ -569,11 +575,11 @@ static void me_line(session_state *s, const at_token *t)
             at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
             s->x.has_final = true;
             s->x.final = res;
-            end_exchange(s, AT_END_RESULT, t->ts_last, t, &li);
+            end_exchange(s, AT_END_RESULT, t->ts_last, t, &res);
             return;
         }
         ev = new_event(s, s->in_exchange ? AT_EV_INTERMEDIATE : AT_EV_UNEXPECTED, t);
-        ev->line = li;
+        result_line(&ev->line, t, &res);
         deliver(s);
         return;
     }
