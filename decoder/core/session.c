@@ -82,10 +82,20 @@ void at_session_init(at_session *session, const at_session_config *cfg,
 /* Events                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A cleared event. The line's union, most of the event's bytes, is
+ * cleared only as far as the last events wrote it (ev_u_used): most
+ * events hold no parsed line, or a result, which uses little of it. */
 static at_event *new_event(session_state *s, at_event_kind kind, const at_token *t)
 {
     at_event *ev = &s->ev;
-    memset(ev, 0, sizeof *ev);
+    const size_t u_from = offsetof(at_event, line.u);
+    const size_t u_to = u_from + sizeof ev->line.u;
+    memset(ev, 0, u_from);
+    memset((char *)ev + u_to, 0, sizeof *ev - u_to);
+    if (s->ev_u_used) {
+        memset(&ev->line.u, 0, s->ev_u_used);
+        s->ev_u_used = 0;
+    }
     ev->kind = kind;
     ev->channel = s->cfg.channel;
     ev->exchange = s->in_exchange ? &s->x : NULL;
@@ -155,11 +165,20 @@ static void deliver(session_state *s)
         s->cb(s->ctx, &s->ev);
 }
 
-/* Fills @p li, cleared, with result line @p t, which parsed as @p res. The
- * line is made in the event itself: no copy of at_line_info's hundreds of
- * bytes for every OK. */
-static void result_line(at_line_info *li, const at_token *t, const at_result *res)
+/* Notes that the event's line union was written up to @p n bytes. */
+static void used_line_union(session_state *s, size_t n)
 {
+    if (n > s->ev_u_used)
+        s->ev_u_used = n;
+}
+
+/* Fills the event's line, cleared, with result line @p t, which parsed as
+ * @p res. The line is made in the event itself: no copy of at_line_info's
+ * hundreds of bytes for every OK. */
+static void result_line(session_state *s, const at_token *t, const at_result *res)
+{
+    at_line_info *li = &s->ev.line;
+    used_line_union(s, sizeof li->u.result);
     li->kind = AT_LK_RESULT;
     li->text.ptr = (const char *)t->data;
     li->text.len = t->len;
@@ -178,7 +197,7 @@ static void end_exchange(session_state *s, at_end_reason reason, uint64_t ts,
     s->x.ts_end = ts;
     at_event *ev = new_event(s, AT_EV_END, t);
     if (final)
-        result_line(&ev->line, t, final);
+        result_line(s, t, final);
     if (!t) {
         ev->ts = ts;
         ev->ts_end = ts;
@@ -546,6 +565,7 @@ static void me_line(session_state *s, const at_token *t)
         ev->line.text.ptr = p;
         ev->line.text.len = n;
         ev->line.text.span = ev->span;
+        used_line_union(s, sizeof ev->line.u.secure);
         ev->line.u.secure = sec;
         if (s->in_exchange) {
             if (sec == AT_SEC_READY)
@@ -565,7 +585,7 @@ static void me_line(session_state *s, const at_token *t)
         if (res.kind == AT_RES_RING) {
             ev = new_event(s, AT_EV_URC, t);
             ev->exchange = NULL;
-            result_line(&ev->line, t, &res);
+            result_line(s, t, &res);
             if (s->in_exchange)
                 s->x.n_urcs++;
             deliver(s);
@@ -579,13 +599,14 @@ static void me_line(session_state *s, const at_token *t)
             return;
         }
         ev = new_event(s, s->in_exchange ? AT_EV_INTERMEDIATE : AT_EV_UNEXPECTED, t);
-        result_line(&ev->line, t, &res);
+        result_line(s, t, &res);
         deliver(s);
         return;
     }
 
     /* The line is parsed into the event itself (new_event clears it). */
     ev = new_event(s, AT_EV_UNEXPECTED, t);
+    used_line_union(s, sizeof ev->line.u);
     parse_known_line(s, t, &ev->line);
     at_event_kind kind;
     if (answers_running_command(s, &ev->line.prefix))
