@@ -134,14 +134,20 @@ static void skip_idle(session_state *s, at_secret_scanner *sc)
  * Whatever lies before the scanner's position was scanned, or skipped as
  * starting nothing, and the skip after it is done: skipping again would
  * stop where it stands. */
-static void scan_upto(session_state *s, at_dir dir, uint64_t end)
+static void scan_more(session_state *s, at_secret_scanner *sc, uint64_t end);
+
+static inline void scan_upto(session_state *s, at_dir dir, uint64_t end)
 {
     at_secret_scanner *sc = &s->scan[dir];
-    if (!s->feed_data || s->feed_dir != dir)
+    /* The common case, decided here without a call. */
+    if (!s->feed_data || s->feed_dir != dir || end <= at_secret_scanned(sc))
         return;
+    scan_more(s, sc, end);
+}
+
+static void scan_more(session_state *s, at_secret_scanner *sc, uint64_t end)
+{
     uint64_t scanned = at_secret_scanned(sc);
-    if (end <= scanned)
-        return;
     uint64_t feed_end = s->feed_off + s->feed_len;
     if (end > feed_end)
         end = feed_end;
@@ -154,9 +160,11 @@ static void scan_upto(session_state *s, at_dir dir, uint64_t end)
  * it are no longer needed (tokens of a direction come in stream order). */
 static void scan_token(session_state *s, const at_token *t)
 {
-    scan_upto(s, t->dir, t->off + t->len);
-    at_secret_token_end(&s->scan[t->dir], t->off + t->len);
-    at_secret_forget(&s->scan[t->dir], t->off);
+    at_secret_scanner *sc = &s->scan[t->dir];
+    uint64_t end = t->off + t->len;
+    scan_upto(s, t->dir, end);
+    at_secret_token_end(sc, end);
+    at_secret_forget(sc, t->off);
 }
 
 static void deliver(session_state *s)
