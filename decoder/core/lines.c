@@ -737,10 +737,12 @@ static const struct {
 
 at_secure_result at_parse_secure_result(const char *line, size_t len)
 {
-    if (!line)
+    /* Every module line comes here: most are told apart by their first
+     * byte, before the trailing blanks are looked at. */
+    if (!line || len < 10 || line[0] != 'S')
         return AT_SEC_NONE;
     size_t n = rtrim(line, 0, len);
-    if (n < 10 || line[0] != 'S' || match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
+    if (n < 10 || match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
         (n > 10 && line[10] != ' ' && line[10] != ':'))
         return AT_SEC_NONE;
     if (n <= 11)
