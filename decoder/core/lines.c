@@ -34,6 +34,9 @@ static bool is_hex(char c)
  * them. Tabs are treated the same so a hand-typed trace still parses. */
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 static char to_upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
+/* Names are mostly written in the case they are looked up in: the equal
+ * bytes need no folding. */
+static bool same_char_ci(char a, char b) { return a == b || to_upper(a) == to_upper(b); }
 
 /* V.250 5.4.1: characters of an extended command name after its prefix. */
 static bool is_name_char(char c)
@@ -125,7 +128,7 @@ static size_t match_lit(const char *s, size_t pos, size_t end, const char *lit, 
     size_t k = 0;
     while (lit[k] && pos + k < end) {
         char a = s[pos + k], b = lit[k];
-        if (ci ? to_upper(a) != to_upper(b) : a != b)
+        if (ci ? !same_char_ci(a, b) : a != b)
             break;
         k++;
     }
@@ -197,7 +200,7 @@ bool at_name_is(const at_str *name, const char *want)
      * character (the session and the analyzer ask about every command). */
     size_t i = 0;
     for (; want[i]; i++)
-        if (i == name->len || to_upper(name->ptr[i]) != to_upper(want[i]))
+        if (i == name->len || !same_char_ci(name->ptr[i], want[i]))
             return false;
     return i == name->len;
 }
@@ -207,7 +210,7 @@ bool at_name_is_n(const at_str *name, const char *want, size_t want_len)
     if (!name || !name->ptr || !want || name->len != want_len)
         return false;
     for (size_t i = 0; i < want_len; i++)
-        if (to_upper(name->ptr[i]) != to_upper(want[i]))
+        if (!same_char_ci(name->ptr[i], want[i]))
             return false;
     return true;
 }
@@ -737,10 +740,12 @@ static const struct {
 
 at_secure_result at_parse_secure_result(const char *line, size_t len)
 {
-    if (!line)
+    /* Every module line comes here: most are told apart by their first
+     * byte, before the trailing blanks are looked at. */
+    if (!line || len < 10 || line[0] != 'S')
         return AT_SEC_NONE;
     size_t n = rtrim(line, 0, len);
-    if (n < 10 || line[0] != 'S' || match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
+    if (n < 10 || match_lit(line, 0, n, "SECURE CMD", false) != 10 ||
         (n > 10 && line[10] != ' ' && line[10] != ':'))
         return AT_SEC_NONE;
     if (n <= 11)

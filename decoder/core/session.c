@@ -82,10 +82,20 @@ void at_session_init(at_session *session, const at_session_config *cfg,
 /* Events                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A cleared event. The line's union, most of the event's bytes, is
+ * cleared only as far as the last events wrote it (ev_u_used): most
+ * events hold no parsed line, or a result, which uses little of it. */
 static at_event *new_event(session_state *s, at_event_kind kind, const at_token *t)
 {
     at_event *ev = &s->ev;
-    memset(ev, 0, sizeof *ev);
+    const size_t u_from = offsetof(at_event, line.u);
+    const size_t u_to = u_from + sizeof ev->line.u;
+    memset(ev, 0, u_from);
+    memset((char *)ev + u_to, 0, sizeof *ev - u_to);
+    if (s->ev_u_used) {
+        memset(&ev->line.u, 0, s->ev_u_used);
+        s->ev_u_used = 0;
+    }
     ev->kind = kind;
     ev->channel = s->cfg.channel;
     ev->exchange = s->in_exchange ? &s->x : NULL;
@@ -106,36 +116,55 @@ static at_event *new_event(session_state *s, at_event_kind kind, const at_token 
     return ev;
 }
 
-/* Scans the bytes of the feed in progress up to stream offset @p end of
- * @p dir, so a token's event knows the keys its bytes prove, and no more:
- * what a later byte proves must not depend on where the feed was cut. */
-static void scan_upto(session_state *s, at_dir dir, uint64_t end)
+/* Passes over the bytes of the feed in progress from the scanner's
+ * position on that start nothing (at_secret_skip): one search for the
+ * feed's bytes, not one per token (the decoder's hot path). */
+static void skip_idle(session_state *s, at_secret_scanner *sc)
 {
-    at_secret_scanner *sc = &s->scan[dir];
-    if (!s->feed_data || s->feed_dir != dir)
-        return;
-    uint64_t feed_end = s->feed_off + s->feed_len;
-    if (end > feed_end)
-        end = feed_end;
     uint64_t scanned = at_secret_scanned(sc);
-    if (end > scanned) {
-        at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
-        scanned = end;
-    }
-    /* Bytes that start nothing are passed over in one go, not token by
-     * token (the decoder's hot path). */
+    uint64_t feed_end = s->feed_off + s->feed_len;
     if (scanned < feed_end)
         at_secret_skip(sc, s->feed_data + (scanned - s->feed_off),
                        (size_t)(feed_end - scanned));
+}
+
+/* Scans the bytes of the feed in progress up to stream offset @p end of
+ * @p dir, so a token's event knows the keys its bytes prove, and no more:
+ * what a later byte proves must not depend on where the feed was cut.
+ * Whatever lies before the scanner's position was scanned, or skipped as
+ * starting nothing, and the skip after it is done: skipping again would
+ * stop where it stands. */
+static void scan_more(session_state *s, at_secret_scanner *sc, uint64_t end);
+
+static inline void scan_upto(session_state *s, at_dir dir, uint64_t end)
+{
+    at_secret_scanner *sc = &s->scan[dir];
+    /* The common case, decided here without a call. */
+    if (!s->feed_data || s->feed_dir != dir || end <= at_secret_scanned(sc))
+        return;
+    scan_more(s, sc, end);
+}
+
+static void scan_more(session_state *s, at_secret_scanner *sc, uint64_t end)
+{
+    uint64_t scanned = at_secret_scanned(sc);
+    uint64_t feed_end = s->feed_off + s->feed_len;
+    if (end > feed_end)
+        end = feed_end;
+    if (end > scanned)
+        at_secret_scan(sc, s->feed_data + (scanned - s->feed_off), (size_t)(end - scanned));
+    skip_idle(s, sc);
 }
 
 /* Every token passes here first: its bytes are scanned, and runs before
  * it are no longer needed (tokens of a direction come in stream order). */
 static void scan_token(session_state *s, const at_token *t)
 {
-    scan_upto(s, t->dir, t->off + t->len);
-    at_secret_token_end(&s->scan[t->dir], t->off + t->len);
-    at_secret_forget(&s->scan[t->dir], t->off);
+    at_secret_scanner *sc = &s->scan[t->dir];
+    uint64_t end = t->off + t->len;
+    scan_upto(s, t->dir, end);
+    at_secret_token_end(sc, end);
+    at_secret_forget(sc, t->off);
 }
 
 static void deliver(session_state *s)
@@ -144,8 +173,31 @@ static void deliver(session_state *s)
         s->cb(s->ctx, &s->ev);
 }
 
+/* Notes that the event's line union was written up to @p n bytes. */
+static void used_line_union(session_state *s, size_t n)
+{
+    if (n > s->ev_u_used)
+        s->ev_u_used = n;
+}
+
+/* Fills the event's line, cleared, with result line @p t, which parsed as
+ * @p res. The line is made in the event itself: no copy of at_line_info's
+ * hundreds of bytes for every OK. */
+static void result_line(session_state *s, const at_token *t, const at_result *res)
+{
+    at_line_info *li = &s->ev.line;
+    used_line_union(s, sizeof li->u.result);
+    li->kind = AT_LK_RESULT;
+    li->text.ptr = (const char *)t->data;
+    li->text.len = t->len;
+    li->text.span.off = t->off;
+    li->text.span.len = (uint32_t)t->len;
+    li->u.result = *res;
+}
+
+/* @p final: the final result, parsed from token @p t, or NULL. */
 static void end_exchange(session_state *s, at_end_reason reason, uint64_t ts,
-                         const at_token *t, const at_line_info *final)
+                         const at_token *t, const at_result *final)
 {
     if (!s->in_exchange)
         return;
@@ -153,7 +205,7 @@ static void end_exchange(session_state *s, at_end_reason reason, uint64_t ts,
     s->x.ts_end = ts;
     at_event *ev = new_event(s, AT_EV_END, t);
     if (final)
-        ev->line = *final;
+        result_line(s, t, final);
     if (!t) {
         ev->ts = ts;
         ev->ts_end = ts;
@@ -226,21 +278,41 @@ static void note_commands(session_state *s, bool *sisr, bool *sist)
     at_exchange *x = &s->x;
     for (unsigned i = 0; i < x->cmdline.n_cmds; i++) {
         const at_command *c = &x->cmdline.cmds[i];
-        if (NAME_IS(&c->name, "^SBNW")) {
-            x->secure = true;
-        } else if (NAME_IS(&c->name, "+CGSN") || NAME_IS(&c->name, "+GSN")) {
-            x->asks_imei = true;
-        } else if (NAME_IS(&c->name, "V")) {
-            x->sets_verbose = true;
-            if (c->type == AT_CMDT_EXEC)
-                s->numeric_results = c->basic_value.len == 0 ||
-                                     (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
-        } else if (NAME_IS(&c->name, "Z") || NAME_IS(&c->name, "&F")) {
-            s->numeric_results = false;
-        } else if (NAME_IS(&c->name, "^SISR")) {
-            *sisr = true;
-        } else if (NAME_IS(&c->name, "^SIST")) {
-            *sist = true;
+        const at_str *name = &c->name;
+        /* By length first: most commands are none of these, and one
+         * comparison tells them so. */
+        switch (name->len) {
+        case 1:
+            if (NAME_IS(name, "V")) {
+                x->sets_verbose = true;
+                if (c->type == AT_CMDT_EXEC)
+                    s->numeric_results =
+                        c->basic_value.len == 0 ||
+                        (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
+            } else if (NAME_IS(name, "Z")) {
+                s->numeric_results = false;
+            }
+            break;
+        case 2:
+            if (NAME_IS(name, "&F"))
+                s->numeric_results = false;
+            break;
+        case 4:
+            if (NAME_IS(name, "+GSN"))
+                x->asks_imei = true;
+            break;
+        case 5:
+            if (NAME_IS(name, "^SBNW"))
+                x->secure = true;
+            else if (NAME_IS(name, "+CGSN"))
+                x->asks_imei = true;
+            else if (NAME_IS(name, "^SISR"))
+                *sisr = true;
+            else if (NAME_IS(name, "^SIST"))
+                *sist = true;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -355,6 +427,9 @@ static bool same_ci(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
         return false;
+    /* An echo is mostly its command byte for byte: one block compare. */
+    if (memcmp(a, b, alen) == 0)
+        return true;
     for (size_t i = 0; i < alen; i++) {
         char ca = a[i], cb = b[i];
         if (ca >= 'a' && ca <= 'z') ca = (char)(ca - 32);
@@ -501,6 +576,7 @@ static void me_line(session_state *s, const at_token *t)
         ev->line.text.ptr = p;
         ev->line.text.len = n;
         ev->line.text.span = ev->span;
+        used_line_union(s, sizeof ev->line.u.secure);
         ev->line.u.secure = sec;
         if (s->in_exchange) {
             if (sec == AT_SEC_READY)
@@ -517,18 +593,10 @@ static void me_line(session_state *s, const at_token *t)
     at_result res;
     if (at_parse_result(p, n, t->off, numeric, &res) == AT_OK &&
         res.kind != AT_RES_NONE) {
-        at_line_info li;
-        memset(&li, 0, sizeof li);
-        li.kind = AT_LK_RESULT;
-        li.text.ptr = p;
-        li.text.len = n;
-        li.text.span.off = t->off;
-        li.text.span.len = (uint32_t)n;
-        li.u.result = res;
         if (res.kind == AT_RES_RING) {
             ev = new_event(s, AT_EV_URC, t);
             ev->exchange = NULL;
-            ev->line = li;
+            result_line(s, t, &res);
             if (s->in_exchange)
                 s->x.n_urcs++;
             deliver(s);
@@ -538,17 +606,18 @@ static void me_line(session_state *s, const at_token *t)
             at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
             s->x.has_final = true;
             s->x.final = res;
-            end_exchange(s, AT_END_RESULT, t->ts_last, t, &li);
+            end_exchange(s, AT_END_RESULT, t->ts_last, t, &res);
             return;
         }
         ev = new_event(s, s->in_exchange ? AT_EV_INTERMEDIATE : AT_EV_UNEXPECTED, t);
-        ev->line = li;
+        result_line(s, t, &res);
         deliver(s);
         return;
     }
 
     /* The line is parsed into the event itself (new_event clears it). */
     ev = new_event(s, AT_EV_UNEXPECTED, t);
+    used_line_union(s, sizeof ev->line.u);
     parse_known_line(s, t, &ev->line);
     at_event_kind kind;
     if (answers_running_command(s, &ev->line.prefix))
@@ -598,6 +667,7 @@ void at_session_feed(at_session *session, at_dir dir, uint64_t ts_ns,
     s->feed_len = len;
     s->feed_off = at_secret_scanned(&s->scan[dir]);
     s->feed_dir = dir;
+    skip_idle(s, &s->scan[dir]);
     if (dir == AT_DIR_TE_TO_ME)
         at_stream_feed(&s->te, ts_ns, data, len, on_te_token, s);
     else

@@ -99,11 +99,15 @@ static const uint8_t *last_command(const uint8_t *p, size_t n, size_t *len)
         return NULL;
     size_t start = 2;
     bool quoted = false;
-    for (size_t i = 2; i < n; i++) {
-        if (p[i] == '"')
-            quoted = !quoted;
-        else if (p[i] == ';' && !quoted)
-            start = i + 1;
+    /* Most command lines hold one command: without a ';' there are no
+     * quotes to follow. */
+    if (memchr(p + 2, ';', n - 2)) {
+        for (size_t i = 2; i < n; i++) {
+            if (p[i] == '"')
+                quoted = !quoted;
+            else if (p[i] == ';' && !quoted)
+                start = i + 1;
+        }
     }
     while (start < n && p[start] == ' ')
         start++;
@@ -259,8 +263,10 @@ static size_t feed_line(stream_state *s, const uint8_t *p, size_t n,
         }
         /* Find the terminator in this chunk, and the first control byte
          * before it (relative to i). */
-        size_t ctrl;
-        size_t j = i + at_bytescan_line_stop(p + i, n - i, &ctrl);
+        size_t ctrl = 0, j = i;
+        /* The empty lines of the module's CR LF framing need no search. */
+        if (p[i] != '\r' && p[i] != '\n')
+            j += at_bytescan_line_stop(p + i, n - i, &ctrl);
         size_t run = j - i;
         bool repeat = false;
         if (s->dir == AT_DIR_TE_TO_ME && s->mode == AT_SM_LINE && s->line_len < 2 &&

@@ -438,6 +438,65 @@ static void test_parsed_values_reach_the_consumer(void **state)
     assert_string_equal(c.issuer, "/O=A, B/CN=c");
 }
 
+/* The line union's bytes that the event's line kind does not use are
+ * zero, whatever the events before it wrote there (the session clears
+ * only what they used). */
+typedef struct union_check {
+    unsigned events, lines_with_union;
+} union_check;
+
+static size_t union_bytes_used(const at_event *ev)
+{
+    switch (ev->line.kind) {
+    case AT_LK_RESULT: return sizeof ev->line.u.result;
+    case AT_LK_SECURE: return sizeof ev->line.u.secure;
+    case AT_LK_SBNR: return sizeof ev->line.u.sbnr;
+    case AT_LK_CIEV_IS_CERT: return sizeof ev->line.u.ciev_cert;
+    case AT_LK_CIEV: return sizeof ev->line.u.ciev;
+    case AT_LK_SIS: return sizeof ev->line.u.sis;
+    case AT_LK_SIS_RW: return sizeof ev->line.u.sis_rw;
+    case AT_LK_IMEI: return sizeof ev->line.u.imei;
+    case AT_LK_TEXT: break;
+    }
+    return 0;
+}
+
+static void check_union_event(void *ctx, const at_event *ev)
+{
+    union_check *c = ctx;
+    const unsigned char *u = (const unsigned char *)&ev->line.u;
+    size_t used = union_bytes_used(ev);
+    c->events++;
+    if (used)
+        c->lines_with_union++;
+    for (size_t i = used; i < sizeof ev->line.u; i++)
+        if (u[i] != 0)
+            fail_msg("%s event (line kind %s): union byte %zu is %u", at_event_kind_name(ev->kind),
+                     at_line_kind_name(ev->line.kind), i, u[i]);
+}
+
+static void test_line_union_clear_after_parsed_lines(void **state)
+{
+    (void)state;
+    const char *te = "AT^SBNR=is_cert\rATV0\rAT+CSQ\rAT^SBNW=is_cert,1\r";
+    const char *me = "\r\n^SBNR: 3, size: \"1234\", issuer: \"/CN=a\", serial number: \"00F1\", "
+                     "subject: \"/CN=b\", signature: \"sha256RSA\", thumbprint algorithm: \"sha1\", "
+                     "thumbprint: \"8CE388D8553D11F7E3BF64B6AA27C2C314B106D4\"\r\n"
+                     "\r\nOK\r\n"
+                     "\r\n^SIS: 0,0,2200,\"Remote peer has closed the connection\"\r\n"
+                     "0\r"
+                     "+CSQ: 17,99\r\n0\r"
+                     "\r\nSECURE CMD READY\r\n";
+    union_check c = {0};
+    at_session s;
+    at_session_init(&s, NULL, check_union_event, &c);
+    at_session_feed(&s, AT_DIR_TE_TO_ME, 1, (const uint8_t *)te, strlen(te));
+    at_session_feed(&s, AT_DIR_ME_TO_TE, 2, (const uint8_t *)me, strlen(me));
+    at_session_finish(&s, 3);
+    assert_true(c.events >= 10);
+    assert_true(c.lines_with_union >= 4);
+}
+
 /* A READ: the module's binary answer is a frame too. */
 /* The frame checks' limits can change between exchanges, from the event
  * callback (the analyzer does so when the module turns out to be newer). */
@@ -722,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_superseded_and_unexpected),
         cmocka_unit_test(test_sbnr_listing_and_ciev_parsed),
         cmocka_unit_test(test_parsed_values_reach_the_consumer),
+        cmocka_unit_test(test_line_union_clear_after_parsed_lines),
         cmocka_unit_test(test_read_response_frame),
         cmocka_unit_test(test_profile_set_between_exchanges),
         cmocka_unit_test(test_gap_is_reported),

@@ -177,6 +177,7 @@ typedef struct at_session {
         unsigned n_echo_secrets;
         at_frame frame;            /**< scratch for the frame being reported */
         at_event ev;               /**< scratch for the event being reported */
+        size_t ev_u_used;          /**< bytes of ev.line.u written since it was last cleared */
         /* Private-key detection on each direction's raw bytes; the bytes of
          * the feed in progress are scanned up to each token's end before its
          * event, the rest when the feed returns. */
