@@ -25,27 +25,65 @@ static void civil_from_days(uint64_t days, uint64_t *year, unsigned *month, unsi
 }
 
 /* These formatters run for every element printed: they write digits
- * directly rather than through snprintf and gmtime. */
+ * directly rather than through snprintf and gmtime, two at a time from a
+ * table of the hundred pairs. */
+static const char digit_pairs[200] = {
+    '0','0','0','1','0','2','0','3','0','4','0','5','0','6','0','7','0','8','0','9',
+    '1','0','1','1','1','2','1','3','1','4','1','5','1','6','1','7','1','8','1','9',
+    '2','0','2','1','2','2','2','3','2','4','2','5','2','6','2','7','2','8','2','9',
+    '3','0','3','1','3','2','3','3','3','4','3','5','3','6','3','7','3','8','3','9',
+    '4','0','4','1','4','2','4','3','4','4','4','5','4','6','4','7','4','8','4','9',
+    '5','0','5','1','5','2','5','3','5','4','5','5','5','6','5','7','5','8','5','9',
+    '6','0','6','1','6','2','6','3','6','4','6','5','6','6','6','7','6','8','6','9',
+    '7','0','7','1','7','2','7','3','7','4','7','5','7','6','7','7','7','8','7','9',
+    '8','0','8','1','8','2','8','3','8','4','8','5','8','6','8','7','8','8','8','9',
+    '9','0','9','1','9','2','9','3','9','4','9','5','9','6','9','7','9','8','9','9',
+};
+
+/* The last @p width digits of @p v, with leading zeros, ending at @p end
+ * (written backwards). */
+static void put_digits_before(char *end, uint64_t v, int width)
+{
+    while (width >= 2) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * r, 2);
+        width -= 2;
+    }
+    if (width)
+        end[-1] = (char)('0' + v % 10);
+}
+
 static char *put_fixed(char *p, uint64_t v, int width)
 {
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
+    put_digits_before(p + width, v, width);
     return p + width;
+}
+
+/* The number of decimal digits of @p v (1 for 0). */
+static int decimal_digits(uint64_t v)
+{
+    int n = 1;
+    for (;;) {
+        if (v < 10)
+            return n;
+        if (v < 100)
+            return n + 1;
+        if (v < 1000)
+            return n + 2;
+        if (v < 10000)
+            return n + 3;
+        v /= 10000;
+        n += 4;
+    }
 }
 
 char *cli_put_uint(char *p, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
+    int n = decimal_digits(v);
+    put_digits_before(p + n, v, n);
+    return p + n;
 }
 
 /* Whether @p buf has room for @p need bytes; when not, it is made empty. */
