@@ -69,11 +69,12 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * What one call of the renderer prints is collected in c->text_buf and
- * written with one fwrite when the call ends (out_flush): the view prints
- * in many small pieces, and stdio's per-call cost was a good part of the
- * decoder's time. When the buffer cannot grow, pieces go straight to the
- * stream (nothing is lost).
+ * What the renderer prints is collected in c->text_buf and written with
+ * one fwrite when a call ends (out_flush), or, when the owner of the
+ * stream allows it (c->text_hold), once that many bytes have collected
+ * (out_end_call): the view prints in many small pieces, and stdio's
+ * per-call cost was a good part of the decoder's time. When the buffer
+ * cannot grow, pieces go straight to the stream (nothing is lost).
  */
 static bool out_room(cli_ctx *c, size_t n)
 {
@@ -98,6 +99,14 @@ static void out_flush(cli_ctx *c)
     if (c->text_len)
         fwrite(c->text_buf, 1, c->text_len, c->out);
     c->text_len = 0;
+}
+
+/* The end of a renderer call: its text is written unless the owner of
+ * the stream lets it wait for more. */
+static void out_end_call(cli_ctx *c)
+{
+    if (c->text_len > c->text_hold)
+        out_flush(c);
 }
 
 static void out_write_grow(cli_ctx *c, const void *p, size_t n)
@@ -172,7 +181,8 @@ static void out_printf(cli_ctx *c, const char *fmt, ...)
 /* Escaped text (escape.h), AT_ESC_* @p flags. */
 static void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
 {
-    if (n > SIZE_MAX / 4 || !out_room(c, 4 * n)) {
+    if (n > SIZE_MAX / 4 ||
+        (c->text_cap - c->text_len < 4 * n && !out_room(c, 4 * n))) {
         out_flush(c);
         at_escape_write(c->out, data, n, flags);
         return;
@@ -250,6 +260,11 @@ static void put_count(cli_ctx *c, uint64_t n, const char *one, const char *many)
 
 static void put_spaces(cli_ctx *c, size_t n)
 {
+    if (c->text_cap - c->text_len >= n || out_room(c, n)) {
+        memset(c->text_buf + c->text_len, ' ', n);
+        c->text_len += n;
+        return;
+    }
     static const char spaces[] = "                                                                ";
     while (n > 0) {
         size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
@@ -1696,29 +1711,30 @@ static void cli_text_free(cli_ctx *c)
     c->text_len = c->text_cap = 0;
 }
 
-/* The table's entries: each call's text goes out in one write. */
+/* The table's entries: each call's text goes out in one write, or waits
+ * in the buffer as c->text_hold allows. */
 static void cli_text_event(cli_chan *ch, const at_event *ev)
 {
     render_event(ch, ev);
-    out_flush(ch->ctx);
+    out_end_call(ch->ctx);
 }
 
 static void cli_text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
 {
     render_findings(ch, f, n, after_event);
-    out_flush(ch->ctx);
+    out_end_call(ch->ctx);
 }
 
 static void cli_text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
     render_trace_event(c, ch, te);
-    out_flush(c);
+    out_end_call(c);
 }
 
 static void cli_text_channel_done(cli_chan *ch)
 {
     render_channel_done(ch);
-    out_flush(ch->ctx);
+    out_end_call(ch->ctx);
 }
 
 static void cli_text_summary(cli_ctx *c)
@@ -1742,4 +1758,5 @@ const cli_renderer cli_text_renderer = {
     .unreadable = cli_text_unreadable,
     .rules = cli_text_rules,
     .free = cli_text_free,
+    .flush = out_flush,
 };
