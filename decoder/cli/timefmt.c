@@ -44,6 +44,20 @@ static const char digit_pairs[200] = {
  * (written backwards). */
 static void put_digits_before(char *end, uint64_t v, int width)
 {
+    /* Times and counts mostly fit in 32 bits, where dividing is cheaper. */
+    if (v <= UINT32_MAX) {
+        uint32_t w = (uint32_t)v;
+        while (width >= 2) {
+            uint32_t r = w % 100;
+            w /= 100;
+            end -= 2;
+            memcpy(end, digit_pairs + 2 * r, 2);
+            width -= 2;
+        }
+        if (width)
+            end[-1] = (char)('0' + w % 10);
+        return;
+    }
     while (width >= 2) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
@@ -154,7 +168,7 @@ void cli_fmt_iso(uint64_t ts_ns, char *buf, size_t cap)
 /* "+W.F" or "-W.F" of |@p delta_ns|: W whole units of @p unit ns, F the
  * rest in microseconds to @p digits digits, then @p suffix; returns the
  * end (no NUL written). */
-static char *fmt_signed(int64_t delta_ns, uint64_t unit, int digits, char *p,
+static inline char *fmt_signed(int64_t delta_ns, uint64_t unit, int digits, char *p,
                         const char *suffix, size_t suffix_len)
 {
     uint64_t a = delta_ns < 0 ? (uint64_t)0 - (uint64_t)delta_ns : (uint64_t)delta_ns;
