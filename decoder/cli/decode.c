@@ -349,7 +349,8 @@ void cli_render_event(cli_chan *ch, const at_event *ev)
     cli_ctx *c = ch->ctx;
     count_event(&c->sum, ev);
     c->render->event(ch, ev);
-    cli_flush_findings(ch, true);
+    if (ch->pending.n || ch->pending.oom) /* most events complete none */
+        cli_flush_findings(ch, true);
     c->wrote = true;
 }
 

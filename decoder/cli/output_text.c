@@ -94,6 +94,12 @@ static bool out_room(cli_ctx *c, size_t n)
     return true;
 }
 
+/* out_room with its common case inlined where it is called. */
+static inline bool out_has_room(cli_ctx *c, size_t n)
+{
+    return c->text_cap - c->text_len >= n || out_room(c, n);
+}
+
 static void out_flush(cli_ctx *c)
 {
     if (c->text_len)
@@ -181,8 +187,7 @@ static void out_printf(cli_ctx *c, const char *fmt, ...)
 /* Escaped text (escape.h), AT_ESC_* @p flags. */
 static void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
 {
-    if (n > SIZE_MAX / 4 ||
-        (c->text_cap - c->text_len < 4 * n && !out_room(c, 4 * n))) {
+    if (n > SIZE_MAX / 4 || !out_has_room(c, 4 * n)) {
         out_flush(c);
         at_escape_write(c->out, data, n, flags);
         return;
@@ -260,7 +265,7 @@ static void put_count(cli_ctx *c, uint64_t n, const char *one, const char *many)
 
 static void put_spaces(cli_ctx *c, size_t n)
 {
-    if (c->text_cap - c->text_len >= n || out_room(c, n)) {
+    if (out_has_room(c, n)) {
         memset(c->text_buf + c->text_len, ' ', n);
         c->text_len += n;
         return;
@@ -316,6 +321,10 @@ static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *
 {
     const at_secret *runs;
     unsigned nr = withheld(c, ev, &runs);
+    if (!nr) { /* nothing withheld: most elements */
+        put_escaped(c, data, n);
+        return;
+    }
     const uint8_t *p = data;
     while (n) {
         const at_secret *s;
@@ -497,17 +506,25 @@ static void place(cli_chan *ch, uint64_t ts, const char *color,
 static void elem_begin(cli_chan *ch, uint64_t ts, at_dir dir)
 {
     cli_ctx *c = ch->ctx;
-    /* Margin, time right-aligned in its column, gap: one write. */
+    /* Margin, time right-aligned in its column, gap (and the arrow
+     * without colors): written in place. */
     char t[40];
-    char b[2 + TIME_W + sizeof t + 2];
     size_t tl = 0;
     if (in_block(ch))
         tl = cli_fmt_offset_ms((int64_t)(ts - ch->text.open_ts), t, sizeof t);
     size_t pad = 2 + (tl < TIME_W ? TIME_W - tl : 0);
-    memset(b, ' ', pad);
-    memcpy(b + pad, t, tl);
-    memcpy(b + pad + tl, "  ", 2);
-    out_write(c, b, pad + tl + 2);
+    size_t n = pad + tl + 2;
+    if (!out_has_room(c, n + 3)) {
+        put_spaces(c, pad);
+        out_write(c, t, tl);
+        out_write(c, "  ", 2);
+    } else {
+        char *o = c->text_buf + c->text_len;
+        memset(o, ' ', 2 + TIME_W);
+        memcpy(o + pad, t, tl);
+        memcpy(o + n - 2, "  ", 2);
+        c->text_len += n;
+    }
     if (!c->opt->color) {
         out_write(c, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ", 3);
         return;
