@@ -48,32 +48,30 @@ __attribute__((always_inline))
 #endif
 static inline void put_digits_before(char *end, uint64_t v, int width)
 {
-    /* Times and counts mostly fit in 32 bits, where dividing is cheaper. */
-    if (v <= UINT32_MAX) {
-        uint32_t w = (uint32_t)v;
-        while (width >= 2) {
-            uint32_t r = w % 100;
-            w /= 100;
-            end -= 2;
-            memcpy(end, digit_pairs + 2 * r, 2);
-            width -= 2;
-        }
-        if (width)
-            end[-1] = (char)('0' + w);
-        return;
-    }
-    while (width >= 2) {
-        unsigned r = (unsigned)(v % 100);
+    /* Times and counts mostly fit in 32 bits, where dividing is cheaper:
+     * larger values give pairs in 64 bits until they fit. */
+    while (v > UINT32_MAX) {
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * (v % 100), 2);
         v /= 100;
+        width -= 2;
+    }
+    uint32_t w = (uint32_t)v;
+    while (width >= 2) {
+        uint32_t r = w % 100;
+        w /= 100;
         end -= 2;
         memcpy(end, digit_pairs + 2 * r, 2);
         width -= 2;
     }
     if (width)
-        end[-1] = (char)('0' + v);
+        end[-1] = (char)('0' + w);
 }
 
-static char *put_fixed(char *p, uint64_t v, int width)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline char *put_fixed(char *p, uint64_t v, int width)
 {
     put_digits_before(p + width, v, width);
     return p + width;
