@@ -184,12 +184,19 @@ static void out_printf(cli_ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
+/* out_escaped when the buffer cannot take the text: straight to the
+ * stream. */
+static void out_escaped_direct(cli_ctx *c, const void *data, size_t n, unsigned flags)
+{
+    out_flush(c);
+    at_escape_write(c->out, data, n, flags);
+}
+
 /* Escaped text (escape.h), AT_ESC_* @p flags. */
-static void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
+static OUT_INLINE void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
 {
     if (n > SIZE_MAX / 4 || !out_has_room(c, 4 * n)) {
-        out_flush(c);
-        at_escape_write(c->out, data, n, flags);
+        out_escaped_direct(c, data, n, flags);
         return;
     }
     c->text_len += at_escape_mem(c->text_buf + c->text_len, data, n, flags);
