@@ -146,8 +146,12 @@ typedef struct cli_ctx {
     int32_t last_day;          /* days since the epoch of the last date line */
     struct cli_chan *text_block; /* channel whose block was printed last, or NULL */
     struct cli_chan *text_last;  /* channel whose item was printed last */
-    char *text_buf;              /* what one call prints, written when it ends */
+    char *text_buf;              /* text not yet written to out */
     size_t text_len, text_cap;
+    size_t text_hold;            /* bytes text_buf may keep when a call ends
+                                  * (0: each call's text is written when it
+                                  * ends); the owner of out then calls the
+                                  * renderer's flush before flushing out */
     /* JSON renderer: object ids */
     uint64_t next_frame_id, next_urc_id, next_invalid_id;
     cli_json_writer json_writer; /* its buffer, reused for every object; the
@@ -359,6 +363,9 @@ struct cli_renderer {
     /* Releases what the renderer keeps in @p c (its channels' state is
      * released by channel_done). */
     void (*free)(cli_ctx *c);
+    /* Writes to c->out what the renderer holds back (see text_hold); NULL
+     * for a renderer that holds nothing between calls. */
+    void (*flush)(cli_ctx *c);
 };
 
 extern const cli_renderer cli_text_renderer;  /* output_text.c: the human view */

@@ -349,7 +349,8 @@ void cli_render_event(cli_chan *ch, const at_event *ev)
     cli_ctx *c = ch->ctx;
     count_event(&c->sum, ev);
     c->render->event(ch, ev);
-    cli_flush_findings(ch, true);
+    if (ch->pending.n || ch->pending.oom) /* most events complete none */
+        cli_flush_findings(ch, true);
     c->wrote = true;
 }
 
@@ -509,7 +510,14 @@ int cli_decode_main(int argc, char **argv)
 
     flush_policy flush = choose_flush_policy(opt.path);
     static char outbuf[1 << 16];
-    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    if (c.render->flush) {
+        /* The renderer buffers (as much as stdio would): stdio need not
+         * copy its text into a buffer of its own. */
+        setvbuf(stdout, NULL, _IONBF, 0);
+        c.text_hold = sizeof outbuf;
+    } else {
+        setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    }
     /* One thread writes: the renderers' many small writes need not take
      * stdio's lock each time. */
     __fsetlocking(stdout, FSETLOCKING_BYCALLER);
@@ -538,6 +546,8 @@ int cli_decode_main(int argc, char **argv)
         handle_record(&c, ch, &rec);
         if (c.wrote && (flush == FLUSH_EACH ||
                         (flush == FLUSH_WHEN_INPUT_IDLE && stdin_idle()))) {
+            if (c.render->flush)
+                c.render->flush(&c);
             fflush(c.out);
             c.wrote = false;
         }

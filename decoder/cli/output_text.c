@@ -69,11 +69,12 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * What one call of the renderer prints is collected in c->text_buf and
- * written with one fwrite when the call ends (out_flush): the view prints
- * in many small pieces, and stdio's per-call cost was a good part of the
- * decoder's time. When the buffer cannot grow, pieces go straight to the
- * stream (nothing is lost).
+ * What the renderer prints is collected in c->text_buf and written with
+ * one fwrite when a call ends (out_flush), or, when the owner of the
+ * stream allows it (c->text_hold), once that many bytes have collected
+ * (out_end_call): the view prints in many small pieces, and stdio's
+ * per-call cost was a good part of the decoder's time. When the buffer
+ * cannot grow, pieces go straight to the stream (nothing is lost).
  */
 static bool out_room(cli_ctx *c, size_t n)
 {
@@ -93,11 +94,25 @@ static bool out_room(cli_ctx *c, size_t n)
     return true;
 }
 
+/* out_room with its common case inlined where it is called. */
+static inline bool out_has_room(cli_ctx *c, size_t n)
+{
+    return c->text_cap - c->text_len >= n || out_room(c, n);
+}
+
 static void out_flush(cli_ctx *c)
 {
     if (c->text_len)
         fwrite(c->text_buf, 1, c->text_len, c->out);
     c->text_len = 0;
+}
+
+/* The end of a renderer call: its text is written unless the owner of
+ * the stream lets it wait for more. */
+static void out_end_call(cli_ctx *c)
+{
+    if (c->text_len > c->text_hold)
+        out_flush(c);
 }
 
 static void out_write_grow(cli_ctx *c, const void *p, size_t n)
@@ -169,12 +184,19 @@ static void out_printf(cli_ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Escaped text (escape.h), AT_ESC_* @p flags. */
-static void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
+/* out_escaped when the buffer cannot take the text: straight to the
+ * stream. */
+static void out_escaped_direct(cli_ctx *c, const void *data, size_t n, unsigned flags)
 {
-    if (n > SIZE_MAX / 4 || !out_room(c, 4 * n)) {
-        out_flush(c);
-        at_escape_write(c->out, data, n, flags);
+    out_flush(c);
+    at_escape_write(c->out, data, n, flags);
+}
+
+/* Escaped text (escape.h), AT_ESC_* @p flags. */
+static OUT_INLINE void out_escaped(cli_ctx *c, const void *data, size_t n, unsigned flags)
+{
+    if (n > SIZE_MAX / 4 || !out_has_room(c, 4 * n)) {
+        out_escaped_direct(c, data, n, flags);
         return;
     }
     c->text_len += at_escape_mem(c->text_buf + c->text_len, data, n, flags);
@@ -250,6 +272,11 @@ static void put_count(cli_ctx *c, uint64_t n, const char *one, const char *many)
 
 static void put_spaces(cli_ctx *c, size_t n)
 {
+    if (out_has_room(c, n)) {
+        memset(c->text_buf + c->text_len, ' ', n);
+        c->text_len += n;
+        return;
+    }
     static const char spaces[] = "                                                                ";
     while (n > 0) {
         size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
@@ -301,6 +328,10 @@ static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *
 {
     const at_secret *runs;
     unsigned nr = withheld(c, ev, &runs);
+    if (!nr) { /* nothing withheld: most elements */
+        put_escaped(c, data, n);
+        return;
+    }
     const uint8_t *p = data;
     while (n) {
         const at_secret *s;
@@ -482,17 +513,25 @@ static void place(cli_chan *ch, uint64_t ts, const char *color,
 static void elem_begin(cli_chan *ch, uint64_t ts, at_dir dir)
 {
     cli_ctx *c = ch->ctx;
-    /* Margin, time right-aligned in its column, gap: one write. */
+    /* Margin, time right-aligned in its column, gap (and the arrow
+     * without colors): written in place. */
     char t[40];
-    char b[2 + TIME_W + sizeof t + 2];
     size_t tl = 0;
     if (in_block(ch))
         tl = cli_fmt_offset_ms((int64_t)(ts - ch->text.open_ts), t, sizeof t);
     size_t pad = 2 + (tl < TIME_W ? TIME_W - tl : 0);
-    memset(b, ' ', pad);
-    memcpy(b + pad, t, tl);
-    memcpy(b + pad + tl, "  ", 2);
-    out_write(c, b, pad + tl + 2);
+    size_t n = pad + tl + 2;
+    if (!out_has_room(c, n + 3)) {
+        put_spaces(c, pad);
+        out_write(c, t, tl);
+        out_write(c, "  ", 2);
+    } else {
+        char *o = c->text_buf + c->text_len;
+        memset(o, ' ', 2 + TIME_W);
+        memcpy(o + pad, t, tl);
+        memcpy(o + n - 2, "  ", 2);
+        c->text_len += n;
+    }
     if (!c->opt->color) {
         out_write(c, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ", 3);
         return;
@@ -1696,29 +1735,30 @@ static void cli_text_free(cli_ctx *c)
     c->text_len = c->text_cap = 0;
 }
 
-/* The table's entries: each call's text goes out in one write. */
+/* The table's entries: each call's text goes out in one write, or waits
+ * in the buffer as c->text_hold allows. */
 static void cli_text_event(cli_chan *ch, const at_event *ev)
 {
     render_event(ch, ev);
-    out_flush(ch->ctx);
+    out_end_call(ch->ctx);
 }
 
 static void cli_text_findings(cli_chan *ch, const at_finding *f, size_t n, bool after_event)
 {
     render_findings(ch, f, n, after_event);
-    out_flush(ch->ctx);
+    out_end_call(ch->ctx);
 }
 
 static void cli_text_trace_event(cli_ctx *c, cli_chan *ch, const cli_trace_event *te)
 {
     render_trace_event(c, ch, te);
-    out_flush(c);
+    out_end_call(c);
 }
 
 static void cli_text_channel_done(cli_chan *ch)
 {
     render_channel_done(ch);
-    out_flush(ch->ctx);
+    out_end_call(ch->ctx);
 }
 
 static void cli_text_summary(cli_ctx *c)
@@ -1742,4 +1782,5 @@ const cli_renderer cli_text_renderer = {
     .unreadable = cli_text_unreadable,
     .rules = cli_text_rules,
     .free = cli_text_free,
+    .flush = out_flush,
 };

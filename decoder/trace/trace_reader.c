@@ -280,8 +280,12 @@ _Static_assert(sizeof AT_TRACE_DISSECTOR_NAME == 8,
                "the fast-path name \"attrace\" and one padding NUL");
 
 /* The record of dissector "attrace" after its exported-PDU options:
- * direction @p dir, then the UART pseudo-header and the bytes. */
-static int attrace_record(at_trace_reader *r, uint32_t dir, const uint8_t *rest,
+ * direction @p dir, then the UART pseudo-header and the bytes. Inlined
+ * into the per-record path of every attrace trace. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int attrace_record(at_trace_reader *r, uint32_t dir, const uint8_t *rest,
                           uint32_t rest_len, at_trace_record *rec)
 {
     const uint64_t no = r->records;

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Eight bytes as one number, byte k in bits 8k..8k+7 whatever the host's
  * byte order. */
 static inline uint64_t load8(const uint8_t *p)
@@ -93,6 +97,32 @@ size_t at_escape_mem(char *dst, const void *data, size_t n, unsigned flags)
      * counts the bytes just before o that are p's bytes before i as they
      * are (no escape among them). */
     size_t literal = 0;
+#ifdef __SSE2__
+    /* Sixteen at a time with the tests of escapes_in: as signed bytes,
+     * those from 0x80 on are below 0x20 too. */
+    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f),
+                  backslash = _mm_set1_epi8('\\');
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i esc = _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del));
+        if (!keep_bs)
+            esc = _mm_or_si128(esc, _mm_cmpeq_epi8(v, backslash));
+        unsigned m = (unsigned)_mm_movemask_epi8(esc);
+        /* room: 4 * n - 4 * i >= 16 */
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        if (!m) {
+            o += 16;
+            i += 16;
+            literal += 16;
+            continue;
+        }
+        size_t k = (size_t)__builtin_ctz(m); /* k of them kept */
+        o += k;
+        i += k;
+        o = escape_byte(o, p[i++]);
+        literal = 0;
+    }
+#endif
     while (n - i >= 8) {
         uint64_t m = escapes_in(load8(p + i), bs);
         if (!m) {

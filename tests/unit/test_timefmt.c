@@ -2,7 +2,8 @@
  * Unit tests of the CLI's time formatters (decoder/cli/timefmt.c): the
  * dates and ISO-8601 times are gmtime's, for every kind of day (leap
  * years, century rules, month ends) and the extremes of the timestamp;
- * durations are printf's; relative times and the clock exact.
+ * durations are printf's; relative times and the clock exact; decimal
+ * numbers printf's.
  */
 #define _GNU_SOURCE /* gmtime_r */
 
@@ -95,6 +96,40 @@ static void test_relative_and_clock(void **state)
     expect_len(cli_fmt_clock(1714564800025000999u, b, sizeof b), b, "12:00:00.025000");
 }
 
+/* Decimal numbers as printf's "%llu" writes them, at every change of the
+ * digit count, around 2^32 (where the digits are worked out in 64 bits)
+ * and at the extremes. */
+static void expect_uint(uint64_t v)
+{
+    char want[32], got[32];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+    memset(got, 'x', sizeof got);
+    char *end = cli_put_uint(got, v);
+    assert_int_equal(end - got, strlen(want));
+    *end = 0;
+    assert_string_equal(got, want);
+}
+
+static void test_put_uint(void **state)
+{
+    (void)state;
+    uint64_t p = 1;
+    for (int k = 0; k < 20; k++) {
+        expect_uint(p - 1);
+        expect_uint(p);
+        expect_uint(p + 1);
+        expect_uint(p * 7 / 3);
+        if (k < 19)
+            p *= 10;
+    }
+    expect_uint(UINT32_MAX - 1);
+    expect_uint(UINT32_MAX);
+    expect_uint((uint64_t)UINT32_MAX + 1);
+    expect_uint(UINT64_MAX);
+    for (uint64_t v = 0; v < 100000; v++)
+        expect_uint(v);
+}
+
 static void test_short_buffer(void **state)
 {
     (void)state;
@@ -117,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_iso_and_date),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_relative_and_clock),
+        cmocka_unit_test(test_put_uint),
         cmocka_unit_test(test_short_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
