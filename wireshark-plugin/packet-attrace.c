@@ -276,18 +276,31 @@ static inline void info_sep(info_buf *b, const char *sep)
         info_add(b, sep);
 }
 
+/* Two digits per division: numbers are on every label. */
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static void info_num(info_buf *b, uint64_t v)
 {
     if (!b->s)
         return;
-    char d[24];
+    char d[20];
     size_t k = sizeof d;
-    d[--k] = 0;
-    do {
-        d[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    info_addn(b, d + k, sizeof d - 1 - k);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        k -= 2;
+        memcpy(d + k, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        k -= 2;
+        memcpy(d + k, digit_pairs + 2 * v, 2);
+    } else {
+        d[--k] = (char)('0' + v);
+    }
+    info_addn(b, d + k, sizeof d - k);
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -383,6 +396,24 @@ static const char *shown(const render_ctx *rc, const void *ptr)
     return (const char *)q;
 }
 
+/*
+ * A string field whose value is the @p n bytes at @p p (up to a NUL, as
+ * any C string). Wireshark copies the value into the field, so a short
+ * one goes through the stack instead of a copy in the packet's pool
+ * (wmem_strndup copies byte by byte).
+ */
+static proto_item *add_text(proto_tree *tree, int hf, tvbuff_t *tvb, gint off, gint len,
+                            const char *p, size_t n, packet_info *pinfo)
+{
+    char buf[512];
+    if (n < sizeof buf) {
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        return proto_tree_add_string(tree, hf, tvb, off, len, buf);
+    }
+    return proto_tree_add_string(tree, hf, tvb, off, len, wmem_strndup(pinfo->pool, p, n));
+}
+
 /* Secret runs overlapping [off, off + len) of element @p e. */
 static bool secret_overlaps(const pl_elem *e, uint64_t off, uint64_t len)
 {
@@ -402,11 +433,11 @@ static proto_item *add_str(proto_tree *tree, int hf, tvbuff_t *etvb,
 {
     if (!s->ptr || !tree)
         return NULL;
-    const char *v = wmem_strndup(rc->pinfo->pool, shown(rc, s->ptr), s->len);
+    const char *v = shown(rc, s->ptr);
     if (etvb && s->span.off >= e->off && s->span.off - e->off + s->span.len <= e->len)
-        return proto_tree_add_string(tree, hf, etvb, (gint)(s->span.off - e->off),
-                                     (gint)s->span.len, v);
-    return proto_tree_add_string(tree, hf, etvb, 0, 0, v);
+        return add_text(tree, hf, etvb, (gint)(s->span.off - e->off), (gint)s->span.len, v,
+                        s->len, rc->pinfo);
+    return add_text(tree, hf, etvb, 0, 0, v, s->len, rc->pinfo);
 }
 
 static gint rel(const pl_elem *e, uint64_t off, tvbuff_t *etvb)
@@ -538,8 +569,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         break;
     }
     case AT_LK_IMEI:
-        proto_tree_add_string(tree, hf_imei, etvb, 0, (gint)len,
-                              wmem_strndup(pinfo->pool, shown(rc, text), len));
+        add_text(tree, hf_imei, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
         break;
     }
 }
@@ -744,14 +774,11 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
                 proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
             break;
         case AT_PARAM_IMEI:
-            proto_tree_add_string(ut, hf_frame_imei, etvb, vo, vl,
-                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
+            add_text(ut, hf_frame_imei, etvb, vo, vl, shown(rc, u->value), slen, rc->pinfo);
             break;
         case AT_PARAM_SIGNATURE:
             if (f.sig_kind == AT_SIG_BASE64)
-                proto_tree_add_string(ut, hf_sig_text, etvb, vo, vl,
-                                      wmem_strndup(rc->pinfo->pool, shown(rc, u->value),
-                                                   slen));
+                add_text(ut, hf_sig_text, etvb, vo, vl, shown(rc, u->value), slen, rc->pinfo);
             else
                 proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
                                      (const guint8 *)shown(rc, u->value));
@@ -770,8 +797,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             break;
         case AT_PARAM_THUMBPRINT:
         case AT_PARAM_MODE:
-            proto_tree_add_string(ut, hf_unit_text, etvb, vo, vl,
-                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
+            add_text(ut, hf_unit_text, etvb, vo, vl, shown(rc, u->value), slen, rc->pinfo);
             break;
         default:
             proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
@@ -935,8 +961,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, "-> ", vis, len, "");
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
-            proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            add_text(et, hf_cmd, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
         at_cmdline cl;
         uint64_t err;
         if (p && (et || rc->tap) && at_parse_cmdline(text, len, e->off, &cl, &err) == AT_OK) {
@@ -947,7 +972,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0, at_cmd_type_name(c->type));
                 for (unsigned k = 0; k < c->n_params; k++)
                     add_str(ct, hf_cmd_param, etvb, e, &c->params[k], rc);
-                if (i == 0 && c->name.ptr)
+                /* The label only when a tap listens: formatting it costs. */
+                if (i == 0 && c->name.ptr && rc->tap)
                     tap_add(rc->tap, TAP_NODE_COMMAND,
                             wmem_strdup_printf(pinfo->pool, "AT%.*s", (int)c->name.len,
                                                c->name.ptr));
@@ -959,8 +985,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, "<- ", vis, len, " (echo)");
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
-            proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            add_text(et, hf_echo, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
         break;
     case AT_EV_RESPONSE:
     case AT_EV_INTERMEDIATE:
@@ -971,8 +996,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "-> " : "<- ", vis, len, "");
         label_line(ei_item, &lbl, vis, len);
         if (p && et) {
-            proto_tree_add_string(et, hf, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            add_text(et, hf, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
             if (et)
                 line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
         }
@@ -994,8 +1018,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         const pl_end *end = pl_elem_end(st, e);
         if (p) {
             if (et) {
-                proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
-                                      wmem_strndup(pinfo->pool, shown(rc, text), len));
+                add_text(et, hf_result, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
                 line_details(et, etvb, e, rc, text, len, false);
             }
             info_line(rc->info, "<- ", vis, len, "");
@@ -1021,7 +1044,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                     et, hf_secure_result, ztvb, 0, 0,
                     at_secure_result_name((at_secure_result)end->secure_result)));
         }
-        if (end) {
+        if (end && rc->tap) {
             if (end->secure && end->secure_result != AT_SEC_NONE)
                 tap_add(rc->tap, TAP_NODE_SECURE,
                         at_secure_result_name((at_secure_result)end->secure_result));
@@ -1030,11 +1053,11 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                                    : wmem_strdup_printf(pinfo->pool, "none (%s)",
                                                         at_end_reason_name(
                                                             (at_end_reason)end->reason)));
-            if (!p) {
-                info_sep(rc->info, ", ");
-                info_addf(rc->info, "[exchange %u: %s]", e->exchange,
-                          at_end_reason_name((at_end_reason)end->reason));
-            }
+        }
+        if (end && !p) {
+            info_sep(rc->info, ", ");
+            info_addf(rc->info, "[exchange %u: %s]", e->exchange,
+                      at_end_reason_name((at_end_reason)end->reason));
         }
         break;
     }
