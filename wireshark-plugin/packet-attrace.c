@@ -366,6 +366,29 @@ static void label_line(proto_item *item, info_buf *lbl, const uint8_t *p, size_t
     }
 }
 
+/*
+ * The label of @p item: what proto_item_set_text(item, "%s", b->s) makes
+ * of it, without the printf formatter it runs (the protocol line is on
+ * every packet and tshark -V prints it). Wireshark 4.0's proto.h has the
+ * label as a buffer of ITEM_LABEL_LENGTH in the packet's pool; the text
+ * is shorter (info_buf stops there). Another Wireshark goes through the
+ * formatter.
+ */
+static void set_label(proto_item *item, const info_buf *b)
+{
+#if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
+    field_info *fi = item ? PITEM_FINFO(item) : NULL;
+    if (!fi || proto_item_is_hidden(item))
+        return; /* proto_item_set_text keeps no label for these either */
+    G_STATIC_ASSERT(sizeof fi->rep->representation == ITEM_LABEL_LENGTH);
+    if (!fi->rep)
+        fi->rep = wmem_new(PNODE_POOL(item), item_label_t);
+    memcpy(fi->rep->representation, b->s, b->n + 1);
+#else
+    proto_item_set_text(item, "%s", b->s);
+#endif
+}
+
 typedef struct render_ctx {
     packet_info *pinfo;
     tvbuff_t *tvb;          /* the record's payload (the whole record when no
@@ -1078,7 +1101,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
             info_num(&lbl, e->exchange);
         }
         info_add(&lbl, ")");
-        proto_item_set_text(ei_item, "%s", lbl.s);
+        set_label(ei_item, &lbl);
     }
     render_findings(rc, et, etvb, e);
 }
@@ -1214,7 +1237,7 @@ static void label_record(proto_item *ti, const at_uart_header *h, bool have_dir,
         info_num(&b, (uint64_t)plen);
         info_add(&b, plen == 1 ? " byte" : " bytes");
     }
-    proto_item_set_text(ti, "%s", b.s);
+    set_label(ti, &b);
 }
 
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
