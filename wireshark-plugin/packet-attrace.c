@@ -391,8 +391,12 @@ static void set_label(proto_item *item, const info_buf *b)
 
 typedef struct render_ctx {
     packet_info *pinfo;
-    tvbuff_t *tvb;          /* the record's payload (the whole record when no
-                               tree is built: items need a tvb, not bytes) */
+    tvbuff_t *rec;          /* the record */
+    gint poff;              /* where its payload starts */
+    tvbuff_t *tvb;          /* the payload as a tvb of its own, NULL until an
+                               item needs it (payload_tvb); the whole record
+                               when no tree is built (items need a tvb, not
+                               bytes) */
     const uint8_t *payload; /* the record's payload bytes */
     size_t plen;
     const pl_packet *pkt;
@@ -404,6 +408,15 @@ typedef struct render_ctx {
     const uint8_t *raw, *shown;
     size_t view_len;
 } render_ctx;
+
+/* The payload as a tvb of its own, made on first use: most records need
+ * none (an element inside the record is a subset of the record). */
+static tvbuff_t *payload_tvb(render_ctx *rc)
+{
+    if (!rc->tvb)
+        rc->tvb = tvb_new_subset_remaining(rc->rec, rc->poff);
+    return rc->tvb;
+}
 
 static const char *arrow(const pl_elem *e)
 {
@@ -646,7 +659,7 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
             off = (gint)(f->off - e->off);
             len = 1;
         }
-        tvbuff_t *t = etvb ? etvb : rc->tvb;
+        tvbuff_t *t = etvb ? etvb : payload_tvb(rc);
         proto_item *fi;
         proto_tree *ft = proto_tree_add_subtree_format(tree, t, off, len, ett_finding, &fi,
                                                        "Finding: %s %s", sev, f->rule);
@@ -712,7 +725,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
     at_frame f;
     const uint8_t *p = rc->raw;
     if (!p) {
-        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, rc->tvb, 0, 0);
+        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, payload_tvb(rc), 0, 0);
         return;
     }
     if (pl_elem_dir(e) == AT_DIR_ME_TO_TE)
@@ -840,7 +853,8 @@ problems:
         gint po = rel(e, pr->off, etvb);
         gint pl = etvb && pr->off - e->off < e->len ? 1 : 0;
         proto_item *pi = proto_tree_add_string_format_value(
-            tree, hf_frame_problem, etvb ? etvb : rc->tvb, po, pl, at_frame_problem_name(pr->code),
+            tree, hf_frame_problem, etvb ? etvb : payload_tvb(rc), po, pl,
+            at_frame_problem_name(pr->code),
             "%s (detail %u)", at_frame_problem_name(pr->code), pr->detail);
         if (code >= 1 && code <= AT_FP_LAST)
             expert_add_info_format(rc->pinfo, pi, &ei_problem[code], "%s: %s",
@@ -880,7 +894,9 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
     if (inside) {
         raw = rc->payload + (e->off - pkt->off);
         if (want_tvb)
-            t = tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
+            t = rc->tvb ? tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len)
+                        : tvb_new_subset_length(rc->rec, rc->poff + (gint)(e->off - pkt->off),
+                                                (gint)e->len);
     } else {
         raw = pl_elem_copy(g_state, e);
         if (!raw)
@@ -904,7 +920,7 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
     }
     /* A data source even without a tree: tshark -x prints them all. */
     if (!inside) {
-        t = tvb_new_child_real_data(rc->tvb, show, e->len, (gint)e->len);
+        t = tvb_new_child_real_data(rc->tvb ? rc->tvb : rc->rec, show, e->len, (gint)e->len);
         add_new_data_source(rc->pinfo, t, elem_source_name(e));
     }
     rc->raw = raw;
@@ -923,7 +939,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     size_t len = p ? e->len : 0;
     at_event_kind kind = pl_elem_kind(e);
     /* Items without bytes of their own still need a tvb. */
-    tvbuff_t *ztvb = etvb ? etvb : rc->tvb;
+    tvbuff_t *ztvb = etvb ? etvb : payload_tvb(rc);
 
     proto_item *ei_item = NULL;
     proto_tree *et = NULL;
@@ -1186,7 +1202,7 @@ static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h
  * bytes. Runs of elements that complete later are known only after the
  * first pass (Wireshark, tshark -2).
  */
-static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *ptvb, pl_chan *ch, at_dir dir,
+static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *parent, pl_chan *ch, at_dir dir,
                                  const pl_packet *pkt, const uint8_t *payload, size_t plen)
 {
     const pl_state *st = g_state;
@@ -1208,8 +1224,8 @@ static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *ptvb, pl_chan *ch
         }
     }
     if (!masked)
-        return ptvb;
-    tvbuff_t *t = tvb_new_child_real_data(ptvb, masked, (guint)plen, (gint)plen);
+        return NULL;
+    tvbuff_t *t = tvb_new_child_real_data(parent, masked, (guint)plen, (gint)plen);
     add_new_data_source(pinfo, t, "Redacted record");
     return t;
 }
@@ -1300,12 +1316,17 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         proto_item_set_hidden(proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
 
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
-    /* Without a tree no item needs the payload as a tvb of its own. */
-    tvbuff_t *ptvb = tree ? tvb_new_subset_remaining(tvb, poff) : tvb;
+    /* The payload's own tvb only when an item needs it (payload_tvb);
+     * without a tree no item needs it at all. */
+    tvbuff_t *ptvb = tree ? NULL : tvb;
     if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
-        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen))
-        ptvb = redacted_record(pinfo, ptvb, ch, dir, pkt, raw + poff, (size_t)plen);
-    render_ctx rc = {pinfo, ptvb, raw + poff, (size_t)plen, pkt, dir, info, tap, NULL, NULL, 0};
+        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen)) {
+        tvbuff_t *red = redacted_record(pinfo, tvb, ch, dir, pkt, raw + poff, (size_t)plen);
+        if (red)
+            ptvb = red;
+    }
+    render_ctx rc = {pinfo, tvb, poff, ptvb, raw + poff, (size_t)plen, pkt, dir,
+                     info, tap, NULL, NULL, 0};
 
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
@@ -1325,7 +1346,8 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             uint64_t to = e->off + e->len < pkt->off + (uint64_t)plen ? e->off + e->len
                                                                        : pkt->off + (uint64_t)plen;
             proto_item *pi = proto_tree_add_uint_format(
-                at, hf_part_of, ptvb, (gint)(from - pkt->off), (gint)(to - from), e->frame_done,
+                at, hf_part_of, payload_tvb(&rc), (gint)(from - pkt->off), (gint)(to - from),
+                e->frame_done,
                 "Part of %s %s (%u of its %u bytes), completed in frame %u",
                 arrow(e), at_event_kind_name(pl_elem_kind(e)), (unsigned)(to - from),
                 e->len, e->frame_done);
