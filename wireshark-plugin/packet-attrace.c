@@ -252,12 +252,25 @@ static void info_init(info_buf *b, char *mem, size_t cap)
         mem[0] = 0;
 }
 
-static void info_addn(info_buf *b, const char *str, size_t k)
+/* What does not fit: cut (out of line, it almost never runs). */
+G_GNUC_NO_INLINE static void info_addn_cut(info_buf *b, const char *str, size_t k)
+{
+    if (k > b->cap - 1 - b->n)
+        k = b->cap - 1 - b->n;
+    memcpy(b->s + b->n, str, k);
+    b->n += k;
+    b->s[b->n] = 0;
+}
+
+/* Inline: a literal's length is then known and its copy a few moves. */
+static inline void info_addn(info_buf *b, const char *str, size_t k)
 {
     if (!b->s)
         return;
-    if (k > b->cap - 1 - b->n)
-        k = b->cap - 1 - b->n;
+    if (G_UNLIKELY(k > b->cap - 1 - b->n)) {
+        info_addn_cut(b, str, k);
+        return;
+    }
     memcpy(b->s + b->n, str, k);
     b->n += k;
     b->s[b->n] = 0;
