@@ -253,7 +253,7 @@ static void info_init(info_buf *b, char *mem, size_t cap)
 }
 
 /* What does not fit: cut (out of line, it almost never runs). */
-G_GNUC_NO_INLINE static void info_addn_cut(info_buf *b, const char *str, size_t k)
+PL_COLD static void info_addn_cut(info_buf *b, const char *str, size_t k)
 {
     if (k > b->cap - 1 - b->n)
         k = b->cap - 1 - b->n;
@@ -1145,7 +1145,7 @@ static int * const line_bits[] = {
 };
 static int * const flag_bits[] = {&hf_flags_missing, NULL};
 
-static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
+PL_COLD static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
                                const at_uart_header *h, int poff, int plen, info_buf *info)
 {
     info_sep(info, ", ");
@@ -1215,7 +1215,7 @@ static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h
  * bytes. Runs of elements that complete later are known only after the
  * first pass (Wireshark, tshark -2).
  */
-static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *parent, pl_chan *ch, at_dir dir,
+PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *parent, pl_chan *ch, at_dir dir,
                                  const pl_packet *pkt, const uint8_t *payload, size_t plen)
 {
     const pl_state *st = g_state;
@@ -1269,6 +1269,19 @@ static void label_record(proto_item *ti, const at_uart_header *h, bool have_dir,
     set_label(ti, &b);
 }
 
+PL_COLD static void render_bad_header(packet_info *pinfo, proto_tree *at, tvbuff_t *tvb,
+                                      const at_uart_header *h, at_uart_status hs,
+                                      info_buf *info)
+{
+    proto_tree_add_expert_format(at, pinfo, &ei_bad_header, tvb, 0, -1,
+                                 hs == AT_UART_SHORT ? "UART pseudo-header cut short"
+                                 : hs == AT_UART_BAD_VERSION
+                                     ? "UART pseudo-header version %u is not supported"
+                                     : "Event type %u is not defined",
+                                 hs == AT_UART_BAD_VERSION ? h->version : (unsigned)h->event);
+    info_add(info, "[bad UART pseudo-header]");
+}
+
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
 {
     proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA) : NULL;
@@ -1279,13 +1292,7 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     at_uart_header h;
     at_uart_status hs = at_uart_header_parse(raw, caplen, &h);
     if (hs != AT_UART_OK) {
-        proto_tree_add_expert_format(at, pinfo, &ei_bad_header, tvb, 0, -1,
-                                     hs == AT_UART_SHORT ? "UART pseudo-header cut short"
-                                     : hs == AT_UART_BAD_VERSION
-                                         ? "UART pseudo-header version %u is not supported"
-                                         : "Event type %u is not defined",
-                                     hs == AT_UART_BAD_VERSION ? h.version : (unsigned)h.event);
-        info_add(info, "[bad UART pseudo-header]");
+        render_bad_header(pinfo, at, tvb, &h, hs, info);
         return (int)caplen;
     }
     bool have_dir = pinfo->p2p_dir == P2P_DIR_SENT || pinfo->p2p_dir == P2P_DIR_RECV;
