@@ -301,17 +301,25 @@ static void info_num(info_buf *b, uint64_t v)
         return;
     char d[20];
     size_t k = sizeof d;
-    while (v >= 100) {
+    while (v > UINT32_MAX) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         k -= 2;
         memcpy(d + k, digit_pairs + 2 * r, 2);
     }
-    if (v >= 10) {
+    /* 32-bit divisions from here (offsets mostly fit). */
+    uint32_t w = (uint32_t)v;
+    while (w >= 100) {
+        uint32_t r = w % 100;
+        w /= 100;
         k -= 2;
-        memcpy(d + k, digit_pairs + 2 * v, 2);
+        memcpy(d + k, digit_pairs + 2 * r, 2);
+    }
+    if (w >= 10) {
+        k -= 2;
+        memcpy(d + k, digit_pairs + 2 * w, 2);
     } else {
-        d[--k] = (char)('0' + v);
+        d[--k] = (char)('0' + w);
     }
     info_addn(b, d + k, sizeof d - k);
 }
