@@ -252,12 +252,25 @@ static void info_init(info_buf *b, char *mem, size_t cap)
         mem[0] = 0;
 }
 
-static void info_addn(info_buf *b, const char *str, size_t k)
+/* What does not fit: cut (out of line, it almost never runs). */
+PL_COLD static void info_addn_cut(info_buf *b, const char *str, size_t k)
+{
+    if (k > b->cap - 1 - b->n)
+        k = b->cap - 1 - b->n;
+    memcpy(b->s + b->n, str, k);
+    b->n += k;
+    b->s[b->n] = 0;
+}
+
+/* Inline: a literal's length is then known and its copy a few moves. */
+static inline void info_addn(info_buf *b, const char *str, size_t k)
 {
     if (!b->s)
         return;
-    if (k > b->cap - 1 - b->n)
-        k = b->cap - 1 - b->n;
+    if (G_UNLIKELY(k > b->cap - 1 - b->n)) {
+        info_addn_cut(b, str, k);
+        return;
+    }
     memcpy(b->s + b->n, str, k);
     b->n += k;
     b->s[b->n] = 0;
@@ -276,18 +289,39 @@ static inline void info_sep(info_buf *b, const char *sep)
         info_add(b, sep);
 }
 
+/* Two digits per division: numbers are on every label. */
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static void info_num(info_buf *b, uint64_t v)
 {
     if (!b->s)
         return;
-    char d[24];
+    char d[20];
     size_t k = sizeof d;
-    d[--k] = 0;
-    do {
-        d[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    info_addn(b, d + k, sizeof d - 1 - k);
+    while (v > UINT32_MAX) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        k -= 2;
+        memcpy(d + k, digit_pairs + 2 * r, 2);
+    }
+    /* 32-bit divisions from here (offsets mostly fit). */
+    uint32_t w = (uint32_t)v;
+    while (w >= 100) {
+        uint32_t r = w % 100;
+        w /= 100;
+        k -= 2;
+        memcpy(d + k, digit_pairs + 2 * r, 2);
+    }
+    if (w >= 10) {
+        k -= 2;
+        memcpy(d + k, digit_pairs + 2 * w, 2);
+    } else {
+        d[--k] = (char)('0' + w);
+    }
+    info_addn(b, d + k, sizeof d - k);
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -353,10 +387,37 @@ static void label_line(proto_item *item, info_buf *lbl, const uint8_t *p, size_t
     }
 }
 
+/*
+ * The label of @p item: what proto_item_set_text(item, "%s", b->s) makes
+ * of it, without the printf formatter it runs (the protocol line is on
+ * every packet and tshark -V prints it). Wireshark 4.0's proto.h has the
+ * label as a buffer of ITEM_LABEL_LENGTH in the packet's pool; the text
+ * is shorter (info_buf stops there). Another Wireshark goes through the
+ * formatter.
+ */
+static void set_label(proto_item *item, const info_buf *b)
+{
+#if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
+    field_info *fi = item ? PITEM_FINFO(item) : NULL;
+    if (!fi || proto_item_is_hidden(item))
+        return; /* proto_item_set_text keeps no label for these either */
+    G_STATIC_ASSERT(sizeof fi->rep->representation == ITEM_LABEL_LENGTH);
+    if (!fi->rep)
+        fi->rep = wmem_new(PNODE_POOL(item), item_label_t);
+    memcpy(fi->rep->representation, b->s, b->n + 1);
+#else
+    proto_item_set_text(item, "%s", b->s);
+#endif
+}
+
 typedef struct render_ctx {
     packet_info *pinfo;
-    tvbuff_t *tvb;          /* the record's payload (the whole record when no
-                               tree is built: items need a tvb, not bytes) */
+    tvbuff_t *rec;          /* the record */
+    gint poff;              /* where its payload starts */
+    tvbuff_t *tvb;          /* the payload as a tvb of its own, NULL until an
+                               item needs it (payload_tvb); the whole record
+                               when no tree is built (items need a tvb, not
+                               bytes) */
     const uint8_t *payload; /* the record's payload bytes */
     size_t plen;
     const pl_packet *pkt;
@@ -368,6 +429,15 @@ typedef struct render_ctx {
     const uint8_t *raw, *shown;
     size_t view_len;
 } render_ctx;
+
+/* The payload as a tvb of its own, made on first use: most records need
+ * none (an element inside the record is a subset of the record). */
+static tvbuff_t *payload_tvb(render_ctx *rc)
+{
+    if (!rc->tvb)
+        rc->tvb = tvb_new_subset_remaining(rc->rec, rc->poff);
+    return rc->tvb;
+}
 
 static const char *arrow(const pl_elem *e)
 {
@@ -381,6 +451,24 @@ static const char *shown(const render_ctx *rc, const void *ptr)
     if (rc->shown && rc->raw && q >= rc->raw && q < rc->raw + rc->view_len)
         return (const char *)(rc->shown + (q - rc->raw));
     return (const char *)q;
+}
+
+/*
+ * A string field whose value is the @p n bytes at @p p (up to a NUL, as
+ * any C string). Wireshark copies the value into the field, so a short
+ * one goes through the stack instead of a copy in the packet's pool
+ * (wmem_strndup copies byte by byte).
+ */
+static proto_item *add_text(proto_tree *tree, int hf, tvbuff_t *tvb, gint off, gint len,
+                            const char *p, size_t n, packet_info *pinfo)
+{
+    char buf[512];
+    if (n < sizeof buf) {
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        return proto_tree_add_string(tree, hf, tvb, off, len, buf);
+    }
+    return proto_tree_add_string(tree, hf, tvb, off, len, wmem_strndup(pinfo->pool, p, n));
 }
 
 /* Secret runs overlapping [off, off + len) of element @p e. */
@@ -402,11 +490,11 @@ static proto_item *add_str(proto_tree *tree, int hf, tvbuff_t *etvb,
 {
     if (!s->ptr || !tree)
         return NULL;
-    const char *v = wmem_strndup(rc->pinfo->pool, shown(rc, s->ptr), s->len);
+    const char *v = shown(rc, s->ptr);
     if (etvb && s->span.off >= e->off && s->span.off - e->off + s->span.len <= e->len)
-        return proto_tree_add_string(tree, hf, etvb, (gint)(s->span.off - e->off),
-                                     (gint)s->span.len, v);
-    return proto_tree_add_string(tree, hf, etvb, 0, 0, v);
+        return add_text(tree, hf, etvb, (gint)(s->span.off - e->off), (gint)s->span.len, v,
+                        s->len, rc->pinfo);
+    return add_text(tree, hf, etvb, 0, 0, v, s->len, rc->pinfo);
 }
 
 static gint rel(const pl_elem *e, uint64_t off, tvbuff_t *etvb)
@@ -538,8 +626,7 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
         break;
     }
     case AT_LK_IMEI:
-        proto_tree_add_string(tree, hf_imei, etvb, 0, (gint)len,
-                              wmem_strndup(pinfo->pool, shown(rc, text), len));
+        add_text(tree, hf_imei, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
         break;
     }
 }
@@ -593,7 +680,7 @@ static void render_findings(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb,
             off = (gint)(f->off - e->off);
             len = 1;
         }
-        tvbuff_t *t = etvb ? etvb : rc->tvb;
+        tvbuff_t *t = etvb ? etvb : payload_tvb(rc);
         proto_item *fi;
         proto_tree *ft = proto_tree_add_subtree_format(tree, t, off, len, ett_finding, &fi,
                                                        "Finding: %s %s", sev, f->rule);
@@ -659,7 +746,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
     at_frame f;
     const uint8_t *p = rc->raw;
     if (!p) {
-        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, rc->tvb, 0, 0);
+        proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, payload_tvb(rc), 0, 0);
         return;
     }
     if (pl_elem_dir(e) == AT_DIR_ME_TO_TE)
@@ -744,14 +831,11 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
                 proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
             break;
         case AT_PARAM_IMEI:
-            proto_tree_add_string(ut, hf_frame_imei, etvb, vo, vl,
-                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
+            add_text(ut, hf_frame_imei, etvb, vo, vl, shown(rc, u->value), slen, rc->pinfo);
             break;
         case AT_PARAM_SIGNATURE:
             if (f.sig_kind == AT_SIG_BASE64)
-                proto_tree_add_string(ut, hf_sig_text, etvb, vo, vl,
-                                      wmem_strndup(rc->pinfo->pool, shown(rc, u->value),
-                                                   slen));
+                add_text(ut, hf_sig_text, etvb, vo, vl, shown(rc, u->value), slen, rc->pinfo);
             else
                 proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
                                      (const guint8 *)shown(rc, u->value));
@@ -770,8 +854,7 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
             break;
         case AT_PARAM_THUMBPRINT:
         case AT_PARAM_MODE:
-            proto_tree_add_string(ut, hf_unit_text, etvb, vo, vl,
-                                  wmem_strndup(rc->pinfo->pool, shown(rc, u->value), slen));
+            add_text(ut, hf_unit_text, etvb, vo, vl, shown(rc, u->value), slen, rc->pinfo);
             break;
         default:
             proto_tree_add_bytes(ut, hf_unit_value, etvb, vo, vl,
@@ -791,7 +874,8 @@ problems:
         gint po = rel(e, pr->off, etvb);
         gint pl = etvb && pr->off - e->off < e->len ? 1 : 0;
         proto_item *pi = proto_tree_add_string_format_value(
-            tree, hf_frame_problem, etvb ? etvb : rc->tvb, po, pl, at_frame_problem_name(pr->code),
+            tree, hf_frame_problem, etvb ? etvb : payload_tvb(rc), po, pl,
+            at_frame_problem_name(pr->code),
             "%s (detail %u)", at_frame_problem_name(pr->code), pr->detail);
         if (code >= 1 && code <= AT_FP_LAST)
             expert_add_info_format(rc->pinfo, pi, &ei_problem[code], "%s: %s",
@@ -831,7 +915,9 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
     if (inside) {
         raw = rc->payload + (e->off - pkt->off);
         if (want_tvb)
-            t = tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len);
+            t = rc->tvb ? tvb_new_subset_length(rc->tvb, (gint)(e->off - pkt->off), (gint)e->len)
+                        : tvb_new_subset_length(rc->rec, rc->poff + (gint)(e->off - pkt->off),
+                                                (gint)e->len);
     } else {
         raw = pl_elem_copy(g_state, e);
         if (!raw)
@@ -855,7 +941,7 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
     }
     /* A data source even without a tree: tshark -x prints them all. */
     if (!inside) {
-        t = tvb_new_child_real_data(rc->tvb, show, e->len, (gint)e->len);
+        t = tvb_new_child_real_data(rc->tvb ? rc->tvb : rc->rec, show, e->len, (gint)e->len);
         add_new_data_source(rc->pinfo, t, elem_source_name(e));
     }
     rc->raw = raw;
@@ -874,7 +960,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     size_t len = p ? e->len : 0;
     at_event_kind kind = pl_elem_kind(e);
     /* Items without bytes of their own still need a tvb. */
-    tvbuff_t *ztvb = etvb ? etvb : rc->tvb;
+    tvbuff_t *ztvb = etvb ? etvb : payload_tvb(rc);
 
     proto_item *ei_item = NULL;
     proto_tree *et = NULL;
@@ -935,8 +1021,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, "-> ", vis, len, "");
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
-            proto_tree_add_string(et, hf_cmd, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            add_text(et, hf_cmd, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
         at_cmdline cl;
         uint64_t err;
         if (p && (et || rc->tap) && at_parse_cmdline(text, len, e->off, &cl, &err) == AT_OK) {
@@ -947,7 +1032,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0, at_cmd_type_name(c->type));
                 for (unsigned k = 0; k < c->n_params; k++)
                     add_str(ct, hf_cmd_param, etvb, e, &c->params[k], rc);
-                if (i == 0 && c->name.ptr)
+                /* The label only when a tap listens: formatting it costs. */
+                if (i == 0 && c->name.ptr && rc->tap)
                     tap_add(rc->tap, TAP_NODE_COMMAND,
                             wmem_strdup_printf(pinfo->pool, "AT%.*s", (int)c->name.len,
                                                c->name.ptr));
@@ -959,8 +1045,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, "<- ", vis, len, " (echo)");
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
-            proto_tree_add_string(et, hf_echo, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            add_text(et, hf_echo, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
         break;
     case AT_EV_RESPONSE:
     case AT_EV_INTERMEDIATE:
@@ -971,8 +1056,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "-> " : "<- ", vis, len, "");
         label_line(ei_item, &lbl, vis, len);
         if (p && et) {
-            proto_tree_add_string(et, hf, etvb, 0, (gint)len,
-                                  wmem_strndup(pinfo->pool, shown(rc, text), len));
+            add_text(et, hf, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
             if (et)
                 line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
         }
@@ -994,8 +1078,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         const pl_end *end = pl_elem_end(st, e);
         if (p) {
             if (et) {
-                proto_tree_add_string(et, hf_result, etvb, 0, (gint)len,
-                                      wmem_strndup(pinfo->pool, shown(rc, text), len));
+                add_text(et, hf_result, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
                 line_details(et, etvb, e, rc, text, len, false);
             }
             info_line(rc->info, "<- ", vis, len, "");
@@ -1021,7 +1104,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                     et, hf_secure_result, ztvb, 0, 0,
                     at_secure_result_name((at_secure_result)end->secure_result)));
         }
-        if (end) {
+        if (end && rc->tap) {
             if (end->secure && end->secure_result != AT_SEC_NONE)
                 tap_add(rc->tap, TAP_NODE_SECURE,
                         at_secure_result_name((at_secure_result)end->secure_result));
@@ -1030,11 +1113,11 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                                    : wmem_strdup_printf(pinfo->pool, "none (%s)",
                                                         at_end_reason_name(
                                                             (at_end_reason)end->reason)));
-            if (!p) {
-                info_sep(rc->info, ", ");
-                info_addf(rc->info, "[exchange %u: %s]", e->exchange,
-                          at_end_reason_name((at_end_reason)end->reason));
-            }
+        }
+        if (end && !p) {
+            info_sep(rc->info, ", ");
+            info_addf(rc->info, "[exchange %u: %s]", e->exchange,
+                      at_end_reason_name((at_end_reason)end->reason));
         }
         break;
     }
@@ -1055,7 +1138,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
             info_num(&lbl, e->exchange);
         }
         info_add(&lbl, ")");
-        proto_item_set_text(ei_item, "%s", lbl.s);
+        set_label(ei_item, &lbl);
     }
     render_findings(rc, et, etvb, e);
 }
@@ -1070,7 +1153,7 @@ static int * const line_bits[] = {
 };
 static int * const flag_bits[] = {&hf_flags_missing, NULL};
 
-static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
+PL_COLD static void render_trace_event(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
                                const at_uart_header *h, int poff, int plen, info_buf *info)
 {
     info_sep(info, ", ");
@@ -1140,7 +1223,7 @@ static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h
  * bytes. Runs of elements that complete later are known only after the
  * first pass (Wireshark, tshark -2).
  */
-static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *ptvb, pl_chan *ch, at_dir dir,
+PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *parent, pl_chan *ch, at_dir dir,
                                  const pl_packet *pkt, const uint8_t *payload, size_t plen)
 {
     const pl_state *st = g_state;
@@ -1162,8 +1245,8 @@ static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *ptvb, pl_chan *ch
         }
     }
     if (!masked)
-        return ptvb;
-    tvbuff_t *t = tvb_new_child_real_data(ptvb, masked, (guint)plen, (gint)plen);
+        return NULL;
+    tvbuff_t *t = tvb_new_child_real_data(parent, masked, (guint)plen, (gint)plen);
     add_new_data_source(pinfo, t, "Redacted record");
     return t;
 }
@@ -1191,7 +1274,20 @@ static void label_record(proto_item *ti, const at_uart_header *h, bool have_dir,
         info_num(&b, (uint64_t)plen);
         info_add(&b, plen == 1 ? " byte" : " bytes");
     }
-    proto_item_set_text(ti, "%s", b.s);
+    set_label(ti, &b);
+}
+
+PL_COLD static void render_bad_header(packet_info *pinfo, proto_tree *at, tvbuff_t *tvb,
+                                      const at_uart_header *h, at_uart_status hs,
+                                      info_buf *info)
+{
+    proto_tree_add_expert_format(at, pinfo, &ei_bad_header, tvb, 0, -1,
+                                 hs == AT_UART_SHORT ? "UART pseudo-header cut short"
+                                 : hs == AT_UART_BAD_VERSION
+                                     ? "UART pseudo-header version %u is not supported"
+                                     : "Event type %u is not defined",
+                                 hs == AT_UART_BAD_VERSION ? h->version : (unsigned)h->event);
+    info_add(info, "[bad UART pseudo-header]");
 }
 
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
@@ -1204,13 +1300,7 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     at_uart_header h;
     at_uart_status hs = at_uart_header_parse(raw, caplen, &h);
     if (hs != AT_UART_OK) {
-        proto_tree_add_expert_format(at, pinfo, &ei_bad_header, tvb, 0, -1,
-                                     hs == AT_UART_SHORT ? "UART pseudo-header cut short"
-                                     : hs == AT_UART_BAD_VERSION
-                                         ? "UART pseudo-header version %u is not supported"
-                                         : "Event type %u is not defined",
-                                     hs == AT_UART_BAD_VERSION ? h.version : (unsigned)h.event);
-        info_add(info, "[bad UART pseudo-header]");
+        render_bad_header(pinfo, at, tvb, &h, hs, info);
         return (int)caplen;
     }
     bool have_dir = pinfo->p2p_dir == P2P_DIR_SENT || pinfo->p2p_dir == P2P_DIR_RECV;
@@ -1254,12 +1344,17 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         proto_item_set_hidden(proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
 
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
-    /* Without a tree no item needs the payload as a tvb of its own. */
-    tvbuff_t *ptvb = tree ? tvb_new_subset_remaining(tvb, poff) : tvb;
+    /* The payload's own tvb only when an item needs it (payload_tvb);
+     * without a tree no item needs it at all. */
+    tvbuff_t *ptvb = tree ? NULL : tvb;
     if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
-        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen))
-        ptvb = redacted_record(pinfo, ptvb, ch, dir, pkt, raw + poff, (size_t)plen);
-    render_ctx rc = {pinfo, ptvb, raw + poff, (size_t)plen, pkt, dir, info, tap, NULL, NULL, 0};
+        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen)) {
+        tvbuff_t *red = redacted_record(pinfo, tvb, ch, dir, pkt, raw + poff, (size_t)plen);
+        if (red)
+            ptvb = red;
+    }
+    render_ctx rc = {pinfo, tvb, poff, ptvb, raw + poff, (size_t)plen, pkt, dir,
+                     info, tap, NULL, NULL, 0};
 
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
@@ -1279,7 +1374,8 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             uint64_t to = e->off + e->len < pkt->off + (uint64_t)plen ? e->off + e->len
                                                                        : pkt->off + (uint64_t)plen;
             proto_item *pi = proto_tree_add_uint_format(
-                at, hf_part_of, ptvb, (gint)(from - pkt->off), (gint)(to - from), e->frame_done,
+                at, hf_part_of, payload_tvb(&rc), (gint)(from - pkt->off), (gint)(to - from),
+                e->frame_done,
                 "Part of %s %s (%u of its %u bytes), completed in frame %u",
                 arrow(e), at_event_kind_name(pl_elem_kind(e)), (unsigned)(to - from),
                 e->len, e->frame_done);

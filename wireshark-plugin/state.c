@@ -43,7 +43,7 @@ struct pl_pktlog {
     size_t n_chunks, cap_chunks;
 };
 
-static bool grow_to(void **v, size_t *cap, size_t need, size_t size)
+PL_COLD static bool grow_to(void **v, size_t *cap, size_t need, size_t size)
 {
     /* 1.5x: the element table of a large trace is the biggest one, and
      * glibc grows large blocks in place (mremap) without a copy. */
@@ -71,6 +71,14 @@ static inline bool grow(void **v, size_t *cap, size_t need, size_t size)
 /* Record log: which packet holds a recent stream offset              */
 /* ------------------------------------------------------------------ */
 
+/* Drops the forgotten records at the front (now and then). */
+PL_COLD static void log_compact(pl_reclog *l)
+{
+    memmove(l->v, l->v + l->head, (l->n - l->head) * sizeof *l->v);
+    l->n -= l->head;
+    l->head = 0;
+}
+
 static void log_add(pl_reclog *l, uint64_t off, uint32_t frame)
 {
     if (l->n && l->v[l->n - 1].off == off) {
@@ -80,11 +88,8 @@ static void log_add(pl_reclog *l, uint64_t off, uint32_t frame)
     /* Forget records that no element can still start in. */
     while (l->n - l->head > 1 && off - l->v[l->head + 1].off > PL_LOG_WINDOW)
         l->head++;
-    if (l->head > 1024 && l->head * 2 > l->n) {
-        memmove(l->v, l->v + l->head, (l->n - l->head) * sizeof *l->v);
-        l->n -= l->head;
-        l->head = 0;
-    }
+    if (l->head > 1024 && l->head * 2 > l->n)
+        log_compact(l);
     if (!GROW(l->v, l->n, l->cap))
         return;
     l->v[l->n++] = (pl_rec){off, frame};
@@ -406,6 +411,68 @@ static bool in_current_record(const pl_chan *ch, const at_event *ev)
            ev->span.off + ev->span.len <= ch->cur_off[ev->dir] + ch->cur_len;
 }
 
+/* The private-key runs reported with element @p idx (few). */
+PL_COLD static void keep_secrets(pl_chan *ch, const at_event *ev, uint32_t idx)
+{
+    pl_state *st = ch->st;
+    for (unsigned i = 0; i < ev->n_secrets; i++) {
+        if (!GROW(st->secrets, st->n_secrets, st->cap_secrets)) {
+            st->oom = true;
+            break;
+        }
+        const at_secret *sr = &ev->secrets[i];
+        st->secrets[st->n_secrets++] =
+            (pl_secret){sr->span.off, sr->span.len, idx, (uint8_t)sr->kind};
+        st->elems[idx].flags |= PL_EF_NOTED;
+        if (!secret_runs_add(ch, ev->dir, sr->span.off, sr->span.len))
+            st->oom = true;
+    }
+}
+
+/* What the analyzer decided about the frame just reported (frames are
+ * few: out of the per-record path). */
+PL_COLD static void keep_frame(pl_chan *ch, uint32_t idx)
+{
+    pl_state *st = ch->st;
+    const at_frame_details *d = at_analyzer_frame(ch->an);
+    if (!d || !GROW(st->frames, st->n_frames, st->cap_frames))
+        return;
+    pl_frame *pf = &st->frames[st->n_frames];
+    memset(pf, 0, sizeof *pf);
+    pf->elem = idx;
+    pf->has_cert = d->has_cert;
+    pf->cert_ok = d->cert_ok;
+    pf->has_key = d->has_key;
+    pf->key_ok = d->key_ok;
+    pf->key_matches_cert = d->key_matches_cert;
+    pf->sig_checked = d->sig_checked;
+    pf->sig_base64_ok = d->sig.base64_ok;
+    pf->sig_matches = d->sig.matches;
+    pf->sig_recovered = d->sig.recovered;
+    pf->sig_digest_len = (uint8_t)d->sig.digest_len;
+    pf->sig_key_len = (uint32_t)d->sig.key_len;
+    memcpy(pf->key_type, d->key.type, sizeof pf->key_type);
+    pf->key_bits = d->key.bits;
+    pf->cert_error = arena_str(st, d->cert_error);
+    /* The analyzer's text lives only until its next frame. */
+    pf->verify_source = d->verify_source ? arena_str(st, d->verify_source) : NULL;
+    if (d->cert_ok) {
+        const at_cert_summary *c = &d->cert;
+        pf->cert_size = (uint32_t)c->size;
+        pf->issuer = arena_str(st, c->issuer);
+        pf->subject = arena_str(st, c->subject);
+        pf->serial = arena_str(st, c->serial);
+        memcpy(pf->sig_alg, c->sig_alg, sizeof pf->sig_alg);
+        memcpy(pf->thumbprint, c->thumbprint, sizeof pf->thumbprint);
+        pf->expiry_year = c->expiry_year;
+        pf->expiry_month = c->expiry_month;
+        pf->expiry_day = c->expiry_day;
+        memcpy(pf->pub_type, c->key_type, sizeof pf->pub_type);
+        pf->pub_bits = c->key_bits;
+    }
+    st->n_frames++;
+}
+
 static void on_event(void *ctx, const at_event *ev)
 {
     pl_chan *ch = ctx;
@@ -457,18 +524,8 @@ static void on_event(void *ctx, const at_event *ev)
             st->oom = true;
         }
     }
-    for (unsigned i = 0; i < ev->n_secrets; i++) {
-        if (!GROW(st->secrets, st->n_secrets, st->cap_secrets)) {
-            st->oom = true;
-            break;
-        }
-        const at_secret *sr = &ev->secrets[i];
-        st->secrets[st->n_secrets++] =
-            (pl_secret){sr->span.off, sr->span.len, idx, (uint8_t)sr->kind};
-        e->flags |= PL_EF_NOTED;
-        if (!secret_runs_add(ch, ev->dir, sr->span.off, sr->span.len))
-            st->oom = true;
-    }
+    if (ev->n_secrets)
+        keep_secrets(ch, ev, idx);
     st->n_elems++;
     ch->last_elem = idx;
     /* Elements without bytes (an exchange superseded, a gap) are in no
@@ -510,45 +567,8 @@ static void on_event(void *ctx, const at_event *ev)
      * event point into it. */
     at_analyzer_event(ch->an, ev);
 
-    if (ev->kind == AT_EV_FRAME) {
-        const at_frame_details *d = at_analyzer_frame(ch->an);
-        if (d && GROW(st->frames, st->n_frames, st->cap_frames)) {
-            pl_frame *pf = &st->frames[st->n_frames];
-            memset(pf, 0, sizeof *pf);
-            pf->elem = idx;
-            pf->has_cert = d->has_cert;
-            pf->cert_ok = d->cert_ok;
-            pf->has_key = d->has_key;
-            pf->key_ok = d->key_ok;
-            pf->key_matches_cert = d->key_matches_cert;
-            pf->sig_checked = d->sig_checked;
-            pf->sig_base64_ok = d->sig.base64_ok;
-            pf->sig_matches = d->sig.matches;
-            pf->sig_recovered = d->sig.recovered;
-            pf->sig_digest_len = (uint8_t)d->sig.digest_len;
-            pf->sig_key_len = (uint32_t)d->sig.key_len;
-            memcpy(pf->key_type, d->key.type, sizeof pf->key_type);
-            pf->key_bits = d->key.bits;
-            pf->cert_error = arena_str(st, d->cert_error);
-            /* The analyzer's text lives only until its next frame. */
-            pf->verify_source = d->verify_source ? arena_str(st, d->verify_source) : NULL;
-            if (d->cert_ok) {
-                const at_cert_summary *c = &d->cert;
-                pf->cert_size = (uint32_t)c->size;
-                pf->issuer = arena_str(st, c->issuer);
-                pf->subject = arena_str(st, c->subject);
-                pf->serial = arena_str(st, c->serial);
-                memcpy(pf->sig_alg, c->sig_alg, sizeof pf->sig_alg);
-                memcpy(pf->thumbprint, c->thumbprint, sizeof pf->thumbprint);
-                pf->expiry_year = c->expiry_year;
-                pf->expiry_month = c->expiry_month;
-                pf->expiry_day = c->expiry_day;
-                memcpy(pf->pub_type, c->key_type, sizeof pf->pub_type);
-                pf->pub_bits = c->key_bits;
-            }
-            st->n_frames++;
-        }
-    }
+    if (ev->kind == AT_EV_FRAME)
+        keep_frame(ch, idx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -568,11 +588,9 @@ static pl_chan *chan_find(pl_state *st, uint16_t channel)
     return NULL;
 }
 
-static pl_chan *chan_get(pl_state *st, uint16_t channel)
+/* A channel's first record: its session and analyzer. */
+PL_COLD static pl_chan *chan_new(pl_state *st, uint16_t channel)
 {
-    pl_chan *found = chan_find(st, channel);
-    if (found)
-        return found;
     if (st->n_chans >= PL_MAX_CHANNELS || !GROW(st->chans, st->n_chans, st->cap_chans))
         return NULL;
     pl_chan *ch = calloc(1, sizeof *ch);
@@ -610,6 +628,12 @@ static pl_chan *chan_get(pl_state *st, uint16_t channel)
     return ch;
 }
 
+static pl_chan *chan_get(pl_state *st, uint16_t channel)
+{
+    pl_chan *found = chan_find(st, channel);
+    return found ? found : chan_new(st, channel);
+}
+
 pl_state *pl_state_new(const pl_config *cfg)
 {
     pl_state *st = calloc(1, sizeof *st);
@@ -640,19 +664,27 @@ pl_state *pl_state_new(const pl_config *cfg)
 /* Per packet: the low 32 bits of its stream offset                   */
 /* ------------------------------------------------------------------ */
 
+/* Chunk @p c of the per-packet table, made (once per 65536 packets). */
+PL_COLD static pl_pktchunk *pkt_chunk_new(pl_pktlog *l, size_t c)
+{
+    if (c >= l->n_chunks) {
+        if (!grow((void **)&l->chunks, &l->cap_chunks, c + 1, sizeof *l->chunks))
+            return NULL;
+        memset(l->chunks + l->n_chunks, 0, (c + 1 - l->n_chunks) * sizeof *l->chunks);
+        l->n_chunks = c + 1;
+    }
+    if (!l->chunks[c])
+        l->chunks[c] = calloc(1, sizeof *l->chunks[c]);
+    return l->chunks[c];
+}
+
 static bool pkt_put(pl_state *st, uint32_t frame, uint64_t off)
 {
     pl_pktlog *l = st->pkts;
     size_t c = frame >> PL_PKT_SHIFT;
-    if (c >= l->n_chunks) {
-        if (!grow((void **)&l->chunks, &l->cap_chunks, c + 1, sizeof *l->chunks))
-            return false;
-        memset(l->chunks + l->n_chunks, 0, (c + 1 - l->n_chunks) * sizeof *l->chunks);
-        l->n_chunks = c + 1;
-    }
-    if (!l->chunks[c] && !(l->chunks[c] = calloc(1, sizeof *l->chunks[c])))
+    pl_pktchunk *k = c < l->n_chunks && l->chunks[c] ? l->chunks[c] : pkt_chunk_new(l, c);
+    if (!k)
         return false;
-    pl_pktchunk *k = l->chunks[c];
     uint32_t i = frame & (PL_PKT_CHUNK - 1);
     k->seen[i / 64] |= UINT64_C(1) << (i % 64);
     k->off_lo[i] = (uint32_t)off;
@@ -684,7 +716,7 @@ bool pl_state_seen(const pl_state *st, uint32_t frame)
 
 /* Records the packets where a direction's stream offset reaches the next
  * multiple of 2^32 (the per-packet table keeps only the low bits). */
-static bool wraps_note(pl_chan *ch, at_dir dir, uint32_t frame, uint64_t off)
+PL_COLD static bool wraps_add(pl_chan *ch, at_dir dir, uint32_t frame, uint64_t off)
 {
     while ((off >> 32) > ch->n_wraps[dir]) {
         if (!grow((void **)&ch->wraps[dir], &ch->cap_wraps[dir], ch->n_wraps[dir] + 1,
@@ -693,6 +725,11 @@ static bool wraps_note(pl_chan *ch, at_dir dir, uint32_t frame, uint64_t off)
         ch->wraps[dir][ch->n_wraps[dir]++] = frame;
     }
     return true;
+}
+
+static inline bool wraps_note(pl_chan *ch, at_dir dir, uint32_t frame, uint64_t off)
+{
+    return (off >> 32) <= ch->n_wraps[dir] || wraps_add(ch, dir, frame, off);
 }
 
 static uint64_t wraps_high(const pl_chan *ch, at_dir dir, uint32_t frame)
