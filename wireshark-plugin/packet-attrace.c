@@ -398,7 +398,11 @@ static void label_line(proto_item *item, info_buf *lbl, const uint8_t *p, size_t
 static void set_label(proto_item *item, const info_buf *b)
 {
 #if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
-    field_info *fi = item ? PITEM_FINFO(item) : NULL;
+    /* In a tree that is not shown, an add may return a faked item (its
+     * parent): proto_item_set_text leaves those alone, and so must this. */
+    if (!item || !PTREE_DATA(item) || !PTREE_DATA(item)->visible)
+        return;
+    field_info *fi = PITEM_FINFO(item);
     if (!fi || proto_item_is_hidden(item))
         return; /* proto_item_set_text keeps no label for these either */
     G_STATIC_ASSERT(sizeof fi->rep->representation == ITEM_LABEL_LENGTH);
