@@ -188,7 +188,7 @@ bool an_guess_newer(at_analyzer *an)
 /* ------------------------------------------------------------------ */
 
 /* A command name against a literal (its length known to the compiler). */
-#define NAME_IS(name, lit) at_name_is_n((name), (lit), sizeof(lit) - 1)
+#define NAME_IS(name, lit) AT_NAME_IS_LIT(name, lit)
 
 static bool str_is(const at_str *s, const char *lit)
 {

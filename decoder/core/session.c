@@ -260,7 +260,7 @@ static void flush_pending_echo(session_state *s)
 
 /* The session asks about every command and every answer line: the
  * literal's length is known here. */
-#define NAME_IS(name, lit) at_name_is_n((name), (lit), sizeof(lit) - 1)
+#define NAME_IS(name, lit) AT_NAME_IS_LIT(name, lit)
 
 static bool is_command_text(const uint8_t *p, size_t n)
 {
