@@ -271,9 +271,12 @@ static void sync_exchange(an_exchange *x, const at_exchange *xe)
 
 static void begin(at_analyzer *an, const at_event *ev)
 {
-    if (an->x.open)
+    /* A closed exchange is all zero: exchange_clear ran when it closed
+     * (or it never opened), and nothing writes it while it is closed. */
+    if (an->x.open) {
         an_exchange_end(an); /* the END never came: judge what there is */
-    exchange_clear(an);
+        exchange_clear(an);
+    }
     const at_exchange *xe = ev->exchange;
     an->x.open = true;
     an->x.id = xe->id;
