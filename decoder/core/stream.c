@@ -220,22 +220,28 @@ static void me_line_done(stream_state *s, const uint8_t *line, size_t len, uint6
     }
 }
 
-void at_stream_note_ready(at_stream *stream, uint64_t off, bool ready)
+/* The notes about the line at @p off: those about another line are gone. */
+static stream_state *notes_of(at_stream *stream, uint64_t off)
 {
     stream_state *s = &stream->priv;
-    if (s->note_off != off)
+    if (s->note_off != off) {
+        s->note_off = off;
+        s->note_ready_known = false;
         s->note_sisr_known = false;
-    s->note_off = off;
+    }
+    return s;
+}
+
+void at_stream_note_ready(at_stream *stream, uint64_t off, bool ready)
+{
+    stream_state *s = notes_of(stream, off);
     s->note_ready_known = true;
     s->note_ready = ready;
 }
 
 void at_stream_note_sisr(at_stream *stream, uint64_t off, unsigned long count)
 {
-    stream_state *s = &stream->priv;
-    if (s->note_off != off)
-        s->note_ready_known = false;
-    s->note_off = off;
+    stream_state *s = notes_of(stream, off);
     s->note_sisr_known = true;
     s->note_sisr_count = count;
 }
