@@ -21,7 +21,7 @@
 
 /* What the analyzer keeps of the running exchange. */
 typedef struct an_exchange {
-    bool open;
+    bool open;                 /* while false, every field is zero: nothing writes a closed one */
     uint32_t id;
     bool secure;               /* AT^SBNW=<type>,<n>: a secure-command transfer */
 

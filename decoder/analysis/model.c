@@ -188,7 +188,7 @@ bool an_guess_newer(at_analyzer *an)
 /* ------------------------------------------------------------------ */
 
 /* A command name against a literal (its length known to the compiler). */
-#define NAME_IS(name, lit) at_name_is_n((name), (lit), sizeof(lit) - 1)
+#define NAME_IS(name, lit) AT_NAME_IS_LIT(name, lit)
 
 static bool str_is(const at_str *s, const char *lit)
 {
@@ -271,9 +271,12 @@ static void sync_exchange(an_exchange *x, const at_exchange *xe)
 
 static void begin(at_analyzer *an, const at_event *ev)
 {
-    if (an->x.open)
+    /* A closed exchange is all zero: exchange_clear ran when it closed
+     * (or it never opened), and nothing writes it while it is closed. */
+    if (an->x.open) {
         an_exchange_end(an); /* the END never came: judge what there is */
-    exchange_clear(an);
+        exchange_clear(an);
+    }
     const at_exchange *xe = ev->exchange;
     an->x.open = true;
     an->x.id = xe->id;

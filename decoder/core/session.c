@@ -260,7 +260,7 @@ static void flush_pending_echo(session_state *s)
 
 /* The session asks about every command and every answer line: the
  * literal's length is known here. */
-#define NAME_IS(name, lit) at_name_is_n((name), (lit), sizeof(lit) - 1)
+#define NAME_IS(name, lit) AT_NAME_IS_LIT(name, lit)
 
 static bool is_command_text(const uint8_t *p, size_t n)
 {
@@ -547,6 +547,8 @@ static void me_line(session_state *s, const at_token *t)
     at_event *ev;
 
     if (is_command_text(t->data, n)) {
+        /* "AT..." or "A/": no SECURE CMD line, which starts with 'S'. */
+        at_stream_note_ready(&s->me, t->off, false);
         at_span span = {t->off, (uint32_t)n};
         flush_pending_echo(s);
         if (s->in_exchange && !s->x.echoed &&
@@ -568,6 +570,7 @@ static void me_line(session_state *s, const at_token *t)
     flush_pending_echo(s);
 
     at_secure_result sec = at_parse_secure_result(p, n);
+    at_stream_note_ready(&s->me, t->off, sec == AT_SEC_READY);
     if (sec != AT_SEC_NONE) {
         if (sec != AT_SEC_READY)
             at_stream_hint(&s->te, AT_HINT_PEER_ANSWERED, on_te_token, s);
@@ -619,6 +622,8 @@ static void me_line(session_state *s, const at_token *t)
     ev = new_event(s, AT_EV_UNEXPECTED, t);
     used_line_union(s, sizeof ev->line.u);
     parse_known_line(s, t, &ev->line);
+    if (ev->line.kind == AT_LK_SIS_RW)
+        at_stream_note_sisr(&s->me, t->off, ev->line.u.sis_rw.count);
     at_event_kind kind;
     if (answers_running_command(s, &ev->line.prefix))
         kind = AT_EV_RESPONSE;

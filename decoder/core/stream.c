@@ -182,9 +182,14 @@ static void te_line_done(stream_state *s, const uint8_t *line, size_t len)
 }
 
 /* Called for each complete ME line. */
-static void me_line_done(stream_state *s, const uint8_t *line, size_t len)
+static void me_line_done(stream_state *s, const uint8_t *line, size_t len, uint64_t off)
 {
-    if (at_parse_secure_result((const char *)line, len) == AT_SEC_READY) {
+    /* The session has parsed the line already, and noted what it found. */
+    bool noted = s->note_off == off;
+    bool ready = noted && s->note_ready_known
+                     ? s->note_ready
+                     : at_parse_secure_result((const char *)line, len) == AT_SEC_READY;
+    if (ready) {
         s->mode = AT_SM_FRAME_EXPECT;
         return;
     }
@@ -202,13 +207,43 @@ static void me_line_done(stream_state *s, const uint8_t *line, size_t len)
     if (s->expect_sisr && starts_with_ci(line, len, "^SISR:")) {
         at_sis_rw rw;
         s->expect_sisr = false;
-        if (at_parse_sis_rw((const char *)line, len, 0, &rw, NULL) == AT_OK &&
-            rw.count > 0) {
+        unsigned long count = 0;
+        if (noted && s->note_sisr_known)
+            count = s->note_sisr_count;
+        else if (at_parse_sis_rw((const char *)line, len, 0, &rw, NULL) == AT_OK)
+            count = rw.count;
+        if (count > 0) {
             s->mode = AT_SM_PAYLOAD;
-            s->run_len = rw.count;
+            s->run_len = count;
             s->run_done = 0;
         }
     }
+}
+
+/* The notes about the line at @p off: those about another line are gone. */
+static stream_state *notes_of(at_stream *stream, uint64_t off)
+{
+    stream_state *s = &stream->priv;
+    if (s->note_off != off) {
+        s->note_off = off;
+        s->note_ready_known = false;
+        s->note_sisr_known = false;
+    }
+    return s;
+}
+
+void at_stream_note_ready(at_stream *stream, uint64_t off, bool ready)
+{
+    stream_state *s = notes_of(stream, off);
+    s->note_ready_known = true;
+    s->note_ready = ready;
+}
+
+void at_stream_note_sisr(at_stream *stream, uint64_t off, unsigned long count)
+{
+    stream_state *s = notes_of(stream, off);
+    s->note_sisr_known = true;
+    s->note_sisr_count = count;
 }
 
 /* ------------------------------------------------------------------ */
@@ -229,14 +264,16 @@ static void emit_line_reason(stream_state *s, const emitter *em, uint32_t flags,
     if (s->line_nontext)
         flags |= AT_TOKF_NONTEXT;
     size_t len = s->line_len;
+    uint64_t off = s->line_off;
     s->line_len = 0;
     s->line_nontext = false;
-    emit(s, em, AT_TOK_LINE, flags, reason, s->line_off, s->line, len,
-         s->line_ts);
+    s->note_ready_known = false;
+    s->note_sisr_known = false;
+    emit(s, em, AT_TOK_LINE, flags, reason, off, s->line, len, s->line_ts);
     if (s->dir == AT_DIR_TE_TO_ME)
         te_line_done(s, s->line, len);
     else
-        me_line_done(s, s->line, len);
+        me_line_done(s, s->line, len, off);
 }
 
 static void emit_discard(stream_state *s, const emitter *em)

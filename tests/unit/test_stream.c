@@ -454,6 +454,72 @@ static void test_me_sisr_urc_is_a_line(void **state)
                            "line off=16 len=48 flags=8 reason=none |^SIS: 1,0,66,\"peer certificate is not confirmed\"|\n");
 }
 
+/* A token callback that notes what the caller found in each ME line, as
+ * the session does: the stream takes the note instead of parsing the line,
+ * and only for the line at the noted offset. */
+typedef struct noter {
+    rec r;
+    at_stream *s;
+    long sisr_count;    /* noted for ^SISR lines when >= 0 */
+    uint64_t off_shift; /* added to the noted offset: 0 notes the right line */
+} noter;
+
+static void noting_token(void *ctx, const at_token *t)
+{
+    noter *nt = ctx;
+    record_token(&nt->r, t);
+    if (t->kind != AT_TOK_LINE)
+        return;
+    at_stream_note_ready(nt->s, t->off + nt->off_shift, false);
+    if (nt->sisr_count >= 0 && t->len > 5 && memcmp(t->data, "^SISR", 5) == 0)
+        at_stream_note_sisr(nt->s, t->off + nt->off_shift, (unsigned long)nt->sisr_count);
+}
+
+static const char *run_noted(noter *nt, const char *in, size_t len)
+{
+    at_stream s;
+    at_stream_init(&s, AT_DIR_ME_TO_TE, NULL);
+    nt->s = &s;
+    at_stream_hint(&s, AT_HINT_EXPECT_SISR, noting_token, nt);
+    at_stream_feed(&s, 1, (const uint8_t *)in, len, noting_token, nt);
+    at_stream_finish(&s, 2, noting_token, nt);
+    return nt->r.buf;
+}
+
+static void test_me_line_notes(void **state)
+{
+    (void)state;
+    const char *in = "\r\n^SISR: 1,5\r\nabcdefg\r\n";
+    /* A count noted for the line is taken as it is (here 3, not 5). */
+    noter nt = {.sisr_count = 3};
+    assert_string_equal(run_noted(&nt, in, strlen(in)),
+                        "line off=2 len=10 flags=8 reason=none |^SISR: 1,5|\n"
+                        "payload off=14 len=3 flags=40 reason=none block_off=0 run_len=3 |abc|\n"
+                        "line off=17 len=4 flags=8 reason=none |defg|\n");
+    rec_free(&nt.r);
+    /* Notes about another offset are not about this line: it is parsed. */
+    noter other = {.sisr_count = 3, .off_shift = 1};
+    assert_string_equal(run_noted(&other, in, strlen(in)),
+                        "line off=2 len=10 flags=8 reason=none |^SISR: 1,5|\n"
+                        "payload off=14 len=5 flags=40 reason=none block_off=0 run_len=5 |abcde|\n"
+                        "line off=19 len=2 flags=8 reason=none |fg|\n");
+    rec_free(&other.r);
+    /* A line noted as no SECURE CMD READY is taken as none. */
+    /* A line noted as no SECURE CMD READY is taken as none: what follows
+     * is no frame, as it is when the line is parsed. */
+    uint8_t buf[256];
+    size_t n = append_str(buf, 0, "\r\nSECURE CMD READY: SEND COMMAND ...\r\n");
+    n = append_hex(buf, n, read_response_hex);
+    noter ready = {.sisr_count = -1};
+    const char *as_line = run_noted(&ready, (const char *)buf, n);
+    assert_non_null(strstr(as_line, "line off=38 len="));
+    assert_null(strstr(as_line, "frame off="));
+    rec_free(&ready.r);
+    noter parsed = {.sisr_count = -1, .off_shift = 1};
+    assert_non_null(strstr(run_noted(&parsed, (const char *)buf, n), "frame off=38 len=45"));
+    rec_free(&parsed.r);
+}
+
 static void prep_transparent(at_stream *s, rec *r)
 {
     at_stream_hint(s, AT_HINT_EXPECT_TRANSPARENT, record_token, r);
@@ -593,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_ok_in_data_before_escape),
         cmocka_unit_test(test_big_endian_frame_is_delimited),
         cmocka_unit_test(test_cut_tokens_carry_the_given_time),
+        cmocka_unit_test(test_me_line_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,6 +77,17 @@ bool at_name_is(const at_str *name, const char *want);
  */
 bool at_name_is_n(const at_str *name, const char *want, size_t want_len);
 
+/**
+ * at_name_is_n against a string literal @p lit, with the length and the
+ * last character compared in line (case folded as far as a match needs:
+ * only bit 0x20 may differ): the call is left for the names that may
+ * match. @p name must not be NULL; it is read more than once.
+ */
+#define AT_NAME_IS_LIT(name, lit)                                                    \
+    ((name)->len == sizeof(lit) - 1 && (name)->ptr &&                                \
+     (((name)->ptr[sizeof(lit) - 2] ^ (lit)[sizeof(lit) - 2]) & ~0x20) == 0 &&       \
+     at_name_is_n((name), (lit), sizeof(lit) - 1))
+
 /* ------------------------------------------------------------------ */
 /* Final and intermediate result codes                                */
 /* ------------------------------------------------------------------ */

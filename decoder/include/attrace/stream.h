@@ -167,6 +167,13 @@ typedef struct at_stream {
         bool expect_transparent;    /**< ME: AT^SIST pending */
         bool peer_escaped;          /**< ME: +++ sent by TE */
         uint64_t escape_off;        /**< ME: stream offset when +++ was seen; an OK before it is data */
+
+        /* what the token callback noted of the ME line at note_off (see
+         * at_stream_note_ready) */
+        uint64_t note_off;
+        bool note_ready_known, note_ready;
+        bool note_sisr_known;
+        unsigned long note_sisr_count;
     } priv;
 } at_stream;
 
@@ -187,6 +194,22 @@ void at_stream_feed(at_stream *s, uint64_t ts_ns, const uint8_t *data,
  *  emit tokens. */
 void at_stream_hint(at_stream *s, at_stream_hint_kind hint, at_token_cb cb,
                     void *ctx);
+
+/**
+ * Optional, from within the token callback of an ME line token at offset
+ * @p off: whether that line is "SECURE CMD READY" (at_parse_secure_result),
+ * as the caller found while handling it. The stream decides its next mode
+ * from this instead of parsing the line again; without the note it parses
+ * the line itself, to the same result.
+ */
+void at_stream_note_ready(at_stream *s, uint64_t off, bool ready);
+
+/**
+ * Optional, like at_stream_note_ready: the ME line at @p off parsed as a
+ * ^SISR/^SISW line (at_parse_sis_rw returned AT_OK) with this @p count (0
+ * for a negative one). Lines that did not parse are not noted.
+ */
+void at_stream_note_sisr(at_stream *s, uint64_t off, unsigned long count);
 
 /**
  * The trace says bytes were lost before the next feed, noticed at @p ts_ns:
