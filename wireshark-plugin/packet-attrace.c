@@ -971,7 +971,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     /* The element's label, set once at the end. */
     char lmem[ITEM_LABEL_LENGTH];
     info_buf lbl;
-    info_init(&lbl, lmem, sizeof lmem);
+    info_init(&lbl, tree ? lmem : NULL, sizeof lmem); /* no tree: no label */
     if (tree) {
         /* What the label says is there for filters and `-T fields` only
          * (hidden items): every visible line costs tshark -V time. */

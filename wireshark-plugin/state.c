@@ -83,8 +83,9 @@ PL_COLD static void log_compact(pl_reclog *l)
  * Forgets the records that no element can still start in: those before
  * the last one that starts more than PL_LOG_WINDOW bytes before the
  * newest record. The offsets grow, so which ones those are depends on the
- * newest offset alone: this runs once in a while and where the log is
- * read (log_frame), not on every record, and finds the cut by bisection.
+ * newest offset alone: this runs once in 64 records (and when log_frame
+ * lands on such a record), not on every record, and finds the cut by
+ * bisection.
  */
 static void log_forget(pl_reclog *l)
 {
@@ -124,26 +125,32 @@ static uint32_t log_frame(pl_reclog *l, uint64_t off, uint32_t fallback)
 {
     if (!l || l->n == l->head)
         return fallback;
-    log_forget(l);
     size_t lo = l->head, hi = l->n; /* last record with rec.off <= off */
-    if (off < l->v[lo].off)
-        return l->v[lo].frame;
-    /* Elements mostly start a record or two back: gallop from the end
-     * over the recent records (in cache) before bisecting. */
-    for (size_t step = 1; hi - lo > 1; step *= 2) {
-        size_t probe = hi - lo > step ? hi - step : lo;
-        if (l->v[probe].off <= off) {
-            lo = probe;
-            break;
+    if (off >= l->v[lo].off) {
+        /* Elements mostly start a record or two back: gallop from the end
+         * over the recent records (in cache) before bisecting. */
+        for (size_t step = 1; hi - lo > 1; step *= 2) {
+            size_t probe = hi - lo > step ? hi - step : lo;
+            if (l->v[probe].off <= off) {
+                lo = probe;
+                break;
+            }
+            hi = probe;
         }
-        hi = probe;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (l->v[mid].off <= off)
+                lo = mid;
+            else
+                hi = mid;
+        }
     }
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l->v[mid].off <= off)
-            lo = mid;
-        else
-            hi = mid;
+    /* A record log_forget drops (it runs lazily): the answer is then the
+     * oldest record it keeps. */
+    uint64_t newest = l->v[l->n - 1].off;
+    if (lo + 1 < l->n && newest > PL_LOG_WINDOW && l->v[lo + 1].off < newest - PL_LOG_WINDOW) {
+        log_forget(l);
+        lo = l->head;
     }
     return l->v[lo].frame;
 }
@@ -728,11 +735,8 @@ static bool pkt_get(const pl_state *st, uint32_t frame, uint32_t *off_lo)
     return true;
 }
 
-bool pl_state_seen(const pl_state *st, uint32_t frame)
+bool pl_state_seen_before(const pl_state *st, uint32_t frame)
 {
-    /* The first pass in order: past every packet seen (no table touched). */
-    if (frame > st->max_frame)
-        return false;
     uint32_t off_lo;
     return pkt_get(st, frame, &off_lo);
 }
@@ -871,16 +875,17 @@ const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e)
 {
     if (pl_elem_kind(e) != AT_EV_END)
         return NULL;
+    /* The first pass renders a packet right after recording it: its END
+     * is mostly the latest. */
+    if (st->n_ends && st->ends[st->n_ends - 1].elem == elem_index(st, e))
+        return &st->ends[st->n_ends - 1];
     size_t i = side_find(st->ends, st->n_ends, sizeof *st->ends, offsetof(pl_end, elem),
                          elem_index(st, e));
     return i < st->n_ends ? &st->ends[i] : NULL;
 }
 
-size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first)
+size_t pl_elem_secrets_noted(const pl_state *st, const pl_elem *e, const pl_secret **first)
 {
-    *first = st->secrets;
-    if (!(e->flags & PL_EF_NOTED))
-        return 0;
     uint32_t idx = elem_index(st, e);
     size_t i = side_find(st->secrets, st->n_secrets, sizeof *st->secrets,
                          offsetof(pl_secret, elem), idx);
@@ -891,11 +896,8 @@ size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **f
     return j - i;
 }
 
-size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first)
+size_t pl_elem_findings_noted(const pl_state *st, const pl_elem *e, const uint32_t **first)
 {
-    *first = st->finding_order;
-    if (!(e->flags & PL_EF_NOTED))
-        return 0;
     uint32_t idx = elem_index(st, e);
     sorted_view view = {st->findings, sizeof *st->findings, offsetof(pl_finding, elem), false,
                         st->finding_order};

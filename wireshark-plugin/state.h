@@ -255,8 +255,16 @@ bool pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
                      const at_uart_header *hdr, uint64_t ts_ns,
                      const uint8_t *payload, size_t len, pl_packet *pkt);
 
-/** Whether the first pass has seen packet @p frame. */
-bool pl_state_seen(const pl_state *st, uint32_t frame);
+/** pl_state_seen for a packet not past the highest one seen. */
+bool pl_state_seen_before(const pl_state *st, uint32_t frame);
+
+/** Whether the first pass has seen packet @p frame. Inline: the first
+ *  pass asks for every packet, and in order it is past every packet seen
+ *  (no table touched). */
+static inline bool pl_state_seen(const pl_state *st, uint32_t frame)
+{
+    return frame <= st->max_frame && pl_state_seen_before(st, frame);
+}
 
 /** End of the first pass: flushes the sessions and analyzers. */
 void pl_state_finish(pl_state *st);
@@ -276,10 +284,32 @@ const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e);
 const pl_frame *pl_elem_frame(const pl_state *st, const pl_elem *e);
 /** What an END element's exchange said, or NULL. */
 const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e);
+/** pl_elem_secrets of an element with PL_EF_NOTED (a search). */
+size_t pl_elem_secrets_noted(const pl_state *st, const pl_elem *e, const pl_secret **first);
+/** pl_elem_findings of an element with PL_EF_NOTED (a search). */
+size_t pl_elem_findings_noted(const pl_state *st, const pl_elem *e, const uint32_t **first);
+
+/* The two below are inline: every element rendered asks, and few have
+ * any (PL_EF_NOTED says which). */
+
 /** The private-key runs reported with an element: [*first, *first + n). */
-size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first);
+static inline size_t pl_elem_secrets(const pl_state *st, const pl_elem *e,
+                                     const pl_secret **first)
+{
+    if (e->flags & PL_EF_NOTED)
+        return pl_elem_secrets_noted(st, e, first);
+    *first = st->secrets;
+    return 0;
+}
 /** Findings pointing into an element: indexes into findings[], in order. */
-size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first);
+static inline size_t pl_elem_findings(const pl_state *st, const pl_elem *e,
+                                      const uint32_t **first)
+{
+    if (e->flags & PL_EF_NOTED)
+        return pl_elem_findings_noted(st, e, first);
+    *first = st->finding_order;
+    return 0;
+}
 
 /**
  * Elements of channel @p ch, direction @p dir, overlapping
