@@ -239,7 +239,7 @@ static void tap_add(tap_rec *t, unsigned node, const char *label)
 typedef struct info_buf {
     char *s;
     size_t cap; /* bytes at s, with the NUL */
-    size_t n;
+    size_t n;   /* no NUL after these while the text grows: info_cstr ends it */
 } info_buf;
 
 /* @p mem NULL: a text nobody reads (every info_* call returns at once). */
@@ -248,8 +248,13 @@ static void info_init(info_buf *b, char *mem, size_t cap)
     b->s = mem;
     b->cap = cap;
     b->n = 0;
-    if (mem)
-        mem[0] = 0;
+}
+
+/* The text as a C string. */
+static const char *info_cstr(info_buf *b)
+{
+    b->s[b->n] = 0;
+    return b->s;
 }
 
 /* What does not fit: cut (out of line, it almost never runs). */
@@ -259,7 +264,6 @@ PL_COLD static void info_addn_cut(info_buf *b, const char *str, size_t k)
         k = b->cap - 1 - b->n;
     memcpy(b->s + b->n, str, k);
     b->n += k;
-    b->s[b->n] = 0;
 }
 
 /* Inline: a literal's length is then known and its copy a few moves. */
@@ -273,7 +277,6 @@ static inline void info_addn(info_buf *b, const char *str, size_t k)
     }
     memcpy(b->s + b->n, str, k);
     b->n += k;
-    b->s[b->n] = 0;
 }
 
 /* Inline: the texts are mostly literals, whose length is then known. */
@@ -362,7 +365,6 @@ static void info_text(info_buf *b, const uint8_t *p, size_t n)
     for (; i < k; i++)
         o[i] = (uint8_t)(p[i] - 0x20u) < 0x5fu ? (char)p[i] : '.';
     b->n += k;
-    b->s[b->n] = 0;
     if (n > MAX)
         info_add(b, "...");
 }
@@ -395,7 +397,7 @@ static void label_line(proto_item *item, info_buf *lbl, const uint8_t *p, size_t
  * is shorter (info_buf stops there). Another Wireshark goes through the
  * formatter.
  */
-static void set_label(proto_item *item, const info_buf *b)
+static void set_label(proto_item *item, info_buf *b)
 {
 #if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
     /* In a tree that is not shown, an add may return a faked item (its
@@ -408,9 +410,10 @@ static void set_label(proto_item *item, const info_buf *b)
     G_STATIC_ASSERT(sizeof fi->rep->representation == ITEM_LABEL_LENGTH);
     if (!fi->rep)
         fi->rep = wmem_new(PNODE_POOL(item), item_label_t);
-    memcpy(fi->rep->representation, b->s, b->n + 1);
+    memcpy(fi->rep->representation, b->s, b->n);
+    fi->rep->representation[b->n] = 0;
 #else
-    proto_item_set_text(item, "%s", b->s);
+    proto_item_set_text(item, "%s", info_cstr(b));
 #endif
 }
 
@@ -971,7 +974,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     /* The element's label, set once at the end. */
     char lmem[ITEM_LABEL_LENGTH];
     info_buf lbl;
-    info_init(&lbl, lmem, sizeof lmem);
+    info_init(&lbl, tree ? lmem : NULL, sizeof lmem); /* no tree: no label */
     if (tree) {
         /* What the label says is there for filters and `-T fields` only
          * (hidden items): every visible line costs tshark -V time. */
@@ -1426,7 +1429,7 @@ static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         info_init(&info, NULL, 0);
     int r = dissect_uart_record(tvb, pinfo, tree, &info);
     if (info.s)
-        col_set_str(pinfo->cinfo, COL_INFO, info.s);
+        col_set_str(pinfo->cinfo, COL_INFO, info_cstr(&info));
     return r;
 }
 

@@ -79,45 +79,78 @@ PL_COLD static void log_compact(pl_reclog *l)
     l->head = 0;
 }
 
+/*
+ * Forgets the records that no element can still start in: those before
+ * the last one that starts more than PL_LOG_WINDOW bytes before the
+ * newest record. The offsets grow, so which ones those are depends on the
+ * newest offset alone: this runs once in 64 records (and when log_frame
+ * lands on such a record), not on every record, and finds the cut by
+ * bisection.
+ */
+static void log_forget(pl_reclog *l)
+{
+    if (l->n - l->head < 2 || l->v[l->n - 1].off <= PL_LOG_WINDOW)
+        return;
+    uint64_t from = l->v[l->n - 1].off - PL_LOG_WINDOW;
+    /* First record after the head that starts at or after from (the
+     * newest does); the one before it stays. */
+    size_t lo = l->head + 1, hi = l->n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].off < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    l->head = lo - 1;
+}
+
 static void log_add(pl_reclog *l, uint64_t off, uint32_t frame)
 {
     if (l->n && l->v[l->n - 1].off == off) {
         l->v[l->n - 1].frame = frame; /* an empty record before this one */
         return;
     }
-    /* Forget records that no element can still start in. */
-    while (l->n - l->head > 1 && off - l->v[l->head + 1].off > PL_LOG_WINDOW)
-        l->head++;
-    if (l->head > 1024 && l->head * 2 > l->n)
-        log_compact(l);
+    if (l->n % 64 == 0) {
+        log_forget(l);
+        if (l->head > 1024 && l->head * 2 > l->n)
+            log_compact(l);
+    }
     if (!GROW(l->v, l->n, l->cap))
         return;
     l->v[l->n++] = (pl_rec){off, frame};
 }
 
-static uint32_t log_frame(const pl_reclog *l, uint64_t off, uint32_t fallback)
+static uint32_t log_frame(pl_reclog *l, uint64_t off, uint32_t fallback)
 {
     if (!l || l->n == l->head)
         return fallback;
     size_t lo = l->head, hi = l->n; /* last record with rec.off <= off */
-    if (off < l->v[lo].off)
-        return l->v[lo].frame;
-    /* Elements mostly start a record or two back: gallop from the end
-     * over the recent records (in cache) before bisecting. */
-    for (size_t step = 1; hi - lo > 1; step *= 2) {
-        size_t probe = hi - lo > step ? hi - step : lo;
-        if (l->v[probe].off <= off) {
-            lo = probe;
-            break;
+    if (off >= l->v[lo].off) {
+        /* Elements mostly start a record or two back: gallop from the end
+         * over the recent records (in cache) before bisecting. */
+        for (size_t step = 1; hi - lo > 1; step *= 2) {
+            size_t probe = hi - lo > step ? hi - step : lo;
+            if (l->v[probe].off <= off) {
+                lo = probe;
+                break;
+            }
+            hi = probe;
         }
-        hi = probe;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (l->v[mid].off <= off)
+                lo = mid;
+            else
+                hi = mid;
+        }
     }
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l->v[mid].off <= off)
-            lo = mid;
-        else
-            hi = mid;
+    /* A record log_forget drops (it runs lazily): the answer is then the
+     * oldest record it keeps. */
+    uint64_t newest = l->v[l->n - 1].off;
+    if (lo + 1 < l->n && newest > PL_LOG_WINDOW && l->v[lo + 1].off < newest - PL_LOG_WINDOW) {
+        log_forget(l);
+        lo = l->head;
     }
     return l->v[lo].frame;
 }
@@ -359,15 +392,12 @@ static bool secret_runs_add(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len)
     return true;
 }
 
-bool pl_state_has_secret(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len)
+bool pl_state_secret_runs_reach(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len)
 {
     if (ch->st->oom)
         return true; /* a run may be missing from the list: let the caller look */
-    size_t n = ch->n_secret_runs[dir];
-    if (n == 0 || len == 0 || ch->secret_runs[dir][n - 1].end <= off)
-        return false;
     size_t i = secret_runs_after(ch, dir, off);
-    return i < n && ch->secret_runs[dir][i].off < off + len;
+    return i < ch->n_secret_runs[dir] && ch->secret_runs[dir][i].off < off + len;
 }
 
 /* ------------------------------------------------------------------ */
@@ -578,11 +608,11 @@ static void on_event(void *ctx, const at_event *ev)
 /* The channel's state, NULL if it has none. */
 static pl_chan *chan_find(pl_state *st, uint16_t channel)
 {
-    if (st->last_chan < st->n_chans && st->chans[st->last_chan]->channel == channel)
-        return st->chans[st->last_chan];
+    if (st->last_chan && st->last_chan->channel == channel)
+        return st->last_chan;
     for (size_t i = 0; i < st->n_chans; i++)
         if (st->chans[i]->channel == channel) {
-            st->last_chan = (uint16_t)i;
+            st->last_chan = st->chans[i];
             return st->chans[i];
         }
     return NULL;
@@ -705,11 +735,8 @@ static bool pkt_get(const pl_state *st, uint32_t frame, uint32_t *off_lo)
     return true;
 }
 
-bool pl_state_seen(const pl_state *st, uint32_t frame)
+bool pl_state_seen_before(const pl_state *st, uint32_t frame)
 {
-    /* The first pass in order: past every packet seen (no table touched). */
-    if (frame > st->max_frame)
-        return false;
     uint32_t off_lo;
     return pkt_get(st, frame, &off_lo);
 }
@@ -848,16 +875,17 @@ const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e)
 {
     if (pl_elem_kind(e) != AT_EV_END)
         return NULL;
+    /* The first pass renders a packet right after recording it: its END
+     * is mostly the latest. */
+    if (st->n_ends && st->ends[st->n_ends - 1].elem == elem_index(st, e))
+        return &st->ends[st->n_ends - 1];
     size_t i = side_find(st->ends, st->n_ends, sizeof *st->ends, offsetof(pl_end, elem),
                          elem_index(st, e));
     return i < st->n_ends ? &st->ends[i] : NULL;
 }
 
-size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first)
+size_t pl_elem_secrets_noted(const pl_state *st, const pl_elem *e, const pl_secret **first)
 {
-    *first = st->secrets;
-    if (!(e->flags & PL_EF_NOTED))
-        return 0;
     uint32_t idx = elem_index(st, e);
     size_t i = side_find(st->secrets, st->n_secrets, sizeof *st->secrets,
                          offsetof(pl_secret, elem), idx);
@@ -868,11 +896,8 @@ size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **f
     return j - i;
 }
 
-size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first)
+size_t pl_elem_findings_noted(const pl_state *st, const pl_elem *e, const uint32_t **first)
 {
-    *first = st->finding_order;
-    if (!(e->flags & PL_EF_NOTED))
-        return 0;
     uint32_t idx = elem_index(st, e);
     sorted_view view = {st->findings, sizeof *st->findings, offsetof(pl_finding, elem), false,
                         st->finding_order};

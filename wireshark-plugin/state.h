@@ -158,30 +158,36 @@ typedef struct pl_reclog pl_reclog;
 typedef struct pl_pktlog pl_pktlog;
 
 typedef struct pl_chan {
+    /* What every record reads or writes comes first: a record then
+     * touches three cache lines of its channel, not five. */
     uint16_t channel;
     uint16_t index;          /**< its position in channels[] */
-    at_session *session;
-    at_analyzer *an;
-    uint64_t fed[2];         /**< bytes fed per direction */
-    uint64_t last_ts;
-    uint32_t last_frame;     /**< last packet of this channel */
-    uint32_t fin_first, n_fin; /**< elements reported by the end-of-file flush (shown in last_frame) */
-    uint32_t last_elem;      /**< most recent element (findings with no better place) */
     uint32_t cur_frame;      /**< packet being fed */
-    uint64_t cur_off[2];     /**< stream offset of that packet's first byte */
     uint32_t cur_len;        /**< its payload length */
     uint8_t cur_dir;
-    uint32_t *by_dir[2];     /**< element indexes per direction, sorted by offset */
-    size_t n_by_dir[2], cap_by_dir[2];
-    size_t hint_by_dir[2];   /**< where the last overlap search ended */
-    uint32_t *wraps[2];      /**< per direction: first packet whose stream offset
-                                  reaches each further multiple of 2^32 */
-    size_t n_wraps[2], cap_wraps[2];
+    uint32_t last_frame;     /**< last packet of this channel */
+    uint32_t last_elem;      /**< most recent element (findings with no better place) */
+    at_session *session;
+    at_analyzer *an;
+    struct pl_state *st;
+    uint64_t fed[2];         /**< bytes fed per direction */
+    uint64_t cur_off[2];     /**< stream offset of that packet's first byte */
+    uint64_t last_ts;
+    size_t n_wraps[2];
     pl_reclog *log[2];       /**< recent records: stream offset -> packet */
     pl_range *secret_runs[2];  /**< per direction: the bytes of the private-key runs
                                     found so far, merged, sorted, disjoint */
-    size_t n_secret_runs[2], cap_secret_runs[2];
-    struct pl_state *st;
+    size_t n_secret_runs[2];
+    /* Per element. */
+    uint32_t *by_dir[2];     /**< element indexes per direction, sorted by offset */
+    size_t n_by_dir[2], cap_by_dir[2];
+    size_t hint_by_dir[2];   /**< where the last overlap search ended */
+    /* Seldom. */
+    uint32_t fin_first, n_fin; /**< elements reported by the end-of-file flush (shown in last_frame) */
+    uint32_t *wraps[2];      /**< per direction: first packet whose stream offset
+                                  reaches each further multiple of 2^32 (n_wraps of them) */
+    size_t cap_wraps[2];
+    size_t cap_secret_runs[2];
 } pl_chan;
 
 /** Settings the first pass runs with (from the preferences). */
@@ -194,12 +200,18 @@ typedef struct pl_config {
 } pl_config;
 
 typedef struct pl_state {
-    pl_config cfg;            /**< client_cert_der: the state's own copy */
+    /* What every record reads or writes comes first (one cache line). */
+    struct pl_chan *last_chan; /**< the channel last looked up, NULL: none yet */
+    pl_pktlog *pkts;          /**< per packet: its stream offset (low 32 bits) */
+    uint32_t max_frame;       /**< highest packet number recorded (0: none) */
+    bool finished;            /**< the end-of-file flush ran */
+    bool oom;                 /**< an allocation failed: some elements are missing */
     pl_elem *elems;
     size_t n_elems, cap_elems;
     size_t n_ordered;         /**< elems[0, n_ordered) are in packet order (the rest:
                                    the end-of-file flush) */
     size_t hint_pkt;          /**< where the last per-packet search ended */
+    pl_config cfg;            /**< client_cert_der: the state's own copy */
     pl_span *spans;
     size_t n_spans, cap_spans;
     pl_end *ends;
@@ -214,13 +226,8 @@ typedef struct pl_state {
     size_t n_secrets, cap_secrets;
     pl_chan **chans;
     size_t n_chans, cap_chans;
-    uint16_t last_chan;       /**< index of the channel last looked up */
     uint8_t **arena;          /**< blocks of copied element bytes */
     size_t n_blocks, cap_blocks, block_used;
-    pl_pktlog *pkts;          /**< per packet: its stream offset (low 32 bits) */
-    uint32_t max_frame;       /**< highest packet number recorded (0: none) */
-    bool finished;            /**< the end-of-file flush ran */
-    bool oom;                 /**< an allocation failed: some elements are missing */
 } pl_state;
 
 /* Most channels a file may have before further ones are ignored (each
@@ -248,8 +255,16 @@ bool pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
                      const at_uart_header *hdr, uint64_t ts_ns,
                      const uint8_t *payload, size_t len, pl_packet *pkt);
 
-/** Whether the first pass has seen packet @p frame. */
-bool pl_state_seen(const pl_state *st, uint32_t frame);
+/** pl_state_seen for a packet not past the highest one seen. */
+bool pl_state_seen_before(const pl_state *st, uint32_t frame);
+
+/** Whether the first pass has seen packet @p frame. Inline: the first
+ *  pass asks for every packet, and in order it is past every packet seen
+ *  (no table touched). */
+static inline bool pl_state_seen(const pl_state *st, uint32_t frame)
+{
+    return frame <= st->max_frame && pl_state_seen_before(st, frame);
+}
 
 /** End of the first pass: flushes the sessions and analyzers. */
 void pl_state_finish(pl_state *st);
@@ -269,10 +284,32 @@ const uint8_t *pl_elem_copy(const pl_state *st, const pl_elem *e);
 const pl_frame *pl_elem_frame(const pl_state *st, const pl_elem *e);
 /** What an END element's exchange said, or NULL. */
 const pl_end *pl_elem_end(const pl_state *st, const pl_elem *e);
+/** pl_elem_secrets of an element with PL_EF_NOTED (a search). */
+size_t pl_elem_secrets_noted(const pl_state *st, const pl_elem *e, const pl_secret **first);
+/** pl_elem_findings of an element with PL_EF_NOTED (a search). */
+size_t pl_elem_findings_noted(const pl_state *st, const pl_elem *e, const uint32_t **first);
+
+/* The two below are inline: every element rendered asks, and few have
+ * any (PL_EF_NOTED says which). */
+
 /** The private-key runs reported with an element: [*first, *first + n). */
-size_t pl_elem_secrets(const pl_state *st, const pl_elem *e, const pl_secret **first);
+static inline size_t pl_elem_secrets(const pl_state *st, const pl_elem *e,
+                                     const pl_secret **first)
+{
+    if (e->flags & PL_EF_NOTED)
+        return pl_elem_secrets_noted(st, e, first);
+    *first = st->secrets;
+    return 0;
+}
 /** Findings pointing into an element: indexes into findings[], in order. */
-size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **first);
+static inline size_t pl_elem_findings(const pl_state *st, const pl_elem *e,
+                                      const uint32_t **first)
+{
+    if (e->flags & PL_EF_NOTED)
+        return pl_elem_findings_noted(st, e, first);
+    *first = st->finding_order;
+    return 0;
+}
 
 /**
  * Elements of channel @p ch, direction @p dir, overlapping
@@ -282,9 +319,19 @@ size_t pl_elem_findings(const pl_state *st, const pl_elem *e, const uint32_t **f
 void pl_state_overlap(pl_chan *ch, at_dir dir, uint64_t off, uint64_t len, size_t *first,
                       size_t *end);
 
+/** pl_state_has_secret once a run ends after @p off (a search). */
+bool pl_state_secret_runs_reach(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len);
+
 /** Whether private-key bytes found so far lie in [off, off + len) of the
- *  channel's direction @p dir (a few comparisons: most records hold none);
- *  true whenever an allocation failed (the list may then miss a run). */
-bool pl_state_has_secret(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len);
+ *  channel's direction @p dir; true whenever an allocation failed (the
+ *  list may then miss a run). Inline: every record asks, and for most the
+ *  last run ends before them (a few comparisons, no call). */
+static inline bool pl_state_has_secret(const pl_chan *ch, at_dir dir, uint64_t off, uint64_t len)
+{
+    size_t n = ch->n_secret_runs[dir];
+    if (n == 0 || len == 0 || ch->secret_runs[dir][n - 1].end <= off)
+        return ch->st->oom;
+    return pl_state_secret_runs_reach(ch, dir, off, len);
+}
 
 #endif
