@@ -21,6 +21,7 @@
 #include "attrace/compare.h"
 #include "attrace/crypto.h"
 #include "attrace/trace.h"
+#include "digits.h"
 #include "json_writer.h"
 
 #include "escape.h"
@@ -298,10 +299,8 @@ EVP_PKEY *cli_key_load(const char *prog, const at_key_source *src, at_key_info *
  * returns the exit status, 1 when the output could not be written. */
 int cli_print_version(FILE *out);
 
-/* timefmt.c: numbers and times, written digit by digit (no printf: they
+/* timefmt.c: times, written digit by digit (digits.h; no printf: they
  * are formatted for every element printed). */
-/* The decimal digits of @p v at @p p (up to 20, no NUL); returns their end. */
-char *cli_put_uint(char *p, uint64_t v);
 /* Buffers of at least 40 bytes. Those returning a size return the length
  * of the text (NUL-terminated as well; 0 when @p cap is too small). */
 size_t cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap);   /* HH:MM:SS.uuuuuu */

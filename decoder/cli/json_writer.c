@@ -4,6 +4,8 @@
  */
 #include "json_writer.h"
 
+#include "digits.h"
+
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -185,31 +187,14 @@ static bool put_string(cli_json_writer *w, const char *str, size_t n)
 
 static bool put_unsigned(cli_json_writer *w, uint64_t u, bool negative)
 {
-    char tmp[24];
-    char *e = tmp + sizeof tmp, *p = e;
     /* Through the unsigned magnitude: -LLONG_MIN does not fit. */
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    /* Two digits per division: timestamps have 19. */
-    while (u >= 100) {
-        unsigned d = (unsigned)(u % 100) * 2;
-        u /= 100;
-        p -= 2;
-        p[0] = pairs[d];
-        p[1] = pairs[d + 1];
-    }
-    if (u >= 10) {
-        p -= 2;
-        p[0] = pairs[u * 2];
-        p[1] = pairs[u * 2 + 1];
-    } else {
-        *--p = (char)('0' + u);
-    }
+    if (!reserve(w, 21))
+        return false;
+    char *o = w->buf + w->len;
     if (negative)
-        *--p = '-';
-    return put(w, p, (size_t)(e - p));
+        *o++ = '-';
+    w->len = (size_t)(cli_put_uint(o, u) - w->buf);
+    return true;
 }
 
 /* jansson's real format (the CLI writes no reals; kept so that the writer

@@ -4,6 +4,7 @@
  * timestamp; and the decimal digits they and the renderers are made of.
  */
 #include "cli.h"
+#include "digits.h"
 
 #include <string.h>
 
@@ -24,84 +25,6 @@ static void civil_from_days(uint64_t days, uint64_t *year, unsigned *month, unsi
     *year = yoe + era * 400 + (*month <= 2);
 }
 
-/* These formatters run for every element printed: they write digits
- * directly rather than through snprintf and gmtime, two at a time from a
- * table of the hundred pairs. */
-static const char digit_pairs[200] = {
-    '0','0','0','1','0','2','0','3','0','4','0','5','0','6','0','7','0','8','0','9',
-    '1','0','1','1','1','2','1','3','1','4','1','5','1','6','1','7','1','8','1','9',
-    '2','0','2','1','2','2','2','3','2','4','2','5','2','6','2','7','2','8','2','9',
-    '3','0','3','1','3','2','3','3','3','4','3','5','3','6','3','7','3','8','3','9',
-    '4','0','4','1','4','2','4','3','4','4','4','5','4','6','4','7','4','8','4','9',
-    '5','0','5','1','5','2','5','3','5','4','5','5','5','6','5','7','5','8','5','9',
-    '6','0','6','1','6','2','6','3','6','4','6','5','6','6','6','7','6','8','6','9',
-    '7','0','7','1','7','2','7','3','7','4','7','5','7','6','7','7','7','8','7','9',
-    '8','0','8','1','8','2','8','3','8','4','8','5','8','6','8','7','8','8','8','9',
-    '9','0','9','1','9','2','9','3','9','4','9','5','9','6','9','7','9','8','9','9',
-};
-
-/* @p v, below 10^@p width, in @p width digits with leading zeros, ending
- * at @p end (written backwards). Inlined: with a constant width (the
- * fractions of the times) the loop unrolls. */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline void put_digits_before(char *end, uint64_t v, int width)
-{
-    /* Times and counts mostly fit in 32 bits, where dividing is cheaper:
-     * larger values give pairs in 64 bits until they fit. */
-    while (v > UINT32_MAX) {
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * (v % 100), 2);
-        v /= 100;
-        width -= 2;
-    }
-    uint32_t w = (uint32_t)v;
-    while (width >= 2) {
-        uint32_t r = w % 100;
-        w /= 100;
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * r, 2);
-        width -= 2;
-    }
-    if (width)
-        end[-1] = (char)('0' + w);
-}
-
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline char *put_fixed(char *p, uint64_t v, int width)
-{
-    put_digits_before(p + width, v, width);
-    return p + width;
-}
-
-/* The number of decimal digits of @p v (1 for 0). */
-static int decimal_digits(uint64_t v)
-{
-    int n = 1;
-    for (;;) {
-        if (v < 10)
-            return n;
-        if (v < 100)
-            return n + 1;
-        if (v < 1000)
-            return n + 2;
-        if (v < 10000)
-            return n + 3;
-        v /= 10000;
-        n += 4;
-    }
-}
-
-char *cli_put_uint(char *p, uint64_t v)
-{
-    int n = decimal_digits(v);
-    put_digits_before(p + n, v, n);
-    return p + n;
-}
-
 /* Whether @p buf has room for @p need bytes; when not, it is made empty. */
 static bool room(char *buf, size_t cap, size_t need)
 {
@@ -119,13 +42,13 @@ static char *put_time_of_day(char *p, uint64_t ts_ns, int digits)
     static const uint32_t div[] = {1000000000u, 100000000u, 10000000u, 1000000u, 100000u,
                                    10000u, 1000u, 100u, 10u, 1u};
     uint64_t sec = ts_ns / 1000000000u % 86400u;
-    p = put_fixed(p, sec / 3600, 2);
+    p = cli_put_fixed(p, sec / 3600, 2);
     *p++ = ':';
-    p = put_fixed(p, sec / 60 % 60, 2);
+    p = cli_put_fixed(p, sec / 60 % 60, 2);
     *p++ = ':';
-    p = put_fixed(p, sec % 60, 2);
+    p = cli_put_fixed(p, sec % 60, 2);
     *p++ = '.';
-    return put_fixed(p, ts_ns % 1000000000u / div[digits], digits);
+    return cli_put_fixed(p, ts_ns % 1000000000u / div[digits], digits);
 }
 
 size_t cli_fmt_clock(uint64_t ts_ns, char *buf, size_t cap)
@@ -143,11 +66,11 @@ static char *put_date(char *p, uint64_t ts_ns)
     uint64_t year;
     unsigned month, day;
     civil_from_days(ts_ns / 1000000000u / 86400u, &year, &month, &day);
-    p = year > 9999 ? cli_put_uint(p, year) : put_fixed(p, year, 4);
+    p = year > 9999 ? cli_put_uint(p, year) : cli_put_fixed(p, year, 4);
     *p++ = '-';
-    p = put_fixed(p, month, 2);
+    p = cli_put_fixed(p, month, 2);
     *p++ = '-';
-    return put_fixed(p, day, 2);
+    return cli_put_fixed(p, day, 2);
 }
 
 void cli_fmt_date(uint64_t ts_ns, char *buf, size_t cap)
@@ -177,7 +100,7 @@ static inline char *fmt_signed(int64_t delta_ns, uint64_t unit, int digits, char
     *p++ = delta_ns < 0 ? '-' : '+';
     p = cli_put_uint(p, a / unit);
     *p++ = '.';
-    p = put_fixed(p, a % unit / 1000u, digits);
+    p = cli_put_fixed(p, a % unit / 1000u, digits);
     memcpy(p, suffix, suffix_len);
     return p + suffix_len;
 }
@@ -208,12 +131,12 @@ void cli_fmt_duration(uint64_t ns, char *buf, size_t cap)
     if (ns < 1000000000u) {
         p = cli_put_uint(buf, ns / 1000000u);
         *p++ = '.';
-        p = put_fixed(p, ns % 1000000u / 1000u, 3);
+        p = cli_put_fixed(p, ns % 1000000u / 1000u, 3);
         memcpy(p, " ms", 4);
     } else {
         p = cli_put_uint(buf, ns / 1000000000u);
         *p++ = '.';
-        p = put_fixed(p, ns % 1000000000u / 1000u, 6);
+        p = cli_put_fixed(p, ns % 1000000000u / 1000u, 6);
         memcpy(p, " s", 3);
     }
 }
