@@ -68,7 +68,7 @@ at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
 
 static void exchange_clear(at_analyzer *an)
 {
-    /* Twice an exchange; few carry a certificate (X509_free(NULL) costs
+    /* Once an exchange; few carry a certificate (X509_free(NULL) costs
      * a call into libcrypto all the same). */
     if (an->x.frame_cert)
         X509_free(an->x.frame_cert);
@@ -187,8 +187,6 @@ bool an_guess_newer(at_analyzer *an)
 /* Commands that change the model when the module accepts them        */
 /* ------------------------------------------------------------------ */
 
-/* A command name against a literal (its length known to the compiler). */
-#define NAME_IS(name, lit) AT_NAME_IS_LIT(name, lit)
 
 static bool str_is(const at_str *s, const char *lit)
 {
@@ -232,12 +230,12 @@ static void note_settings(at_analyzer *an, const at_exchange *xe)
 {
     for (unsigned i = 0; i < xe->cmdline.n_cmds; i++) {
         const at_command *c = &xe->cmdline.cmds[i];
-        if (NAME_IS(&c->name, "\\Q")) {
+        if (AT_NAME_IS_LIT(&c->name, "\\Q")) {
             bool on = c->basic_value.len == 1 && c->basic_value.ptr[0] == '1';
             if (on && !an->model.xonxoff)
                 an->xonxoff_exchange = xe->id;
             an->model.xonxoff = on;
-        } else if (NAME_IS(&c->name, "^SISS")) {
+        } else if (AT_NAME_IS_LIT(&c->name, "^SISS")) {
             note_siss(an, c);
         }
     }
@@ -250,7 +248,7 @@ static void note_settings(at_analyzer *an, const at_exchange *xe)
 static bool is_secure_transfer(const at_exchange *xe)
 {
     for (unsigned i = 0; i < xe->cmdline.n_cmds; i++)
-        if (NAME_IS(&xe->cmdline.cmds[i].name, "^SBNW") &&
+        if (AT_NAME_IS_LIT(&xe->cmdline.cmds[i].name, "^SBNW") &&
             xe->cmdline.cmds[i].type == AT_CMDT_SET)
             return true;
     return false;
@@ -342,7 +340,7 @@ static void me_line(at_analyzer *an, const at_event *ev)
         an_copy(an->imei_cmd, sizeof an->imei_cmd, "+CGSN", 5);
         if (ev->exchange)
             for (unsigned i = 0; i < ev->exchange->cmdline.n_cmds; i++)
-                if (NAME_IS(&ev->exchange->cmdline.cmds[i].name, "+GSN"))
+                if (AT_NAME_IS_LIT(&ev->exchange->cmdline.cmds[i].name, "+GSN"))
                     an_copy(an->imei_cmd, sizeof an->imei_cmd, "+GSN", 4);
         break;
     case AT_LK_SBNR:

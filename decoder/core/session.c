@@ -258,9 +258,6 @@ static void flush_pending_echo(session_state *s)
 /* Host side                                                          */
 /* ------------------------------------------------------------------ */
 
-/* The session asks about every command and every answer line: the
- * literal's length is known here. */
-#define NAME_IS(name, lit) AT_NAME_IS_LIT(name, lit)
 
 static bool is_command_text(const uint8_t *p, size_t n)
 {
@@ -283,32 +280,32 @@ static void note_commands(session_state *s, bool *sisr, bool *sist)
          * comparison tells them so. */
         switch (name->len) {
         case 1:
-            if (NAME_IS(name, "V")) {
+            if (AT_NAME_IS_LIT(name, "V")) {
                 x->sets_verbose = true;
                 if (c->type == AT_CMDT_EXEC)
                     s->numeric_results =
                         c->basic_value.len == 0 ||
                         (c->basic_value.len == 1 && c->basic_value.ptr[0] == '0');
-            } else if (NAME_IS(name, "Z")) {
+            } else if (AT_NAME_IS_LIT(name, "Z")) {
                 s->numeric_results = false;
             }
             break;
         case 2:
-            if (NAME_IS(name, "&F"))
+            if (AT_NAME_IS_LIT(name, "&F"))
                 s->numeric_results = false;
             break;
         case 4:
-            if (NAME_IS(name, "+GSN"))
+            if (AT_NAME_IS_LIT(name, "+GSN"))
                 x->asks_imei = true;
             break;
         case 5:
-            if (NAME_IS(name, "^SBNW"))
+            if (AT_NAME_IS_LIT(name, "^SBNW"))
                 x->secure = true;
-            else if (NAME_IS(name, "+CGSN"))
+            else if (AT_NAME_IS_LIT(name, "+CGSN"))
                 x->asks_imei = true;
-            else if (NAME_IS(name, "^SISR"))
+            else if (AT_NAME_IS_LIT(name, "^SISR"))
                 *sisr = true;
-            else if (NAME_IS(name, "^SIST"))
+            else if (AT_NAME_IS_LIT(name, "^SIST"))
                 *sist = true;
             break;
         default:
@@ -423,21 +420,14 @@ static void on_te_token(void *ctx, const at_token *t)
 /* Module side                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Two texts equal but for letter case, as names are compared
+ * (at_name_is_n). */
 static bool same_ci(const char *a, size_t alen, const char *b, size_t blen)
 {
-    if (alen != blen)
-        return false;
     /* An echo is mostly its command byte for byte: one block compare. */
-    if (memcmp(a, b, alen) == 0)
+    if (alen == blen && memcmp(a, b, alen) == 0)
         return true;
-    for (size_t i = 0; i < alen; i++) {
-        char ca = a[i], cb = b[i];
-        if (ca >= 'a' && ca <= 'z') ca = (char)(ca - 32);
-        if (cb >= 'a' && cb <= 'z') cb = (char)(cb - 32);
-        if (ca != cb)
-            return false;
-    }
-    return true;
+    return at_name_is_n(&(at_str){.ptr = a, .len = alen}, b, blen);
 }
 
 static bool in_list(const char *p, size_t n, const urc_name *list, size_t count)
@@ -490,13 +480,13 @@ static void parse_known_line(const session_state *s, const at_token *t, at_line_
     at_status st = AT_OK;
     if (!pre->ptr) {
         /* no prefix */
-    } else if (NAME_IS(pre, "^SBNR")) {
+    } else if (AT_NAME_IS_LIT(pre, "^SBNR")) {
         li->kind = AT_LK_SBNR;
         st = at_parse_sbnr(p, n, t->off, &li->u.sbnr, &li->err_off);
-    } else if (NAME_IS(pre, "+CIEV")) {
+    } else if (AT_NAME_IS_LIT(pre, "+CIEV")) {
         at_str name, rest;
         st = at_parse_ciev(p, n, t->off, &name, &rest, &li->err_off);
-        if (st == AT_OK && NAME_IS(&name, "is_cert")) {
+        if (st == AT_OK && AT_NAME_IS_LIT(&name, "is_cert")) {
             li->kind = AT_LK_CIEV_IS_CERT;
             st = at_parse_ciev_is_cert(p, n, t->off, &li->u.ciev_cert, &li->err_off);
         } else {
@@ -504,10 +494,10 @@ static void parse_known_line(const session_state *s, const at_token *t, at_line_
             li->u.ciev.name = name;
             li->u.ciev.rest = rest;
         }
-    } else if (NAME_IS(pre, "^SIS")) {
+    } else if (AT_NAME_IS_LIT(pre, "^SIS")) {
         li->kind = AT_LK_SIS;
         st = at_parse_sis(p, n, t->off, &li->u.sis, &li->err_off);
-    } else if (NAME_IS(pre, "^SISR") || NAME_IS(pre, "^SISW")) {
+    } else if (AT_NAME_IS_LIT(pre, "^SISR") || AT_NAME_IS_LIT(pre, "^SISW")) {
         li->kind = AT_LK_SIS_RW;
         st = at_parse_sis_rw(p, n, t->off, &li->u.sis_rw, &li->err_off);
     }
