@@ -308,12 +308,16 @@ def t_exec_provisioning():
     check(any("exited with status 7" in n for n in ns), f"no exit note: {ns}")
     # SIGINT while the program runs (and ignores SIGINT, which is passed on
     # to it, and SIGTERM): it is killed, the file closed, the program's
-    # status (killed: 128+9) returned
+    # status (killed: 128+9) returned. The signal goes only once the
+    # program has set its trap (the exec note alone raced with it on a
+    # loaded machine: the shell died of SIGINT, 130).
     m, path = raw_pty()
-    cap = Capture("e-int", "--module", path, "--exec", "trap '' INT TERM; exec sleep 60", "-w",
-                  w("e-int.pcap"), "-q")
+    ready = w("e-int.ready")
+    cap = Capture("e-int", "--module", path, "--exec",
+                  f"trap '' INT TERM; : > '{ready}'; exec sleep 60", "-w", w("e-int.pcap"), "-q")
     wait_for(lambda: has_header(w("e-int.pcap")) and any(
         n.startswith("exec:") for n in notes(parse_pcap(w("e-int.pcap")))), 15, "exec note")
+    wait_for(lambda: os.path.exists(ready), 15, "the program's trap")
     t0 = time.time()
     rc = cap.stop(signal.SIGINT, timeout=20)
     os.close(m)
