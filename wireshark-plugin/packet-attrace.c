@@ -1346,10 +1346,6 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         return (int)caplen;
     const pl_packet *pkt = &pk;
     pl_chan *ch = pkt->chan;
-    if (h.event == AT_TEV_DATA && tree)
-        /* Hidden too: the protocol line says it. */
-        proto_item_set_hidden(proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off));
-
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
     /* The payload's own tvb only when an item needs it (payload_tvb);
      * without a tree no item needs it at all. */
@@ -1362,6 +1358,14 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     }
     render_ctx rc = {pinfo, tvb, poff, ptvb, raw + poff, (size_t)plen, pkt, dir,
                      info, tap, NULL, NULL, 0};
+    if (h.event == AT_TEV_DATA && tree) {
+        /* Hidden too: the protocol line says it. It spans the payload, and
+         * outputs that print a field's bytes (PDML, JSON) print these: the
+         * redacted copy when the record holds key bytes. */
+        proto_item *oi = ptvb ? proto_tree_add_uint64(at, hf_stream_off, ptvb, 0, plen, pkt->off)
+                              : proto_tree_add_uint64(at, hf_stream_off, tvb, poff, plen, pkt->off);
+        proto_item_set_hidden(oi);
+    }
 
     /* Elements that only pass through this record: name them and link to
      * the packet that completes them. */
