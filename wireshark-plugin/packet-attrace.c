@@ -47,6 +47,8 @@ static int proto_attrace = -1;
 static int attrace_tap = -1;
 static dissector_handle_t attrace_handle;
 static dissector_table_t ber_oid_table;
+/* The exported-PDU dissector's field over the record it hands over. */
+static int hf_exported_pdu_record = -1;
 
 /* Preferences. */
 enum { PROFILE_AUTO = 0, PROFILE_LEGACY = 1, PROFILE_NEWER = 2 };
@@ -1223,20 +1225,59 @@ static void render_header(proto_tree *at, tvbuff_t *tvb, const at_uart_header *h
 }
 
 /*
- * The record's payload with the private-key runs the core found in it
+ * The exported-PDU dissector adds its field over the record
+ * (exported_pdu.exported_pdu) before it calls this one: a copy of the
+ * record as captured, whose tree line shows its first bytes (key bytes,
+ * when the record starts inside a key) and which -T fields, -T json and
+ * -T pdml print whole. For a record holding key bytes the field is made
+ * to show the redacted record: its value and the bytes it points at.
+ * Wireshark 4.0's proto.h and ftypes.h lay out both (an FT_BYTES value
+ * owns its copy of the bytes); another Wireshark leaves the field as it is.
+ */
+PL_COLD static void redact_exported_pdu(proto_tree *tree, tvbuff_t *redacted, const uint8_t *raw,
+                                        const uint8_t *masked, size_t reclen)
+{
+#if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
+    if (!tree || hf_exported_pdu_record < 0)
+        return;
+    GPtrArray *found = proto_find_first_finfo(tree, hf_exported_pdu_record);
+    field_info *fi = found->len ? g_ptr_array_index(found, 0) : NULL;
+    g_ptr_array_free(found, TRUE);
+    /* Only the field over this very record, as the dissector added it. */
+    if (!fi || fi->hfinfo->type != FT_BYTES || fi->length != (gint)reclen)
+        return;
+    GByteArray *value = fi->value.value.bytes;
+    if (!value || value->len != reclen || memcmp(value->data, raw, reclen) != 0)
+        return;
+    memcpy(value->data, masked, reclen);
+    fi->ds_tvb = redacted;
+    fi->start = tvb_raw_offset(redacted); /* where an add at its offset 0 puts it */
+#else
+    (void)tree;
+    (void)redacted;
+    (void)raw;
+    (void)masked;
+    (void)reclen;
+#endif
+}
+
+/*
+ * The record with the private-key runs the core found in its payload
  * replaced by '*', as a data source of its own ("Redacted record") that
  * the items point into, so that clicking a field does not highlight key
- * bytes. Wireshark still shows the record as captured in the frame's own
- * bytes. Runs of elements that complete later are known only after the
- * first pass (Wireshark, tshark -2).
+ * bytes; returns the payload within it. Wireshark still shows the record
+ * as captured in the frame's own bytes. Runs of elements that complete
+ * later are known only after the first pass (Wireshark, tshark -2).
  */
-PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *parent, pl_chan *ch, at_dir dir,
-                                 const pl_packet *pkt, const uint8_t *payload, size_t plen)
+PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, proto_tree *tree, tvbuff_t *parent,
+                                         pl_chan *ch, at_dir dir, const pl_packet *pkt,
+                                         const uint8_t *raw, int poff, size_t plen)
 {
     const pl_state *st = g_state;
     size_t a, b;
     pl_state_overlap(ch, dir, pkt->off, plen, &a, &b);
     uint8_t *masked = NULL;
+    size_t reclen = (size_t)poff + plen;
     for (size_t i = a; i < b; i++) {
         const pl_secret *runs;
         size_t n = pl_elem_secrets(st, &st->elems[ch->by_dir[dir][i]], &runs);
@@ -1247,15 +1288,16 @@ PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, tvbuff_t *parent, p
             if (from >= to)
                 continue;
             if (!masked)
-                masked = wmem_memdup(pinfo->pool, payload, plen);
-            memset(masked + (from - pkt->off), '*', (size_t)(to - from));
+                masked = wmem_memdup(pinfo->pool, raw, reclen);
+            memset(masked + poff + (from - pkt->off), '*', (size_t)(to - from));
         }
     }
     if (!masked)
         return NULL;
-    tvbuff_t *t = tvb_new_child_real_data(parent, masked, (guint)plen, (gint)plen);
+    tvbuff_t *t = tvb_new_child_real_data(parent, masked, (guint)reclen, (gint)reclen);
     add_new_data_source(pinfo, t, "Redacted record");
-    return t;
+    redact_exported_pdu(tree, t, raw, masked, reclen);
+    return tvb_new_subset_length(t, poff, (gint)plen);
 }
 
 /* The protocol line: "attrace, ME->TE, channel 0, data, ME+48, 11 bytes",
@@ -1352,7 +1394,7 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     tvbuff_t *ptvb = tree ? NULL : tvb;
     if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
         pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen)) {
-        tvbuff_t *red = redacted_record(pinfo, tvb, ch, dir, pkt, raw + poff, (size_t)plen);
+        tvbuff_t *red = redacted_record(pinfo, tree, tvb, ch, dir, pkt, raw, poff, (size_t)plen);
         if (red)
             ptvb = red;
     }
@@ -1676,6 +1718,7 @@ static void proto_register_attrace(void)
 static void proto_reg_handoff_attrace(void)
 {
     ber_oid_table = find_dissector_table("ber.oid");
+    hf_exported_pdu_record = proto_registrar_get_id_byname("exported_pdu.exported_pdu");
 }
 
 void plugin_register(void)

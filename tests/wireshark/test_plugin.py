@@ -353,10 +353,24 @@ def test_secrets():
     # reassembled (its own data source) as well.
     dst = os.path.join(WORK, "recut-secret-provisioning-ok.pcap")
     recut(os.path.join(SAMPLES, "provisioning-ok.pcap"), dst)
+    # And cut in two inside the key, so that a record starts with key bytes:
+    # the exported-PDU dissector's line for a record shows its first bytes.
+    inkey = os.path.join(WORK, "split-in-key-provisioning-ok.pcap")
+    head, recs = read_pcap(os.path.join(SAMPLES, "provisioning-ok.pcap"))
+    out = []
+    for ts_s, ts_f, pkt in recs:
+        hdr, payload, _ = split_record(pkt)
+        at = payload.find(key[512:])
+        if at < 0:
+            out.append((ts_s, ts_f, pkt))
+            continue
+        out += [(ts_s, ts_f, hdr + payload[:at]), (ts_s, ts_f, hdr + payload[at:])]
+    check(len(out) == len(recs) + 1, "no record of the sample holds the key")
+    write_pcap(inkey, head, out)
 
     def leaked(path, *opts):
         out = tshark("-2", "-r", path, "-V", "-T", "fields", "-e", "attrace.unit.value",
-                     *opts).stdout.decode()
+                     "-e", "exported_pdu.exported_pdu", *opts).stdout.decode()
         tree = tshark("-2", "-r", path, "-V", *opts).stdout.decode()
         # -x prints every data source; the record's own bytes are the capture's,
         # so only the reassembled and redacted sources are searched.
@@ -376,16 +390,16 @@ def test_secrets():
             elif not line:
                 source = None
         # PDML prints every field's bytes as hex (value="..."), hidden fields
-        # too; the attrace fields must print the redacted copy. The
-        # exported-PDU dissector's own field over the record is Wireshark's,
-        # as the frame's bytes are, and is left out.
+        # too, and JSON every field's value: the attrace fields and the
+        # exported-PDU dissector's field over the record print the redacted
+        # copy. (Only the frame's own bytes, -x, are the capture's.)
         pdml = tshark("-2", "-r", path, "-T", "pdml", *opts).stdout.decode()
-        ours = "".join(line for line in pdml.splitlines() if 'name="attrace.' in line)
-        text = (out + tree).replace(":", "").lower() + "".join(reasm) + ours.lower()
+        js = tshark("-2", "-r", path, "-T", "json", *opts).stdout.decode()
+        text = (out + tree + js).replace(":", "").lower() + "".join(reasm) + pdml.lower()
         return sum(1 for w in windows if w in text), redacted
 
     whole = os.path.join(SAMPLES, "provisioning-ok.pcap")
-    for path in (whole, dst):
+    for path in (whole, dst, inkey):
         check(leaked(path)[0] == 0, f"{path}: private-key bytes shown")
     # The frame holding the key is one record of the sample: the tree points
     # into a redacted copy of that record, not into the captured bytes.
@@ -394,6 +408,10 @@ def test_secrets():
           "show_secrets still redacts the record")
     check(leaked(dst, "-o", "attrace.show_secrets:TRUE")[0] > 0,
           "show_secrets does not show the key (the check above could not fail)")
+    # Without the plugin's redaction the exported-PDU field shows the key:
+    # the checks above search where it would show.
+    check(leaked(inkey, "-o", "attrace.show_secrets:TRUE")[0] > 0,
+          "show_secrets does not show the key of the split trace")
 
 
 def test_mutations():
