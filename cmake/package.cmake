@@ -30,18 +30,24 @@ set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL attrace dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)   # attrace_0.1.0_amd64.deb, libattrace-dev_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Programs and the plugin stripped, as Debian ships them. (CPackDeb's
+# debug-symbols package, CPACK_DEBIAN_DEBUGINFO_PACKAGE, is not made:
+# CMake 3.25 writes the build folder's paths into its md5sums.)
+set(CPACK_STRIP_FILES ON)
 
 set(CPACK_DEBIAN_ATTRACE_PACKAGE_NAME attrace)
 set(CPACK_DEBIAN_ATTRACE_PACKAGE_SECTION net)
 # tshark or wireshark load the plugin and run the extcap; not needed for
 # the command line.
 set(CPACK_DEBIAN_ATTRACE_PACKAGE_SUGGESTS "wireshark | tshark")
+# Descriptions: the summary line, then lines of at most 80 characters
+# (dpkg shows them as written).
 set(CPACK_DEBIAN_ATTRACE_DESCRIPTION
     "protocol analyzer for the AT interface of Cinterion wireless modules
-attrace decodes captured UART traffic of Cinterion modules (AT commands, \
-responses, URCs and the secure-command frames of AT^SBNW=is_cert,1), says \
-why a module answered SECURE CMD ERROR, records live sessions (attrace \
-capture, a Wireshark extcap), emulates a module (attrace-sim) and encodes \
+attrace decodes captured UART traffic of Cinterion modules (AT commands,
+responses, URCs and the secure-command frames of AT^SBNW=is_cert,1), says
+why a module answered SECURE CMD ERROR, records live sessions (attrace
+capture, a Wireshark extcap), emulates a module (attrace-sim) and encodes
 signed frames.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libattrace-dev)
@@ -50,9 +56,9 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "attrace (= ${CPACK_PACKAGE_VERSION}), libpcap-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "attrace decoder library for the Cinterion AT interface - development files
-libattrace decodes the AT interface of Cinterion modules (AT commands, \
-responses, URCs, secure-command frames) in C11 with no I/O and no \
-allocation, for host programs and firmware (pkg-config attrace); \
-libattrace-trace reads and writes attrace's trace files over libpcap \
+libattrace decodes the AT interface of Cinterion modules (AT commands,
+responses, URCs, secure-command frames) in C11 with no I/O and no
+allocation, for host programs and firmware (pkg-config attrace);
+libattrace-trace reads and writes attrace's trace files over libpcap
 (pkg-config attrace-trace). Static libraries and headers.")
 include(CPack)

@@ -48,6 +48,18 @@ dpkg-deb -f "${deb[libattrace-dev]}" Depends | tr ',' '\n' | sed 's/^ *//' | gre
 
 work=$(mktemp -d)
 chmod 755 "$work"
+
+# lintian, Debian's own package checker: no error and no warning but the
+# three that wait on the maintainers (a license for the copyright file, a
+# real address for Maintainer and the changelog).
+command -v lintian > /dev/null || fail "lintian missing (apt-get install lintian)"
+lintian --tag-display-limit 0 "${deb[attrace]}" "${deb[libattrace-dev]}" > "$work/lintian" 2>&1 || true
+waiting='^[EW]: [a-z0-9.+-]+: (no-copyright-file|bogus-mail-host|bogus-mail-host-in-debian-changelog)( |$)'
+if grep -E '^[EW]: ' "$work/lintian" | grep -Evq "$waiting"; then
+  cat "$work/lintian"
+  fail "lintian reports errors or warnings"
+fi
+echo "deb: lintian: no error or warning but $(grep -Ec "$waiting" "$work/lintian" || true) waiting on a license and an address"
 cleanup() {
   apt-get remove -y --purge "${packages[@]}" > /dev/null 2>&1 || true
   rm -rf "$work"
@@ -85,7 +97,10 @@ dev_file="^/usr/include/attrace/[a-z_]+\.h\$|^/usr/lib/$multiarch/libattrace(-tr
 dev_file+="|^/usr/lib/$multiarch/pkgconfig/attrace(-trace)?\.pc\$"
 dev_in_main=$(files_of attrace | grep -E "$dev_file|^/usr/include/|\.(a|h|pc)\$|/lib[^/]*\.so" || true)
 [ -z "$dev_in_main" ] || fail "development files in attrace: $dev_in_main"
-other_in_dev=$(files_of dev | grep -vE "$dev_file" || true)
+# Each package has its Debian changelog (lintian checks its form).
+in_package attrace /usr/share/doc/attrace/changelog.gz
+in_package dev /usr/share/doc/libattrace-dev/changelog.gz
+other_in_dev=$(files_of dev | grep -vE "$dev_file|^/usr/share/doc/libattrace-dev/changelog\.gz\$" || true)
 [ -z "$other_in_dev" ] || fail "libattrace-dev holds more than development files: $other_in_dev"
 echo "deb: attrace has $(grep -c . "$work/attrace.files") paths and no development file;" \
      "libattrace-dev has the headers, libraries and .pc files"
