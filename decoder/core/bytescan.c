@@ -1,8 +1,10 @@
 /*
  * Byte searches of the hot paths: see bytescan.h. The vector forms decide
  * 16 positions a step with the same tests the portable forms make byte by
- * byte, and hand the last bytes of a buffer (where the tests would look
- * past its end) to the portable form.
+ * byte. Where those tests would look past the end of the buffer, the line
+ * search hands the last bytes to the portable form; the key search takes
+ * the 16 that end the buffer as one block, shifted in the register, and
+ * knows which of their next bytes are not at hand.
  */
 #include "bytescan.h"
 
@@ -150,17 +152,6 @@ static bool survives(const uint8_t *p, size_t i, size_t n)
     return i + 2 >= n || p[i + 2] == 0x02 || p[i + 2] == 0x30;
 }
 
-#ifdef __SSE2__
-/* The portable search one byte a step: for the last few bytes. */
-static size_t key_start_bytewise(const uint8_t *p, size_t i, size_t lim, size_t n)
-{
-    for (; i < lim; i++)
-        if (is_trigger[p[i]] && survives(p, i, n))
-            return i;
-    return lim;
-}
-#endif
-
 size_t at_bytescan_key_start_portable(const uint8_t *p, size_t from, size_t lim, size_t n)
 {
     size_t i = from;
@@ -173,9 +164,22 @@ size_t at_bytescan_key_start_portable(const uint8_t *p, size_t from, size_t lim,
 }
 
 #ifdef __SSE2__
-/* The positions of p[0..16) where a trigger survives, as bits: each
- * position looks at its next two bytes, so p[0..18) must be readable. */
-static inline unsigned live_triggers(const uint8_t *p)
+/* The trigger bytes of a block, one bit each. */
+static inline unsigned trigger_bits(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x30)),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8(0x02))),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))));
+}
+
+/* The positions of block @p v where a trigger survives, as bits: @p w and
+ * @p x hold each position's next byte and the one after it. @p end1 marks
+ * the positions whose next byte lies past the end (any trigger survives
+ * there), @p end2 those whose next but one does (a SEQUENCE with a
+ * content length survives there); w and x hold zero at such positions. */
+static inline unsigned live_triggers(__m128i v, __m128i w, __m128i x, unsigned end1,
+                                     unsigned end2)
 {
     /* The signed compares below take [k, 0x80) as "greater than k - 1". */
     _Static_assert(AT_SECRET_MIN_INT > 0 && AT_SECRET_MIN_INT < 0x80 &&
@@ -183,13 +187,8 @@ static inline unsigned live_triggers(const uint8_t *p)
                    "length bounds must be below 0x80");
     const __m128i seq = _mm_set1_epi8(0x30), integer = _mm_set1_epi8(0x02);
     const __m128i dash = _mm_set1_epi8('-');
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i is_seq = _mm_cmpeq_epi8(v, seq), is_int = _mm_cmpeq_epi8(v, integer);
     __m128i is_dash = _mm_cmpeq_epi8(v, dash);
-    if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is_seq, is_int), is_dash)))
-        return 0;
-    __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
     __m128i long_len = _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8((char)0x81)),
                                     _mm_cmpeq_epi8(w, _mm_set1_epi8((char)0x82)));
     __m128i first_elem = _mm_or_si128(_mm_cmpeq_epi8(x, integer), _mm_cmpeq_epi8(x, seq));
@@ -200,8 +199,41 @@ static inline unsigned live_triggers(const uint8_t *p)
         is_int,
         _mm_or_si128(long_len, _mm_cmpgt_epi8(w, _mm_set1_epi8(AT_SECRET_MIN_INT - 1))));
     __m128i dash_live = _mm_and_si128(is_dash, _mm_cmpeq_epi8(w, dash));
-    return (unsigned)_mm_movemask_epi8(
+    unsigned m = (unsigned)_mm_movemask_epi8(
         _mm_or_si128(_mm_or_si128(seq_live, int_live), dash_live));
+    if (end1 | end2) {
+        m |= trigger_bits(v) & end1;
+        m |= (unsigned)_mm_movemask_epi8(_mm_and_si128(is_seq, content)) & end2;
+    }
+    return m;
+}
+
+/* The live triggers of p[0..16), whose next two bytes are at hand. */
+static inline unsigned live_triggers_at(const uint8_t *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    if (!trigger_bits(v))
+        return 0;
+    return live_triggers(v,
+                         _mm_loadu_si128((const __m128i *)(const void *)(p + 1)),
+                         _mm_loadu_si128((const __m128i *)(const void *)(p + 2)), 0, 0);
+}
+
+/* The live triggers of the 16 positions that end the buffer p[0..n),
+ * those before the buffer (when n < 16) counting as no trigger. */
+static unsigned live_triggers_last(const uint8_t *p, size_t n)
+{
+    __m128i v;
+    if (n >= 16) {
+        v = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
+    } else {
+        uint8_t buf[16] = {0}; /* 0 is no trigger */
+        memcpy(buf + 16 - n, p, n);
+        v = _mm_loadu_si128((const __m128i *)(const void *)buf);
+    }
+    if (!trigger_bits(v))
+        return 0;
+    return live_triggers(v, _mm_srli_si128(v, 1), _mm_srli_si128(v, 2), 0x8000u, 0x4000u);
 }
 #endif
 
@@ -216,7 +248,7 @@ size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n
     if (stop > lim)
         stop = lim;
     for (; i < stop; i += 16) {
-        unsigned m = live_triggers(p + i);
+        unsigned m = live_triggers_at(p + i);
         if (!m)
             continue;
         if (lim - i < 16)
@@ -226,19 +258,21 @@ size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n
     }
     if (i >= lim)
         return lim;
-    /* The last bytes: up to n - 3 from the 16 positions that end there
-     * (those before i masked off), the last two by the portable tests,
-     * which know that what follows is not at hand yet. */
-    if (n >= 18 && i < n - 2) {
-        size_t base = n - 18; /* below i: the loop above stopped */
-        unsigned m = live_triggers(p + base) & (0xffffu << (i - base));
-        if (lim - base < 16)
-            m &= (1u << (lim - base)) - 1;
-        if (m)
-            return base + (unsigned)__builtin_ctz(m);
-        i = n - 2;
+    /* The last positions (up to 17, since i >= n - 17): the one that
+     * does not fit the last block by the portable test, then the last
+     * block, which knows which next bytes are not at hand yet. */
+    if (i + 16 < n) {
+        if (is_trigger[p[i]] && survives(p, i, n))
+            return i;
+        i++;
+        if (i >= lim)
+            return lim;
     }
-    return key_start_bytewise(p, i, lim, n);
+    /* Lane k of the last block is position n - 16 + k. */
+    unsigned m = live_triggers_last(p, n) & (0xffffu << (i + 16 - n));
+    if (lim + 16 - n < 16)
+        m &= (1u << (lim + 16 - n)) - 1;
+    return m ? n - 16 + (unsigned)__builtin_ctz(m) : lim;
 #else
     return at_bytescan_key_start_portable(p, from, lim, n);
 #endif

@@ -203,6 +203,11 @@ static void test_key_start_values(void **state)
         {20, 19, "-", 0, 20, 19},
         {20, 18, "\x30\x40", 0, 20, 18},
         {20, 18, "\x30\x20", 0, 20, 20},
+        /* ... in a buffer shorter than a 16-byte step as well ... */
+        {5, 4, "-", 0, 5, 4},
+        {6, 4, "\x30\x40", 0, 6, 4},
+        {6, 4, "\x30\x20", 0, 6, 6},
+        {6, 3, "\x02\x30", 0, 6, 3},
         /* ... but a look past lim (up to n) decides. */
         {20, 18, "\x30\x20", 0, 19, 19},
     };
