@@ -219,21 +219,45 @@ static inline unsigned live_triggers_at(const uint8_t *p)
                          _mm_loadu_si128((const __m128i *)(const void *)(p + 2)), 0, 0);
 }
 
-/* The live triggers of the 16 positions that end the buffer p[0..n),
- * those before the buffer (when n < 16) counting as no trigger. */
-static unsigned live_triggers_last(const uint8_t *p, size_t n)
+/* The live triggers of the 16 positions that end p[0..n) (n >= 16). */
+static inline unsigned live_triggers_last(const uint8_t *p, size_t n)
 {
-    __m128i v;
-    if (n >= 16) {
-        v = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
-    } else {
-        uint8_t buf[16] = {0}; /* 0 is no trigger */
-        memcpy(buf + 16 - n, p, n);
-        v = _mm_loadu_si128((const __m128i *)(const void *)buf);
-    }
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
     if (!trigger_bits(v))
         return 0;
     return live_triggers(v, _mm_srli_si128(v, 1), _mm_srli_si128(v, 2), 0x8000u, 0x4000u);
+}
+
+/* The first position in [i, lim) among @p live, the live triggers of the
+ * 16 positions that end a buffer of n bytes (lane k is position
+ * n - 16 + k), or lim. */
+static inline size_t last_block(size_t i, size_t lim, size_t n, unsigned live)
+{
+    unsigned m = live & (0xffffu << (i + 16 - n));
+    if (lim + 16 - n < 16)
+        m &= (1u << (lim + 16 - n)) - 1;
+    return m ? n - 16 + (unsigned)__builtin_ctz(m) : lim;
+}
+
+/* The search over the last positions, i >= n - 17 and i < lim, where the
+ * buffer is short or one position does not fit the last block: kept out
+ * of the caller, whose common path then needs no stack. */
+__attribute__((noinline)) static size_t key_start_last(const uint8_t *p, size_t i,
+                                                       size_t lim, size_t n)
+{
+    if (i + 16 < n) {
+        if (is_trigger[p[i]] && survives(p, i, n))
+            return i;
+        if (++i >= lim)
+            return lim;
+    }
+    if (n >= 16)
+        return last_block(i, lim, n, live_triggers_last(p, n));
+    /* Shorter than a block: its bytes at the end of a zeroed one (0 is
+     * no trigger). */
+    uint8_t buf[16] = {0};
+    memcpy(buf + 16 - n, p, n);
+    return last_block(i, lim, n, live_triggers_last(buf, 16));
 }
 #endif
 
@@ -258,21 +282,11 @@ size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n
     }
     if (i >= lim)
         return lim;
-    /* The last positions (up to 17, since i >= n - 17): the one that
-     * does not fit the last block by the portable test, then the last
-     * block, which knows which next bytes are not at hand yet. */
-    if (i + 16 < n) {
-        if (is_trigger[p[i]] && survives(p, i, n))
-            return i;
-        i++;
-        if (i >= lim)
-            return lim;
-    }
-    /* Lane k of the last block is position n - 16 + k. */
-    unsigned m = live_triggers_last(p, n) & (0xffffu << (i + 16 - n));
-    if (lim + 16 - n < 16)
-        m &= (1u << (lim + 16 - n)) - 1;
-    return m ? n - 16 + (unsigned)__builtin_ctz(m) : lim;
+    /* The last positions (up to 17, since i >= n - 17): the last block
+     * knows which of their next bytes are not at hand yet. */
+    if (n < 18 || i + 16 < n)
+        return key_start_last(p, i, lim, n);
+    return last_block(i, lim, n, live_triggers_last(p, n));
 #else
     return at_bytescan_key_start_portable(p, from, lim, n);
 #endif
