@@ -291,3 +291,63 @@ size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n
     return at_bytescan_key_start_portable(p, from, lim, n);
 #endif
 }
+
+/* ------------------------------------------------------------------ */
+/* Base64 text                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The base64 alphabet, by table. */
+static const bool base64_alphabet[256] = {
+    ['+'] = true, ['/'] = true,
+    ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
+    ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+    ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true, ['E'] = true,
+    ['F'] = true, ['G'] = true, ['H'] = true, ['I'] = true, ['J'] = true,
+    ['K'] = true, ['L'] = true, ['M'] = true, ['N'] = true, ['O'] = true,
+    ['P'] = true, ['Q'] = true, ['R'] = true, ['S'] = true, ['T'] = true,
+    ['U'] = true, ['V'] = true, ['W'] = true, ['X'] = true, ['Y'] = true,
+    ['Z'] = true,
+    ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true,
+    ['f'] = true, ['g'] = true, ['h'] = true, ['i'] = true, ['j'] = true,
+    ['k'] = true, ['l'] = true, ['m'] = true, ['n'] = true, ['o'] = true,
+    ['p'] = true, ['q'] = true, ['r'] = true, ['s'] = true, ['t'] = true,
+    ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true, ['y'] = true,
+    ['z'] = true,
+};
+
+size_t at_bytescan_base64_run_portable(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && base64_alphabet[p[i]])
+        i++;
+    return i;
+}
+
+#ifdef __SSE2__
+/* The bytes of block @p v in [lo, lo + span], one bit each. */
+static inline unsigned in_range(__m128i v, char lo, char span)
+{
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d));
+}
+#endif
+
+size_t at_bytescan_base64_run(const uint8_t *p, size_t n)
+{
+#ifdef __SSE2__
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        /* Letters: setting bit 5 maps A-Z onto a-z and nothing else
+         * into it; '/' (0x2F) sits right before the digits. */
+        unsigned ok = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z' - 'a') |
+                      in_range(v, '/', '9' - '/') |
+                      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
+        if (ok != 0xffffu)
+            return i + (unsigned)__builtin_ctz(~ok);
+    }
+    return i + at_bytescan_base64_run_portable(p + i, n - i);
+#else
+    return at_bytescan_base64_run_portable(p, n);
+#endif
+}
