@@ -33,4 +33,12 @@ size_t at_bytescan_line_stop_portable(const uint8_t *p, size_t n, size_t *ctrl);
 size_t at_bytescan_key_start(const uint8_t *p, size_t from, size_t lim, size_t n);
 size_t at_bytescan_key_start_portable(const uint8_t *p, size_t from, size_t lim, size_t n);
 
+/**
+ * How many leading bytes of p[0..n) are in the standard base64 alphabet
+ * (A-Z, a-z, 0-9, '+', '/'; '=' is not): the index of the first byte that
+ * is not, or n.
+ */
+size_t at_bytescan_base64_run(const uint8_t *p, size_t n);
+size_t at_bytescan_base64_run_portable(const uint8_t *p, size_t n);
+
 #endif

@@ -8,6 +8,8 @@
  */
 #include "attrace/frame.h"
 
+#include "bytescan.h"
+
 #include <string.h>
 
 /* How far a big-endian TotalLen may sit from the bytes present and still
@@ -162,29 +164,6 @@ static bool cmd_known(uint16_t cmd_id) { return at_cmd_name(cmd_id) != NULL; }
 
 static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
-/* The base64 alphabet, by table: a signature's every byte is looked up. */
-static bool is_base64_char(uint8_t c)
-{
-    static const bool alphabet[256] = {
-        ['+'] = true, ['/'] = true,
-        ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
-        ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
-        ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true, ['E'] = true,
-        ['F'] = true, ['G'] = true, ['H'] = true, ['I'] = true, ['J'] = true,
-        ['K'] = true, ['L'] = true, ['M'] = true, ['N'] = true, ['O'] = true,
-        ['P'] = true, ['Q'] = true, ['R'] = true, ['S'] = true, ['T'] = true,
-        ['U'] = true, ['V'] = true, ['W'] = true, ['X'] = true, ['Y'] = true,
-        ['Z'] = true,
-        ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true,
-        ['f'] = true, ['g'] = true, ['h'] = true, ['i'] = true, ['j'] = true,
-        ['k'] = true, ['l'] = true, ['m'] = true, ['n'] = true, ['o'] = true,
-        ['p'] = true, ['q'] = true, ['r'] = true, ['s'] = true, ['t'] = true,
-        ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true, ['y'] = true,
-        ['z'] = true,
-    };
-    return alphabet[c];
-}
-
 /*
  * Where @p s (@p n bytes) stops being standard padded base64: the first
  * offending byte, or @p n when only the length is wrong (empty, or not a
@@ -194,15 +173,11 @@ static bool is_base64_char(uint8_t c)
  */
 static size_t base64_bad_at(const uint8_t *s, size_t n)
 {
+    /* The alphabet's run, a block at a time; then only '=' may follow. */
     size_t pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '=') {
-            if (++pad > 2)
-                return i;
-        } else if (pad || !is_base64_char(s[i])) {
+    for (size_t i = at_bytescan_base64_run(s, n); i < n; i++)
+        if (s[i] != '=' || ++pad > 2)
             return i;
-        }
-    }
     return (n == 0 || n % 4) ? n : SIZE_MAX;
 }
 

@@ -203,6 +203,11 @@ static void test_key_start_values(void **state)
         {20, 19, "-", 0, 20, 19},
         {20, 18, "\x30\x40", 0, 20, 18},
         {20, 18, "\x30\x20", 0, 20, 20},
+        /* ... in a buffer shorter than a 16-byte step as well ... */
+        {5, 4, "-", 0, 5, 4},
+        {6, 4, "\x30\x40", 0, 6, 4},
+        {6, 4, "\x30\x20", 0, 6, 6},
+        {6, 3, "\x02\x30", 0, 6, 3},
         /* ... but a look past lim (up to n) decides. */
         {20, 18, "\x30\x20", 0, 19, 19},
     };
@@ -273,6 +278,71 @@ static void test_key_start_random(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Base64 text                                                        */
+/* ------------------------------------------------------------------ */
+
+static size_t base64_run(const uint8_t *p, size_t n)
+{
+    uint8_t *b = exact_copy(p, n);
+    size_t r1 = at_bytescan_base64_run_portable(b, n);
+    size_t r2 = at_bytescan_base64_run(b, n);
+    assert_int_equal(r1, r2);
+    free(b);
+    return r1;
+}
+
+static void test_base64_run_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t run;
+    } cases[] = {
+        {"", 0},
+        {"QUJD", 4},
+        {"QUI=", 3},
+        {"+/09AZaz", 8},
+        /* Each neighbour of a range ends the run. */
+        {"abc@", 3}, {"abc[", 3}, {"abc`", 3}, {"abc{", 3},
+        {"abc.", 3}, {"abc:", 3}, {"abc*", 3}, {"abc,", 3},
+        /* Bytes that setting bit 5 would turn into letters are none. */
+        {"0123456789abcdefABCDEF\xc1", 22},
+        {"0123456789abcdefABCDEF\xe1", 22},
+        {"0123456789abcdefABCDEFGHIJKLMNOP\n", 32},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(base64_run((const uint8_t *)cases[i].text, strlen(cases[i].text)),
+                         cases[i].run);
+}
+
+/* Every byte value at every position of buffers of every length up to
+ * three 16-byte steps, among alphabet bytes. */
+static void test_base64_run_every_position(void **state)
+{
+    (void)state;
+    uint8_t buf[50];
+    for (size_t n = 0; n <= sizeof buf; n++)
+        for (size_t pos = 0; pos < n; pos++)
+            for (unsigned b = 0; b < 256; b++) {
+                memset(buf, 'Q', n);
+                buf[pos] = (uint8_t)b;
+                (void)base64_run(buf, n);
+            }
+}
+
+static void test_base64_run_random(void **state)
+{
+    (void)state;
+    static const uint8_t pool[] = {'=', '+', '/', '0', '9', 'A', 'Z', 'a', 'z', 0x00, 0x80, ' '};
+    uint64_t rnd = 0x6a09e667f3bcc909u;
+    uint8_t buf[200];
+    for (unsigned round = 0; round < 20000; round++) {
+        size_t n = random_bytes(&rnd, buf, sizeof buf, pool, sizeof pool, 200, true);
+        (void)base64_run(buf, n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +352,9 @@ int main(void)
         cmocka_unit_test(test_key_start_values),
         cmocka_unit_test(test_key_start_every_position),
         cmocka_unit_test(test_key_start_random),
+        cmocka_unit_test(test_base64_run_values),
+        cmocka_unit_test(test_base64_run_every_position),
+        cmocka_unit_test(test_base64_run_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
