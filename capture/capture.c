@@ -813,10 +813,10 @@ static int open_ports(cap *c)
 static void write_start_notes(cap *c)
 {
     static const char *const mode_names[] = {"proxy", "tap", "exec"};
-    uint64_t t0 = at_clock_real_ns();
     for (size_t i = 0; i < c->n; i++) {
         chan *ch = &c->ch[i];
-        emit_settings(c, ch, t0);
+        /* each channel's own time: after the previous channel's note */
+        emit_settings(c, ch, at_clock_real_ns());
         if (c->cfg->mode == AT_CAPTURE_TAP)
             note(c, ch, "capture start: tap, TE->ME on %s, ME->TE on %s",
                  ch->module.path, ch->hostp.path);

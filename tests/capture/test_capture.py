@@ -617,6 +617,8 @@ def t_channels_stdout():
     check(rc == 0, f"two channels: exit {rc}: {cap.err()}")
     check(re.search(r"ch1 ATI -> OK", cap.err()), f"live view lacks channel 1: {cap.err()}")
     recs = parse_pcap(out)
+    ts = [r["ts"] for r in recs]
+    check(ts == sorted(ts), f"two channels: timestamps go backwards: {ts[:6]}")
     check(streams(recs, 0) == (b"AT+CGSN\r", b"\r\n111\r\nOK\r\n"), "channel 0 streams")
     check(streams(recs, 1) == (b"ATI\r", b"\r\nCinterion\r\nOK\r\n"), "channel 1 streams")
     with open(out, "rb") as fi:
