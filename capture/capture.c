@@ -37,6 +37,11 @@
 #define PROBE_NS 200000000ull      /* reconnect probe every 200 ms */
 #define EXEC_DRAIN_NS 300000000ull /* keep relaying this long after exec ends */
 #define REC_OVERHEAD 56u           /* pcap record header + TLVs + pseudo-header */
+/* At the stop every port is read until it is empty, but at most this much
+ * from one port and for this long in all: far more than a tty's buffers
+ * hold, so only a port that keeps sending reaches it. */
+#define STOP_DRAIN_BYTES (1024u * 1024u)
+#define STOP_DRAIN_NS 1000000000ull
 
 struct cap;
 
@@ -63,6 +68,8 @@ typedef struct chan {
 #endif
     at_serial_port *lost;         /* the port that is gone (reconnect), or NULL */
     uint64_t next_probe;
+    uint64_t drained[2];          /* [dir]: bytes read at the stop */
+    bool dry[2];                  /* [dir]: read at the stop until empty (or gone) */
 } chan;
 
 typedef struct cap {
@@ -75,6 +82,7 @@ typedef struct cap {
     bool dirty, flush_now;
     bool rotating;          /* writing the head of a new file */
     bool failed;
+    bool out_broken;        /* writing the trace failed: nothing more is written */
     bool closing;           /* writing the stop notes, even after a fault */
     char *err;
     size_t err_cap;
@@ -212,6 +220,7 @@ static int put(cap *c, const chan *ch, at_dir dir, at_trace_event ev, uint64_t t
     r.payload = data;
     r.len = len;
     if (at_trace_write(c->w, &r) != 0) {
+        c->out_broken = true;
         fail(c, "cannot write the trace: %s", at_trace_writer_error(c->w));
         return -1;
     }
@@ -251,8 +260,10 @@ static void emit_settings_all(cap *c, uint64_t ts)
 static void flush_out(cap *c)
 {
     if (c->w && c->dirty && !c->failed) {
-        if (at_trace_flush(c->w) != 0)
+        if (at_trace_flush(c->w) != 0) {
+            c->out_broken = true;
             fail(c, "cannot write the trace: %s", at_trace_writer_error(c->w));
+        }
         c->dirty = false;
     }
     c->flush_now = false;
@@ -473,21 +484,40 @@ static void try_write(cap *c, chan *ch, at_dir dir)
     }
 }
 
-static void on_readable(cap *c, chan *ch, at_dir dir)
+/* One read() of what @p dir's port has received, into @p buf (PEND_CAP
+ * bytes): recorded as one data record (timestamped right after the read)
+ * and fed to the live decoder. Returns the byte count; 0 if nothing was
+ * waiting; -1 on end of file (errno 0: a hang-up) or a read error. */
+static ssize_t read_record(cap *c, chan *ch, at_dir dir, uint8_t *buf)
 {
-    int fd = src_fd(ch, dir);
-    ssize_t n = read(fd, ch->pend[dir], PEND_CAP);
+    ssize_t n;
+    do
+        n = read(src_fd(ch, dir), buf, PEND_CAP);
+    while (n < 0 && errno == EINTR);
     uint64_t ts = at_clock_real_ns();
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
     if (n <= 0) {
-        port_lost(c, ch, src_port(ch, dir), n == 0 ? "end of file (hang-up)" : strerror(errno));
-        return;
+        if (n == 0)
+            errno = 0;
+        return -1;
     }
     c->st->bytes[dir] += (uint64_t)n;
-    put(c, ch, dir, AT_TEV_DATA, ts, ch->pend[dir], (size_t)n, 0);
-    at_session_feed(ch->sess, dir, ts, ch->pend[dir], (size_t)n);
-    if (relaying(c)) {
+    put(c, ch, dir, AT_TEV_DATA, ts, buf, (size_t)n, 0);
+    at_session_feed(ch->sess, dir, ts, buf, (size_t)n);
+    return n;
+}
+
+/* Polled only while its queue is empty: the bytes read are queued for
+ * the other side (proxy, exec). */
+static void on_readable(cap *c, chan *ch, at_dir dir)
+{
+    ssize_t n = read_record(c, ch, dir, ch->pend[dir]);
+    if (n < 0) {
+        port_lost(c, ch, src_port(ch, dir), errno ? strerror(errno) : "end of file (hang-up)");
+        return;
+    }
+    if (n > 0 && relaying(c)) {
         ch->pend_off[dir] = 0;
         ch->pend_len[dir] = (size_t)n;
         try_write(c, ch, dir);
@@ -783,10 +813,10 @@ static int open_ports(cap *c)
 static void write_start_notes(cap *c)
 {
     static const char *const mode_names[] = {"proxy", "tap", "exec"};
-    uint64_t t0 = at_clock_real_ns();
     for (size_t i = 0; i < c->n; i++) {
         chan *ch = &c->ch[i];
-        emit_settings(c, ch, t0);
+        /* each channel's own time: after the previous channel's note */
+        emit_settings(c, ch, at_clock_real_ns());
         if (c->cfg->mode == AT_CAPTURE_TAP)
             note(c, ch, "capture start: tap, TE->ME on %s, ME->TE on %s",
                  ch->module.path, ch->hostp.path);
@@ -872,7 +902,7 @@ static void on_tick(cap *c, uint64_t now)
 }
 
 /* Exec mode: true once the program has ended and what it wrote last has
- * been relayed for EXEC_DRAIN_NS (then its exit is noted). */
+ * been relayed for EXEC_DRAIN_NS. */
 static bool exec_program_ended(cap *c)
 {
     if (c->child > 0 && !c->child_done) {
@@ -883,11 +913,7 @@ static bool exec_program_ended(cap *c)
             c->drain_until = at_clock_mono_ns() + EXEC_DRAIN_NS;
         }
     }
-    if (c->child_done && at_clock_mono_ns() >= c->drain_until) {
-        note(c, &c->ch[0], "exec: program exited with status %d", c->st->exec_status);
-        return true;
-    }
-    return false;
+    return c->child_done && at_clock_mono_ns() >= c->drain_until;
 }
 
 /* Relays and records until stopped, a fault, or the exec program's end. */
@@ -949,15 +975,70 @@ static void stop_child(cap *c, volatile sig_atomic_t *stop)
         c->st->exec_status = exec_exit_status(status);
 }
 
+/* The name of the port @p dir is read from, for messages. */
+static const char *src_name(chan *ch, at_dir dir)
+{
+    const at_serial_port *p = src_port(ch, dir);
+    return p ? p->path : ch->pty_path;
+}
+
+/* One read at the stop from @p dir's port, unless it is empty or gone.
+ * Once it has given STOP_DRAIN_BYTES, or @p late, its last read is the
+ * one: if that still brings bytes, the note says later ones are not
+ * recorded. The bytes are recorded, not relayed: the other side is being
+ * closed. Returns whether bytes came and the port is to be read again. */
+static bool drain_once(cap *c, chan *ch, at_dir dir, uint8_t *buf, bool late)
+{
+    if (ch->dry[dir] || src_fd(ch, dir) < 0)
+        return false;
+    ssize_t n = read_record(c, ch, dir, buf);
+    if (n <= 0) {
+        ch->dry[dir] = true;
+        return false;
+    }
+    ch->drained[dir] += (uint64_t)n;
+    if (!late && ch->drained[dir] < STOP_DRAIN_BYTES)
+        return true;
+    ch->dry[dir] = true;
+    note(c, ch, "%s still sending at the stop: %llu bytes read then, later ones not recorded",
+         src_name(ch, dir), (unsigned long long)ch->drained[dir]);
+    logmsg(c, "%s was still sending when the capture stopped: bytes after the %llu "
+              "read at the stop are not recorded",
+           src_name(ch, dir), (unsigned long long)ch->drained[dir]);
+    return false;
+}
+
+/* The stop (stop flag, the exec program's end, a fault): what the ports
+ * received before it and the capture has not read yet (the kernel's
+ * buffers, a side held back by a full queue) is read, one read per port
+ * in turn, until every port is empty, and recorded. After STOP_DRAIN_NS
+ * each port still giving bytes is read once more and cut off. */
+static void drain_ports(cap *c)
+{
+    uint8_t buf[PEND_CAP];
+    uint64_t until = at_clock_mono_ns() + STOP_DRAIN_NS;
+    c->closing = true; /* after a lost port the others are still read */
+    bool more = true;
+    while (more && c->w && !c->out_broken) {
+        more = false;
+        bool late = at_clock_mono_ns() >= until;
+        for (size_t i = 0; i < c->n && c->w && !c->out_broken; i++)
+            for (int d = 0; d < 2; d++)
+                more |= drain_once(c, &c->ch[i], (at_dir)d, buf, late);
+    }
+}
+
 /* The end of the trace: the decoders' last exchanges, "capture stop" on
  * every channel, the file closed, the summary logged. */
 static void finish_recording(cap *c)
 {
     const at_capture_stats *st = c->st;
+    c->closing = true; /* a lost port still gets its stop note */
+    if (c->child_done)
+        note(c, &c->ch[0], "exec: program exited with status %d", st->exec_status);
     uint64_t tend = at_clock_real_ns();
     for (size_t i = 0; i < c->n; i++)
         at_session_finish(c->ch[i].sess, tend);
-    c->closing = true; /* a lost port still gets its stop note */
     for (size_t i = 0; i < c->n; i++)
         note(c, &c->ch[i], "capture stop");
     if (c->w) {
@@ -995,6 +1076,7 @@ int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
     }
     relay_loop(&c, stop);
     stop_child(&c, stop);
+    drain_ports(&c);
     finish_recording(&c);
     teardown(&c);
     return c.failed ? AT_CAPTURE_FAILED : AT_CAPTURE_OK;

@@ -127,9 +127,12 @@ enum {
 /**
  * Runs one capture until *@p stop becomes non-zero (checked at least every
  * 100 ms), the exec program ends, or a fault. Records a settings event
- * per port and a "capture started" note at the start, a "capture stopped"
+ * per port and a "capture start" note at the start, a "capture stop"
  * note at the end; flushes at least every 100 ms and after each final
- * result. @p stop may be NULL; @p stats may be NULL.
+ * result. At the end every port is read until it is empty and what it
+ * held is recorded (not relayed): at most 1 MiB per port and 1 s in all,
+ * a port cut off there gets a note and a message to @p log. @p stop may
+ * be NULL; @p stats may be NULL.
  */
 int at_capture_run(const at_capture_config *cfg, volatile sig_atomic_t *stop,
                    at_capture_stats *stats, char *err, size_t err_cap);

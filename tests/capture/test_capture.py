@@ -6,8 +6,9 @@ Usage: test_capture.py ATTRACE SIM PROVISION KEYS WORKDIR
 Proxy and exec mode around a provisioning run against the real simulator
 (the capture must decode to the same exchanges as the simulator's own
 trace), byte-exact relay of random binary data through plain PTY pairs,
-tap mode, SIGINT, SIGKILL, port loss, --reconnect, rotation and a write
-error under `ulimit -f`. The trace files are also parsed here, without the
+tap mode, SIGINT, SIGKILL, the bytes still unread when the capture stops
+(SIGINT, the exec program's end), port loss, --reconnect, rotation and a
+write error under `ulimit -f`. The trace files are also parsed here, without the
 decoder, to compare the recorded streams byte for byte. Timeouts are
 generous (shared machines).
 """
@@ -389,6 +390,87 @@ def t_tap():
     os.close(m2)
 
 
+def write_until_stalled(fds_data, quiet=0.5):
+    """Writes each (fd, data) without blocking until no fd has taken a
+    byte for @quiet seconds (or all data is written). Returns how many
+    bytes of each the kernel accepted: what the trace must hold."""
+    sent = [0] * len(fds_data)
+    while True:
+        wl = [fd for (fd, data), n in zip(fds_data, sent) if n < len(data)]
+        if not wl:
+            return sent
+        _, wr, _ = select.select([], wl, [], quiet)
+        if not wr:
+            return sent
+        for i, (fd, data) in enumerate(fds_data):
+            if fd in wr and sent[i] < len(data):
+                try:
+                    sent[i] += os.write(fd, data[sent[i]:sent[i] + 4096])
+                except BlockingIOError:
+                    pass
+
+
+def t_stop_records_held_bytes():
+    """Neither the host nor the module reads: the relay stalls with bytes
+    in the kernel's buffers that the capture has not read (it reads a side
+    only once its last read is relayed). SIGINT: every byte the writers
+    got accepted is in the trace, in order, in its direction."""
+    m, path = raw_pty()
+    out, host = w("held.pcap"), w("held-host")
+    cap = Capture("held-cap", "--module", path, "--link", host, "-w", out, "-q", wait_host=host)
+    h = open_raw(host)
+    rnd = random.Random(12)
+    up, down = rnd.randbytes(300000), rnd.randbytes(300000)
+    n_up, n_down = write_until_stalled([(h, up), (m, down)])
+    check(n_up < len(up) and n_down < len(down), f"the relay did not stall: {n_up}, {n_down}")
+    rc = cap.stop(signal.SIGINT)
+    os.close(h)
+    os.close(m)
+    check(rc == 0, f"SIGINT: exit {rc}: {cap.err()}")
+    recs = parse_pcap(out)
+    te, me = streams(recs)
+    check(te == up[:n_up], f"TE->ME: {len(te)} bytes recorded, the host wrote {n_up}")
+    check(me == down[:n_down], f"ME->TE: {len(me)} bytes recorded, the module wrote {n_down}")
+    check(notes(recs)[-1] == "capture stop", f"notes: {notes(recs)}")
+
+
+HELD_WRITER = r"""
+import os, random, select, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+data, n = random.Random(13).randbytes(300000), 0
+while n < len(data) and select.select([], [fd], [], 0.5)[1]:
+    try:
+        n += os.write(fd, data[n:n + 4096])
+    except BlockingIOError:
+        pass
+with open(sys.argv[2], "w") as f:
+    f.write(str(n))
+"""
+
+
+def t_exec_end_records_held_bytes():
+    """Exec mode: the program writes until its PTY is full (the module
+    does not read, so the relay stalls) and exits; the capture ends with
+    it and records every byte the program wrote."""
+    m, path = raw_pty()
+    script, count, out = w("held-writer.py"), w("held-writer.count"), w("held-exec.pcap")
+    with open(script, "w") as f:
+        f.write(HELD_WRITER)
+    cap = Capture("held-exec", "--module", path, "--exec",
+                  f"'{sys.executable}' '{script}' {{}} '{count}'", "-w", out, "-q")
+    rc = cap.wait(60)
+    os.close(m)
+    check(rc == 0, f"exec: exit {rc}: {cap.err()}")
+    n = int(read_text(count))
+    data = random.Random(13).randbytes(300000)
+    check(n < len(data), f"the relay did not stall: the program wrote all {n} bytes")
+    recs = parse_pcap(out)
+    te = streams(recs)[0]
+    check(te == data[:n], f"TE->ME: {len(te)} bytes recorded, the program wrote {n}")
+    ns = notes(recs)
+    check(ns[-2:] == ["exec: program exited with status 0", "capture stop"], f"notes: {ns}")
+
+
 def t_sigkill():
     simtrace, out, link, host = w("k-sim.pcap"), w("k-cap.pcap"), w("k-modem"), w("k-host")
     sim = Sim("k-sim", link, simtrace)
@@ -535,6 +617,8 @@ def t_channels_stdout():
     check(rc == 0, f"two channels: exit {rc}: {cap.err()}")
     check(re.search(r"ch1 ATI -> OK", cap.err()), f"live view lacks channel 1: {cap.err()}")
     recs = parse_pcap(out)
+    ts = [r["ts"] for r in recs]
+    check(ts == sorted(ts), f"two channels: timestamps go backwards: {ts[:6]}")
     check(streams(recs, 0) == (b"AT+CGSN\r", b"\r\n111\r\nOK\r\n"), "channel 0 streams")
     check(streams(recs, 1) == (b"ATI\r", b"\r\nCinterion\r\nOK\r\n"), "channel 1 streams")
     with open(out, "rb") as fi:
@@ -577,7 +661,8 @@ def t_usage():
 
 
 TESTS = [t_usage, t_proxy_provisioning, t_exec_provisioning, t_random_bytes_exact, t_tap,
-         t_channels_stdout, t_host_port, t_sigkill, t_port_lost, t_reconnect, t_rotation, t_efbig]
+         t_channels_stdout, t_host_port, t_stop_records_held_bytes, t_exec_end_records_held_bytes,
+         t_sigkill, t_port_lost, t_reconnect, t_rotation, t_efbig]
 
 
 def main():
