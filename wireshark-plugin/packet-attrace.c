@@ -758,10 +758,13 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
         proto_tree_add_expert(tree, rc->pinfo, &ei_not_decoded, payload_tvb(rc), 0, 0);
         return;
     }
+    /* With the limits the session decoded it with (they follow the
+     * analyzer's profile guess), not those configured. */
+    const at_profile *profile = d ? at_profile_get((at_profile_id)d->profile) : st->cfg.profile;
     if (pl_elem_dir(e) == AT_DIR_ME_TO_TE)
-        at_frame_decode_response(p, e->len, e->off, st->cfg.profile, &f);
+        at_frame_decode_response(p, e->len, e->off, profile, &f);
     else
-        at_frame_decode(p, e->len, e->off, st->cfg.profile, &f);
+        at_frame_decode(p, e->len, e->off, profile, &f);
 
     const char *cmd = at_cmd_name(f.cmd_id);
     {

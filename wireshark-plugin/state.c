@@ -461,7 +461,7 @@ PL_COLD static void keep_secrets(pl_chan *ch, const at_event *ev, uint32_t idx)
 
 /* What the analyzer decided about the frame just reported (frames are
  * few: out of the per-record path). */
-PL_COLD static void keep_frame(pl_chan *ch, uint32_t idx)
+PL_COLD static void keep_frame(pl_chan *ch, uint32_t idx, at_profile_id profile)
 {
     pl_state *st = ch->st;
     const at_frame_details *d = at_analyzer_frame(ch->an);
@@ -470,6 +470,7 @@ PL_COLD static void keep_frame(pl_chan *ch, uint32_t idx)
     pl_frame *pf = &st->frames[st->n_frames];
     memset(pf, 0, sizeof *pf);
     pf->elem = idx;
+    pf->profile = (uint8_t)profile;
     pf->has_cert = d->has_cert;
     pf->cert_ok = d->cert_ok;
     pf->has_key = d->has_key;
@@ -593,12 +594,15 @@ static void on_event(void *ctx, const at_event *ev)
         st->n_ends++;
     }
 
+    /* The frame's limits, before the analyzer may change them: the
+     * tree decodes its bytes again with these. */
+    at_profile_id profile = at_session_profile(ch->session)->id;
     /* The analyzer after the element exists: its findings about this
      * event point into it. */
     at_analyzer_event(ch->an, ev);
 
     if (ev->kind == AT_EV_FRAME)
-        keep_frame(ch, idx);
+        keep_frame(ch, idx, profile);
 }
 
 /* ------------------------------------------------------------------ */
@@ -635,6 +639,9 @@ PL_COLD static pl_chan *chan_new(pl_state *st, uint16_t channel)
     acfg.client_cert_len = st->cfg.client_cert_len;
     if (st->cfg.pause_warn_ms)
         acfg.pause_warn_ms = st->cfg.pause_warn_ms;
+    /* Its frame checks follow the analyzer's profile guess, as in attrace
+     * decode (the session is set up below, before it is fed). */
+    acfg.session = ch->session;
     ch->an = at_analyzer_new(&acfg, on_finding, ch);
     if (!ch->session || !ch->an || !ch->log[0] || !ch->log[1]) {
         if (ch->an)

@@ -124,6 +124,7 @@ typedef struct pl_frame {
     bool has_cert, cert_ok, has_key, key_ok, key_matches_cert;
     bool sig_checked, sig_base64_ok, sig_matches, sig_recovered;
     uint8_t sig_digest_len;
+    uint8_t profile;             /**< the at_profile_id the session decoded it with */
     uint32_t sig_key_len;
     char key_type[8];            /**< the private key's */
     int key_bits;

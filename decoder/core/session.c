@@ -61,6 +61,11 @@ void at_session_set_profile(at_session *session, const at_profile *profile)
         session->priv.cfg.profile = profile ? profile : at_profile_get(AT_PROFILE_LEGACY);
 }
 
+const at_profile *at_session_profile(const at_session *session)
+{
+    return session->priv.cfg.profile;
+}
+
 void at_session_init(at_session *session, const at_session_config *cfg,
                      at_event_cb cb, void *ctx)
 {

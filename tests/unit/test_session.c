@@ -504,6 +504,7 @@ typedef struct limits_seen {
     at_session *s;
     unsigned frames;
     bool index_range[2];
+    at_profile_id profile[2]; /* at_session_profile when each was reported */
 } limits_seen;
 
 static void switch_after_first_end(void *ctx, const at_event *ev)
@@ -513,6 +514,7 @@ static void switch_after_first_end(void *ctx, const at_event *ev)
         for (unsigned i = 0; i < ev->frame->n_problems; i++)
             if (ev->frame->problems[i].code == AT_FP_INDEX_RANGE)
                 l->index_range[l->frames] = true;
+        l->profile[l->frames] = at_session_profile(l->s)->id;
         l->frames++;
     }
     if (ev->kind == AT_EV_END)
@@ -527,8 +529,9 @@ static void test_profile_set_between_exchanges(void **state)
     assert_int_equal(tu_hex("0C00 0300 0100 0600 0100 0F00", frame, sizeof frame), 12);
     at_session *s = malloc(sizeof *s);
     assert_non_null(s);
-    limits_seen l = {s, 0, {false, false}};
+    limits_seen l = {s, 0, {false, false}, {AT_PROFILE_NEWER, AT_PROFILE_LEGACY}};
     at_session_init(s, NULL, switch_after_first_end, &l);
+    assert_int_equal(at_session_profile(s)->id, AT_PROFILE_LEGACY); /* no profile given */
     for (int i = 0; i < 2; i++) {
         static const char cmd[] = "AT^SBNW=is_cert,1\r";
         static const char ready[] = "\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
@@ -543,6 +546,9 @@ static void test_profile_set_between_exchanges(void **state)
     assert_int_equal(l.frames, 2);
     assert_true(l.index_range[0]);   /* legacy: 0..10 */
     assert_false(l.index_range[1]);  /* newer: 0..30 */
+    /* What each frame was decoded with, for a renderer decoding it again. */
+    assert_int_equal(l.profile[0], AT_PROFILE_LEGACY);
+    assert_int_equal(l.profile[1], AT_PROFILE_NEWER);
 }
 
 static void test_read_response_frame(void **state)

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """tshark with the attrace plugin from the build tree, on every sample.
 
-Usage: test_plugin.py PLUGIN_DIR ATTRACE SAMPLES_DIR WORKDIR [--update] [--mutations N]
+Usage: test_plugin.py PLUGIN_DIR ATTRACE SAMPLES_DIR WORKDIR [MKTRACE] [--update] [--mutations N]
 
 PLUGIN_DIR is the folder holding 4.0/epan/attrace.so. tshark never runs as
 root here: it ignores WIRESHARK_PLUGIN_DIR then, so as root it runs in a
 new user namespace (`unshare -U`, where it is nobody).
 
 1. Golden `-T fields` output per field family (tests/wireshark/golden/).
-2. Equivalence with `attrace decode --json`: the findings (rule, severity,
-   stream, offset), the frames (TotalLen, CmdId, ParamNum, index, IMEI,
-   certificate thumbprint, signature verdict), the ^SBNR entries; and a
-   trace re-cut into 1-byte records gives the same field values.
+2. Equivalence with `attrace decode --json`, on every sample and on the
+   trace of every tests/cli/cases script (built by MKTRACE): the findings
+   (rule, severity, stream, offset), the frames (TotalLen, CmdId,
+   ParamNum, index, IMEI, certificate thumbprint, signature verdict,
+   problems), the ^SBNR entries; and a trace re-cut into 1-byte records
+   gives the same field values.
 3. Display filters select exactly the right packets; `-z expert` lists
    the findings; `-z attrace,tree` counts what the JSON counts; one pass
    and `-2` agree on the packets that complete elements.
@@ -34,6 +36,10 @@ GOLDEN = os.path.join(HERE, "golden")
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 PLUGIN_DIR, ATTRACE, SAMPLES, WORK = args[:4]
+# attrace-mktrace: the traces of tests/cli/cases join the samples in the
+# equivalence test.
+MKTRACE = args[4] if len(args) > 4 else None
+CASES = os.path.join(HERE, "..", "cli", "cases")
 UPDATE = "--update" in sys.argv
 MUTATIONS = 3
 for a in sys.argv[1:]:
@@ -175,9 +181,30 @@ def test_golden():
             raise Fail(f"{s}: -T fields output differs from {gold} (got {got})")
 
 
+def equivalence_traces():
+    """(name, path): every sample, and the trace of every tests/cli/cases
+    script that needs no decode option (attrace-mktrace builds it)."""
+    out = [(s, os.path.join(SAMPLES, s)) for s in samples()]
+    if not MKTRACE:
+        return out
+    for name in sorted(os.listdir(CASES)):
+        src = os.path.join(CASES, name)
+        if not name.endswith(".txt"):
+            continue
+        with open(src) as f:
+            if any(line.startswith("# attrace-flags:") for line in f):
+                continue
+        dst = os.path.join(WORK, "case-" + name[:-4] + ".pcap")
+        p = subprocess.run([MKTRACE, src, dst], capture_output=True, timeout=60)
+        check(p.returncode == 0, f"attrace-mktrace {name}: {p.stderr.decode(errors='replace')}")
+        out.append((name, dst))
+    return out
+
+
 def test_equivalence():
-    for s in samples():
-        path = os.path.join(SAMPLES, s)
+    traces = equivalence_traces()
+    check(len(traces) > len(samples()) + 10 or not MKTRACE, "too few tests/cli/cases traces")
+    for s, path in traces:
         js = decode_json(path)
         want = [(o["rule"], o["severity"], 0 if o["dir"] == "te_to_me" else 1, o["offset"])
                 for o in js if o["type"] == "finding"]
@@ -213,6 +240,14 @@ def test_equivalence():
         # tshark prints booleans as True/False in 4.0 fields output.
         got_frames = [tuple({"True": "1", "False": "0"}.get(v, v) for v in r) for r in got_frames]
         check(got_frames == want_frames, f"{s}: frames {got_frames} != {want_frames}")
+        # The frame problems, in file order: the tree decodes a frame again
+        # with the limits the session used (the profile guess included).
+        want_problems = [p["name"] for o in frames for p in o.get("problems", [])]
+        got_problems = [v for row in fields(path, ["attrace.frame.problem"],
+                                            extra=["-Y", "attrace.frame.totallen"])
+                        for v in row[0].split("|") if v]
+        check(got_problems == want_problems,
+              f"{s}: frame problems {got_problems} != attrace decode {want_problems}")
 
         want_sbnr = []
         for o in js:

@@ -204,6 +204,13 @@ void at_session_init(at_session *s, const at_session_config *cfg,
  */
 void at_session_set_profile(at_session *s, const at_profile *profile);
 
+/**
+ * The limits the frame checks use now (never NULL): those a frame reported
+ * in the event callback was decoded with, for a renderer that decodes its
+ * bytes again later.
+ */
+const at_profile *at_session_profile(const at_session *s);
+
 /** Feeds bytes of one direction that arrived at @p ts_ns. */
 void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
                      const uint8_t *data, size_t len);
