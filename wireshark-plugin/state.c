@@ -639,10 +639,9 @@ PL_COLD static pl_chan *chan_new(pl_state *st, uint16_t channel)
     acfg.client_cert_len = st->cfg.client_cert_len;
     if (st->cfg.pause_warn_ms)
         acfg.pause_warn_ms = st->cfg.pause_warn_ms;
-    /* Its frame checks follow the analyzer's profile guess, as in attrace
-     * decode (the session is set up below, before it is fed). */
-    acfg.session = ch->session;
-    ch->an = at_analyzer_new(&acfg, on_finding, ch);
+    ch->an = ch->session ? at_analyzer_new_for_session(ch->session, channel, &acfg, on_event,
+                                                       ch, on_finding, ch)
+                         : NULL;
     if (!ch->session || !ch->an || !ch->log[0] || !ch->log[1]) {
         if (ch->an)
             at_analyzer_free(ch->an);
@@ -652,11 +651,6 @@ PL_COLD static pl_chan *chan_new(pl_state *st, uint16_t channel)
         free(ch);
         return NULL;
     }
-    at_session_config cfg = at_session_default_config();
-    cfg.channel = channel;
-    if (st->cfg.profile)
-        cfg.profile = st->cfg.profile;
-    at_session_init(ch->session, &cfg, on_event, ch);
     ch->channel = channel;
     ch->st = st;
     ch->last_elem = PL_NONE;

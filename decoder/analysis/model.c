@@ -66,6 +66,21 @@ at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
     return an;
 }
 
+at_analyzer *at_analyzer_new_for_session(at_session *session, uint16_t channel,
+                                         const at_analyzer_config *cfg,
+                                         at_event_cb on_event, void *event_ctx,
+                                         at_finding_cb on_finding, void *finding_ctx)
+{
+    at_analyzer_config acfg = cfg ? *cfg : at_analyzer_default_config();
+    acfg.session = session;
+    at_session_config scfg = at_session_default_config();
+    scfg.channel = channel;
+    if (acfg.profile)
+        scfg.profile = acfg.profile;
+    at_session_init(session, &scfg, on_event, event_ctx);
+    return at_analyzer_new(&acfg, on_finding, finding_ctx);
+}
+
 static void exchange_clear(at_analyzer *an)
 {
     /* Once an exchange; few carry a certificate (X509_free(NULL) costs

@@ -382,22 +382,18 @@ static cli_chan *chan_get(cli_ctx *c, chan_table *t, uint16_t channel)
     acfg.client_cert_len = c->opt->client_cert_len;
     if (c->opt->have_pause_warn)
         acfg.pause_warn_ms = c->opt->pause_warn_ms;
-    acfg.session = s; /* its frame checks follow the analyzer's profile guess */
-    at_analyzer *an = s ? at_analyzer_new(&acfg, cli_on_finding, ch) : NULL;
+    at_analyzer *an =
+        s ? at_analyzer_new_for_session(s, channel, &acfg, on_event, ch, cli_on_finding, ch)
+          : NULL;
     if (!an) {
         free(s);
         free(ch);
         return NULL;
     }
-    at_session_config cfg = at_session_default_config();
-    cfg.channel = channel;
-    if (c->opt->profile)
-        cfg.profile = c->opt->profile;
     ch->channel = channel;
     ch->ctx = c;
     ch->session = s;
     ch->an = an;
-    at_session_init(s, &cfg, on_event, ch);
     t->v[t->n++] = ch;
     c->sum.channels = t->n;
     return ch;

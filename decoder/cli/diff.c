@@ -449,10 +449,10 @@ static int side_open(diff_run *run, diff_side *s, int idx)
     s->r = at_trace_open(s->path, s->error, sizeof s->error);
     if (!s->r)
         return -1;
+    /* The analyzer comes with the session, at the channel's first record. */
     s->session = malloc(sizeof *s->session);
-    s->an = at_analyzer_new(NULL, on_finding, s);
     s->builder = at_xrec_builder_new(on_record, s);
-    if (!s->session || !s->an || !s->builder) {
+    if (!s->session || !s->builder) {
         snprintf(s->error, sizeof s->error, "out of memory");
         return -1;
     }
@@ -491,14 +491,20 @@ static void side_step(diff_side *s)
         return;
     }
     if (!s->started) {
-        s->started = true;
         if (!s->have_channel) {
             s->have_channel = true;
             s->channel = rec.channel;
         }
-        at_session_config cfg = at_session_default_config();
-        cfg.channel = s->channel;
-        at_session_init(s->session, &cfg, on_event, s);
+        /* The session's frame checks follow the analyzer's profile guess,
+         * as in attrace decode. */
+        s->an = at_analyzer_new_for_session(s->session, s->channel, NULL, on_event, s,
+                                            on_finding, s);
+        if (!s->an) {
+            s->run->oom = true;
+            side_end(s);
+            return;
+        }
+        s->started = true;
     }
     if (rec.channel != s->channel) {
         s->other_channel_records++;

@@ -72,6 +72,8 @@ typedef struct rp_script {
     char rec_imei[16];         /* the recorded module's IMEI (its AT+CGSN) */
     rp_step *cur;              /* the exchange being read */
     at_xrec_builder *builder;  /* the recorded exchanges */
+    at_analyzer *an;           /* the recorded session's profile guess, which its
+                                  frame checks follow (findings unused) */
 } rp_script;
 
 static void script_free(rp_script *s)
@@ -125,6 +127,7 @@ static void on_script_rec(void *ctx, at_xrec *x)
 static void on_script_event(void *ctx, const at_event *ev)
 {
     rp_script *s = ctx;
+    at_analyzer_event(s->an, ev);
     at_xrec_builder_event(s->builder, ev, NULL);
     if (ev->kind == AT_EV_COMMAND && ev->exchange) {
         if (s->n == s->cap) {
@@ -220,9 +223,8 @@ static int load_script(const char *path, int channel, const at_profile *profile,
         fprintf(stderr, RP_PROG ": out of memory\n");
         return 3;
     }
-    at_session_config cfg = at_session_default_config();
-    if (profile)
-        cfg.profile = profile;
+    at_analyzer_config acfg = at_analyzer_default_config();
+    acfg.profile = profile;
     bool started = false;
     int status = 0, rc;
     at_trace_record rec;
@@ -235,8 +237,15 @@ static int load_script(const char *path, int channel, const at_profile *profile,
         if (rec.channel != channel)
             continue; /* another channel's */
         if (!started) {
-            cfg.channel = (uint16_t)channel;
-            at_session_init(sess, &cfg, on_script_event, s);
+            /* As attrace decode reads it: the frame checks follow the
+             * profile guess, so that the recorded answers are judged as
+             * the live ones (at_driver does the same). */
+            s->an = at_analyzer_new_for_session(sess, (uint16_t)channel, &acfg,
+                                                on_script_event, s, NULL, NULL);
+            if (!s->an) {
+                s->oom = true;
+                break;
+            }
             started = true;
         }
         at_dir dir = rec.dir == AT_DIR_ME_TO_TE ? AT_DIR_ME_TO_TE : AT_DIR_TE_TO_ME;
@@ -253,8 +262,12 @@ static int load_script(const char *path, int channel, const at_profile *profile,
         fprintf(stderr, RP_PROG ": %s\n", at_trace_error(r));
         status = 3;
     }
-    if (started)
+    if (started) {
         at_session_finish(sess, last_ts);
+        at_analyzer_finish(s->an);
+    }
+    at_analyzer_free(s->an);
+    s->an = NULL;
     at_xrec_builder_finish(s->builder);
     if (at_xrec_builder_failed(s->builder))
         s->oom = true;

@@ -265,8 +265,8 @@ at_driver *at_driver_open(const char *port, const at_driver_config *cfg, char *e
     acfg.profile = d->cfg.profile;
     acfg.client_cert_der = d->cfg.client_cert_der;
     acfg.client_cert_len = d->cfg.client_cert_len;
-    acfg.session = &d->session; /* its frame checks follow the analyzer's profile guess */
-    d->an = at_analyzer_new(&acfg, d->cfg.on_finding, d->cfg.ctx);
+    d->an = at_analyzer_new_for_session(&d->session, d->cfg.channel, &acfg, on_event, d,
+                                        d->cfg.on_finding, d->cfg.ctx);
     if (!d->an) {
         client_cert_error(&d->cfg, err, err_cap);
         at_serial_close(&d->port);
@@ -275,11 +275,6 @@ at_driver *at_driver_open(const char *port, const at_driver_config *cfg, char *e
     }
     d->cfg.client_cert_der = NULL; /* borrowed for the analyzer's set-up only */
     d->cfg.client_cert_len = 0;
-    at_session_config scfg = at_session_default_config();
-    scfg.channel = d->cfg.channel;
-    if (d->cfg.profile)
-        scfg.profile = d->cfg.profile;
-    at_session_init(&d->session, &scfg, on_event, d);
 
     if (d->cfg.trace_path) {
         d->tw = at_trace_create(d->cfg.trace_path, err, err_cap);

@@ -9,7 +9,8 @@
 # Usage errors (exit 2); unreadable and damaged traces (exit 3, messages
 # escaped like trace text). Hand-made traces (tests/cli/diff-cases, built
 # with attrace-mktrace): a private-key unit that differs is shown by
-# offset and size only, its byte only with --show-secrets; --channel. The
+# offset and size only, its byte only with --show-secrets; --channel; a
+# newer module's frames checked with the profile guessed. The
 # samples are real sessions: after
 # samples/regenerate.sh the TCP port of the TLS scenarios changes, so
 # rerun with UPDATE_GOLDEN=1 and review the diff of tests/cli/golden/diff-*.
@@ -141,7 +142,7 @@ done
 
 # Hand-made traces: key redaction and channels.
 CASES=$SRC/tests/cli/diff-cases
-for t in key-a key-b channel3; do
+for t in key-a key-b channel3 newer-a newer-b; do
     "$MKTRACE" "$CASES/$t.txt" "$t.pcap" || bad "mktrace $t"
 done
 "$MKTRACE" "$SRC/tests/cli/cases/multichannel.txt" multichannel.pcap || bad "mktrace multichannel"
@@ -164,6 +165,9 @@ fi
 run_golden diff-multichannel-self 0 multichannel.pcap multichannel.pcap
 run_golden diff-channel-3-self 0 --channel=3 multichannel.pcap multichannel.pcap
 run_golden diff-channel3-vs-channel0 1 multichannel.pcap channel3.pcap
+# A newer module (guessed, as attrace decode guesses it): the second
+# DELETE's index differs, and index 15 is no index_range problem in A.
+run_golden diff-newer 1 newer-a.pcap newer-b.pcap
 
 # Usage errors.
 "$ATTRACE" diff "$S/provisioning-ok.pcap" 2> u.err > /dev/null; expect_rc "one trace only" 2 $? u.err

@@ -164,6 +164,21 @@ at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
                              void *ctx);
 
 /**
+ * One channel's session and the analyzer that follows it, set up alike
+ * wherever a channel is analyzed (attrace decode, the driver, the
+ * Wireshark plugin): @p session is initialized for @p channel with the
+ * profile of @p cfg (may be NULL), its events going to @p on_event with
+ * @p event_ctx, which feeds them to the analyzer returned; the analyzer
+ * is made as at_analyzer_new, with cfg->session set to @p session, so that
+ * the session's frame checks take the analyzer's profile guess. NULL as
+ * at_analyzer_new; @p session is initialized either way.
+ */
+at_analyzer *at_analyzer_new_for_session(at_session *session, uint16_t channel,
+                                         const at_analyzer_config *cfg,
+                                         at_event_cb on_event, void *event_ctx,
+                                         at_finding_cb on_finding, void *finding_ctx);
+
+/**
  * Feeds one session event (call it from the at_session callback for every
  * event). Findings it completes are delivered through the callback before
  * this returns: an exchange's findings with its AT_EV_END event, those of
