@@ -298,33 +298,52 @@ static const char digit_pairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-static void info_num(info_buf *b, uint64_t v)
+/* Digits of @p v written backwards, ending at @p end; returns where they
+ * start. Two digits per division. */
+static inline char *digits_before(char *end, uint64_t v)
 {
-    if (!b->s)
-        return;
-    char d[20];
-    size_t k = sizeof d;
     while (v > UINT32_MAX) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
-        k -= 2;
-        memcpy(d + k, digit_pairs + 2 * r, 2);
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * r, 2);
     }
     /* 32-bit divisions from here (offsets mostly fit). */
     uint32_t w = (uint32_t)v;
     while (w >= 100) {
         uint32_t r = w % 100;
         w /= 100;
-        k -= 2;
-        memcpy(d + k, digit_pairs + 2 * r, 2);
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * r, 2);
     }
     if (w >= 10) {
-        k -= 2;
-        memcpy(d + k, digit_pairs + 2 * w, 2);
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * w, 2);
     } else {
-        d[--k] = (char)('0' + w);
+        *--end = (char)('0' + w);
     }
-    info_addn(b, d + k, sizeof d - k);
+    return end;
+}
+
+static void info_num(info_buf *b, uint64_t v)
+{
+    enum { MAX_DIGITS = 20 };
+    if (!b->s)
+        return;
+    char d[2 * MAX_DIGITS];
+    char *end = d + MAX_DIGITS;
+    memset(end, 0, MAX_DIGITS);
+    const char *from = digits_before(end, v);
+    size_t k = (size_t)(end - from);
+    if (G_UNLIKELY(b->cap - 1 - b->n < MAX_DIGITS)) {
+        info_addn(b, from, k);
+        return;
+    }
+    /* A copy of fixed size is a few moves, not a call (a number is on
+     * most Info lines); what follows the digits is overwritten by the
+     * next text or ended by info_cstr. */
+    memcpy(b->s + b->n, from, MAX_DIGITS);
+    b->n += k;
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -369,15 +388,15 @@ static void info_text(info_buf *b, const uint8_t *p, size_t n)
         info_add(b, "...");
 }
 
-/* ", " PREFIX LINE SUFFIX */
-static void info_line(info_buf *b, const char *prefix, const uint8_t *p, size_t n,
-                      const char *suffix)
+/* ", -> LINE" (to the module) or ", <- LINE" */
+static void info_line(info_buf *b, bool to_me, const uint8_t *p, size_t n)
 {
+    if (!b->s)
+        return;
     info_sep(b, ", ");
-    info_add(b, prefix);
+    info_addn(b, to_me ? "-> " : "<- ", 3);
     if (p)
         info_text(b, p, n);
-    info_add(b, suffix);
 }
 
 /* ": LINE" after an element's label (with a tree). */
@@ -644,7 +663,14 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
 
 static expert_field *ei_for_finding(const pl_finding *f)
 {
-    const at_rule *r = at_rule_find(f->rule);
+    /* f->rule is the rule table's own id: its address finds the entry
+     * without comparing names (at_rule_find runs strcmp along the table). */
+    const at_rule *r = NULL;
+    for (size_t i = 0; i < n_rules && !r; i++)
+        if (rule_table[i].id == f->rule)
+            r = &rule_table[i];
+    if (!r)
+        r = at_rule_find(f->rule);
     if (r && rule_table && r >= rule_table && r < rule_table + n_rules &&
         r->severity == (at_severity)f->severity)
         return &ei_rule[r - rule_table];
@@ -1025,7 +1051,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     const uint8_t *vis = p ? (const uint8_t *)shown(rc, p) : NULL;
     switch (kind) {
     case AT_EV_COMMAND: {
-        info_line(rc->info, "-> ", vis, len, "");
+        info_line(rc->info, true, vis, len);
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
             add_text(et, hf_cmd, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
@@ -1049,7 +1075,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         break;
     }
     case AT_EV_ECHO:
-        info_line(rc->info, "<- ", vis, len, " (echo)");
+        info_line(rc->info, false, vis, len);
+        info_add(rc->info, " (echo)");
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
             add_text(et, hf_echo, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
@@ -1060,7 +1087,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     case AT_EV_URC:
     case AT_EV_UNEXPECTED: {
         int hf = kind == AT_EV_URC ? hf_urc : kind == AT_EV_UNEXPECTED ? hf_unexpected : hf_resp;
-        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "-> " : "<- ", vis, len, "");
+        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME, vis, len);
         label_line(ei_item, &lbl, vis, len);
         if (p && et) {
             add_text(et, hf, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
@@ -1088,7 +1115,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 add_text(et, hf_result, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
                 line_details(et, etvb, e, rc, text, len, false);
             }
-            info_line(rc->info, "<- ", vis, len, "");
+            info_line(rc->info, false, vis, len);
             label_line(ei_item, &lbl, vis, len);
         }
         if (end && et) {
@@ -1300,7 +1327,7 @@ PL_COLD static void render_bad_header(packet_info *pinfo, proto_tree *at, tvbuff
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
 {
     proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA) : NULL;
-    proto_tree *at = proto_item_add_subtree(ti, ett_attrace);
+    proto_tree *at = ti ? proto_item_add_subtree(ti, ett_attrace) : NULL;
 
     guint caplen = tvb_captured_length(tvb);
     const guint8 *raw = tvb_get_ptr(tvb, 0, (gint)caplen);
@@ -1405,7 +1432,7 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     /* Bytes of an element that completes later (one pass: not known yet). */
     if (h.event == AT_TEV_DATA && plen > 0 && !pkt->n_elem && !parts) {
         info_sep(info, ", ");
-        info_add(info, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ");
+        info_addn(info, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ", 3);
         info_num(info, (uint64_t)plen);
         info_add(info, " bytes");
     }
