@@ -19,6 +19,14 @@
 #include "attrace/lines.h"
 
 #include <epan/expert.h>
+#if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
+/* Sets a column directly where col_set_str would only store a pointer
+ * (see plain_column). */
+#include <epan/column-info.h>
+#define PLAIN_COLUMNS 1
+#else
+#define PLAIN_COLUMNS 0
+#endif
 #include <epan/packet.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
@@ -1445,22 +1453,74 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     return (int)caplen;
 }
 
+/*
+ * The Protocol and Info columns are set on every packet, and tshark's
+ * col_set_str costs about 80 instructions a call (a writability check and
+ * a loop over all columns). Wireshark 4.0's column_info (epan/column-info.h)
+ * lets a dissector set its column directly where that is all col_set_str
+ * would do: one column of that format, writable, no fence. Anything else
+ * (another Wireshark, several Info columns, a fence) goes through
+ * col_set_str.
+ */
+#if PLAIN_COLUMNS
+static inline col_item_t *plain_column(column_info *ci, int fmt)
+{
+    if (!ci || !ci->writable)
+        return NULL;
+    int first = ci->col_first[fmt];
+    if (first < 0 || first != ci->col_last[fmt])
+        return NULL;
+    col_item_t *c = &ci->columns[first];
+    if (c->col_fmt != fmt || !c->fmt_matx[fmt] || !c->writable || c->col_fence != 0)
+        return NULL;
+    return c;
+}
+#endif
+
 static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     (void)data;
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
-    /* The Info text is written where the column reads it (the packet's
-     * pool lives until the columns are printed or copied), not copied
-     * once more; without columns (tshark -2's first pass) it is not
-     * written at all. */
+    column_info *ci = pinfo->cinfo;
     info_buf info;
-    if (pinfo->cinfo)
-        info_init(&info, wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN), COL_MAX_INFO_LEN);
+    /* The Info text is written where the column reads it, not copied once
+     * more; without columns (tshark -2's first pass) it is not written at
+     * all. */
+    info_init(&info, NULL, 0);
+#if PLAIN_COLUMNS
+    col_item_t *proto_col = plain_column(ci, COL_PROTOCOL);
+    if (proto_col)
+        proto_col->col_data = "attrace";
     else
-        info_init(&info, NULL, 0);
+        col_set_str(ci, COL_PROTOCOL, "attrace");
+    /*
+     * Without a tree the text goes into the column's own buffer (where
+     * col_add_str would copy it) when the column is empty (the
+     * exported_pdu dissector clears it). Meanwhile the column shows ""
+     * (an exception appends to an empty column, as before). With a tree,
+     * the X.509 dissection of a certificate may write the column: the
+     * text is then set at the end, from the packet's pool.
+     */
+    col_item_t *info_col = tree ? NULL : plain_column(ci, COL_INFO);
+    if (info_col && info_col->col_data && !info_col->col_data[0]) {
+        info_col->col_data = "";
+        info_init(&info, info_col->col_buf, COL_MAX_INFO_LEN);
+    } else {
+        info_col = NULL;
+    }
+#else
+    col_set_str(ci, COL_PROTOCOL, "attrace");
+#endif
+    if (ci && !info.s) /* the pool lives until the columns are printed or copied */
+        info_init(&info, wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN), COL_MAX_INFO_LEN);
     int r = dissect_uart_record(tvb, pinfo, tree, &info);
+#if PLAIN_COLUMNS
+    if (info_col) {
+        info_col->col_data = info_cstr(&info);
+        return r;
+    }
+#endif
     if (info.s)
-        col_set_str(pinfo->cinfo, COL_INFO, info_cstr(&info));
+        col_set_str(ci, COL_INFO, info_cstr(&info));
     return r;
 }
 
