@@ -19,6 +19,14 @@
 #include "attrace/lines.h"
 
 #include <epan/expert.h>
+#if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
+/* Sets a column directly where col_set_str would only store a pointer
+ * (see plain_column). */
+#include <epan/column-info.h>
+#define PLAIN_COLUMNS 1
+#else
+#define PLAIN_COLUMNS 0
+#endif
 #include <epan/packet.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
@@ -300,33 +308,52 @@ static const char digit_pairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-static void info_num(info_buf *b, uint64_t v)
+/* Digits of @p v written backwards, ending at @p end; returns where they
+ * start. Two digits per division. */
+static inline char *digits_before(char *end, uint64_t v)
 {
-    if (!b->s)
-        return;
-    char d[20];
-    size_t k = sizeof d;
     while (v > UINT32_MAX) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
-        k -= 2;
-        memcpy(d + k, digit_pairs + 2 * r, 2);
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * r, 2);
     }
     /* 32-bit divisions from here (offsets mostly fit). */
     uint32_t w = (uint32_t)v;
     while (w >= 100) {
         uint32_t r = w % 100;
         w /= 100;
-        k -= 2;
-        memcpy(d + k, digit_pairs + 2 * r, 2);
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * r, 2);
     }
     if (w >= 10) {
-        k -= 2;
-        memcpy(d + k, digit_pairs + 2 * w, 2);
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * w, 2);
     } else {
-        d[--k] = (char)('0' + w);
+        *--end = (char)('0' + w);
     }
-    info_addn(b, d + k, sizeof d - k);
+    return end;
+}
+
+static void info_num(info_buf *b, uint64_t v)
+{
+    enum { MAX_DIGITS = 20 };
+    if (!b->s)
+        return;
+    char d[2 * MAX_DIGITS];
+    char *end = d + MAX_DIGITS;
+    memset(end, 0, MAX_DIGITS);
+    const char *from = digits_before(end, v);
+    size_t k = (size_t)(end - from);
+    if (G_UNLIKELY(b->cap - 1 - b->n < MAX_DIGITS)) {
+        info_addn(b, from, k);
+        return;
+    }
+    /* A copy of fixed size is a few moves, not a call (a number is on
+     * most Info lines); what follows the digits is overwritten by the
+     * next text or ended by info_cstr. */
+    memcpy(b->s + b->n, from, MAX_DIGITS);
+    b->n += k;
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -371,15 +398,15 @@ static void info_text(info_buf *b, const uint8_t *p, size_t n)
         info_add(b, "...");
 }
 
-/* ", " PREFIX LINE SUFFIX */
-static void info_line(info_buf *b, const char *prefix, const uint8_t *p, size_t n,
-                      const char *suffix)
+/* ", -> LINE" (to the module) or ", <- LINE" */
+static void info_line(info_buf *b, bool to_me, const uint8_t *p, size_t n)
 {
+    if (!b->s)
+        return;
     info_sep(b, ", ");
-    info_add(b, prefix);
+    info_addn(b, to_me ? "-> " : "<- ", 3);
     if (p)
         info_text(b, p, n);
-    info_add(b, suffix);
 }
 
 /* ": LINE" after an element's label (with a tree). */
@@ -646,7 +673,14 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
 
 static expert_field *ei_for_finding(const pl_finding *f)
 {
-    const at_rule *r = at_rule_find(f->rule);
+    /* f->rule is the rule table's own id: its address finds the entry
+     * without comparing names (at_rule_find runs strcmp along the table). */
+    const at_rule *r = NULL;
+    for (size_t i = 0; i < n_rules && !r; i++)
+        if (rule_table[i].id == f->rule)
+            r = &rule_table[i];
+    if (!r)
+        r = at_rule_find(f->rule);
     if (r && rule_table && r >= rule_table && r < rule_table + n_rules &&
         r->severity == (at_severity)f->severity)
         return &ei_rule[r - rule_table];
@@ -1030,7 +1064,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     const uint8_t *vis = p ? (const uint8_t *)shown(rc, p) : NULL;
     switch (kind) {
     case AT_EV_COMMAND: {
-        info_line(rc->info, "-> ", vis, len, "");
+        info_line(rc->info, true, vis, len);
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
             add_text(et, hf_cmd, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
@@ -1054,7 +1088,8 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         break;
     }
     case AT_EV_ECHO:
-        info_line(rc->info, "<- ", vis, len, " (echo)");
+        info_line(rc->info, false, vis, len);
+        info_add(rc->info, " (echo)");
         label_line(ei_item, &lbl, vis, len);
         if (p && et)
             add_text(et, hf_echo, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
@@ -1065,7 +1100,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
     case AT_EV_URC:
     case AT_EV_UNEXPECTED: {
         int hf = kind == AT_EV_URC ? hf_urc : kind == AT_EV_UNEXPECTED ? hf_unexpected : hf_resp;
-        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? "-> " : "<- ", vis, len, "");
+        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME, vis, len);
         label_line(ei_item, &lbl, vis, len);
         if (p && et) {
             add_text(et, hf, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
@@ -1093,7 +1128,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
                 add_text(et, hf_result, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
                 line_details(et, etvb, e, rc, text, len, false);
             }
-            info_line(rc->info, "<- ", vis, len, "");
+            info_line(rc->info, false, vis, len);
             label_line(ei_item, &lbl, vis, len);
         }
         if (end && et) {
@@ -1345,7 +1380,7 @@ PL_COLD static void render_bad_header(packet_info *pinfo, proto_tree *at, tvbuff
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
 {
     proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA) : NULL;
-    proto_tree *at = proto_item_add_subtree(ti, ett_attrace);
+    proto_tree *at = ti ? proto_item_add_subtree(ti, ett_attrace) : NULL;
 
     guint caplen = tvb_captured_length(tvb);
     const guint8 *raw = tvb_get_ptr(tvb, 0, (gint)caplen);
@@ -1450,7 +1485,7 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     /* Bytes of an element that completes later (one pass: not known yet). */
     if (h.event == AT_TEV_DATA && plen > 0 && !pkt->n_elem && !parts) {
         info_sep(info, ", ");
-        info_add(info, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ");
+        info_addn(info, dir == AT_DIR_TE_TO_ME ? "-> " : "<- ", 3);
         info_num(info, (uint64_t)plen);
         info_add(info, " bytes");
     }
@@ -1463,22 +1498,74 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     return (int)caplen;
 }
 
+/*
+ * The Protocol and Info columns are set on every packet, and tshark's
+ * col_set_str costs about 80 instructions a call (a writability check and
+ * a loop over all columns). Wireshark 4.0's column_info (epan/column-info.h)
+ * lets a dissector set its column directly where that is all col_set_str
+ * would do: one column of that format, writable, no fence. Anything else
+ * (another Wireshark, several Info columns, a fence) goes through
+ * col_set_str.
+ */
+#if PLAIN_COLUMNS
+static inline col_item_t *plain_column(column_info *ci, int fmt)
+{
+    if (!ci || !ci->writable)
+        return NULL;
+    int first = ci->col_first[fmt];
+    if (first < 0 || first != ci->col_last[fmt])
+        return NULL;
+    col_item_t *c = &ci->columns[first];
+    if (c->col_fmt != fmt || !c->fmt_matx[fmt] || !c->writable || c->col_fence != 0)
+        return NULL;
+    return c;
+}
+#endif
+
 static int dissect_attrace(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     (void)data;
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "attrace");
-    /* The Info text is written where the column reads it (the packet's
-     * pool lives until the columns are printed or copied), not copied
-     * once more; without columns (tshark -2's first pass) it is not
-     * written at all. */
+    column_info *ci = pinfo->cinfo;
     info_buf info;
-    if (pinfo->cinfo)
-        info_init(&info, wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN), COL_MAX_INFO_LEN);
+    /* The Info text is written where the column reads it, not copied once
+     * more; without columns (tshark -2's first pass) it is not written at
+     * all. */
+    info_init(&info, NULL, 0);
+#if PLAIN_COLUMNS
+    col_item_t *proto_col = plain_column(ci, COL_PROTOCOL);
+    if (proto_col)
+        proto_col->col_data = "attrace";
     else
-        info_init(&info, NULL, 0);
+        col_set_str(ci, COL_PROTOCOL, "attrace");
+    /*
+     * Without a tree the text goes into the column's own buffer (where
+     * col_add_str would copy it) when the column is empty (the
+     * exported_pdu dissector clears it). Meanwhile the column shows ""
+     * (an exception appends to an empty column, as before). With a tree,
+     * the X.509 dissection of a certificate may write the column: the
+     * text is then set at the end, from the packet's pool.
+     */
+    col_item_t *info_col = tree ? NULL : plain_column(ci, COL_INFO);
+    if (info_col && info_col->col_data && !info_col->col_data[0]) {
+        info_col->col_data = "";
+        info_init(&info, info_col->col_buf, COL_MAX_INFO_LEN);
+    } else {
+        info_col = NULL;
+    }
+#else
+    col_set_str(ci, COL_PROTOCOL, "attrace");
+#endif
+    if (ci && !info.s) /* the pool lives until the columns are printed or copied */
+        info_init(&info, wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN), COL_MAX_INFO_LEN);
     int r = dissect_uart_record(tvb, pinfo, tree, &info);
+#if PLAIN_COLUMNS
+    if (info_col) {
+        info_col->col_data = info_cstr(&info);
+        return r;
+    }
+#endif
     if (info.s)
-        col_set_str(pinfo->cinfo, COL_INFO, info_cstr(&info));
+        col_set_str(ci, COL_INFO, info_cstr(&info));
     return r;
 }
 
