@@ -10,7 +10,8 @@ IMEI the provisioning fails without --resign (exit 1, imei_mismatch) and
 succeeds with it; four simulators at once give four result lines and four
 traces; a port that vanishes mid-replay and a silent module exit 3 with a
 clear message and leave a readable trace; --escape takes a module out of
-data mode before the replay.
+data mode before the replay; a newer module's READ of index 15 replays as
+recorded.
 """
 
 import os
@@ -156,6 +157,27 @@ def test_read_back_frame_differs():
         s.stop()
 
 
+def test_newer_module_high_index():
+    """A newer module's READ of index 15, replayed onto the same module:
+    the recorded session is read as the live one is (the listing's expiry
+    dates make the profile guess "newer"), so the answer frame is no
+    index_range problem on either side (the recorded side alone had one,
+    and the replay diverged)."""
+    key = os.path.join(KEYS, "client.key.der")
+    s = sim("--profile", "newer")
+    cert("write", "--port", s.path, "--index", "0", "--cert",
+         os.path.join(KEYS, "client.crt.der"), "--key", key, "--profile", "newer")
+    cert("write", "--port", s.path, "--index", "15", "--cert",
+         os.path.join(KEYS, "ca1.crt.der"), "--key", key, "--profile", "newer")
+    rec = os.path.join(WORK, "read15.pcap")
+    cert("read", "--port", s.path, "--index", "15", "--key", key, "--profile", "newer",
+         "-o", os.path.join(WORK, "read15.der"), "-w", rec)
+    out, _ = expect_exit(0, replay(rec, "--port", s.path), "READ of index 15 on a newer module")
+    check(re.search(r": ok: 4 exchanges answered as recorded\n", out), out)
+    check("problem only in" not in out, out)
+    s.stop()
+
+
 def test_four_in_parallel():
     sample = os.path.join(SAMPLES, "wrong-key.pcap")
     sims = [sim("--require-rtscts") for _ in range(4)]
@@ -256,7 +278,7 @@ def test_usage_and_trace_errors():
 
 runner = TestRunner("replay")
 for t in (test_every_sample_replays, test_other_imei_needs_resign, test_read_back_frame_differs,
-          test_four_in_parallel,
+          test_newer_module_high_index, test_four_in_parallel,
           test_pace_and_channel, test_port_vanishes, test_silent_module, test_data_mode_escape,
           test_usage_and_trace_errors):
     runner.run(t)
