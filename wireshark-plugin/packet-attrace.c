@@ -17,6 +17,7 @@
 #include "attrace/cert.h"
 #include "attrace/frame.h"
 #include "attrace/lines.h"
+#include "digits.h"
 
 #include <epan/expert.h>
 #if ATTRACE_WS_MAJOR == 4 && ATTRACE_WS_MINOR == 0
@@ -302,58 +303,19 @@ static inline void info_sep(info_buf *b, const char *sep)
         info_add(b, sep);
 }
 
-/* Two digits per division: numbers are on every label. */
-static const char digit_pairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-/* Digits of @p v written backwards, ending at @p end; returns where they
- * start. Two digits per division. */
-static inline char *digits_before(char *end, uint64_t v)
-{
-    while (v > UINT32_MAX) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * r, 2);
-    }
-    /* 32-bit divisions from here (offsets mostly fit). */
-    uint32_t w = (uint32_t)v;
-    while (w >= 100) {
-        uint32_t r = w % 100;
-        w /= 100;
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * r, 2);
-    }
-    if (w >= 10) {
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * w, 2);
-    } else {
-        *--end = (char)('0' + w);
-    }
-    return end;
-}
-
+/* Numbers are on most labels and Info lines: written by the CLI's digits
+ * module, straight into the text when it has room. */
 static void info_num(info_buf *b, uint64_t v)
 {
     enum { MAX_DIGITS = 20 };
     if (!b->s)
         return;
-    char d[2 * MAX_DIGITS];
-    char *end = d + MAX_DIGITS;
-    memset(end, 0, MAX_DIGITS);
-    const char *from = digits_before(end, v);
-    size_t k = (size_t)(end - from);
     if (G_UNLIKELY(b->cap - 1 - b->n < MAX_DIGITS)) {
-        info_addn(b, from, k);
+        char d[MAX_DIGITS];
+        info_addn(b, d, (size_t)(cli_put_uint(d, v) - d));
         return;
     }
-    /* A copy of fixed size is a few moves, not a call (a number is on
-     * most Info lines); what follows the digits is overwritten by the
-     * next text or ended by info_cstr. */
-    memcpy(b->s + b->n, from, MAX_DIGITS);
-    b->n += k;
+    b->n = (size_t)(cli_put_uint(b->s + b->n, v) - b->s);
 }
 
 static void info_addf(info_buf *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -673,14 +635,8 @@ static void line_details(proto_tree *tree, tvbuff_t *etvb, const pl_elem *e,
 
 static expert_field *ei_for_finding(const pl_finding *f)
 {
-    /* f->rule is the rule table's own id: its address finds the entry
-     * without comparing names (at_rule_find runs strcmp along the table). */
-    const at_rule *r = NULL;
-    for (size_t i = 0; i < n_rules && !r; i++)
-        if (rule_table[i].id == f->rule)
-            r = &rule_table[i];
-    if (!r)
-        r = at_rule_find(f->rule);
+    /* f->rule is the rule table's own id: at_rule_find ends at its address. */
+    const at_rule *r = at_rule_find(f->rule);
     if (r && rule_table && r >= rule_table && r < rule_table + n_rules &&
         r->severity == (at_severity)f->severity)
         return &ei_rule[r - rule_table];

@@ -202,7 +202,6 @@ bool an_guess_newer(at_analyzer *an)
 /* Commands that change the model when the module accepts them        */
 /* ------------------------------------------------------------------ */
 
-
 static bool str_is(const at_str *s, const char *lit)
 {
     return at_name_is(s, lit);

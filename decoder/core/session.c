@@ -263,7 +263,6 @@ static void flush_pending_echo(session_state *s)
 /* Host side                                                          */
 /* ------------------------------------------------------------------ */
 
-
 static bool is_command_text(const uint8_t *p, size_t n)
 {
     if (n < 2)

@@ -165,8 +165,8 @@ at_analyzer *at_analyzer_new(const at_analyzer_config *cfg, at_finding_cb cb,
 
 /**
  * One channel's session and the analyzer that follows it, set up alike
- * wherever a channel is analyzed (attrace decode, the driver, the
- * Wireshark plugin): @p session is initialized for @p channel with the
+ * wherever a channel is analyzed (attrace decode, diff and replay, the
+ * driver, the Wireshark plugin): @p session is initialized for @p channel with the
  * profile of @p cfg (may be NULL), its events going to @p on_event with
  * @p event_ctx, which feeds them to the analyzer returned; the analyzer
  * is made as at_analyzer_new, with cfg->session set to @p session, so that
