@@ -895,7 +895,9 @@ size_t pl_elem_secrets_noted(const pl_state *st, const pl_elem *e, const pl_secr
     size_t j = i;
     while (j < st->n_secrets && st->secrets[j].elem == idx)
         j++;
-    *first = st->secrets + i;
+    /* An element noted for its findings alone may come before any key
+     * run was kept (the table not allocated yet). */
+    *first = st->secrets ? st->secrets + i : NULL;
     return j - i;
 }
 
@@ -909,7 +911,7 @@ size_t pl_elem_findings_noted(const pl_state *st, const pl_elem *e, const uint32
     size_t j = i;
     while (j < st->n_findings && st->findings[st->finding_order[j]].elem == idx)
         j++;
-    *first = st->finding_order + i;
+    *first = st->finding_order ? st->finding_order + i : NULL; /* as above */
     return j - i;
 }
 

@@ -148,11 +148,47 @@ static void secret_runs_match_the_runs(void **unused)
     pl_state_free(st);
 }
 
+/*
+ * Every finding and every key run is found through the element it goes
+ * with, once; an element noted for findings alone (a trace without key
+ * bytes, whose key-run table was never allocated) has no key runs.
+ */
+static void noted_elements_give_their_runs_and_findings(void **unused)
+{
+    (void)unused;
+    static const char *const samples[] = {"service-timeout.pcap", "provisioning-ok.pcap",
+                                          "other-imei.pcap"};
+    for (size_t s = 0; s < sizeof samples / sizeof *samples; s++) {
+        pl_state *st = first_pass(samples[s], NULL);
+        size_t runs = 0, findings = 0, noted = 0;
+        for (size_t i = 0; i < st->n_elems; i++) {
+            const pl_elem *e = &st->elems[i];
+            const pl_secret *k;
+            const uint32_t *f;
+            size_t nk = pl_elem_secrets(st, e, &k), nf = pl_elem_findings(st, e, &f);
+            for (size_t j = 0; j < nk; j++)
+                assert_ptr_equal(&st->elems[k[j].elem], e);
+            for (size_t j = 0; j < nf; j++)
+                assert_ptr_equal(&st->elems[st->findings[f[j]].elem], e);
+            runs += nk;
+            findings += nf;
+            noted += (e->flags & PL_EF_NOTED) != 0;
+        }
+        assert_int_equal(runs, st->n_secrets);
+        assert_int_equal(findings, st->n_findings);
+        assert_true(runs + findings > 0 && noted > 0);
+        if (s == 0)
+            assert_int_equal(st->n_secrets, 0);
+        pl_state_free(st);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_cert_outlives_callers_copy),
         cmocka_unit_test(secret_runs_match_the_runs),
+        cmocka_unit_test(noted_elements_give_their_runs_and_findings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
