@@ -911,7 +911,8 @@ size_t pl_elem_findings_noted(const pl_state *st, const pl_elem *e, const uint32
     size_t j = i;
     while (j < st->n_findings && st->findings[st->finding_order[j]].elem == idx)
         j++;
-    *first = st->finding_order ? st->finding_order + i : NULL; /* as above */
+    /* Likewise an element noted for key runs alone, before any finding. */
+    *first = st->finding_order ? st->finding_order + i : NULL;
     return j - i;
 }
 

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "attrace/profile.h"
+#include "fuzz_check.h"
 #include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,15 +57,6 @@ typedef struct stream {
 static rec recs[MAX_RECS];
 static stream streams[MAX_CHANS][2];
 
-/* A broken promise: which one, then the crash libFuzzer records. */
-#define check(ok) \
-    do { \
-        if (!(ok)) { \
-            fprintf(stderr, "fuzz_plugin_state: line %d: %s\n", __LINE__, #ok); \
-            abort(); \
-        } \
-    } while (0)
-
 /* The record of channel/dir holding stream byte @p off, or NULL. */
 static const rec *rec_at(size_t n, uint16_t channel, at_dir dir, uint64_t off)
 {
@@ -80,38 +72,38 @@ static void check_elem(const pl_state *st, const pl_chan *ch, const rec *r, size
 {
     at_dir dir = pl_elem_dir(e);
     const stream *s = &streams[ch->channel][dir];
-    check(e->off + e->len <= s->len);
+    fuzz_check(e->off + e->len <= s->len);
     const uint8_t *copy = pl_elem_copy(st, e);
     if (!(e->flags & PL_EF_SPANS)) {
         /* The renderer takes the bytes from the completing record. */
-        check(e->len == 0 ||
+        fuzz_check(e->len == 0 ||
               (dir == r->dir && e->off >= r->off && e->off + e->len <= r->off + r->len));
     } else {
         if (copy)
-            check(memcmp(copy, s->bytes + e->off, e->len) == 0);
+            fuzz_check(memcmp(copy, s->bytes + e->off, e->len) == 0);
         if (e->len) {
             const rec *first = rec_at(n_recs, ch->channel, dir, e->off);
-            check(first && pl_elem_first_frame(st, e) == first->frame);
+            fuzz_check(first && pl_elem_first_frame(st, e) == first->frame);
         }
     }
     const pl_secret *k;
     size_t nk = pl_elem_secrets(st, e, &k);
     for (size_t i = 0; i < nk; i++)
-        check(k[i].len > 0 && k[i].off >= e->off && k[i].off + k[i].len <= e->off + e->len &&
+        fuzz_check(k[i].len > 0 && k[i].off >= e->off && k[i].off + k[i].len <= e->off + e->len &&
               &st->elems[k[i].elem] == e);
     const uint32_t *fi;
     size_t nf = pl_elem_findings(st, e, &fi);
     for (size_t i = 0; i < nf; i++) {
-        check(fi[i] < st->n_findings);
+        fuzz_check(fi[i] < st->n_findings);
         const pl_finding *f = &st->findings[fi[i]];
-        check(&st->elems[f->elem] == e && at_rule_find(f->rule) != NULL && f->what && f->fix);
+        fuzz_check(&st->elems[f->elem] == e && at_rule_find(f->rule) != NULL && f->what && f->fix);
     }
     if (pl_elem_kind(e) == AT_EV_FRAME) {
         const pl_frame *fr = pl_elem_frame(st, e);
-        check(!fr || (&st->elems[fr->elem] == e && at_profile_get((at_profile_id)fr->profile) != NULL));
+        fuzz_check(!fr || (&st->elems[fr->elem] == e && at_profile_get((at_profile_id)fr->profile) != NULL));
     }
     const pl_end *end = pl_elem_end(st, e);
-    check(!end || &st->elems[end->elem] == e);
+    fuzz_check(!end || &st->elems[end->elem] == e);
 }
 
 /* The overlap search and the key-byte question for record @p r. */
@@ -119,15 +111,15 @@ static void check_overlap(const pl_state *st, pl_chan *ch, const rec *r)
 {
     size_t a, b;
     pl_state_overlap(ch, r->dir, r->off, r->len, &a, &b);
-    check(a <= b && b <= ch->n_by_dir[r->dir]);
+    fuzz_check(a <= b && b <= ch->n_by_dir[r->dir]);
     for (size_t i = 0; i < ch->n_by_dir[r->dir]; i++) {
         const pl_elem *e = &st->elems[ch->by_dir[r->dir][i]];
-        check(pl_elem_dir(e) == r->dir);
+        fuzz_check(pl_elem_dir(e) == r->dir);
         bool overlaps = e->len && e->off < r->off + r->len && e->off + e->len > r->off;
         if (i >= a && i < b)
-            check(overlaps || !e->len);
+            fuzz_check(overlaps || !e->len);
         else
-            check(!overlaps);
+            fuzz_check(!overlaps);
     }
     bool has_key = false;
     for (size_t i = 0; i < st->n_secrets; i++) {
@@ -139,7 +131,7 @@ static void check_overlap(const pl_state *st, pl_chan *ch, const rec *r)
         if (mine && r->len && k->off < r->off + r->len && k->off + k->len > r->off)
             has_key = true;
     }
-    check(pl_state_has_secret(ch, r->dir, r->off, r->len) == has_key);
+    fuzz_check(pl_state_has_secret(ch, r->dir, r->off, r->len) == has_key);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -153,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p == 1 || p == 2)
         cfg.profile = at_profile_get(profiles[p]);
     pl_state *st = pl_state_new(&cfg);
-    check(st != NULL);
+    fuzz_check(st != NULL);
 
     size_t pos = 1, n = 0;
     uint32_t frame = 0;
@@ -174,11 +166,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         stream *s = &streams[hdr.channel][dir];
         *r = (rec){.frame = frame, .channel = hdr.channel, .dir = dir, .off = s->len};
         r->kept = pl_state_record(st, frame, dir, &hdr, ts, data + pos, plen, &r->pkt);
-        check(r->kept); /* nothing fails here but memory */
-        check(r->pkt.chan && r->pkt.chan->channel == hdr.channel && r->pkt.off == s->len);
+        fuzz_check(r->kept); /* nothing fails here but memory */
+        fuzz_check(r->pkt.chan && r->pkt.chan->channel == hdr.channel && r->pkt.off == s->len);
         if (hdr.event == AT_TEV_DATA && plen) {
             uint8_t *grown = realloc(s->bytes, s->len + plen);
-            check(grown != NULL);
+            fuzz_check(grown != NULL);
             memcpy(grown + s->len, data + pos, plen);
             s->bytes = grown;
             s->len += plen;
@@ -186,38 +178,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (uint32_t i = 0; i < r->pkt.n_elem; i++) {
             const pl_elem *e = &st->elems[r->pkt.elem_first + i];
-            check(e->frame_done == frame);
+            fuzz_check(e->frame_done == frame);
             check_elem(st, r->pkt.chan, r, n, e);
         }
         pos += plen;
         ts += 1000;
     }
     pl_state_finish(st);
-    check(!st->oom);
+    fuzz_check(!st->oom);
 
     /* A later pass, in reverse order: the same packets, from the tables. */
     for (size_t i = n; i-- > 0;) {
         const rec *r = &recs[i];
         pl_packet again;
-        check(pl_state_seen(st, r->frame));
-        check(pl_state_packet(st, r->frame, r->channel, r->dir, &again));
-        check(again.chan == r->pkt.chan && again.off == r->pkt.off &&
+        fuzz_check(pl_state_seen(st, r->frame));
+        fuzz_check(pl_state_packet(st, r->frame, r->channel, r->dir, &again));
+        fuzz_check(again.chan == r->pkt.chan && again.off == r->pkt.off &&
               again.elem_first == r->pkt.elem_first && again.n_elem == r->pkt.n_elem);
         check_overlap(st, again.chan, r);
     }
     /* The end-of-file flush: shown in each channel's last packet. */
     for (size_t c = 0; c < st->n_chans; c++) {
         const pl_chan *ch = st->chans[c];
-        check(ch->fin_first + ch->n_fin <= st->n_elems);
+        fuzz_check(ch->fin_first + ch->n_fin <= st->n_elems);
         const rec *last = NULL;
         for (size_t i = 0; i < n; i++)
             if (recs[i].channel == ch->channel)
                 last = &recs[i];
-        check(last && last->frame == ch->last_frame);
+        fuzz_check(last && last->frame == ch->last_frame);
         for (uint32_t i = 0; i < ch->n_fin; i++)
             check_elem(st, ch, last, n, &st->elems[ch->fin_first + i]);
     }
-    check(!pl_state_seen(st, frame + 1));
+    fuzz_check(!pl_state_seen(st, frame + 1));
 
     pl_state_free(st);
     for (size_t c = 0; c < MAX_CHANS; c++)

@@ -22,7 +22,6 @@
  * program; the engine under test is the program's own.
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +30,9 @@
 
 #include "attrace/profile.h"
 #include "engine.h"
+#include "fuzz_check.h"
 #include "store.h"
+#include "testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,31 +51,23 @@ typedef struct harness {
 
 static harness H;
 
-#define check(ok) \
-    do { \
-        if (!(ok)) { \
-            fprintf(stderr, "fuzz_sim_engine: line %d: %s\n", __LINE__, #ok); \
-            abort(); \
-        } \
-    } while (0)
-
 static void on_write(void *ctx, const uint8_t *p, size_t len)
 {
     harness *h = ctx;
-    check(len == 0 || p != NULL);
+    fuzz_check(len == 0 || p != NULL);
     h->out += len;
 }
 
 static void on_log(void *ctx, const char *line)
 {
     (void)ctx;
-    check(line != NULL && strlen(line) < 64 * 1024);
+    fuzz_check(line != NULL && strlen(line) < 64 * 1024);
 }
 
 static void peer_open(void *ctx, const sim_svc_request *req, sim_svc_outcome *out)
 {
     harness *h = ctx;
-    check(req->id < SIM_SERVICES && req->host != NULL);
+    fuzz_check(req->id < SIM_SERVICES && req->host != NULL);
     memset(out, 0, sizeof *out);
     if (req->tls) {
         out->info_id = 74;
@@ -89,7 +82,7 @@ static int peer_write(void *ctx, unsigned id, const uint8_t *p, size_t len, char
                       size_t err_cap)
 {
     harness *h = ctx;
-    check(id < SIM_SERVICES && h->open[id]);
+    fuzz_check(id < SIM_SERVICES && h->open[id]);
     if (len > PEER_CAP - h->peer_len[id]) {
         snprintf(err, err_cap, "peer buffer full");
         return -1;
@@ -102,7 +95,7 @@ static int peer_write(void *ctx, unsigned id, const uint8_t *p, size_t len, char
 static size_t peer_read(void *ctx, unsigned id, uint8_t *buf, size_t cap, size_t *left)
 {
     harness *h = ctx;
-    check(id < SIM_SERVICES);
+    fuzz_check(id < SIM_SERVICES);
     size_t n = h->peer_len[id] < cap ? h->peer_len[id] : cap;
     memcpy(buf, h->peer[id], n);
     memmove(h->peer[id], h->peer[id] + n, h->peer_len[id] - n);
@@ -114,26 +107,9 @@ static size_t peer_read(void *ctx, unsigned id, uint8_t *buf, size_t cap, size_t
 static void peer_close(void *ctx, unsigned id)
 {
     harness *h = ctx;
-    check(id < SIM_SERVICES);
+    fuzz_check(id < SIM_SERVICES);
     h->open[id] = false;
     h->peer_len[id] = 0;
-}
-
-static void rm_store(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -142,10 +118,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     char top[64], dir[80], err[256];
     snprintf(top, sizeof top, "/tmp/attrace-fuzzsim-XXXXXX");
-    check(mkdtemp(top) != NULL);
+    fuzz_check(mkdtemp(top) != NULL);
     snprintf(dir, sizeof dir, "%s/store", top);
     sim_store *st = sim_store_open(dir, err, sizeof err);
-    check(st != NULL);
+    fuzz_check(st != NULL);
 
     memset(&H, 0, sizeof H);
     sim_config cfg;
@@ -158,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.ok_after_error = (data[0] & 4) != 0;
     sim_io io = {on_write, on_log};
     sim_engine *e = sim_engine_new(&cfg, st, &io, &H);
-    check(e != NULL);
+    fuzz_check(e != NULL);
     sim_svc_io svc = {peer_open, peer_write, peer_read, peer_close};
     sim_engine_set_services(e, &svc, &H);
 
@@ -182,20 +158,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (H.open[id] && H.peer_len[id])
                     sim_engine_service_event(e, now, id, SIM_SVC_DATA);
         uint64_t due = sim_engine_deadline(e);
-        check(due == 0 || due + 60000000000u > now); /* no timer left far behind */
+        fuzz_check(due == 0 || due + 60000000000u > now); /* no timer left far behind */
     }
     /* Every timer runs out, and none keeps firing. */
     now += 3600ull * 1000000000u;
     unsigned ticks = 0;
     for (uint64_t due = 1; due != 0 && due <= now; due = sim_engine_deadline(e), ticks++) {
-        check(ticks < 100);
+        fuzz_check(ticks < 100);
         sim_engine_tick(e, now);
     }
-    check(H.out <= OUT_FIXED + OUT_PER_BYTE * fed);
+    fuzz_check(H.out <= OUT_FIXED + OUT_PER_BYTE * fed);
 
     sim_engine_free(e);
     sim_store_close(st);
-    rm_store(dir);
+    tu_rm_dir(dir);
     rmdir(top);
     return 0;
 }

@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -329,15 +328,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    DIR *d = opendir(G.dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                unlink(P(e->d_name));
-        closedir(d);
-    }
-    rmdir(G.dir);
+    tu_rm_dir(G.dir);
     EVP_PKEY_free(G.rsa1024);
     EVP_PKEY_free(G.rsa1024b);
     EVP_PKEY_free(G.rsa2048);

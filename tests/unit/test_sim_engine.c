@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,28 +177,11 @@ static int setup_newer(void **state)
     return setup_prof(state, at_profile_get(AT_PROFILE_NEWER));
 }
 
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     fx *f = *state;
     stop_engine(f);
-    rm_tree(f->dir);
+    tu_rm_dir(f->dir);
     char *slash = strrchr(f->dir, '/');
     *slash = '\0';
     rmdir(f->dir);

@@ -1,10 +1,13 @@
+#define _POSIX_C_SOURCE 200809L /* opendir, unlink, rmdir */
 #include "testutil.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int hexval(int c)
 {
@@ -99,4 +102,21 @@ void tu_text_free(tu_text *t)
 {
     free(t->buf);
     memset(t, 0, sizeof *t);
+}
+
+void tu_rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
 }

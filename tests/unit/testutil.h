@@ -33,4 +33,8 @@ const char *tu_text_str(const tu_text *t);
 
 void tu_text_free(tu_text *t);
 
+/* Removes the files directly in @p dir, then @p dir itself (a test's
+ * temporary directory; what cannot be removed stays). */
+void tu_rm_dir(const char *dir);
+
 #endif
