@@ -952,198 +952,244 @@ static tvbuff_t *elem_tvb(render_ctx *rc, const pl_elem *e, bool want_tvb)
     return t;
 }
 
-static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
-{
-    const pl_state *st = g_state;
-    packet_info *pinfo = rc->pinfo;
-    tvbuff_t *etvb = elem_tvb(rc, e, tree != NULL);
-    const uint8_t *p = rc->raw;
-    const char *text = (const char *)p;
-    size_t len = p ? e->len : 0;
-    at_event_kind kind = pl_elem_kind(e);
-    /* Items without bytes of their own still need a tvb. */
-    tvbuff_t *ztvb = etvb ? etvb : payload_tvb(rc);
+/* One element as render_elem lays it out; the parts below fill it in. */
+typedef struct elem_view {
+    const pl_elem *e;
+    at_event_kind kind;
+    tvbuff_t *etvb;     /* the element's bytes; NULL when it has none here */
+    tvbuff_t *ztvb;     /* for items without bytes of their own */
+    proto_item *item;   /* NULL without a tree */
+    proto_tree *tree;   /* its subtree, NULL without a tree */
+    const char *text;   /* the exact bytes (parsers read these), or NULL */
+    const uint8_t *vis; /* what is shown of them (key runs masked) */
+    size_t len;         /* of text: 0 when there are no bytes */
+    info_buf *lbl;      /* the item's label, set once at the end */
+} elem_view;
 
-    proto_item *ei_item = NULL;
-    proto_tree *et = NULL;
-    /* The element's label, set once at the end. */
-    char lmem[ITEM_LABEL_LENGTH];
-    info_buf lbl;
-    info_init(&lbl, tree ? lmem : NULL, sizeof lmem); /* no tree: no label */
+/* The element's item and what every element has under it: offset,
+ * length, exchange, first record of a spanning element, "incomplete". */
+static void elem_item(render_ctx *rc, proto_tree *tree, elem_view *v)
+{
+    const pl_elem *e = v->e;
     if (tree) {
         /* What the label says is there for filters and `-T fields` only
          * (hidden items): every visible line costs tshark -V time. */
-        ei_item = proto_tree_add_string(tree, hf_element, ztvb, 0, etvb ? (gint)e->len : 0,
-                                        at_event_kind_name(kind));
-        et = proto_item_add_subtree(ei_item, ett_element);
-        info_add(&lbl, arrow(e));
-        info_add(&lbl, " ");
-        info_add(&lbl, at_event_kind_name(kind));
-        proto_item_set_hidden(proto_tree_add_uint64(et, hf_offset, ztvb, 0, 0, e->off));
-        proto_item_set_hidden(proto_tree_add_uint(et, hf_length, ztvb, 0, 0, e->len));
+        v->item = proto_tree_add_string(tree, hf_element, v->ztvb, 0,
+                                        v->etvb ? (gint)e->len : 0, at_event_kind_name(v->kind));
+        v->tree = proto_item_add_subtree(v->item, ett_element);
+        info_add(v->lbl, arrow(e));
+        info_add(v->lbl, " ");
+        info_add(v->lbl, at_event_kind_name(v->kind));
+        proto_item_set_hidden(proto_tree_add_uint64(v->tree, hf_offset, v->ztvb, 0, 0, e->off));
+        proto_item_set_hidden(proto_tree_add_uint(v->tree, hf_length, v->ztvb, 0, 0, e->len));
         if (e->exchange)
-            proto_item_set_hidden(proto_tree_add_uint(et, hf_exchange, ztvb, 0, 0, e->exchange));
+            proto_item_set_hidden(
+                proto_tree_add_uint(v->tree, hf_exchange, v->ztvb, 0, 0, e->exchange));
         if (e->flags & PL_EF_SPANS) {
-            uint32_t first = pl_elem_first_frame(st, e);
+            uint32_t first = pl_elem_first_frame(g_state, e);
             if (first != e->frame_done)
                 proto_item_set_generated(
-                    proto_tree_add_uint(et, hf_first_frame, ztvb, 0, 0, first));
+                    proto_tree_add_uint(v->tree, hf_first_frame, v->ztvb, 0, 0, first));
         }
     }
     if (e->flags & PL_EF_INCOMPLETE)
-        proto_tree_add_expert_format(et, pinfo, &ei_incomplete, ztvb, 0, 0,
-                                     "Incomplete %s (%s)", at_event_kind_name(kind),
+        proto_tree_add_expert_format(v->tree, rc->pinfo, &ei_incomplete, v->ztvb, 0, 0,
+                                     "Incomplete %s (%s)", at_event_kind_name(v->kind),
                                      at_tok_reason_name(pl_elem_reason(e)));
+}
 
+/* The private-key runs inside the element: where and how long, never
+ * their bytes (the element's own view masks those). */
+static void elem_secret_runs(const elem_view *v)
+{
+    const pl_elem *e = v->e;
     const pl_secret *secrets;
-    size_t n_secrets = et ? pl_elem_secrets(st, e, &secrets) : 0;
+    size_t n_secrets = v->tree ? pl_elem_secrets(g_state, e, &secrets) : 0;
     for (size_t i = 0; i < n_secrets; i++) {
         const pl_secret *r = &secrets[i];
         uint64_t from = r->off > e->off ? r->off : e->off;
         uint64_t to = r->off + r->len < e->off + e->len ? r->off + r->len : e->off + e->len;
         if (from >= to)
             continue;
-        if (!et)
-            break;
         const char *k = at_secret_kind_name((at_secret_kind)r->kind);
+        gint at = rel(e, from, v->etvb), n = rel_len(e, from, to - from, v->etvb);
         proto_tree *sk = proto_tree_add_subtree_format(
-            et, ztvb, rel(e, from, etvb), rel_len(e, from, to - from, etvb), ett_unit, NULL,
-            "Private-key bytes (%s), %u bytes%s", k, (unsigned)(to - from),
-            pref_show_secrets ? "" : ": not shown");
-        proto_tree_add_string(sk, hf_secret_kind, ztvb, rel(e, from, etvb),
-                              rel_len(e, from, to - from, etvb), k);
-        proto_tree_add_uint(sk, hf_secret_size, ztvb, rel(e, from, etvb),
-                            rel_len(e, from, to - from, etvb), (guint32)(to - from));
+            v->tree, v->ztvb, at, n, ett_unit, NULL, "Private-key bytes (%s), %u bytes%s", k,
+            (unsigned)(to - from), pref_show_secrets ? "" : ": not shown");
+        proto_tree_add_string(sk, hf_secret_kind, v->ztvb, at, n, k);
+        proto_tree_add_uint(sk, hf_secret_size, v->ztvb, at, n, (guint32)(to - from));
     }
-    /* The line as the label and the Info column show it (private-key
-     * runs masked). */
-    const uint8_t *vis = p ? (const uint8_t *)shown(rc, p) : NULL;
-    switch (kind) {
-    case AT_EV_COMMAND: {
-        info_line(rc->info, true, vis, len);
-        label_line(ei_item, &lbl, vis, len);
-        if (p && et)
-            add_text(et, hf_cmd, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
-        at_cmdline cl;
-        uint64_t err;
-        if (p && (et || rc->tap) && at_parse_cmdline(text, len, e->off, &cl, &err) == AT_OK) {
-            for (unsigned i = 0; i < cl.n_cmds; i++) {
-                const at_command *c = &cl.cmds[i];
-                proto_item *ci = add_str(et, hf_cmd_name, etvb, e, &c->name, rc);
-                proto_tree *ct = proto_item_add_subtree(ci, ett_cmd);
-                proto_tree_add_string(ct, hf_cmd_type, ztvb, 0, 0, at_cmd_type_name(c->type));
-                for (unsigned k = 0; k < c->n_params; k++)
-                    add_str(ct, hf_cmd_param, etvb, e, &c->params[k], rc);
-                /* The label only when a tap listens: formatting it costs. */
-                if (i == 0 && c->name.ptr && rc->tap)
-                    tap_add(rc->tap, TAP_NODE_COMMAND,
-                            wmem_strdup_printf(pinfo->pool, "AT%.*s", (int)c->name.len,
-                                               c->name.ptr));
-            }
+}
+
+/* A command line: the line, then each command with its type and
+ * parameters as the core parses them. */
+static void elem_command(render_ctx *rc, const elem_view *v)
+{
+    info_line(rc->info, true, v->vis, v->len);
+    label_line(v->item, v->lbl, v->vis, v->len);
+    if (!v->text)
+        return;
+    if (v->tree)
+        add_text(v->tree, hf_cmd, v->etvb, 0, (gint)v->len, shown(rc, v->text), v->len,
+                 rc->pinfo);
+    if (!v->tree && !rc->tap)
+        return;
+    at_cmdline cl;
+    uint64_t err;
+    if (at_parse_cmdline(v->text, v->len, v->e->off, &cl, &err) != AT_OK)
+        return;
+    for (unsigned i = 0; i < cl.n_cmds; i++) {
+        const at_command *c = &cl.cmds[i];
+        proto_item *ci = add_str(v->tree, hf_cmd_name, v->etvb, v->e, &c->name, rc);
+        proto_tree *ct = proto_item_add_subtree(ci, ett_cmd);
+        proto_tree_add_string(ct, hf_cmd_type, v->ztvb, 0, 0, at_cmd_type_name(c->type));
+        for (unsigned k = 0; k < c->n_params; k++)
+            add_str(ct, hf_cmd_param, v->etvb, v->e, &c->params[k], rc);
+        /* The label only when a tap listens: formatting it costs. */
+        if (i == 0 && c->name.ptr && rc->tap)
+            tap_add(rc->tap, TAP_NODE_COMMAND,
+                    wmem_strdup_printf(rc->pinfo->pool, "AT%.*s", (int)c->name.len,
+                                       c->name.ptr));
+    }
+}
+
+/* The end of an exchange: its final line if it has one, and what the
+ * core decided of the exchange (duration, reason, request, result). */
+static void elem_end(render_ctx *rc, const elem_view *v)
+{
+    const pl_elem *e = v->e;
+    const pl_end *end = pl_elem_end(g_state, e);
+    if (v->text) {
+        if (v->tree) {
+            add_text(v->tree, hf_result, v->etvb, 0, (gint)v->len, shown(rc, v->text), v->len,
+                     rc->pinfo);
+            line_details(v->tree, v->etvb, e, rc, v->text, v->len, false);
         }
-        break;
+        info_line(rc->info, false, v->vis, v->len);
+        label_line(v->item, v->lbl, v->vis, v->len);
     }
+    if (!end)
+        return;
+    if (v->tree) {
+        nstime_t t;
+        t.secs = (time_t)(end->duration_ns / 1000000000u);
+        t.nsecs = (int)(end->duration_ns % 1000000000u);
+        proto_item_set_generated(proto_tree_add_time(v->tree, hf_duration, v->ztvb, 0, 0, &t));
+        /* The usual end (a final result) goes without saying. */
+        proto_item *ri = proto_tree_add_string(v->tree, hf_end_reason, v->ztvb, 0, 0,
+                                               at_end_reason_name((at_end_reason)end->reason));
+        if (end->reason == AT_END_RESULT)
+            proto_item_set_hidden(ri);
+        else
+            proto_item_set_generated(ri);
+        if (end->command_frame)
+            proto_item_set_generated(
+                proto_tree_add_uint(v->tree, hf_request_in, v->ztvb, 0, 0, end->command_frame));
+        if (end->secure && end->secure_result != AT_SEC_NONE)
+            proto_item_set_generated(proto_tree_add_string(
+                v->tree, hf_secure_result, v->ztvb, 0, 0,
+                at_secure_result_name((at_secure_result)end->secure_result)));
+    }
+    if (rc->tap) {
+        if (end->secure && end->secure_result != AT_SEC_NONE)
+            tap_add(rc->tap, TAP_NODE_SECURE,
+                    at_secure_result_name((at_secure_result)end->secure_result));
+        tap_add(rc->tap, TAP_NODE_RESULT,
+                end->has_final ? at_result_name((at_result_kind)end->final_kind)
+                               : wmem_strdup_printf(rc->pinfo->pool, "none (%s)",
+                                                    at_end_reason_name(
+                                                        (at_end_reason)end->reason)));
+    }
+    if (!v->text) {
+        info_sep(rc->info, ", ");
+        info_addf(rc->info, "[exchange %u: %s]", e->exchange,
+                  at_end_reason_name((at_end_reason)end->reason));
+    }
+}
+
+/* The label's end: direction, stream offset and exchange. */
+static void elem_label(const elem_view *v)
+{
+    const pl_elem *e = v->e;
+    info_add(v->lbl, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? " (TE+" : " (ME+");
+    info_num(v->lbl, e->off);
+    if (e->exchange) {
+        info_add(v->lbl, ", exchange ");
+        info_num(v->lbl, e->exchange);
+    }
+    info_add(v->lbl, ")");
+    set_label(v->item, v->lbl);
+}
+
+static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
+{
+    char lmem[ITEM_LABEL_LENGTH];
+    info_buf lbl;
+    info_init(&lbl, tree ? lmem : NULL, sizeof lmem); /* no tree: no label */
+    elem_view v = {.e = e, .kind = pl_elem_kind(e), .lbl = &lbl};
+    v.etvb = elem_tvb(rc, e, tree != NULL);
+    v.ztvb = v.etvb ? v.etvb : payload_tvb(rc);
+    v.text = (const char *)rc->raw;
+    v.len = rc->raw ? e->len : 0;
+    v.vis = rc->raw ? (const uint8_t *)shown(rc, rc->raw) : NULL;
+    elem_item(rc, tree, &v);
+    elem_secret_runs(&v);
+
+    switch (v.kind) {
+    case AT_EV_COMMAND:
+        elem_command(rc, &v);
+        break;
     case AT_EV_ECHO:
-        info_line(rc->info, false, vis, len);
+        info_line(rc->info, false, v.vis, v.len);
         info_add(rc->info, " (echo)");
-        label_line(ei_item, &lbl, vis, len);
-        if (p && et)
-            add_text(et, hf_echo, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
+        label_line(v.item, &lbl, v.vis, v.len);
+        if (v.text && v.tree)
+            add_text(v.tree, hf_echo, v.etvb, 0, (gint)v.len, shown(rc, v.text), v.len,
+                     rc->pinfo);
         break;
     case AT_EV_RESPONSE:
     case AT_EV_INTERMEDIATE:
     case AT_EV_SECURE_RESULT:
     case AT_EV_URC:
     case AT_EV_UNEXPECTED: {
-        int hf = kind == AT_EV_URC ? hf_urc : kind == AT_EV_UNEXPECTED ? hf_unexpected : hf_resp;
-        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME, vis, len);
-        label_line(ei_item, &lbl, vis, len);
-        if (p && et) {
-            add_text(et, hf, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
-            if (et)
-                line_details(et, etvb, e, rc, text, len, kind == AT_EV_URC);
+        int hf = v.kind == AT_EV_URC ? hf_urc : v.kind == AT_EV_UNEXPECTED ? hf_unexpected
+                                                                           : hf_resp;
+        info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME, v.vis, v.len);
+        label_line(v.item, &lbl, v.vis, v.len);
+        if (v.text && v.tree) {
+            add_text(v.tree, hf, v.etvb, 0, (gint)v.len, shown(rc, v.text), v.len, rc->pinfo);
+            line_details(v.tree, v.etvb, e, rc, v.text, v.len, v.kind == AT_EV_URC);
         }
         break;
     }
     case AT_EV_FRAME:
-        render_frame(rc, et, etvb, e);
+        render_frame(rc, v.tree, v.etvb, e);
         break;
     case AT_EV_PAYLOAD:
     case AT_EV_TRANSPARENT:
         info_sep(rc->info, ", ");
         info_add(rc->info, arrow(e));
-        info_add(rc->info, kind == AT_EV_PAYLOAD ? " payload " : " transparent data ");
+        info_add(rc->info, v.kind == AT_EV_PAYLOAD ? " payload " : " transparent data ");
         info_num(rc->info, e->len);
         info_add(rc->info, " B");
-        proto_tree_add_uint(et, hf_payload_len, ztvb, 0, etvb ? (gint)e->len : 0, e->len);
+        proto_tree_add_uint(v.tree, hf_payload_len, v.ztvb, 0, v.etvb ? (gint)e->len : 0,
+                            e->len);
         break;
-    case AT_EV_END: {
-        const pl_end *end = pl_elem_end(st, e);
-        if (p) {
-            if (et) {
-                add_text(et, hf_result, etvb, 0, (gint)len, shown(rc, text), len, pinfo);
-                line_details(et, etvb, e, rc, text, len, false);
-            }
-            info_line(rc->info, false, vis, len);
-            label_line(ei_item, &lbl, vis, len);
-        }
-        if (end && et) {
-            nstime_t t;
-            t.secs = (time_t)(end->duration_ns / 1000000000u);
-            t.nsecs = (int)(end->duration_ns % 1000000000u);
-            proto_item_set_generated(proto_tree_add_time(et, hf_duration, ztvb, 0, 0, &t));
-            /* The usual end (a final result) goes without saying. */
-            proto_item *ri = proto_tree_add_string(
-                et, hf_end_reason, ztvb, 0, 0, at_end_reason_name((at_end_reason)end->reason));
-            if (end->reason == AT_END_RESULT)
-                proto_item_set_hidden(ri);
-            else
-                proto_item_set_generated(ri);
-            if (end->command_frame)
-                proto_item_set_generated(proto_tree_add_uint(et, hf_request_in, ztvb, 0, 0,
-                                                             end->command_frame));
-            if (end->secure && end->secure_result != AT_SEC_NONE)
-                proto_item_set_generated(proto_tree_add_string(
-                    et, hf_secure_result, ztvb, 0, 0,
-                    at_secure_result_name((at_secure_result)end->secure_result)));
-        }
-        if (end && rc->tap) {
-            if (end->secure && end->secure_result != AT_SEC_NONE)
-                tap_add(rc->tap, TAP_NODE_SECURE,
-                        at_secure_result_name((at_secure_result)end->secure_result));
-            tap_add(rc->tap, TAP_NODE_RESULT,
-                    end->has_final ? at_result_name((at_result_kind)end->final_kind)
-                                   : wmem_strdup_printf(pinfo->pool, "none (%s)",
-                                                        at_end_reason_name(
-                                                            (at_end_reason)end->reason)));
-        }
-        if (end && !p) {
-            info_sep(rc->info, ", ");
-            info_addf(rc->info, "[exchange %u: %s]", e->exchange,
-                      at_end_reason_name((at_end_reason)end->reason));
-        }
+    case AT_EV_END:
+        elem_end(rc, &v);
         break;
-    }
     case AT_EV_INVALID:
         info_sep(rc->info, ", ");
         info_add(rc->info, "[invalid: ");
         info_add(rc->info, at_tok_reason_name(pl_elem_reason(e)));
         info_add(rc->info, "]");
-        proto_tree_add_string(et, hf_invalid, ztvb, 0, etvb ? (gint)e->len : 0,
+        proto_tree_add_string(v.tree, hf_invalid, v.ztvb, 0, v.etvb ? (gint)e->len : 0,
                               at_tok_reason_name(pl_elem_reason(e)));
         break;
     }
-    if (ei_item) {
-        info_add(&lbl, pl_elem_dir(e) == AT_DIR_TE_TO_ME ? " (TE+" : " (ME+");
-        info_num(&lbl, e->off);
-        if (e->exchange) {
-            info_add(&lbl, ", exchange ");
-            info_num(&lbl, e->exchange);
-        }
-        info_add(&lbl, ")");
-        set_label(ei_item, &lbl);
-    }
-    render_findings(rc, et, etvb, e);
+    if (v.item)
+        elem_label(&v);
+    render_findings(rc, v.tree, v.etvb, e);
 }
 
 /* ------------------------------------------------------------------ */
