@@ -456,7 +456,7 @@ static void check_termios(sim_prog *p, uint64_t ts)
     char par = !(cf & PARENB) ? 'N' : (cf & PARODD) ? 'O' : 'E';
     char text[64];
     snprintf(text, sizeof text, "%u %u%c%u%s", speed_value(sp), bits, par,
-             (cf & CSTOPB) ? 2 : 1, (cf & CRTSCTS) ? " rtscts" : "");
+             (cf & CSTOPB) ? 2u : 1u, (cf & CRTSCTS) ? " rtscts" : "");
     trace_rec(p, ts, AT_DIR_TE_TO_ME, AT_TEV_SETTINGS, 0, text, strlen(text));
     if (!first)
         logf_(p, "host changed the line settings: %s", text);
