@@ -1304,10 +1304,12 @@ PL_COLD static void redact_exported_pdu(proto_tree *tree, tvbuff_t *redacted, co
 /*
  * The record with the private-key runs the core found in its payload
  * replaced by '*', as a data source of its own ("Redacted record") that
- * the items point into, so that clicking a field does not highlight key
- * bytes; returns the payload within it. Wireshark still shows the record
- * as captured in the frame's own bytes. Runs of elements that complete
- * later are known only after the first pass (Wireshark, tshark -2).
+ * the items point into, the protocol item too, so that clicking a field
+ * highlights no key byte and no output prints one for the item's bytes
+ * (tshark -T json -x prints attrace_raw); returns it, or NULL when the
+ * record holds no key byte. Wireshark still shows the record as captured
+ * in the frame's own bytes. Runs of elements that complete later are
+ * known only after the first pass (Wireshark, tshark -2).
  */
 PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, proto_tree *tree, tvbuff_t *parent,
                                          pl_chan *ch, at_dir dir, const pl_packet *pkt,
@@ -1337,7 +1339,7 @@ PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, proto_tree *tree, t
     tvbuff_t *t = tvb_new_child_real_data(parent, masked, (guint)reclen, (gint)reclen);
     add_new_data_source(pinfo, t, "Redacted record");
     redact_exported_pdu(tree, t, raw, masked, reclen);
-    return tvb_new_subset_length(t, poff, (gint)plen);
+    return t;
 }
 
 /* The protocol line: "attrace, ME->TE, channel 0, data, ME+48, 11 bytes",
@@ -1381,15 +1383,13 @@ PL_COLD static void render_bad_header(packet_info *pinfo, proto_tree *at, tvbuff
 
 static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, info_buf *info)
 {
-    proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA) : NULL;
-    proto_tree *at = ti ? proto_item_add_subtree(ti, ett_attrace) : NULL;
-
     guint caplen = tvb_captured_length(tvb);
     const guint8 *raw = tvb_get_ptr(tvb, 0, (gint)caplen);
     at_uart_header h;
     at_uart_status hs = at_uart_header_parse(raw, caplen, &h);
     if (hs != AT_UART_OK) {
-        render_bad_header(pinfo, at, tvb, &h, hs, info);
+        proto_item *ti = proto_tree_add_item(tree, proto_attrace, tvb, 0, -1, ENC_NA);
+        render_bad_header(pinfo, proto_item_add_subtree(ti, ett_attrace), tvb, &h, hs, info);
         return (int)caplen;
     }
     bool have_dir = pinfo->p2p_dir == P2P_DIR_SENT || pinfo->p2p_dir == P2P_DIR_RECV;
@@ -1397,47 +1397,50 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     int poff = (int)AT_TRACE_UART_HEADER_LEN;
     int plen = (int)caplen - poff;
 
-    if (!have_dir)
-        proto_tree_add_expert(at, pinfo, &ei_no_direction, tvb, 0, 0);
-    if (tree)
-        render_header(at, tvb, &h, have_dir, dir);
-    if (h.flags & AT_TFLAG_BYTES_MISSING)
-        proto_tree_add_expert(at, pinfo, &ei_bytes_missing, tvb, 6, 2);
-
-    if (h.event != AT_TEV_DATA)
-        render_trace_event(pinfo, at, tvb, &h, poff, plen, info);
-    if (!have_dir || !g_state) {
-        label_record(ti, &h, have_dir, dir, NULL, plen);
-        return (int)caplen;
-    }
-
     /* First pass: the core sees the record; later passes only render.
      * Nothing is stored with the packet: the file's tables know it by
      * its number. */
-    pl_state *st = g_state;
-    bool first_pass = !pinfo->fd->visited && !pl_state_seen(st, pinfo->num);
+    pl_state *st = have_dir ? g_state : NULL;
+    bool first_pass = st && !pinfo->fd->visited && !pl_state_seen(st, pinfo->num);
     pl_packet pk;
-    bool known = first_pass
-                     ? pl_state_record(st, pinfo->num, dir, &h,
-                                       (uint64_t)pinfo->abs_ts.secs * 1000000000u +
-                                           (uint64_t)pinfo->abs_ts.nsecs,
-                                       raw + poff, (size_t)plen, &pk)
-                     : pl_state_packet(st, pinfo->num, h.channel, dir, &pk);
-    label_record(ti, &h, true, dir, known ? &pk : NULL, plen);
+    bool known = st && (first_pass
+                            ? pl_state_record(st, pinfo->num, dir, &h,
+                                              (uint64_t)pinfo->abs_ts.secs * 1000000000u +
+                                                  (uint64_t)pinfo->abs_ts.nsecs,
+                                              raw + poff, (size_t)plen, &pk)
+                            : pl_state_packet(st, pinfo->num, h.channel, dir, &pk));
+    /* What the items point into: the record, or its redacted copy when it
+     * holds key bytes. The payload's own tvb only when an item needs it
+     * (payload_tvb); without a tree no item needs it at all. */
+    tvbuff_t *rec = tvb;
+    tvbuff_t *ptvb = tree ? NULL : tvb;
+    if (known && h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
+        pl_state_has_secret(pk.chan, dir, pk.off, (uint64_t)plen)) {
+        tvbuff_t *red = redacted_record(pinfo, tree, tvb, pk.chan, dir, &pk, raw, poff,
+                                        (size_t)plen);
+        if (red) {
+            rec = red;
+            ptvb = tvb_new_subset_length(red, poff, plen);
+        }
+    }
+
+    proto_item *ti = tree ? proto_tree_add_item(tree, proto_attrace, rec, 0, -1, ENC_NA) : NULL;
+    proto_tree *at = ti ? proto_item_add_subtree(ti, ett_attrace) : NULL;
+    if (!have_dir)
+        proto_tree_add_expert(at, pinfo, &ei_no_direction, rec, 0, 0);
+    if (tree)
+        render_header(at, rec, &h, have_dir, dir);
+    if (h.flags & AT_TFLAG_BYTES_MISSING)
+        proto_tree_add_expert(at, pinfo, &ei_bytes_missing, rec, 6, 2);
+
+    if (h.event != AT_TEV_DATA)
+        render_trace_event(pinfo, at, tvb, &h, poff, plen, info);
+    label_record(ti, &h, have_dir, dir, known ? &pk : NULL, plen);
     if (!known)
         return (int)caplen;
     const pl_packet *pkt = &pk;
     pl_chan *ch = pkt->chan;
     tap_rec *tap = have_tap_listener(attrace_tap) ? wmem_new0(pinfo->pool, tap_rec) : NULL;
-    /* The payload's own tvb only when an item needs it (payload_tvb);
-     * without a tree no item needs it at all. */
-    tvbuff_t *ptvb = tree ? NULL : tvb;
-    if (h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
-        pl_state_has_secret(ch, dir, pkt->off, (uint64_t)plen)) {
-        tvbuff_t *red = redacted_record(pinfo, tree, tvb, ch, dir, pkt, raw, poff, (size_t)plen);
-        if (red)
-            ptvb = red;
-    }
     render_ctx rc = {pinfo, tvb, poff, ptvb, raw + poff, (size_t)plen, pkt, dir,
                      info, tap, NULL, NULL, 0};
     if (h.event == AT_TEV_DATA && tree) {

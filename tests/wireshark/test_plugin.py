@@ -430,7 +430,21 @@ def test_secrets():
         # copy. (Only the frame's own bytes, -x, are the capture's.)
         pdml = tshark("-2", "-r", path, "-T", "pdml", *opts).stdout.decode()
         js = tshark("-2", "-r", path, "-T", "json", *opts).stdout.decode()
-        text = (out + tree + js).replace(":", "").lower() + "".join(reasm) + pdml.lower()
+        # The bytes of every item as hex, the protocol item's too
+        # (attrace_raw): all but the frame's own (frame_raw).
+        raw = [json.loads(tshark("-2", "-r", path, "-T", "json", "-x", *opts).stdout)]
+        raw.append(json.loads(tshark("-2", "-r", path, "-T", "jsonraw", *opts).stdout))
+        ek = [json.loads(line) for line in
+              tshark("-2", "-r", path, "-T", "ek", "-x", *opts).stdout.splitlines()]
+        raw.append([p for p in ek if "index" not in p])  # ek: an index line, a packet line
+        for packets in raw:
+            for p in packets:
+                layers = p.get("_source", p).get("layers", {})
+                check(isinstance(layers, dict) and "frame_raw" in layers,
+                      f"{path}: no frame_raw where -x output was expected")
+                del layers["frame_raw"]
+        text = (out + tree + js + json.dumps(raw)).replace(":", "").lower() + \
+            "".join(reasm) + pdml.lower()
         return sum(1 for w in windows if w in text), redacted
 
     whole = os.path.join(SAMPLES, "provisioning-ok.pcap")
