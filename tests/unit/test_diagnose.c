@@ -1366,6 +1366,21 @@ static void test_tls_server_not_trusted(void **state)
                      "AT^SISS=1,secOpt,1.");
     free_chan(c);
 
+    /* The same at the store's last index (10 on a legacy module): a slot
+     * like any other, not "outside the store". */
+    c = open_chan();
+    provision(c);
+    write_frame(&fr, 10, &fx.ca2_der, NULL);
+    secure(c, &fr, "SECURE CMD END OK");
+    cmd(c, "AT^SISS=1,secOpt,10", "OK");
+    off = tls_failure(c, 1, 66, true);
+    close_chan(c);
+    assert_int_equal(at_analyzer_model(c->an)->profile->index_max, 10);
+    f = must_find(c, "tls_server_not_trusted", AT_SEV_ERROR, AT_DIR_ME_TO_TE, off);
+    has_text(f->what, "secOpt 10 selects index 10, /C=DE/CN=Other CA, which is not its "
+                      "issuer.");
+    free_chan(c);
+
     /* The issuer is nowhere; the selected slot is empty (deleted). */
     c = open_chan();
     cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
@@ -1943,6 +1958,38 @@ static void test_accepted_unsigned_is_newer(void **state)
     free_chan(c);
 }
 
+/* A frame the capture cut before its IMEI and signature, answered END OK:
+ * the missing units are the capture's loss, not the host's choice, so
+ * they are no evidence of a module that takes unsigned frames. */
+static void test_accepted_cut_frame_is_no_evidence(void **state)
+{
+    (void)state;
+    frame fr;
+    write_frame(&fr, 2, &fx.ca2_der, NULL);
+    at_frame f;
+    at_frame_decode(fr.b, fr.n, 0, at_profile_get(AT_PROFILE_LEGACY), &f);
+    const at_frame_unit *imei = at_frame_find(&f, AT_PARAM_IMEI);
+    assert_non_null(imei);
+    size_t keep = (size_t)imei->span.off; /* the frame up to its IMEI unit */
+    assert_true(keep > AT_FRAME_HEADER_LEN && keep < fr.n);
+
+    chan *c = open_chan();
+    provision(c);
+    sbnw_start(c, "\r\n");
+    ready(c);
+    uint64_t off = feed_at(c, AT_DIR_TE_TO_ME, fr.b, keep, 10 * NS_MS);
+    at_session_gap(c->s, AT_DIR_TE_TO_ME, c->ts);
+    answer(c, "SECURE CMD END OK", "OK");
+    close_chan(c);
+    assert_string_equal(at_analyzer_model(c->an)->profile->name, "legacy");
+    silent(c, "profile_guessed_newer");
+    silent(c, "imei_missing");
+    silent(c, "signature_missing");
+    const at_finding *lost = must_find(c, "bytes_lost", AT_SEV_INFO, AT_DIR_TE_TO_ME, off + keep);
+    has_text(lost->what, num(0, "after %llu of its", (unsigned long long)keep));
+    free_chan(c);
+}
+
 /* Index 15 answered END OK: the guess flips at that exchange and the
  * session checks the following frames with the newer limits (index 16
  * has no index_range problem); the first frame's problem, judged with
@@ -1974,7 +2021,22 @@ static void test_accepted_index_frames_follow_guess(void **state)
     const at_finding *f = must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME,
                                     off);
     has_text(f->what, "index 15");
-    has_text(f->what, "index_range");
+    has_text(f->what, "; the index_range problem under the frame was judged with the legacy "
+                      "limits");
+    free_chan(c);
+
+    /* A limit problem beside one that no profile lifts (a key at index
+     * 15): the note names only the limit. */
+    c = open_chan();
+    frame fr;
+    provision(c);
+    write_frame(&fr, 15, &fx.ca2_der, &fx.client_key_der);
+    off = secure(c, &fr, "SECURE CMD END OK");
+    close_chan(c);
+    assert_true(c->det_problems[2] & 1u << AT_FP_KEY_INDEX_NOT_0);
+    f = must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME, off);
+    has_text(f->what, "; the index_range problem under the frame was judged with the legacy "
+                      "limits");
     free_chan(c);
 
     /* --profile legacy wins: the session keeps the legacy limits, and the
@@ -2106,6 +2168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_accepted_unsigned_is_newer),
+        cmocka_unit_test(test_accepted_cut_frame_is_no_evidence),
         cmocka_unit_test(test_accepted_index_frames_follow_guess),
         cmocka_unit_test(test_accepted_findings_at_most_info),
         cmocka_unit_test(test_host_side_missing),
