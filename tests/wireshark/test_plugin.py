@@ -443,7 +443,10 @@ def test_secrets():
                 check(isinstance(layers, dict) and "frame_raw" in layers,
                       f"{path}: no frame_raw where -x output was expected")
                 del layers["frame_raw"]
-        text = (out + tree + js + json.dumps(raw)).replace(":", "").lower() + \
+        # The columns (Info shows lines) and the expert items' texts.
+        cols = tshark("-2", "-r", path, "-T", "psml", *opts).stdout.decode()
+        cols += tshark("-2", "-r", path, "-q", "-z", "expert,note", *opts).stdout.decode()
+        text = (out + tree + js + json.dumps(raw) + cols).replace(":", "").lower() + \
             "".join(reasm) + pdml.lower()
         return sum(1 for w in windows if w in text), redacted
 
