@@ -1057,10 +1057,12 @@ static void finding_guessed_newer(const ctx *c, const char *evidence, const char
     const at_profile *newer = at_profile_get(AT_PROFILE_NEWER);
     start(c, &fd, "profile_guessed_newer", AT_SEV_INFO, c->x->frame_off);
     char note[160] = "";
+    bool several = strstr(stale, " and ") != NULL;
     if (stale[0])
-        an_fmt(note, sizeof note, "; the %s problem under the frame was judged with the "
-                                  "legacy limits before the answer came and does not apply",
-               stale);
+        an_fmt(note, sizeof note, "; the %s %s under the frame %s judged with the legacy "
+                                  "limits before the answer came and %s not apply",
+               stale, several ? "problems" : "problem", several ? "were" : "was",
+               several ? "do" : "does");
     an_what(&fd, "The module accepted %s (SECURE CMD END OK), which a legacy module refuses: "
                  "it is a newer module (%s), and this frame and the ones after it are checked "
                  "with that profile's limits%s.",

@@ -2039,6 +2039,18 @@ static void test_accepted_index_frames_follow_guess(void **state)
                       "limits");
     free_chan(c);
 
+    /* Two limits at once. */
+    assert_true(fx.big_der.n > 2048 && fx.big_der.n <= 8192);
+    c = open_chan();
+    provision(c);
+    write_frame(&fr, 15, &fx.big_der, NULL);
+    off = secure(c, &fr, "SECURE CMD END OK");
+    close_chan(c);
+    f = must_find(c, "profile_guessed_newer", AT_SEV_INFO, AT_DIR_TE_TO_ME, off);
+    has_text(f->what, "; the index_range and cert_too_large problems under the frame were "
+                      "judged with the legacy limits before the answer came and do not apply.");
+    free_chan(c);
+
     /* --profile legacy wins: the session keeps the legacy limits, and the
      * finding that contradicts the module's acceptance is only info. */
     at_analyzer_config cfg = at_analyzer_default_config();
