@@ -403,9 +403,17 @@ def test_secrets():
     check(len(out) == len(recs) + 1, "no record of the sample holds the key")
     write_pcap(inkey, head, out)
 
+    # Every field the plugin registers, the Info column and the
+    # exported-PDU field over the record.
+    rows = [line.split("\t") for line in tshark("-G", "fields").stdout.decode().splitlines()]
+    names = [r[2] for r in rows if len(r) > 2 and r[0] == "F" and r[2].startswith("attrace.")]
+    check(len(names) > 100, f"tshark -G fields lists only {len(names)} attrace fields")
+    every_field = [a for n in names + ["_ws.col.Info", "exported_pdu.exported_pdu"]
+                   for a in ("-e", n)]
+
     def leaked(path, *opts):
-        out = tshark("-2", "-r", path, "-V", "-T", "fields", "-e", "attrace.unit.value",
-                     "-e", "exported_pdu.exported_pdu", *opts).stdout.decode()
+        out = tshark("-2", "-r", path, "-T", "fields", "-E", "occurrence=a", *every_field,
+                     *opts).stdout.decode()
         tree = tshark("-2", "-r", path, "-V", *opts).stdout.decode()
         # -x prints every data source; the record's own bytes are the capture's,
         # so only the reassembled and redacted sources are searched.
@@ -429,11 +437,10 @@ def test_secrets():
         # exported-PDU dissector's field over the record print the redacted
         # copy. (Only the frame's own bytes, -x, are the capture's.)
         pdml = tshark("-2", "-r", path, "-T", "pdml", *opts).stdout.decode()
-        js = tshark("-2", "-r", path, "-T", "json", *opts).stdout.decode()
-        # The bytes of every item as hex, the protocol item's too
-        # (attrace_raw): all but the frame's own (frame_raw).
+        # Every field's value, and the bytes of every item as hex, the
+        # protocol item's too (attrace_raw): all but the frame's own
+        # (frame_raw). -T jsonraw prints the same _raw values.
         raw = [json.loads(tshark("-2", "-r", path, "-T", "json", "-x", *opts).stdout)]
-        raw.append(json.loads(tshark("-2", "-r", path, "-T", "jsonraw", *opts).stdout))
         ek = [json.loads(line) for line in
               tshark("-2", "-r", path, "-T", "ek", "-x", *opts).stdout.splitlines()]
         raw.append([p for p in ek if "index" not in p])  # ek: an index line, a packet line
@@ -446,12 +453,18 @@ def test_secrets():
         # The columns (Info shows lines) and the expert items' texts.
         cols = tshark("-2", "-r", path, "-T", "psml", *opts).stdout.decode()
         cols += tshark("-2", "-r", path, "-q", "-z", "expert,note", *opts).stdout.decode()
-        text = (out + tree + js + json.dumps(raw) + cols).replace(":", "").lower() + \
+        text = (out + tree + json.dumps(raw) + cols).replace(":", "").lower() + \
             "".join(reasm) + pdml.lower()
         return sum(1 for w in windows if w in text), redacted
 
     whole = os.path.join(SAMPLES, "provisioning-ok.pcap")
-    for path in (whole, dst, inkey):
+    # Every sample whose frames carry the key, besides the two cut ones.
+    holders = [os.path.join(SAMPLES, n) for n in samples()
+               if any(key[512:] in split_record(pkt)[1]
+                      for _, _, pkt in read_pcap(os.path.join(SAMPLES, n))[1])]
+    check(whole in holders and len(holders) >= 5,
+          f"only {len(holders)} samples hold the client key")
+    for path in holders + [dst, inkey]:
         check(leaked(path)[0] == 0, f"{path}: private-key bytes shown")
     # The frame holding the key is one record of the sample: the tree points
     # into a redacted copy of that record, not into the captured bytes.
