@@ -190,6 +190,34 @@ static void test_pem_block(void **state)
     expect_one(&f, (uint64_t)(b - text), (uint32_t)(e - b), AT_SECRET_PEM);
 }
 
+/* A PEM header is one line of capitals, digits and spaces: a line break
+ * or a lower-case letter inside the label, or a label longer than any real
+ * one, makes no header, so the base64 after it is not taken for a key. */
+static void test_pem_label_is_one_line(void **state)
+{
+    (void)state;
+    static const char *const not_headers[] = {
+        "-----BEGIN FOO\r\nBAR PRIVATE KEY-----\r\nMIICdwIBADANBgkqhkiG9w0BAQEFAASC\r\n",
+        "-----BEGIN rsa PRIVATE KEY-----\r\nMIICdwIBADANBgkqhkiG9w0BAQEFAASC\r\n",
+    };
+    for (size_t i = 0; i < sizeof not_headers / sizeof not_headers[0]; i++) {
+        size_t n = strlen(not_headers[i]);
+        found f = scan((const uint8_t *)not_headers[i], n, 0, n);
+        assert_int_equal(f.n, 0);
+    }
+    char text[512];
+    int k = snprintf(text, sizeof text, "-----BEGIN %0200d PRIVATE KEY-----\r\nMIIC\r\n", 0);
+    assert_true(k > 0 && (size_t)k < sizeof text);
+    found f = scan((const uint8_t *)text, (size_t)k, 0, (size_t)k);
+    assert_int_equal(f.n, 0);
+    /* The control: the same lines with a real label are a key. */
+    static const char real[] =
+        "-----BEGIN RSA PRIVATE KEY-----\r\nMIICdwIBADANBgkqhkiG9w0BAQEFAASC\r\n";
+    f = scan((const uint8_t *)real, sizeof real - 1, 0, sizeof real - 1);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.v[0].kind, AT_SECRET_PEM);
+}
+
 /* A question sees only what the bytes before its end prove: the first
  * bytes of a header are no secret yet, the bytes after the proof are. */
 static void test_proof_before_the_end(void **state)
@@ -292,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_damaged_wrappers),
         cmocka_unit_test(test_integer_runs),
         cmocka_unit_test(test_pem_block),
+        cmocka_unit_test(test_pem_label_is_one_line),
         cmocka_unit_test(test_proof_before_the_end),
         cmocka_unit_test(test_chunk_invariance),
         cmocka_unit_test(test_command_line_ends_a_cut_key),
