@@ -85,6 +85,11 @@ static void expect_file(const char *path, at_secret_kind kind)
     uint8_t *buf = embed(path, &n, &ko, &kl);
     found f = scan(buf, n, 0, n);
     expect_one(&f, ko, (uint32_t)kl, kind);
+    /* The bytes right after the key and right before it hold none of it. */
+    f = scan(buf, n, ko + kl, n - ko - kl);
+    assert_int_equal(f.n, 0);
+    f = scan(buf, n, 0, ko);
+    assert_int_equal(f.n, 0);
     free(buf);
 }
 
