@@ -1030,7 +1030,7 @@ static void elem_command(render_ctx *rc, const elem_view *v)
     if (!v->text)
         return;
     if (v->tree)
-        add_text(v->tree, hf_cmd, v->etvb, 0, (gint)v->len, shown(rc, v->text), v->len,
+        add_text(v->tree, hf_cmd, v->etvb, 0, (gint)v->len, (const char *)v->vis, v->len,
                  rc->pinfo);
     if (!v->tree && !rc->tap)
         return;
@@ -1061,7 +1061,7 @@ static void elem_end(render_ctx *rc, const elem_view *v)
     const pl_end *end = pl_elem_end(g_state, e);
     if (v->text) {
         if (v->tree) {
-            add_text(v->tree, hf_result, v->etvb, 0, (gint)v->len, shown(rc, v->text), v->len,
+            add_text(v->tree, hf_result, v->etvb, 0, (gint)v->len, (const char *)v->vis, v->len,
                      rc->pinfo);
             line_details(v->tree, v->etvb, e, rc, v->text, v->len, false);
         }
@@ -1144,7 +1144,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_add(rc->info, " (echo)");
         label_line(v.item, &lbl, v.vis, v.len);
         if (v.text && v.tree)
-            add_text(v.tree, hf_echo, v.etvb, 0, (gint)v.len, shown(rc, v.text), v.len,
+            add_text(v.tree, hf_echo, v.etvb, 0, (gint)v.len, (const char *)v.vis, v.len,
                      rc->pinfo);
         break;
     case AT_EV_RESPONSE:
@@ -1157,7 +1157,7 @@ static void render_elem(render_ctx *rc, proto_tree *tree, const pl_elem *e)
         info_line(rc->info, pl_elem_dir(e) == AT_DIR_TE_TO_ME, v.vis, v.len);
         label_line(v.item, &lbl, v.vis, v.len);
         if (v.text && v.tree) {
-            add_text(v.tree, hf, v.etvb, 0, (gint)v.len, shown(rc, v.text), v.len, rc->pinfo);
+            add_text(v.tree, hf, v.etvb, 0, (gint)v.len, (const char *)v.vis, v.len, rc->pinfo);
             line_details(v.tree, v.etvb, e, rc, v.text, v.len, v.kind == AT_EV_URC);
         }
         break;

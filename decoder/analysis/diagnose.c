@@ -1036,8 +1036,9 @@ static bool newer_evidence(const ctx *c, bool cut, char *out, size_t cap)
     return n > 0;
 }
 
-/* Names of the frame's problems that depend on the profile's limits. */
-static void limit_problems(const at_frame *f, char *out, size_t cap)
+/* Names of the frame's problems that depend on the profile's limits;
+ * returns how many. */
+static unsigned limit_problems(const at_frame *f, char *out, size_t cap)
 {
     size_t k = 0;
     unsigned n = 0;
@@ -1049,16 +1050,20 @@ static void limit_problems(const at_frame *f, char *out, size_t cap)
             k += an_fmt(out + k, cap - k, "%s%s", n++ ? " and " : "",
                         at_frame_problem_name(code));
     }
+    return n;
 }
 
-static void finding_guessed_newer(const ctx *c, const char *evidence, const char *stale)
+/* @p stale: the names of the @p n_stale limit problems the legacy decode
+ * found (limit_problems). */
+static void finding_guessed_newer(const ctx *c, const char *evidence, const char *stale,
+                                  unsigned n_stale)
 {
     at_finding fd;
     const at_profile *newer = at_profile_get(AT_PROFILE_NEWER);
     start(c, &fd, "profile_guessed_newer", AT_SEV_INFO, c->x->frame_off);
     char note[160] = "";
-    bool several = strstr(stale, " and ") != NULL;
-    if (stale[0])
+    bool several = n_stale > 1;
+    if (n_stale)
         an_fmt(note, sizeof note, "; the %s %s under the frame %s judged with the legacy "
                                   "limits before the answer came and %s not apply",
                stale, several ? "problems" : "problem", several ? "were" : "was",
@@ -1161,10 +1166,10 @@ void an_exchange_end(at_analyzer *an)
     if (c.accepted && !an->model.profile_given && an->model.profile->id == AT_PROFILE_LEGACY &&
         newer_evidence(&c, cut, evidence, sizeof evidence)) {
         char stale[64];
-        limit_problems(c.f, stale, sizeof stale);
+        unsigned n_stale = limit_problems(c.f, stale, sizeof stale);
         if (an_guess_newer(an)) {
             decode(&c);
-            finding_guessed_newer(&c, evidence, stale);
+            finding_guessed_newer(&c, evidence, stale, n_stale);
         }
     }
     const at_frame *f = c.f;
