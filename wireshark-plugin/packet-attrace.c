@@ -1308,8 +1308,8 @@ PL_COLD static void redact_exported_pdu(proto_tree *tree, tvbuff_t *redacted, co
  * highlights no key byte and no output prints one for the item's bytes
  * (tshark -T json -x prints attrace_raw); returns it, or NULL when the
  * record holds no key byte. Wireshark still shows the record as captured
- * in the frame's own bytes. Runs of elements that complete later are
- * known only after the first pass (Wireshark, tshark -2).
+ * in the frame's own bytes. In a single pass, the runs known when the
+ * record was fed stand in for those of elements it does not complete.
  */
 PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, proto_tree *tree, tvbuff_t *parent,
                                          pl_chan *ch, at_dir dir, const pl_packet *pkt,
@@ -1333,6 +1333,13 @@ PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, proto_tree *tree, t
                 masked = wmem_memdup(pinfo->pool, raw, reclen);
             memset(masked + poff + (from - pkt->off), '*', (size_t)(to - from));
         }
+    }
+    /* Shown as it is fed (one pass): the runs of elements still open. */
+    for (unsigned k = 0; k < pkt->n_fresh; k++) {
+        const at_secret *r = &pkt->fresh[k];
+        if (!masked)
+            masked = wmem_memdup(pinfo->pool, raw, reclen);
+        memset(masked + poff + (r->span.off - pkt->off), '*', r->span.len);
     }
     if (!masked)
         return NULL;
@@ -1415,7 +1422,7 @@ static int dissect_uart_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     tvbuff_t *rec = tvb;
     tvbuff_t *ptvb = tree ? NULL : tvb;
     if (known && h.event == AT_TEV_DATA && plen > 0 && !pref_show_secrets &&
-        pl_state_has_secret(pk.chan, dir, pk.off, (uint64_t)plen)) {
+        (pk.n_fresh || pl_state_has_secret(pk.chan, dir, pk.off, (uint64_t)plen))) {
         tvbuff_t *red = redacted_record(pinfo, tree, tvb, pk.chan, dir, &pk, raw, poff,
                                         (size_t)plen);
         if (red) {
@@ -1729,7 +1736,7 @@ static void proto_register_attrace(void)
         HF_STR(hf_sig_digest, "Signature digest", "attrace.signature.digest", "sha1 or sha256"),
         HF_STR(hf_sig_key_source, "Checked against", "attrace.signature.key_source", NULL),
         HF_STR(hf_secret_kind, "Private-key run", "attrace.secret.kind",
-               "pkcs1_rsa, pkcs8, sec1_ec, pkcs8_encrypted, key_material, pem"),
+               "pkcs1_rsa, pkcs8, sec1_ec, pkcs8_encrypted, key_material, pem, key_unit"),
         HF_UINT(hf_secret_size, "Private-key bytes", "attrace.secret.size", FT_UINT32, NULL),
         HF_STR(hf_finding_rule, "Rule", "attrace.finding.rule", NULL),
         HF_STR(hf_finding_severity, "Severity", "attrace.finding.severity", NULL),

@@ -804,6 +804,9 @@ bool pl_state_record(pl_state *st, uint32_t frame, at_dir dir,
     if (hdr->event == AT_TEV_DATA && len > 0) {
         log_add(ch->log[dir], ch->fed[dir], frame);
         at_session_feed(ch->session, dir, ts_ns, payload, len);
+        pkt->n_fresh = at_session_secrets(ch->session, dir, ch->fed[dir], len, ch->fresh,
+                                          AT_SECRET_RUNS_MAX);
+        pkt->fresh = ch->fresh;
         ch->fed[dir] += len;
     }
     pkt->elem_first = (uint32_t)first;

@@ -189,6 +189,7 @@ typedef struct pl_chan {
                                   reaches each further multiple of 2^32 (n_wraps of them) */
     size_t cap_wraps[2];
     size_t cap_secret_runs[2];
+    at_secret fresh[AT_SECRET_RUNS_MAX]; /**< pl_packet.fresh of the packet just fed */
 } pl_chan;
 
 /** Settings the first pass runs with (from the preferences). */
@@ -244,6 +245,13 @@ typedef struct pl_packet {
     uint64_t off;          /**< stream offset of its first payload byte */
     uint32_t elem_first;   /**< elements the core reported while it was fed ... */
     uint32_t n_elem;       /**< ... (contiguous in elems[]) */
+    /** From pl_state_record only (a packet shown as it is fed: tshark in a
+     *  single pass): the key runs in its payload known then
+     *  (at_session_secrets), those of elements it does not complete
+     *  included; stream offsets. pl_state_packet sets none: by then every
+     *  run is an element's. */
+    const at_secret *fresh;
+    unsigned n_fresh;
 } pl_packet;
 
 /**

@@ -25,6 +25,7 @@ const char *at_secret_kind_name(at_secret_kind k)
     case AT_SECRET_PKCS8_ENCRYPTED: return "pkcs8_encrypted";
     case AT_SECRET_KEY_MATERIAL: return "key_material";
     case AT_SECRET_PEM: return "pem";
+    case AT_SECRET_KEY_UNIT: return "key_unit";
     }
     return "unknown";
 }
@@ -75,6 +76,13 @@ static void add_run(scanner_state *sc, uint64_t start, uint64_t end,
     r->s.span.len = (uint32_t)(end - start);
     r->s.kind = kind;
     r->proof = proof;
+}
+
+void at_secret_mark(at_secret_scanner *scanner, uint64_t off, uint64_t len, at_secret_kind kind,
+                    uint64_t proof)
+{
+    if (len)
+        add_run(&scanner->priv, off, off + len, kind, proof);
 }
 
 void at_secret_forget(at_secret_scanner *scanner, uint64_t off)

@@ -360,17 +360,39 @@ static void begin_exchange(session_state *s, const at_token *t)
     flush_pending_echo(s);
 }
 
+/* The module's frames are READ answers. */
+static void decode_frame(const session_state *s, at_dir dir, const uint8_t *data, size_t len,
+                         uint64_t off, at_frame *f)
+{
+    if (dir == AT_DIR_ME_TO_TE)
+        at_frame_decode_response(data, len, off, s->cfg.profile, f);
+    else
+        at_frame_decode(data, len, off, s->cfg.profile, f);
+}
+
+/* The value of every key unit of a decoded frame is secret by the frame's
+ * structure: the content layers of the scanner find a key by its DER or
+ * PEM shape, which a key cut after a few bytes, or written in another
+ * format, does not have. Proven by the unit's ParamId. */
+static void mark_key_units(at_secret_scanner *sc, const at_frame *f)
+{
+    for (unsigned i = 0; i < f->n_units; i++) {
+        const at_frame_unit *u = &f->units[i];
+        if (u->param_id == AT_PARAM_KEY)
+            at_secret_mark(sc, u->value_span.off, u->value_span.len, AT_SECRET_KEY_UNIT,
+                           u->id_span.off);
+    }
+}
+
 /* Frames, payload and transparent blocks, and invalid runs: the same in
- * both directions, except that the module's frames are READ answers. */
+ * both directions. */
 static void binary_token(session_state *s, const at_token *t)
 {
     at_event *ev;
     switch (t->kind) {
     case AT_TOK_FRAME:
-        if (t->dir == AT_DIR_ME_TO_TE)
-            at_frame_decode_response(t->data, t->len, t->off, s->cfg.profile, &s->frame);
-        else
-            at_frame_decode(t->data, t->len, t->off, s->cfg.profile, &s->frame);
+        decode_frame(s, t->dir, t->data, t->len, t->off, &s->frame);
+        mark_key_units(&s->scan[t->dir], &s->frame);
         ev = new_event(s, AT_EV_FRAME, t);
         ev->frame = &s->frame;
         if (s->in_exchange)
@@ -673,6 +695,25 @@ void at_session_feed(at_session *session, at_dir dir, uint64_t ts_ns,
         at_stream_feed(&s->me, ts_ns, data, len, on_me_token, s);
     scan_upto(s, dir, s->feed_off + len);
     s->feed_data = NULL;
+}
+
+unsigned at_session_secrets(const at_session *session, at_dir dir, uint64_t off, uint64_t len,
+                            at_secret *out, unsigned cap)
+{
+    const session_state *s = &session->priv;
+    const at_stream *st = dir == AT_DIR_TE_TO_ME ? &s->te : &s->me;
+    const uint8_t *data;
+    size_t n;
+    uint64_t at;
+    if (!at_stream_frame_in_progress(st, &data, &n, &at))
+        return at_secret_collect(&s->scan[dir], off, len, out, cap);
+    /* The frame's key units as far as they have arrived, on a copy: the
+     * session marks them itself when the frame is complete. */
+    at_secret_scanner sc = s->scan[dir];
+    at_frame f;
+    decode_frame(s, dir, data, n, at, &f);
+    mark_key_units(&sc, &f);
+    return at_secret_collect(&sc, off, len, out, cap);
 }
 
 void at_session_gap(at_session *session, at_dir dir, uint64_t ts_ns)

@@ -897,6 +897,18 @@ uint64_t at_stream_offset(const at_stream *stream)
     return stream->priv.off;
 }
 
+bool at_stream_frame_in_progress(const at_stream *stream, const uint8_t **data, size_t *len,
+                                 uint64_t *off)
+{
+    const stream_state *s = &stream->priv;
+    if ((s->mode != AT_SM_FRAME && s->mode != AT_SM_FRAME_TRAILER) || s->bin_len == 0)
+        return false;
+    *data = s->bin;
+    *len = s->bin_len;
+    *off = s->bin_off;
+    return true;
+}
+
 const char *at_tok_kind_name(at_tok_kind k)
 {
     switch (k) {

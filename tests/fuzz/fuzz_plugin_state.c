@@ -176,6 +176,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s->len += plen;
             r->len = (uint32_t)plen;
         }
+        /* The runs the dissector masks in this record at once: sorted,
+         * disjoint, inside its payload (it writes '*' over them). */
+        fuzz_check(r->pkt.n_fresh <= AT_SECRET_RUNS_MAX);
+        for (unsigned i = 0; i < r->pkt.n_fresh; i++) {
+            const at_secret *k = &r->pkt.fresh[i];
+            fuzz_check(k->span.len > 0 && k->span.off >= r->off &&
+                       k->span.off + k->span.len <= r->off + r->len);
+            fuzz_check(i == 0 || k->span.off > r->pkt.fresh[i - 1].span.off +
+                                                   r->pkt.fresh[i - 1].span.len);
+        }
         for (uint32_t i = 0; i < r->pkt.n_elem; i++) {
             const pl_elem *e = &st->elems[r->pkt.elem_first + i];
             fuzz_check(e->frame_done == frame);

@@ -237,6 +237,43 @@ static void test_proof_before_the_end(void **state)
     free(k);
 }
 
+/* A marked run (a frame's key unit) is a run like the others: proven by
+ * its byte, merged with a content run over the same bytes, where the one
+ * that starts first names the kind. */
+static void test_marked_run(void **state)
+{
+    (void)state;
+    at_secret_scanner sc;
+    at_secret_scanner_init(&sc);
+    static const uint8_t text[64] = "no key's shape in these bytes at all";
+    at_secret_scan(&sc, text, sizeof text);
+    at_secret_mark(&sc, 10, 20, AT_SECRET_KEY_UNIT, 15);
+    at_secret_mark(&sc, 40, 0, AT_SECRET_KEY_UNIT, 38); /* empty: no run */
+    found f;
+    /* A question that ends at the proof does not see the run it overlaps. */
+    f.n = at_secret_collect(&sc, 0, 15, f.v, AT_SECRET_RUNS_MAX);
+    assert_int_equal(f.n, 0);
+    f.n = at_secret_collect(&sc, 0, 16, f.v, AT_SECRET_RUNS_MAX);
+    expect_one(&f, 10, 6, AT_SECRET_KEY_UNIT);
+    f.n = at_secret_collect(&sc, 0, 64, f.v, AT_SECRET_RUNS_MAX);
+    expect_one(&f, 10, 20, AT_SECRET_KEY_UNIT);
+    f.n = at_secret_collect(&sc, 25, 30, f.v, AT_SECRET_RUNS_MAX);
+    expect_one(&f, 25, 5, AT_SECRET_KEY_UNIT);
+    f.n = at_secret_collect(&sc, 30, 34, f.v, AT_SECRET_RUNS_MAX);
+    assert_int_equal(f.n, 0);
+    assert_string_equal(at_secret_kind_name(AT_SECRET_KEY_UNIT), "key_unit");
+
+    /* Over a key the content layers found: the union, named by the key. */
+    size_t kl;
+    uint8_t *k = tu_read_file(KEYS "client.key.der", &kl);
+    at_secret_scanner_init(&sc);
+    at_secret_scan(&sc, k, kl);
+    at_secret_mark(&sc, 0, kl + 4, AT_SECRET_KEY_UNIT, 0);
+    f.n = at_secret_collect(&sc, 0, kl + 4, f.v, AT_SECRET_RUNS_MAX);
+    expect_one(&f, 0, (uint32_t)kl + 4, AT_SECRET_PKCS8);
+    free(k);
+}
+
 /* The same bytes split at any point give the same answers. */
 static void test_chunk_invariance(void **state)
 {
@@ -327,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_pem_block),
         cmocka_unit_test(test_pem_label_is_one_line),
         cmocka_unit_test(test_proof_before_the_end),
+        cmocka_unit_test(test_marked_run),
         cmocka_unit_test(test_chunk_invariance),
         cmocka_unit_test(test_command_line_ends_a_cut_key),
         cmocka_unit_test(test_pieces),

@@ -248,6 +248,121 @@ static void test_secure_exchange(void **state)
                   "end TE x=2 @0+0 reason=stream_end\n");
 }
 
+/* A WRITE whose key unit holds 32 bytes with no key's shape (a raw
+ * scalar, a format the content scanner does not know): the frame's
+ * structure makes them secret all the same. Frame at TE+19; the key
+ * unit's header at 31, its value at 35..66. */
+static const char write_raw_key_hex[] =
+    "44 00 01 00 03 00 06 00 01 00 00 00"
+    "24 00 05 00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff 10"
+    "21 32 43 54 65 76 87 98 a9 ba cb dc ed fe 0f 1e"
+    "14 00 04 00 33 35 38 32 34 30 30 35 31 31 31 31 31 31 30 00";
+
+static void test_key_unit_is_secret_whatever_its_bytes(void **state)
+{
+    (void)state;
+    uint8_t frame[80];
+    size_t flen = tu_hex(write_raw_key_hex, frame, sizeof frame);
+    assert_int_equal(flen, 68);
+    const record recs[] = {
+        TE("AT^SBNW=is_cert,1\r\n"),
+        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, frame, flen},
+        ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
+    };
+    expect_events(recs, 4,
+                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
+                  "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n"
+                  "intermediate ME x=1 @20+7 result |CONNECT|\n"
+                  "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  "frame TE x=1 @19+68 cmd=1 total=68 units=3 problems=1 frame_len=68"
+                  " cert_missing@21 secret=key_unit@35+32\n"
+                  "secure_result ME x=1 @69+17 secure |SECURE CMD END OK| sec=end_ok\n"
+                  "end ME x=1 @90+2 reason=result final=OK\n");
+}
+
+/* A record shown as soon as it is fed (a dissector in a single pass) asks
+ * the session which of its bytes are key bytes before the frame is
+ * complete: fed a byte at a time, each byte of the key unit's value is one
+ * from its arrival on, and no other byte is. */
+static void test_secrets_of_a_frame_in_progress(void **state)
+{
+    (void)state;
+    uint8_t frame[80];
+    size_t flen = tu_hex(write_raw_key_hex, frame, sizeof frame);
+    static const char cmd[] = "AT^SBNW=is_cert,1\r\n";
+    static const char ready[] =
+        "AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
+    rec r = {0};
+    at_session *s = malloc(sizeof *s);
+    assert_non_null(s);
+    at_session_init(s, NULL, record_event, &r);
+    at_session_feed(s, AT_DIR_TE_TO_ME, 1000, (const uint8_t *)cmd, sizeof cmd - 1);
+    at_session_feed(s, AT_DIR_ME_TO_TE, 2000, (const uint8_t *)ready, sizeof ready - 1);
+    at_secret out[AT_SECRET_RUNS_MAX];
+    uint64_t base = sizeof cmd - 1;
+    for (size_t i = 0; i < flen; i++) {
+        at_session_feed(s, AT_DIR_TE_TO_ME, 3000, frame + i, 1);
+        uint64_t off = base + i;
+        unsigned n = at_session_secrets(s, AT_DIR_TE_TO_ME, off, 1, out, AT_SECRET_RUNS_MAX);
+        bool key_byte = off >= 35 && off < 67;
+        assert_int_equal(n, key_byte);
+        if (n) {
+            assert_int_equal(out[0].span.off, off);
+            assert_int_equal(out[0].span.len, 1);
+            assert_int_equal(out[0].kind, AT_SECRET_KEY_UNIT);
+        }
+        /* The whole key as far as it has arrived. */
+        n = at_session_secrets(s, AT_DIR_TE_TO_ME, 0, off + 1, out, AT_SECRET_RUNS_MAX);
+        assert_int_equal(n, off >= 35);
+        if (n) {
+            assert_int_equal(out[0].span.off, 35);
+            assert_int_equal(out[0].span.len, (off < 67 ? off + 1 : 67) - 35);
+        }
+    }
+    /* Nothing reported yet: the frame's token ends with the next byte. */
+    assert_null(strstr(r.buf, "frame TE"));
+    at_session_feed(s, AT_DIR_ME_TO_TE, 4000, (const uint8_t *)"\r\nSECURE CMD END OK\r\n", 21);
+    assert_non_null(strstr(r.buf, " secret=key_unit@35+32\n"));
+    /* The other direction holds no key. */
+    assert_int_equal(at_session_secrets(s, AT_DIR_ME_TO_TE, 0, 200, out, AT_SECRET_RUNS_MAX), 0);
+    at_session_finish(s, 5000);
+    free(s);
+    free(r.buf);
+}
+
+/* The same WRITE cut by the module's answer 12 bytes into the key: a PKCS#8
+ * header (30 82 02 77 02 01 00 30 0d 06 09 2a) that the content scanner
+ * cannot prove yet. The 12 bytes are the key unit's, so they are secret. */
+static void test_key_unit_cut_early_is_secret(void **state)
+{
+    (void)state;
+    uint8_t frame[80];
+    size_t flen = tu_hex("44 00 01 00 03 00 06 00 01 00 00 00"
+                         "7f 02 05 00 30 82 02 77 02 01 00 30 0d 06 09 2a",
+                         frame, sizeof frame);
+    assert_int_equal(flen, 28);
+    frame[0] = 0xa7; /* TotalLen 679: the index unit and the whole key */
+    frame[1] = 0x02;
+    const record recs[] = {
+        TE("AT^SBNW=is_cert,1\r\n"),
+        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, frame, flen},
+        ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
+    };
+    rec whole = {0};
+    run(recs, 4, 0, &whole);
+    assert_non_null(strstr(whole.buf, "frame TE x=1 @19+28 cmd=1 total=679 units=2"));
+    assert_non_null(strstr(whole.buf, " secret=key_unit@35+12\n"));
+    for (size_t piece = 1; piece <= 7; piece++) {
+        rec r = {0};
+        run(recs, 4, piece, &r);
+        assert_string_equal(r.buf, whole.buf);
+        free(r.buf);
+    }
+    free(whole.buf);
+}
+
 /* TotalLen leaves out its own two bytes: the module reads 39 bytes, the
  * last two are "too many data". The frame event carries them and comes
  * before the module's answer. */
@@ -781,6 +896,9 @@ int main(void)
         cmocka_unit_test(test_numeric_results_after_atv0),
         cmocka_unit_test(test_secure_exchange),
         cmocka_unit_test(test_totallen_short_frame_has_trailer),
+        cmocka_unit_test(test_key_unit_is_secret_whatever_its_bytes),
+        cmocka_unit_test(test_key_unit_cut_early_is_secret),
+        cmocka_unit_test(test_secrets_of_a_frame_in_progress),
         cmocka_unit_test(test_sisr_response_and_urc),
         cmocka_unit_test(test_transparent_mode_both_ways),
         cmocka_unit_test(test_escape_without_transparent_mode),

@@ -373,6 +373,7 @@ def test_one_pass():
 
 
 def test_secrets():
+    tshark_bin = tshark
     """The client key of provisioning-ok.pcap (samples/keys/client.key.der)
     never shows in the tree or the reassembled data sources unless the
     preference asks for it."""
@@ -402,6 +403,25 @@ def test_secrets():
         out += [(ts_s, ts_f, hdr + payload[:at]), (ts_s, ts_f, hdr + payload[at:])]
     check(len(out) == len(recs) + 1, "no record of the sample holds the key")
     write_pcap(inkey, head, out)
+    # A key unit whose bytes have no key's shape (random, as a key in a
+    # format the content scanner does not know), and one the capture cut
+    # 12 bytes in (a PKCS#8 header not yet proven by its content): the
+    # frame's structure makes their bytes secret.
+    rnd = random.Random(5)
+    shapeless = bytes(rnd.randrange(256) for _ in key)
+    odd = {"raw-key": shapeless, "cut-key": key[:12]}
+    odd_windows = {"raw-key": {shapeless[i:i + 16].hex() for i in range(0, len(key) - 16, 16)},
+                   "cut-key": {key[:12].hex()}}
+    for name, repl in odd.items():
+        out = []
+        for ts_s, ts_f, pkt in recs:
+            hdr, payload, _ = split_record(pkt)
+            at = payload.find(key)
+            if at >= 0:
+                tail = payload[at + len(key):] if len(repl) == len(key) else b""
+                pkt = hdr + payload[:at] + repl + tail
+            out.append((ts_s, ts_f, pkt))
+        write_pcap(os.path.join(WORK, f"{name}-provisioning-ok.pcap"), head, out)
 
     # Every field the plugin registers, the Info column and the
     # exported-PDU field over the record.
@@ -411,7 +431,12 @@ def test_secrets():
     every_field = [a for n in names + ["_ws.col.Info", "exported_pdu.exported_pdu"]
                    for a in ("-e", n)]
 
-    def leaked(path, *opts):
+    def leaked(path, *opts, windows=windows, one_pass=False):
+        # In a single pass each record is shown as it is fed, before the
+        # elements it belongs to complete.
+        def tshark(*a):
+            return tshark_bin(*(a[1:] if one_pass and a[0] == "-2" else a))
+
         out = tshark("-2", "-r", path, "-T", "fields", "-E", "occurrence=a", *every_field,
                      *opts).stdout.decode()
         tree = tshark("-2", "-r", path, "-V", *opts).stdout.decode()
@@ -466,6 +491,16 @@ def test_secrets():
           f"only {len(holders)} samples hold the client key")
     for path in holders + [dst, inkey]:
         check(leaked(path)[0] == 0, f"{path}: private-key bytes shown")
+    for path in [whole, dst, inkey]:
+        check(leaked(path, one_pass=True)[0] == 0,
+              f"{path}: private-key bytes shown in a single pass")
+    for name, win in odd_windows.items():
+        path = os.path.join(WORK, f"{name}-provisioning-ok.pcap")
+        check(leaked(path, windows=win)[0] == 0, f"{path}: the key unit's bytes shown")
+        check(leaked(path, windows=win, one_pass=True)[0] == 0,
+              f"{path}: the key unit's bytes shown in a single pass")
+        check(leaked(path, "-o", "attrace.show_secrets:TRUE", windows=win)[0] > 0,
+              f"{path}: show_secrets does not show the key unit's bytes")
     # The frame holding the key is one record of the sample: the tree points
     # into a redacted copy of that record, not into the captured bytes.
     check(leaked(whole)[1] == 1, f"{whole}: no 'Redacted record' data source for the key's record")

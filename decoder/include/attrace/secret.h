@@ -22,7 +22,9 @@
  *    dq, qinv). A certificate's modulus and exponent (one large, one small)
  *    and ECDSA signatures (exactly two) never qualify;
  *  - PEM "-----BEGIN ... PRIVATE KEY-----" blocks in text, up to their
- *    END line.
+ *    END line;
+ *  - and by structure, not content: the session marks the value of every
+ *    key unit of a decoded frame (at_secret_mark).
  *
  * A run ends early where a command line starts inside it: after a CR or
  * LF or a token's end (at_secret_token_end), "AT" and printable characters
@@ -66,7 +68,8 @@ typedef enum at_secret_kind {
     AT_SECRET_SEC1_EC,          /**< ECPrivateKey (SEC1) */
     AT_SECRET_PKCS8_ENCRYPTED,  /**< EncryptedPrivateKeyInfo (PKCS#8) */
     AT_SECRET_KEY_MATERIAL,     /**< private-key numbers whose DER wrapper is damaged */
-    AT_SECRET_PEM               /**< a PEM PRIVATE KEY block in text */
+    AT_SECRET_PEM,              /**< a PEM PRIVATE KEY block in text */
+    AT_SECRET_KEY_UNIT          /**< the value of a frame's key unit, whatever its bytes (at_secret_mark) */
 } at_secret_kind;
 
 /** A run of secret bytes in one direction's stream. */
@@ -76,7 +79,7 @@ typedef struct at_secret {
 } at_secret;
 
 /** Stable name of a kind: "pkcs1_rsa", "pkcs8", "sec1_ec",
- *  "pkcs8_encrypted", "key_material", "pem". */
+ *  "pkcs8_encrypted", "key_material", "pem", "key_unit". */
 const char *at_secret_kind_name(at_secret_kind k);
 
 /** A DER header being followed (private). */
@@ -164,6 +167,17 @@ size_t at_secret_skip(at_secret_scanner *sc, const uint8_t *p, size_t n);
  * the latest).
  */
 void at_secret_token_end(at_secret_scanner *sc, uint64_t end);
+
+/**
+ * Makes [@p off, @p off + @p len) a run of @p kind, proven by the byte at
+ * @p proof, whatever the bytes hold. The session marks the value of a
+ * frame's key unit (ParamId 5) this way: there the frame's structure, not
+ * the content, says the bytes are the client's key, and a key cut after a
+ * few bytes or in a format the content layers do not know is still one.
+ * A later at_secret_collect sees the run like any other.
+ */
+void at_secret_mark(at_secret_scanner *sc, uint64_t off, uint64_t len, at_secret_kind kind,
+                    uint64_t proof);
 
 /** Forgets runs that end at or before @p off: nothing before it will be
  *  asked about again. */

@@ -215,6 +215,20 @@ const at_profile *at_session_profile(const at_session *s);
 void at_session_feed(at_session *s, at_dir dir, uint64_t ts_ns,
                      const uint8_t *data, size_t len);
 
+/**
+ * The private-key runs known now that overlap [@p off, @p off + @p len) of
+ * @p dir's stream, clipped to it, sorted and merged: those the bytes fed so
+ * far prove by content, and the value of every key unit of a frame still
+ * being collected, as far as it has arrived. For a consumer that shows a
+ * record before the elements its bytes belong to are complete (a dissector
+ * in a single pass); the events report their runs when they complete, and
+ * a renderer of whole elements needs no more. Writes at most @p cap runs
+ * (fewer, wider ones when there are more) and returns how many. Reads the
+ * session only.
+ */
+unsigned at_session_secrets(const at_session *s, at_dir dir, uint64_t off, uint64_t len,
+                            at_secret *out, unsigned cap);
+
 /** Bytes were lost in @p dir before the next feed (trace flag / overrun). */
 void at_session_gap(at_session *s, at_dir dir, uint64_t ts_ns);
 

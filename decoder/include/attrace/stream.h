@@ -228,6 +228,17 @@ void at_stream_finish(at_stream *s, uint64_t ts_ns, at_token_cb cb, void *ctx);
 /** Bytes fed so far: the stream offset the next byte will have. */
 uint64_t at_stream_offset(const at_stream *s);
 
+/**
+ * The secure-command frame being collected, as far as it has arrived (a
+ * host frame whose TotalLen bytes are all there but whose token waits for
+ * the next byte included, with the trailing bytes so far): sets @p data,
+ * @p len and @p off (the stream offset of its first byte) and returns
+ * true; false when no frame is in progress. @p data is valid until the
+ * next call that feeds or ends the stream.
+ */
+bool at_stream_frame_in_progress(const at_stream *s, const uint8_t **data, size_t *len,
+                                 uint64_t *off);
+
 /** Stable name of a token kind ("line", "frame", ...). */
 const char *at_tok_kind_name(at_tok_kind k);
 /** Stable name of a token reason. */
