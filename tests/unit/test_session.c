@@ -216,6 +216,18 @@ static void test_numeric_results_after_atv0(void **state)
                   "end ME x=4 @61+2 reason=result final=OK\n");
 }
 
+/* The host's AT^SBNW=is_cert,1 and the module's echo, CONNECT and READY
+ * (one record, or two in test_secure_exchange): a frame that follows
+ * starts at TE+19. */
+#define SBNW_OPEN \
+    TE("AT^SBNW=is_cert,1\r\n"), \
+        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n")
+#define SBNW_OPEN_EVENTS \
+    "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n" \
+    "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n" \
+    "intermediate ME x=1 @20+7 result |CONNECT|\n" \
+    "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+
 /* DELETE index 2 with IMEI and signature (41 bytes). */
 static const char delete_frame_hex[] =
     "29 00 03 00 03 00 06 00 01 00 02 00"
@@ -237,10 +249,7 @@ static void test_secure_exchange(void **state)
         TE("AT^SBNR=is_cert\r"),
     };
     expect_events(recs, 7,
-                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
-                  "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n"
-                  "intermediate ME x=1 @20+7 result |CONNECT|\n"
-                  "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  SBNW_OPEN_EVENTS
                   "frame TE x=1 @19+41 cmd=3 total=41 units=3 problems=0 frame_len=41\n"
                   "secure_result ME x=1 @69+17 secure |SECURE CMD END OK| sec=end_ok\n"
                   "end ME x=1 @90+2 reason=result final=OK\n"
@@ -265,16 +274,12 @@ static void test_key_unit_is_secret_whatever_its_bytes(void **state)
     size_t flen = tu_hex(write_raw_key_hex, frame, sizeof frame);
     assert_int_equal(flen, 68);
     const record recs[] = {
-        TE("AT^SBNW=is_cert,1\r\n"),
-        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        SBNW_OPEN,
         {AT_DIR_TE_TO_ME, frame, flen},
         ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
     };
     expect_events(recs, 4,
-                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
-                  "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n"
-                  "intermediate ME x=1 @20+7 result |CONNECT|\n"
-                  "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  SBNW_OPEN_EVENTS
                   "frame TE x=1 @19+68 cmd=1 total=68 units=3 problems=1 frame_len=68"
                   " cert_missing@21 secret=key_unit@35+32\n"
                   "secure_result ME x=1 @69+17 secure |SECURE CMD END OK| sec=end_ok\n"
@@ -290,17 +295,15 @@ static void test_secrets_of_a_frame_in_progress(void **state)
     (void)state;
     uint8_t frame[80];
     size_t flen = tu_hex(write_raw_key_hex, frame, sizeof frame);
-    static const char cmd[] = "AT^SBNW=is_cert,1\r\n";
-    static const char ready[] =
-        "AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n";
+    const record open[] = {SBNW_OPEN};
     rec r = {0};
     at_session *s = malloc(sizeof *s);
     assert_non_null(s);
     at_session_init(s, NULL, record_event, &r);
-    at_session_feed(s, AT_DIR_TE_TO_ME, 1000, (const uint8_t *)cmd, sizeof cmd - 1);
-    at_session_feed(s, AT_DIR_ME_TO_TE, 2000, (const uint8_t *)ready, sizeof ready - 1);
+    for (size_t i = 0; i < 2; i++)
+        at_session_feed(s, open[i].dir, 1000, open[i].data, open[i].len);
     at_secret out[AT_SECRET_RUNS_MAX];
-    uint64_t base = sizeof cmd - 1;
+    uint64_t base = open[0].len;
     for (size_t i = 0; i < flen; i++) {
         at_session_feed(s, AT_DIR_TE_TO_ME, 3000, frame + i, 1);
         uint64_t off = base + i;
@@ -345,8 +348,7 @@ static void test_key_unit_cut_early_is_secret(void **state)
     frame[0] = 0xa7; /* TotalLen 679: the index unit and the whole key */
     frame[1] = 0x02;
     const record recs[] = {
-        TE("AT^SBNW=is_cert,1\r\n"),
-        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        SBNW_OPEN,
         {AT_DIR_TE_TO_ME, frame, flen},
         ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
     };
@@ -373,16 +375,12 @@ static void test_totallen_short_frame_has_trailer(void **state)
     size_t flen = tu_hex(delete_frame_hex, frame, sizeof frame);
     frame[0] = (uint8_t)(flen - 2);
     const record recs[] = {
-        TE("AT^SBNW=is_cert,1\r\n"),
-        ME("AT^SBNW=is_cert,1\r\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        SBNW_OPEN,
         {AT_DIR_TE_TO_ME, frame, flen},
         ME("\r\nSECURE CMD TOO MANY DATA ERROR\r\n\r\nERROR\r\n"),
     };
     expect_events(recs, 4,
-                  "command TE x=1 @0+17 cmds=1 ^SBNW secure=1\n"
-                  "echo ME x=1 @0+17 text |AT^SBNW=is_cert,1|\n"
-                  "intermediate ME x=1 @20+7 result |CONNECT|\n"
-                  "intermediate ME x=1 @31+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  SBNW_OPEN_EVENTS
                   "frame TE x=1 @19+41 cmd=3 total=39 units=3 problems=1 frame_len=39 totallen_short@19\n"
                   "secure_result ME x=1 @69+30 secure |SECURE CMD TOO MANY DATA ERROR| sec=too_many_data\n"
                   "end ME x=1 @103+5 reason=result final=ERROR\n");
