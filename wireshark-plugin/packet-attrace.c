@@ -1301,6 +1301,27 @@ PL_COLD static void redact_exported_pdu(proto_tree *tree, tvbuff_t *redacted, co
 #endif
 }
 
+/* The record being redacted, copied when a run first reaches its payload. */
+typedef struct record_mask {
+    packet_info *pinfo;
+    const uint8_t *raw;
+    size_t reclen, poff;
+    uint64_t off, end; /* the payload's stream offsets */
+    uint8_t *masked;
+} record_mask;
+
+/* '*' over the bytes of the run [off, off + len) that lie in the payload. */
+static void mask_run(record_mask *m, uint64_t off, uint64_t len)
+{
+    uint64_t from = off > m->off ? off : m->off;
+    uint64_t to = off + len < m->end ? off + len : m->end;
+    if (from >= to)
+        return;
+    if (!m->masked)
+        m->masked = wmem_memdup(m->pinfo->pool, m->raw, m->reclen);
+    memset(m->masked + m->poff + (from - m->off), '*', (size_t)(to - from));
+}
+
 /*
  * The record with the private-key runs the core found in its payload
  * replaced by '*', as a data source of its own ("Redacted record") that
@@ -1318,29 +1339,18 @@ PL_COLD static tvbuff_t *redacted_record(packet_info *pinfo, proto_tree *tree, t
     const pl_state *st = g_state;
     size_t a, b;
     pl_state_overlap(ch, dir, pkt->off, plen, &a, &b);
-    uint8_t *masked = NULL;
     size_t reclen = (size_t)poff + plen;
+    record_mask m = {pinfo, raw, reclen, (size_t)poff, pkt->off, pkt->off + plen, NULL};
     for (size_t i = a; i < b; i++) {
         const pl_secret *runs;
         size_t n = pl_elem_secrets(st, &st->elems[ch->by_dir[dir][i]], &runs);
-        for (size_t k = 0; k < n; k++) {
-            uint64_t from = runs[k].off > pkt->off ? runs[k].off : pkt->off;
-            uint64_t to = runs[k].off + runs[k].len < pkt->off + plen ? runs[k].off + runs[k].len
-                                                                      : pkt->off + plen;
-            if (from >= to)
-                continue;
-            if (!masked)
-                masked = wmem_memdup(pinfo->pool, raw, reclen);
-            memset(masked + poff + (from - pkt->off), '*', (size_t)(to - from));
-        }
+        for (size_t k = 0; k < n; k++)
+            mask_run(&m, runs[k].off, runs[k].len);
     }
     /* Shown as it is fed (one pass): the runs of elements still open. */
-    for (unsigned k = 0; k < pkt->n_fresh; k++) {
-        const at_secret *r = &pkt->fresh[k];
-        if (!masked)
-            masked = wmem_memdup(pinfo->pool, raw, reclen);
-        memset(masked + poff + (r->span.off - pkt->off), '*', r->span.len);
-    }
+    for (unsigned k = 0; k < pkt->n_fresh; k++)
+        mask_run(&m, pkt->fresh[k].span.off, pkt->fresh[k].span.len);
+    uint8_t *masked = m.masked;
     if (!masked)
         return NULL;
     tvbuff_t *t = tvb_new_child_real_data(parent, masked, (guint)reclen, (gint)reclen);

@@ -373,7 +373,6 @@ def test_one_pass():
 
 
 def test_secrets():
-    tshark_bin = tshark
     """The client key of provisioning-ok.pcap (samples/keys/client.key.der)
     never shows in the tree or the reassembled data sources unless the
     preference asks for it."""
@@ -393,14 +392,19 @@ def test_secrets():
     # the exported-PDU dissector's line for a record shows its first bytes.
     inkey = os.path.join(WORK, "split-in-key-provisioning-ok.pcap")
     head, recs = read_pcap(os.path.join(SAMPLES, "provisioning-ok.pcap"))
-    out = []
-    for ts_s, ts_f, pkt in recs:
-        hdr, payload, _ = split_record(pkt)
-        at = payload.find(key[512:])
-        if at < 0:
-            out.append((ts_s, ts_f, pkt))
-            continue
-        out += [(ts_s, ts_f, hdr + payload[:at]), (ts_s, ts_f, hdr + payload[at:])]
+
+    def key_record_edited(needle, edit):
+        """The sample's records, the one holding @needle replaced by the
+        payloads edit(payload, where needle starts) returns."""
+        out = []
+        for ts_s, ts_f, pkt in recs:
+            hdr, payload, _ = split_record(pkt)
+            at = payload.find(needle)
+            out += [(ts_s, ts_f, hdr + p) for p in edit(payload, at)] if at >= 0 \
+                else [(ts_s, ts_f, pkt)]
+        return out
+
+    out = key_record_edited(key[512:], lambda p, at: [p[:at], p[at:]])
     check(len(out) == len(recs) + 1, "no record of the sample holds the key")
     write_pcap(inkey, head, out)
     # A key unit whose bytes have no key's shape (random, as a key in a
@@ -413,15 +417,12 @@ def test_secrets():
     odd_windows = {"raw-key": {shapeless[i:i + 16].hex() for i in range(0, len(key) - 16, 16)},
                    "cut-key": {key[:12].hex()}}
     for name, repl in odd.items():
-        out = []
-        for ts_s, ts_f, pkt in recs:
-            hdr, payload, _ = split_record(pkt)
-            at = payload.find(key)
-            if at >= 0:
-                tail = payload[at + len(key):] if len(repl) == len(key) else b""
-                pkt = hdr + payload[:at] + repl + tail
-            out.append((ts_s, ts_f, pkt))
-        write_pcap(os.path.join(WORK, f"{name}-provisioning-ok.pcap"), head, out)
+        def replaced(p, at, repl=repl):
+            # The random key stands in for the key; the cut one ends the record.
+            rest = p[at + len(key):] if len(repl) == len(key) else b""
+            return [p[:at] + repl + rest]
+        write_pcap(os.path.join(WORK, f"{name}-provisioning-ok.pcap"), head,
+                   key_record_edited(key, replaced))
 
     # Every field the plugin registers, the Info column and the
     # exported-PDU field over the record.
@@ -434,17 +435,16 @@ def test_secrets():
     def leaked(path, *opts, windows=windows, one_pass=False):
         # In a single pass each record is shown as it is fed, before the
         # elements it belongs to complete.
-        def tshark(*a):
-            return tshark_bin(*(a[1:] if one_pass and a[0] == "-2" else a))
+        passes = [] if one_pass else ["-2"]
 
-        out = tshark("-2", "-r", path, "-T", "fields", "-E", "occurrence=a", *every_field,
+        out = tshark(*passes, "-r", path, "-T", "fields", "-E", "occurrence=a", *every_field,
                      *opts).stdout.decode()
-        tree = tshark("-2", "-r", path, "-V", *opts).stdout.decode()
+        tree = tshark(*passes, "-r", path, "-V", *opts).stdout.decode()
         # -x prints every data source; the record's own bytes are the capture's,
         # so only the reassembled and redacted sources are searched.
         # A packet with several data sources prints each under a line
         # "NAME (N bytes):".
-        hexd = tshark("-2", "-r", path, "-x", *opts).stdout.decode()
+        hexd = tshark(*passes, "-r", path, "-x", *opts).stdout.decode()
         reasm = []
         redacted = 0
         source = None
@@ -461,13 +461,13 @@ def test_secrets():
         # too, and JSON every field's value: the attrace fields and the
         # exported-PDU dissector's field over the record print the redacted
         # copy. (Only the frame's own bytes, -x, are the capture's.)
-        pdml = tshark("-2", "-r", path, "-T", "pdml", *opts).stdout.decode()
+        pdml = tshark(*passes, "-r", path, "-T", "pdml", *opts).stdout.decode()
         # Every field's value, and the bytes of every item as hex, the
         # protocol item's too (attrace_raw): all but the frame's own
         # (frame_raw). -T jsonraw prints the same _raw values.
-        raw = [json.loads(tshark("-2", "-r", path, "-T", "json", "-x", *opts).stdout)]
+        raw = [json.loads(tshark(*passes, "-r", path, "-T", "json", "-x", *opts).stdout)]
         ek = [json.loads(line) for line in
-              tshark("-2", "-r", path, "-T", "ek", "-x", *opts).stdout.splitlines()]
+              tshark(*passes, "-r", path, "-T", "ek", "-x", *opts).stdout.splitlines()]
         raw.append([p for p in ek if "index" not in p])  # ek: an index line, a packet line
         for packets in raw:
             for p in packets:
@@ -476,8 +476,8 @@ def test_secrets():
                       f"{path}: no frame_raw where -x output was expected")
                 del layers["frame_raw"]
         # The columns (Info shows lines) and the expert items' texts.
-        cols = tshark("-2", "-r", path, "-T", "psml", *opts).stdout.decode()
-        cols += tshark("-2", "-r", path, "-q", "-z", "expert,note", *opts).stdout.decode()
+        cols = tshark(*passes, "-r", path, "-T", "psml", *opts).stdout.decode()
+        cols += tshark(*passes, "-r", path, "-q", "-z", "expert,note", *opts).stdout.decode()
         text = (out + tree + json.dumps(raw) + cols).replace(":", "").lower() + \
             "".join(reasm) + pdml.lower()
         return sum(1 for w in windows if w in text), redacted
