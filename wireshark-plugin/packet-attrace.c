@@ -829,7 +829,9 @@ static void render_frame(render_ctx *rc, proto_tree *tree, tvbuff_t *etvb, const
                     proto_tree_add_boolean(ut, hf_key_matches_cert, etvb, vo, vl,
                                            d->key_matches_cert);
             }
-            if (pref_show_secrets && vl > 0)
+            /* The core marks every key unit's value secret: shown only
+             * when asked (or when the core withholds none of it). */
+            if (vl > 0 && (pref_show_secrets || !secret_overlaps(e, u->value_span.off, vl)))
                 proto_tree_add_item(ut, hf_unit_value, etvb, vo, vl, ENC_NA);
             break;
         case AT_PARAM_IMEI:

@@ -706,17 +706,18 @@ static size_t text_len(const at_frame_unit *u)
     return nul ? (size_t)(nul - u->value) : u->value_len;
 }
 
-/* Compares the values of unit @p ua and @p ub; fills @p d and returns true
- * when they differ. */
-/* Whether unit @p u's value holds private-key bytes the core found. */
+/* Whether unit @p u's value holds private-key bytes the core withholds
+ * (a key unit's value always: the core marks it). */
 static bool unit_secret(const at_xframe *xf, const at_frame_unit *u)
 {
-    if (u->param_id == AT_PARAM_KEY || (xf->secrets_all && u->value_len))
+    if (xf->secrets_all && u->value_len)
         return true;
     return at_secret_overlap(xf->secrets, xf->n_secrets, u->value_span.off,
                              u->value_len) != NULL;
 }
 
+/* Compares the values of unit @p ua and @p ub; fills @p d and returns true
+ * when they differ. */
 static bool unit_value_differs(const cmp *c, const at_xframe *fa, const at_frame_unit *ua,
                                const at_xframe *fb, const at_frame_unit *ub, at_diff *d)
 {

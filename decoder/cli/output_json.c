@@ -543,9 +543,9 @@ static bool unit_value(jw *w, const cli_ctx *c, const at_event *ev, const at_fra
     size_t n = u->value_len;
     const at_secret *secret = v ? withheld(c, ev, u->value_span.off, n) : NULL;
     KEY(w, "value");
-    if (secret && u->param_id != AT_PARAM_KEY) {
-        /* Key bytes where the frame's walk put another unit: the shape of
-         * the key unit's value. */
+    if (secret) {
+        /* The key unit's value, or key bytes where the frame's walk put
+         * another unit: one shape for what the core withholds. */
         cli_jw_object_begin(w);
         cli_jw_member_uint(w, "size", n);
         cli_jw_member_bool(w, "redacted", true);
@@ -563,14 +563,12 @@ static bool unit_value(jw *w, const cli_ctx *c, const at_event *ev, const at_fra
     case AT_PARAM_CERT:
         size_hex(w, v, n, c->opt->hex);
         return false;
-    case AT_PARAM_KEY:
+    case AT_PARAM_KEY: /* not withheld: --show-secrets, or no bytes */
         cli_jw_object_begin(w);
         cli_jw_member_uint(w, "size", n);
-        cli_jw_member_bool(w, "redacted", !c->opt->show_secrets);
-        if (c->opt->show_secrets) {
-            KEY(w, "hex");
-            cli_jw_hex(w, v, n);
-        }
+        cli_jw_member_bool(w, "redacted", false);
+        KEY(w, "hex");
+        cli_jw_hex(w, v, n);
         cli_jw_object_end(w);
         return false;
     case AT_PARAM_IMEI:
@@ -655,7 +653,8 @@ static void cert_obj(jw *w, const at_frame *f, const at_frame_details *d)
     cli_jw_object_end(w);
 }
 
-static void key_obj(jw *w, const cli_ctx *c, const at_frame *f, const at_frame_details *d)
+static void key_obj(jw *w, const cli_ctx *c, const at_event *ev, const at_frame *f,
+                    const at_frame_details *d)
 {
     const at_frame_unit *u = at_frame_find(f, AT_PARAM_KEY);
     KEY(w, "key");
@@ -671,7 +670,7 @@ static void key_obj(jw *w, const cli_ctx *c, const at_frame *f, const at_frame_d
     put_ok_int(w, "bits", ok, d->key.bits);
     put_ok_cstr(w, "container", ok, d->key.container);
     put_ok_bool(w, "matches_cert", ok && d->has_cert && d->cert_ok, d->key_matches_cert);
-    cli_jw_member_bool(w, "redacted", !c->opt->show_secrets);
+    cli_jw_member_bool(w, "redacted", withheld(c, ev, u->value_span.off, u->value_len) != NULL);
     cli_jw_object_end(w);
 }
 
@@ -790,7 +789,7 @@ static void frame_obj(cli_chan *ch, const at_event *ev)
         cli_jw_member_uint(w, "problems_dropped", f->problems_dropped);
         const at_frame_details *d = cli_frame_details(ch, ev);
         cert_obj(w, f, d);
-        key_obj(w, c, f, d);
+        key_obj(w, c, ev, f, d);
         sig_obj(w, f, d);
     }
     put_ok_cstr(w, "cut", ev->invalid_reason != AT_TR_NONE,

@@ -321,6 +321,15 @@ static unsigned withheld(const cli_ctx *c, const at_event *ev, const at_secret *
     return ev->n_secrets;
 }
 
+/* Whether the core withholds any of @p ev's bytes [off, off + n): the
+ * decision is the core's runs, not the kind of unit the bytes are in. */
+static bool withheld_at(const cli_ctx *c, const at_event *ev, uint64_t off, uint64_t n)
+{
+    const at_secret *runs;
+    unsigned nr = withheld(c, ev, &runs);
+    return nr && at_secret_overlap(runs, nr, off, n) != NULL;
+}
+
 /* Trace bytes as escaped text: the one place the text view prints them,
  * private-key bytes replaced by their size and kind. */
 static void put_bytes(cli_ctx *c, const at_event *ev, uint64_t off, const void *data,
@@ -939,7 +948,7 @@ static void unit_value(cli_ctx *c, const at_event *ev, const at_frame_unit *u,
             out_puts(c, "not a PKCS#8 or PKCS#1 DER private key");
             reset(c);
         }
-        if (!c->opt->show_secrets) {
+        if (withheld_at(c, ev, u->value_span.off, u->value_len)) {
             out_puts(c, ", ");
             sgr(c, C_BOLD_YELLOW);
             out_puts(c, "REDACTED");
@@ -1163,19 +1172,19 @@ static void frame_details(const cli_chan *ch, const at_event *ev)
             sig_verdict(c, 1, f, d);
         if (!hex)
             continue;
-        if (u->param_id == AT_PARAM_KEY && !c->opt->show_secrets) {
+        /* A key unit the core withholds: its header, then one line for the
+         * value (runs elsewhere in a frame get hexdump's general line). */
+        if (u->param_id == AT_PARAM_KEY && withheld_at(c, ev, u->value_span.off, u->value_len)) {
             uint64_t h = u->span.len < AT_FRAME_UNIT_HEADER_LEN ? u->span.len
                                                                 : AT_FRAME_UNIT_HEADER_LEN;
             span_hex(c, ev, 1, u->span.off, h);
-            if (u->value_len) {
-                indent(c, 1);
-                sgr(c, C_YELLOW);
-                out_putc(c, '(');
-                put_u64(c, u->value_len);
-                out_puts(c, " key bytes redacted; --show-secrets shows them)");
-                reset(c);
-                out_putc(c, '\n');
-            }
+            indent(c, 1);
+            sgr(c, C_YELLOW);
+            out_putc(c, '(');
+            put_u64(c, u->value_len);
+            out_puts(c, " key bytes redacted; --show-secrets shows them)");
+            reset(c);
+            out_putc(c, '\n');
         } else {
             span_hex(c, ev, 1, u->span.off, u->span.len);
         }
