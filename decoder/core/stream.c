@@ -405,9 +405,12 @@ static bool big_endian_header(const stream_state *s, const uint8_t *p, size_t n)
 
 /*
  * How convincing a frame header at p is: 0 not a frame, 1 a length the
- * module would accept, 2 a header that makes sense only big-endian (a real
- * field bug), 3 a known little-endian CmdId as well. The ME only ever sends
- * READ responses, so it needs the strongest form.
+ * module would accept, or a known CmdId and ParamNum behind a TotalLen too
+ * large for any frame (the module answers LENGTH ERROR to that frame, and
+ * the diagnosis needs its bytes), 2 a header that makes sense only
+ * big-endian (a real field bug), 3 a known little-endian CmdId with a
+ * length the module would accept. The ME only ever sends READ responses,
+ * so it needs the strongest form.
  */
 static int header_score(const stream_state *s, const uint8_t *p, size_t n)
 {
@@ -418,6 +421,9 @@ static int header_score(const stream_state *s, const uint8_t *p, size_t n)
     if (n < 2)
         return 0;
     uint16_t total = le16(p);
+    if (total > s->cfg.max_frame && s->dir == AT_DIR_TE_TO_ME && n >= AT_FRAME_HEADER_LEN &&
+        known_cmd(le16(p + 2)) && le16(p + 4) >= 1 && le16(p + 4) <= AT_FRAME_MAX_UNITS)
+        return 1;
     if (total < AT_FRAME_HEADER_LEN || total > s->cfg.max_frame)
         return 0;
     if (n < 4)
@@ -558,7 +564,14 @@ static size_t feed_frame(stream_state *s, const uint8_t *p, size_t n,
         p += take;
         n -= take;
     }
-    size_t want = s->frame_total - s->bin_len;
+    /* A TotalLen above what the buffer holds: the bytes up to the buffer's
+     * size are the frame (the module will have answered long before). */
+    if (s->frame_total > AT_STREAM_BIN_MAX && s->bin_len >= AT_STREAM_BIN_MAX) {
+        emit_frame(s, em, 0, AT_TR_FRAME_TOO_LONG, s->frame_total);
+        return take;
+    }
+    size_t end = s->frame_total < AT_STREAM_BIN_MAX ? s->frame_total : AT_STREAM_BIN_MAX;
+    size_t want = end - s->bin_len;
     size_t k = want < n ? want : n;
     bin_append(s, p, k);
     s->off += k;

@@ -273,6 +273,65 @@ static void test_te_frame_cut_by_peer_answer(void **state)
     rec_free(&r);
 }
 
+/* A TotalLen larger than any frame (a damaged length field): with a known
+ * CmdId and ParamNum behind it the bytes are still the frame, cut by the
+ * module's LENGTH ERROR, and the next command is a command again. With no
+ * answer, the buffer's size ends it. */
+static void test_te_frame_with_totallen_too_large(void **state)
+{
+    (void)state;
+    at_stream s;
+    rec r = {0};
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    const char *cmd = "AT^SBNW=is_cert,1\r";
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    uint8_t frame[64];
+    assert_int_equal(tu_hex(delete_frame_hex, frame, sizeof frame), 41);
+    frame[1] = 0x40; /* TotalLen 0x4029 = 16425 */
+    at_stream_feed(&s, 2, frame, 41, record_token, &r);
+    assert_int_equal(r.count, 1);
+    at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r);
+    const char *next = "AT\r";
+    at_stream_feed(&s, 3, (const uint8_t *)next, 3, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
+    const char *lines = r.buf;
+    assert_non_null(strstr(lines, "line off=0 len=17 flags=8 reason=none |AT^SBNW=is_cert,1|\n"
+                                  "frame off=18 len=41 flags=81 reason=none frame_len=41 "
+                                  "|)@\\x03\\x00\\x03\\x00"));
+    assert_non_null(strstr(lines, "|\nline off=59 len=2 flags=8 reason=none |AT|\n"));
+    assert_int_equal(r.count, 3);
+    rec_free(&r);
+
+    /* An unknown CmdId behind it: text, as before. */
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    frame[2] = 0x09;
+    at_stream_feed(&s, 2, frame, 41, record_token, &r);
+    at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
+    assert_null(strstr(r.buf, "frame off="));
+    rec_free(&r);
+
+    /* 20,000 bytes and no answer: a frame of the buffer's size, then the
+     * rest is not taken for a frame. */
+    uint8_t *big = calloc(1, 20000);
+    assert_non_null(big);
+    memcpy(big, frame, 41);
+    big[2] = 0x03;
+    big[0] = 0x20;
+    big[1] = 0x4e; /* TotalLen 20000 */
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    at_stream_feed(&s, 2, big, 20000, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
+    char want[96];
+    snprintf(want, sizeof want, "frame off=18 len=%u flags=0 reason=frame_too_long frame_len=20000",
+             AT_STREAM_BIN_MAX);
+    assert_non_null(strstr(r.buf, want));
+    free(big);
+    rec_free(&r);
+}
+
 static void test_te_payload_cancelled_by_error(void **state)
 {
     (void)state;
@@ -646,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_te_frame_starting_with_lf_byte),
         cmocka_unit_test(test_te_no_frame_after_sbnw),
         cmocka_unit_test(test_te_frame_cut_by_peer_answer),
+        cmocka_unit_test(test_te_frame_with_totallen_too_large),
         cmocka_unit_test(test_te_payload_cancelled_by_error),
         cmocka_unit_test(test_long_line_is_cut_and_counted),
         cmocka_unit_test(test_finish_inside_frame_and_gap),
