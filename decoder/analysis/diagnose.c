@@ -556,11 +556,129 @@ static void rule_key_index(const ctx *c)
     deliver(c, &fd);
 }
 
+static bool needs_auth(uint16_t cmd);
+
+/* A CmdId the frame decoder does not know: the module knows no more. */
+static void rule_unknown_cmd(const ctx *c)
+{
+    const at_frame_problem *p = problem(c->f, AT_FP_UNKNOWN_CMD);
+    if (!p)
+        return;
+    at_finding fd;
+    start(c, &fd, "unknown_cmd", AT_SEV_ERROR, p->off);
+    an_what(&fd, "CmdId %u (0x%04X) is no command the module knows (1 WRITE, 2 READ, 3 DELETE, "
+                 "4 REVOKE, 0x12 READ of a file).", p->detail, p->detail);
+    an_fix(&fd, "Set CmdId to 1 (WRITE), 2 (READ), 3 (DELETE) or 4 (REVOKE), little-endian, and "
+                "sign the frame again.");
+    deliver(c, &fd);
+}
+
+static const char *param_name(uint32_t id)
+{
+    const char *n = id <= UINT16_MAX ? at_param_name((uint16_t)id) : NULL;
+    return n ? n : "unknown";
+}
+
+/* The frame problems no other rule names: each one is a reason for the
+ * module to refuse the frame. Not when a ParamLen put the walk out of step
+ * (rule_unit_length said so): the units after it are not the host's. */
+static void rule_frame_malformed(const ctx *c)
+{
+    const at_frame *f = c->f;
+    if (c->walk_broken)
+        return;
+    /* A damaged ParamId also makes its unit missing: the ParamId is named. */
+    bool unknown_id = problem(f, AT_FP_UNKNOWN_PARAM) != NULL;
+    for (unsigned i = 0; i < f->n_problems; i++) {
+        const at_frame_problem *p = &f->problems[i];
+        char what[160];
+        if (unknown_id && (p->code == AT_FP_CERT_MISSING || p->code == AT_FP_INDEX_MISSING))
+            continue;
+        switch (p->code) {
+        case AT_FP_UNKNOWN_PARAM:
+            an_fmt(what, sizeof what, "a unit has ParamId %u, which the module does not know "
+                                      "(1 to 7)", p->detail);
+            break;
+        case AT_FP_DUPLICATE_PARAM:
+            an_fmt(what, sizeof what, "ParamId %u (%s) appears in more than one unit",
+                   p->detail, param_name(p->detail));
+            break;
+        case AT_FP_INDEX_SIZE:
+            an_fmt(what, sizeof what, "the index unit's value is %u bytes, not 2", p->detail);
+            break;
+        case AT_FP_INDEX_MISSING:
+            an_fmt(what, sizeof what, "the %s has no index unit (ParamId 1)",
+                   at_cmd_name(f->cmd_id) ? at_cmd_name(f->cmd_id) : "command");
+            break;
+        case AT_FP_CERT_MISSING:
+            an_fmt(what, sizeof what, "the WRITE has no certificate unit (ParamId 2)");
+            break;
+        case AT_FP_SIGNATURE_NOT_LAST:
+            an_fmt(what, sizeof what, "a unit follows the signature, which must be the last");
+            break;
+        case AT_FP_STRING_UNTERMINATED:
+            an_fmt(what, sizeof what, "the %s unit (ParamId %u) does not end with a NUL byte",
+                   param_name(p->detail), p->detail);
+            break;
+        case AT_FP_TOO_MANY_UNITS:
+            an_fmt(what, sizeof what, "it has %u parameter units, more than any command takes",
+                   p->detail);
+            break;
+        default:
+            continue;
+        }
+        at_finding fd;
+        start(c, &fd, "frame_malformed", AT_SEV_ERROR, p->off);
+        an_what(&fd, "The frame breaks the format at frame offset %u: %s.", rel(c, p->off),
+                what);
+        an_fix(&fd, "Build the frame as the module expects it: after TotalLen, CmdId and "
+                    "ParamNum, each unit once (ParamLen, ParamId 1 to 7, value), the index as 2 "
+                    "bytes, text values ending with a NUL, the signature last (attrace encode "
+                    "writes such frames).");
+        deliver(c, &fd);
+    }
+}
+
+/* A READ or DELETE of an index the trace shows empty, answered SECURE
+ * CMD ERROR. Only what the trace shows: an index it never mentions may
+ * hold a certificate written before it began. */
+static void rule_index_empty(const ctx *c)
+{
+    const at_frame *f = c->f;
+    uint16_t cmd = f->cmd_id;
+    if (c->x->secure_result != AT_SEC_ERROR || !f->has_index || f->index >= AT_MODEL_SLOTS ||
+        (cmd != AT_CMD_READ && cmd != AT_CMD_READ_FILE && cmd != AT_CMD_DELETE))
+        return;
+    const at_store_slot *s = &c->an->model.store[f->index];
+    if (s->state != AT_SLOT_EMPTY)
+        return;
+    const at_frame_unit *iu = at_frame_find(f, AT_PARAM_INDEX);
+    at_finding fd;
+    start(c, &fd, "index_empty", AT_SEV_ERROR, iu ? iu->value_span.off : c->x->frame_off);
+    char why[96];
+    if (s->deleted)
+        an_fmt(why, sizeof why, "exchange #%u deleted it", (unsigned)s->exchange);
+    else
+        an_fmt(why, sizeof why, "the ^SBNR listing of exchange #%u shows it empty",
+               (unsigned)s->exchange);
+    an_what(&fd, "This %s names index %u, which holds no certificate (%s).",
+            cmd == AT_CMD_DELETE ? "DELETE" : "READ", f->index, why);
+    an_fix(&fd, "Read or delete an index that holds a certificate (AT^SBNR=is_cert lists "
+                "them), or write one to index %u first.", f->index);
+    deliver(c, &fd);
+}
+
 static void rule_no_client_cert(const ctx *c)
 {
     const at_frame *f = c->f;
     const at_analyzer *an = c->an;
-    if (f->cmd_id != AT_CMD_WRITE || !f->has_index || f->index == 0 || c->ok)
+    /* Every signed frame is verified with the index-0 certificate, except
+     * the WRITE of index 0, which brings its own; an unsigned one is not
+     * verified where the family takes unsigned frames. A length, timeout
+     * or "too many data" answer comes before any check of the content. */
+    if (!needs_auth(f->cmd_id) || !f->has_index || c->x->secure_result != AT_SEC_ERROR ||
+        (f->cmd_id == AT_CMD_WRITE && f->index == 0) ||
+        (an->model.profile->unsigned_ok && !at_frame_find(f, AT_PARAM_SIGNATURE)))
         return;
     const at_store_slot *s0 = &an->model.store[0];
     if (s0->state == AT_SLOT_WRITTEN || (s0->state == AT_SLOT_LISTED && !s0->corrupted))
@@ -587,8 +705,12 @@ static void rule_no_client_cert(const ctx *c)
         an_fmt(why, sizeof why, "the ^SBNR listing shows it corrupted");
     else
         an_fmt(why, sizeof why, "nothing in the trace shows one");
-    an_what(&fd, "This WRITE stores a server certificate at index %u, but there is no client "
-                 "certificate at index 0 (%s).", f->index, why);
+    if (f->cmd_id == AT_CMD_WRITE)
+        an_what(&fd, "This WRITE stores a server certificate at index %u, but there is no "
+                     "client certificate at index 0 (%s).", f->index, why);
+    else
+        an_what(&fd, "This %s of index %u is verified with the client certificate at index 0, "
+                     "but there is none (%s).", at_cmd_name(f->cmd_id), f->index, why);
     an_fix(&fd, "Write the client certificate with its private key to index 0 first (the "
                 "module checks every frame's signature with it)%s.",
            empty ? "" : ", or pass --client-cert if it was written before the trace");
@@ -792,6 +914,9 @@ static void rule_cert(const ctx *c)
                     "a shorter chain of names).", c->prof->cert_max);
         deliver(c, &fd);
     }
+    /* Only a WRITE's certificate is parsed by the module. */
+    if (f->cmd_id != AT_CMD_WRITE)
+        return;
     bool whole = u->param_len >= 4 && u->value_len == (uint32_t)u->param_len - 4;
     if (x->det.cert_is_pem) {
         start(c, &fd, "cert_is_pem", AT_SEV_ERROR, u->value_span.off);
@@ -846,8 +971,8 @@ static const char *usual_causes(at_secure_result r)
     switch (r) {
     case AT_SEC_ERROR:
         return "a signature the module cannot verify (another client key than the one at "
-               "index 0, another module's IMEI, the wrong digest), or an index or "
-               "certificate it rejects";
+               "index 0, another module's IMEI, the wrong digest), an index or certificate "
+               "it rejects, or a READ or DELETE of an empty index";
     case AT_SEC_LENGTH_ERROR:
         return "a TotalLen or ParamLen that disagrees with the bytes, or a certificate or "
                "key over the size limit";
@@ -1204,7 +1329,10 @@ void an_exchange_end(at_analyzer *an)
         rule_xonxoff(&c);
         rule_pause(&c);
 
+        rule_unknown_cmd(&c);
+        rule_frame_malformed(&c);
         rule_index(&c);
+        rule_index_empty(&c);
         rule_key_index(&c);
         rule_no_client_cert(&c);
         rule_imei(&c);

@@ -90,9 +90,25 @@ static const at_rule rules[] = {
      "A private key is written with an index other than 0.",
      "Leave the key unit out when writing a server certificate (index <index>), or write the "
      "certificate and its key to index 0."},
+    {"unknown_cmd", AT_SEV_ERROR,
+     "The frame's CmdId is no command the module knows.",
+     "Set CmdId to 1 (WRITE), 2 (READ), 3 (DELETE) or 4 (REVOKE), little-endian, and sign the "
+     "frame again."},
+    {"frame_malformed", AT_SEV_ERROR,
+     "The frame breaks the format in a way no other rule names: an unknown or repeated "
+     "ParamId, an index that is not 2 bytes or is missing, a WRITE without certificate, text "
+     "without its NUL, a unit after the signature.",
+     "Build the frame as the module expects it: after TotalLen, CmdId and ParamNum, each unit "
+     "once (ParamLen, ParamId 1 to 7, value), the index as 2 bytes, text values ending with a "
+     "NUL, the signature last (attrace encode writes such frames)."},
+    {"index_empty", AT_SEV_ERROR,
+     "A READ or DELETE names an index the trace shows empty (deleted, or listed empty by "
+     "^SBNR).",
+     "Read or delete an index that holds a certificate (AT^SBNR=is_cert lists them), or write "
+     "one there first."},
     {"no_client_cert", AT_SEV_ERROR,
-     "A server certificate is written while no client certificate is at index 0 (warning "
-     "when the trace cannot tell).",
+     "A signed frame (a server certificate's WRITE, a READ, a DELETE) is sent while no client "
+     "certificate is at index 0 (warning when the trace cannot tell).",
      "Write the client certificate with its private key to index 0 first (the module checks "
      "every frame's signature with it)<, or pass --client-cert if it was written before the "
      "trace>."},

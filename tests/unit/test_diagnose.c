@@ -1012,6 +1012,150 @@ static void test_no_client_cert(void **state)
     good_case_silent("no_client_cert");
 }
 
+/* A signed READ or DELETE is verified with the index-0 certificate too. */
+static void test_no_client_cert_read_delete(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    provision(c);
+    encode(&fr, AT_CMD_DELETE, 0, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    secure(c, &fr, "SECURE CMD END OK");
+    encode(&fr, AT_CMD_READ, 1, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    uint64_t off = secure(c, &fr, "SECURE CMD ERROR");
+    close_chan(c);
+    const at_finding *f = must_find(c, "no_client_cert", AT_SEV_ERROR, AT_DIR_TE_TO_ME,
+                                    off + 10);
+    assert_int_equal(f->exchange, 5);
+    has_text(f->what, "This READ of index 1 is verified with the client certificate at "
+                      "index 0, but there is none (exchange #4 deleted it).");
+    silent(c, "secure_failure_unexplained");
+    silent(c, "index_empty"); /* index 1 holds the CA */
+    free_chan(c);
+
+    /* An unsigned DELETE on a newer module is not verified: no claim. */
+    at_analyzer_config newer = at_analyzer_default_config();
+    newer.profile = at_profile_get(AT_PROFILE_NEWER);
+    c = open_chan_cfg(&newer);
+    cmd(c, "AT+CGSN", IMEI "\r\n\r\nOK");
+    encode(&fr, AT_CMD_DELETE, 1, NULL, NULL, NULL, NULL, AT_DIGEST_SHA1);
+    secure(c, &fr, "SECURE CMD ERROR");
+    close_chan(c);
+    silent(c, "no_client_cert");
+    free_chan(c);
+}
+
+static void test_unknown_cmd(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    provision(c);
+    encode(&fr, 9, 1, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    uint64_t off = secure(c, &fr, "SECURE CMD ERROR");
+    close_chan(c);
+    const at_finding *f = must_find(c, "unknown_cmd", AT_SEV_ERROR, AT_DIR_TE_TO_ME, off + 2);
+    has_text(f->what, "CmdId 9 (0x0009) is no command the module knows");
+    has_text(f->fix, "Set CmdId to 1 (WRITE), 2 (READ), 3 (DELETE) or 4 (REVOKE)");
+    silent(c, "secure_failure_unexplained");
+    free_chan(c);
+    good_case_silent("unknown_cmd");
+}
+
+static void test_frame_malformed(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    provision(c);
+    write_frame(&fr, 2, &fx.ca2_der, NULL);
+    size_t iu = unit_off(&fr, AT_PARAM_IMEI);
+    set16(fr.b + iu + 2, 9); /* the IMEI unit's ParamId becomes 9 */
+    uint64_t off = secure(c, &fr, "SECURE CMD ERROR");
+    close_chan(c);
+    /* At the ParamId, two bytes into the unit. */
+    const at_finding *f = must_find(c, "frame_malformed", AT_SEV_ERROR, AT_DIR_TE_TO_ME,
+                                    off + iu + 2);
+    char want[128];
+    snprintf(want, sizeof want, "The frame breaks the format at frame offset %zu: a unit has "
+                                "ParamId 9, which the module does not know (1 to 7).", iu + 2);
+    assert_string_equal(f->what, want);
+    has_text(f->fix, "each unit once (ParamLen, ParamId 1 to 7, value)");
+    silent(c, "secure_failure_unexplained");
+    free_chan(c);
+    good_case_silent("frame_malformed");
+}
+
+/* The module parses the certificate of a WRITE only: bytes in a cert unit
+ * of a DELETE it accepted are no claim. */
+static void test_cert_of_a_delete_is_not_judged(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    provision(c);
+    der junk = {(uint8_t *)"not a certificate", 17};
+    encode(&fr, AT_CMD_DELETE, 1, &junk, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    secure(c, &fr, "SECURE CMD END OK");
+    close_chan(c);
+    silent(c, "cert_unparsable");
+    free_chan(c);
+}
+
+static void test_index_empty(void **state)
+{
+    (void)state;
+    chan *c = open_chan();
+    frame fr;
+    provision(c);
+    /* Deleted in the trace (exchange #4), then read. */
+    encode(&fr, AT_CMD_DELETE, 1, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    secure(c, &fr, "SECURE CMD END OK");
+    encode(&fr, AT_CMD_READ, 1, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    uint64_t off = secure(c, &fr, "SECURE CMD ERROR");
+    /* Listed empty (exchange #6), then deleted. */
+    char line[512], resp[600];
+    assert_true(at_sbnr_format(4, NULL, at_profile_get(AT_PROFILE_LEGACY), line,
+                               sizeof line) > 0);
+    snprintf(resp, sizeof resp, "%s\r\n\r\nOK", line);
+    cmd(c, "AT^SBNR=is_cert", resp);
+    encode(&fr, AT_CMD_DELETE, 4, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    uint64_t off2 = secure(c, &fr, "SECURE CMD ERROR");
+    /* Never mentioned: it may hold a certificate written before the trace. */
+    encode(&fr, AT_CMD_DELETE, 7, NULL, NULL, IMEI, fx.client_key, AT_DIGEST_SHA1);
+    secure(c, &fr, "SECURE CMD ERROR");
+    close_chan(c);
+
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        const at_finding *f = &c->f[i];
+        if (strcmp(f->rule, "index_empty") != 0)
+            continue;
+        n++;
+        assert_string_equal(at_severity_name(f->severity), "error");
+        if (f->exchange == 5) {
+            assert_int_equal(f->off, off + 10);
+            assert_string_equal(f->what, "This READ names index 1, which holds no certificate "
+                                         "(exchange #4 deleted it).");
+            has_text(f->fix, "or write one to index 1 first");
+        } else {
+            assert_int_equal(f->exchange, 7);
+            assert_int_equal(f->off, off2 + 10);
+            assert_string_equal(f->what, "This DELETE names index 4, which holds no "
+                                         "certificate (the ^SBNR listing of exchange #6 shows "
+                                         "it empty).");
+        }
+    }
+    assert_int_equal(n, 2);
+    /* Exchange #8 stays unexplained: the trace cannot tell. */
+    const at_finding *u = find(c, "secure_failure_unexplained");
+    assert_non_null(u);
+    assert_int_equal(u->exchange, 8);
+    has_text(u->fix, "or a READ or DELETE of an empty index");
+    free_chan(c);
+    good_case_silent("index_empty");
+}
+
 static void test_imei_missing(void **state)
 {
     (void)state;
@@ -2201,6 +2345,11 @@ int main(void)
         cmocka_unit_test(test_index_out_of_range),
         cmocka_unit_test(test_key_index_not_0),
         cmocka_unit_test(test_no_client_cert),
+        cmocka_unit_test(test_no_client_cert_read_delete),
+        cmocka_unit_test(test_unknown_cmd),
+        cmocka_unit_test(test_index_empty),
+        cmocka_unit_test(test_frame_malformed),
+        cmocka_unit_test(test_cert_of_a_delete_is_not_judged),
         cmocka_unit_test(test_imei_missing),
         cmocka_unit_test(test_imei_not_15_digits),
         cmocka_unit_test(test_imei_luhn),
