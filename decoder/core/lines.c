@@ -192,6 +192,15 @@ static size_t find_char(const char *s, size_t from, size_t end, char c)
     return p ? (size_t)((const char *)p - s) : end;
 }
 
+size_t at_command_start(const uint8_t *line, size_t len)
+{
+    for (size_t k = 0; k + 1 < len; k++)
+        if ((line[k] == 'A' || line[k] == 'a') &&
+            (line[k + 1] == 'T' || line[k + 1] == 't' || line[k + 1] == '/'))
+            return k;
+    return len;
+}
+
 bool at_name_is(const at_str *name, const char *want)
 {
     if (!name || !name->ptr || !want)

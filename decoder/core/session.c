@@ -419,10 +419,22 @@ static void on_te_token(void *ctx, const at_token *t)
     at_event *ev;
     scan_token(s, t);
     switch (t->kind) {
-    case AT_TOK_LINE:
+    case AT_TOK_LINE: {
         if (is_command_text(t->data, t->len)) {
             begin_exchange(s, t);
             return;
+        }
+        const at_token *line = t;
+        size_t k = s->in_transparent ? 0 : at_command_start(t->data, t->len);
+        if (k == t->len)
+            k = 0;
+        at_token head;
+        if (k) {
+            /* What precedes the command is text the module ignored; the
+             * command is one as any other. */
+            head = *t;
+            head.len = k;
+            t = &head;
         }
         ev = new_event(s, AT_EV_UNEXPECTED, t);
         ev->line.text.ptr = (const char *)t->data;
@@ -435,7 +447,15 @@ static void on_te_token(void *ctx, const at_token *t)
             at_stream_hint(&s->me, AT_HINT_PEER_ESCAPED, on_me_token, s);
         }
         deliver(s);
+        if (k) {
+            at_token cmd = *line;
+            cmd.data += k;
+            cmd.off += k;
+            cmd.len -= k;
+            begin_exchange(s, &cmd);
+        }
         return;
+    }
     default:
         binary_token(s, t);
         return;

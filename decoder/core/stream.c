@@ -95,6 +95,13 @@ static bool starts_with_ci(const uint8_t *p, size_t n, const char *lit)
  * only the last one can be followed by binary data. */
 static const uint8_t *last_command(const uint8_t *p, size_t n, size_t *len)
 {
+    /* Text before the prefix is ignored by the module: the command after
+     * it is what decides (an AT^SBNW after the rest of a timed-out frame). */
+    if (n >= 2 && lower(p[0]) != 'a') {
+        size_t k = at_command_start(p, n);
+        p += k;
+        n -= k;
+    }
     if (n < 2 || lower(p[0]) != 'a' || lower(p[1]) != 't')
         return NULL;
     size_t start = 2;
@@ -418,8 +425,11 @@ static int header_score(const stream_state *s, const uint8_t *p, size_t n)
         return 0;
     if (big_endian_header(s, p, n))
         return 2;
-    if (n < 2)
-        return 0;
+    if (n < 2) {
+        /* One byte and then the module's answer (the host stopped after
+         * it): the start of a frame, unless it ends the command line. */
+        return s->dir == AT_DIR_TE_TO_ME && n == 1 && p[0] != '\n' && p[0] != '\r' ? 1 : 0;
+    }
     uint16_t total = le16(p);
     if (total > s->cfg.max_frame && s->dir == AT_DIR_TE_TO_ME && n >= AT_FRAME_HEADER_LEN &&
         known_cmd(le16(p + 2)) && le16(p + 4) >= 1 && le16(p + 4) <= AT_FRAME_MAX_UNITS)

@@ -13,6 +13,11 @@
  *   - a frame the module refused gets an error finding that names a cause,
  *     never only "secure_failure_unexplained".
  *
+ * A pause inside a frame is one of the mutations: within the service
+ * timeout the module waits (frame_pause stays a warning on an accepted
+ * frame by design), past it the rest of the frame reaches the module in
+ * command mode, where V.250 has it ignore text before "AT".
+ *
  * Each case is a fresh module and a script of one to four exchanges
  * (WRITE of the client certificate and key, WRITE of a server
  * certificate, READ, DELETE; the first a client write, mostly valid). Its
@@ -109,7 +114,7 @@ static int group_teardown(void **state)
 /* One case: the module, the transcript, the decoder                  */
 /* ------------------------------------------------------------------ */
 
-#define TRANSCRIPT_MAX 512u
+#define TRANSCRIPT_MAX 8192u
 #define FINDINGS_MAX 64u
 #define EXCHANGES_MAX 16u
 
@@ -213,11 +218,18 @@ static void host_line(sim_case *c, const char *s)
     host_send(c, s, strlen(s), 200);
 }
 
-/* AT^SBNW, then the frame bytes, then quiet until the module answers
- * (the service timeout included). */
-static void host_exchange(sim_case *c, const uint8_t *frame, size_t len)
+/* AT^SBNW, then the frame bytes (the first @p split of them, then after
+ * @p gap_ms the rest, when @p split is not 0), then quiet until the module
+ * answers (the service timeout included). */
+static void host_exchange(sim_case *c, const uint8_t *frame, size_t len, size_t split,
+                          uint64_t gap_ms)
 {
     host_line(c, "AT^SBNW=is_cert,1\r");
+    if (split && split < len) {
+        host_send(c, frame, split, gap_ms);
+        frame += split;
+        len -= split;
+    }
     host_send(c, frame, len, c->cfg.timeout_ms + 1000);
 }
 
@@ -309,12 +321,13 @@ enum {
     M_TOTALLEN,      /* TotalLen changed by a few */
     M_CUT,           /* the frame's last bytes never sent */
     M_EXTRA,         /* bytes after the frame */
+    M_PAUSE,         /* the host stops inside the frame, within or past the service timeout */
     M_COUNT
 };
 
 static const char *const mutation_names[M_COUNT] = {
     "none", "wrong_signer", "sha256", "no_imei", "other_imei", "unsigned", "other_key",
-    "add_key", "index_range", "cert_flip", "byte_flip", "totallen", "cut", "extra"};
+    "add_key", "index_range", "cert_flip", "byte_flip", "totallen", "cut", "extra", "pause"};
 
 /* The operations a script is made of. */
 enum { OP_WRITE_CLIENT, OP_WRITE_SERVER, OP_READ, OP_DELETE, OP_COUNT };
@@ -408,6 +421,11 @@ static void plan_step(step *p, rng *r, const at_profile *prof, unsigned nth)
     case M_TOTALLEN: p->delta = (int)below(r, 9) - 4; if (!p->delta) p->delta = 5; break;
     case M_CUT: p->at = 1 + below(r, 64); break;
     case M_EXTRA: p->delta = 1 + (int)below(r, 8); break;
+    case M_PAUSE:
+        p->at = 1 + below(r, 200); /* bytes before the pause */
+        /* 1.5 to 4 s (the module waits) or 5.5 to 8 s (its 5 s timeout ran) */
+        p->delta = (int)(below(r, 2) ? 1500 + below(r, 2500) : 5500 + below(r, 2500));
+        break;
     default: break;
     }
 }
@@ -482,8 +500,10 @@ static bool run_case(const at_profile *prof, uint64_t seed, unsigned *accepted,
     host_line(&c, "AT^SBNR=is_cert\r");
     frame_buf fb;
     for (unsigned i = 0; i < sc.n; i++) {
-        build(&sc.steps[i], &fb);
-        host_exchange(&c, fb.b, fb.len);
+        const step *st = &sc.steps[i];
+        build(st, &fb);
+        bool pause = st->mutation == M_PAUSE;
+        host_exchange(&c, fb.b, fb.len, pause ? st->at : 0, pause ? (uint64_t)st->delta : 0);
     }
     host_line(&c, "AT\r");
     decode_transcript(&c);
@@ -502,7 +522,9 @@ static bool run_case(const at_profile *prof, uint64_t seed, unsigned *accepted,
             if (f->exchange != xid)
                 continue;
             errors += f->severity == AT_SEV_ERROR;
-            warnings += f->severity == AT_SEV_WARNING;
+            /* A pause the module waited out stays a warning by design: a
+             * risk that did not bite this time. */
+            warnings += f->severity == AT_SEV_WARNING && strcmp(f->rule, "frame_pause") != 0;
             unexplained += strcmp(f->rule, "secure_failure_unexplained") == 0;
             /* The analyzer lowers a claim the module's END OK contradicts
              * to info and says so: a claim the module did not bear out. */
@@ -526,8 +548,15 @@ static bool run_case(const at_profile *prof, uint64_t seed, unsigned *accepted,
             }
         }
     }
-    if (secure != sc.n) {
-        explain(&c, seed, &sc, 0, AT_SEC_NONE, "the decoder did not see every secure exchange");
+    /* As many secure exchanges as the module opened: the rest of a frame
+     * that ran into the timeout may swallow the next AT^SBNW (its text
+     * runs into the same command line), for the module and the decoder. */
+    unsigned opened = 0;
+    for (const char *q = tu_text_str(&c.log); (q = strstr(q, "-> CONNECT (")) != NULL; q++)
+        opened++;
+    if (secure != opened) {
+        explain(&c, seed, &sc, 0, AT_SEC_NONE,
+                "the decoder saw another number of secure exchanges than the module opened");
         agree = false;
     }
     case_end(&c);

@@ -1907,9 +1907,30 @@ static void test_kind_names(void **state)
     assert_string_equal(at_sbnr_kind_name((at_sbnr_kind)99), "unknown");
 }
 
+
+static void test_command_start(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        size_t want;
+    } cases[] = {
+        {"AT+CGSN", 0}, {"at", 0}, {"A/", 0}, {"\x01QUJDAT^SBNW=is_cert,1", 5},
+        {"gateway/0042", 1}, {"xyz", 3}, {"xA", 2}, {"AxAt", 2}, {"", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = strlen(cases[i].line);
+        size_t got = at_command_start((const uint8_t *)cases[i].line, n);
+        if (got != cases[i].want)
+            print_error("\"%s\": %zu, want %zu\n", cases[i].line, got, cases[i].want);
+        assert_int_equal(got, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_command_start),
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_cmd_sbnw),
         cmocka_unit_test(test_cmd_protocol_examples),

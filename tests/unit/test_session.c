@@ -479,6 +479,33 @@ static void test_superseded_and_unexpected(void **state)
                   "unexpected TE x=0 @10+5 text |hello|\n");
 }
 
+/* The rest of a frame that ran into the service timeout, then the host's
+ * next AT^SBNW on the same line: the module ignores the text before "AT"
+ * and opens the exchange, and so does the session (the text before is one
+ * unexpected run, the frame after the command is a frame). */
+static void test_text_before_a_command_is_ignored(void **state)
+{
+    (void)state;
+    uint8_t frame[64];
+    size_t flen = tu_hex(delete_frame_hex, frame, sizeof frame);
+    const record recs[] = {
+        TE("#!QUJDAT^SBNW=is_cert,1\r"),
+        ME("\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, frame, flen},
+        ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
+        TE("xyz\r"),
+    };
+    expect_events(recs, 5,
+                  "unexpected TE x=0 @0+6 text |#!QUJD|\n"
+                  "command TE x=1 @6+17 cmds=1 ^SBNW secure=1\n"
+                  "intermediate ME x=1 @2+7 result |CONNECT|\n"
+                  "intermediate ME x=1 @13+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  "frame TE x=1 @24+41 cmd=3 total=41 units=3 problems=0 frame_len=41\n"
+                  "secure_result ME x=1 @51+17 secure |SECURE CMD END OK| sec=end_ok\n"
+                  "end ME x=1 @72+2 reason=result final=OK\n"
+                  "unexpected TE x=0 @65+3 text |xyz|\n");
+}
+
 static void test_sbnr_listing_and_ciev_parsed(void **state)
 {
     (void)state;
@@ -901,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_transparent_mode_both_ways),
         cmocka_unit_test(test_escape_without_transparent_mode),
         cmocka_unit_test(test_superseded_and_unexpected),
+        cmocka_unit_test(test_text_before_a_command_is_ignored),
         cmocka_unit_test(test_sbnr_listing_and_ciev_parsed),
         cmocka_unit_test(test_parsed_values_reach_the_consumer),
         cmocka_unit_test(test_line_union_clear_after_parsed_lines),

@@ -302,6 +302,18 @@ static void test_te_frame_with_totallen_too_large(void **state)
     assert_int_equal(r.count, 3);
     rec_free(&r);
 
+    /* One byte, then the module's answer (its service timeout): a frame of
+     * one byte, not text that would run into the next command line. */
+    at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
+    at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);
+    at_stream_feed(&s, 2, frame, 1, record_token, &r);
+    at_stream_hint(&s, AT_HINT_PEER_ANSWERED, record_token, &r);
+    at_stream_feed(&s, 3, (const uint8_t *)next, 3, record_token, &r);
+    at_stream_finish(&s, 0, record_token, &r);
+    assert_non_null(strstr(r.buf, "|\nframe off=18 len=1 flags=81 reason=none frame_len=1 |)|\n"
+                                  "line off=19 len=2 flags=8 reason=none |AT|\n"));
+    rec_free(&r);
+
     /* An unknown CmdId behind it: text, as before. */
     at_stream_init(&s, AT_DIR_TE_TO_ME, NULL);
     at_stream_feed(&s, 1, (const uint8_t *)cmd, strlen(cmd), record_token, &r);

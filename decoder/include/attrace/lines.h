@@ -64,6 +64,14 @@ typedef struct at_cmdline {
 at_status at_parse_cmdline(const char *line, size_t len, uint64_t base_off,
                            at_cmdline *out, uint64_t *err_off);
 
+/**
+ * Where the command starts in a TE line: the offset of its first "AT" or
+ * "A/" (any case), or @p len if it holds none. The module ignores what
+ * precedes the prefix (V.250 5.2.1), such as the rest of a frame that ran
+ * into the service timeout, and runs the command after it.
+ */
+size_t at_command_start(const uint8_t *line, size_t len);
+
 /** Stable name of a command type: "exec", "set", "read", "test", "repeat". */
 const char *at_cmd_type_name(at_cmd_type t);
 
