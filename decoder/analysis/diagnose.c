@@ -556,7 +556,11 @@ static void rule_key_index(const ctx *c)
     deliver(c, &fd);
 }
 
-static bool needs_auth(uint16_t cmd);
+static bool needs_auth(uint16_t cmd)
+{
+    return cmd == AT_CMD_WRITE || cmd == AT_CMD_READ || cmd == AT_CMD_DELETE ||
+           cmd == AT_CMD_REVOKE || cmd == AT_CMD_READ_FILE;
+}
 
 /* A CmdId the frame decoder does not know: the module knows no more. */
 static void rule_unknown_cmd(const ctx *c)
@@ -568,8 +572,7 @@ static void rule_unknown_cmd(const ctx *c)
     start(c, &fd, "unknown_cmd", AT_SEV_ERROR, p->off);
     an_what(&fd, "CmdId %u (0x%04X) is no command the module knows (1 WRITE, 2 READ, 3 DELETE, "
                  "4 REVOKE, 0x12 READ of a file).", p->detail, p->detail);
-    an_fix(&fd, "Set CmdId to 1 (WRITE), 2 (READ), 3 (DELETE) or 4 (REVOKE), little-endian, and "
-                "sign the frame again.");
+    an_fix_template(&fd);
     deliver(c, &fd);
 }
 
@@ -631,10 +634,7 @@ static void rule_frame_malformed(const ctx *c)
         start(c, &fd, "frame_malformed", AT_SEV_ERROR, p->off);
         an_what(&fd, "The frame breaks the format at frame offset %u: %s.", rel(c, p->off),
                 what);
-        an_fix(&fd, "Build the frame as the module expects it: after TotalLen, CmdId and "
-                    "ParamNum, each unit once (ParamLen, ParamId 1 to 7, value), the index as 2 "
-                    "bytes, text values ending with a NUL, the signature last (attrace encode "
-                    "writes such frames).");
+        an_fix_template(&fd);
         deliver(c, &fd);
     }
 }
@@ -715,12 +715,6 @@ static void rule_no_client_cert(const ctx *c)
                 "module checks every frame's signature with it)%s.",
            empty ? "" : ", or pass --client-cert if it was written before the trace");
     deliver(c, &fd);
-}
-
-static bool needs_auth(uint16_t cmd)
-{
-    return cmd == AT_CMD_WRITE || cmd == AT_CMD_READ || cmd == AT_CMD_DELETE ||
-           cmd == AT_CMD_REVOKE || cmd == AT_CMD_READ_FILE;
 }
 
 static void rule_imei(const ctx *c)

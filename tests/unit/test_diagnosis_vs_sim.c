@@ -22,9 +22,10 @@
  * (WRITE of the client certificate and key, WRITE of a server
  * certificate, READ, DELETE; the first a client write, mostly valid). Its
  * transcript starts with AT+CGSN and AT^SBNR=is_cert, so that the trace
- * shows what the module knows: its IMEI, and a store that is empty. A disagreement prints the seed, the mutation, the module's log and
- * the findings, so that one case can be run again alone (SEED=N); CASES=N
- * runs N cases a profile instead of 400.
+ * shows what the module knows: its IMEI, and a store that is empty. A
+ * disagreement prints the seed, the mutation, the module's log and the
+ * findings, so that one case can be run again alone (SEED=N); CASES=N runs
+ * N cases a profile instead of 400.
  */
 #define _XOPEN_SOURCE 700
 
@@ -40,7 +41,6 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "attrace/analysis.h"
 #include "attrace/cert.h"
