@@ -96,8 +96,9 @@ static bool starts_with_ci(const uint8_t *p, size_t n, const char *lit)
 static const uint8_t *last_command(const uint8_t *p, size_t n, size_t *len)
 {
     /* Text before the prefix is ignored by the module: the command after
-     * it is what decides (an AT^SBNW after the rest of a timed-out frame). */
-    if (n >= 2 && lower(p[0]) != 'a') {
+     * it is what decides (an AT^SBNW after the rest of a timed-out frame),
+     * found as the session finds it (most lines start with it). */
+    if (n < 2 || lower(p[0]) != 'a' || lower(p[1]) != 't') {
         size_t k = at_command_start(p, n);
         p += k;
         n -= k;

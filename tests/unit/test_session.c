@@ -504,6 +504,23 @@ static void test_text_before_a_command_is_ignored(void **state)
                   "secure_result ME x=1 @51+17 secure |SECURE CMD END OK| sec=end_ok\n"
                   "end ME x=1 @72+2 reason=result final=OK\n"
                   "unexpected TE x=0 @65+3 text |xyz|\n");
+
+    /* Text that starts with an 'a' of its own: the stream and the session
+     * find the same command, and the frame after it is a frame. */
+    const record recs2[] = {
+        TE("ab#AT^SBNW=is_cert,1\r"),
+        ME("\r\nCONNECT\r\n\r\nSECURE CMD READY: SEND COMMAND ...\r\n"),
+        {AT_DIR_TE_TO_ME, frame, flen},
+        ME("\r\nSECURE CMD END OK\r\n\r\nOK\r\n"),
+    };
+    expect_events(recs2, 4,
+                  "unexpected TE x=0 @0+3 text |ab#|\n"
+                  "command TE x=1 @3+17 cmds=1 ^SBNW secure=1\n"
+                  "intermediate ME x=1 @2+7 result |CONNECT|\n"
+                  "intermediate ME x=1 @13+34 secure |SECURE CMD READY: SEND COMMAND ...| sec=ready\n"
+                  "frame TE x=1 @21+41 cmd=3 total=41 units=3 problems=0 frame_len=41\n"
+                  "secure_result ME x=1 @51+17 secure |SECURE CMD END OK| sec=end_ok\n"
+                  "end ME x=1 @72+2 reason=result final=OK\n");
 }
 
 static void test_sbnr_listing_and_ciev_parsed(void **state)
